@@ -1,0 +1,136 @@
+import path from "node:path";
+
+/** Which deployment mode the server runs in; production turns introspection off by default. */
+export type Mode = "development" | "production";
+
+/** Endpoints outside `/graphql` that may be left open to anonymous callers. */
+export type PublicEndpoint = "healthz" | "readyz" | "metrics";
+
+/**
+ * Every setting of a Sluice server, read once from the environment (and CLI flags) and frozen.
+ * Each field names its variable and its default.
+ */
+export interface SluiceConfig {
+  /** HTTP port for GraphQL, WebSocket subscriptions, health and metrics. `PORT`, `--port`. @default 4000 */
+  readonly port: number;
+  /** Interface to bind. `HOST`. @default "0.0.0.0" */
+  readonly host: string;
+  /** PostgreSQL connection string; unset means the embedded PGlite database. `DATABASE_URL`. */
+  readonly databaseUrl: string | undefined;
+  /**
+   * Where the embedded database and artifacts live. `SLUICE_DATA_DIR`. `memory://` keeps the
+   * embedded database in memory (tests). @default ".sluice"
+   */
+  readonly dataDir: string;
+  /** `NODE_ENV=production` selects production. @default "development" */
+  readonly mode: Mode;
+  /** Serve GraphQL introspection. `SLUICE_INTROSPECTION`. @default true in development, false in production */
+  readonly introspection: boolean;
+  /** Admin token to install on first start instead of a generated one. `SLUICE_ADMIN_TOKEN`. */
+  readonly adminToken: string | undefined;
+  /** Largest accepted request body in bytes. `SLUICE_BODY_LIMIT` (bytes, or with kb/mb). @default 1 MiB */
+  readonly bodyLimitBytes: number;
+  /** Deepest selection set accepted. `SLUICE_MAX_DEPTH`. @default 12 */
+  readonly maxQueryDepth: number;
+  /** Highest estimated query cost accepted (each field 1, lists times `first`). `SLUICE_MAX_COST`. @default 10000 */
+  readonly maxQueryCost: number;
+  /** GraphQL operations per second per token (per client address when anonymous); 0 turns it off. `SLUICE_RATE_LIMIT`. @default 100 */
+  readonly rateLimitPerSecond: number;
+  /** Burst allowance on top of the rate, in requests. `SLUICE_RATE_LIMIT_BURST`. @default 200 */
+  readonly rateLimitBurst: number;
+  /** Endpoints open without a token. `SLUICE_PUBLIC_ENDPOINTS` (comma list, or `none`). @default healthz,readyz,metrics */
+  readonly publicEndpoints: ReadonlySet<PublicEndpoint>;
+  /** pino level. `LOG_LEVEL`. @default "info" */
+  readonly logLevel: string;
+  /** How long SIGTERM waits for in-flight requests before closing connections. `SLUICE_SHUTDOWN_TIMEOUT_MS`. @default 10000 */
+  readonly shutdownTimeoutMs: number;
+  /** Connections in the PostgreSQL pool (ignored by PGlite, a single session). `SLUICE_DB_POOL_SIZE`. @default 10 */
+  readonly dbPoolSize: number;
+}
+
+/** A setting that failed to parse: names the variable and what it accepts. */
+export class ConfigError extends Error {
+  constructor(variable: string, value: string, expected: string) {
+    super(`${variable}=${JSON.stringify(value)} is not valid: expected ${expected}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new ConfigError(name, raw, `an integer >= ${min}`);
+  return n;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (["1", "true", "yes", "on"].includes(raw.toLowerCase())) return true;
+  if (["0", "false", "no", "off"].includes(raw.toLowerCase())) return false;
+  throw new ConfigError(name, raw, "true or false");
+}
+
+const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, kb: 1024, k: 1024, mb: 1024 ** 2, m: 1024 ** 2, mib: 1024 ** 2, kib: 1024 };
+
+function byteSize(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const m = /^(\d+)\s*([a-z]*)$/i.exec(raw.trim());
+  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
+  if (!m || unit === undefined || Number(m[1]) <= 0) throw new ConfigError(name, raw, "a positive size such as 1048576, 512kb or 1mb");
+  return Number(m[1]) * unit;
+}
+
+const ENDPOINTS: readonly PublicEndpoint[] = ["healthz", "readyz", "metrics"];
+
+function endpoints(env: Env, name: string): ReadonlySet<PublicEndpoint> {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return new Set(ENDPOINTS);
+  if (raw.trim() === "none") return new Set();
+  const out = new Set<PublicEndpoint>();
+  for (const part of raw.split(",").map((s) => s.trim()).filter(Boolean)) {
+    if (!ENDPOINTS.includes(part as PublicEndpoint)) throw new ConfigError(name, raw, `a comma list of ${ENDPOINTS.join(", ")}, or none`);
+    out.add(part as PublicEndpoint);
+  }
+  return out;
+}
+
+/** Flags given on the command line win over the environment. */
+export interface ConfigOverrides {
+  port?: number;
+  host?: string;
+  dataDir?: string;
+}
+
+/** Builds the frozen configuration; throws `ConfigError` naming the first bad variable. */
+export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = {}): SluiceConfig {
+  const mode: Mode = env.NODE_ENV === "production" ? "production" : "development";
+  const dataDir = overrides.dataDir ?? (env.SLUICE_DATA_DIR || ".sluice");
+  const config: SluiceConfig = {
+    port: overrides.port ?? integer(env, "PORT", 4000, 0),
+    host: overrides.host ?? (env.HOST || "0.0.0.0"),
+    databaseUrl: env.DATABASE_URL || undefined,
+    dataDir: dataDir === "memory://" ? dataDir : path.resolve(dataDir),
+    mode,
+    introspection: bool(env, "SLUICE_INTROSPECTION", mode === "development"),
+    adminToken: env.SLUICE_ADMIN_TOKEN || undefined,
+    bodyLimitBytes: byteSize(env, "SLUICE_BODY_LIMIT", 1024 * 1024),
+    maxQueryDepth: integer(env, "SLUICE_MAX_DEPTH", 12, 1),
+    maxQueryCost: integer(env, "SLUICE_MAX_COST", 10_000, 1),
+    rateLimitPerSecond: integer(env, "SLUICE_RATE_LIMIT", 100, 0),
+    rateLimitBurst: integer(env, "SLUICE_RATE_LIMIT_BURST", 200, 0),
+    publicEndpoints: endpoints(env, "SLUICE_PUBLIC_ENDPOINTS"),
+    logLevel: env.LOG_LEVEL || "info",
+    shutdownTimeoutMs: integer(env, "SLUICE_SHUTDOWN_TIMEOUT_MS", 10_000, 0),
+    dbPoolSize: integer(env, "SLUICE_DB_POOL_SIZE", 10, 1),
+  };
+  if (config.port > 65535) throw new ConfigError("PORT", String(config.port), "a port number 0-65535");
+  if (config.adminToken !== undefined && config.adminToken.length < 24) {
+    throw new ConfigError("SLUICE_ADMIN_TOKEN", "<hidden>", "at least 24 characters (it guards everything)");
+  }
+  return Object.freeze(config);
+}

@@ -1,0 +1,54 @@
+import type { Logger } from "pino";
+import type { Caller } from "../auth/principal";
+import { Permission, allowedProjects, isAllowed } from "../auth/roles";
+import { ForbiddenError, UnauthenticatedError } from "./errors";
+import type { Services } from "./services";
+
+/**
+ * Permission checks for one operation. Every root resolver must call `require` (or
+ * `visibleProjects`) before touching data; a guard fails the operation when one did not,
+ * so a forgotten check is a loud bug rather than an open door.
+ */
+export class Authorizer {
+  private checks = 0;
+
+  constructor(readonly caller: Caller | null) {}
+
+  /** Throws UNAUTHENTICATED without a caller, FORBIDDEN when no grant allows `permission`. */
+  require(permission: Permission, projectId?: string): Caller {
+    this.checks++;
+    const caller = this.caller;
+    if (!caller) throw new UnauthenticatedError("Authentication required: send 'Authorization: Bearer <token>'");
+    if (!isAllowed(caller.grants, permission, projectId)) {
+      const scope = projectId ? `in project ${projectId}` : "globally";
+      throw new ForbiddenError(`${caller.principalName} lacks the ${permission} permission ${scope}`);
+    }
+    return caller;
+  }
+
+  /** Whether `permission` is held, without throwing (counts as a check). */
+  can(permission: Permission, projectId?: string): boolean {
+    this.checks++;
+    return this.caller !== null && isAllowed(this.caller.grants, permission, projectId);
+  }
+
+  /** The projects the caller may use with `permission`: `"all"` or a list of ids. */
+  visibleProjects(permission: Permission): "all" | string[] {
+    this.checks++;
+    if (!this.caller) throw new UnauthenticatedError("Authentication required: send 'Authorization: Bearer <token>'");
+    return allowedProjects(this.caller.grants, permission);
+  }
+
+  /** Count of checks so far; the guard compares it before and after a resolver. */
+  get checkCount(): number {
+    return this.checks;
+  }
+}
+
+/** What every resolver receives. One per HTTP request, one per subscription operation. */
+export interface RequestContext {
+  requestId: string;
+  authz: Authorizer;
+  services: Services;
+  log: Logger;
+}

@@ -1,0 +1,106 @@
+import { type ClassType, Field, InterfaceType, ObjectType, createUnionType } from "type-graphql";
+import { ConflictError, ErrorCode, InvalidInputError, NotFoundError } from "../errors";
+
+/** Every typed error in a result union implements this. */
+@InterfaceType("Error", { description: "An expected reason an operation did not succeed." })
+export abstract class ErrorInterface {
+  @Field()
+  message: string;
+
+  @Field(() => ErrorCode)
+  code: ErrorCode;
+}
+
+@ObjectType("NotFoundError", { implements: ErrorInterface, description: "The resource named in the input does not exist." })
+export class NotFoundProblem implements ErrorInterface {
+  @Field()
+  message: string;
+
+  @Field(() => ErrorCode)
+  code: ErrorCode;
+
+  @Field({ description: "Kind of resource, e.g. `Project`." })
+  resourceType: string;
+
+  @Field()
+  resourceId: string;
+}
+
+@ObjectType("ConflictError", { implements: ErrorInterface, description: "The change clashes with stored state (a taken name, an archived project)." })
+export class ConflictProblem implements ErrorInterface {
+  @Field()
+  message: string;
+
+  @Field(() => ErrorCode)
+  code: ErrorCode;
+
+  @Field(() => String, { nullable: true, description: "The input field at fault, when one is." })
+  field: string | null;
+}
+
+@ObjectType("InputProblem", { description: "One input field refused, and why." })
+export class InputProblemType {
+  @Field()
+  field: string;
+
+  @Field()
+  message: string;
+}
+
+@ObjectType("InvalidInputError", { implements: ErrorInterface, description: "The input failed validation; `problems` names each field." })
+export class InvalidInputProblem implements ErrorInterface {
+  @Field()
+  message: string;
+
+  @Field(() => ErrorCode)
+  code: ErrorCode;
+
+  @Field(() => [InputProblemType])
+  problems: InputProblemType[];
+}
+
+/** The error members every mutation result union carries. */
+const ERROR_MEMBERS = [NotFoundProblem, ConflictProblem, InvalidInputProblem] as const;
+
+/**
+ * `<Name>Result = <Success> | NotFoundError | ConflictError | InvalidInputError`. Members are
+ * resolved by class, so resolvers return class instances (which `captureErrors` guarantees).
+ */
+export function MutationResult<T extends object>(name: string, success: ClassType<T>) {
+  return createUnionType({
+    name: `${name}Result`,
+    types: () => [success, ...ERROR_MEMBERS] as const,
+    resolveType: (value) => {
+      for (const cls of [success, ...ERROR_MEMBERS]) if (value instanceof cls) return cls;
+      return undefined;
+    },
+  });
+}
+
+export type ResultOf<T> = T | NotFoundProblem | ConflictProblem | InvalidInputProblem;
+
+/**
+ * Runs a mutation and turns the expected failures into union members; anything else (auth,
+ * internal faults) stays a thrown, top-level error. The `@capture_error` of dagster-graphql.
+ */
+export async function captureErrors<T>(work: () => Promise<T>): Promise<ResultOf<T>> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof NotFoundError) {
+      return Object.assign(new NotFoundProblem(), { message: err.message, code: err.code, resourceType: err.resourceType, resourceId: err.resourceId });
+    }
+    if (err instanceof ConflictError) {
+      const field = typeof err.details.field === "string" ? err.details.field : null;
+      return Object.assign(new ConflictProblem(), { message: err.message, code: err.code, field });
+    }
+    if (err instanceof InvalidInputError) {
+      return Object.assign(new InvalidInputProblem(), {
+        message: err.message,
+        code: ErrorCode.BAD_USER_INPUT,
+        problems: err.problems.map((p) => Object.assign(new InputProblemType(), p)),
+      });
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,65 @@
+import "reflect-metadata";
+import { GraphQLSchema, defaultFieldResolver, lexicographicSortSchema, printSchema } from "graphql";
+import { GraphQLDateTime } from "graphql-scalars";
+import { buildSchema } from "type-graphql";
+import { AuditResolver } from "../../audit/audit.resolver";
+import { AuthResolver } from "../../auth/auth.resolver";
+import { ProjectResolver } from "../../projects/project.resolver";
+import type { RequestContext } from "../context";
+import { ErrorCode, SluiceError } from "../errors";
+
+/** Every resolver class, by capability. A new capability adds its resolvers here. */
+const resolvers = [ProjectResolver, AuthResolver, AuditResolver] as const;
+
+/**
+ * Wraps each Query and Mutation root field so that a resolver which returns without having
+ * checked a permission fails with INTERNAL instead of answering: a forgotten check is then a
+ * bug that shows in the first test, not a silent hole. (Subscriptions check in `subscribe`.)
+ */
+function enforcePermissionChecks(schema: GraphQLSchema): void {
+  for (const root of [schema.getQueryType(), schema.getMutationType()]) {
+    if (!root) continue;
+    for (const field of Object.values(root.getFields())) {
+      const resolve = field.resolve ?? defaultFieldResolver;
+      field.resolve = async (source, args, context: RequestContext, info) => {
+        const before = context.authz.checkCount;
+        const result = await resolve(source, args, context, info);
+        if (context.authz.checkCount === before) {
+          throw new SluiceError(ErrorCode.INTERNAL, `Resolver ${root.name}.${field.name} did not check permissions`);
+        }
+        return result;
+      };
+    }
+  }
+}
+
+/**
+ * type-graphql insists on a PubSub. Sluice subscriptions all read the event bus through their
+ * own `subscribe` function, so topics are never used; one that is declared fails loudly.
+ */
+const topicsUnsupported = {
+  publish(): void {
+    throw new Error("Sluice publishes through the EventBus, not type-graphql topics");
+  },
+  subscribe(): AsyncIterable<never> {
+    throw new Error("Declare `subscribe` on @Subscription (reading the EventBus), not `topics`");
+  },
+};
+
+/** Builds the executable schema from the code-first types. */
+export async function buildSluiceSchema(): Promise<GraphQLSchema> {
+  const schema = await buildSchema({
+    resolvers,
+    scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
+    validate: false,
+    emitSchemaFile: false,
+    pubSub: topicsUnsupported,
+  });
+  enforcePermissionChecks(schema);
+  return schema;
+}
+
+/** The SDL committed as `schema.graphql`: sorted, so that diffs show only real changes. */
+export async function printSluiceSchema(): Promise<string> {
+  return `${printSchema(lexicographicSortSchema(await buildSluiceSchema()))}\n`;
+}

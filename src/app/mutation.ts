@@ -1,0 +1,104 @@
+import type { EntityManager } from "typeorm";
+import { AuditOutcome } from "../audit/audit-event.entity";
+import type { Caller } from "../auth/principal";
+import type { Permission } from "../auth/roles";
+import { translateDatabaseError } from "../db/sql-text";
+import { appendEvents, type EventDraft } from "../events/event.store";
+import type { RequestContext } from "./context";
+import { ErrorCode, SluiceError } from "./errors";
+
+/** What a mutation is, for authorization and the audit log. */
+export interface MutationScope {
+  /** `noun.verb`, e.g. `project.rename`. */
+  action: string;
+  permission: Permission;
+  /** The project the change happens in; undefined for global changes. */
+  projectId?: string;
+  /** The input as received; the audit log keeps a redacted summary. */
+  input: unknown;
+}
+
+/** The transaction a mutation's work runs in. */
+export interface MutationTx {
+  manager: EntityManager;
+  caller: Caller;
+  /** Queues an event; it is written in this transaction and published after commit. */
+  emit(event: EventDraft): void;
+}
+
+/** What the work returns: the value for the resolver and what the audit log should say. */
+export interface MutationOutcome<T> {
+  value: T;
+  /** Id of the resource changed. */
+  targetId?: string;
+  /** Set when the project is only known after the work (e.g. a project just created). */
+  projectId?: string;
+  /** Summary of the result for the audit log; ids, never secrets. */
+  result?: Record<string, unknown>;
+}
+
+/**
+ * Runs one mutation: authorize, do the work and write its events and its audit record in one
+ * transaction, publish the events after commit. A refusal or failure rolls the work back and
+ * is then audited on its own, so the log shows attempts as well as changes.
+ */
+export async function runMutation<T>(
+  ctx: RequestContext,
+  scope: MutationScope,
+  work: (tx: MutationTx) => Promise<MutationOutcome<T>>,
+): Promise<T> {
+  const { services } = ctx;
+  let caller: Caller;
+  try {
+    caller = ctx.authz.require(scope.permission, scope.projectId);
+  } catch (err) {
+    if (ctx.authz.caller) await auditFailure(ctx, scope, AuditOutcome.DENIED, err);
+    throw err;
+  }
+  const drafts: EventDraft[] = [];
+  try {
+    const { outcome, events } = await services.db.dataSource.transaction(async (manager) => {
+      const outcome = await work({ manager, caller, emit: (e) => drafts.push(e) });
+      const events = await appendEvents(manager, drafts, caller.principalId);
+      await services.audit.record(manager, {
+        actorId: caller.principalId,
+        actorName: caller.principalName,
+        projectId: outcome.projectId ?? scope.projectId ?? null,
+        action: scope.action,
+        targetId: outcome.targetId ?? null,
+        outcome: AuditOutcome.SUCCEEDED,
+        input: scope.input,
+        result: outcome.result ?? {},
+        requestId: ctx.requestId,
+      });
+      return { outcome, events };
+    });
+    await services.events.publish(events).catch((err) => ctx.log.error({ err }, "committed events could not be published"));
+    return outcome.value;
+  } catch (caught) {
+    const err = translateDatabaseError(caught);
+    await auditFailure(ctx, scope, AuditOutcome.FAILED, err);
+    throw err;
+  }
+}
+
+async function auditFailure(ctx: RequestContext, scope: MutationScope, outcome: AuditOutcome, err: unknown): Promise<void> {
+  const caller = ctx.authz.caller;
+  const result =
+    err instanceof SluiceError ? { code: err.code, message: err.message } : { code: ErrorCode.INTERNAL, message: "internal error" };
+  try {
+    await ctx.services.audit.record(ctx.services.db.dataSource.manager, {
+      actorId: caller?.principalId ?? null,
+      actorName: caller?.principalName ?? "anonymous",
+      projectId: scope.projectId ?? null,
+      action: scope.action,
+      targetId: null,
+      outcome,
+      input: scope.input,
+      result,
+      requestId: ctx.requestId,
+    });
+  } catch (auditErr) {
+    ctx.log.error({ err: auditErr, action: scope.action }, "could not audit a failed mutation");
+  }
+}

@@ -1,0 +1,224 @@
+import { randomUUID } from "node:crypto";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { ApolloServer } from "@apollo/server";
+import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
+import { expressMiddleware } from "@as-integrations/express5";
+import express, { type NextFunction, type Request, type Response } from "express";
+import { AuditService } from "../audit/audit.service";
+import { AuthService, AUTH_CHANGED } from "../auth/auth.service";
+import { type Database, openDatabase } from "../db/data-source";
+import { migrate, migrationsApplied } from "../db/migrate";
+import { EventBus } from "../events/event-bus";
+import { ProjectService } from "../projects/project.service";
+import { authenticate } from "./authenticate";
+import type { SluiceConfig } from "./config";
+import { Authorizer, type RequestContext } from "./context";
+import { ErrorCode, SluiceError, UnauthenticatedError, formatGraphQLError } from "./errors";
+import { depthLimitRule, noIntrospectionRule } from "./graphql/guards";
+import { type OperationTrace, costLimitPlugin, drainSubscriptionsPlugin, observabilityPlugin } from "./graphql/plugins";
+import { buildSluiceSchema } from "./graphql/schema";
+import { attachSubscriptions } from "./graphql/websocket";
+import { type Logger, createLogger } from "./logger";
+import { ServerMetrics } from "./metrics";
+import { RequestRateLimiter } from "./rate-limit";
+import type { Services } from "./services";
+
+/** A started server. */
+export interface RunningServer {
+  /** Base URL, e.g. `http://127.0.0.1:4000`. */
+  url: string;
+  port: number;
+  services: Services;
+  /** The admin token created at this start (empty database), to print once; else undefined. */
+  bootstrapToken: string | undefined;
+  /**
+   * Graceful stop: refuse new connections, let in-flight requests finish (up to the shutdown
+   * timeout), close subscriptions, then the event listener and the database.
+   */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: Logger;
+  /** An already open database (tests share one across restarts); opened from config otherwise. */
+  db?: Database;
+}
+
+type SluiceContext = RequestContext & { trace: OperationTrace };
+
+/** Opens the database, migrates, bootstraps the admin, and serves HTTP and WebSocket. */
+export async function startServer(config: SluiceConfig, options: StartOptions = {}): Promise<RunningServer> {
+  const log = options.log ?? createLogger(config.logLevel);
+  const db = options.db ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize }));
+  const applied = await migrate(db);
+  if (applied.length > 0) log.info({ migrations: applied }, "applied migrations");
+  const events = await EventBus.start(db, config.databaseUrl, log);
+  const audit = new AuditService(db);
+  const services: Services = { config, db, events, audit, auth: new AuthService(db, audit), projects: new ProjectService(db) };
+  void forgetAuthOnChange(services);
+
+  const metrics = new ServerMetrics(() => db.poolStats());
+  const limiter = new RequestRateLimiter(config.rateLimitPerSecond, config.rateLimitBurst);
+  const schema = await buildSluiceSchema();
+  const app = express();
+  app.disable("x-powered-by");
+  const httpServer = http.createServer(app);
+  const subscriptions = attachSubscriptions({ httpServer, path: "/graphql", schema, services, limiter, metrics, log });
+  let draining = false;
+
+  const apollo = new ApolloServer<SluiceContext>({
+    schema,
+    introspection: true, // enforced by our own rule below, whose message names the setting
+    validationRules: [depthLimitRule(config.maxQueryDepth), ...(config.introspection ? [] : [noIntrospectionRule])],
+    includeStacktraceInErrorResponses: false,
+    formatError: (formatted, error) => formatGraphQLError(formatted, error, (err) => log.error({ err }, "internal error")),
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),
+      drainSubscriptionsPlugin(() => subscriptions.dispose()),
+      observabilityPlugin(metrics),
+      costLimitPlugin(config.maxQueryCost),
+    ],
+  });
+  await apollo.start();
+
+  app.use(requestIdAndAccessLog(log, metrics));
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+  app.get("/readyz", async (req, res) => {
+    if (!(await openEndpoint("readyz", req, res))) return;
+    const checks = { database: false, migrations: false, accepting: !draining };
+    try {
+      await db.dataSource.query("SELECT 1");
+      checks.database = true;
+      checks.migrations = await migrationsApplied(db);
+    } catch (err) {
+      log.warn({ err }, "readiness check failed");
+    }
+    const ready = checks.database && checks.migrations && checks.accepting;
+    res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "not ready", checks });
+  });
+  app.get("/metrics", async (req, res) => {
+    if (!(await openEndpoint("metrics", req, res))) return;
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  app.use(
+    "/graphql",
+    express.json({ limit: config.bodyLimitBytes }),
+    expressMiddleware(apollo, {
+      context: async ({ req, res }): Promise<SluiceContext> => {
+        const requestId = String(res.locals.requestId);
+        try {
+          const caller = await authenticate(services, limiter, { authorization: req.headers.authorization, clientAddress: req.ip ?? "unknown" });
+          const trace = res.locals.trace as OperationTrace;
+          return { requestId, authz: new Authorizer(caller), services, log: log.child({ requestId, principal: caller.principalName }), trace };
+        } catch (err) {
+          if (err instanceof SluiceError) {
+            const gqlError = err.toGraphQLError();
+            if (err.code === ErrorCode.RATE_LIMITED) res.setHeader("Retry-After", String(err.details.retryAfterSeconds));
+            throw gqlError;
+          }
+          throw err;
+        }
+      },
+    }),
+  );
+  app.use(bodyErrorHandler(config.bodyLimitBytes, log));
+
+  /** Health probes stay open by default; a locked-down endpoint needs any valid token. */
+  async function openEndpoint(name: "readyz" | "metrics", req: Request, res: Response): Promise<boolean> {
+    if (config.publicEndpoints.has(name)) return true;
+    try {
+      await authenticate(services, limiter, { authorization: req.headers.authorization, clientAddress: req.ip ?? "unknown" });
+      return true;
+    } catch (err) {
+      const e = err instanceof SluiceError ? err : new UnauthenticatedError("Authentication required");
+      res.status(e.code === ErrorCode.RATE_LIMITED ? 429 : 401).json({ error: { code: e.code, message: e.message } });
+      return false;
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once("error", reject);
+    httpServer.listen(config.port, config.host, () => resolve());
+  });
+  // Only now, with nothing left that could fail the start, so a new admin token is never lost.
+  const bootstrapToken = await services.auth.bootstrap(config.adminToken);
+  const port = (httpServer.address() as AddressInfo).port;
+  const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
+  log.info({ port, database: db.kind }, "sluice server listening");
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    services,
+    bootstrapToken,
+    close() {
+      closing ??= (async () => {
+        draining = true;
+        log.info("draining: finishing in-flight requests");
+        await apollo.stop();
+        await events.close();
+        if (!options.db) await db.close();
+        log.info("stopped");
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Every cached authentication is dropped when any process changes tokens or bindings. */
+async function forgetAuthOnChange(services: Services): Promise<void> {
+  for await (const _ of services.events.subscribe({ types: [AUTH_CHANGED] })) services.auth.invalidate();
+}
+
+/** Gives each request an id (from `X-Request-Id` when sent), and logs it when it ends. */
+function requestIdAndAccessLog(log: Logger, metrics: ServerMetrics) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const incoming = req.headers["x-request-id"];
+    const requestId = typeof incoming === "string" && /^[\w.-]{1,128}$/.test(incoming) ? incoming : randomUUID();
+    res.locals.requestId = requestId;
+    res.locals.trace = {} satisfies OperationTrace;
+    res.setHeader("X-Request-Id", requestId);
+    const started = process.hrtime.bigint();
+    res.on("finish", () => {
+      const route = req.path === "/graphql" || req.path === "/healthz" || req.path === "/readyz" || req.path === "/metrics" ? req.path : "other";
+      metrics.httpRequests.inc({ route, status: String(res.statusCode) });
+      const trace = res.locals.trace as OperationTrace;
+      log.info(
+        { requestId, method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6, operation: trace.name, operationType: trace.type },
+        "request",
+      );
+    });
+    next();
+  };
+}
+
+/**
+ * Errors from reading the body (malformed JSON, too large) answered in the GraphQL error shape,
+ * so clients parse one format for every refusal.
+ */
+function bodyErrorHandler(limitBytes: number, log: Logger) {
+  return (err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    const e = err as { type?: string; status?: number; message?: string; length?: number };
+    if (res.headersSent) return next(err);
+    if (e.type === "entity.too.large") {
+      res.status(413).json({
+        errors: [{ message: `Request body is ${e.length ?? "over the limit in"} bytes; the limit is ${limitBytes} bytes (SLUICE_BODY_LIMIT)`, extensions: { code: ErrorCode.BAD_USER_INPUT, reason: "BODY_TOO_LARGE" } }],
+      });
+      return;
+    }
+    if (e.type === "entity.parse.failed") {
+      res.status(400).json({ errors: [{ message: `Request body is not valid JSON: ${e.message ?? "parse error"}`, extensions: { code: ErrorCode.BAD_USER_INPUT, reason: "MALFORMED_JSON" } }] });
+      return;
+    }
+    if (typeof e.status === "number" && e.status >= 400 && e.status < 500) {
+      res.status(e.status).json({ errors: [{ message: e.message ?? "Bad request", extensions: { code: ErrorCode.BAD_USER_INPUT } }] });
+      return;
+    }
+    log.error({ err }, "unhandled HTTP error");
+    res.status(500).json({ errors: [{ message: "Internal server error", extensions: { code: ErrorCode.INTERNAL } }] });
+  };
+}

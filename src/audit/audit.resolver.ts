@@ -1,0 +1,31 @@
+import { Arg, Args, Ctx, Query, Resolver } from "type-graphql";
+import type { RequestContext } from "../app/context";
+import { PageArgsInput } from "../app/graphql/connection";
+import { Permission } from "../auth/roles";
+import { AuditEvent, AuditEventConnection, AuditEventFilter } from "./audit.types";
+
+@Resolver()
+export class AuditResolver {
+  @Query(() => AuditEventConnection, {
+    description: "The audit log, newest first. Global ADMIN sees all; a project ADMIN sees its project when filtering by it.",
+  })
+  async auditEvents(
+    @Ctx() ctx: RequestContext,
+    @Args() page: PageArgsInput,
+    @Arg("filter", () => AuditEventFilter, { nullable: true }) filter?: AuditEventFilter | null,
+  ): Promise<AuditEventConnection> {
+    ctx.authz.require(Permission.ADMIN, filter?.projectId ?? undefined);
+    const result = await ctx.services.audit.list(
+      {
+        actorId: filter?.actorId ?? undefined,
+        projectId: filter?.projectId ?? undefined,
+        action: filter?.action ?? undefined,
+        outcome: filter?.outcome ?? undefined,
+        since: filter?.since ?? undefined,
+        until: filter?.until ?? undefined,
+      },
+      page,
+    );
+    return AuditEventConnection.from(result, AuditEvent.from);
+  }
+}

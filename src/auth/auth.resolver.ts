@@ -1,0 +1,145 @@
+import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
+import type { RequestContext } from "../app/context";
+import { NotFoundError, UnauthenticatedError } from "../app/errors";
+import { PageArgsInput } from "../app/graphql/connection";
+import { captureErrors } from "../app/graphql/results";
+import { runMutation } from "../app/mutation";
+import {
+  ApiToken,
+  ApiTokenConnection,
+  ApiTokenFilter,
+  ApiTokenPayload,
+  ApiTokenResult,
+  CreateApiTokenInput,
+  CreateApiTokenResult,
+  CreatedApiToken,
+  CreatePrincipalInput,
+  Grant,
+  GrantRoleInput,
+  IdInput,
+  Me,
+  Principal,
+  PrincipalConnection,
+  PrincipalFilter,
+  PrincipalPayload,
+  PrincipalResult,
+  RoleBinding,
+  RoleBindingPayload,
+  RoleBindingResult,
+} from "./auth.types";
+import { Permission } from "./roles";
+
+/** Principals, tokens and role bindings: administration, plus `me` for every caller. */
+@Resolver(() => Principal)
+export class AuthResolver {
+  @Query(() => Me, { description: "Who the token authenticates as. Any valid token may ask." })
+  async me(@Ctx() ctx: RequestContext): Promise<Me> {
+    const caller = ctx.authz.caller;
+    ctx.authz.can(Permission.READ);
+    if (!caller) throw new UnauthenticatedError("Authentication required: send 'Authorization: Bearer <token>'");
+    const principal = await ctx.services.auth.getPrincipal(caller.principalId);
+    if (!principal) throw new NotFoundError("Principal", caller.principalId);
+    return Object.assign(new Me(), {
+      principal: Principal.from(principal),
+      tokenId: caller.tokenId,
+      grants: caller.grants.map((g) => Object.assign(new Grant(), g)),
+    });
+  }
+
+  @Query(() => Principal, { nullable: true, description: "Needs global ADMIN." })
+  async principal(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<Principal | null> {
+    ctx.authz.require(Permission.ADMIN);
+    const row = await ctx.services.auth.getPrincipal(id);
+    return row ? Principal.from(row) : null;
+  }
+
+  @Query(() => PrincipalConnection, { description: "Needs global ADMIN. Ordered by name." })
+  async principals(
+    @Ctx() ctx: RequestContext,
+    @Args() page: PageArgsInput,
+    @Arg("filter", () => PrincipalFilter, { nullable: true }) filter?: PrincipalFilter | null,
+  ): Promise<PrincipalConnection> {
+    ctx.authz.require(Permission.ADMIN);
+    const result = await ctx.services.auth.listPrincipals({ nameContains: filter?.nameContains ?? undefined }, page);
+    return PrincipalConnection.from(result, Principal.from);
+  }
+
+  @Query(() => ApiTokenConnection, { description: "Needs global ADMIN. Newest first; revoked ones only when asked." })
+  async apiTokens(
+    @Ctx() ctx: RequestContext,
+    @Args() page: PageArgsInput,
+    @Arg("filter", () => ApiTokenFilter, { nullable: true }) filter?: ApiTokenFilter | null,
+  ): Promise<ApiTokenConnection> {
+    ctx.authz.require(Permission.ADMIN);
+    const result = await ctx.services.auth.listTokens(
+      { principalId: filter?.principalId ?? undefined, includeRevoked: filter?.includeRevoked ?? false },
+      page,
+    );
+    return ApiTokenConnection.from(result, ApiToken.from);
+  }
+
+  @FieldResolver(() => [RoleBinding])
+  async roleBindings(@Root() principal: Principal, @Ctx() ctx: RequestContext): Promise<RoleBinding[]> {
+    const own = ctx.authz.caller?.principalId === principal.id;
+    if (!own) ctx.authz.require(Permission.ADMIN);
+    return (await ctx.services.auth.bindingsOfPrincipal(principal.id)).map(RoleBinding.from);
+  }
+
+  @Mutation(() => PrincipalResult, { description: "Creates a user or service account. Needs global ADMIN." })
+  async createPrincipal(@Ctx() ctx: RequestContext, @Arg("input") input: CreatePrincipalInput): Promise<typeof PrincipalResult> {
+    return captureErrors(() =>
+      runMutation(ctx, { action: "principal.create", permission: Permission.ADMIN, input }, async (tx) => {
+        const row = await ctx.services.auth.createPrincipal(tx, input);
+        return { value: Object.assign(new PrincipalPayload(), { principal: Principal.from(row) }), targetId: row.id, result: { id: row.id, name: row.name } };
+      }),
+    );
+  }
+
+  @Mutation(() => CreateApiTokenResult, { description: "Issues a token for a principal; the secret is in the answer only. Needs global ADMIN." })
+  async createApiToken(@Ctx() ctx: RequestContext, @Arg("input") input: CreateApiTokenInput): Promise<typeof CreateApiTokenResult> {
+    return captureErrors(() =>
+      runMutation(ctx, { action: "token.create", permission: Permission.ADMIN, input }, async (tx) => {
+        const { row, secret } = await ctx.services.auth.createToken(tx, { principalId: input.principalId, name: input.name, expiresAt: input.expiresAt ?? null });
+        return {
+          value: Object.assign(new CreatedApiToken(), { token: secret, apiToken: ApiToken.from(row) }),
+          targetId: row.id,
+          result: { id: row.id, prefix: row.prefix },
+        };
+      }),
+    );
+  }
+
+  @Mutation(() => ApiTokenResult, { description: "Revokes a token at once, in every server process. Needs global ADMIN." })
+  async revokeApiToken(@Ctx() ctx: RequestContext, @Arg("input") input: IdInput): Promise<typeof ApiTokenResult> {
+    return captureErrors(() =>
+      runMutation(ctx, { action: "token.revoke", permission: Permission.ADMIN, input }, async (tx) => {
+        const row = await ctx.services.auth.revokeToken(tx, input.id);
+        return { value: Object.assign(new ApiTokenPayload(), { apiToken: ApiToken.from(row) }), targetId: row.id, result: { id: row.id } };
+      }),
+    );
+  }
+
+  @Mutation(() => RoleBindingResult, { description: "Grants a role globally (needs global ADMIN) or in a project (needs ADMIN there)." })
+  async grantRole(@Ctx() ctx: RequestContext, @Arg("input") input: GrantRoleInput): Promise<typeof RoleBindingResult> {
+    const projectId = input.projectId ?? undefined;
+    return captureErrors(() =>
+      runMutation(ctx, { action: "role.grant", permission: Permission.ADMIN, projectId, input }, async (tx) => {
+        const row = await ctx.services.auth.grantRole(tx, { principalId: input.principalId, role: input.role, projectId: input.projectId ?? null });
+        return { value: Object.assign(new RoleBindingPayload(), { roleBinding: RoleBinding.from(row) }), targetId: row.id, result: { id: row.id } };
+      }),
+    );
+  }
+
+  @Mutation(() => RoleBindingResult, { description: "Removes a role binding. Needs ADMIN in the binding's scope." })
+  async revokeRole(@Ctx() ctx: RequestContext, @Arg("input") input: IdInput): Promise<typeof RoleBindingResult> {
+    return captureErrors(async () => {
+      // The binding's scope decides who may remove it, so it is read before authorizing.
+      const existing = await ctx.services.auth.findBinding(input.id);
+      const projectId = existing?.projectId ?? undefined;
+      return runMutation(ctx, { action: "role.revoke", permission: Permission.ADMIN, projectId, input }, async (tx) => {
+        const row = await ctx.services.auth.revokeRole(tx, input.id);
+        return { value: Object.assign(new RoleBindingPayload(), { roleBinding: RoleBinding.from(row) }), targetId: row.id, result: { id: row.id } };
+      });
+    });
+  }
+}

@@ -1,0 +1,62 @@
+import { loadConfig } from "../app/config";
+import { createLogger } from "../app/logger";
+import { startServer } from "../app/server";
+
+export interface ServerFlags {
+  port?: string;
+  host?: string;
+  dataDir?: string;
+}
+
+/**
+ * `sluice server`: serves until SIGTERM or SIGINT, then drains and exits 0. A second signal
+ * during the drain exits at once with 1.
+ */
+export async function serverCommand(flags: ServerFlags): Promise<void> {
+  const config = loadConfig(process.env, {
+    port: flags.port !== undefined ? parsePort(flags.port) : undefined,
+    host: flags.host,
+    dataDir: flags.dataDir,
+  });
+  const log = createLogger(config.logLevel);
+  const server = await startServer(config, { log });
+  if (server.bootstrapToken && !config.adminToken) {
+    process.stdout.write(
+      [
+        "",
+        "  An admin token was created for this new database. It is shown only now; keep it safe:",
+        "",
+        `    ${server.bootstrapToken}`,
+        "",
+        `  Try:  curl -s ${server.url}/graphql -H 'Authorization: Bearer ${server.bootstrapToken}' \\`,
+        `          -H 'Content-Type: application/json' -d '{"query":"{ me { principal { name } } }"}'`,
+        "",
+      ].join("\n") + "\n",
+    );
+  }
+  process.stdout.write(`Sluice is serving GraphQL at ${server.url}/graphql (database: ${server.services.db.kind})\n`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, "second signal during shutdown: exiting now");
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, "shutting down");
+    server.close().then(
+      () => process.exit(0),
+      (err) => {
+        log.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--port ${value} is not a port number (0-65535)`);
+  return n;
+}

@@ -1,0 +1,28 @@
+import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from "typeorm";
+
+/**
+ * A project is the namespace every later resource lives in (datasets, pipelines, models…).
+ * Archived projects stay readable; their `archivedAt` is set and they refuse writes.
+ */
+@Entity({ name: "projects" })
+export class ProjectRow {
+  @PrimaryGeneratedColumn("uuid")
+  id: string;
+
+  /** Unique slug, used in URLs and CLI arguments. */
+  @Index("projects_name_key", { unique: true })
+  @Column({ type: "text" })
+  name: string;
+
+  @Column({ type: "text", default: "" })
+  description: string;
+
+  @Column({ name: "archived_at", type: "timestamptz", precision: 3, nullable: true })
+  archivedAt: Date | null;
+
+  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
+  createdAt: Date;
+
+  @UpdateDateColumn({ name: "updated_at", type: "timestamptz", precision: 3 })
+  updatedAt: Date;
+}

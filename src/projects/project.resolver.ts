@@ -1,0 +1,137 @@
+import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
+import type { RequestContext } from "../app/context";
+import { PageArgsInput } from "../app/graphql/connection";
+import { InvalidInputError } from "../app/errors";
+import { captureErrors } from "../app/graphql/results";
+import { runMutation } from "../app/mutation";
+import { Permission } from "../auth/roles";
+import { RoleBinding } from "../auth/auth.types";
+import type { EventRow } from "../events/event.entity";
+import {
+  CreateProjectInput,
+  Project,
+  ProjectConnection,
+  ProjectEvent,
+  ProjectFilter,
+  ProjectIdInput,
+  ProjectOrder,
+  ProjectOrderField,
+  ProjectPayload,
+  ProjectResult,
+  RenameProjectInput,
+} from "./project.types";
+
+@Resolver(() => Project)
+export class ProjectResolver {
+  @Query(() => Project, { nullable: true, description: "One project by id or by name; null when there is none." })
+  async project(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { nullable: true }) id?: string | null,
+    @Arg("name", () => String, { nullable: true }) name?: string | null,
+  ): Promise<Project | null> {
+    const projects = ctx.services.projects;
+    if (id) {
+      ctx.authz.require(Permission.READ, id);
+      const row = await projects.get(id);
+      return row ? Project.from(row) : null;
+    }
+    if (!name) {
+      ctx.authz.require(Permission.READ);
+      return null;
+    }
+    const row = await projects.getByName(name);
+    // Without the project, only a global reader may learn that the name is free.
+    ctx.authz.require(Permission.READ, row?.id);
+    return row ? Project.from(row) : null;
+  }
+
+  @Query(() => ProjectConnection, { description: "Projects the caller may read." })
+  async projects(
+    @Ctx() ctx: RequestContext,
+    @Args() page: PageArgsInput,
+    @Arg("filter", () => ProjectFilter, { nullable: true }) filter?: ProjectFilter | null,
+    @Arg("orderBy", () => ProjectOrder, { nullable: true }) orderBy?: ProjectOrder | null,
+  ): Promise<ProjectConnection> {
+    const visible = ctx.authz.visibleProjects(Permission.READ);
+    const sort = { property: orderBy?.field ?? ProjectOrderField.NAME, direction: orderBy?.direction ?? "ASC" } as const;
+    const result = await ctx.services.projects.list(
+      { nameContains: filter?.nameContains ?? undefined, includeArchived: filter?.includeArchived ?? false },
+      visible,
+      page,
+      sort,
+    );
+    return ProjectConnection.from(result, Project.from);
+  }
+
+  @FieldResolver(() => [RoleBinding], { description: "Who holds which role in this project." })
+  async roleBindings(@Root() project: Project, @Ctx() ctx: RequestContext): Promise<RoleBinding[]> {
+    ctx.authz.require(Permission.READ, project.id);
+    return (await ctx.services.auth.bindingsInProject(project.id)).map(RoleBinding.from);
+  }
+
+  @Mutation(() => ProjectResult, { description: "Creates a project. Needs a global EDITOR or ADMIN role." })
+  async createProject(@Ctx() ctx: RequestContext, @Arg("input") input: CreateProjectInput): Promise<typeof ProjectResult> {
+    return captureErrors(() =>
+      runMutation(ctx, { action: "project.create", permission: Permission.WRITE, input }, async (tx) => {
+        const row = await ctx.services.projects.create(tx, input);
+        return { value: ProjectPayload.of(row), targetId: row.id, projectId: row.id, result: { id: row.id, name: row.name } };
+      }),
+    );
+  }
+
+  @Mutation(() => ProjectResult, { description: "Gives a project a new unique name. Needs EDITOR in the project." })
+  async renameProject(@Ctx() ctx: RequestContext, @Arg("input") input: RenameProjectInput): Promise<typeof ProjectResult> {
+    return captureErrors(() =>
+      runMutation(ctx, { action: "project.rename", permission: Permission.WRITE, projectId: input.id, input }, async (tx) => {
+        const row = await ctx.services.projects.rename(tx, input.id, input.name);
+        return { value: ProjectPayload.of(row), targetId: row.id, result: { id: row.id, name: row.name } };
+      }),
+    );
+  }
+
+  @Mutation(() => ProjectResult, { description: "Makes a project read-only. Needs ADMIN in the project." })
+  async archiveProject(@Ctx() ctx: RequestContext, @Arg("input") input: ProjectIdInput): Promise<typeof ProjectResult> {
+    return captureErrors(() =>
+      runMutation(ctx, { action: "project.archive", permission: Permission.ADMIN, projectId: input.id, input }, async (tx) => {
+        const row = await ctx.services.projects.archive(tx, input.id);
+        return { value: ProjectPayload.of(row), targetId: row.id, result: { id: row.id } };
+      }),
+    );
+  }
+
+  @Mutation(() => ProjectResult, { description: "Makes an archived project writable again. Needs ADMIN in the project." })
+  async restoreProject(@Ctx() ctx: RequestContext, @Arg("input") input: ProjectIdInput): Promise<typeof ProjectResult> {
+    return captureErrors(() =>
+      runMutation(ctx, { action: "project.restore", permission: Permission.ADMIN, projectId: input.id, input }, async (tx) => {
+        const row = await ctx.services.projects.restore(tx, input.id);
+        return { value: ProjectPayload.of(row), targetId: row.id, result: { id: row.id } };
+      }),
+    );
+  }
+
+  @Subscription(() => ProjectEvent, {
+    description: "Changes in one project as they commit. Pass `after` (a cursor) to first receive what was missed.",
+    subscribe: ({ args, context }) => {
+      const ctx = context as RequestContext;
+      const { projectId, after } = args as { projectId: string; after?: string | null };
+      ctx.authz.require(Permission.READ, projectId);
+      return ctx.services.events.subscribe({ projectId }, parseCursor(after));
+    },
+  })
+  projectEvents(
+    @Root() row: EventRow,
+    @Arg("projectId", () => ID) _projectId: string,
+    @Arg("after", () => String, { nullable: true }) _after?: string | null,
+  ): ProjectEvent {
+    return ProjectEvent.from(row);
+  }
+}
+
+/** Event cursors are the event ids: decimal strings. */
+function parseCursor(after: string | null | undefined): string | undefined {
+  if (after === null || after === undefined || after === "") return undefined;
+  if (!/^\d{1,19}$/.test(after)) {
+    throw new InvalidInputError([{ field: "after", message: "must be a cursor received from this subscription" }]);
+  }
+  return after;
+}

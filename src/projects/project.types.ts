@@ -1,0 +1,141 @@
+import { Field, ID, InputType, ObjectType, registerEnumType } from "type-graphql";
+import { GraphQLJSONObject } from "graphql-scalars";
+import { Connection, OrderDirection } from "../app/graphql/connection";
+import { MutationResult } from "../app/graphql/results";
+import type { EventRow } from "../events/event.entity";
+import type { ProjectRow } from "./project.entity";
+
+@ObjectType({ description: "A namespace: datasets, pipelines, models and everything else belong to one project." })
+export class Project {
+  @Field(() => ID)
+  id: string;
+
+  @Field({ description: "Unique slug." })
+  name: string;
+
+  @Field()
+  description: string;
+
+  @Field({ description: "Archived projects are read-only until restored." })
+  archived: boolean;
+
+  @Field(() => Date, { nullable: true })
+  archivedAt: Date | null;
+
+  @Field()
+  createdAt: Date;
+
+  @Field()
+  updatedAt: Date;
+
+  static from(row: ProjectRow): Project {
+    return Object.assign(new Project(), {
+      id: row.id,
+      name: row.name,
+      description: row.description,
+      archived: row.archivedAt !== null,
+      archivedAt: row.archivedAt,
+      createdAt: row.createdAt,
+      updatedAt: row.updatedAt,
+    });
+  }
+}
+
+export const ProjectConnection = Connection(Project, "Project");
+export type ProjectConnection = InstanceType<typeof ProjectConnection>;
+
+export enum ProjectOrderField {
+  NAME = "name",
+  CREATED_AT = "createdAt",
+}
+registerEnumType(ProjectOrderField, { name: "ProjectOrderField" });
+
+@InputType()
+export class ProjectOrder {
+  @Field(() => ProjectOrderField)
+  field: ProjectOrderField;
+
+  @Field(() => OrderDirection, { defaultValue: OrderDirection.ASC })
+  direction: OrderDirection;
+}
+
+@InputType()
+export class ProjectFilter {
+  @Field(() => String, { nullable: true, description: "Case-insensitive substring of the name." })
+  nameContains?: string | null;
+
+  @Field(() => Boolean, { nullable: true, defaultValue: false })
+  includeArchived?: boolean | null;
+}
+
+@InputType()
+export class CreateProjectInput {
+  @Field({ description: "Lowercase slug: letters, digits and '-', at most 63 characters." })
+  name: string;
+
+  @Field(() => String, { nullable: true })
+  description?: string | null;
+}
+
+@InputType()
+export class RenameProjectInput {
+  @Field(() => ID)
+  id: string;
+
+  @Field()
+  name: string;
+}
+
+@InputType()
+export class ProjectIdInput {
+  @Field(() => ID)
+  id: string;
+}
+
+@ObjectType()
+export class ProjectPayload {
+  @Field(() => Project)
+  project: Project;
+
+  static of(row: ProjectRow): ProjectPayload {
+    return Object.assign(new ProjectPayload(), { project: Project.from(row) });
+  }
+}
+
+export const ProjectResult = MutationResult("Project", ProjectPayload);
+
+@ObjectType({ description: "A change in a project, from the event stream. `cursor` resumes a subscription." })
+export class ProjectEvent {
+  @Field({ description: "Pass as `after` to resume from here." })
+  cursor: string;
+
+  @Field({ description: "`noun:verb`, e.g. `project:renamed`." })
+  type: string;
+
+  @Field(() => ID, { nullable: true })
+  projectId: string | null;
+
+  @Field(() => String, { nullable: true })
+  subjectId: string | null;
+
+  @Field(() => ID, { nullable: true })
+  actorId: string | null;
+
+  @Field(() => GraphQLJSONObject)
+  payload: Record<string, unknown>;
+
+  @Field()
+  at: Date;
+
+  static from(row: EventRow): ProjectEvent {
+    return Object.assign(new ProjectEvent(), {
+      cursor: row.id,
+      type: row.type,
+      projectId: row.projectId,
+      subjectId: row.subjectId,
+      actorId: row.actorId,
+      payload: row.payload,
+      at: row.createdAt,
+    });
+  }
+}
