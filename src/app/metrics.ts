@@ -68,7 +68,7 @@ export class ServerMetrics {
   }
 
   constructor(poolStats: () => PoolStats) {
-    collectDefaultMetrics({ register: this.registry, prefix: "sluice_process_" });
+    collectDefaultMetrics({ register: this.registry, prefix: "sluice_" });
     new Gauge({
       name: "sluice_db_pool_connections",
       help: "Database pool connections by state (PGlite is one session)",

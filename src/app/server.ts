@@ -72,6 +72,9 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
     introspection: true, // enforced by our own rule below, whose message names the setting
     validationRules: [depthLimitRule(config.maxQueryDepth), ...(config.introspection ? [] : [noIntrospectionRule])],
     includeStacktraceInErrorResponses: false,
+    // The CLI owns SIGTERM/SIGINT. Apollo's own handlers would stop it too and then re-send the
+    // signal, which the CLI takes for a second signal and exits 1 before the database closes.
+    stopOnTerminationSignals: false,
     formatError: (formatted, error) => formatGraphQLError(formatted, error, (err) => log.error({ err }, "internal error")),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),

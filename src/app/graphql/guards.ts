@@ -88,15 +88,27 @@ const pagedListEstimator: ComplexityEstimator = ({ field, args, childComplexity 
   return 1 + Math.max(first, 1) * childComplexity;
 };
 
-/** The estimated cost of an operation, for the cost limit. */
+/**
+ * The estimated cost of an operation, for the cost limit. Throws BAD_USER_INPUT when the
+ * variables do not fit the operation (getComplexity coerces them first and throws a bare
+ * GraphQLError, which would otherwise leave as INTERNAL).
+ */
 export function operationCost(schema: GraphQLSchema, query: DocumentNode, variables: Record<string, unknown> | undefined, operationName?: string | null): number {
-  return getComplexity({
-    schema,
-    query,
-    variables: variables ?? {},
-    operationName: operationName ?? undefined,
-    estimators: [pagedListEstimator, simpleEstimator({ defaultComplexity: 1 })],
-  });
+  try {
+    return getComplexity({
+      schema,
+      query,
+      variables: variables ?? {},
+      operationName: operationName ?? undefined,
+      estimators: [pagedListEstimator, simpleEstimator({ defaultComplexity: 1 })],
+    });
+  } catch (err) {
+    if (!(err instanceof GraphQLError)) throw err;
+    throw new GraphQLError(err.message, {
+      nodes: err.nodes,
+      extensions: { ...err.extensions, code: ErrorCode.BAD_USER_INPUT, reason: "INVALID_VARIABLES", http: { status: 400 } },
+    });
+  }
 }
 
 /** The refusal for an operation over the cost limit. */

@@ -94,7 +94,14 @@ export function attachSubscriptions(options: {
         }
         const errors = validate(schema, document, rules);
         if (errors.length > 0) return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: "BAD_USER_INPUT", reason: "GRAPHQL_VALIDATION_FAILED", ...e.extensions } }));
-        const cost = operationCost(schema, document, payload.variables ?? undefined, payload.operationName);
+        let cost: number;
+        try {
+          cost = operationCost(schema, document, payload.variables ?? undefined, payload.operationName);
+        } catch (err) {
+          // Variables that do not fit the operation: refuse this operation, keep the connection.
+          if (err instanceof GraphQLError) return [err];
+          throw err;
+        }
         if (cost > config.maxQueryCost) return [costError(cost, config.maxQueryCost)];
         const contextValue: RequestContext = {
           requestId: randomUUID(),
