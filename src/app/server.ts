@@ -147,7 +147,15 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
     httpServer.listen(config.port, config.host, () => resolve());
   });
   // Only now, with nothing left that could fail the start, so a new admin token is never lost.
-  const bootstrapToken = await services.auth.bootstrap(config.adminToken);
+  let bootstrapToken: string | undefined;
+  try {
+    bootstrapToken = await services.auth.bootstrap(config.adminToken);
+  } catch (err) {
+    await apollo.stop();
+    await events.close();
+    if (!options.db) await db.close();
+    throw err;
+  }
   const port = (httpServer.address() as AddressInfo).port;
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   log.info({ port, database: db.kind }, "sluice server listening");

@@ -112,10 +112,10 @@ export class AuthResolver {
   @Mutation(() => ApiTokenResult, { description: "Revokes a token at once, in every server process. Needs global ADMIN." })
   async revokeApiToken(@Ctx() ctx: RequestContext, @Arg("input") input: IdInput): Promise<typeof ApiTokenResult> {
     return captureErrors(() =>
-      runMutation(ctx, { action: "token.revoke", permission: Permission.ADMIN, input }, async (tx) => {
+      afterAuthChange(ctx, runMutation(ctx, { action: "token.revoke", permission: Permission.ADMIN, input }, async (tx) => {
         const row = await ctx.services.auth.revokeToken(tx, input.id);
         return { value: Object.assign(new ApiTokenPayload(), { apiToken: ApiToken.from(row) }), targetId: row.id, result: { id: row.id } };
-      }),
+      })),
     );
   }
 
@@ -123,10 +123,10 @@ export class AuthResolver {
   async grantRole(@Ctx() ctx: RequestContext, @Arg("input") input: GrantRoleInput): Promise<typeof RoleBindingResult> {
     const projectId = input.projectId ?? undefined;
     return captureErrors(() =>
-      runMutation(ctx, { action: "role.grant", permission: Permission.ADMIN, projectId, input }, async (tx) => {
+      afterAuthChange(ctx, runMutation(ctx, { action: "role.grant", permission: Permission.ADMIN, projectId, input }, async (tx) => {
         const row = await ctx.services.auth.grantRole(tx, { principalId: input.principalId, role: input.role, projectId: input.projectId ?? null });
         return { value: Object.assign(new RoleBindingPayload(), { roleBinding: RoleBinding.from(row) }), targetId: row.id, result: { id: row.id } };
-      }),
+      })),
     );
   }
 
@@ -136,10 +136,20 @@ export class AuthResolver {
       // The binding's scope decides who may remove it, so it is read before authorizing.
       const existing = await ctx.services.auth.findBinding(input.id);
       const projectId = existing?.projectId ?? undefined;
-      return runMutation(ctx, { action: "role.revoke", permission: Permission.ADMIN, projectId, input }, async (tx) => {
+      return afterAuthChange(ctx, runMutation(ctx, { action: "role.revoke", permission: Permission.ADMIN, projectId, input }, async (tx) => {
         const row = await ctx.services.auth.revokeRole(tx, input.id);
         return { value: Object.assign(new RoleBindingPayload(), { roleBinding: RoleBinding.from(row) }), targetId: row.id, result: { id: row.id } };
-      });
+      }));
     });
   }
+}
+
+/**
+ * Once a change to tokens or bindings has committed, this process forgets its cached
+ * authentications at once; other processes do on the `auth:changed` event.
+ */
+async function afterAuthChange<T>(ctx: RequestContext, committed: Promise<T>): Promise<T> {
+  const value = await committed;
+  ctx.services.auth.invalidate();
+  return value;
 }

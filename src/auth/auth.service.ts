@@ -33,6 +33,8 @@ interface CachedAuth {
 export class AuthService {
   private readonly cache = new Map<string, CachedAuth>();
   private readonly lastUsedWritten = new Map<string, number>();
+  /** Bumped by `invalidate`: a lookup that overlapped an invalidation must not be cached. */
+  private generation = 0;
 
   constructor(
     private readonly db: Database,
@@ -55,6 +57,7 @@ export class AuthService {
     if (cached && cached.trustedUntil > now && (cached.tokenExpiresAt === null || cached.tokenExpiresAt > now)) {
       return cached.caller;
     }
+    const generation = this.generation;
     const row = await this.repo(ApiTokenRow).findOne({ where: { tokenHash: hash }, relations: { principal: true } });
     if (!row || !row.principal) throw new UnauthenticatedError("The token is not valid; check it was copied whole");
     if (row.revokedAt) throw new UnauthenticatedError(`The token was revoked at ${row.revokedAt.toISOString()}; ask an admin for a new one`);
@@ -68,13 +71,22 @@ export class AuthService {
       tokenId: row.id,
       grants: bindings.map((b) => ({ role: b.role, projectId: b.projectId })),
     };
-    this.cache.set(hash, { caller, trustedUntil: now + CACHE_TTL_MS, tokenExpiresAt: row.expiresAt?.getTime() ?? null });
+    // The rows may predate a revocation or role change committed meanwhile: cache only if no
+    // invalidation happened since the lookup began.
+    if (this.generation === generation) {
+      this.cache.set(hash, { caller, trustedUntil: now + CACHE_TTL_MS, tokenExpiresAt: row.expiresAt?.getTime() ?? null });
+    }
     this.touch(row.id, now);
     return caller;
   }
 
-  /** Forgets every cached authentication (after a revocation or a role change). */
+  /**
+   * Forgets every cached authentication. Called after a revocation or role change commits
+   * (here by the resolver, elsewhere by the `auth:changed` event); a lookup still in flight
+   * then is not cached either.
+   */
   invalidate(): void {
+    this.generation++;
     this.cache.clear();
   }
 
@@ -152,7 +164,6 @@ export class AuthService {
     row.revokedAt = new Date();
     await tx.manager.save(row);
     tx.emit({ type: AUTH_CHANGED, subjectId: row.id, payload: { tokenRevoked: row.id } });
-    this.invalidate();
     return row;
   }
 
@@ -165,7 +176,6 @@ export class AuthService {
     }
     const row = await tx.manager.save(tx.manager.create(RoleBindingRow, { ...input, scopeKey }));
     tx.emit({ type: AUTH_CHANGED, projectId: input.projectId, subjectId: input.principalId, payload: { roleGranted: row.id } });
-    this.invalidate();
     return row;
   }
 
@@ -174,7 +184,6 @@ export class AuthService {
     if (!row) throw new NotFoundError("RoleBinding", bindingId);
     await tx.manager.delete(RoleBindingRow, { id: bindingId });
     tx.emit({ type: AUTH_CHANGED, projectId: row.projectId, subjectId: row.principalId, payload: { roleRevoked: row.id } });
-    this.invalidate();
     return row;
   }
 
