@@ -285,7 +285,12 @@ async function seed(url: string, count: number): Promise<void> {
   await Promise.all(Array.from({ length: 4 }, worker));
   const check = await gql(url, LIST_QUERY);
   const total = check.body?.data?.projects?.totalCount;
-  if (check.status !== 200 || check.body.errors || total !== count || check.body.data.projects.edges.length !== Math.min(PAGE_SIZE, count)) {
+  if (
+    check.status !== 200 ||
+    check.body.errors ||
+    total !== count ||
+    check.body.data.projects.edges.length !== Math.min(PAGE_SIZE, count)
+  ) {
     throw new Error(`list query check failed after seeding: HTTP ${check.status} ${JSON.stringify(check.body).slice(0, 500)}`);
   }
 }
@@ -378,7 +383,8 @@ async function measure(backend: Backend, url: string, opts: Options): Promise<Om
           let ok = false;
           try {
             const parsed = JSON.parse(body) as { errors?: unknown; data?: { projects?: { totalCount?: number; edges?: unknown[] } } };
-            ok = !parsed.errors && parsed.data?.projects?.totalCount === opts.projects && parsed.data.projects.edges?.length === expectedEdges;
+            ok =
+              !parsed.errors && parsed.data?.projects?.totalCount === opts.projects && parsed.data.projects.edges?.length === expectedEdges;
           } catch {
             ok = false;
           }
@@ -434,7 +440,10 @@ async function measure(backend: Backend, url: string, opts: Options): Promise<Om
   });
   if (windowStart === 0) throw new Error(`[${backend}] the measured window never opened (run ended after ${result.duration} s)`);
   if (windowEnd === 0) windowEnd = performance.now();
-  if (forcedWindow) note(`only ${connectionsAnswered}/${opts.connections} connections had answered ${MAX_EXTRA_WARMUP_S} s after the warm-up; measured anyway`);
+  if (forcedWindow)
+    note(
+      `only ${connectionsAnswered}/${opts.connections} connections had answered ${MAX_EXTRA_WARMUP_S} s after the warm-up; measured anyway`,
+    );
   const windowS = (windowEnd - windowStart) / 1000;
   latencies.sort((x, y) => x - y);
   return {
@@ -452,7 +461,13 @@ async function measure(backend: Backend, url: string, opts: Options): Promise<Om
     mismatches,
     statusCodes,
     warmupS: (windowStart - start) / 1000,
-    wholeRun: { requests: result.requests.total, errors: result.errors, timeouts: result.timeouts, non2xx: result.non2xx, mismatches: result.mismatches },
+    wholeRun: {
+      requests: result.requests.total,
+      errors: result.errors,
+      timeouts: result.timeouts,
+      non2xx: result.non2xx,
+      mismatches: result.mismatches,
+    },
     slowestFirstResponse,
     failures: [...failures],
   };
@@ -540,7 +555,9 @@ function printResults(opts: Options, results: Measured[], pgVersion: string | un
   );
   if (pgVersion) lines.push(`PostgreSQL server ${pgVersion} (same machine); PGlite ${pgliteVersion()}`);
   const load = (l: number[]) => l.map((v) => v.toFixed(2)).join(" ");
-  lines.push(`date: ${new Date().toISOString()}; load average before ${load(loadBefore)}, after ${load(os.loadavg())} (client, server and PostgreSQL share this machine)`);
+  lines.push(
+    `date: ${new Date().toISOString()}; load average before ${load(loadBefore)}, after ${load(os.loadavg())} (client, server and PostgreSQL share this machine)`,
+  );
   lines.push("");
   const header = ["backend", "ok reqs", "ok req/s", "p50 ms", "p99 ms", "mean ms", "max ms", "errors", "timeouts", "non-2xx", "bad body"];
   const widths = [9, 9, 9, 7, 7, 8, 7, 7, 9, 8, 9];
@@ -595,7 +612,9 @@ function printResults(opts: Options, results: Measured[], pgVersion: string | un
 
 function pgliteVersion(): string {
   try {
-    const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "node_modules", "@electric-sql", "pglite", "package.json"), "utf8")) as { version: string };
+    const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "node_modules", "@electric-sql", "pglite", "package.json"), "utf8")) as {
+      version: string;
+    };
     return pkg.version;
   } catch {
     return "?";

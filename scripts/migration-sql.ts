@@ -21,7 +21,10 @@ async function main(): Promise<void> {
     }
     const stamp = Date.now();
     const up = sql.upQueries.map((q) => `    await queryRunner.query(${JSON.stringify(q.query)});`).join("\n");
-    const down = sql.downQueries.reverse().map((q) => `    await queryRunner.query(${JSON.stringify(q.query)});`).join("\n");
+    const down = sql.downQueries
+      .reverse()
+      .map((q) => `    await queryRunner.query(${JSON.stringify(q.query)});`)
+      .join("\n");
     process.stdout.write(`import type { MigrationInterface, QueryRunner } from "typeorm";
 
 export class ${name}${stamp} implements MigrationInterface {

@@ -22,7 +22,9 @@ export async function authenticate(services: Services, limiter: RequestRateLimit
   if (!token) {
     await limiter.consume(`ip:${creds.clientAddress}`);
     throw new UnauthenticatedError(
-      creds.authorization ? "The Authorization header must be 'Bearer <token>'" : "Authentication required: send 'Authorization: Bearer <token>'",
+      creds.authorization
+        ? "The Authorization header must be 'Bearer <token>'"
+        : "Authentication required: send 'Authorization: Bearer <token>'",
     );
   }
   let caller: Caller;

@@ -92,7 +92,10 @@ function endpoints(env: Env, name: string): ReadonlySet<PublicEndpoint> {
   if (raw === undefined || raw === "") return new Set(ENDPOINTS);
   if (raw.trim() === "none") return new Set();
   const out = new Set<PublicEndpoint>();
-  for (const part of raw.split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const part of raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     if (!ENDPOINTS.includes(part as PublicEndpoint)) throw new ConfigError(name, raw, `a comma list of ${ENDPOINTS.join(", ")}, or none`);
     out.add(part as PublicEndpoint);
   }

@@ -52,7 +52,10 @@ export class SluiceError extends Error {
 
 /** A named thing does not exist (or the caller may not know it exists). */
 export class NotFoundError extends SluiceError {
-  constructor(readonly resourceType: string, readonly resourceId: string) {
+  constructor(
+    readonly resourceType: string,
+    readonly resourceId: string,
+  ) {
     super(ErrorCode.NOT_FOUND, `${resourceType} ${JSON.stringify(resourceId)} was not found`, { resourceType, resourceId });
   }
 }
@@ -120,7 +123,12 @@ export function formatGraphQLError(
 ): GraphQLFormattedError {
   const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
   if (original instanceof SluiceError) {
-    return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: { code: original.code, ...original.details } };
+    return {
+      message: original.message,
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { code: original.code, ...original.details },
+    };
   }
   const code = String(formatted.extensions?.code ?? "");
   if (KNOWN_CODES.has(code) && code !== ErrorCode.INTERNAL) {
@@ -137,5 +145,9 @@ export function formatGraphQLError(
     };
   }
   logInternal(original);
-  return { message: "Internal server error; the server logged the details", path: formatted.path, extensions: { code: ErrorCode.INTERNAL } };
+  return {
+    message: "Internal server error; the server logged the details",
+    path: formatted.path,
+    extensions: { code: ErrorCode.INTERNAL },
+  };
 }

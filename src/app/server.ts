@@ -113,9 +113,18 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
       context: async ({ req, res }): Promise<SluiceContext> => {
         const requestId = String(res.locals.requestId);
         try {
-          const caller = await authenticate(services, limiter, { authorization: req.headers.authorization, clientAddress: req.ip ?? "unknown" });
+          const caller = await authenticate(services, limiter, {
+            authorization: req.headers.authorization,
+            clientAddress: req.ip ?? "unknown",
+          });
           const trace = res.locals.trace as OperationTrace;
-          return { requestId, authz: new Authorizer(caller), services, log: log.child({ requestId, principal: caller.principalName }), trace };
+          return {
+            requestId,
+            authz: new Authorizer(caller),
+            services,
+            log: log.child({ requestId, principal: caller.principalName }),
+            trace,
+          };
         } catch (err) {
           if (err instanceof SluiceError) {
             const gqlError = err.toGraphQLError();
@@ -195,11 +204,20 @@ function requestIdAndAccessLog(log: Logger, metrics: ServerMetrics) {
     res.setHeader("X-Request-Id", requestId);
     const started = process.hrtime.bigint();
     res.on("finish", () => {
-      const route = req.path === "/graphql" || req.path === "/healthz" || req.path === "/readyz" || req.path === "/metrics" ? req.path : "other";
+      const route =
+        req.path === "/graphql" || req.path === "/healthz" || req.path === "/readyz" || req.path === "/metrics" ? req.path : "other";
       metrics.httpRequests.inc({ route, status: String(res.statusCode) });
       const trace = res.locals.trace as OperationTrace;
       log.info(
-        { requestId, method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6, operation: trace.name, operationType: trace.type },
+        {
+          requestId,
+          method: req.method,
+          path: req.path,
+          status: res.statusCode,
+          ms: Number(process.hrtime.bigint() - started) / 1e6,
+          operation: trace.name,
+          operationType: trace.type,
+        },
         "request",
       );
     });
@@ -217,12 +235,24 @@ function bodyErrorHandler(limitBytes: number, log: Logger) {
     if (res.headersSent) return next(err);
     if (e.type === "entity.too.large") {
       res.status(413).json({
-        errors: [{ message: `Request body is ${e.length ?? "over the limit in"} bytes; the limit is ${limitBytes} bytes (SLUICE_BODY_LIMIT)`, extensions: { code: ErrorCode.BAD_USER_INPUT, reason: "BODY_TOO_LARGE" } }],
+        errors: [
+          {
+            message: `Request body is ${e.length ?? "over the limit in"} bytes; the limit is ${limitBytes} bytes (SLUICE_BODY_LIMIT)`,
+            extensions: { code: ErrorCode.BAD_USER_INPUT, reason: "BODY_TOO_LARGE" },
+          },
+        ],
       });
       return;
     }
     if (e.type === "entity.parse.failed") {
-      res.status(400).json({ errors: [{ message: `Request body is not valid JSON: ${e.message ?? "parse error"}`, extensions: { code: ErrorCode.BAD_USER_INPUT, reason: "MALFORMED_JSON" } }] });
+      res.status(400).json({
+        errors: [
+          {
+            message: `Request body is not valid JSON: ${e.message ?? "parse error"}`,
+            extensions: { code: ErrorCode.BAD_USER_INPUT, reason: "MALFORMED_JSON" },
+          },
+        ],
+      });
       return;
     }
     if (typeof e.status === "number" && e.status >= 400 && e.status < 500) {

@@ -90,16 +90,26 @@ export class AuthResolver {
     return captureErrors(() =>
       runMutation(ctx, { action: "principal.create", permission: Permission.ADMIN, input }, async (tx) => {
         const row = await ctx.services.auth.createPrincipal(tx, input);
-        return { value: Object.assign(new PrincipalPayload(), { principal: Principal.from(row) }), targetId: row.id, result: { id: row.id, name: row.name } };
+        return {
+          value: Object.assign(new PrincipalPayload(), { principal: Principal.from(row) }),
+          targetId: row.id,
+          result: { id: row.id, name: row.name },
+        };
       }),
     );
   }
 
-  @Mutation(() => CreateApiTokenResult, { description: "Issues a token for a principal; the secret is in the answer only. Needs global ADMIN." })
+  @Mutation(() => CreateApiTokenResult, {
+    description: "Issues a token for a principal; the secret is in the answer only. Needs global ADMIN.",
+  })
   async createApiToken(@Ctx() ctx: RequestContext, @Arg("input") input: CreateApiTokenInput): Promise<typeof CreateApiTokenResult> {
     return captureErrors(() =>
       runMutation(ctx, { action: "token.create", permission: Permission.ADMIN, input }, async (tx) => {
-        const { row, secret } = await ctx.services.auth.createToken(tx, { principalId: input.principalId, name: input.name, expiresAt: input.expiresAt ?? null });
+        const { row, secret } = await ctx.services.auth.createToken(tx, {
+          principalId: input.principalId,
+          name: input.name,
+          expiresAt: input.expiresAt ?? null,
+        });
         return {
           value: Object.assign(new CreatedApiToken(), { token: secret, apiToken: ApiToken.from(row) }),
           targetId: row.id,
@@ -112,10 +122,17 @@ export class AuthResolver {
   @Mutation(() => ApiTokenResult, { description: "Revokes a token at once, in every server process. Needs global ADMIN." })
   async revokeApiToken(@Ctx() ctx: RequestContext, @Arg("input") input: IdInput): Promise<typeof ApiTokenResult> {
     return captureErrors(() =>
-      afterAuthChange(ctx, runMutation(ctx, { action: "token.revoke", permission: Permission.ADMIN, input }, async (tx) => {
-        const row = await ctx.services.auth.revokeToken(tx, input.id);
-        return { value: Object.assign(new ApiTokenPayload(), { apiToken: ApiToken.from(row) }), targetId: row.id, result: { id: row.id } };
-      })),
+      afterAuthChange(
+        ctx,
+        runMutation(ctx, { action: "token.revoke", permission: Permission.ADMIN, input }, async (tx) => {
+          const row = await ctx.services.auth.revokeToken(tx, input.id);
+          return {
+            value: Object.assign(new ApiTokenPayload(), { apiToken: ApiToken.from(row) }),
+            targetId: row.id,
+            result: { id: row.id },
+          };
+        }),
+      ),
     );
   }
 
@@ -123,10 +140,21 @@ export class AuthResolver {
   async grantRole(@Ctx() ctx: RequestContext, @Arg("input") input: GrantRoleInput): Promise<typeof RoleBindingResult> {
     const projectId = input.projectId ?? undefined;
     return captureErrors(() =>
-      afterAuthChange(ctx, runMutation(ctx, { action: "role.grant", permission: Permission.ADMIN, projectId, input }, async (tx) => {
-        const row = await ctx.services.auth.grantRole(tx, { principalId: input.principalId, role: input.role, projectId: input.projectId ?? null });
-        return { value: Object.assign(new RoleBindingPayload(), { roleBinding: RoleBinding.from(row) }), targetId: row.id, result: { id: row.id } };
-      })),
+      afterAuthChange(
+        ctx,
+        runMutation(ctx, { action: "role.grant", permission: Permission.ADMIN, projectId, input }, async (tx) => {
+          const row = await ctx.services.auth.grantRole(tx, {
+            principalId: input.principalId,
+            role: input.role,
+            projectId: input.projectId ?? null,
+          });
+          return {
+            value: Object.assign(new RoleBindingPayload(), { roleBinding: RoleBinding.from(row) }),
+            targetId: row.id,
+            result: { id: row.id },
+          };
+        }),
+      ),
     );
   }
 
@@ -136,10 +164,17 @@ export class AuthResolver {
       // The binding's scope decides who may remove it, so it is read before authorizing.
       const existing = await ctx.services.auth.findBinding(input.id);
       const projectId = existing?.projectId ?? undefined;
-      return afterAuthChange(ctx, runMutation(ctx, { action: "role.revoke", permission: Permission.ADMIN, projectId, input }, async (tx) => {
-        const row = await ctx.services.auth.revokeRole(tx, input.id);
-        return { value: Object.assign(new RoleBindingPayload(), { roleBinding: RoleBinding.from(row) }), targetId: row.id, result: { id: row.id } };
-      }));
+      return afterAuthChange(
+        ctx,
+        runMutation(ctx, { action: "role.revoke", permission: Permission.ADMIN, projectId, input }, async (tx) => {
+          const row = await ctx.services.auth.revokeRole(tx, input.id);
+          return {
+            value: Object.assign(new RoleBindingPayload(), { roleBinding: RoleBinding.from(row) }),
+            targetId: row.id,
+            result: { id: row.id },
+          };
+        }),
+      );
     });
   }
 }

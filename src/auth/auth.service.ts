@@ -60,7 +60,8 @@ export class AuthService {
     const generation = this.generation;
     const row = await this.repo(ApiTokenRow).findOne({ where: { tokenHash: hash }, relations: { principal: true } });
     if (!row || !row.principal) throw new UnauthenticatedError("The token is not valid; check it was copied whole");
-    if (row.revokedAt) throw new UnauthenticatedError(`The token was revoked at ${row.revokedAt.toISOString()}; ask an admin for a new one`);
+    if (row.revokedAt)
+      throw new UnauthenticatedError(`The token was revoked at ${row.revokedAt.toISOString()}; ask an admin for a new one`);
     if (row.expiresAt && row.expiresAt.getTime() <= now) {
       throw new UnauthenticatedError(`The token expired at ${row.expiresAt.toISOString()}; ask an admin for a new one`);
     }
@@ -95,7 +96,9 @@ export class AuthService {
     if (now - last < LAST_USED_RESOLUTION_MS) return;
     this.lastUsedWritten.set(tokenId, now);
     // Best effort and off the request path: a lost update only makes last_used_at older.
-    void this.repo(ApiTokenRow).update({ id: tokenId }, { lastUsedAt: new Date(now) }).catch(() => undefined);
+    void this.repo(ApiTokenRow)
+      .update({ id: tokenId }, { lastUsedAt: new Date(now) })
+      .catch(() => undefined);
   }
 
   /**
@@ -112,7 +115,11 @@ export class AuthService {
       const principal = await manager.save(manager.create(PrincipalRow, { name: "admin", kind: PrincipalKind.USER }));
       await manager.save(manager.create(RoleBindingRow, { principalId: principal.id, role: Role.ADMIN, projectId: null, scopeKey: "*" }));
       const secret = adminToken ?? generateToken();
-      const token = await this.insertToken(manager, { principalId: principal.id, name: "bootstrap admin token", expiresAt: null, createdBy: null }, secret);
+      const token = await this.insertToken(
+        manager,
+        { principalId: principal.id, name: "bootstrap admin token", expiresAt: null, createdBy: null },
+        secret,
+      );
       await this.audit.record(manager, {
         actorId: null,
         actorName: "system",
@@ -139,14 +146,20 @@ export class AuthService {
   async createPrincipal(tx: MutationTx, input: { name: string; kind: PrincipalKind }): Promise<PrincipalRow> {
     const name = input.name.trim();
     if (!PRINCIPAL_NAME.test(name)) {
-      throw new InvalidInputError([{ field: "name", message: "must be 1-128 characters: letters, digits and . _ @ + - (starting with a letter or digit)" }]);
+      throw new InvalidInputError([
+        { field: "name", message: "must be 1-128 characters: letters, digits and . _ @ + - (starting with a letter or digit)" },
+      ]);
     }
-    if (await tx.manager.existsBy(PrincipalRow, { name })) throw new ConflictError(`A principal named ${JSON.stringify(name)} already exists`, { field: "name" });
+    if (await tx.manager.existsBy(PrincipalRow, { name }))
+      throw new ConflictError(`A principal named ${JSON.stringify(name)} already exists`, { field: "name" });
     return tx.manager.save(tx.manager.create(PrincipalRow, { name, kind: input.kind }));
   }
 
   /** Issues a token; the secret is returned here and never again. */
-  async createToken(tx: MutationTx, input: { principalId: string; name: string; expiresAt: Date | null }): Promise<{ row: ApiTokenRow; secret: string }> {
+  async createToken(
+    tx: MutationTx,
+    input: { principalId: string; name: string; expiresAt: Date | null },
+  ): Promise<{ row: ApiTokenRow; secret: string }> {
     const problems = [];
     if (!input.name.trim() || input.name.length > 200) problems.push({ field: "name", message: "must be 1-200 characters" });
     if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) problems.push({ field: "expiresAt", message: "must be in the future" });
@@ -169,7 +182,8 @@ export class AuthService {
 
   async grantRole(tx: MutationTx, input: { principalId: string; role: Role; projectId: string | null }): Promise<RoleBindingRow> {
     if (!(await tx.manager.existsBy(PrincipalRow, { id: input.principalId }))) throw new NotFoundError("Principal", input.principalId);
-    if (input.projectId && !(await tx.manager.existsBy(ProjectRow, { id: input.projectId }))) throw new NotFoundError("Project", input.projectId);
+    if (input.projectId && !(await tx.manager.existsBy(ProjectRow, { id: input.projectId })))
+      throw new NotFoundError("Project", input.projectId);
     const scopeKey = input.projectId ?? "*";
     if (await tx.manager.existsBy(RoleBindingRow, { principalId: input.principalId, role: input.role, scopeKey })) {
       throw new ConflictError(`The principal already holds ${input.role} ${input.projectId ? "in this project" : "globally"}`);

@@ -33,7 +33,13 @@ export class RoleBinding {
   createdAt: Date;
 
   static from(row: RoleBindingRow): RoleBinding {
-    return Object.assign(new RoleBinding(), { id: row.id, principalId: row.principalId, role: row.role, projectId: row.projectId, createdAt: row.createdAt });
+    return Object.assign(new RoleBinding(), {
+      id: row.id,
+      principalId: row.principalId,
+      role: row.role,
+      projectId: row.projectId,
+      createdAt: row.createdAt,
+    });
   }
 }
 
@@ -86,7 +92,11 @@ export class ApiToken {
   createdAt: Date;
 
   static from(row: ApiTokenRow): ApiToken {
-    const status = row.revokedAt ? ApiTokenStatus.REVOKED : row.expiresAt && row.expiresAt.getTime() <= Date.now() ? ApiTokenStatus.EXPIRED : ApiTokenStatus.ACTIVE;
+    const status = row.revokedAt
+      ? ApiTokenStatus.REVOKED
+      : row.expiresAt && row.expiresAt.getTime() <= Date.now()
+        ? ApiTokenStatus.EXPIRED
+        : ApiTokenStatus.ACTIVE;
     return Object.assign(new ApiToken(), {
       id: row.id,
       principalId: row.principalId,

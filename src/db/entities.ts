@@ -6,11 +6,4 @@ import { EventRow } from "../events/event.entity";
 import { ProjectRow } from "../projects/project.entity";
 
 /** Every TypeORM entity, by capability. A new capability adds its rows here and a migration. */
-export const entities = [
-  ProjectRow,
-  PrincipalRow,
-  ApiTokenRow,
-  RoleBindingRow,
-  AuditEventRow,
-  EventRow,
-];
+export const entities = [ProjectRow, PrincipalRow, ApiTokenRow, RoleBindingRow, AuditEventRow, EventRow];

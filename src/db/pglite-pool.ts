@@ -49,7 +49,10 @@ class PGliteClient extends EventEmitter {
     const promise = runQuery(this.db, sql, values);
     if (cb) {
       const done = cb;
-      promise.then((r) => done(null, r), (e: Error) => done(e));
+      promise.then(
+        (r) => done(null, r),
+        (e: Error) => done(e),
+      );
     }
     return promise;
   }
@@ -67,7 +70,13 @@ async function runQuery(db: PGlite, sql: string, values: unknown[] | undefined):
 }
 
 function toPgResult(r: { rows: unknown[]; affectedRows?: number; fields: { name: string; dataTypeID: number }[] }): PgLikeResult {
-  const raw = r as { rows: Record<string, unknown>[]; affectedRows?: number; rowCount?: number; command?: string; fields: { name: string; dataTypeID: number }[] };
+  const raw = r as {
+    rows: Record<string, unknown>[];
+    affectedRows?: number;
+    rowCount?: number;
+    command?: string;
+    fields: { name: string; dataTypeID: number }[];
+  };
   const command = raw.command ?? "";
   const rowCount = command === "SELECT" ? raw.rows.length : (raw.affectedRows ?? raw.rowCount ?? raw.rows.length);
   return { rows: raw.rows, rowCount, command, fields: raw.fields };
@@ -158,7 +167,11 @@ export class PGlitePool extends EventEmitter {
   end(callback?: (err?: Error | null) => void): Promise<void> {
     this.ended = true;
     const closing = this.db.close();
-    if (callback) closing.then(() => callback(null), (e: Error) => callback(e));
+    if (callback)
+      closing.then(
+        () => callback(null),
+        (e: Error) => callback(e),
+      );
     return closing;
   }
 }

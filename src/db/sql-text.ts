@@ -17,9 +17,12 @@ export function translateDatabaseError(err: unknown): unknown {
   if (err instanceof QueryFailedError) {
     const driverError = err.driverError as { code?: string; constraint?: string } | undefined;
     if (driverError?.code === UNIQUE_VIOLATION) {
-      return new ConflictError(`The change clashes with an existing record (${driverError.constraint ?? "unique constraint"}); reload and retry`, {
-        constraint: driverError.constraint ?? null,
-      });
+      return new ConflictError(
+        `The change clashes with an existing record (${driverError.constraint ?? "unique constraint"}); reload and retry`,
+        {
+          constraint: driverError.constraint ?? null,
+        },
+      );
     }
   }
   return err;

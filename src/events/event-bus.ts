@@ -71,7 +71,10 @@ export class EventBus {
 
   private async receive(payload: string): Promise<void> {
     const parsed = JSON.parse(payload) as Partial<SerializedEvent> & { id: string };
-    const row = parsed.type !== undefined ? deserialize(parsed as SerializedEvent) : await this.db.dataSource.getRepository(EventRow).findOneBy({ id: parsed.id });
+    const row =
+      parsed.type !== undefined
+        ? deserialize(parsed as SerializedEvent)
+        : await this.db.dataSource.getRepository(EventRow).findOneBy({ id: parsed.id });
     if (row) this.local.emit("event", row);
   }
 
@@ -98,13 +101,24 @@ export class EventBus {
    * replayed are skipped by id. `return()` detaches at once, even while waiting.
    */
   subscribe(filter: EventFilter, afterId?: string): AsyncIterableIterator<EventRow> {
-    const sub = new EventSubscription(this.local, filter, afterId, (after) => this.replay(filter, after), () => this.open.delete(sub));
+    const sub = new EventSubscription(
+      this.local,
+      filter,
+      afterId,
+      (after) => this.replay(filter, after),
+      () => this.open.delete(sub),
+    );
     this.open.add(sub);
     return sub;
   }
 
   private async replay(filter: EventFilter, afterId: string): Promise<EventRow[]> {
-    const qb = this.db.dataSource.getRepository(EventRow).createQueryBuilder("e").where("e.id > :afterId", { afterId }).orderBy("e.id", "ASC").limit(REPLAY_PAGE);
+    const qb = this.db.dataSource
+      .getRepository(EventRow)
+      .createQueryBuilder("e")
+      .where("e.id > :afterId", { afterId })
+      .orderBy("e.id", "ASC")
+      .limit(REPLAY_PAGE);
     if (filter.projectId !== undefined) qb.andWhere("e.project_id = :projectId", { projectId: filter.projectId });
     if (filter.subjectId !== undefined) qb.andWhere("e.subject_id = :subjectId", { subjectId: filter.subjectId });
     if (filter.types && filter.types.length > 0) qb.andWhere("e.type IN (:...types)", { types: filter.types });
@@ -135,7 +149,15 @@ interface SerializedEvent {
 }
 
 function serialize(r: EventRow): SerializedEvent {
-  return { id: r.id, type: r.type, projectId: r.projectId, subjectId: r.subjectId, actorId: r.actorId, payload: r.payload, createdAt: r.createdAt.toISOString() };
+  return {
+    id: r.id,
+    type: r.type,
+    projectId: r.projectId,
+    subjectId: r.subjectId,
+    actorId: r.actorId,
+    payload: r.payload,
+    createdAt: r.createdAt.toISOString(),
+  };
 }
 
 function deserialize(s: SerializedEvent): EventRow {

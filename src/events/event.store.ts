@@ -24,7 +24,17 @@ export async function appendEvents(manager: EntityManager, drafts: readonly Even
     .createQueryBuilder()
     .insert()
     .into(EventRow)
-    .values(drafts.map((d) => manager.create(EventRow, { type: d.type, projectId: d.projectId ?? null, subjectId: d.subjectId ?? null, payload: d.payload ?? {}, actorId })))
+    .values(
+      drafts.map((d) =>
+        manager.create(EventRow, {
+          type: d.type,
+          projectId: d.projectId ?? null,
+          subjectId: d.subjectId ?? null,
+          payload: d.payload ?? {},
+          actorId,
+        }),
+      ),
+    )
     .returning("*")
     .execute();
   const raw = result.raw as Array<Record<string, unknown>>;

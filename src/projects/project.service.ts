@@ -52,8 +52,10 @@ export class ProjectService {
   async create(tx: MutationTx, input: { name: string; description?: string | null }): Promise<ProjectRow> {
     const name = checkName(input.name);
     const description = (input.description ?? "").trim();
-    if (description.length > MAX_DESCRIPTION) throw new InvalidInputError([{ field: "description", message: `must be at most ${MAX_DESCRIPTION} characters` }]);
-    if (await tx.manager.existsBy(ProjectRow, { name })) throw new ConflictError(`A project named ${name} already exists`, { field: "name" });
+    if (description.length > MAX_DESCRIPTION)
+      throw new InvalidInputError([{ field: "description", message: `must be at most ${MAX_DESCRIPTION} characters` }]);
+    if (await tx.manager.existsBy(ProjectRow, { name }))
+      throw new ConflictError(`A project named ${name} already exists`, { field: "name" });
     const row = await tx.manager.save(tx.manager.create(ProjectRow, { name, description }));
     tx.emit({ type: ProjectEvents.created, projectId: row.id, subjectId: row.id, payload: { name } });
     return row;
@@ -63,7 +65,8 @@ export class ProjectService {
     const name = checkName(newName);
     const row = await lockWritableProject(tx.manager, id);
     if (row.name === name) return row;
-    if (await tx.manager.existsBy(ProjectRow, { name })) throw new ConflictError(`A project named ${name} already exists`, { field: "name" });
+    if (await tx.manager.existsBy(ProjectRow, { name }))
+      throw new ConflictError(`A project named ${name} already exists`, { field: "name" });
     const oldName = row.name;
     row.name = name;
     await tx.manager.save(row);

@@ -217,7 +217,10 @@ describe("bad input", () => {
       assert.deepEqual(results, []);
       assert.ok(errors && errors.length > 0);
       for (const e of errors) assert.equal(e.extensions?.code, "BAD_USER_INPUT");
-      assert.ok(errors.some((e) => e.extensions?.reason === "QUERY_TOO_DEEP"), JSON.stringify(errors));
+      assert.ok(
+        errors.some((e) => e.extensions?.reason === "QUERY_TOO_DEEP"),
+        JSON.stringify(errors),
+      );
       assert.deepEqual(closes, []);
     });
 
@@ -265,7 +268,12 @@ describe("bad input", () => {
       let event: any;
       for (let i = 0; i < 20 && !event; i++) {
         const name = `ws-renamed-${i}`;
-        dataOf(await t.gql(`mutation($id: ID!, $n: String!) { renameProject(input: { id: $id, name: $n }) { __typename } }`, { id: projectId, n: name }));
+        dataOf(
+          await t.gql(`mutation($id: ID!, $n: String!) { renameProject(input: { id: $id, name: $n }) { __typename } }`, {
+            id: projectId,
+            n: name,
+          }),
+        );
         event = await Promise.race([received, sleep(100).then(() => undefined)]);
       }
       assert.ok(event, "an event arrived");
@@ -286,7 +294,11 @@ describe("bad input", () => {
     });
 
     it("refuses introspection with 400 BAD_USER_INPUT and keeps serving", async () => {
-      for (const query of [`{ __schema { queryType { name } } }`, `{ __type(name: "Project") { name } }`, `{ me { tokenId } ...I } fragment I on Query { __schema { types { name } } }`]) {
+      for (const query of [
+        `{ __schema { queryType { name } } }`,
+        `{ __type(name: "Project") { name } }`,
+        `{ me { tokenId } ...I } fragment I on Query { __schema { types { name } } }`,
+      ]) {
         assertRefused(await post(t, JSON.stringify({ query })), 400, "BAD_USER_INPUT");
       }
       const typename = await post(t, JSON.stringify({ query: `{ __typename }` }));
@@ -298,7 +310,14 @@ describe("bad input", () => {
     it("refuses introspection over the WebSocket too", async () => {
       const client = t.ws();
       const errors = await new Promise<GqlError[]>((resolve, reject) => {
-        client.subscribe({ query: `{ __schema { queryType { name } } }` }, { next: () => reject(new Error("answered")), error: (e) => resolve(e as GqlError[]), complete: () => reject(new Error("completed")) });
+        client.subscribe(
+          { query: `{ __schema { queryType { name } } }` },
+          {
+            next: () => reject(new Error("answered")),
+            error: (e) => resolve(e as GqlError[]),
+            complete: () => reject(new Error("completed")),
+          },
+        );
       });
       assert.ok(Array.isArray(errors) && errors.length > 0);
       for (const e of errors) assert.equal(e.extensions?.code, "BAD_USER_INPUT");
@@ -343,7 +362,10 @@ describe("formatGraphQLError", () => {
   function fromResolver(original: Error): { formatted: GraphQLFormattedError; error: GraphQLError } {
     const error = new GraphQLError(original.message, { path: ["createPrincipal"], originalError: original });
     const json = error.toJSON();
-    const formatted: GraphQLFormattedError = { ...json, extensions: { ...json.extensions, code: "INTERNAL_SERVER_ERROR", stacktrace: (original.stack ?? "").split("\n") } };
+    const formatted: GraphQLFormattedError = {
+      ...json,
+      extensions: { ...json.extensions, code: "INTERNAL_SERVER_ERROR", stacktrace: (original.stack ?? "").split("\n") },
+    };
     return { formatted, error };
   }
 
@@ -356,7 +378,8 @@ describe("formatGraphQLError", () => {
     assert.deepEqual(Object.keys(out.extensions ?? {}), ["code"]);
     assert.equal(out.extensions?.code, ErrorCode.INTERNAL);
     const text = JSON.stringify(out);
-    for (const leak of ["INSERT", "principals", "constraint", "stacktrace", "bad-input", ".js:"]) assert.ok(!text.includes(leak), `leaks ${leak}: ${text}`);
+    for (const leak of ["INSERT", "principals", "constraint", "stacktrace", "bad-input", ".js:"])
+      assert.ok(!text.includes(leak), `leaks ${leak}: ${text}`);
     assert.deepEqual(logged, [original]);
 
     const typeError = fromResolver(new TypeError("Cannot read properties of undefined (reading 'id')"));
@@ -367,14 +390,22 @@ describe("formatGraphQLError", () => {
 
   it("treats a bare Error (not wrapped in a GraphQLError) the same way", () => {
     const original = new Error(SQL);
-    const out = formatGraphQLError({ message: SQL, extensions: { stacktrace: ["Error: boom", "    at x (y.js:1:1)"] } }, original, () => undefined);
+    const out = formatGraphQLError(
+      { message: SQL, extensions: { stacktrace: ["Error: boom", "    at x (y.js:1:1)"] } },
+      original,
+      () => undefined,
+    );
     assert.deepEqual(out.extensions, { code: ErrorCode.INTERNAL });
     assert.ok(!out.message.includes("INSERT"));
   });
 
   it("does not trust an INTERNAL code some other layer put on an error", () => {
     const error = new GraphQLError(SQL, { extensions: { code: "INTERNAL" } });
-    const out = formatGraphQLError({ ...error.toJSON(), extensions: { code: "INTERNAL", stacktrace: ["at db.js:1"] } }, error, () => undefined);
+    const out = formatGraphQLError(
+      { ...error.toJSON(), extensions: { code: "INTERNAL", stacktrace: ["at db.js:1"] } },
+      error,
+      () => undefined,
+    );
     assert.deepEqual(out.extensions, { code: ErrorCode.INTERNAL });
     assert.ok(!out.message.includes("INSERT"));
   });
@@ -406,7 +437,9 @@ describe("formatGraphQLError", () => {
   it("maps Apollo's parse and validation codes to BAD_USER_INPUT, keeping the original as the reason", () => {
     for (const apolloCode of ["GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "BAD_REQUEST"]) {
       const error = new GraphQLError("bad query", { extensions: { code: apolloCode } });
-      const out = formatGraphQLError({ message: "bad query", extensions: { code: apolloCode, stacktrace: ["x"] } }, error, () => assert.fail("not internal"));
+      const out = formatGraphQLError({ message: "bad query", extensions: { code: apolloCode, stacktrace: ["x"] } }, error, () =>
+        assert.fail("not internal"),
+      );
       assert.equal(out.extensions?.code, ErrorCode.BAD_USER_INPUT);
       assert.equal(out.extensions?.reason, apolloCode);
       assert.equal(out.extensions?.stacktrace, undefined);

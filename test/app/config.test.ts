@@ -39,7 +39,14 @@ describe("loadConfig", () => {
   });
 
   it("treats empty variables as unset", () => {
-    const c = loadConfig({ PORT: "", SLUICE_BODY_LIMIT: "", SLUICE_INTROSPECTION: "", SLUICE_PUBLIC_ENDPOINTS: "", SLUICE_ADMIN_TOKEN: "", DATABASE_URL: "" });
+    const c = loadConfig({
+      PORT: "",
+      SLUICE_BODY_LIMIT: "",
+      SLUICE_INTROSPECTION: "",
+      SLUICE_PUBLIC_ENDPOINTS: "",
+      SLUICE_ADMIN_TOKEN: "",
+      DATABASE_URL: "",
+    });
     assert.equal(c.port, 4000);
     assert.equal(c.bodyLimitBytes, 1024 * 1024);
     assert.equal(c.introspection, true);
@@ -96,7 +103,8 @@ describe("loadConfig", () => {
   });
 
   it("reads SLUICE_INTROSPECTION as a boolean in its usual spellings", () => {
-    for (const yes of ["1", "true", "YES", "on"]) assert.equal(loadConfig({ SLUICE_INTROSPECTION: yes, NODE_ENV: "production" }).introspection, true, yes);
+    for (const yes of ["1", "true", "YES", "on"])
+      assert.equal(loadConfig({ SLUICE_INTROSPECTION: yes, NODE_ENV: "production" }).introspection, true, yes);
     for (const no of ["0", "false", "No", "off"]) assert.equal(loadConfig({ SLUICE_INTROSPECTION: no }).introspection, false, no);
   });
 

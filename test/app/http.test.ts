@@ -32,10 +32,18 @@ function valueOf(samples: Sample[], name: string, labels: Record<string, string>
   return found[0]?.value;
 }
 
-async function scrape(t: TestServer, token?: string): Promise<{ status: number; contentType: string | null; samples: Sample[]; text: string }> {
+async function scrape(
+  t: TestServer,
+  token?: string,
+): Promise<{ status: number; contentType: string | null; samples: Sample[]; text: string }> {
   const res = await fetch(`${t.url}/metrics`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
   const text = await res.text();
-  return { status: res.status, contentType: res.headers.get("content-type"), samples: res.status === 200 ? parsePrometheus(text) : [], text };
+  return {
+    status: res.status,
+    contentType: res.headers.get("content-type"),
+    samples: res.status === 200 ? parsePrometheus(text) : [],
+    text,
+  };
 }
 
 describe("HTTP endpoints", () => {
@@ -88,7 +96,10 @@ describe("HTTP endpoints", () => {
       const once = await scrape(t);
       assert.equal(valueOf(once.samples, "sluice_graphql_requests_total", { operation: "MetricsProbe", type: "query" }), 1);
       assert.equal(valueOf(once.samples, "sluice_graphql_request_duration_seconds_count", { operation: "MetricsProbe", type: "query" }), 1);
-      assert.equal(valueOf(once.samples, "sluice_graphql_request_duration_seconds_bucket", { operation: "MetricsProbe", type: "query", le: "+Inf" }), 1);
+      assert.equal(
+        valueOf(once.samples, "sluice_graphql_request_duration_seconds_bucket", { operation: "MetricsProbe", type: "query", le: "+Inf" }),
+        1,
+      );
       const sum = valueOf(once.samples, "sluice_graphql_request_duration_seconds_sum", { operation: "MetricsProbe", type: "query" });
       assert.ok(sum !== undefined && sum > 0 && sum < 60, `duration sum ${sum}`);
 
@@ -96,7 +107,10 @@ describe("HTTP endpoints", () => {
       dataOf(await t.gql(`mutation MetricsProbeWrite { createProject(input: { name: "metrics-probe" }) { __typename } }`));
       const twice = await scrape(t);
       assert.equal(valueOf(twice.samples, "sluice_graphql_requests_total", { operation: "MetricsProbe", type: "query" }), 2);
-      assert.equal(valueOf(twice.samples, "sluice_graphql_request_duration_seconds_count", { operation: "MetricsProbe", type: "query" }), 2);
+      assert.equal(
+        valueOf(twice.samples, "sluice_graphql_request_duration_seconds_count", { operation: "MetricsProbe", type: "query" }),
+        2,
+      );
       assert.equal(valueOf(twice.samples, "sluice_graphql_requests_total", { operation: "MetricsProbeWrite", type: "mutation" }), 1);
     });
 
@@ -128,7 +142,10 @@ describe("HTTP endpoints", () => {
       assert.ok(cpu && cpu.value > 0, "a process CPU counter");
       const rss = samples.find((s) => /^sluice_\w*process_resident_memory_bytes$/.test(s.name));
       assert.ok(rss && rss.value > 0, "a resident memory gauge");
-      assert.ok(samples.some((s) => /^sluice_\w*nodejs_heap_size_used_bytes$/.test(s.name)), "a Node.js heap gauge");
+      assert.ok(
+        samples.some((s) => /^sluice_\w*nodejs_heap_size_used_bytes$/.test(s.name)),
+        "a Node.js heap gauge",
+      );
     });
 
     it("echoes X-Request-Id when the client sends one", async () => {

@@ -20,7 +20,10 @@ describe("cursor connections", () => {
     let after: string | null = null;
     for (;;) {
       const res: any = dataOf(
-        await t.gql(`query($after: String) { projects(first: ${first}, after: $after, orderBy: ${orderBy}) { totalCount pageInfo { hasNextPage endCursor } nodes { name } } }`, { after }),
+        await t.gql(
+          `query($after: String) { projects(first: ${first}, after: $after, orderBy: ${orderBy}) { totalCount pageInfo { hasNextPage endCursor } nodes { name } } }`,
+          { after },
+        ),
       );
       assert.equal(res.projects.totalCount, names.length);
       seen.push(...res.projects.nodes.map((n: { name: string }) => n.name));

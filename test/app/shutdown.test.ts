@@ -64,7 +64,11 @@ async function spawnServer(env: Record<string, string | undefined>): Promise<Ser
   }
 }
 
-async function gql(url: string, query: string, variables: Record<string, unknown> = {}): Promise<{ status: number; data?: any; errors?: any[] }> {
+async function gql(
+  url: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<{ status: number; data?: any; errors?: any[] }> {
   const res = await fetch(`${url}/graphql`, {
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}`, connection: "close" },
@@ -122,7 +126,11 @@ describe("sluice server process", () => {
     const server = await spawnServer(databaseEnv());
     children.push(server.child);
 
-    const created = await gql(server.url, `mutation($n: String!) { createProject(input: { name: $n }) { ... on ProjectPayload { project { id } } } }`, { n: projectName });
+    const created = await gql(
+      server.url,
+      `mutation($n: String!) { createProject(input: { name: $n }) { ... on ProjectPayload { project { id } } } }`,
+      { n: projectName },
+    );
     assert.equal(created.status, 200, JSON.stringify(created));
     projectId = created.data.createProject.project.id as string;
 
@@ -145,7 +153,11 @@ describe("sluice server process", () => {
     });
     for (let i = 0; events.length === 0; i++) {
       assert.ok(i < 50, "the subscription delivered an event");
-      await gql(server.url, `mutation($id: ID!) { archiveProject(input: { id: $id }) { __typename } restoreProject(input: { id: $id }) { __typename } }`, { id: projectId });
+      await gql(
+        server.url,
+        `mutation($id: ID!) { archiveProject(input: { id: $id }) { __typename } restoreProject(input: { id: $id }) { __typename } }`,
+        { id: projectId },
+      );
       await sleep(50);
     }
 
@@ -159,7 +171,12 @@ describe("sluice server process", () => {
       method: "POST",
       agent: false,
       // With Expect: 100-continue the server's "100 Continue" tells us it has taken the request.
-      headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), authorization: `Bearer ${ADMIN_TOKEN}`, expect: "100-continue" },
+      headers: {
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(body),
+        authorization: `Bearer ${ADMIN_TOKEN}`,
+        expect: "100-continue",
+      },
     });
     const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
       req.once("response", (res) => {

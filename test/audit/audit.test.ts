@@ -24,11 +24,17 @@ describe("audit log", () => {
     const res = await fetch(`${t.url}/graphql`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${t.adminToken}`, "x-request-id": "req-audit-1" },
-      body: JSON.stringify({ query: `mutation($id: ID!) { renameProject(input: { id: $id, name: "audited-2" }) { __typename } }`, variables: { id } }),
+      body: JSON.stringify({
+        query: `mutation($id: ID!) { renameProject(input: { id: $id, name: "audited-2" }) { __typename } }`,
+        variables: { id },
+      }),
     });
     assert.equal(res.status, 200);
     const log = dataOf(
-      await t.gql(`query($p: ID) { auditEvents(filter: { projectId: $p, action: "project.rename" }) { nodes { at actorName actorId projectId action targetId outcome input result requestId } } }`, { p: id }),
+      await t.gql(
+        `query($p: ID) { auditEvents(filter: { projectId: $p, action: "project.rename" }) { nodes { at actorName actorId projectId action targetId outcome input result requestId } } }`,
+        { p: id },
+      ),
     );
     const [row] = log.auditEvents.nodes;
     assert.equal(row.actorName, "admin");
@@ -63,15 +69,25 @@ describe("audit log", () => {
 
   it("commits the audit row in the same transaction as the change", async () => {
     const ctx = await contextFor(t);
-    const id = await runMutation(ctx, { action: "project.create", permission: Permission.WRITE, input: { name: "together" } }, async (tx) => {
-      const row = await tx.manager.save(tx.manager.create(ProjectRow, { name: "together", description: "" }));
-      // Inside the transaction, nothing of it is visible from outside yet: neither row.
-      const outside = t.server.services.db.kind === "postgres" ? await t.server.services.db.dataSource.getRepository(ProjectRow).countBy({ name: "together" }) : 0;
-      assert.equal(outside, 0);
-      return { value: row.id, targetId: row.id, projectId: row.id };
-    });
+    const id = await runMutation(
+      ctx,
+      { action: "project.create", permission: Permission.WRITE, input: { name: "together" } },
+      async (tx) => {
+        const row = await tx.manager.save(tx.manager.create(ProjectRow, { name: "together", description: "" }));
+        // Inside the transaction, nothing of it is visible from outside yet: neither row.
+        const outside =
+          t.server.services.db.kind === "postgres"
+            ? await t.server.services.db.dataSource.getRepository(ProjectRow).countBy({ name: "together" })
+            : 0;
+        assert.equal(outside, 0);
+        return { value: row.id, targetId: row.id, projectId: row.id };
+      },
+    );
     const rows = await t.server.services.db.dataSource.getRepository(AuditEventRow).findBy({ requestId: ctx.requestId });
-    assert.deepEqual(rows.map((r) => [r.action, r.outcome, r.targetId]), [["project.create", "SUCCEEDED", id]]);
+    assert.deepEqual(
+      rows.map((r) => [r.action, r.outcome, r.targetId]),
+      [["project.create", "SUCCEEDED", id]],
+    );
   });
 
   it("filters by actor, project, action, outcome and time, newest first", async () => {
@@ -79,16 +95,30 @@ describe("audit log", () => {
     const editor = await seedCaller(t, "EDITOR");
     const before = new Date();
     await new Promise((r) => setTimeout(r, 5));
-    dataOf(await t.gql(`mutation($id: ID!) { renameProject(input: { id: $id, name: "filter-two" }) { __typename } }`, { id: p1 }, editor.token));
-    dataOf(await t.gql(`mutation($id: ID!) { renameProject(input: { id: $id, name: "filter-three" }) { __typename } }`, { id: p1 }, editor.token));
+    dataOf(
+      await t.gql(`mutation($id: ID!) { renameProject(input: { id: $id, name: "filter-two" }) { __typename } }`, { id: p1 }, editor.token),
+    );
+    dataOf(
+      await t.gql(
+        `mutation($id: ID!) { renameProject(input: { id: $id, name: "filter-three" }) { __typename } }`,
+        { id: p1 },
+        editor.token,
+      ),
+    );
     const q = `query($f: AuditEventFilter) { auditEvents(filter: $f) { totalCount nodes { action actorId result } } }`;
     const byActor = dataOf(await t.gql(q, { f: { actorId: editor.principalId } }));
     assert.equal(byActor.auditEvents.totalCount, 2);
-    assert.deepEqual(byActor.auditEvents.nodes.map((n: any) => n.result.name), ["filter-three", "filter-two"]);
+    assert.deepEqual(
+      byActor.auditEvents.nodes.map((n: any) => n.result.name),
+      ["filter-three", "filter-two"],
+    );
     const since = dataOf(await t.gql(q, { f: { since: before.toISOString(), action: "project.rename", projectId: p1 } }));
     assert.equal(since.auditEvents.totalCount, 2);
     const until = dataOf(await t.gql(q, { f: { until: before.toISOString(), projectId: p1 } }));
-    assert.deepEqual(until.auditEvents.nodes.map((n: any) => n.action), ["project.create"]);
+    assert.deepEqual(
+      until.auditEvents.nodes.map((n: any) => n.action),
+      ["project.create"],
+    );
     const failed = dataOf(await t.gql(q, { f: { outcome: "FAILED", actorId: editor.principalId } }));
     assert.equal(failed.auditEvents.totalCount, 0);
   });

@@ -81,7 +81,11 @@ function assertSubscriptionOutcome(outcome: SubscriptionOutcome, projectId: stri
     return;
   }
   assert.equal(outcome.kind, "errors", `${what}: expected a refusal, got ${JSON.stringify(outcome)}`);
-  assert.equal((outcome as { errors: Array<{ extensions?: Record<string, any> }> }).errors[0]!.extensions?.code, expected, `${what}: error code`);
+  assert.equal(
+    (outcome as { errors: Array<{ extensions?: Record<string, any> }> }).errors[0]!.extensions?.code,
+    expected,
+    `${what}: error code`,
+  );
 }
 
 describe("role matrix", () => {
@@ -116,7 +120,11 @@ describe("role matrix", () => {
           assert.equal(res.data!.project.id, ids[p]);
         }
       }
-      const list = await t.gql(`query($q: String) { projects(filter: { nameContains: $q }) { totalCount nodes { __typename id } } }`, { q: `${slug}-` }, token);
+      const list = await t.gql(
+        `query($q: String) { projects(filter: { nameContains: $q }) { totalCount nodes { __typename id } } }`,
+        { q: `${slug}-` },
+        token,
+      );
       if (Array.isArray(c.projects)) {
         assertHttpOutcome(list, "projects", OK, "projects");
         const listed = list.data!.projects.nodes.map((n: { id: string }) => n.id).sort();
@@ -142,15 +150,27 @@ describe("role matrix", () => {
 
       // Mutations.
       for (const p of ["A", "B"] as const) {
-        const res = await t.gql(`mutation($i: RenameProjectInput!) { renameProject(input: $i) { ${MUTATION_FIELDS} } }`, { i: { id: ids[p], name: `${names[p]}-renamed` } }, token);
+        const res = await t.gql(
+          `mutation($i: RenameProjectInput!) { renameProject(input: $i) { ${MUTATION_FIELDS} } }`,
+          { i: { id: ids[p], name: `${names[p]}-renamed` } },
+          token,
+        );
         assertHttpOutcome(res, "renameProject", c.renameProject[p], `renameProject(${p})`);
         if (c.renameProject[p] === OK) assert.equal(res.data!.renameProject.__typename, "ProjectPayload");
       }
-      const created = await t.gql(`mutation($i: CreateProjectInput!) { createProject(input: $i) { ${MUTATION_FIELDS} } }`, { i: { name: `${slug}-new` } }, token);
+      const created = await t.gql(
+        `mutation($i: CreateProjectInput!) { createProject(input: $i) { ${MUTATION_FIELDS} } }`,
+        { i: { name: `${slug}-new` } },
+        token,
+      );
       assertHttpOutcome(created, "createProject", c.createProject, "createProject");
       if (c.createProject === OK) assert.equal(created.data!.createProject.__typename, "ProjectPayload");
       for (const p of ["A", "B"] as const) {
-        const res = await t.gql(`mutation($i: ProjectIdInput!) { archiveProject(input: $i) { ${MUTATION_FIELDS} } }`, { i: { id: ids[p] } }, token);
+        const res = await t.gql(
+          `mutation($i: ProjectIdInput!) { archiveProject(input: $i) { ${MUTATION_FIELDS} } }`,
+          { i: { id: ids[p] } },
+          token,
+        );
         assertHttpOutcome(res, "archiveProject", c.archiveProject[p], `archiveProject(${p})`);
         if (c.archiveProject[p] === OK) {
           assert.equal(res.data!.archiveProject.__typename, "ProjectPayload");
@@ -174,7 +194,14 @@ describe("role matrix", () => {
             `query($f: AuditEventFilter) { auditEvents(first: 50, filter: $f) { nodes { __typename action projectId outcome actorId result } } }`,
             { f: { outcome: "DENIED", actorId: principalId } },
           ),
-        ).auditEvents.nodes as Array<{ __typename: string; action: string; projectId: string | null; outcome: string; actorId: string; result: Record<string, unknown> }>;
+        ).auditEvents.nodes as Array<{
+          __typename: string;
+          action: string;
+          projectId: string | null;
+          outcome: string;
+          actorId: string;
+          result: Record<string, unknown>;
+        }>;
         const label = (id: string | null) => (id === ids.A ? "A" : id === ids.B ? "B" : id === null ? "-" : id);
         const expectedDenied = [
           ...(["A", "B"] as const).filter((p) => c.renameProject[p] === NO).map((p) => `project.rename@${p}`),
@@ -216,12 +243,14 @@ describe("role matrix", () => {
     assert.equal(auditAll.errors?.[0]?.extensions?.code, NO, "the whole audit log");
 
     // A binding in B (made by the global admin) cannot be removed by A's admin.
-    const bindingInB = dataOf(await t.gql(grant, { i: { principalId: other.principalId, role: "EDITOR", projectId: b } })).grantRole.roleBinding.id;
+    const bindingInB = dataOf(await t.gql(grant, { i: { principalId: other.principalId, role: "EDITOR", projectId: b } })).grantRole
+      .roleBinding.id;
     const revoke = await t.gql(`mutation($i: IdInput!) { revokeRole(input: $i) { __typename } }`, { i: { id: bindingInB } }, admin.token);
     assert.equal(revoke.errors?.[0]?.extensions?.code, NO, "revokeRole of a binding in B");
 
     // The grants in B did not happen.
-    const bindings = dataOf(await t.gql(`query($id: ID) { project(id: $id) { roleBindings { principalId role } } }`, { id: b })).project.roleBindings;
+    const bindings = dataOf(await t.gql(`query($id: ID) { project(id: $id) { roleBindings { principalId role } } }`, { id: b })).project
+      .roleBindings;
     assert.deepEqual(bindings, [{ principalId: other.principalId, role: "EDITOR" }]);
   });
 });
@@ -230,7 +259,8 @@ describe("role matrix", () => {
 function summarize(c: Case): string {
   if (c.as === "anonymous") return "refused everything as UNAUTHENTICATED";
   const parts: string[] = [];
-  const scope = (x: { A: Outcome; B: Outcome }) => (x.A === OK && x.B === OK ? "any project" : x.A === OK ? "only its project" : x.B === OK ? "B" : null);
+  const scope = (x: { A: Outcome; B: Outcome }) =>
+    x.A === OK && x.B === OK ? "any project" : x.A === OK ? "only its project" : x.B === OK ? "B" : null;
   const add = (verb: string, x: { A: Outcome; B: Outcome }) => {
     const s = scope(x);
     if (s) parts.push(`${verb} ${s}`);

@@ -47,15 +47,23 @@ async function assertStillServing(t: TestServer, token = t.adminToken): Promise<
 
 async function createPrincipal(t: TestServer, prefix = "tok"): Promise<string> {
   const name = `${prefix}-${randomBytes(4).toString("hex")}`;
-  return dataOf(await t.gql(`mutation($i: CreatePrincipalInput!) { createPrincipal(input: $i) { ... on PrincipalPayload { principal { id } } } }`, { i: { name } }))
-    .createPrincipal.principal.id;
+  return dataOf(
+    await t.gql(`mutation($i: CreatePrincipalInput!) { createPrincipal(input: $i) { ... on PrincipalPayload { principal { id } } } }`, {
+      i: { name },
+    }),
+  ).createPrincipal.principal.id;
 }
 
 /** Every row of every table of the schema, as text, for "stored nowhere" checks. */
 async function everyStoredRow(t: TestServer): Promise<string[]> {
   const ds = t.server.services.db.dataSource;
-  const tables = (await ds.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`)) as Array<{ table_name: string }>;
-  assert.ok(tables.some((r) => r.table_name === "api_tokens"), "found the api_tokens table");
+  const tables = (await ds.query(
+    `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`,
+  )) as Array<{ table_name: string }>;
+  assert.ok(
+    tables.some((r) => r.table_name === "api_tokens"),
+    "found the api_tokens table",
+  );
   const out: string[] = [];
   for (const { table_name } of tables) {
     const rows = (await ds.query(`SELECT t::text AS row FROM "${table_name}" t`)) as Array<{ row: string }>;
@@ -107,7 +115,9 @@ describe("API tokens", () => {
   it("refuses a token once it has expired, even one used (and cached) just before", async () => {
     const principalId = await createPrincipal(t, "expiring");
     const expiresAt = new Date(Date.now() + 1_500);
-    const created = dataOf(await t.gql(CREATE_TOKEN, { i: { principalId, name: "short-lived", expiresAt: expiresAt.toISOString() } })).createApiToken;
+    const created = dataOf(
+      await t.gql(CREATE_TOKEN, { i: { principalId, name: "short-lived", expiresAt: expiresAt.toISOString() } }),
+    ).createApiToken;
     assert.equal(created.__typename, "CreatedApiToken");
     assert.equal(created.apiToken.status, "ACTIVE");
 
@@ -119,7 +129,9 @@ describe("API tokens", () => {
     assertUnauthenticated(await t.gql(ME, {}, created.token), "expired token");
     await assertStillServing(t);
 
-    const listed = dataOf(await t.gql(`query($p: ID) { apiTokens(filter: { principalId: $p }) { nodes { id status } } }`, { p: principalId })).apiTokens.nodes;
+    const listed = dataOf(
+      await t.gql(`query($p: ID) { apiTokens(filter: { principalId: $p }) { nodes { id status } } }`, { p: principalId }),
+    ).apiTokens.nodes;
     assert.deepEqual(listed, [{ id: created.apiToken.id, status: "EXPIRED" }]);
   });
 
@@ -128,7 +140,10 @@ describe("API tokens", () => {
     assert.equal(dataOf(await t.gql(ME, {}, caller.token)).me.tokenId, caller.tokenId);
 
     const revoked = dataOf(
-      await t.gql(`mutation($i: IdInput!) { revokeApiToken(input: $i) { __typename ... on ApiTokenPayload { apiToken { id status revokedAt } } } }`, { i: { id: caller.tokenId } }),
+      await t.gql(
+        `mutation($i: IdInput!) { revokeApiToken(input: $i) { __typename ... on ApiTokenPayload { apiToken { id status revokedAt } } } }`,
+        { i: { id: caller.tokenId } },
+      ),
     ).revokeApiToken;
     assert.equal(revoked.__typename, "ApiTokenPayload");
     assert.equal(revoked.apiToken.status, "REVOKED");
@@ -139,18 +154,32 @@ describe("API tokens", () => {
     await assertStillServing(t);
 
     // Hidden from the default listing, shown as REVOKED when asked; revoking again is a conflict.
-    const active = dataOf(await t.gql(`query($p: ID) { apiTokens(filter: { principalId: $p }) { totalCount } }`, { p: caller.principalId })).apiTokens;
+    const active = dataOf(
+      await t.gql(`query($p: ID) { apiTokens(filter: { principalId: $p }) { totalCount } }`, { p: caller.principalId }),
+    ).apiTokens;
     assert.equal(active.totalCount, 0);
-    const all = dataOf(await t.gql(`query($p: ID) { apiTokens(filter: { principalId: $p, includeRevoked: true }) { nodes { id status } } }`, { p: caller.principalId })).apiTokens;
+    const all = dataOf(
+      await t.gql(`query($p: ID) { apiTokens(filter: { principalId: $p, includeRevoked: true }) { nodes { id status } } }`, {
+        p: caller.principalId,
+      }),
+    ).apiTokens;
     assert.deepEqual(all.nodes, [{ id: caller.tokenId, status: "REVOKED" }]);
-    const again = dataOf(await t.gql(`mutation($i: IdInput!) { revokeApiToken(input: $i) { __typename ... on Error { code } } }`, { i: { id: caller.tokenId } })).revokeApiToken;
+    const again = dataOf(
+      await t.gql(`mutation($i: IdInput!) { revokeApiToken(input: $i) { __typename ... on Error { code } } }`, {
+        i: { id: caller.tokenId },
+      }),
+    ).revokeApiToken;
     assert.equal(again.__typename, "ConflictError");
     assert.equal(again.code, "CONFLICT");
   });
 
   it(
     "does not keep trusting a token whose lookup was in flight while it was revoked",
-    { skip: process.env.DATABASE_URL ? false : "needs PostgreSQL: PGlite runs one statement at a time, so a lookup cannot straddle the revocation" },
+    {
+      skip: process.env.DATABASE_URL
+        ? false
+        : "needs PostgreSQL: PGlite runs one statement at a time, so a lookup cannot straddle the revocation",
+    },
     async () => {
       // A request reads the token row, then stalls (the bindings table is locked) while the
       // token is revoked and every cache is told to forget it. When it resumes it must not
@@ -169,7 +198,9 @@ describe("API tokens", () => {
           assert.ok(Date.now() < deadline, "the request never reached the bindings lookup");
           await sleep(10);
         }
-        const revoked = dataOf(await t.gql(`mutation($i: IdInput!) { revokeApiToken(input: $i) { __typename } }`, { i: { id: caller.tokenId } }));
+        const revoked = dataOf(
+          await t.gql(`mutation($i: IdInput!) { revokeApiToken(input: $i) { __typename } }`, { i: { id: caller.tokenId } }),
+        );
         assert.equal(revoked.revokeApiToken.__typename, "ApiTokenPayload");
         await sleep(200); // the auth:changed notification has come back and cleared the cache
         await locker.query("ROLLBACK");
@@ -187,7 +218,10 @@ describe("API tokens", () => {
     assert.equal(created.__typename, "CreatedApiToken");
     const secret: string = created.token;
     assert.match(secret, /^slc_[A-Za-z0-9_-]{43}$/);
-    assert.ok(secret.startsWith(created.apiToken.prefix) && created.apiToken.prefix.length < secret.length / 2, "the prefix is a short start of the secret");
+    assert.ok(
+      secret.startsWith(created.apiToken.prefix) && created.apiToken.prefix.length < secret.length / 2,
+      "the prefix is a short start of the secret",
+    );
 
     // Use it, so that last-used bookkeeping and the `me` answer have had their chance to leak it.
     const me = await t.gql(`{ me { principal { id name kind } tokenId grants { role } } }`, {}, secret);
@@ -249,17 +283,25 @@ describe("API tokens", () => {
     const me = dataOf(await t.gql(ME, {}, t.adminToken)).me;
     assert.equal(me.principal.name, "admin");
     assert.deepEqual(me.grants, [{ role: "ADMIN", projectId: null }]);
-    const boot = dataOf(await t.gql(`{ auditEvents(filter: { action: "auth.bootstrap" }) { nodes { actorName outcome input } } }`)).auditEvents.nodes;
+    const boot = dataOf(await t.gql(`{ auditEvents(filter: { action: "auth.bootstrap" }) { nodes { actorName outcome input } } }`))
+      .auditEvents.nodes;
     assert.deepEqual(boot, [{ actorName: "system", outcome: "SUCCEEDED", input: { fromEnvironment: true } }]);
   });
 
   it("refuses createApiToken with an expiresAt in the past, naming `expiresAt`, and issues nothing", async () => {
     const principalId = await createPrincipal(t, "late");
-    const res = dataOf(await t.gql(CREATE_TOKEN, { i: { principalId, name: "too-late", expiresAt: new Date(Date.now() - 60_000).toISOString() } })).createApiToken;
+    const res = dataOf(
+      await t.gql(CREATE_TOKEN, { i: { principalId, name: "too-late", expiresAt: new Date(Date.now() - 60_000).toISOString() } }),
+    ).createApiToken;
     assert.equal(res.__typename, "InvalidInputError");
     assert.equal(res.code, "BAD_USER_INPUT");
-    assert.deepEqual(res.problems.map((p: { field: string }) => p.field), ["expiresAt"]);
-    const tokens = dataOf(await t.gql(`query($p: ID) { apiTokens(filter: { principalId: $p, includeRevoked: true }) { totalCount } }`, { p: principalId })).apiTokens;
+    assert.deepEqual(
+      res.problems.map((p: { field: string }) => p.field),
+      ["expiresAt"],
+    );
+    const tokens = dataOf(
+      await t.gql(`query($p: ID) { apiTokens(filter: { principalId: $p, includeRevoked: true }) { totalCount } }`, { p: principalId }),
+    ).apiTokens;
     assert.equal(tokens.totalCount, 0);
   });
 
@@ -273,10 +315,17 @@ describe("API tokens", () => {
     assert.equal(dup.code, "CONFLICT");
 
     // The same role in a project is another binding; twice there is a conflict too.
-    assert.equal(dataOf(await t.gql(grant, { i: { principalId, role: "VIEWER", projectId: project } })).grantRole.__typename, "RoleBindingPayload");
-    assert.equal(dataOf(await t.gql(grant, { i: { principalId, role: "VIEWER", projectId: project } })).grantRole.__typename, "ConflictError");
+    assert.equal(
+      dataOf(await t.gql(grant, { i: { principalId, role: "VIEWER", projectId: project } })).grantRole.__typename,
+      "RoleBindingPayload",
+    );
+    assert.equal(
+      dataOf(await t.gql(grant, { i: { principalId, role: "VIEWER", projectId: project } })).grantRole.__typename,
+      "ConflictError",
+    );
 
-    const bindings = dataOf(await t.gql(`query($id: ID!) { principal(id: $id) { roleBindings { role projectId } } }`, { id: principalId })).principal.roleBindings;
+    const bindings = dataOf(await t.gql(`query($id: ID!) { principal(id: $id) { roleBindings { role projectId } } }`, { id: principalId }))
+      .principal.roleBindings;
     assert.deepEqual(bindings, [
       { role: "VIEWER", projectId: null },
       { role: "VIEWER", projectId: project },
@@ -287,12 +336,23 @@ describe("API tokens", () => {
     const project = await seedProject(t);
     const caller = await seedCaller(t, null);
     const read = () => t.gql(`query($id: ID) { project(id: $id) { __typename id } }`, { id: project }, caller.token);
-    const create = () => t.gql(`mutation($i: CreateProjectInput!) { createProject(input: $i) { __typename } }`, { i: { name: `c-${randomBytes(4).toString("hex")}` } }, caller.token);
+    const create = () =>
+      t.gql(
+        `mutation($i: CreateProjectInput!) { createProject(input: $i) { __typename } }`,
+        { i: { name: `c-${randomBytes(4).toString("hex")}` } },
+        caller.token,
+      );
     const grant = async (role: string, projectId: string | null) =>
-      dataOf(await t.gql(`mutation($i: GrantRoleInput!) { grantRole(input: $i) { ... on RoleBindingPayload { roleBinding { id } } } }`, { i: { principalId: caller.principalId, role, projectId } }))
-        .grantRole.roleBinding.id as string;
+      dataOf(
+        await t.gql(`mutation($i: GrantRoleInput!) { grantRole(input: $i) { ... on RoleBindingPayload { roleBinding { id } } } }`, {
+          i: { principalId: caller.principalId, role, projectId },
+        }),
+      ).grantRole.roleBinding.id as string;
     const revoke = async (id: string) =>
-      assert.equal(dataOf(await t.gql(`mutation($i: IdInput!) { revokeRole(input: $i) { __typename } }`, { i: { id } })).revokeRole.__typename, "RoleBindingPayload");
+      assert.equal(
+        dataOf(await t.gql(`mutation($i: IdInput!) { revokeRole(input: $i) { __typename } }`, { i: { id } })).revokeRole.__typename,
+        "RoleBindingPayload",
+      );
 
     // Authenticate (and so cache) the caller with no grants.
     assert.equal((await read()).errors?.[0]?.extensions?.code, "FORBIDDEN");
@@ -305,7 +365,9 @@ describe("API tokens", () => {
     const editor = await grant("EDITOR", null);
     assert.equal(dataOf(await create()).createProject.__typename, "ProjectPayload", "create right after the global grant");
     assert.deepEqual(
-      dataOf(await t.gql(`{ me { grants { role projectId } } }`, {}, caller.token)).me.grants.map((g: { role: string; projectId: string | null }) => `${g.role}@${g.projectId ?? "*"}`).sort(),
+      dataOf(await t.gql(`{ me { grants { role projectId } } }`, {}, caller.token))
+        .me.grants.map((g: { role: string; projectId: string | null }) => `${g.role}@${g.projectId ?? "*"}`)
+        .sort(),
       [`EDITOR@*`, `VIEWER@${project}`],
     );
 
@@ -344,7 +406,8 @@ describe("admin bootstrap", () => {
     assert.deepEqual(me.grants, [{ role: "ADMIN", projectId: null }]);
     assertUnauthenticated(await first!.gql(ME, {}, first!.adminToken), "the fixed test token was not installed");
 
-    const boot = dataOf(await first!.gql(`{ auditEvents(filter: { action: "auth.bootstrap" }) { nodes { input result } } }`, {}, generated)).auditEvents.nodes;
+    const boot = dataOf(await first!.gql(`{ auditEvents(filter: { action: "auth.bootstrap" }) { nodes { input result } } }`, {}, generated))
+      .auditEvents.nodes;
     assert.equal(boot.length, 1);
     assert.deepEqual(boot[0].input, { fromEnvironment: false });
     assert.equal(JSON.stringify(boot).includes(generated), false, "the audit log does not hold the generated token");
@@ -363,7 +426,9 @@ describe("admin bootstrap", () => {
       assert.equal(dataOf(await restarted.gql(ME, {}, generated)).me.principal.name, "admin", "the first token still works");
       const principals = dataOf(await restarted.gql(`{ principals { totalCount nodes { name } } }`, {}, generated)).principals;
       assert.deepEqual(principals, { totalCount: 1, nodes: [{ name: "admin" }] });
-      const boots = dataOf(await restarted.gql(`{ auditEvents(filter: { action: "auth.bootstrap" }) { totalCount } }`, {}, generated)).auditEvents;
+      const boots = dataOf(
+        await restarted.gql(`{ auditEvents(filter: { action: "auth.bootstrap" }) { totalCount } }`, {}, generated),
+      ).auditEvents;
       assert.equal(boots.totalCount, 1);
     } finally {
       await restarted.close();

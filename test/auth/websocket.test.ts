@@ -120,7 +120,9 @@ describe("WebSocket authentication", () => {
 
   it("reports the 4401 close to a graphql-ws client through on('closed') and to the subscriber", async () => {
     const client = t.ws(`slc_${randomBytes(32).toString("base64url")}`);
-    const closed = new Promise<{ code: number; reason: string }>((resolve) => client.on("closed", (e) => resolve(e as { code: number; reason: string })));
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      client.on("closed", (e) => resolve(e as { code: number; reason: string })),
+    );
     let connected = false;
     client.on("connected", () => {
       connected = true;

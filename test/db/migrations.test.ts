@@ -29,7 +29,11 @@ describe("migrations", () => {
     try {
       await migrate(db);
       const diff = await db.dataSource.driver.createSchemaBuilder().log();
-      assert.deepEqual(diff.upQueries.map((q) => q.query), [], "entities and migrations disagree; generate a migration with `npm run migration:sql`");
+      assert.deepEqual(
+        diff.upQueries.map((q) => q.query),
+        [],
+        "entities and migrations disagree; generate a migration with `npm run migration:sql`",
+      );
     } finally {
       await db.close();
       await testDb.drop();
@@ -42,7 +46,10 @@ describe("migrations", () => {
     try {
       await migrate(db);
       const rows: Array<{ extname: string }> = await db.dataSource.query("SELECT extname FROM pg_extension ORDER BY extname");
-      assert.deepEqual(rows.map((r) => r.extname), ["plpgsql"]);
+      assert.deepEqual(
+        rows.map((r) => r.extname),
+        ["plpgsql"],
+      );
     } finally {
       await db.close();
       await testDb.drop();

@@ -14,7 +14,11 @@ interface ProjectEvent {
 const SUBSCRIPTION = `subscription($p: ID!, $after: String) { projectEvents(projectId: $p, after: $after) { cursor type payload } }`;
 
 /** Subscribes and collects events until `count` have arrived (or fails after a timeout). */
-function collect(client: Client, variables: Record<string, unknown>, count: number): { done: Promise<ProjectEvent[]>; ready: Promise<void>; stop: () => void } {
+function collect(
+  client: Client,
+  variables: Record<string, unknown>,
+  count: number,
+): { done: Promise<ProjectEvent[]>; ready: Promise<void>; stop: () => void } {
   const events: ProjectEvent[] = [];
   let stop = () => undefined as void;
   let markReady!: () => void;
@@ -44,7 +48,9 @@ function collect(client: Client, variables: Record<string, unknown>, count: numb
 }
 
 async function rename(t: TestServer, id: string, name: string): Promise<void> {
-  const res = dataOf(await t.gql(`mutation($id: ID!, $n: String!) { renameProject(input: { id: $id, name: $n }) { __typename } }`, { id, n: name }));
+  const res = dataOf(
+    await t.gql(`mutation($id: ID!, $n: String!) { renameProject(input: { id: $id, name: $n }) { __typename } }`, { id, n: name }),
+  );
   assert.equal(res.renameProject.__typename, "ProjectPayload");
 }
 
@@ -66,10 +72,13 @@ describe("projectEvents subscription", () => {
     await rename(t, id, "stream-b");
     await rename(t, id, "stream-c");
     const events = await sub.done;
-    assert.deepEqual(events.map((e) => [e.type, e.payload.to]), [
-      ["project:renamed", "stream-b"],
-      ["project:renamed", "stream-c"],
-    ]);
+    assert.deepEqual(
+      events.map((e) => [e.type, e.payload.to]),
+      [
+        ["project:renamed", "stream-b"],
+        ["project:renamed", "stream-c"],
+      ],
+    );
     assert.ok(BigInt(events[1]!.cursor) > BigInt(events[0]!.cursor));
   });
 
@@ -90,7 +99,10 @@ describe("projectEvents subscription", () => {
     await sub2.ready;
     await rename(t, id, "resume-4");
     const events = await sub2.done;
-    assert.deepEqual(events.map((e) => e.payload.to), ["resume-2", "resume-3", "resume-4"]);
+    assert.deepEqual(
+      events.map((e) => e.payload.to),
+      ["resume-2", "resume-3", "resume-4"],
+    );
   });
 
   it("replays a project's whole history from cursor 0", async () => {
@@ -98,7 +110,10 @@ describe("projectEvents subscription", () => {
     await rename(t, id, "history-1");
     const sub = collect(t.ws(), { p: id, after: "0" }, 2);
     const events = await sub.done;
-    assert.deepEqual(events.map((e) => e.type), ["project:created", "project:renamed"]);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ["project:created", "project:renamed"],
+    );
   });
 
   it("detaches the listener as soon as the client unsubscribes", async () => {

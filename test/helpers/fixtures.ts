@@ -21,7 +21,11 @@ export async function seedCaller(
   options: { expiresAt?: string } = {},
 ): Promise<{ principalId: string; tokenId: string; token: string }> {
   const name = `${(role ?? "nobody").toLowerCase()}-${randomBytes(4).toString("hex")}`;
-  const p = dataOf(await t.gql(`mutation($i: CreatePrincipalInput!) { createPrincipal(input: $i) { ... on PrincipalPayload { principal { id } } } }`, { i: { name } }));
+  const p = dataOf(
+    await t.gql(`mutation($i: CreatePrincipalInput!) { createPrincipal(input: $i) { ... on PrincipalPayload { principal { id } } } }`, {
+      i: { name },
+    }),
+  );
   const principalId = p.createPrincipal.principal.id as string;
   if (role) {
     dataOf(

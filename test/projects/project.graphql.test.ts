@@ -15,7 +15,9 @@ describe("projects", () => {
   });
 
   it("creates a project and finds it by id and by name", async () => {
-    const res = dataOf(await t.gql(`mutation { createProject(input: { name: "churn", description: "  churn model  " }) { ${PROJECT_FIELDS} } }`));
+    const res = dataOf(
+      await t.gql(`mutation { createProject(input: { name: "churn", description: "  churn model  " }) { ${PROJECT_FIELDS} } }`),
+    );
     assert.equal(res.createProject.__typename, "ProjectPayload");
     const { id } = res.createProject.project;
     assert.equal(res.createProject.project.description, "churn model");
@@ -42,17 +44,24 @@ describe("projects", () => {
       const res = dataOf(await t.gql(`mutation($n: String!) { createProject(input: { name: $n }) { ${PROJECT_FIELDS} } }`, { n: name }));
       assert.equal(res.createProject.__typename, "InvalidInputError", name);
       assert.equal(res.createProject.code, "BAD_USER_INPUT");
-      assert.deepEqual(res.createProject.problems.map((p: { field: string }) => p.field), ["name"]);
+      assert.deepEqual(
+        res.createProject.problems.map((p: { field: string }) => p.field),
+        ["name"],
+      );
     }
   });
 
   it("renames, archives (then refuses writes) and restores", async () => {
     const id = await seedProject(t, "old-name");
-    const renamed = dataOf(await t.gql(`mutation($id: ID!) { renameProject(input: { id: $id, name: "new-name" }) { ${PROJECT_FIELDS} } }`, { id }));
+    const renamed = dataOf(
+      await t.gql(`mutation($id: ID!) { renameProject(input: { id: $id, name: "new-name" }) { ${PROJECT_FIELDS} } }`, { id }),
+    );
     assert.equal(renamed.renameProject.project.name, "new-name");
     const archived = dataOf(await t.gql(`mutation($id: ID!) { archiveProject(input: { id: $id }) { ${PROJECT_FIELDS} } }`, { id }));
     assert.equal(archived.archiveProject.project.archived, true);
-    const refused = dataOf(await t.gql(`mutation($id: ID!) { renameProject(input: { id: $id, name: "other" }) { ${PROJECT_FIELDS} } }`, { id }));
+    const refused = dataOf(
+      await t.gql(`mutation($id: ID!) { renameProject(input: { id: $id, name: "other" }) { ${PROJECT_FIELDS} } }`, { id }),
+    );
     assert.equal(refused.renameProject.__typename, "ConflictError");
     const again = dataOf(await t.gql(`mutation($id: ID!) { archiveProject(input: { id: $id }) { ${PROJECT_FIELDS} } }`, { id }));
     assert.equal(again.archiveProject.__typename, "ConflictError");
@@ -66,7 +75,9 @@ describe("projects", () => {
 
   it("answers NotFoundError for an unknown project id", async () => {
     const res = dataOf(
-      await t.gql(`mutation { renameProject(input: { id: "00000000-0000-4000-8000-000000000000", name: "x" }) { __typename ... on NotFoundError { code resourceType resourceId } } }`),
+      await t.gql(
+        `mutation { renameProject(input: { id: "00000000-0000-4000-8000-000000000000", name: "x" }) { __typename ... on NotFoundError { code resourceType resourceId } } }`,
+      ),
     );
     assert.equal(res.renameProject.__typename, "NotFoundError");
     assert.equal(res.renameProject.resourceType, "Project");
@@ -77,9 +88,14 @@ describe("projects", () => {
     await seedProject(t, "invisible-one");
     const viewer = await seedCaller(t, "VIEWER", mine);
     const res = dataOf(await t.gql(`{ projects(filter: { nameContains: "visible" }) { totalCount nodes { name } } }`, {}, viewer.token));
-    assert.deepEqual(res.projects.nodes.map((n: { name: string }) => n.name), ["visible-one"]);
+    assert.deepEqual(
+      res.projects.nodes.map((n: { name: string }) => n.name),
+      ["visible-one"],
+    );
     assert.equal(res.projects.totalCount, 1);
-    const bindings = dataOf(await t.gql(`query($id: ID) { project(id: $id) { roleBindings { role principalId } } }`, { id: mine }, viewer.token));
+    const bindings = dataOf(
+      await t.gql(`query($id: ID) { project(id: $id) { roleBindings { role principalId } } }`, { id: mine }, viewer.token),
+    );
     assert.deepEqual(bindings.project.roleBindings, [{ role: "VIEWER", principalId: viewer.principalId }]);
   });
 });

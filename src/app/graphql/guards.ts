@@ -93,7 +93,12 @@ const pagedListEstimator: ComplexityEstimator = ({ field, args, childComplexity 
  * variables do not fit the operation (getComplexity coerces them first and throws a bare
  * GraphQLError, which would otherwise leave as INTERNAL).
  */
-export function operationCost(schema: GraphQLSchema, query: DocumentNode, variables: Record<string, unknown> | undefined, operationName?: string | null): number {
+export function operationCost(
+  schema: GraphQLSchema,
+  query: DocumentNode,
+  variables: Record<string, unknown> | undefined,
+  operationName?: string | null,
+): number {
   try {
     return getComplexity({
       schema,

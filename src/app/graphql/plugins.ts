@@ -17,7 +17,10 @@ export interface OperationTrace {
 export function observabilityPlugin(metrics: ServerMetrics): ApolloServerPlugin<RequestContext & { trace?: OperationTrace }> {
   return {
     async contextCreationDidFail({ error }) {
-      const code = error instanceof SluiceError ? error.code : String((error as { extensions?: { code?: unknown } }).extensions?.code ?? ErrorCode.INTERNAL);
+      const code =
+        error instanceof SluiceError
+          ? error.code
+          : String((error as { extensions?: { code?: unknown } }).extensions?.code ?? ErrorCode.INTERNAL);
       metrics.graphqlErrors.inc({ code });
     },
     async requestDidStart() {
@@ -30,7 +33,8 @@ export function observabilityPlugin(metrics: ServerMetrics): ApolloServerPlugin<
           metrics.graphqlRequests.inc({ operation: name, type });
           metrics.graphqlDuration.observe({ operation: name, type }, Number(process.hrtime.bigint() - started) / 1e9);
           if (response.body.kind === "single") {
-            for (const e of response.body.singleResult.errors ?? []) metrics.graphqlErrors.inc({ code: String(e.extensions?.code ?? ErrorCode.INTERNAL) });
+            for (const e of response.body.singleResult.errors ?? [])
+              metrics.graphqlErrors.inc({ code: String(e.extensions?.code ?? ErrorCode.INTERNAL) });
           }
         },
       };

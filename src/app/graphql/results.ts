@@ -26,7 +26,10 @@ export class NotFoundProblem implements ErrorInterface {
   resourceId: string;
 }
 
-@ObjectType("ConflictError", { implements: ErrorInterface, description: "The change clashes with stored state (a taken name, an archived project)." })
+@ObjectType("ConflictError", {
+  implements: ErrorInterface,
+  description: "The change clashes with stored state (a taken name, an archived project).",
+})
 export class ConflictProblem implements ErrorInterface {
   @Field()
   message: string;
@@ -88,7 +91,12 @@ export async function captureErrors<T>(work: () => Promise<T>): Promise<ResultOf
     return await work();
   } catch (err) {
     if (err instanceof NotFoundError) {
-      return Object.assign(new NotFoundProblem(), { message: err.message, code: err.code, resourceType: err.resourceType, resourceId: err.resourceId });
+      return Object.assign(new NotFoundProblem(), {
+        message: err.message,
+        code: err.code,
+        resourceType: err.resourceType,
+        resourceId: err.resourceId,
+      });
     }
     if (err instanceof ConflictError) {
       const field = typeof err.details.field === "string" ? err.details.field : null;

@@ -64,7 +64,10 @@ export function attachSubscriptions(options: {
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
         const raw = params.authorization ?? params.Authorization ?? (params.token ? `Bearer ${String(params.token)}` : undefined);
-        const state: ConnectionState = { authorization: typeof raw === "string" ? raw : undefined, clientAddress: clientAddress(ctx.extra.request) };
+        const state: ConnectionState = {
+          authorization: typeof raw === "string" ? raw : undefined,
+          clientAddress: clientAddress(ctx.extra.request),
+        };
         try {
           state.caller = await authenticate(services, limiter, state);
         } catch (err) {
@@ -93,7 +96,14 @@ export function attachSubscriptions(options: {
           return [new GraphQLError((err as Error).message, { extensions: { code: "BAD_USER_INPUT", reason: "GRAPHQL_PARSE_FAILED" } })];
         }
         const errors = validate(schema, document, rules);
-        if (errors.length > 0) return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: "BAD_USER_INPUT", reason: "GRAPHQL_VALIDATION_FAILED", ...e.extensions } }));
+        if (errors.length > 0)
+          return errors.map(
+            (e) =>
+              new GraphQLError(e.message, {
+                nodes: e.nodes,
+                extensions: { code: "BAD_USER_INPUT", reason: "GRAPHQL_VALIDATION_FAILED", ...e.extensions },
+              }),
+          );
         let cost: number;
         try {
           cost = operationCost(schema, document, payload.variables ?? undefined, payload.operationName);
