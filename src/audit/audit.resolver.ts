@@ -2,7 +2,7 @@ import { Arg, Args, Ctx, Query, Resolver } from "type-graphql";
 import type { RequestContext } from "../app/context";
 import { PageArgsInput } from "../app/graphql/connection";
 import { Permission } from "../auth/roles";
-import { AuditEvent, AuditEventConnection, AuditEventFilter } from "./audit.types";
+import { AuditEvent, AuditEventConnection, AuditEventFilter, AuditEventOrder, auditEventSort } from "./audit.types";
 
 @Resolver()
 export class AuditResolver {
@@ -13,6 +13,7 @@ export class AuditResolver {
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
     @Arg("filter", () => AuditEventFilter, { nullable: true }) filter?: AuditEventFilter | null,
+    @Arg("orderBy", () => AuditEventOrder, { nullable: true }) orderBy?: AuditEventOrder | null,
   ): Promise<AuditEventConnection> {
     ctx.authz.require(Permission.ADMIN, filter?.projectId ?? undefined);
     const result = await ctx.services.audit.list(
@@ -25,6 +26,7 @@ export class AuditResolver {
         until: filter?.until ?? undefined,
       },
       page,
+      auditEventSort(orderBy),
     );
     return AuditEventConnection.from(result, AuditEvent.from);
   }

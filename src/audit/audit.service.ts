@@ -1,6 +1,6 @@
 import type { EntityManager, Repository } from "typeorm";
 import type { Database } from "../db/data-source";
-import { type Page, type PageArgs, paginate } from "../app/pagination";
+import { type Page, type PageArgs, type SortSpec, paginate } from "../app/pagination";
 import { AuditEventRow, AuditOutcome } from "./audit-event.entity";
 import { summarizeInput } from "./redact";
 
@@ -49,7 +49,7 @@ export class AuditService {
   }
 
   /** Newest first, filtered, as a cursor page. */
-  async list(filter: AuditFilter, page: PageArgs): Promise<Page<AuditEventRow>> {
+  async list(filter: AuditFilter, page: PageArgs, sort: SortSpec<AuditEventRow>): Promise<Page<AuditEventRow>> {
     const qb = this.repo.createQueryBuilder("a");
     if (filter.actorId) qb.andWhere("a.actorId = :actorId", { actorId: filter.actorId });
     if (filter.projectId) qb.andWhere("a.projectId = :projectId", { projectId: filter.projectId });
@@ -57,6 +57,6 @@ export class AuditService {
     if (filter.outcome) qb.andWhere("a.outcome = :outcome", { outcome: filter.outcome });
     if (filter.since) qb.andWhere("a.at >= :since", { since: filter.since });
     if (filter.until) qb.andWhere("a.at < :until", { until: filter.until });
-    return paginate(qb, page, { property: "id", direction: "DESC" });
+    return paginate(qb, page, sort);
   }
 }

@@ -1,6 +1,6 @@
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, ID, InputType, ObjectType, registerEnumType } from "type-graphql";
-import { Connection } from "../app/graphql/connection";
+import { Connection, OrderBy } from "../app/graphql/connection";
 import { AuditOutcome, type AuditEventRow } from "./audit-event.entity";
 
 registerEnumType(AuditOutcome, { name: "AuditOutcome" });
@@ -44,6 +44,13 @@ export class AuditEvent {
     return Object.assign(new AuditEvent(), row);
   }
 }
+
+/** `AT` orders by the log's sequence, which is the order rows were written. */
+export const { Order: AuditEventOrder, sortOf: auditEventSort } = OrderBy("AuditEvent", { AT: "id" } as const, {
+  property: "id",
+  direction: "DESC",
+});
+export type AuditEventOrder = InstanceType<typeof AuditEventOrder>;
 
 export const AuditEventConnection = Connection(AuditEvent, "AuditEvent");
 export type AuditEventConnection = InstanceType<typeof AuditEventConnection>;

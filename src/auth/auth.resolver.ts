@@ -8,6 +8,7 @@ import {
   ApiToken,
   ApiTokenConnection,
   ApiTokenFilter,
+  ApiTokenOrder,
   ApiTokenPayload,
   ApiTokenResult,
   CreateApiTokenInput,
@@ -21,11 +22,14 @@ import {
   Principal,
   PrincipalConnection,
   PrincipalFilter,
+  PrincipalOrder,
   PrincipalPayload,
   PrincipalResult,
   RoleBinding,
   RoleBindingPayload,
   RoleBindingResult,
+  apiTokenSort,
+  principalSort,
 } from "./auth.types";
 import { Permission } from "./roles";
 
@@ -58,9 +62,14 @@ export class AuthResolver {
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
     @Arg("filter", () => PrincipalFilter, { nullable: true }) filter?: PrincipalFilter | null,
+    @Arg("orderBy", () => PrincipalOrder, { nullable: true }) orderBy?: PrincipalOrder | null,
   ): Promise<PrincipalConnection> {
     ctx.authz.require(Permission.ADMIN);
-    const result = await ctx.services.auth.listPrincipals({ nameContains: filter?.nameContains ?? undefined }, page);
+    const result = await ctx.services.auth.listPrincipals(
+      { nameContains: filter?.nameContains ?? undefined },
+      page,
+      principalSort(orderBy),
+    );
     return PrincipalConnection.from(result, Principal.from);
   }
 
@@ -69,11 +78,13 @@ export class AuthResolver {
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
     @Arg("filter", () => ApiTokenFilter, { nullable: true }) filter?: ApiTokenFilter | null,
+    @Arg("orderBy", () => ApiTokenOrder, { nullable: true }) orderBy?: ApiTokenOrder | null,
   ): Promise<ApiTokenConnection> {
     ctx.authz.require(Permission.ADMIN);
     const result = await ctx.services.auth.listTokens(
       { principalId: filter?.principalId ?? undefined, includeRevoked: filter?.includeRevoked ?? false },
       page,
+      apiTokenSort(orderBy),
     );
     return ApiTokenConnection.from(result, ApiToken.from);
   }

@@ -3,7 +3,7 @@ import { AuditOutcome } from "../audit/audit-event.entity";
 import type { AuditService } from "../audit/audit.service";
 import { ConflictError, InvalidInputError, NotFoundError, UnauthenticatedError } from "../app/errors";
 import type { MutationTx } from "../app/mutation";
-import { type Page, type PageArgs, paginate } from "../app/pagination";
+import { type Page, type PageArgs, type SortSpec, paginate } from "../app/pagination";
 import type { Database } from "../db/data-source";
 import { escapeLike } from "../db/sql-text";
 import { ProjectRow } from "../projects/project.entity";
@@ -209,17 +209,21 @@ export class AuthService {
     return this.repo(PrincipalRow).findOneBy({ id });
   }
 
-  async listPrincipals(filter: { nameContains?: string }, page: PageArgs): Promise<Page<PrincipalRow>> {
+  async listPrincipals(filter: { nameContains?: string }, page: PageArgs, sort: SortSpec<PrincipalRow>): Promise<Page<PrincipalRow>> {
     const qb = this.repo(PrincipalRow).createQueryBuilder("p");
     if (filter.nameContains) qb.andWhere("p.name ILIKE :pattern", { pattern: `%${escapeLike(filter.nameContains)}%` });
-    return paginate(qb, page, { property: "name", direction: "ASC" });
+    return paginate(qb, page, sort);
   }
 
-  async listTokens(filter: { principalId?: string; includeRevoked?: boolean }, page: PageArgs): Promise<Page<ApiTokenRow>> {
+  async listTokens(
+    filter: { principalId?: string; includeRevoked?: boolean },
+    page: PageArgs,
+    sort: SortSpec<ApiTokenRow>,
+  ): Promise<Page<ApiTokenRow>> {
     const qb = this.repo(ApiTokenRow).createQueryBuilder("t");
     if (filter.principalId) qb.andWhere("t.principalId = :principalId", { principalId: filter.principalId });
     if (!filter.includeRevoked) qb.andWhere("t.revokedAt IS NULL");
-    return paginate(qb, page, { property: "createdAt", direction: "DESC" });
+    return paginate(qb, page, sort);
   }
 
   async bindingsOfPrincipal(principalId: string): Promise<RoleBindingRow[]> {

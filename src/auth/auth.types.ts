@@ -1,5 +1,5 @@
 import { Field, ID, InputType, ObjectType, registerEnumType } from "type-graphql";
-import { Connection } from "../app/graphql/connection";
+import { Connection, OrderBy } from "../app/graphql/connection";
 import { MutationResult } from "../app/graphql/results";
 import type { ApiTokenRow } from "./api-token.entity";
 import { PrincipalKind, type PrincipalRow } from "./principal.entity";
@@ -110,6 +110,17 @@ export class ApiToken {
     });
   }
 }
+
+export const { Order: PrincipalOrder, sortOf: principalSort } = OrderBy("Principal", { NAME: "name", CREATED_AT: "createdAt" } as const, {
+  property: "name",
+  direction: "ASC",
+});
+export type PrincipalOrder = InstanceType<typeof PrincipalOrder>;
+export const { Order: ApiTokenOrder, sortOf: apiTokenSort } = OrderBy("ApiToken", { CREATED_AT: "createdAt", NAME: "name" } as const, {
+  property: "createdAt",
+  direction: "DESC",
+});
+export type ApiTokenOrder = InstanceType<typeof ApiTokenOrder>;
 
 export const PrincipalConnection = Connection(Principal, "Principal");
 export type PrincipalConnection = InstanceType<typeof PrincipalConnection>;

@@ -15,10 +15,10 @@ import {
   ProjectFilter,
   ProjectIdInput,
   ProjectOrder,
-  ProjectOrderField,
   ProjectPayload,
   ProjectResult,
   RenameProjectInput,
+  projectSort,
 } from "./project.types";
 
 @Resolver(() => Project)
@@ -53,12 +53,11 @@ export class ProjectResolver {
     @Arg("orderBy", () => ProjectOrder, { nullable: true }) orderBy?: ProjectOrder | null,
   ): Promise<ProjectConnection> {
     const visible = ctx.authz.visibleProjects(Permission.READ);
-    const sort = { property: orderBy?.field ?? ProjectOrderField.NAME, direction: orderBy?.direction ?? "ASC" } as const;
     const result = await ctx.services.projects.list(
       { nameContains: filter?.nameContains ?? undefined, includeArchived: filter?.includeArchived ?? false },
       visible,
       page,
-      sort,
+      projectSort(orderBy),
     );
     return ProjectConnection.from(result, Project.from);
   }

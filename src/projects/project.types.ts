@@ -1,6 +1,6 @@
-import { Field, ID, InputType, ObjectType, registerEnumType } from "type-graphql";
+import { Field, ID, InputType, ObjectType } from "type-graphql";
 import { GraphQLJSONObject } from "graphql-scalars";
-import { Connection, OrderDirection } from "../app/graphql/connection";
+import { Connection, OrderBy } from "../app/graphql/connection";
 import { MutationResult } from "../app/graphql/results";
 import type { EventRow } from "../events/event.entity";
 import type { ProjectRow } from "./project.entity";
@@ -44,20 +44,9 @@ export class Project {
 export const ProjectConnection = Connection(Project, "Project");
 export type ProjectConnection = InstanceType<typeof ProjectConnection>;
 
-export enum ProjectOrderField {
-  NAME = "name",
-  CREATED_AT = "createdAt",
-}
-registerEnumType(ProjectOrderField, { name: "ProjectOrderField" });
-
-@InputType()
-export class ProjectOrder {
-  @Field(() => ProjectOrderField)
-  field: ProjectOrderField;
-
-  @Field(() => OrderDirection, { defaultValue: OrderDirection.ASC })
-  direction: OrderDirection;
-}
+export const ProjectOrderField = { NAME: "name", CREATED_AT: "createdAt" } as const;
+export const { Order: ProjectOrder, sortOf: projectSort } = OrderBy("Project", ProjectOrderField, { property: "name", direction: "ASC" });
+export type ProjectOrder = InstanceType<typeof ProjectOrder>;
 
 @InputType()
 export class ProjectFilter {

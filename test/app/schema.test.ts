@@ -11,7 +11,7 @@ describe("schema.graphql", () => {
     assert.equal(committed, await printSluiceSchema());
   });
 
-  it("gives every connection field first/after, and every list query a connection", async () => {
+  it("gives every list query a connection with first, after, filter and orderBy", async () => {
     const schema = await buildSluiceSchema();
     const query = schema.getQueryType()!;
     let connections = 0;
@@ -23,6 +23,8 @@ describe("schema.graphql", () => {
       const args = new Map(field.args.map((a) => [a.name, String(a.type)]));
       assert.equal(args.get("first"), "Int", `${field.name} takes first`);
       assert.equal(args.get("after"), "String", `${field.name} takes after`);
+      assert.ok(args.get("filter")?.endsWith("Filter"), `${field.name} takes a filter`);
+      assert.ok(args.get("orderBy")?.endsWith("Order"), `${field.name} takes an orderBy`);
       const fields = (type as GraphQLObjectType).getFields();
       for (const f of ["edges", "nodes", "pageInfo", "totalCount"]) assert.ok(fields[f], `${type.name}.${f}`);
     }

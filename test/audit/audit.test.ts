@@ -121,6 +121,15 @@ describe("audit log", () => {
     );
     const failed = dataOf(await t.gql(q, { f: { outcome: "FAILED", actorId: editor.principalId } }));
     assert.equal(failed.auditEvents.totalCount, 0);
+    const oldestFirst = dataOf(
+      await t.gql(`query($f: AuditEventFilter) { auditEvents(filter: $f, orderBy: { field: AT, direction: ASC }) { nodes { result } } }`, {
+        f: { actorId: editor.principalId },
+      }),
+    );
+    assert.deepEqual(
+      oldestFirst.auditEvents.nodes.map((n: any) => n.result.name),
+      ["filter-two", "filter-three"],
+    );
   });
 
   it("lets a project admin read its own project's log, and nobody else's", async () => {

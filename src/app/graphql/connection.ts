@@ -1,4 +1,4 @@
-import { ArgsType, type ClassType, Field, Int, ObjectType, registerEnumType } from "type-graphql";
+import { ArgsType, type ClassType, Field, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 import type { Page } from "../pagination";
 
 export enum OrderDirection {
@@ -89,4 +89,31 @@ export function Connection<TNode extends object>(nodeType: ClassType<TNode>, nam
     }
   }
   return ConnectionType;
+}
+
+/** An `orderBy` input as a service takes it: an entity property and a direction. */
+export interface Sort<P extends string> {
+  property: P;
+  direction: "ASC" | "DESC";
+}
+
+/**
+ * Builds the `<Name>Order` input (`field` from `fieldEnum`, whose values are entity
+ * properties, and `direction`) and a function giving the sort to use, `fallback` when the
+ * client sent none.
+ */
+export function OrderBy<P extends string>(name: string, fieldEnum: Record<string, P>, fallback: Sort<P>) {
+  registerEnumType(fieldEnum, { name: `${name}OrderField` });
+
+  @InputType(`${name}Order`)
+  class Order {
+    @Field(() => fieldEnum)
+    field: P;
+
+    @Field(() => OrderDirection, { defaultValue: fallback.direction })
+    direction: OrderDirection;
+  }
+
+  const sortOf = (order: Order | null | undefined): Sort<P> => (order ? { property: order.field, direction: order.direction } : fallback);
+  return { Order, sortOf };
 }
