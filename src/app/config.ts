@@ -46,7 +46,27 @@ export interface SluiceConfig {
   readonly shutdownTimeoutMs: number;
   /** Connections in the PostgreSQL pool (ignored by PGlite, a single session). `SLUICE_DB_POOL_SIZE`. @default 10 */
   readonly dbPoolSize: number;
+  /**
+   * Where artifacts are stored. `SLUICE_ARTIFACT_DIR`. @default `<dataDir>/artifacts`; with an
+   * in-memory database, a temporary folder removed at shutdown
+   */
+  readonly artifactDir: string | undefined;
+  /** Scratch folders of running stage attempts. `SLUICE_WORK_DIR`. @default `<dataDir>/work`; a temporary folder with an in-memory database */
+  readonly workDir: string | undefined;
+  /** Runners this server hosts itself: `local` (worker threads), `process` (commands). `SLUICE_RUNNERS` (comma list, or `none`). @default local,process */
+  readonly embeddedRunners: ReadonlySet<EmbeddedRunner>;
+  /** Worker threads of the embedded local runner. `SLUICE_LOCAL_THREADS`. @default cores - 1 (at least 1) */
+  readonly localThreads: number | undefined;
+  /** How long a stage-run lease lasts without renewal. `SLUICE_LEASE_MS`. @default 30000 */
+  readonly leaseMs: number;
+  /** Most stage runs running at once per runner label, e.g. `gpu=2,big=1`. `SLUICE_LABEL_LIMITS`. @default none */
+  readonly labelLimits: Readonly<Record<string, number>>;
+  /** Days stage logs are kept. `SLUICE_LOG_RETENTION_DAYS`. @default 30 */
+  readonly logRetentionDays: number;
 }
+
+/** A runner the server can host in its own process. */
+export type EmbeddedRunner = "local" | "process";
 
 /** A setting that failed to parse: names the variable and what it accepts. */
 export class ConfigError extends Error {
@@ -86,6 +106,37 @@ function byteSize(env: Env, name: string, fallback: number): number {
 }
 
 const ENDPOINTS: readonly PublicEndpoint[] = ["healthz", "readyz", "metrics"];
+const RUNNERS: readonly EmbeddedRunner[] = ["local", "process"];
+
+function runners(env: Env, name: string): ReadonlySet<EmbeddedRunner> {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return new Set(RUNNERS);
+  if (raw.trim() === "none") return new Set();
+  const out = new Set<EmbeddedRunner>();
+  for (const part of raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    if (!RUNNERS.includes(part as EmbeddedRunner)) throw new ConfigError(name, raw, `a comma list of ${RUNNERS.join(", ")}, or none`);
+    out.add(part as EmbeddedRunner);
+  }
+  return out;
+}
+
+function labelLimits(env: Env, name: string): Readonly<Record<string, number>> {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return {};
+  const out: Record<string, number> = {};
+  for (const part of raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const m = /^([A-Za-z0-9_.-]+)=(\d+)$/.exec(part);
+    if (!m || Number(m[2]) < 1) throw new ConfigError(name, raw, "label=limit pairs separated by commas, e.g. gpu=2,big=1");
+    out[m[1]!] = Number(m[2]);
+  }
+  return Object.freeze(out);
+}
 
 function endpoints(env: Env, name: string): ReadonlySet<PublicEndpoint> {
   const raw = env[name];
@@ -130,6 +181,17 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     logLevel: env.LOG_LEVEL || "info",
     shutdownTimeoutMs: integer(env, "SLUICE_SHUTDOWN_TIMEOUT_MS", 10_000, 0),
     dbPoolSize: integer(env, "SLUICE_DB_POOL_SIZE", 10, 1),
+    artifactDir: env.SLUICE_ARTIFACT_DIR
+      ? path.resolve(env.SLUICE_ARTIFACT_DIR)
+      : dataDir === "memory://"
+        ? undefined
+        : path.resolve(dataDir, "artifacts"),
+    workDir: env.SLUICE_WORK_DIR ? path.resolve(env.SLUICE_WORK_DIR) : dataDir === "memory://" ? undefined : path.resolve(dataDir, "work"),
+    embeddedRunners: runners(env, "SLUICE_RUNNERS"),
+    localThreads: env.SLUICE_LOCAL_THREADS ? integer(env, "SLUICE_LOCAL_THREADS", 1, 1) : undefined,
+    leaseMs: integer(env, "SLUICE_LEASE_MS", 30_000, 500),
+    labelLimits: labelLimits(env, "SLUICE_LABEL_LIMITS"),
+    logRetentionDays: integer(env, "SLUICE_LOG_RETENTION_DAYS", 30, 1),
   };
   if (config.port > 65535) throw new ConfigError("PORT", String(config.port), "a port number 0-65535");
   if (config.adminToken !== undefined && config.adminToken.length < 24) {

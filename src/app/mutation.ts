@@ -5,6 +5,7 @@ import type { Permission } from "../auth/roles";
 import { translateDatabaseError } from "../db/sql-text";
 import { appendEvents, type EventDraft } from "../events/event.store";
 import type { RequestContext } from "./context";
+import type { Services } from "./services";
 import { ErrorCode, SluiceError } from "./errors";
 
 /** What a mutation is, for authorization and the audit log. */
@@ -24,6 +25,8 @@ export interface MutationTx {
   caller: Caller;
   /** Queues an event; it is written in this transaction and published after commit. */
   emit(event: EventDraft): void;
+  /** Runs `fn` once the transaction has committed (never when it rolls back). */
+  afterCommit(fn: () => Promise<void> | void): void;
 }
 
 /** What the work returns: the value for the resolver and what the audit log should say. */
@@ -56,9 +59,10 @@ export async function runMutation<T>(
     throw err;
   }
   const drafts: EventDraft[] = [];
+  const committed: Array<() => Promise<void> | void> = [];
   try {
     const { outcome, events } = await services.db.dataSource.transaction(async (manager) => {
-      const outcome = await work({ manager, caller, emit: (e) => drafts.push(e) });
+      const outcome = await work({ manager, caller, emit: (e) => drafts.push(e), afterCommit: (fn) => committed.push(fn) });
       const events = await appendEvents(manager, drafts, caller.principalId);
       await services.audit.record(manager, {
         actorId: caller.principalId,
@@ -74,6 +78,7 @@ export async function runMutation<T>(
       return { outcome, events };
     });
     await services.events.publish(events).catch((err) => ctx.log.error({ err }, "committed events could not be published"));
+    for (const fn of committed) await Promise.resolve(fn()).catch((err) => ctx.log.error({ err }, "an after-commit step failed"));
     return outcome.value;
   } catch (caught) {
     const err = translateDatabaseError(caught);
@@ -101,4 +106,22 @@ async function auditFailure(ctx: RequestContext, scope: MutationScope, outcome: 
   } catch (auditErr) {
     ctx.log.error({ err: auditErr, action: scope.action }, "could not audit a failed mutation");
   }
+}
+
+/**
+ * A change the system makes on its own (the run engine claiming or completing a stage, a
+ * schedule firing): one transaction, its events written with it and published after commit,
+ * like `runMutation` but without a caller to authorize or audit.
+ */
+export async function runSystemChange<T>(
+  services: Pick<Services, "db" | "events">,
+  work: (tx: { manager: EntityManager; emit(event: EventDraft): void }) => Promise<T>,
+): Promise<T> {
+  const drafts: EventDraft[] = [];
+  const { value, events } = await services.db.dataSource.transaction(async (manager) => {
+    const value = await work({ manager, emit: (e) => drafts.push(e) });
+    return { value, events: await appendEvents(manager, drafts, null) };
+  });
+  await services.events.publish(events);
+  return value;
 }

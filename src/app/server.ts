@@ -5,12 +5,11 @@ import { ApolloServer } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { expressMiddleware } from "@as-integrations/express5";
 import express, { type NextFunction, type Request, type Response } from "express";
-import { AuditService } from "../audit/audit.service";
-import { AuthService, AUTH_CHANGED } from "../auth/auth.service";
+import { AUTH_CHANGED } from "../auth/auth.service";
 import { type Database, openDatabase } from "../db/data-source";
 import { migrate, migrationsApplied } from "../db/migrate";
-import { EventBus } from "../events/event-bus";
-import { ProjectService } from "../projects/project.service";
+import type { RunEngine } from "../runs/engine";
+import { startEmbeddedEngine } from "../runs/embedded";
 import { authenticate } from "./authenticate";
 import type { SluiceConfig } from "./config";
 import { Authorizer, type RequestContext } from "./context";
@@ -22,7 +21,7 @@ import { attachSubscriptions } from "./graphql/websocket";
 import { type Logger, createLogger } from "./logger";
 import { ServerMetrics } from "./metrics";
 import { RequestRateLimiter } from "./rate-limit";
-import type { Services } from "./services";
+import { type Services, openServices } from "./services";
 
 /** A started server. */
 export interface RunningServer {
@@ -30,6 +29,8 @@ export interface RunningServer {
   url: string;
   port: number;
   services: Services;
+  /** The run engine of this process, when it hosts runners. */
+  engine: RunEngine | undefined;
   /** The admin token created at this start (empty database), to print once; else undefined. */
   bootstrapToken: string | undefined;
   /**
@@ -53,9 +54,8 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
   const db = options.db ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize }));
   const applied = await migrate(db);
   if (applied.length > 0) log.info({ migrations: applied }, "applied migrations");
-  const events = await EventBus.start(db, config.databaseUrl, log);
-  const audit = new AuditService(db);
-  const services: Services = { config, db, events, audit, auth: new AuthService(db, audit), projects: new ProjectService(db) };
+  const opened = await openServices(config, db, log);
+  const { services } = opened;
   void forgetAuthOnChange(services);
 
   const metrics = new ServerMetrics(() => db.poolStats());
@@ -161,10 +161,11 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
     bootstrapToken = await services.auth.bootstrap(config.adminToken);
   } catch (err) {
     await apollo.stop();
-    await events.close();
+    await opened.close();
     if (!options.db) await db.close();
     throw err;
   }
+  const engine = startEmbeddedEngine(services, config, opened.workRoot, log);
   const port = (httpServer.address() as AddressInfo).port;
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   log.info({ port, database: db.kind }, "sluice server listening");
@@ -174,13 +175,15 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
     url: `http://${host}:${port}`,
     port,
     services,
+    engine,
     bootstrapToken,
     close() {
       closing ??= (async () => {
         draining = true;
         log.info("draining: finishing in-flight requests");
         await apollo.stop();
-        await events.close();
+        await engine?.close();
+        await opened.close();
         if (!options.db) await db.close();
         log.info("stopped");
       })();

@@ -1,16 +1,90 @@
-import type { AuditService } from "../audit/audit.service";
-import type { AuthService } from "../auth/auth.service";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import type { Logger } from "pino";
+import { createLocalArtifactStore } from "../artifacts/local-store";
+import { removeTree } from "../artifacts/tree";
+import { AuditService } from "../audit/audit.service";
+import { AuthService } from "../auth/auth.service";
 import type { Database } from "../db/data-source";
-import type { EventBus } from "../events/event-bus";
-import type { ProjectService } from "../projects/project.service";
+import { EventBus } from "../events/event-bus";
+import { MessageBus } from "../events/message-bus";
+import type { ArtifactStore } from "../artifacts/store";
+import { PipelineService } from "../pipelines/pipeline.service";
+import { ProjectService } from "../projects/project.service";
+import { LogService } from "../runs/logs";
+import { MetricsService } from "../runs/metrics.service";
+import { RunService } from "../runs/run.service";
 import type { SluiceConfig } from "./config";
 
 /** The long-lived services of one server process, shared by every request. */
 export interface Services {
   config: SluiceConfig;
   db: Database;
+  /** Carries committed messages of every stream between processes. */
+  bus: MessageBus;
   events: EventBus;
   audit: AuditService;
   auth: AuthService;
   projects: ProjectService;
+  pipelines: PipelineService;
+  runs: RunService;
+  logs: LogService;
+  metrics: MetricsService;
+  artifacts: ArtifactStore;
+}
+
+/** Services plus what they hold open, to be released at shutdown. */
+export interface OpenServices {
+  services: Services;
+  /** Root of the scratch folders of running stage attempts. */
+  workRoot: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds every service over an open, migrated database. With an in-memory database the
+ * artifact and work folders are temporary and removed by `close`.
+ */
+export async function openServices(config: SluiceConfig, db: Database, log: Logger): Promise<OpenServices> {
+  const temporary: string[] = [];
+  const folder = async (configured: string | undefined, name: string): Promise<string> => {
+    if (configured) {
+      await fs.mkdir(configured, { recursive: true });
+      return configured;
+    }
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), `sluice-${name}-`));
+    temporary.push(dir);
+    return dir;
+  };
+  const artifactRoot = await folder(config.artifactDir, "artifacts");
+  const workRoot = await folder(config.workDir, "work");
+  const bus = await MessageBus.start(db, config.databaseUrl, log);
+  const audit = new AuditService(db);
+  const logs = new LogService(db, bus);
+  const metrics = new MetricsService(db, bus);
+  const events = new EventBus(bus, db);
+  const services: Services = {
+    config,
+    db,
+    bus,
+    events,
+    audit,
+    auth: new AuthService(db, audit),
+    projects: new ProjectService(db),
+    pipelines: new PipelineService(db),
+    runs: new RunService(db),
+    logs,
+    metrics,
+    artifacts: createLocalArtifactStore({ root: artifactRoot }),
+  };
+  return {
+    services,
+    workRoot,
+    async close() {
+      await Promise.all([events.close(), logs.close(), metrics.close()]);
+      await bus.close();
+      for (const dir of temporary) await removeTree(dir).catch(() => undefined);
+    },
+  };
 }

@@ -192,7 +192,7 @@ export class AuthResolver {
 
 /**
  * Once a change to tokens or bindings has committed, this process forgets its cached
- * authentications at once; other processes do on the `auth:changed` event.
+ * authentications at once; other processes do on the `auth.changed` event.
  */
 async function afterAuthChange<T>(ctx: RequestContext, committed: Promise<T>): Promise<T> {
   const value = await committed;

@@ -19,7 +19,7 @@ const CACHE_TTL_MS = 5_000;
 /** `last_used_at` is written at most this often per token, to keep reads from writing. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 /** Event type that tells every server process to forget cached authentications. */
-export const AUTH_CHANGED = "auth:changed";
+export const AUTH_CHANGED = "auth.changed";
 
 const PRINCIPAL_NAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$/;
 
@@ -48,7 +48,7 @@ export class AuthService {
   /**
    * The caller a bearer token stands for. Throws UNAUTHENTICATED, saying why, for an unknown,
    * expired or revoked token. Results are cached for a few seconds; any change to tokens or
-   * bindings (in any server process) clears the cache through the `auth:changed` event.
+   * bindings (in any server process) clears the cache through the `auth.changed` event.
    */
   async authenticate(token: string): Promise<Caller> {
     const hash = hashToken(token);
@@ -83,7 +83,7 @@ export class AuthService {
 
   /**
    * Forgets every cached authentication. Called after a revocation or role change commits
-   * (here by the resolver, elsewhere by the `auth:changed` event); a lookup still in flight
+   * (here by the resolver, elsewhere by the `auth.changed` event); a lookup still in flight
    * then is not cached either.
    */
   invalidate(): void {

@@ -1,9 +1,47 @@
+import { ArtifactRow } from "../artifacts/artifact.entity";
+import { StageRunInputRow } from "../artifacts/stage-run-input.entity";
 import { AuditEventRow } from "../audit/audit-event.entity";
 import { ApiTokenRow } from "../auth/api-token.entity";
 import { PrincipalRow } from "../auth/principal.entity";
 import { RoleBindingRow } from "../auth/role-binding.entity";
 import { EventRow } from "../events/event.entity";
+import { PipelineVersionRow } from "../pipelines/pipeline-version.entity";
+import { PipelineRow } from "../pipelines/pipeline.entity";
 import { ProjectRow } from "../projects/project.entity";
+import { RunMetricRow } from "../runs/run-metric.entity";
+import { RunRow } from "../runs/run.entity";
+import { RunnerAgentRow } from "../runs/runner-agent.entity";
+import { StageAttemptRow } from "../runs/stage-attempt.entity";
+import { StageLogRow } from "../runs/stage-log.entity";
+import { StageRunRow } from "../runs/stage-run.entity";
+import { EventRuleRow } from "../triggers/event-rule.entity";
+import { ScheduleRow } from "../triggers/schedule.entity";
+import { TriggerCursorRow } from "../triggers/trigger-cursor.entity";
+import { TriggerFireRow } from "../triggers/trigger-fire.entity";
 
 /** Every TypeORM entity, by capability. A new capability adds its rows here and a migration. */
-export const entities = [ProjectRow, PrincipalRow, ApiTokenRow, RoleBindingRow, AuditEventRow, EventRow];
+export const entities = [
+  // foundation
+  ProjectRow,
+  PrincipalRow,
+  ApiTokenRow,
+  RoleBindingRow,
+  AuditEventRow,
+  EventRow,
+  // pipelines, runs, artifacts
+  PipelineRow,
+  PipelineVersionRow,
+  RunRow,
+  StageRunRow,
+  StageAttemptRow,
+  StageLogRow,
+  RunMetricRow,
+  RunnerAgentRow,
+  ArtifactRow,
+  StageRunInputRow,
+  // triggers
+  ScheduleRow,
+  EventRuleRow,
+  TriggerFireRow,
+  TriggerCursorRow,
+];

@@ -27,3 +27,12 @@ export function translateDatabaseError(err: unknown): unknown {
   }
   return err;
 }
+
+/**
+ * The rows of an `UPDATE … RETURNING` or `DELETE … RETURNING` run through TypeORM's
+ * `manager.query`, which answers `[rows, rowCount]` for those commands and `rows` otherwise.
+ */
+export function returnedRows<T>(result: unknown): T[] {
+  if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === "number") return result[0] as T[];
+  return result as T[];
+}

@@ -13,7 +13,7 @@ export class EventRow {
   @PrimaryGeneratedColumn("identity", { type: "bigint", generatedIdentity: "ALWAYS" })
   id: string;
 
-  /** `noun:verb`, e.g. `project:created`, `run:queued`. */
+  /** `noun.verb`, e.g. `project.created`, `run.queued`; the same names event triggers match. */
   @Column({ type: "text" })
   type: string;
 

@@ -18,10 +18,10 @@ export interface ProjectFilter {
 
 /** Events this capability emits. */
 export const ProjectEvents = {
-  created: "project:created",
-  renamed: "project:renamed",
-  archived: "project:archived",
-  restored: "project:restored",
+  created: "project.created",
+  renamed: "project.renamed",
+  archived: "project.archived",
+  restored: "project.restored",
 } as const;
 
 function checkName(name: string): string {

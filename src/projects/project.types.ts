@@ -98,7 +98,7 @@ export class ProjectEvent {
   @Field({ description: "Pass as `after` to resume from here." })
   cursor: string;
 
-  @Field({ description: "`noun:verb`, e.g. `project:renamed`." })
+  @Field({ description: "`noun.verb`, e.g. `project.renamed`." })
   type: string;
 
   @Field(() => ID, { nullable: true })

@@ -278,7 +278,7 @@ describe("bad input", () => {
       }
       assert.ok(event, "an event arrived");
       assert.equal(event.data.projectEvents.projectId, projectId);
-      assert.equal(event.data.projectEvents.type, "project:renamed");
+      assert.equal(event.data.projectEvents.type, "project.renamed");
       assert.deepEqual(closes, []);
       assert.equal(connects, 1, "every operation ran on one connection");
     });

@@ -53,7 +53,7 @@ describe("audit log", () => {
     await assert.rejects(
       runMutation(ctx, { action: "project.create", permission: Permission.WRITE, input: { name: "half-done" } }, async (tx) => {
         const row = await tx.manager.save(tx.manager.create(ProjectRow, { name: "half-done", description: "" }));
-        tx.emit({ type: "project:created", projectId: row.id, subjectId: row.id });
+        tx.emit({ type: "project.created", projectId: row.id, subjectId: row.id });
         throw new Error("failure after the insert");
       }),
       /failure after the insert/,

@@ -69,7 +69,7 @@ function assertSubscriptionOutcome(outcome: SubscriptionOutcome, projectId: stri
     assert.equal(outcome.kind, "data", `${what}: expected an event, got ${JSON.stringify(outcome)}`);
     const event = (outcome as { data: Record<string, any> }).data.projectEvents;
     assert.equal(event.__typename, "ProjectEvent", what);
-    assert.equal(event.type, "project:created", what);
+    assert.equal(event.type, "project.created", what);
     assert.equal(event.projectId, projectId, what);
     return;
   }
@@ -134,7 +134,7 @@ describe("role matrix", () => {
         assertHttpOutcome(list, "projects", c.projects, "projects");
       }
 
-      // Subscriptions, replaying from the start so an allowed one answers at once with `project:created`.
+      // Subscriptions, replaying from the start so an allowed one answers at once with `project.created`.
       const client = t.ws(token);
       try {
         for (const p of ["A", "B"] as const) {

@@ -202,7 +202,7 @@ describe("API tokens", () => {
           await t.gql(`mutation($i: IdInput!) { revokeApiToken(input: $i) { __typename } }`, { i: { id: caller.tokenId } }),
         );
         assert.equal(revoked.revokeApiToken.__typename, "ApiTokenPayload");
-        await sleep(200); // the auth:changed notification has come back and cleared the cache
+        await sleep(200); // the auth.changed notification has come back and cleared the cache
         await locker.query("ROLLBACK");
         await inFlight; // begun before the revocation: either answer is fine
       } finally {

@@ -150,7 +150,7 @@ describe("WebSocket authentication", () => {
       conn.subscribe("1", EVENTS, { id: project, after: "0" });
       const first = await conn.answerTo("1");
       assert.equal(first.type, "next");
-      assert.equal(first.payload.data.projectEvents.type, "project:created");
+      assert.equal(first.payload.data.projectEvents.type, "project.created");
 
       dataOf(await t.gql(`mutation($i: IdInput!) { revokeApiToken(input: $i) { __typename } }`, { i: { id: caller.tokenId } }));
 

@@ -75,8 +75,8 @@ describe("projectEvents subscription", () => {
     assert.deepEqual(
       events.map((e) => [e.type, e.payload.to]),
       [
-        ["project:renamed", "stream-b"],
-        ["project:renamed", "stream-c"],
+        ["project.renamed", "stream-b"],
+        ["project.renamed", "stream-c"],
       ],
     );
     assert.ok(BigInt(events[1]!.cursor) > BigInt(events[0]!.cursor));
@@ -112,7 +112,7 @@ describe("projectEvents subscription", () => {
     const events = await sub.done;
     assert.deepEqual(
       events.map((e) => e.type),
-      ["project:created", "project:renamed"],
+      ["project.created", "project.renamed"],
     );
   });
 

@@ -4,12 +4,22 @@ import { GraphQLDateTime } from "graphql-scalars";
 import { buildSchema } from "type-graphql";
 import { AuditResolver } from "../../audit/audit.resolver";
 import { AuthResolver } from "../../auth/auth.resolver";
+import { PipelineResolver } from "../../pipelines/pipeline.resolver";
 import { ProjectResolver } from "../../projects/project.resolver";
+import { ArtifactResolver, RunResolver, StageRunResolver } from "../../runs/run.resolver";
 import type { RequestContext } from "../context";
 import { ErrorCode, SluiceError } from "../errors";
 
 /** Every resolver class, by capability. A new capability adds its resolvers here. */
-const resolvers = [ProjectResolver, AuthResolver, AuditResolver] as const;
+const resolvers = [
+  ProjectResolver,
+  AuthResolver,
+  AuditResolver,
+  PipelineResolver,
+  RunResolver,
+  StageRunResolver,
+  ArtifactResolver,
+] as const;
 
 /**
  * Wraps each Query and Mutation root field so that a resolver which returns without having

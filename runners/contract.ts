@@ -1,0 +1,102 @@
+/**
+ * The runner plugin contract: what every runner (local worker threads, process, remote agent)
+ * implements, and what the run engine hands it. Plain data crosses this boundary (threads,
+ * processes and the network sit behind it), so failures are values, never `instanceof` checks.
+ * `runners/PROTOCOL.md` describes the same contract in prose (with the failure codes and their
+ * retry semantics, and the process runner's file-and-environment contract), and later the remote
+ * agent's wire protocol.
+ */
+import type { ArtifactKind, StageRun } from "../src/pipelines/spec";
+
+/** An input as a stage sees it: the artifact, resolved to a local file or folder. */
+export interface ResolvedInput {
+  artifactId: string;
+  kind: ArtifactKind;
+  /** Content hash (`sha256:<hex>`). */
+  hash: string;
+  size: number;
+  /** A readable local path: the file, or the folder for multi-file artifacts. */
+  path: string;
+  metadata: Record<string, unknown>;
+}
+
+/** One attempt of one stage, ready to run. */
+export interface StageTask {
+  stageRunId: string;
+  runId: string;
+  /** 1 for the first attempt. */
+  attempt: number;
+  stageName: string;
+  run: StageRun;
+  /** Absolute folder the spec's relative paths (modules, command cwd) resolve against. */
+  baseDir: string;
+  params: Record<string, unknown>;
+  inputs: Record<string, ResolvedInput>;
+  /** The declared outputs; the stage must produce each one. */
+  outputs: Record<string, { kind: ArtifactKind }>;
+  /** An empty folder owned by this attempt; outputs are written below `workDir/outputs/<name>`. */
+  workDir: string;
+  /** Stop the attempt after this many milliseconds, counted from when it starts running (not queued). */
+  timeoutMs?: number;
+}
+
+/**
+ * Where a stage's live output goes while it runs. Calls must not block the stage; a call that
+ * throws is ignored. Everything reported arrives before `Runner.run` resolves.
+ */
+export interface StageReporter {
+  /** One line, without its line terminator, in the order the stage wrote it on that stream. */
+  log(stream: "stdout" | "stderr", text: string): void;
+  metric(key: string, value: number, step?: number): void;
+}
+
+/** An output the stage produced: a file or folder path, plus metadata it chose to attach. */
+export interface ProducedOutput {
+  path: string;
+  metadata?: Record<string, unknown>;
+}
+
+/**
+ * Why an attempt failed, as data. `type` is a stable code (`TIMEOUT`, `EXIT_CODE`,
+ * `MISSING_OUTPUT`, `STAGE_ERROR`, `GATE_FAILED`, …; `runners/failures.ts` lists the runners'
+ * codes); `nonRetryable` stops retries even when the policy has attempts left.
+ */
+export interface StageFailure {
+  type: string;
+  message: string;
+  nonRetryable: boolean;
+  details?: Record<string, unknown>;
+}
+
+export type StageOutcome =
+  { status: "succeeded"; outputs: Record<string, ProducedOutput> } | { status: "failed"; failure: StageFailure } | { status: "canceled" };
+
+/** What kinds of `StageRun` a runner can execute. */
+export type RunKind = "operator" | "module" | "command";
+
+export function runKindOf(run: StageRun): RunKind {
+  if ("operator" in run) return "operator";
+  if ("module" in run) return "module";
+  return "command";
+}
+
+/** A runner plugin. */
+export interface Runner {
+  readonly name: string;
+  /** What this runner offers; a stage's selector labels must all be among them. */
+  readonly labels: readonly string[];
+  readonly kinds: readonly RunKind[];
+  /** How many attempts it runs at once. */
+  readonly capacity: number;
+  /**
+   * Runs one attempt to its end. Resolves (never rejects) with the outcome; an abort of
+   * `signal` (cancel) must stop the stage promptly and resolve `{ status: "canceled" }`.
+   * A timeout resolves a failure of type `TIMEOUT`.
+   */
+  run(task: StageTask, reporter: StageReporter, signal: AbortSignal): Promise<StageOutcome>;
+  /**
+   * Stops accepting work (later `run` calls resolve `RUNNER_CLOSED`); waits for accepted attempts
+   * up to their own end or cancellation, then frees the runner's resources. Idempotent.
+   */
+  close(): Promise<void>;
+}

@@ -1,0 +1,132 @@
+import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
+import type { RequestContext } from "../app/context";
+import { PageArgsInput } from "../app/graphql/connection";
+import { captureErrors } from "../app/graphql/results";
+import { runMutation } from "../app/mutation";
+import { Permission } from "../auth/roles";
+import {
+  ApplyPipelineInput,
+  ApplyPipelinePayload,
+  ApplyPipelineResult,
+  Pipeline,
+  PipelineConnection,
+  PipelineFilter,
+  PipelineOrder,
+  PipelineVersion,
+  PipelineVersionConnection,
+  PipelineVersionDiff,
+  PipelineVersionOrder,
+  pipelineSort,
+  pipelineVersionSort,
+} from "./pipeline.types";
+
+@Resolver(() => Pipeline)
+export class PipelineResolver {
+  @Query(() => Pipeline, { nullable: true, description: "A pipeline by id, or by project and name." })
+  async pipeline(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { nullable: true }) id?: string | null,
+    @Arg("projectId", () => ID, { nullable: true }) projectId?: string | null,
+    @Arg("name", () => String, { nullable: true }) name?: string | null,
+  ): Promise<Pipeline | null> {
+    if (projectId) ctx.authz.require(Permission.READ, projectId);
+    const row = id
+      ? await ctx.services.pipelines.get(id)
+      : projectId && name
+        ? await ctx.services.pipelines.getByName(projectId, name)
+        : null;
+    if (!row) {
+      ctx.authz.require(Permission.READ, projectId ?? undefined);
+      return null;
+    }
+    ctx.authz.require(Permission.READ, row.projectId);
+    return Pipeline.from(row);
+  }
+
+  @Query(() => PipelineConnection, { description: "Pipelines the caller may read." })
+  async pipelines(
+    @Ctx() ctx: RequestContext,
+    @Args() page: PageArgsInput,
+    @Arg("filter", () => PipelineFilter, { nullable: true }) filter?: PipelineFilter | null,
+    @Arg("orderBy", () => PipelineOrder, { nullable: true }) orderBy?: PipelineOrder | null,
+  ): Promise<PipelineConnection> {
+    let projectIds: "all" | string[];
+    if (filter?.projectId) {
+      ctx.authz.require(Permission.READ, filter.projectId);
+      projectIds = [filter.projectId];
+    } else projectIds = ctx.authz.visibleProjects(Permission.READ);
+    const result = await ctx.services.pipelines.list(
+      { projectIds, nameContains: filter?.nameContains ?? undefined },
+      page,
+      pipelineSort(orderBy),
+    );
+    return PipelineConnection.from(result, Pipeline.from);
+  }
+
+  @Query(() => PipelineVersion, { nullable: true })
+  async pipelineVersion(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<PipelineVersion | null> {
+    const row = await ctx.services.pipelines.getVersion(id);
+    const pipeline = row ? await ctx.services.pipelines.get(row.pipelineId) : null;
+    ctx.authz.require(Permission.READ, pipeline?.projectId);
+    return row ? PipelineVersion.from(row) : null;
+  }
+
+  @Query(() => PipelineVersionDiff, { description: "What changed from one version of a pipeline to another." })
+  async pipelineVersionDiff(
+    @Ctx() ctx: RequestContext,
+    @Arg("from", () => ID) from: string,
+    @Arg("to", () => ID) to: string,
+  ): Promise<PipelineVersionDiff> {
+    const d = await ctx.services.pipelines.diff(from, to);
+    const pipeline = await ctx.services.pipelines.get(d.from.pipelineId);
+    ctx.authz.require(Permission.READ, pipeline?.projectId);
+    return PipelineVersionDiff.from(d.from, d.to, d.diff);
+  }
+
+  @FieldResolver(() => PipelineVersion, { nullable: true })
+  async latestVersion(@Root() pipeline: Pipeline, @Ctx() ctx: RequestContext): Promise<PipelineVersion | null> {
+    ctx.authz.require(Permission.READ, pipeline.projectId);
+    const row = pipeline.latestVersionId ? await ctx.services.pipelines.getVersion(pipeline.latestVersionId) : null;
+    return row ? PipelineVersion.from(row) : null;
+  }
+
+  @FieldResolver(() => PipelineVersionConnection, { description: "Newest first by default." })
+  async versions(
+    @Root() pipeline: Pipeline,
+    @Ctx() ctx: RequestContext,
+    @Args() page: PageArgsInput,
+    @Arg("orderBy", () => PipelineVersionOrder, { nullable: true }) orderBy?: PipelineVersionOrder | null,
+  ): Promise<PipelineVersionConnection> {
+    ctx.authz.require(Permission.READ, pipeline.projectId);
+    return PipelineVersionConnection.from(
+      await ctx.services.pipelines.listVersions(pipeline.id, page, pipelineVersionSort(orderBy)),
+      PipelineVersion.from,
+    );
+  }
+
+  @Mutation(() => ApplyPipelineResult, {
+    description: "Validates a spec and stores it as the pipeline's newest version; the same spec again changes nothing. Needs EDITOR.",
+  })
+  async applyPipeline(@Ctx() ctx: RequestContext, @Arg("input") input: ApplyPipelineInput): Promise<typeof ApplyPipelineResult> {
+    return captureErrors(() =>
+      runMutation(ctx, { action: "pipeline.apply", permission: Permission.WRITE, projectId: input.projectId, input }, async (tx) => {
+        const r = await ctx.services.pipelines.apply(tx, input.projectId, input.spec, input.baseDir ?? "");
+        return {
+          value: Object.assign(new ApplyPipelinePayload(), {
+            pipeline: Pipeline.from(r.pipeline),
+            version: PipelineVersion.from(r.version),
+            outcome: r.outcome,
+          }),
+          targetId: r.pipeline.id,
+          result: {
+            pipelineId: r.pipeline.id,
+            versionId: r.version.id,
+            version: r.version.version,
+            hash: r.version.contentHash,
+            outcome: r.outcome,
+          },
+        };
+      }),
+    );
+  }
+}

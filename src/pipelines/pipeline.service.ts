@@ -1,0 +1,146 @@
+import type { EntityManager, Repository } from "typeorm";
+import { InvalidInputError, NotFoundError } from "../app/errors";
+import type { MutationTx } from "../app/mutation";
+import { type Page, type PageArgs, type SortSpec, paginate } from "../app/pagination";
+import type { Database } from "../db/data-source";
+import { escapeLike } from "../db/sql-text";
+import { lockWritableProject } from "../projects/project.service";
+import { specHash } from "./canonical";
+import { type SpecDiff, diffSpecs } from "./diff";
+import { PipelineVersionRow } from "./pipeline-version.entity";
+import { PipelineRow } from "./pipeline.entity";
+import type { PipelineSpec } from "./spec";
+import { validatePipelineSpec } from "./validate";
+
+/** Events this capability emits. */
+export const PipelineEvents = {
+  created: "pipeline.created",
+  versionCreated: "pipeline.version.created",
+} as const;
+
+/** What `apply` did: a new pipeline, a new version, or nothing (the spec was already there). */
+export type ApplyOutcome = "CREATED" | "NEW_VERSION" | "UNCHANGED";
+
+export interface ApplyResult {
+  pipeline: PipelineRow;
+  version: PipelineVersionRow;
+  outcome: ApplyOutcome;
+}
+
+/** Pipelines and their immutable, content-hashed versions. */
+export class PipelineService {
+  constructor(private readonly db: Database) {}
+
+  private repo<T extends object>(cls: new () => T): Repository<T> {
+    return this.db.dataSource.getRepository(cls);
+  }
+
+  /**
+   * Stores `input` (an untrusted spec) as the newest version of its pipeline in `projectId`.
+   * Validation happens before anything is written; the same spec again changes nothing.
+   */
+  async apply(tx: MutationTx, projectId: string, input: unknown, baseDir: string): Promise<ApplyResult> {
+    const spec = validatePipelineSpec(input);
+    if (baseDir !== "" && !baseDir.startsWith("/")) {
+      throw new InvalidInputError([{ field: "baseDir", message: "must be an absolute path (the folder the spec file is in)" }]);
+    }
+    await lockWritableProject(tx.manager, projectId);
+    const hash = specHash(spec);
+    let pipeline = await tx.manager.findOne(PipelineRow, { where: { projectId, name: spec.name }, lock: { mode: "pessimistic_write" } });
+    const created = !pipeline;
+    if (!pipeline) {
+      pipeline = await tx.manager.save(tx.manager.create(PipelineRow, { projectId, name: spec.name, description: spec.description ?? "" }));
+      tx.emit({ type: PipelineEvents.created, projectId, subjectId: pipeline.id, payload: { name: spec.name } });
+    }
+    const existing = await tx.manager.findOneBy(PipelineVersionRow, { pipelineId: pipeline.id, contentHash: hash, baseDir });
+    if (existing) {
+      if (pipeline.latestVersionId === existing.id) return { pipeline, version: existing, outcome: "UNCHANGED" };
+      // Re-applying an older spec makes it current again, without a new version.
+      pipeline.latestVersionId = existing.id;
+      await tx.manager.save(pipeline);
+      return { pipeline, version: existing, outcome: "UNCHANGED" };
+    }
+    const version = await this.insertVersion(tx, pipeline, spec, hash, baseDir);
+    pipeline.latestVersionId = version.id;
+    pipeline.description = spec.description ?? "";
+    await tx.manager.save(pipeline);
+    return { pipeline, version, outcome: created ? "CREATED" : "NEW_VERSION" };
+  }
+
+  private async insertVersion(
+    tx: MutationTx,
+    pipeline: PipelineRow,
+    spec: PipelineSpec,
+    hash: string,
+    baseDir: string,
+  ): Promise<PipelineVersionRow> {
+    const last = await tx.manager
+      .createQueryBuilder(PipelineVersionRow, "v")
+      .select("COALESCE(MAX(v.version), 0)", "max")
+      .where("v.pipelineId = :id", { id: pipeline.id })
+      .getRawOne<{ max: number }>();
+    const version = await tx.manager.save(
+      tx.manager.create(PipelineVersionRow, {
+        pipelineId: pipeline.id,
+        version: Number(last?.max ?? 0) + 1,
+        contentHash: hash,
+        spec: spec as unknown as Record<string, unknown>,
+        baseDir,
+        createdBy: tx.caller.principalId,
+      }),
+    );
+    tx.emit({
+      type: PipelineEvents.versionCreated,
+      projectId: pipeline.projectId,
+      subjectId: pipeline.id,
+      payload: { pipeline: pipeline.name, version: version.version, versionId: version.id, hash },
+    });
+    return version;
+  }
+
+  async get(id: string): Promise<PipelineRow | null> {
+    return this.repo(PipelineRow).findOneBy({ id });
+  }
+
+  async getByName(projectId: string, name: string): Promise<PipelineRow | null> {
+    return this.repo(PipelineRow).findOneBy({ projectId, name });
+  }
+
+  async getVersion(id: string, manager?: EntityManager): Promise<PipelineVersionRow | null> {
+    return (manager ?? this.db.dataSource.manager).findOneBy(PipelineVersionRow, { id });
+  }
+
+  async getVersionByNumber(pipelineId: string, version: number, manager?: EntityManager): Promise<PipelineVersionRow | null> {
+    return (manager ?? this.db.dataSource.manager).findOneBy(PipelineVersionRow, { pipelineId, version });
+  }
+
+  async list(
+    filter: { projectIds: "all" | string[]; nameContains?: string },
+    page: PageArgs,
+    sort: SortSpec<PipelineRow>,
+  ): Promise<Page<PipelineRow>> {
+    const qb = this.repo(PipelineRow).createQueryBuilder("p");
+    if (filter.projectIds !== "all") {
+      if (filter.projectIds.length === 0) qb.andWhere("FALSE");
+      else qb.andWhere("p.projectId IN (:...ids)", { ids: filter.projectIds });
+    }
+    if (filter.nameContains) qb.andWhere("p.name ILIKE :pattern", { pattern: `%${escapeLike(filter.nameContains)}%` });
+    return paginate(qb, page, sort);
+  }
+
+  async listVersions(pipelineId: string, page: PageArgs, sort: SortSpec<PipelineVersionRow>): Promise<Page<PipelineVersionRow>> {
+    const qb = this.repo(PipelineVersionRow).createQueryBuilder("v").where("v.pipelineId = :pipelineId", { pipelineId });
+    return paginate(qb, page, sort);
+  }
+
+  /** What changed from version `fromId` to version `toId` (both of one pipeline). */
+  async diff(fromId: string, toId: string): Promise<{ from: PipelineVersionRow; to: PipelineVersionRow; diff: SpecDiff }> {
+    const [from, to] = await Promise.all([this.getVersion(fromId), this.getVersion(toId)]);
+    if (!from) throw new NotFoundError("PipelineVersion", fromId);
+    if (!to) throw new NotFoundError("PipelineVersion", toId);
+    if (from.pipelineId !== to.pipelineId) {
+      throw new InvalidInputError([{ field: "to", message: "must be a version of the same pipeline as `from`" }]);
+    }
+    return { from, to, diff: diffSpecs(from.spec as unknown as PipelineSpec, to.spec as unknown as PipelineSpec) };
+  }
+}

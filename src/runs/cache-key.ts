@@ -1,0 +1,13 @@
+import { createHash } from "node:crypto";
+import { canonicalJson } from "../pipelines/canonical";
+import type { StageSpec } from "../pipelines/spec";
+
+/**
+ * The cache key of a stage run: what it runs (the `run` field, which carries the code
+ * version), its resolved parameters, and the content hashes of its inputs. Two stage runs
+ * with equal keys compute the same thing, so the later may reuse the earlier's outputs.
+ */
+export function cacheKeyOf(stage: StageSpec, params: Record<string, unknown>, inputHashes: Record<string, string>): string {
+  const material = canonicalJson({ run: stage.run, outputs: stage.outputs ?? {}, params, inputs: inputHashes });
+  return `sha256:${createHash("sha256").update(material).digest("hex")}`;
+}

@@ -1,0 +1,177 @@
+import type { EntityManager } from "typeorm";
+import { returnedRows } from "../db/sql-text";
+import type { EventDraft } from "../events/event.store";
+import { RunEvents } from "./run-events";
+import { settleRun } from "./progress";
+import { StageRunRow } from "./stage-run.entity";
+
+/** Serializes claims that must respect concurrency limits (per run, pipeline or label). */
+const LIMITED_CLAIM_LOCK = 7_404_010;
+
+/** What a claimer (an embedded runner or a remote agent) can take. */
+export interface ClaimRequest {
+  /** Who will hold the leases: `server:<host>:<pid>` or `agent:<id>`. */
+  owner: string;
+  labels: readonly string[];
+  kinds: readonly string[];
+  max: number;
+  leaseMs: number;
+  /** Most stage runs RUNNING at once with a given label, across every runner. */
+  labelLimits?: Readonly<Record<string, number>>;
+}
+
+interface Candidate {
+  id: string;
+  run_id: string;
+  pipeline_id: string;
+  run_status: string;
+  runner_labels: string[];
+  max_parallel: number | null;
+  max_runs: number | null;
+}
+
+type Tx = { manager: EntityManager; emit(e: EventDraft): void };
+
+/**
+ * Leases up to `max` QUEUED stage runs that `req` can execute, oldest first, respecting each
+ * run's `maxParallel`, each pipeline's `maxConcurrentRuns` and the label limits. Rows are
+ * picked `FOR UPDATE SKIP LOCKED`, so claimers never wait on each other; those whose
+ * candidates carry limits also take an advisory lock, so two of them cannot both take the
+ * last free slot. Each claim increments the lease epoch, which fences late completions.
+ */
+export async function claimStageRuns(tx: Tx, req: ClaimRequest): Promise<StageRunRow[]> {
+  if (req.max <= 0) return [];
+  const candidates: Candidate[] = await tx.manager.query(
+    `SELECT sr.id, sr.run_id, r.pipeline_id, r.status AS run_status, sr.runner_labels,
+            (pv.spec->>'maxParallel')::int AS max_parallel, (pv.spec->>'maxConcurrentRuns')::int AS max_runs
+       FROM stage_runs sr
+       JOIN runs r ON r.id = sr.run_id
+       JOIN pipeline_versions pv ON pv.id = r.pipeline_version_id
+      WHERE sr.status = 'QUEUED' AND (sr.not_before IS NULL OR sr.not_before <= now())
+        AND sr.runner_labels <@ $1::text[] AND sr.run_kind = ANY($2::text[])
+      ORDER BY sr.queued_at, sr.id
+      LIMIT $3
+      FOR UPDATE OF sr SKIP LOCKED`,
+    [req.labels, req.kinds, req.max * 4],
+  );
+  if (candidates.length === 0) return [];
+  const limits = req.labelLimits ?? {};
+  const limited = candidates.some(
+    (c) => c.max_parallel !== null || c.max_runs !== null || c.runner_labels.some((l) => limits[l] !== undefined),
+  );
+  let chosen = candidates.slice(0, req.max);
+  if (limited) {
+    await tx.manager.query("SELECT pg_advisory_xact_lock($1)", [LIMITED_CLAIM_LOCK]);
+    chosen = await applyLimits(tx.manager, candidates, req.max, limits);
+  }
+  if (chosen.length === 0) return [];
+  const claimed = returnedRows<StageRunRow>(
+    await tx.manager.query(
+      `UPDATE stage_runs SET status = 'RUNNING', attempt = attempt + 1, lease_owner = $2, lease_epoch = lease_epoch + 1,
+              lease_expires_at = now() + make_interval(secs => $3::double precision / 1000), started_at = COALESCE(started_at, now())
+        WHERE id = ANY($1) AND status = 'QUEUED'
+        RETURNING id, run_id AS "runId", stage_name AS "stageName", attempt, max_attempts AS "maxAttempts", lease_epoch AS "leaseEpoch",
+                  runner_labels AS "runnerLabels", run_kind AS "runKind", params, cancel_requested AS "cancelRequested"`,
+      [chosen.map((c) => c.id), req.owner, req.leaseMs],
+    ),
+  );
+  if (claimed.length === 0) return [];
+  await tx.manager.query(
+    `INSERT INTO stage_attempts (stage_run_id, attempt, runner, lease_epoch, started_at)
+     SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[], $5::timestamptz[])`,
+    [
+      claimed.map((c) => c.id),
+      claimed.map((c) => c.attempt),
+      claimed.map(() => req.owner),
+      claimed.map((c) => c.leaseEpoch),
+      claimed.map(() => new Date()),
+    ],
+  );
+  const byRun = new Map<string, StageRunRow[]>();
+  for (const c of claimed) byRun.set(c.runId, [...(byRun.get(c.runId) ?? []), c]);
+  for (const [runId, rows] of byRun) {
+    const run = await settleRun(tx, runId);
+    for (const c of rows) {
+      tx.emit({
+        type: RunEvents.stageStarted,
+        projectId: run.projectId,
+        subjectId: runId,
+        payload: { runId, pipelineId: run.pipelineId, stageRunId: c.id, stage: c.stageName, attempt: c.attempt, runner: req.owner },
+      });
+    }
+  }
+  return claimed.map((c) => Object.assign(new StageRunRow(), c));
+}
+
+/** Keeps the candidates that fit under every limit, counting RUNNING work at this moment. */
+async function applyLimits(
+  manager: EntityManager,
+  candidates: Candidate[],
+  max: number,
+  limits: Readonly<Record<string, number>>,
+): Promise<Candidate[]> {
+  const runIds = [...new Set(candidates.filter((c) => c.max_parallel !== null).map((c) => c.run_id))];
+  const pipelineIds = [...new Set(candidates.filter((c) => c.max_runs !== null).map((c) => c.pipeline_id))];
+  const runningInRun = new Map<string, number>();
+  const runningRuns = new Map<string, number>();
+  const runningWithLabel = new Map<string, number>();
+  if (runIds.length) {
+    const rows: Array<{ run_id: string; n: string }> = await manager.query(
+      `SELECT run_id, count(*) AS n FROM stage_runs WHERE run_id = ANY($1) AND status IN ('RUNNING', 'WAITING') GROUP BY run_id`,
+      [runIds],
+    );
+    for (const r of rows) runningInRun.set(r.run_id, Number(r.n));
+  }
+  if (pipelineIds.length) {
+    const rows: Array<{ pipeline_id: string; n: string }> = await manager.query(
+      `SELECT pipeline_id, count(*) AS n FROM runs WHERE pipeline_id = ANY($1) AND status = 'RUNNING' GROUP BY pipeline_id`,
+      [pipelineIds],
+    );
+    for (const r of rows) runningRuns.set(r.pipeline_id, Number(r.n));
+  }
+  for (const label of Object.keys(limits)) {
+    const [{ n }] = await manager.query(
+      `SELECT count(*) AS n FROM stage_runs WHERE status IN ('RUNNING', 'WAITING') AND $1 = ANY(runner_labels)`,
+      [label],
+    );
+    runningWithLabel.set(label, Number(n));
+  }
+  const startedRuns = new Set<string>();
+  const chosen: Candidate[] = [];
+  for (const c of candidates) {
+    if (chosen.length >= max) break;
+    if (c.max_parallel !== null && (runningInRun.get(c.run_id) ?? 0) >= c.max_parallel) continue;
+    const startsRun = c.run_status !== "RUNNING" && !startedRuns.has(c.run_id);
+    if (c.max_runs !== null && startsRun && (runningRuns.get(c.pipeline_id) ?? 0) >= c.max_runs) continue;
+    if (c.runner_labels.some((l) => limits[l] !== undefined && (runningWithLabel.get(l) ?? 0) >= limits[l]!)) continue;
+    chosen.push(c);
+    runningInRun.set(c.run_id, (runningInRun.get(c.run_id) ?? 0) + 1);
+    if (startsRun) {
+      startedRuns.add(c.run_id);
+      runningRuns.set(c.pipeline_id, (runningRuns.get(c.pipeline_id) ?? 0) + 1);
+    }
+    for (const l of c.runner_labels) if (limits[l] !== undefined) runningWithLabel.set(l, (runningWithLabel.get(l) ?? 0) + 1);
+  }
+  return chosen;
+}
+
+/**
+ * Extends the leases `owner` still holds among `ids`; returns, for each, whether it is still
+ * held and whether its run asked it to stop.
+ */
+export async function renewLeases(
+  manager: EntityManager,
+  owner: string,
+  ids: readonly string[],
+  leaseMs: number,
+): Promise<Array<{ id: string; leaseEpoch: number; cancelRequested: boolean }>> {
+  if (ids.length === 0) return [];
+  return returnedRows(
+    await manager.query(
+      `UPDATE stage_runs SET lease_expires_at = now() + make_interval(secs => $3::double precision / 1000)
+        WHERE id = ANY($1) AND lease_owner = $2 AND status IN ('RUNNING', 'WAITING')
+        RETURNING id, lease_epoch AS "leaseEpoch", cancel_requested AS "cancelRequested"`,
+      [ids, owner, leaseMs],
+    ),
+  );
+}

@@ -1,0 +1,40 @@
+import { hostname } from "node:os";
+import { randomBytes } from "node:crypto";
+import { availableParallelism } from "node:os";
+import type { Logger } from "pino";
+import type { Runner } from "../../runners/contract";
+import { createLocalRunner } from "../../runners/local";
+import { createProcessRunner } from "../../runners/process";
+import type { SluiceConfig } from "../app/config";
+import type { Services } from "../app/services";
+import { RunEngine } from "./engine";
+
+/**
+ * The run engine with the runners this server hosts itself (`SLUICE_RUNNERS`): worker threads
+ * for TypeScript stages and operators, child processes for commands. Both answer to the label
+ * `local`. A server with none still serves the API; remote agents then do the work.
+ */
+export function startEmbeddedEngine(services: Services, config: SluiceConfig, workRoot: string, log: Logger): RunEngine | undefined {
+  const runners: Runner[] = [];
+  if (config.embeddedRunners.has("local")) {
+    const threads = config.localThreads ?? Math.max(1, availableParallelism() - 1);
+    // More attempts than threads may be leased: short stages then queue for a worker here
+    // instead of paying a database round trip each.
+    runners.push(createLocalRunner({ threads, capacity: Math.max(4, threads * 4) }));
+  }
+  if (config.embeddedRunners.has("process")) runners.push(createProcessRunner({}));
+  if (runners.length === 0) return undefined;
+  const engine = new RunEngine(services, {
+    owner: `server:${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`,
+    runners,
+    store: services.artifacts,
+    logs: services.logs,
+    metrics: services.metrics,
+    workRoot,
+    leaseMs: config.leaseMs,
+    labelLimits: config.labelLimits,
+    log: log.child({ component: "engine" }),
+  });
+  engine.start();
+  return engine;
+}

@@ -1,0 +1,331 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import type { Logger } from "pino";
+import type { ResolvedInput, Runner, StageOutcome, StageReporter, StageTask } from "../../runners/contract";
+import { runSystemChange } from "../app/mutation";
+import type { Services } from "../app/services";
+import type { ArtifactStore } from "../artifacts/store";
+import { PipelineVersionRow } from "../pipelines/pipeline-version.entity";
+import { claimStageRuns, renewLeases } from "./claims";
+import { type AttemptResult, completeAttempt, reclaimExpiredLeases, releaseLeases } from "./completion";
+import { resolveInputArtifacts } from "./inputs";
+import type { LogService } from "./logs";
+import type { MetricPoint, MetricsService } from "./metrics.service";
+import { planFor } from "./plan";
+import { RunEvents } from "./run-events";
+import { RunRow } from "./run.entity";
+import type { StageRunRow } from "./stage-run.entity";
+
+export interface EngineOptions {
+  /** This process's name as a lease holder, e.g. `server:host:1234:ab12`. */
+  owner: string;
+  /** The runners this process hosts (local worker threads, process). */
+  runners: readonly Runner[];
+  store: ArtifactStore;
+  logs: LogService;
+  metrics: MetricsService;
+  /** Where attempts get their scratch folders. */
+  workRoot: string;
+  /** How long a lease lasts without renewal. @default 30000 */
+  leaseMs?: number;
+  /** Most RUNNING stage runs per label, across every runner. */
+  labelLimits?: Readonly<Record<string, number>>;
+  log: Logger;
+}
+
+interface Inflight {
+  runner: Runner;
+  controller: AbortController;
+  epoch: number;
+}
+
+const DISPATCH_EVENTS = [RunEvents.stageQueued, RunEvents.stageRetrying, RunEvents.cancelRequested];
+
+/**
+ * The run engine of one server process: leases queued stage runs for the runners it hosts,
+ * runs them, stores their outputs and records how they ended. Event driven — a queued stage
+ * wakes every engine at once — with timers only for retry delays, lease renewal and taking back
+ * leases from engines that died. Any number of processes may run one on the same database.
+ */
+export class RunEngine {
+  private readonly inflight = new Map<string, Inflight>();
+  private readonly busy = new Map<Runner, number>();
+  private readonly leaseMs: number;
+  private dispatching: Promise<void> | undefined;
+  private wanted = false;
+  private closed = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private subscription: AsyncIterableIterator<{ type: string; payload: Record<string, unknown> }> | undefined;
+  private readonly finished = new Set<Promise<void>>();
+
+  constructor(
+    private readonly services: Services,
+    private readonly options: EngineOptions,
+  ) {
+    this.leaseMs = options.leaseMs ?? 30_000;
+  }
+
+  start(): void {
+    this.subscription = this.services.events.subscribe({ types: DISPATCH_EVENTS });
+    void this.listen(this.subscription);
+    this.timers.push(setInterval(() => void this.renew(), Math.max(200, this.leaseMs / 3)).unref());
+    this.timers.push(setInterval(() => void this.sweep(), Math.max(200, this.leaseMs / 2)).unref());
+    this.wake();
+  }
+
+  private async listen(events: AsyncIterableIterator<{ type: string; payload: Record<string, unknown> }>): Promise<void> {
+    try {
+      for await (const e of events) {
+        if (e.type === RunEvents.cancelRequested) {
+          for (const id of (e.payload.stageRunIds as string[] | undefined) ?? []) this.inflight.get(id)?.controller.abort();
+        } else this.wake();
+      }
+    } catch (err) {
+      if (!this.closed) this.options.log.error({ err }, "run engine stopped listening to events");
+    }
+  }
+
+  /** Asks for a dispatch pass; passes never overlap, and a request during one runs another. */
+  wake(): void {
+    if (this.closed) return;
+    this.wanted = true;
+    this.dispatching ??= this.dispatchLoop().finally(() => {
+      this.dispatching = undefined;
+      if (this.wanted) this.wake();
+    });
+  }
+
+  private async dispatchLoop(): Promise<void> {
+    while (this.wanted && !this.closed) {
+      this.wanted = false;
+      for (const runner of this.options.runners) {
+        const free = runner.capacity - (this.busy.get(runner) ?? 0);
+        if (free <= 0) continue;
+        let claimed: StageRunRow[];
+        try {
+          claimed = await runSystemChange(this.services, (tx) =>
+            claimStageRuns(tx, {
+              owner: this.options.owner,
+              labels: runner.labels,
+              kinds: runner.kinds,
+              max: free,
+              leaseMs: this.leaseMs,
+              labelLimits: this.options.labelLimits,
+            }),
+          );
+        } catch (err) {
+          this.options.log.error({ err }, "could not claim stage runs");
+          continue;
+        }
+        for (const sr of claimed) this.track(this.execute(runner, sr));
+        // A full batch may mean more is waiting.
+        if (claimed.length === free) this.wanted = true;
+      }
+    }
+    await this.scheduleRetryWake();
+  }
+
+  private track(p: Promise<void>): void {
+    this.finished.add(p);
+    void p.finally(() => this.finished.delete(p));
+  }
+
+  /** Wakes at the earliest retry delay among queued stage runs this process could take. */
+  private async scheduleRetryWake(): Promise<void> {
+    if (this.closed) return;
+    const labels = [...new Set(this.options.runners.flatMap((r) => r.labels))];
+    const rows: Array<{ next: Date | null }> = await this.services.db.dataSource
+      .query(
+        `SELECT min(not_before) AS next FROM stage_runs WHERE status = 'QUEUED' AND not_before > now() AND runner_labels <@ $1::text[]`,
+        [labels],
+      )
+      .catch(() => [{ next: null }]);
+    const next = rows[0]?.next;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    if (next) this.retryTimer = setTimeout(() => this.wake(), Math.max(0, new Date(next).getTime() - Date.now()) + 5).unref();
+  }
+
+  private async execute(runner: Runner, sr: StageRunRow): Promise<void> {
+    const controller = new AbortController();
+    this.inflight.set(sr.id, { runner, controller, epoch: sr.leaseEpoch });
+    this.busy.set(runner, (this.busy.get(runner) ?? 0) + 1);
+    if (sr.cancelRequested) controller.abort();
+    const ref = { runId: sr.runId, stageRunId: sr.id, attempt: sr.attempt };
+    const logWriter = this.options.logs.writer(ref, this.options.log);
+    const metrics = new MetricBuffer(this.options.metrics, sr.runId, sr.id, this.options.log);
+    const workDir = path.join(this.options.workRoot, `${sr.id}-${sr.attempt}`);
+    let inputIds: Record<string, string> = {};
+    let result: AttemptResult;
+    try {
+      const prepared = await this.prepare(sr, workDir);
+      inputIds = prepared.inputIds;
+      const reporter: StageReporter = { log: (stream, text) => logWriter.write(stream, text), metric: (k, v, s) => metrics.add(k, v, s) };
+      const outcome = await runner.run(prepared.task, reporter, controller.signal);
+      result = await this.storeOutputs(outcome);
+    } catch (err) {
+      this.options.log.error({ err, stageRunId: sr.id }, "stage attempt failed inside the engine");
+      result = { status: "failed", failure: { type: "ENGINE_ERROR", message: (err as Error).message, nonRetryable: false } };
+    }
+    await Promise.all([logWriter.close(), metrics.close()]);
+    try {
+      const done = await runSystemChange(this.services, (tx) => completeAttempt(tx, sr.id, sr.leaseEpoch, result, inputIds));
+      if (!done.accepted) this.options.log.warn({ stageRunId: sr.id, reason: done.reason }, "completion refused: the lease was lost");
+    } catch (err) {
+      this.options.log.error({ err, stageRunId: sr.id }, "could not record a stage attempt; its lease will expire and it will be retried");
+    } finally {
+      this.inflight.delete(sr.id);
+      this.busy.set(runner, (this.busy.get(runner) ?? 1) - 1);
+      await fs.rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+      this.wake();
+    }
+  }
+
+  private async prepare(sr: StageRunRow, workDir: string): Promise<{ task: StageTask; inputIds: Record<string, string> }> {
+    const manager = this.services.db.dataSource.manager;
+    const run = await manager.findOneByOrFail(RunRow, { id: sr.runId });
+    const version = await manager.findOneByOrFail(PipelineVersionRow, { id: run.pipelineVersionId });
+    const plan = planFor(version);
+    const stage = plan.stages.get(sr.stageName)!;
+    const artifacts = await resolveInputArtifacts(manager, plan, sr.runId, sr.stageName);
+    const inputs: Record<string, ResolvedInput> = {};
+    for (const [name, a] of Object.entries(artifacts)) {
+      inputs[name] = {
+        artifactId: a.id,
+        kind: a.kind,
+        hash: a.hash,
+        size: Number(a.size),
+        path: await this.options.store.localPath(a.uri),
+        metadata: a.metadata,
+      };
+    }
+    await fs.rm(workDir, { recursive: true, force: true });
+    await fs.mkdir(path.join(workDir, "outputs"), { recursive: true });
+    const task: StageTask = {
+      stageRunId: sr.id,
+      runId: sr.runId,
+      attempt: sr.attempt,
+      stageName: sr.stageName,
+      run: stage.spec.run,
+      baseDir: plan.baseDir || process.cwd(),
+      params: sr.params,
+      inputs,
+      outputs: Object.fromEntries(Object.entries(stage.spec.outputs ?? {}).map(([n, o]) => [n, { kind: o.kind }])),
+      workDir,
+      timeoutMs: stage.spec.timeoutMs,
+    };
+    return { task, inputIds: Object.fromEntries(Object.entries(artifacts).map(([n, a]) => [n, a.id])) };
+  }
+
+  /** Moves a successful attempt's outputs into the artifact store. */
+  private async storeOutputs(outcome: StageOutcome): Promise<AttemptResult> {
+    if (outcome.status !== "succeeded") return outcome;
+    const outputs: Extract<AttemptResult, { status: "succeeded" }>["outputs"] = {};
+    for (const [name, out] of Object.entries(outcome.outputs)) {
+      try {
+        outputs[name] = { stored: await this.options.store.put(out.path, { move: true }), metadata: out.metadata ?? {} };
+      } catch (err) {
+        return {
+          status: "failed",
+          failure: { type: "OUTPUT_NOT_STORED", message: `Output ${name}: ${(err as Error).message}`, nonRetryable: false },
+        };
+      }
+    }
+    return { status: "succeeded", outputs };
+  }
+
+  /** Renews this process's leases; a stage whose lease is gone, or whose run was canceled, is stopped. */
+  private async renew(): Promise<void> {
+    const ids = [...this.inflight.keys()];
+    if (ids.length === 0 || this.closed) return;
+    try {
+      const held = await renewLeases(this.services.db.dataSource.manager, this.options.owner, ids, this.leaseMs);
+      const alive = new Map(held.map((h) => [h.id, h]));
+      for (const id of ids) {
+        const entry = this.inflight.get(id);
+        const h = alive.get(id);
+        if (!entry) continue;
+        if (!h || h.leaseEpoch !== entry.epoch || h.cancelRequested) entry.controller.abort();
+      }
+    } catch (err) {
+      this.options.log.warn({ err }, "could not renew stage leases");
+    }
+  }
+
+  /** Takes back stage runs whose holder stopped renewing (any process may; rows are skip-locked). */
+  private async sweep(): Promise<void> {
+    if (this.closed) return;
+    try {
+      const n = await runSystemChange(this.services, (tx) => reclaimExpiredLeases(tx));
+      if (n > 0) {
+        this.options.log.info({ reclaimed: n }, "took back stage runs with expired leases");
+        this.wake();
+      }
+    } catch (err) {
+      this.options.log.warn({ err }, "could not sweep expired leases");
+    }
+  }
+
+  /** Running attempts in this process. */
+  get running(): number {
+    return this.inflight.size;
+  }
+
+  /**
+   * Stops claiming and gives the running attempts back to the queue (another server, or this
+   * one after a restart, runs them again without charging their retry budget), then stops them.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    await this.subscription?.return?.();
+    await this.dispatching;
+    const held = [...this.inflight.keys()];
+    if (held.length > 0) {
+      await runSystemChange(this.services, (tx) => releaseLeases(tx, this.options.owner, held)).catch((err) =>
+        this.options.log.error({ err }, "could not give back running stage runs; their leases will expire"),
+      );
+      for (const entry of this.inflight.values()) entry.controller.abort();
+    }
+    await Promise.all([...this.finished]);
+    await Promise.all(this.options.runners.map((r) => r.close()));
+  }
+}
+
+/** Batches a stage's metric points, written every 200 ms or 1,000 points. */
+class MetricBuffer {
+  private points: MetricPoint[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly metrics: MetricsService,
+    private readonly runId: string,
+    private readonly stageRunId: string,
+    private readonly log: Logger,
+  ) {}
+
+  add(key: string, value: number, step?: number): void {
+    this.points.push({ key, value, step, timestamp: new Date() });
+    if (this.points.length >= 1000) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), 200);
+  }
+
+  private flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.points;
+    this.points = [];
+    if (batch.length === 0) return;
+    this.chain = this.chain
+      .then(() => this.metrics.record(this.runId, this.stageRunId, batch))
+      .catch((err) => this.log.warn({ err, stageRunId: this.stageRunId }, "could not store metric points from a stage"));
+  }
+
+  async close(): Promise<void> {
+    this.flush();
+    await this.chain;
+  }
+}

@@ -1,0 +1,183 @@
+import type { EntityManager } from "typeorm";
+import { returnedRows } from "../db/sql-text";
+import type { EventDraft } from "../events/event.store";
+import { cacheKeyOf } from "./cache-key";
+import { resolveInputArtifacts } from "./inputs";
+import type { RunPlan } from "./plan";
+import { RunEvents } from "./run-events";
+import { type RunStatus, type StageStatus, deriveRunStatus } from "./run-state";
+import { RunRow } from "./run.entity";
+import { StageRunRow } from "./stage-run.entity";
+
+/**
+ * DAG progression inside one transaction: queue stages whose upstream is done (reusing cached
+ * outputs where the stage allows), skip what lies below a failure, and settle the run's status.
+ * Every function takes the transaction's manager and an `emit` for the events it causes.
+ */
+export interface ProgressTx {
+  manager: EntityManager;
+  emit(event: EventDraft): void;
+}
+
+function stageEvent(
+  run: RunRow,
+  type: string,
+  sr: Pick<StageRunRow, "id" | "stageName" | "attempt">,
+  extra: Record<string, unknown> = {},
+): EventDraft {
+  return {
+    type,
+    projectId: run.projectId,
+    subjectId: run.id,
+    payload: { runId: run.id, pipelineId: run.pipelineId, stageRunId: sr.id, stage: sr.stageName, attempt: sr.attempt, ...extra },
+  };
+}
+
+/** Content hashes of a stage's inputs, by input name (for its cache key). */
+async function inputHashes(tx: ProgressTx, plan: RunPlan, runId: string, stageName: string): Promise<Record<string, string>> {
+  const artifacts = await resolveInputArtifacts(tx.manager, plan, runId, stageName);
+  return Object.fromEntries(
+    Object.keys(plan.stages.get(stageName)!.spec.inputs ?? {}).map((name) => [name, artifacts[name]?.hash ?? "missing"]),
+  );
+}
+
+/**
+ * Moves `names` (stage runs of `run` that are ready) to QUEUED, or, when the stage caches and an
+ * earlier success has the same key, straight to SUCCEEDED reusing its outputs (and then
+ * progresses below it in turn).
+ */
+export async function queueStages(tx: ProgressTx, plan: RunPlan, run: RunRow, names: readonly string[]): Promise<void> {
+  let ready = [...names];
+  while (ready.length > 0) {
+    const cached: Array<{ name: string; key: string; from: string }> = [];
+    const queue: Array<{ name: string; key: string | null }> = [];
+    for (const name of ready) {
+      const stage = plan.stages.get(name)!;
+      if (!stage.spec.cache?.enabled) {
+        queue.push({ name, key: null });
+        continue;
+      }
+      const sr = await tx.manager.findOneByOrFail(StageRunRow, { runId: run.id, stageName: name });
+      const key = cacheKeyOf(stage.spec, sr.params, await inputHashes(tx, plan, run.id, name));
+      const hit: Array<{ id: string; reused_from: string | null }> = await tx.manager.query(
+        `SELECT sr.id, sr.reused_from FROM stage_runs sr JOIN runs r ON r.id = sr.run_id
+          WHERE sr.cache_key = $1 AND sr.status = 'SUCCEEDED' AND r.project_id = $2 AND sr.run_id <> $3
+          ORDER BY sr.finished_at DESC LIMIT 1`,
+        [key, run.projectId, run.id],
+      );
+      if (hit[0]) cached.push({ name, key, from: hit[0].reused_from ?? hit[0].id });
+      else queue.push({ name, key });
+    }
+    const now = new Date();
+    for (const q of queue) {
+      const rows: StageRunRow[] = await tx.manager
+        .query(
+          `UPDATE stage_runs SET status = 'QUEUED', queued_at = $3, not_before = NULL, cache_key = $4
+          WHERE run_id = $1 AND stage_name = $2 AND status = 'PENDING' RETURNING id, stage_name AS "stageName", attempt`,
+          [run.id, q.name, now, q.key],
+        )
+        .then((r: unknown) => returnedRows<StageRunRow>(r));
+      for (const sr of rows) tx.emit(stageEvent(run, RunEvents.stageQueued, sr));
+    }
+    const next: string[] = [];
+    for (const c of cached) {
+      const rows: StageRunRow[] = await tx.manager
+        .query(
+          `UPDATE stage_runs SET status = 'SUCCEEDED', cache_key = $3, reused_from = $4, reuse_reason = 'CACHE', started_at = $5, finished_at = $5
+          WHERE run_id = $1 AND stage_name = $2 AND status = 'PENDING' RETURNING id, stage_name AS "stageName", attempt`,
+          [run.id, c.name, c.key, c.from, now],
+        )
+        .then((r: unknown) => returnedRows<StageRunRow>(r));
+      for (const sr of rows) tx.emit(stageEvent(run, RunEvents.stageReused, sr, { reason: "CACHE", reusedFrom: c.from }));
+      next.push(...(await releaseDownstream(tx, plan, run, c.name)));
+    }
+    ready = next;
+  }
+}
+
+/**
+ * One upstream of each of `name`'s downstream stages has succeeded: counts it, and returns the
+ * stages that now have every upstream done.
+ */
+async function releaseDownstream(tx: ProgressTx, plan: RunPlan, run: RunRow, name: string): Promise<string[]> {
+  const downstream = plan.stages.get(name)!.downstream;
+  if (downstream.length === 0) return [];
+  const result = await tx.manager.query(
+    `UPDATE stage_runs SET remaining_upstream = remaining_upstream - 1
+      WHERE run_id = $1 AND stage_name = ANY($2) AND status = 'PENDING'
+      RETURNING stage_name, remaining_upstream`,
+    [run.id, downstream],
+  );
+  const rows = returnedRows<{ stage_name: string; remaining_upstream: number }>(result);
+  return rows.filter((r) => r.remaining_upstream === 0).map((r) => r.stage_name);
+}
+
+/** `name` succeeded in `run`: queues what became ready below it. */
+export async function stageSucceeded(tx: ProgressTx, plan: RunPlan, run: RunRow, name: string): Promise<void> {
+  await queueStages(tx, plan, run, await releaseDownstream(tx, plan, run, name));
+}
+
+/** `name` ended without success: every stage below it that has not started is skipped. */
+export async function skipBelow(tx: ProgressTx, plan: RunPlan, run: RunRow, name: string): Promise<void> {
+  const below = plan.stages.get(name)!.descendants;
+  if (below.length === 0) return;
+  const result = await tx.manager.query(
+    `UPDATE stage_runs SET status = 'SKIPPED', finished_at = now()
+      WHERE run_id = $1 AND stage_name = ANY($2) AND status = 'PENDING'
+      RETURNING id, stage_name AS "stageName", attempt`,
+    [run.id, below],
+  );
+  const rows = returnedRows<StageRunRow>(result);
+  for (const sr of rows) tx.emit(stageEvent(run, RunEvents.stageSkipped, sr, { because: name }));
+}
+
+const RUN_EVENT: Partial<Record<RunStatus, string>> = {
+  RUNNING: RunEvents.started,
+  SUCCEEDED: RunEvents.succeeded,
+  FAILED: RunEvents.failed,
+  CANCELED: RunEvents.canceled,
+};
+
+/**
+ * Recomputes the run's status from its stages and writes it (with its event) when it changed.
+ * The run row is locked, so concurrent completions of two stages settle one after the other.
+ */
+export async function settleRun(tx: ProgressTx, runId: string): Promise<RunRow> {
+  const run = await tx.manager.findOneOrFail(RunRow, { where: { id: runId }, lock: { mode: "pessimistic_write" } });
+  const counts: Array<{ status: StageStatus; n: string }> = await tx.manager.query(
+    `SELECT status, count(*) AS n FROM stage_runs WHERE run_id = $1 GROUP BY status`,
+    [runId],
+  );
+  const statuses = counts.map((c) => c.status);
+  const next = deriveRunStatus(statuses, run.cancelRequestedAt !== null);
+  if (next === run.status) return run;
+  const now = new Date();
+  const patch: Partial<RunRow> = { status: next };
+  if (next !== "QUEUED" && !run.startedAt) patch.startedAt = now;
+  if (next === "SUCCEEDED" || next === "FAILED" || next === "CANCELED") patch.finishedAt = now;
+  if (next === "FAILED") {
+    const failed = await tx.manager.findOne(StageRunRow, { where: { runId, status: "FAILED" }, order: { finishedAt: "ASC" } });
+    if (failed) patch.error = { stage: failed.stageName, stageRunId: failed.id, failure: failed.failure };
+  }
+  await tx.manager.update(RunRow, { id: runId }, patch);
+  Object.assign(run, patch);
+  const type = RUN_EVENT[next];
+  // A run that finishes in the step it starts in (every stage cached) still reports starting.
+  if (patch.startedAt && next !== "RUNNING") {
+    tx.emit({
+      type: RunEvents.started,
+      projectId: run.projectId,
+      subjectId: run.id,
+      payload: { runId, pipelineId: run.pipelineId, number: run.number },
+    });
+  }
+  if (type) {
+    tx.emit({
+      type,
+      projectId: run.projectId,
+      subjectId: run.id,
+      payload: { runId, pipelineId: run.pipelineId, number: run.number, status: next, error: patch.error ?? null },
+    });
+  }
+  return run;
+}

@@ -1,0 +1,380 @@
+import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
+import type { RequestContext } from "../app/context";
+import { InvalidInputError, NotFoundError } from "../app/errors";
+import { PageArgsInput } from "../app/graphql/connection";
+import { captureErrors } from "../app/graphql/results";
+import { runMutation } from "../app/mutation";
+import { ArtifactRow } from "../artifacts/artifact.entity";
+import { StageRunInputRow } from "../artifacts/stage-run-input.entity";
+import { Permission } from "../auth/roles";
+import type { EventRow } from "../events/event.entity";
+import { Pipeline, PipelineVersion } from "../pipelines/pipeline.types";
+import { RunEvents } from "./run-events";
+import type { RunMetricRow } from "./run-metric.entity";
+import type { StageLogRow } from "./stage-log.entity";
+import { StageRunRow } from "./stage-run.entity";
+import {
+  Artifact,
+  ArtifactReader,
+  ArtifactUse,
+  LogChunk,
+  LogChunkConnection,
+  LogChunkFilter,
+  LogChunkOrder,
+  LogMetricsInput,
+  LogMetricsPayload,
+  LogMetricsResult,
+  MetricPointConnection,
+  MetricPointFilter,
+  MetricPointOrder,
+  MetricPointType,
+  RerunInput,
+  Run,
+  RunConnection,
+  RunEvent,
+  RunFilterInput,
+  RunIdInput,
+  RunOrder,
+  RunPayload,
+  RunResult,
+  SetRunTagsInput,
+  StageAttempt,
+  StageRun,
+  TriggerRunInput,
+  logChunkSort,
+  metricPointSort,
+  runSort,
+} from "./run.types";
+
+const ALL_RUN_EVENTS = Object.values(RunEvents);
+
+/** Stream cursors are row ids: decimal strings. */
+function cursorArg(after: string | null | undefined, field = "after"): string | undefined {
+  if (after === null || after === undefined || after === "") return undefined;
+  if (!/^\d{1,19}$/.test(after)) throw new InvalidInputError([{ field, message: "must be a cursor received from this stream" }]);
+  return after;
+}
+
+@Resolver(() => Run)
+export class RunResolver {
+  @Query(() => Run, { nullable: true })
+  async run(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<Run | null> {
+    const row = await ctx.services.runs.get(id);
+    ctx.authz.require(Permission.READ, row?.projectId);
+    return row ? Run.from(row) : null;
+  }
+
+  @Query(() => RunConnection, { description: "Runs the caller may read, newest first by default." })
+  async runs(
+    @Ctx() ctx: RequestContext,
+    @Args() page: PageArgsInput,
+    @Arg("filter", () => RunFilterInput, { nullable: true }) filter?: RunFilterInput | null,
+    @Arg("orderBy", () => RunOrder, { nullable: true }) orderBy?: RunOrder | null,
+  ): Promise<RunConnection> {
+    let projectIds: "all" | string[];
+    if (filter?.projectId) {
+      ctx.authz.require(Permission.READ, filter.projectId);
+      projectIds = [filter.projectId];
+    } else projectIds = ctx.authz.visibleProjects(Permission.READ);
+    const result = await ctx.services.runs.list(
+      {
+        projectIds,
+        pipelineId: filter?.pipelineId ?? undefined,
+        statuses: filter?.statuses ?? undefined,
+        triggerKind: filter?.triggerKind ?? undefined,
+      },
+      page,
+      runSort(orderBy),
+    );
+    return RunConnection.from(result, Run.from);
+  }
+
+  @Query(() => StageRun, { nullable: true })
+  async stageRun(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<StageRun | null> {
+    const row = await ctx.services.runs.stageRun(id);
+    const run = row ? await ctx.services.runs.get(row.runId) : null;
+    ctx.authz.require(Permission.READ, run?.projectId);
+    return row && run ? StageRun.from(row, run.projectId) : null;
+  }
+
+  @Query(() => Artifact, { nullable: true })
+  async artifact(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<Artifact | null> {
+    const row = await ctx.services.db.dataSource.getRepository(ArtifactRow).findOneBy({ id });
+    ctx.authz.require(Permission.READ, row?.projectId);
+    return row ? Artifact.from(row) : null;
+  }
+
+  @Query(() => MetricPointConnection, { description: "The points of one metric key of a run, by step." })
+  async metricHistory(
+    @Ctx() ctx: RequestContext,
+    @Arg("runId", () => ID) runId: string,
+    @Arg("key") key: string,
+    @Args() page: PageArgsInput,
+    @Arg("filter", () => MetricPointFilter, { nullable: true }) filter?: MetricPointFilter | null,
+    @Arg("orderBy", () => MetricPointOrder, { nullable: true }) orderBy?: MetricPointOrder | null,
+  ): Promise<MetricPointConnection> {
+    const run = await ctx.services.runs.get(runId);
+    ctx.authz.require(Permission.READ, run?.projectId);
+    if (!run) throw new NotFoundError("Run", runId);
+    const result = await ctx.services.metrics.history(runId, key, filter?.stageRunId ?? undefined, page, metricPointSort(orderBy));
+    return MetricPointConnection.from(result, MetricPointType.from);
+  }
+
+  @Query(() => LogChunkConnection, { description: "Stored output of a stage run, oldest first by default." })
+  async stageLogs(
+    @Ctx() ctx: RequestContext,
+    @Arg("stageRunId", () => ID) stageRunId: string,
+    @Args() page: PageArgsInput,
+    @Arg("filter", () => LogChunkFilter, { nullable: true }) filter?: LogChunkFilter | null,
+    @Arg("orderBy", () => LogChunkOrder, { nullable: true }) orderBy?: LogChunkOrder | null,
+  ): Promise<LogChunkConnection> {
+    await this.requireStageRunRead(ctx, stageRunId);
+    return LogChunkConnection.from(
+      await ctx.services.logs.page(stageRunId, filter?.stream ?? undefined, page, logChunkSort(orderBy)),
+      LogChunk.from,
+    );
+  }
+
+  private async requireStageRunRead(ctx: RequestContext, stageRunId: string): Promise<void> {
+    const sr = await ctx.services.runs.stageRun(stageRunId);
+    const run = sr ? await ctx.services.runs.get(sr.runId) : null;
+    ctx.authz.require(Permission.READ, run?.projectId);
+    if (!sr) throw new NotFoundError("StageRun", stageRunId);
+  }
+
+  @FieldResolver(() => [StageRun], { description: "In the pipeline's topological order." })
+  async stageRuns(@Root() run: Run, @Ctx() ctx: RequestContext): Promise<StageRun[]> {
+    ctx.authz.require(Permission.READ, run.projectId);
+    const rows = await ctx.services.runs.stageRuns(run.id);
+    const version = await ctx.services.pipelines.getVersion(run.pipelineVersionId);
+    const order = new Map(((version?.spec.stages as Array<{ name: string }>) ?? []).map((s, i) => [s.name, i]));
+    return rows.sort((a, b) => (order.get(a.stageName) ?? 0) - (order.get(b.stageName) ?? 0)).map((r) => StageRun.from(r, run.projectId));
+  }
+
+  @FieldResolver(() => Pipeline)
+  async pipeline(@Root() run: Run, @Ctx() ctx: RequestContext): Promise<Pipeline> {
+    ctx.authz.require(Permission.READ, run.projectId);
+    const row = await ctx.services.pipelines.get(run.pipelineId);
+    if (!row) throw new NotFoundError("Pipeline", run.pipelineId);
+    return Pipeline.from(row);
+  }
+
+  @FieldResolver(() => PipelineVersion)
+  async pipelineVersion(@Root() run: Run, @Ctx() ctx: RequestContext): Promise<PipelineVersion> {
+    ctx.authz.require(Permission.READ, run.projectId);
+    const row = await ctx.services.pipelines.getVersion(run.pipelineVersionId);
+    if (!row) throw new NotFoundError("PipelineVersion", run.pipelineVersionId);
+    return PipelineVersion.from(row);
+  }
+
+  @FieldResolver(() => [MetricPointType], { description: "The latest point of each metric key." })
+  async metrics(@Root() run: Run, @Ctx() ctx: RequestContext): Promise<MetricPointType[]> {
+    ctx.authz.require(Permission.READ, run.projectId);
+    return (await ctx.services.metrics.latest(run.id)).map(MetricPointType.from);
+  }
+
+  @Mutation(() => RunResult, { description: "Starts a run of a pipeline (its latest version unless `version` is given). Needs EDITOR." })
+  async triggerRun(@Ctx() ctx: RequestContext, @Arg("input") input: TriggerRunInput): Promise<typeof RunResult> {
+    return captureErrors(async () => {
+      const pipeline = await ctx.services.pipelines.get(input.pipelineId);
+      return runMutation(
+        ctx,
+        { action: "run.trigger", permission: Permission.WRITE, projectId: pipeline?.projectId, input },
+        async (tx) => {
+          if (!pipeline) throw new NotFoundError("Pipeline", input.pipelineId);
+          const version =
+            input.version !== null && input.version !== undefined
+              ? await ctx.services.pipelines.getVersionByNumber(pipeline.id, input.version, tx.manager)
+              : pipeline.latestVersionId
+                ? await ctx.services.pipelines.getVersion(pipeline.latestVersionId, tx.manager)
+                : null;
+          if (!version) throw new NotFoundError("PipelineVersion", `${pipeline.name} v${input.version ?? "latest"}`);
+          const run = await ctx.services.runs.trigger(
+            tx,
+            { pipeline, version, params: input.params ?? {}, tags: input.tags ?? {}, triggerKind: "MANUAL" },
+            tx.caller.principalId,
+          );
+          return { value: RunPayload.of(run), targetId: run.id, result: { runId: run.id, number: run.number, version: version.version } };
+        },
+      );
+    });
+  }
+
+  @Mutation(() => RunResult, { description: "Cancels a run; running stages are stopped by their runners. Needs EDITOR." })
+  async cancelRun(@Ctx() ctx: RequestContext, @Arg("input") input: RunIdInput): Promise<typeof RunResult> {
+    return captureErrors(async () => {
+      const existing = await ctx.services.runs.get(input.id);
+      return runMutation(ctx, { action: "run.cancel", permission: Permission.WRITE, projectId: existing?.projectId, input }, async (tx) => {
+        const run = await ctx.services.runs.cancel(tx, input.id);
+        return { value: RunPayload.of(run), targetId: run.id, result: { runId: run.id, status: run.status } };
+      });
+    });
+  }
+
+  @Mutation(() => RunResult, { description: "Runs a finished run again, reusing the outputs of its successful stages. Needs EDITOR." })
+  async rerunRun(@Ctx() ctx: RequestContext, @Arg("input") input: RerunInput): Promise<typeof RunResult> {
+    return captureErrors(async () => {
+      const parent = await ctx.services.runs.get(input.id);
+      return runMutation(ctx, { action: "run.rerun", permission: Permission.WRITE, projectId: parent?.projectId, input }, async (tx) => {
+        if (!parent) throw new NotFoundError("Run", input.id);
+        const version = await ctx.services.pipelines.getVersion(parent.pipelineVersionId, tx.manager);
+        const run = await ctx.services.runs.rerun(tx, parent, version!, input.fromStages ?? undefined, tx.caller.principalId);
+        return { value: RunPayload.of(run), targetId: run.id, result: { runId: run.id, number: run.number, parentRunId: parent.id } };
+      });
+    });
+  }
+
+  @Mutation(() => RunResult, { description: "Adds or replaces tags of a run. Needs EDITOR." })
+  async setRunTags(@Ctx() ctx: RequestContext, @Arg("input") input: SetRunTagsInput): Promise<typeof RunResult> {
+    return captureErrors(async () => {
+      const existing = await ctx.services.runs.get(input.id);
+      return runMutation(ctx, { action: "run.tag", permission: Permission.WRITE, projectId: existing?.projectId, input }, async (tx) => {
+        const run = await ctx.services.runs.setTags(tx, input.id, input.tags);
+        return { value: RunPayload.of(run), targetId: run.id, result: { runId: run.id } };
+      });
+    });
+  }
+
+  @Mutation(() => LogMetricsResult, { description: "Records up to 10,000 metric points of a run (or stage run). Needs EDITOR or RUNNER." })
+  async logMetrics(@Ctx() ctx: RequestContext, @Arg("input") input: LogMetricsInput): Promise<typeof LogMetricsResult> {
+    return captureErrors(async () => {
+      const run = await ctx.services.runs.get(input.runId);
+      const permission = ctx.authz.can(Permission.RUN, run?.projectId) ? Permission.RUN : Permission.WRITE;
+      const summary = { runId: input.runId, stageRunId: input.stageRunId, points: input.points.length };
+      return runMutation(ctx, { action: "run.log_metrics", permission, projectId: run?.projectId, input: summary }, async (tx) => {
+        if (!run) throw new NotFoundError("Run", input.runId);
+        if (input.stageRunId && !(await tx.manager.existsBy(StageRunRow, { id: input.stageRunId, runId: run.id }))) {
+          throw new NotFoundError("StageRun", input.stageRunId);
+        }
+        const points = input.points.map((p) => ({
+          key: p.key,
+          value: p.value,
+          step: p.step ?? undefined,
+          timestamp: p.timestamp ?? undefined,
+        }));
+        ctx.services.metrics.validate(points);
+        const batch = await ctx.services.metrics.insert(tx.manager, run.id, input.stageRunId ?? null, points);
+        tx.afterCommit(() => ctx.services.metrics.published(batch));
+        return {
+          value: Object.assign(new LogMetricsPayload(), { count: points.length }),
+          targetId: run.id,
+          result: { count: points.length },
+        };
+      });
+    });
+  }
+
+  @Subscription(() => RunEvent, {
+    description: "State changes of one run, or of every run of a pipeline. Pass `after` (a cursor) to first receive what was missed.",
+    subscribe: async ({ args, context }) => {
+      const ctx = context as RequestContext;
+      const { runId, pipelineId, after } = args as { runId?: string | null; pipelineId?: string | null; after?: string | null };
+      if (!runId === !pipelineId) throw new InvalidInputError([{ field: "runId", message: "give exactly one of runId and pipelineId" }]);
+      const owner = runId ? await ctx.services.runs.get(runId) : await ctx.services.pipelines.get(pipelineId!);
+      ctx.authz.require(Permission.READ, owner?.projectId);
+      if (!owner) throw new NotFoundError(runId ? "Run" : "Pipeline", (runId ?? pipelineId)!);
+      const filter = runId
+        ? { subjectId: runId, types: ALL_RUN_EVENTS }
+        : { projectId: owner.projectId, types: ALL_RUN_EVENTS, payloadEquals: { pipelineId: pipelineId! } };
+      return ctx.services.events.subscribe(filter, cursorArg(after));
+    },
+  })
+  runEvents(
+    @Root() row: EventRow,
+    @Arg("runId", () => ID, { nullable: true }) _runId?: string | null,
+    @Arg("pipelineId", () => ID, { nullable: true }) _pipelineId?: string | null,
+    @Arg("after", () => String, { nullable: true }) _after?: string | null,
+  ): RunEvent {
+    return RunEvent.from(row);
+  }
+
+  @Subscription(() => LogChunk, {
+    description: 'Output of a stage run as it is written; `after: "0"` starts from the beginning.',
+    subscribe: async ({ args, context }) => {
+      const ctx = context as RequestContext;
+      const { stageRunId, after } = args as { stageRunId: string; after?: string | null };
+      const sr = await ctx.services.runs.stageRun(stageRunId);
+      const run = sr ? await ctx.services.runs.get(sr.runId) : null;
+      ctx.authz.require(Permission.READ, run?.projectId);
+      if (!sr) throw new NotFoundError("StageRun", stageRunId);
+      return ctx.services.logs.subscribe(stageRunId, cursorArg(after));
+    },
+  })
+  stageLogStream(
+    @Root() row: StageLogRow,
+    @Arg("stageRunId", () => ID) _stageRunId: string,
+    @Arg("after", () => String, { nullable: true }) _after?: string | null,
+  ): LogChunk {
+    return LogChunk.from(row);
+  }
+
+  @Subscription(() => MetricPointType, {
+    description: 'Metric points of a run as they are recorded (only `keys` when given); `after: "0"` starts from the beginning.',
+    subscribe: async ({ args, context }) => {
+      const ctx = context as RequestContext;
+      const { runId, keys, after } = args as { runId: string; keys?: string[] | null; after?: string | null };
+      const run = await ctx.services.runs.get(runId);
+      ctx.authz.require(Permission.READ, run?.projectId);
+      if (!run) throw new NotFoundError("Run", runId);
+      return ctx.services.metrics.subscribe(runId, keys ?? undefined, cursorArg(after));
+    },
+  })
+  runMetrics(
+    @Root() row: RunMetricRow,
+    @Arg("runId", () => ID) _runId: string,
+    @Arg("keys", () => [String], { nullable: true }) _keys?: string[] | null,
+    @Arg("after", () => String, { nullable: true }) _after?: string | null,
+  ): MetricPointType {
+    return MetricPointType.from(row);
+  }
+}
+
+@Resolver(() => StageRun)
+export class StageRunResolver {
+  @FieldResolver(() => [StageAttempt])
+  async attempts(@Root() sr: StageRun, @Ctx() ctx: RequestContext): Promise<StageAttempt[]> {
+    ctx.authz.require(Permission.READ, sr.projectId);
+    return (await ctx.services.runs.attempts(sr.id)).map(StageAttempt.from);
+  }
+
+  @FieldResolver(() => [Artifact], { description: "What it produced (for a reused stage, what the original produced)." })
+  async outputs(@Root() sr: StageRun, @Ctx() ctx: RequestContext): Promise<Artifact[]> {
+    ctx.authz.require(Permission.READ, sr.projectId);
+    const rows = await ctx.services.db.dataSource
+      .getRepository(ArtifactRow)
+      .find({ where: { producedBy: sr.reusedFrom ?? sr.id }, order: { outputName: "ASC" } });
+    return rows.map(Artifact.from);
+  }
+
+  @FieldResolver(() => [ArtifactUse], { description: "What it read, by input name (lineage upstream)." })
+  async inputs(@Root() sr: StageRun, @Ctx() ctx: RequestContext): Promise<ArtifactUse[]> {
+    ctx.authz.require(Permission.READ, sr.projectId);
+    const uses = await ctx.services.db.dataSource
+      .getRepository(StageRunInputRow)
+      .find({ where: { stageRunId: sr.id }, relations: { artifact: true } });
+    return uses
+      .sort((a, b) => a.inputName.localeCompare(b.inputName))
+      .map((u) => Object.assign(new ArtifactUse(), { inputName: u.inputName, artifact: Artifact.from(u.artifact!) }));
+  }
+}
+
+@Resolver(() => Artifact)
+export class ArtifactResolver {
+  @FieldResolver(() => StageRun, { nullable: true, description: "The stage run that made it (lineage upstream)." })
+  async producer(@Root() a: Artifact, @Ctx() ctx: RequestContext): Promise<StageRun | null> {
+    ctx.authz.require(Permission.READ, a.projectId);
+    const row = a.producedBy ? await ctx.services.runs.stageRun(a.producedBy) : null;
+    return row ? StageRun.from(row, a.projectId) : null;
+  }
+
+  @FieldResolver(() => [ArtifactReader], { description: "Every stage run that read it (lineage downstream)." })
+  async readBy(@Root() a: Artifact, @Ctx() ctx: RequestContext): Promise<ArtifactReader[]> {
+    ctx.authz.require(Permission.READ, a.projectId);
+    const uses = await ctx.services.db.dataSource
+      .getRepository(StageRunInputRow)
+      .find({ where: { artifactId: a.id }, relations: { stageRun: true } });
+    return uses.map((u) =>
+      Object.assign(new ArtifactReader(), { inputName: u.inputName, stageRun: StageRun.from(u.stageRun!, a.projectId) }),
+    );
+  }
+}
