@@ -31,6 +31,14 @@ export const FailureType = {
   RUNNER_CLOSED: "RUNNER_CLOSED",
   /** The runner itself failed around the stage (preparing `workDir`, a bug of ours). Retryable. */
   RUNNER_ERROR: "RUNNER_ERROR",
+  /** Remote agent: an input could not be downloaded, or did not match its hash. Retryable. */
+  INPUT_UNAVAILABLE: "INPUT_UNAVAILABLE",
+  /** Remote agent: an output could not be uploaded (the server unreachable, or it would not take it). Retryable. */
+  OUTPUT_NOT_STORED: "OUTPUT_NOT_STORED",
+  /** Remote agent: the server refused an output (it holds a link or a special file). Non-retryable. */
+  OUTPUT_REFUSED: "OUTPUT_REFUSED",
+  /** Remote agent: an output is over the server's upload limit (`SLUICE_UPLOAD_LIMIT`). Non-retryable. */
+  OUTPUT_TOO_LARGE: "OUTPUT_TOO_LARGE",
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];

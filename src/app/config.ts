@@ -63,6 +63,8 @@ export interface SluiceConfig {
   readonly labelLimits: Readonly<Record<string, number>>;
   /** Days stage logs are kept. `SLUICE_LOG_RETENTION_DAYS`. @default 30 */
   readonly logRetentionDays: number;
+  /** Largest artifact a remote runner may upload (`PUT /artifacts/uploads`), in bytes after decompression. `SLUICE_UPLOAD_LIMIT`. @default 10 GiB */
+  readonly uploadLimitBytes: number;
 }
 
 /** A runner the server can host in its own process. */
@@ -94,7 +96,19 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(name, raw, "true or false");
 }
 
-const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, kb: 1024, k: 1024, mb: 1024 ** 2, m: 1024 ** 2, mib: 1024 ** 2, kib: 1024 };
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  kb: 1024,
+  k: 1024,
+  mb: 1024 ** 2,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  kib: 1024,
+  gb: 1024 ** 3,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+};
 
 function byteSize(env: Env, name: string, fallback: number): number {
   const raw = env[name];
@@ -192,6 +206,7 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     leaseMs: integer(env, "SLUICE_LEASE_MS", 30_000, 500),
     labelLimits: labelLimits(env, "SLUICE_LABEL_LIMITS"),
     logRetentionDays: integer(env, "SLUICE_LOG_RETENTION_DAYS", 30, 1),
+    uploadLimitBytes: byteSize(env, "SLUICE_UPLOAD_LIMIT", 10 * 1024 ** 3),
   };
   if (config.port > 65535) throw new ConfigError("PORT", String(config.port), "a port number 0-65535");
   if (config.adminToken !== undefined && config.adminToken.length < 24) {

@@ -51,4 +51,6 @@ export interface RequestContext {
   authz: Authorizer;
   services: Services;
   log: Logger;
+  /** Aborted when the client goes away before its response is sent (HTTP only); long polls stop waiting then. */
+  signal?: AbortSignal;
 }

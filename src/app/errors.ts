@@ -132,11 +132,12 @@ export function formatGraphQLError(
   }
   const code = String(formatted.extensions?.code ?? "");
   if (KNOWN_CODES.has(code) && code !== ErrorCode.INTERNAL) {
-    const { stacktrace: _drop, ...rest } = formatted.extensions ?? {};
+    const { stacktrace: _drop, http: _http, ...rest } = formatted.extensions ?? {};
     return { ...formatted, extensions: rest };
   }
   if (INPUT_CODES.has(code)) {
-    const { stacktrace: _drop, code: _code, ...rest } = formatted.extensions ?? {};
+    // `http` only tells Apollo which status to answer with; it is not for the client.
+    const { stacktrace: _drop, code: _code, http: _http, ...rest } = formatted.extensions ?? {};
     return {
       message: formatted.message,
       locations: formatted.locations,

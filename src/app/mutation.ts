@@ -61,9 +61,11 @@ export async function runMutation<T>(
   const drafts: EventDraft[] = [];
   const committed: Array<() => Promise<void> | void> = [];
   try {
-    const { outcome, events } = await services.db.dataSource.transaction(async (manager) => {
-      const outcome = await work({ manager, caller, emit: (e) => drafts.push(e), afterCommit: (fn) => committed.push(fn) });
+    const { outcome } = await services.db.dataSource.transaction(async (manager) => {
+      const afterCommit = (fn: () => Promise<void> | void) => committed.push(fn);
+      const outcome = await work({ manager, caller, emit: (e) => drafts.push(e), afterCommit });
       const events = await appendEvents(manager, drafts, caller.principalId);
+      await services.events.publishWith({ manager, afterCommit }, events);
       await services.audit.record(manager, {
         actorId: caller.principalId,
         actorName: caller.principalName,
@@ -75,9 +77,8 @@ export async function runMutation<T>(
         result: outcome.result ?? {},
         requestId: ctx.requestId,
       });
-      return { outcome, events };
+      return { outcome };
     });
-    await services.events.publish(events).catch((err) => ctx.log.error({ err }, "committed events could not be published"));
     for (const fn of committed) await Promise.resolve(fn()).catch((err) => ctx.log.error({ err }, "an after-commit step failed"));
     return outcome.value;
   } catch (caught) {
@@ -113,15 +114,22 @@ async function auditFailure(ctx: RequestContext, scope: MutationScope, outcome: 
  * schedule firing): one transaction, its events written with it and published after commit,
  * like `runMutation` but without a caller to authorize or audit.
  */
-export async function runSystemChange<T>(
-  services: Pick<Services, "db" | "events">,
-  work: (tx: { manager: EntityManager; emit(event: EventDraft): void }) => Promise<T>,
-): Promise<T> {
+export async function runSystemChange<T>(services: Pick<Services, "db" | "events">, work: (tx: SystemTx) => Promise<T>): Promise<T> {
   const drafts: EventDraft[] = [];
-  const { value, events } = await services.db.dataSource.transaction(async (manager) => {
-    const value = await work({ manager, emit: (e) => drafts.push(e) });
-    return { value, events: await appendEvents(manager, drafts, null) };
+  const committed: Array<() => Promise<void> | void> = [];
+  const afterCommit = (fn: () => Promise<void> | void) => committed.push(fn);
+  const value = await services.db.dataSource.transaction(async (manager) => {
+    const value = await work({ manager, emit: (e) => drafts.push(e), afterCommit });
+    await services.events.publishWith({ manager, afterCommit }, await appendEvents(manager, drafts, null));
+    return value;
   });
-  await services.events.publish(events);
+  for (const fn of committed) await Promise.resolve(fn()).catch(() => undefined);
   return value;
+}
+
+/** The transaction of a system change. */
+export interface SystemTx {
+  manager: EntityManager;
+  emit(event: EventDraft): void;
+  afterCommit(fn: () => Promise<void> | void): void;
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import http from "node:http";
+import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { ApolloServer } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
@@ -10,6 +11,8 @@ import { type Database, openDatabase } from "../db/data-source";
 import { migrate, migrationsApplied } from "../db/migrate";
 import type { RunEngine } from "../runs/engine";
 import { startEmbeddedEngine } from "../runs/embedded";
+import { type TriggerService, EVENT_HOOK_PATH, registerEventHook, startTriggerService } from "../triggers";
+import { registerArtifactTransfer } from "../runs/artifact-transfer";
 import { authenticate } from "./authenticate";
 import type { SluiceConfig } from "./config";
 import { Authorizer, type RequestContext } from "./context";
@@ -31,6 +34,8 @@ export interface RunningServer {
   services: Services;
   /** The run engine of this process, when it hosts runners. */
   engine: RunEngine | undefined;
+  /** Fires schedules and event rules while this process is the trigger leader. */
+  triggers: TriggerService;
   /** The admin token created at this start (empty database), to print once; else undefined. */
   bootstrapToken: string | undefined;
   /**
@@ -86,6 +91,13 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
   await apollo.start();
 
   app.use(requestIdAndAccessLog(log, metrics));
+  registerArtifactTransfer(app, {
+    services,
+    limiter,
+    log,
+    stagingDir: path.join(opened.workRoot, "uploads"),
+    maxBytes: config.uploadLimitBytes,
+  });
   app.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
   });
@@ -118,12 +130,17 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
             clientAddress: req.ip ?? "unknown",
           });
           const trace = res.locals.trace as OperationTrace;
+          const gone = new AbortController();
+          res.on("close", () => {
+            if (!res.writableFinished) gone.abort();
+          });
           return {
             requestId,
             authz: new Authorizer(caller),
             services,
             log: log.child({ requestId, principal: caller.principalName }),
             trace,
+            signal: gone.signal,
           };
         } catch (err) {
           if (err instanceof SluiceError) {
@@ -136,6 +153,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
       },
     }),
   );
+  registerEventHook(app, { services, limiter, log, bodyLimitBytes: config.bodyLimitBytes });
   app.use(bodyErrorHandler(config.bodyLimitBytes, log));
 
   /** Health probes stay open by default; a locked-down endpoint needs any valid token. */
@@ -166,6 +184,9 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
     throw err;
   }
   const engine = startEmbeddedEngine(services, config, opened.workRoot, log);
+  // Without an engine of its own, the server still takes back the leases of remote runners that died.
+  services.agents.start({ sweepLeases: !engine, log: log.child({ component: "agents" }) });
+  const triggers = await startTriggerService(services, log);
   const port = (httpServer.address() as AddressInfo).port;
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   log.info({ port, database: db.kind }, "sluice server listening");
@@ -176,13 +197,16 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
     port,
     services,
     engine,
+    triggers,
     bootstrapToken,
     close() {
       closing ??= (async () => {
         draining = true;
         log.info("draining: finishing in-flight requests");
+        services.agents.close(); // waiting lease polls answer at once, so they do not hold the drain
         await apollo.stop();
         await engine?.close();
+        await triggers.close();
         await opened.close();
         if (!options.db) await db.close();
         log.info("stopped");
@@ -208,7 +232,13 @@ function requestIdAndAccessLog(log: Logger, metrics: ServerMetrics) {
     const started = process.hrtime.bigint();
     res.on("finish", () => {
       const route =
-        req.path === "/graphql" || req.path === "/healthz" || req.path === "/readyz" || req.path === "/metrics" ? req.path : "other";
+        req.path === "/graphql" ||
+        req.path === "/healthz" ||
+        req.path === "/readyz" ||
+        req.path === "/metrics" ||
+        req.path === EVENT_HOOK_PATH
+          ? req.path
+          : "other";
       metrics.httpRequests.inc({ route, status: String(res.statusCode) });
       const trace = res.locals.trace as OperationTrace;
       log.info(

@@ -12,9 +12,12 @@ import { MessageBus } from "../events/message-bus";
 import type { ArtifactStore } from "../artifacts/store";
 import { PipelineService } from "../pipelines/pipeline.service";
 import { ProjectService } from "../projects/project.service";
+import { AgentService } from "../runs/agent.service";
 import { LogService } from "../runs/logs";
 import { MetricsService } from "../runs/metrics.service";
 import { RunService } from "../runs/run.service";
+import { EventRuleService } from "../triggers/event-rule.service";
+import { ScheduleService } from "../triggers/schedule.service";
 import type { SluiceConfig } from "./config";
 
 /** The long-lived services of one server process, shared by every request. */
@@ -32,6 +35,12 @@ export interface Services {
   logs: LogService;
   metrics: MetricsService;
   artifacts: ArtifactStore;
+  /** Cron schedules of pipelines (fired by the trigger service of the leading server). */
+  schedules: ScheduleService;
+  /** Event rules and custom events. */
+  eventRules: EventRuleService;
+  /** Remote runners: registration, leasing, heartbeats. */
+  agents: AgentService;
 }
 
 /** Services plus what they hold open, to be released at shutdown. */
@@ -77,6 +86,9 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     logs,
     metrics,
     artifacts: createLocalArtifactStore({ root: artifactRoot }),
+    schedules: new ScheduleService(db),
+    eventRules: new EventRuleService(db, events),
+    agents: new AgentService({ db, events, config }),
   };
   return {
     services,

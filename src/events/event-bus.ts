@@ -1,6 +1,6 @@
 import type { Database } from "../db/data-source";
 import { EventRow } from "./event.entity";
-import type { MessageBus } from "./message-bus";
+import type { MessageBus, TransactionHooks } from "./message-bus";
 import { REPLAY_PAGE, SubscriptionRegistry } from "./stream-subscription";
 
 export { MAX_SUBSCRIBER_BACKLOG } from "./stream-subscription";
@@ -66,9 +66,12 @@ export class EventBus {
     });
   }
 
-  /** Hands committed events to subscribers (here and, on PostgreSQL, in other processes). */
-  async publish(rows: readonly EventRow[]): Promise<void> {
-    await this.bus.publish(CHANNEL, rows);
+  /**
+   * Publishes events written in the transaction `tx`, in commit order (see
+   * `MessageBus.publishWith`). Every writer of events uses this.
+   */
+  async publishWith(tx: TransactionHooks, rows: readonly EventRow[]): Promise<void> {
+    await this.bus.publishWith(tx, CHANNEL, rows);
   }
 
   /**

@@ -9,6 +9,7 @@ import type { JsonObject } from "../db/json";
 @Entity({ name: "events" })
 @Index("events_project_id_idx", ["projectId", "id"])
 @Index("events_type_idx", ["type", "id"])
+@Index("events_subject_idx", ["subjectId", "id"])
 export class EventRow {
   @PrimaryGeneratedColumn("identity", { type: "bigint", generatedIdentity: "ALWAYS" })
   id: string;

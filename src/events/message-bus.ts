@@ -1,7 +1,14 @@
 import { EventEmitter } from "node:events";
 import { Client } from "pg";
 import type { Logger } from "pino";
+import type { EntityManager } from "typeorm";
 import type { Database } from "../db/data-source";
+
+/** What `publishWith` needs of a transaction: to run a statement in it, and a hook for after commit. */
+export interface TransactionHooks {
+  manager: EntityManager;
+  afterCommit(fn: () => void | Promise<void>): void;
+}
 
 /** A message on a channel: a stored row, identified by its stream id (the subscription cursor). */
 export interface StreamMessage {
@@ -14,6 +21,8 @@ export interface ChannelCodec<T extends StreamMessage> {
   decode(data: unknown): T;
   /** Loads messages by id, for those too large for a NOTIFY payload. */
   fetch(ids: string[]): Promise<T[]>;
+  /** A smaller form of a message too large for a NOTIFY payload, tried before sending the id only. */
+  shrink?(message: T): T;
 }
 
 /** The one PostgreSQL channel that carries every bus channel between server processes. */
@@ -85,20 +94,49 @@ export class MessageBus {
     if (envelope.id !== undefined) for (const m of await codec.fetch([envelope.id])) this.local.emit(envelope.c, m);
   }
 
-  /** Hands committed messages to listeners here and, through NOTIFY, in other processes. */
+  /**
+   * Publishes `messages` as part of the transaction `tx`. On PostgreSQL the NOTIFY is sent inside
+   * it, so every process receives them exactly when, and in the order, the transaction commits
+   * (publishing after commit would let two close commits arrive swapped); in-process, listeners
+   * get them after commit. Nothing is delivered for a transaction that rolls back.
+   */
+  async publishWith<T extends StreamMessage>(tx: TransactionHooks, channel: string, messages: readonly T[]): Promise<void> {
+    if (messages.length === 0 || this.closed) return;
+    if (!this.listener) {
+      tx.afterCommit(() => {
+        for (const m of messages) this.local.emit(channel, m);
+      });
+      return;
+    }
+    await tx.manager.query(`SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, [PG_CHANNEL, this.payloads(channel, messages)]);
+  }
+
+  private payloads<T extends StreamMessage>(channel: string, messages: readonly T[]): string[] {
+    const codec = this.codecs.get(channel);
+    if (!codec) throw new Error(`Channel ${channel} was not registered`);
+    return messages.map((m) => {
+      const full = JSON.stringify({ c: channel, m: codec.encode(m) } satisfies Envelope);
+      if (Buffer.byteLength(full) <= MAX_NOTIFY_BYTES) return full;
+      if (codec.shrink) {
+        const small = JSON.stringify({ c: channel, m: codec.encode(codec.shrink(m)) } satisfies Envelope);
+        if (Buffer.byteLength(small) <= MAX_NOTIFY_BYTES) return small;
+      }
+      return JSON.stringify({ c: channel, id: m.id } satisfies Envelope);
+    });
+  }
+
+  /**
+   * Hands messages already committed to listeners here and, through NOTIFY, in other processes.
+   * For a stream with one writer (a stage's log); writers that may commit concurrently use
+   * `publishWith` so that delivery follows commit order.
+   */
   async publish<T extends StreamMessage>(channel: string, messages: readonly T[]): Promise<void> {
     if (messages.length === 0 || this.closed) return;
     if (!this.listener) {
       for (const m of messages) this.local.emit(channel, m);
       return;
     }
-    const codec = this.codecs.get(channel);
-    if (!codec) throw new Error(`Channel ${channel} was not registered`);
-    const payloads = messages.map((m) => {
-      const full = JSON.stringify({ c: channel, m: codec.encode(m) } satisfies Envelope);
-      return Buffer.byteLength(full) <= MAX_NOTIFY_BYTES ? full : JSON.stringify({ c: channel, id: m.id } satisfies Envelope);
-    });
-    await this.db.dataSource.query(`SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, [PG_CHANNEL, payloads]);
+    await this.db.dataSource.query(`SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, [PG_CHANNEL, this.payloads(channel, messages)]);
   }
 
   on<T extends StreamMessage>(channel: string, listener: (message: T) => void): void {

@@ -2,7 +2,7 @@ import type { EntityManager } from "typeorm";
 import { returnedRows } from "../db/sql-text";
 import type { EventDraft } from "../events/event.store";
 import { RunEvents } from "./run-events";
-import { settleRun } from "./progress";
+import { markRunStarted } from "./progress";
 import { StageRunRow } from "./stage-run.entity";
 
 /** Serializes claims that must respect concurrency limits (per run, pipeline or label). */
@@ -18,11 +18,14 @@ export interface ClaimRequest {
   leaseMs: number;
   /** Most stage runs RUNNING at once with a given label, across every runner. */
   labelLimits?: Readonly<Record<string, number>>;
+  /** Only stage runs of these projects (a runner bound to some projects); every project when absent. */
+  projectIds?: readonly string[];
 }
 
 interface Candidate {
   id: string;
   run_id: string;
+  project_id: string;
   pipeline_id: string;
   run_status: string;
   runner_labels: string[];
@@ -42,17 +45,17 @@ type Tx = { manager: EntityManager; emit(e: EventDraft): void };
 export async function claimStageRuns(tx: Tx, req: ClaimRequest): Promise<StageRunRow[]> {
   if (req.max <= 0) return [];
   const candidates: Candidate[] = await tx.manager.query(
-    `SELECT sr.id, sr.run_id, r.pipeline_id, r.status AS run_status, sr.runner_labels,
-            (pv.spec->>'maxParallel')::int AS max_parallel, (pv.spec->>'maxConcurrentRuns')::int AS max_runs
+    `SELECT sr.id, sr.run_id, r.project_id, r.pipeline_id, r.status AS run_status, sr.runner_labels,
+            r.max_parallel, r.max_concurrent_runs AS max_runs
        FROM stage_runs sr
        JOIN runs r ON r.id = sr.run_id
-       JOIN pipeline_versions pv ON pv.id = r.pipeline_version_id
       WHERE sr.status = 'QUEUED' AND (sr.not_before IS NULL OR sr.not_before <= now())
         AND sr.runner_labels <@ $1::text[] AND sr.run_kind = ANY($2::text[])
+        AND ($4::uuid[] IS NULL OR r.project_id = ANY($4::uuid[]))
       ORDER BY sr.queued_at, sr.id
       LIMIT $3
       FOR UPDATE OF sr SKIP LOCKED`,
-    [req.labels, req.kinds, req.max * 4],
+    [req.labels, req.kinds, req.max * 4, req.projectIds ?? null],
   );
   if (candidates.length === 0) return [];
   const limits = req.labelLimits ?? {};
@@ -87,18 +90,27 @@ export async function claimStageRuns(tx: Tx, req: ClaimRequest): Promise<StageRu
       claimed.map(() => new Date()),
     ],
   );
-  const byRun = new Map<string, StageRunRow[]>();
-  for (const c of claimed) byRun.set(c.runId, [...(byRun.get(c.runId) ?? []), c]);
-  for (const [runId, rows] of byRun) {
-    const run = await settleRun(tx, runId);
-    for (const c of rows) {
-      tx.emit({
-        type: RunEvents.stageStarted,
-        projectId: run.projectId,
-        subjectId: runId,
-        payload: { runId, pipelineId: run.pipelineId, stageRunId: c.id, stage: c.stageName, attempt: c.attempt, runner: req.owner },
-      });
+  const candidateOf = new Map(candidates.map((c) => [c.id, c]));
+  const started = new Set<string>();
+  for (const c of claimed) {
+    const cand = candidateOf.get(c.id)!;
+    if (cand.run_status === "QUEUED" && !started.has(c.runId)) {
+      started.add(c.runId);
+      await markRunStarted(tx, c.runId);
     }
+    tx.emit({
+      type: RunEvents.stageStarted,
+      projectId: cand.project_id,
+      subjectId: c.runId,
+      payload: {
+        runId: c.runId,
+        pipelineId: cand.pipeline_id,
+        stageRunId: c.id,
+        stage: c.stageName,
+        attempt: c.attempt,
+        runner: req.owner,
+      },
+    });
   }
   return claimed.map((c) => Object.assign(new StageRunRow(), c));
 }

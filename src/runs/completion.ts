@@ -1,11 +1,11 @@
 import type { EntityManager } from "typeorm";
 import type { StageFailure } from "../../runners/contract";
-import { ArtifactRow } from "../artifacts/artifact.entity";
 import type { StoredObject } from "../artifacts/store";
 import type { EventDraft } from "../events/event.store";
-import type { PipelineVersionRow } from "../pipelines/pipeline-version.entity";
-import { planFor } from "./plan";
-import { settleRun, skipBelow, stageSucceeded } from "./progress";
+import { planForVersion } from "./plan";
+import { queueStages, settleIfFinished, settleRun, skipBelow, stageSucceeded } from "./progress";
+import { returnedRows } from "../db/sql-text";
+import { type RunRef, runRef } from "./run-meta";
 import { RunEvents } from "./run-events";
 import { retryDelayMs } from "./run-state";
 import { RunRow } from "./run.entity";
@@ -43,9 +43,8 @@ export async function completeAttempt(
   const sr = await tx.manager.findOne(StageRunRow, { where: { id: stageRunId }, lock: { mode: "pessimistic_write" } });
   if (!sr || (sr.status !== "RUNNING" && sr.status !== "WAITING")) return { accepted: false, reason: "NOT_RUNNING" };
   if (sr.leaseEpoch !== epoch) return { accepted: false, reason: "LEASE_LOST" };
-  const run = await tx.manager.findOneByOrFail(RunRow, { id: sr.runId });
-  const version = (await tx.manager.findOneByOrFail("PipelineVersionRow", { id: run.pipelineVersionId })) as PipelineVersionRow;
-  const plan = planFor(version);
+  const run = await runRef(tx.manager, sr.runId);
+  const plan = await planForVersion(tx.manager, run.pipelineVersionId);
   const stage = plan.stages.get(sr.stageName)!;
   const now = new Date();
 
@@ -72,47 +71,27 @@ export async function completeAttempt(
   const base = { runId: run.id, pipelineId: run.pipelineId, stageRunId: sr.id, stage: sr.stageName, attempt: sr.attempt };
 
   if (outcome.status === "succeeded") {
-    const outputs: Record<string, string> = {};
-    for (const [name, out] of Object.entries(outcome.outputs)) {
-      const declared = stage.spec.outputs?.[name];
-      if (!declared) continue;
-      const artifact = await tx.manager.save(
-        tx.manager.create(ArtifactRow, {
-          projectId: run.projectId,
-          kind: declared.kind,
-          uri: out.stored.uri,
-          hash: out.stored.hash,
-          size: String(out.stored.size),
-          isDirectory: out.stored.isDirectory,
-          metadata: out.metadata,
-          producedBy: sr.id,
-          runId: run.id,
-          outputName: name,
-        }),
-      );
-      outputs[name] = artifact.id;
-    }
-    await tx.manager.update(StageRunRow, { id: sr.id }, { status: "SUCCEEDED", finishedAt: now, failure: null, leaseExpiresAt: null });
-    await finishAttempt(tx.manager, sr, "SUCCEEDED", null, now);
+    const outputs = await recordOutputs(tx.manager, run, sr.id, plan.stages.get(sr.stageName)!.spec.outputs ?? {}, outcome.outputs);
+    await endStageRun(tx.manager, sr, "SUCCEEDED", now);
     tx.emit({ type: RunEvents.stageSucceeded, projectId: run.projectId, subjectId: run.id, payload: { ...base, outputs } });
     await stageSucceeded(tx, plan, run, sr.stageName);
-    await settleRun(tx, run.id);
+    await settleIfFinished(tx, run.id);
     return { accepted: true, status: "SUCCEEDED" };
   }
 
   if (outcome.status === "canceled") {
-    await tx.manager.update(StageRunRow, { id: sr.id }, { status: "CANCELED", finishedAt: now, leaseExpiresAt: null });
-    await finishAttempt(tx.manager, sr, "CANCELED", null, now);
+    await endStageRun(tx.manager, sr, "CANCELED", now);
     tx.emit({ type: RunEvents.stageCanceled, projectId: run.projectId, subjectId: run.id, payload: base });
     await skipBelow(tx, plan, run, sr.stageName);
-    await settleRun(tx, run.id);
+    await settleIfFinished(tx, run.id);
     return { accepted: true, status: "CANCELED" };
   }
 
   const failure = outcome.failure;
   await finishAttempt(tx.manager, sr, "FAILED", failure, now);
   const retries = stage.spec.retries ?? { max: 0 };
-  if (!failure.nonRetryable && sr.attempt < sr.maxAttempts && !sr.cancelRequested && !run.cancelRequestedAt) {
+  const [{ canceled }] = await tx.manager.query(`SELECT cancel_requested_at IS NOT NULL AS canceled FROM runs WHERE id = $1`, [run.id]);
+  if (!failure.nonRetryable && sr.attempt < sr.maxAttempts && !sr.cancelRequested && !canceled) {
     const delay = retryDelayMs(
       { initialDelayMs: retries.initialDelayMs ?? 1000, factor: retries.factor ?? 2, maxDelayMs: retries.maxDelayMs ?? 60_000 },
       sr.attempt + 1,
@@ -138,8 +117,49 @@ export async function completeAttempt(
   );
   tx.emit({ type: RunEvents.stageFailed, projectId: run.projectId, subjectId: run.id, payload: { ...base, failure } });
   await skipBelow(tx, plan, run, sr.stageName);
-  await settleRun(tx, run.id);
+  await settleIfFinished(tx, run.id);
   return { accepted: true, status: "FAILED" };
+}
+
+/** Inserts the declared outputs as artifacts in one statement; returns their ids by output name. */
+async function recordOutputs(
+  manager: EntityManager,
+  run: RunRef,
+  stageRunId: string,
+  declared: Record<string, { kind: string }>,
+  produced: Extract<AttemptResult, { status: "succeeded" }>["outputs"],
+): Promise<Record<string, string>> {
+  const names = Object.keys(produced).filter((n) => declared[n]);
+  if (names.length === 0) return {};
+  const rows: Array<{ id: string; output_name: string }> = await manager.query(
+    `INSERT INTO artifacts (project_id, kind, uri, hash, size, is_directory, metadata, produced_by, run_id, output_name)
+     SELECT $1, k, u, h, s, d, m, $2, $3, n FROM unnest($4::text[], $5::text[], $6::text[], $7::int8[], $8::bool[], $9::jsonb[], $10::text[])
+       AS o(k, u, h, s, d, m, n)
+     RETURNING id, output_name`,
+    [
+      run.projectId,
+      stageRunId,
+      run.id,
+      names.map((n) => declared[n]!.kind),
+      names.map((n) => produced[n]!.stored.uri),
+      names.map((n) => produced[n]!.stored.hash),
+      names.map((n) => produced[n]!.stored.size),
+      names.map((n) => produced[n]!.stored.isDirectory),
+      names.map((n) => JSON.stringify(produced[n]!.metadata ?? {})),
+      names,
+    ],
+  );
+  return Object.fromEntries(rows.map((r) => [r.output_name, r.id]));
+}
+
+/** Ends a stage run and its current attempt with `status`, in one statement. */
+async function endStageRun(manager: EntityManager, sr: StageRunRow, status: "SUCCEEDED" | "CANCELED", at: Date): Promise<void> {
+  await manager.query(
+    `WITH s AS (
+       UPDATE stage_runs SET status = $2, finished_at = $3, failure = NULL, lease_expires_at = NULL WHERE id = $1 RETURNING id, attempt)
+     UPDATE stage_attempts a SET outcome = $2, finished_at = $3 FROM s WHERE a.stage_run_id = s.id AND a.attempt = s.attempt`,
+    [sr.id, status, at],
+  );
 }
 
 async function finishAttempt(
@@ -200,8 +220,7 @@ async function requeueLost(tx: Tx, ids: readonly string[], outcome: "LOST" | "IN
         subjectId: run.id,
         payload: { ...base, failure },
       });
-      const version = (await tx.manager.findOneByOrFail("PipelineVersionRow", { id: run.pipelineVersionId })) as PipelineVersionRow;
-      await skipBelow(tx, planFor(version), run, sr.stageName);
+      await skipBelow(tx, await planForVersion(tx.manager, run.pipelineVersionId), run, sr.stageName);
       await settleRun(tx, run.id);
       continue;
     }
@@ -256,4 +275,163 @@ export async function releaseLeases(tx: Tx, owner: string, ids: readonly string[
     held.map((r) => r.id),
     "INTERRUPTED",
   );
+}
+
+/** One attempt's end, as the engine (or the remote-runner API) reports it. */
+export interface AttemptCompletion {
+  stageRunId: string;
+  epoch: number;
+  result: AttemptResult;
+  inputs: Record<string, string>;
+}
+
+/**
+ * Records many attempts' ends in one transaction. Successes — the bulk of a wide fan-out — are
+ * written set-wise, a handful of statements for the whole batch: lineage, artifacts, stage and
+ * attempt rows, downstream counters, then queueing and settling per run. Failures, cancels and
+ * anything unusual go through `completeAttempt` one by one. Outcomes come back in input order.
+ */
+export async function completeAttempts(tx: Tx, items: readonly AttemptCompletion[]): Promise<CompletionOutcome[]> {
+  const outcomes: CompletionOutcome[] = new Array(items.length);
+  const successIdx = items.map((c, i) => (c.result.status === "succeeded" ? i : -1)).filter((i) => i >= 0);
+  const rows: Array<{ id: string; run_id: string; stage_name: string; status: string; lease_epoch: number; attempt: number }> =
+    successIdx.length
+      ? await tx.manager.query(
+          `SELECT id, run_id, stage_name, status, lease_epoch, attempt FROM stage_runs WHERE id = ANY($1) ORDER BY id FOR UPDATE`,
+          [successIdx.map((i) => items[i]!.stageRunId)],
+        )
+      : [];
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const bulk: Array<{
+    index: number;
+    row: (typeof rows)[number];
+    run: RunRef;
+    outputs: Extract<AttemptResult, { status: "succeeded" }>["outputs"];
+  }> = [];
+  const oneByOne: number[] = items.map((_, i) => i).filter((i) => !successIdx.includes(i));
+  for (const i of successIdx) {
+    const item = items[i]!;
+    const row = byId.get(item.stageRunId);
+    if (!row || (row.status !== "RUNNING" && row.status !== "WAITING")) {
+      outcomes[i] = { accepted: false, reason: "NOT_RUNNING" };
+      continue;
+    }
+    if (row.lease_epoch !== item.epoch) {
+      outcomes[i] = { accepted: false, reason: "LEASE_LOST" };
+      continue;
+    }
+    const run = await runRef(tx.manager, row.run_id);
+    const plan = await planForVersion(tx.manager, run.pipelineVersionId);
+    const declared = plan.stages.get(row.stage_name)!.spec.outputs ?? {};
+    const produced = (item.result as Extract<AttemptResult, { status: "succeeded" }>).outputs;
+    // A missing output turns success into failure: that path decides on its own.
+    if (Object.keys(declared).some((n) => !produced[n])) oneByOne.push(i);
+    else bulk.push({ index: i, row, run, outputs: produced });
+  }
+
+  if (bulk.length > 0) {
+    const now = new Date();
+    const lineage = bulk.flatMap((b) =>
+      Object.entries(items[b.index]!.inputs).map(([name, artifactId]) => ({ sr: b.row.id, name, artifactId })),
+    );
+    if (lineage.length > 0) {
+      await tx.manager.query(
+        `INSERT INTO stage_run_inputs (stage_run_id, input_name, artifact_id)
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[]) ON CONFLICT DO NOTHING`,
+        [lineage.map((l) => l.sr), lineage.map((l) => l.name), lineage.map((l) => l.artifactId)],
+      );
+    }
+    const artifacts: Array<{
+      sr: string;
+      run: RunRef;
+      name: string;
+      kind: string;
+      o: Extract<AttemptResult, { status: "succeeded" }>["outputs"][string];
+    }> = [];
+    for (const b of bulk) {
+      const plan = await planForVersion(tx.manager, b.run.pipelineVersionId);
+      const declared = plan.stages.get(b.row.stage_name)!.spec.outputs ?? {};
+      for (const [name, o] of Object.entries(b.outputs))
+        if (declared[name]) artifacts.push({ sr: b.row.id, run: b.run, name, kind: declared[name]!.kind, o });
+    }
+    const inserted: Array<{ id: string; produced_by: string; output_name: string }> = artifacts.length
+      ? await tx.manager.query(
+          `INSERT INTO artifacts (project_id, kind, uri, hash, size, is_directory, metadata, produced_by, run_id, output_name)
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::bool[], $7::jsonb[], $8::uuid[], $9::uuid[], $10::text[])
+           RETURNING id, produced_by, output_name`,
+          [
+            artifacts.map((a) => a.run.projectId),
+            artifacts.map((a) => a.kind),
+            artifacts.map((a) => a.o.stored.uri),
+            artifacts.map((a) => a.o.stored.hash),
+            artifacts.map((a) => a.o.stored.size),
+            artifacts.map((a) => a.o.stored.isDirectory),
+            artifacts.map((a) => JSON.stringify(a.o.metadata ?? {})),
+            artifacts.map((a) => a.sr),
+            artifacts.map((a) => a.run.id),
+            artifacts.map((a) => a.name),
+          ],
+        )
+      : [];
+    const outputsOf = new Map<string, Record<string, string>>();
+    for (const r of inserted) outputsOf.set(r.produced_by, { ...(outputsOf.get(r.produced_by) ?? {}), [r.output_name]: r.id });
+    await tx.manager.query(
+      `WITH s AS (
+         UPDATE stage_runs SET status = 'SUCCEEDED', finished_at = $2, failure = NULL, lease_expires_at = NULL WHERE id = ANY($1) RETURNING id, attempt)
+       UPDATE stage_attempts a SET outcome = 'SUCCEEDED', finished_at = $2 FROM s WHERE a.stage_run_id = s.id AND a.attempt = s.attempt`,
+      [bulk.map((b) => b.row.id), now],
+    );
+    // Downstream counters: one decrement per (run, stage) for all the upstreams that just finished.
+    const decrements = new Map<string, { runId: string; stage: string; n: number }>();
+    for (const b of bulk) {
+      tx.emit({
+        type: RunEvents.stageSucceeded,
+        projectId: b.run.projectId,
+        subjectId: b.run.id,
+        payload: {
+          runId: b.run.id,
+          pipelineId: b.run.pipelineId,
+          stageRunId: b.row.id,
+          stage: b.row.stage_name,
+          attempt: b.row.attempt,
+          outputs: outputsOf.get(b.row.id) ?? {},
+        },
+      });
+      const plan = await planForVersion(tx.manager, b.run.pipelineVersionId);
+      for (const d of plan.stages.get(b.row.stage_name)!.downstream) {
+        const key = `${b.run.id}\u0000${d}`;
+        const entry = decrements.get(key) ?? { runId: b.run.id, stage: d, n: 0 };
+        entry.n++;
+        decrements.set(key, entry);
+      }
+      outcomes[b.index] = { accepted: true, status: "SUCCEEDED" };
+    }
+    const ready = new Map<string, string[]>();
+    if (decrements.size > 0) {
+      const d = [...decrements.values()];
+      const released = returnedRows<{ run_id: string; stage_name: string; remaining_upstream: number }>(
+        await tx.manager.query(
+          `UPDATE stage_runs sr SET remaining_upstream = sr.remaining_upstream - d.n
+             FROM unnest($1::uuid[], $2::text[], $3::int[]) AS d(run_id, stage_name, n)
+            WHERE sr.run_id = d.run_id AND sr.stage_name = d.stage_name AND sr.status = 'PENDING'
+            RETURNING sr.run_id, sr.stage_name, sr.remaining_upstream`,
+          [d.map((x) => x.runId), d.map((x) => x.stage), d.map((x) => x.n)],
+        ),
+      );
+      for (const r of released) if (r.remaining_upstream === 0) ready.set(r.run_id, [...(ready.get(r.run_id) ?? []), r.stage_name]);
+    }
+    const runs = new Map(bulk.map((b) => [b.run.id, b.run]));
+    for (const [runId, names] of ready) {
+      const run = runs.get(runId)!;
+      await queueStages(tx, await planForVersion(tx.manager, run.pipelineVersionId), run, names);
+    }
+    // Runs in id order, so two batches lock them in one order.
+    for (const runId of [...runs.keys()].sort()) await settleIfFinished(tx, runId);
+  }
+
+  for (const i of oneByOne) {
+    const c = items[i]!;
+    outcomes[i] = await completeAttempt(tx, c.stageRunId, c.epoch, c.result, c.inputs);
+  }
+  return outcomes;
 }

@@ -12,18 +12,19 @@ import { RunEngine } from "./engine";
 /**
  * The run engine with the runners this server hosts itself (`SLUICE_RUNNERS`): worker threads
  * for TypeScript stages and operators, child processes for commands. Both answer to the label
- * `local`. A server with none still serves the API; remote agents then do the work.
+ * `local`. A server with none still serves the API and takes back expired leases; remote agents
+ * then do the work.
  */
-export function startEmbeddedEngine(services: Services, config: SluiceConfig, workRoot: string, log: Logger): RunEngine | undefined {
+export function startEmbeddedEngine(services: Services, config: SluiceConfig, workRoot: string, log: Logger): RunEngine {
   const runners: Runner[] = [];
   if (config.embeddedRunners.has("local")) {
     const threads = config.localThreads ?? Math.max(1, availableParallelism() - 1);
     // More attempts than threads may be leased: short stages then queue for a worker here
     // instead of paying a database round trip each.
-    runners.push(createLocalRunner({ threads, capacity: Math.max(4, threads * 4) }));
+    runners.push(createLocalRunner({ threads, capacity: Math.max(16, threads * 8) }));
   }
   if (config.embeddedRunners.has("process")) runners.push(createProcessRunner({}));
-  if (runners.length === 0) return undefined;
+  // With no runners of its own the engine still sweeps expired leases (of remote agents).
   const engine = new RunEngine(services, {
     owner: `server:${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`,
     runners,

@@ -5,15 +5,21 @@ import type { ResolvedInput, Runner, StageOutcome, StageReporter, StageTask } fr
 import { runSystemChange } from "../app/mutation";
 import type { Services } from "../app/services";
 import type { ArtifactStore } from "../artifacts/store";
-import { PipelineVersionRow } from "../pipelines/pipeline-version.entity";
 import { claimStageRuns, renewLeases } from "./claims";
-import { type AttemptResult, completeAttempt, reclaimExpiredLeases, releaseLeases } from "./completion";
+import {
+  type AttemptResult,
+  type CompletionOutcome,
+  completeAttempt,
+  completeAttempts,
+  reclaimExpiredLeases,
+  releaseLeases,
+} from "./completion";
 import { resolveInputArtifacts } from "./inputs";
 import type { LogService } from "./logs";
 import type { MetricPoint, MetricsService } from "./metrics.service";
-import { planFor } from "./plan";
+import { planForVersion } from "./plan";
 import { RunEvents } from "./run-events";
-import { RunRow } from "./run.entity";
+import { runRef } from "./run-meta";
 import type { StageRunRow } from "./stage-run.entity";
 
 export interface EngineOptions {
@@ -40,6 +46,16 @@ interface Inflight {
 }
 
 const DISPATCH_EVENTS = [RunEvents.stageQueued, RunEvents.stageRetrying, RunEvents.cancelRequested];
+/** Most attempt completions recorded in one transaction. */
+const MAX_COMPLETION_BATCH = 200;
+
+interface PendingCompletion {
+  stageRunId: string;
+  epoch: number;
+  result: AttemptResult;
+  inputIds: Record<string, string>;
+  settle: { resolve: (o: CompletionOutcome) => void; reject: (e: unknown) => void };
+}
 
 /**
  * The run engine of one server process: leases queued stage runs for the runners it hosts,
@@ -55,9 +71,12 @@ export class RunEngine {
   private wanted = false;
   private closed = false;
   private retryTimer: NodeJS.Timeout | undefined;
+  private retryAt = 0;
   private readonly timers: NodeJS.Timeout[] = [];
   private subscription: AsyncIterableIterator<{ type: string; payload: Record<string, unknown> }> | undefined;
   private readonly finished = new Set<Promise<void>>();
+  private readonly pendingCompletions: PendingCompletion[] = [];
+  private completing: Promise<void> | undefined;
 
   constructor(
     private readonly services: Services,
@@ -72,6 +91,11 @@ export class RunEngine {
     this.timers.push(setInterval(() => void this.renew(), Math.max(200, this.leaseMs / 3)).unref());
     this.timers.push(setInterval(() => void this.sweep(), Math.max(200, this.leaseMs / 2)).unref());
     this.wake();
+    // Retries already waiting when this process started announce themselves no more.
+    void this.services.db.dataSource
+      .query(`SELECT min(not_before) AS next FROM stage_runs WHERE status = 'QUEUED' AND not_before > now()`)
+      .then((rows: Array<{ next: Date | null }>) => rows[0]?.next && this.wakeAt(new Date(rows[0].next).getTime()))
+      .catch(() => undefined);
   }
 
   private async listen(events: AsyncIterableIterator<{ type: string; payload: Record<string, unknown> }>): Promise<void> {
@@ -79,6 +103,8 @@ export class RunEngine {
       for await (const e of events) {
         if (e.type === RunEvents.cancelRequested) {
           for (const id of (e.payload.stageRunIds as string[] | undefined) ?? []) this.inflight.get(id)?.controller.abort();
+        } else if (e.type === RunEvents.stageRetrying && typeof e.payload.notBefore === "string") {
+          this.wakeAt(new Date(e.payload.notBefore).getTime());
         } else this.wake();
       }
     } catch (err) {
@@ -123,7 +149,6 @@ export class RunEngine {
         if (claimed.length === free) this.wanted = true;
       }
     }
-    await this.scheduleRetryWake();
   }
 
   private track(p: Promise<void>): void {
@@ -131,26 +156,37 @@ export class RunEngine {
     void p.finally(() => this.finished.delete(p));
   }
 
-  /** Wakes at the earliest retry delay among queued stage runs this process could take. */
-  private async scheduleRetryWake(): Promise<void> {
+  /**
+   * Wakes at `at` (a retry's delay ending). One timer, kept at the earliest time asked for; the
+   * pass it triggers finds any other due retries too.
+   */
+  private wakeAt(at: number): void {
     if (this.closed) return;
-    const labels = [...new Set(this.options.runners.flatMap((r) => r.labels))];
-    const rows: Array<{ next: Date | null }> = await this.services.db.dataSource
-      .query(
-        `SELECT min(not_before) AS next FROM stage_runs WHERE status = 'QUEUED' AND not_before > now() AND runner_labels <@ $1::text[]`,
-        [labels],
-      )
-      .catch(() => [{ next: null }]);
-    const next = rows[0]?.next;
+    if (this.retryTimer && this.retryAt <= at) return;
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
-    if (next) this.retryTimer = setTimeout(() => this.wake(), Math.max(0, new Date(next).getTime() - Date.now()) + 5).unref();
+    this.retryAt = at;
+    this.retryTimer = setTimeout(
+      () => {
+        this.retryTimer = undefined;
+        this.wake();
+      },
+      Math.max(0, at - Date.now()) + 5,
+    ).unref();
   }
 
   private async execute(runner: Runner, sr: StageRunRow): Promise<void> {
     const controller = new AbortController();
     this.inflight.set(sr.id, { runner, controller, epoch: sr.leaseEpoch });
     this.busy.set(runner, (this.busy.get(runner) ?? 0) + 1);
+    // The runner is free once the stage returns: it may take new work while this attempt's
+    // outputs are stored and its completion commits.
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.busy.set(runner, (this.busy.get(runner) ?? 1) - 1);
+      this.wake();
+    };
     if (sr.cancelRequested) controller.abort();
     const ref = { runId: sr.runId, stageRunId: sr.id, attempt: sr.attempt };
     const logWriter = this.options.logs.writer(ref, this.options.log);
@@ -163,30 +199,78 @@ export class RunEngine {
       inputIds = prepared.inputIds;
       const reporter: StageReporter = { log: (stream, text) => logWriter.write(stream, text), metric: (k, v, s) => metrics.add(k, v, s) };
       const outcome = await runner.run(prepared.task, reporter, controller.signal);
+      release();
       result = await this.storeOutputs(outcome);
     } catch (err) {
       this.options.log.error({ err, stageRunId: sr.id }, "stage attempt failed inside the engine");
       result = { status: "failed", failure: { type: "ENGINE_ERROR", message: (err as Error).message, nonRetryable: false } };
     }
+    release();
     await Promise.all([logWriter.close(), metrics.close()]);
     try {
-      const done = await runSystemChange(this.services, (tx) => completeAttempt(tx, sr.id, sr.leaseEpoch, result, inputIds));
+      const done = await this.complete({ stageRunId: sr.id, epoch: sr.leaseEpoch, result, inputIds });
       if (!done.accepted) this.options.log.warn({ stageRunId: sr.id, reason: done.reason }, "completion refused: the lease was lost");
     } catch (err) {
       this.options.log.error({ err, stageRunId: sr.id }, "could not record a stage attempt; its lease will expire and it will be retried");
     } finally {
       this.inflight.delete(sr.id);
-      this.busy.set(runner, (this.busy.get(runner) ?? 1) - 1);
       await fs.rm(workDir, { recursive: true, force: true }).catch(() => undefined);
       this.wake();
     }
   }
 
+  /**
+   * Records an attempt's end. Completions that arrive together share one transaction (group
+   * commit): a wide fan-out finishes hundreds of short stages at once, and one commit, one
+   * event-ordering lock and one publication for all of them is what makes it fast.
+   */
+  private complete(item: Omit<PendingCompletion, "settle">): Promise<CompletionOutcome> {
+    return new Promise((resolve, reject) => {
+      this.pendingCompletions.push({ ...item, settle: { resolve, reject } });
+      this.scheduleFlush();
+    });
+  }
+
+  private scheduleFlush(): void {
+    this.completing ??= new Promise<void>((r) => setImmediate(r))
+      .then(() => this.flushCompletions())
+      .finally(() => {
+        this.completing = undefined;
+        if (this.pendingCompletions.length > 0) this.scheduleFlush();
+      });
+  }
+
+  private async flushCompletions(): Promise<void> {
+    while (this.pendingCompletions.length > 0) {
+      const batch = this.pendingCompletions.splice(0, MAX_COMPLETION_BATCH);
+      try {
+        const outcomes = await runSystemChange(this.services, (tx) =>
+          completeAttempts(
+            tx,
+            batch.map((c) => ({ stageRunId: c.stageRunId, epoch: c.epoch, result: c.result, inputs: c.inputIds })),
+          ),
+        );
+        batch.forEach((c, i) => c.settle.resolve(outcomes[i]!));
+      } catch (err) {
+        if (batch.length === 1) {
+          batch[0]!.settle.reject(err);
+          continue;
+        }
+        // One bad completion must not sink the others: record them one by one.
+        for (const c of batch) {
+          await runSystemChange(this.services, (tx) => completeAttempt(tx, c.stageRunId, c.epoch, c.result, c.inputIds)).then(
+            c.settle.resolve,
+            c.settle.reject,
+          );
+        }
+      }
+    }
+  }
+
   private async prepare(sr: StageRunRow, workDir: string): Promise<{ task: StageTask; inputIds: Record<string, string> }> {
     const manager = this.services.db.dataSource.manager;
-    const run = await manager.findOneByOrFail(RunRow, { id: sr.runId });
-    const version = await manager.findOneByOrFail(PipelineVersionRow, { id: run.pipelineVersionId });
-    const plan = planFor(version);
+    const run = await runRef(manager, sr.runId);
+    const plan = await planForVersion(manager, run.pipelineVersionId);
     const stage = plan.stages.get(sr.stageName)!;
     const artifacts = await resolveInputArtifacts(manager, plan, sr.runId, sr.stageName);
     const inputs: Record<string, ResolvedInput> = {};

@@ -2,7 +2,7 @@ import type { EntityManager } from "typeorm";
 import { InvalidInputError, type InputProblem } from "../app/errors";
 import { type Page, type PageArgs, type SortSpec, paginate } from "../app/pagination";
 import type { Database } from "../db/data-source";
-import type { MessageBus } from "../events/message-bus";
+import type { MessageBus, TransactionHooks } from "../events/message-bus";
 import { SubscriptionRegistry } from "../events/stream-subscription";
 import { RunMetricRow } from "./run-metric.entity";
 
@@ -25,7 +25,21 @@ interface MetricBatch {
   id: string;
   firstId: string;
   runId: string;
+  /** The rows themselves when the batch is small, so that subscribers need not read them back. */
+  rows?: SerializedPoint[];
 }
+
+interface SerializedPoint {
+  id: string;
+  stageRunId: string | null;
+  key: string;
+  value: number;
+  step: string;
+  at: string;
+}
+
+/** Batches up to this size travel with their rows (a live dashboard's typical batch is a few). */
+const INLINE_ROWS = 40;
 
 /**
  * Run metrics: batches written with one statement (arrays unnested server-side, the cheapest
@@ -35,12 +49,19 @@ interface MetricBatch {
  */
 export class MetricsService {
   private readonly subscriptions = new SubscriptionRegistry();
+  private readonly inflightReads = new Map<string, Promise<RunMetricRow[]>>();
 
   constructor(
     private readonly db: Database,
     private readonly bus: MessageBus,
   ) {
-    bus.register<MetricBatch>(CHANNEL, { encode: (b) => b, decode: (d) => d as MetricBatch, fetch: async () => [] });
+    bus.register<MetricBatch>(CHANNEL, {
+      encode: (b) => b,
+      decode: (d) => d as MetricBatch,
+      // Too large for a NOTIFY with its rows: it travels without them, and subscribers read them.
+      shrink: (b) => ({ id: b.id, firstId: b.firstId, runId: b.runId }),
+      fetch: async () => [],
+    });
   }
 
   /** Checks a batch; throws InvalidInputError naming each bad point. */
@@ -69,36 +90,57 @@ export class MetricsService {
   ): Promise<MetricBatch | null> {
     if (points.length === 0) return null;
     await manager.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`metrics:${runId}`]);
-    const now = new Date();
-    const rows: Array<{ first: string; last: string }> = await manager.query(
+    // Timestamps travel as epoch milliseconds, and only when some point has one: turning ten
+    // thousand Dates into strings and back costs more than the insert itself.
+    const stamped = points.some((p) => p.timestamp !== undefined);
+    const now = Date.now();
+    const inline = points.length <= INLINE_ROWS;
+    const result: Array<{ first?: string; last?: string } & Partial<SerializedPoint>> = await manager.query(
       `WITH ins AS (
          INSERT INTO run_metrics (run_id, stage_run_id, key, value, step, at)
-         SELECT $1, $2, k, v, s, t FROM unnest($3::text[], $4::float8[], $5::int8[], $6::timestamptz[]) AS u(k, v, s, t)
-         RETURNING id)
-       SELECT min(id)::text AS first, max(id)::text AS last FROM ins`,
+         SELECT $1, $2, k, v, s, to_timestamp(COALESCE(t, $7) / 1000.0)
+           FROM unnest($3::text[], $4::float8[], $5::int8[], $6::float8[]) AS u(k, v, s, t)
+         RETURNING id, stage_run_id, key, value, step, at)
+       ${
+         inline
+           ? `SELECT id::text, stage_run_id AS "stageRunId", key, value, step::text, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at FROM ins ORDER BY id`
+           : `SELECT min(id)::text AS first, max(id)::text AS last FROM ins`
+       }`,
       [
         runId,
         stageRunId,
         points.map((p) => p.key),
         points.map((p) => p.value),
         points.map((p) => p.step ?? 0),
-        points.map((p) => p.timestamp ?? now),
+        stamped ? points.map((p) => p.timestamp?.getTime() ?? null) : [],
+        now,
       ],
     );
-    return { id: rows[0]!.last, firstId: rows[0]!.first, runId };
+    if (inline) {
+      const rows = result as SerializedPoint[];
+      return { id: rows[rows.length - 1]!.id, firstId: rows[0]!.id, runId, rows };
+    }
+    return { id: result[0]!.last!, firstId: result[0]!.first!, runId };
   }
 
   /** Validates and stores a batch in its own transaction, then publishes it. */
   async record(runId: string, stageRunId: string | null, points: readonly MetricPoint[]): Promise<number> {
     this.validate(points);
-    const batch = await this.db.dataSource.transaction((m) => this.insert(m, runId, stageRunId, points));
-    if (batch) await this.bus.publish(CHANNEL, [batch]);
+    const committed: Array<() => void | Promise<void>> = [];
+    await this.db.dataSource.transaction(async (manager) => {
+      const batch = await this.insert(manager, runId, stageRunId, points);
+      await this.announce({ manager, afterCommit: (fn) => committed.push(fn) }, batch);
+    });
+    for (const fn of committed) await fn();
     return points.length;
   }
 
-  /** Announces a batch stored by someone else's transaction (after it committed). */
-  async published(batch: MetricBatch | null): Promise<void> {
-    if (batch) await this.bus.publish(CHANNEL, [batch]);
+  /**
+   * Publishes a batch stored in the transaction `tx`, in commit order (batches of one run commit
+   * in id order, and a subscriber relies on receiving them in that order).
+   */
+  async announce(tx: TransactionHooks, batch: MetricBatch | null): Promise<void> {
+    if (batch) await this.bus.publishWith(tx, CHANNEL, [batch]);
   }
 
   /** A page of the points of one key of a run, by step (ties in the order they were recorded). */
@@ -162,10 +204,13 @@ export class MetricsService {
       },
       afterId,
     });
+    const wanted = keys && keys.length > 0 ? new Set(keys) : undefined;
     try {
       for await (const batch of batches) {
         const from = last !== undefined && BigInt(last) >= BigInt(batch.firstId) - 1n ? last : (BigInt(batch.firstId) - 1n).toString();
-        for (const row of await this.rowsBetween(runId, from, batch.id, keys)) yield row;
+        const rows = batch.rows ? batch.rows.map((p) => deserializePoint(runId, p)) : await this.sharedRows(runId, from, batch.id);
+        const after = BigInt(from);
+        for (const row of rows) if (BigInt(row.id) > after && (!wanted || wanted.has(row.key))) yield row;
         last = batch.id;
       }
     } finally {
@@ -173,7 +218,34 @@ export class MetricsService {
     }
   }
 
+  /**
+   * Rows `(afterId, upTo]` of a run, read once per process however many subscribers ask for the
+   * same batch at the same time (a thousand dashboards on one run make one query, not a thousand).
+   */
+  private sharedRows(runId: string, afterId: string, upTo: string): Promise<RunMetricRow[]> {
+    const key = `${runId}:${afterId}:${upTo}`;
+    let pending = this.inflightReads.get(key);
+    if (!pending) {
+      pending = this.rowsBetween(runId, afterId, upTo, undefined);
+      this.inflightReads.set(key, pending);
+      void pending.finally(() => setTimeout(() => this.inflightReads.delete(key), 1000).unref());
+    }
+    return pending;
+  }
+
   async close(): Promise<void> {
     await this.subscriptions.closeAll();
   }
+}
+
+function deserializePoint(runId: string, p: SerializedPoint): RunMetricRow {
+  return Object.assign(new RunMetricRow(), {
+    id: p.id,
+    runId,
+    stageRunId: p.stageRunId,
+    key: p.key,
+    value: Number(p.value),
+    step: p.step,
+    at: new Date(p.at),
+  });
 }

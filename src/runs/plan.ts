@@ -1,5 +1,6 @@
 import { type RunKind, runKindOf } from "../../runners/contract";
-import type { PipelineVersionRow } from "../pipelines/pipeline-version.entity";
+import type { EntityManager } from "typeorm";
+import { PipelineVersionRow } from "../pipelines/pipeline-version.entity";
 import type { PipelineSpec, StageSpec } from "../pipelines/spec";
 import { buildDag } from "../pipelines/dag";
 
@@ -49,4 +50,14 @@ export function planFor(version: PipelineVersionRow): RunPlan {
   if (cache.size >= MAX_CACHED_PLANS) cache.delete(cache.keys().next().value as string);
   cache.set(version.id, plan);
   return plan;
+}
+
+/**
+ * The plan of the version with id `versionId`, loading the version only on the first call in
+ * this process (a large pipeline's spec is big, and the engine asks for it per stage).
+ */
+export async function planForVersion(manager: EntityManager, versionId: string): Promise<RunPlan> {
+  const hit = cache.get(versionId);
+  if (hit) return hit;
+  return planFor(await manager.findOneByOrFail(PipelineVersionRow, { id: versionId }));
 }

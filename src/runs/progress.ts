@@ -6,6 +6,7 @@ import { resolveInputArtifacts } from "./inputs";
 import type { RunPlan } from "./plan";
 import { RunEvents } from "./run-events";
 import { type RunStatus, type StageStatus, deriveRunStatus } from "./run-state";
+import type { RunRef } from "./run-meta";
 import { RunRow } from "./run.entity";
 import { StageRunRow } from "./stage-run.entity";
 
@@ -20,7 +21,7 @@ export interface ProgressTx {
 }
 
 function stageEvent(
-  run: RunRow,
+  run: Pick<RunRef, "id" | "projectId" | "pipelineId">,
   type: string,
   sr: Pick<StageRunRow, "id" | "stageName" | "attempt">,
   extra: Record<string, unknown> = {},
@@ -42,11 +43,11 @@ async function inputHashes(tx: ProgressTx, plan: RunPlan, runId: string, stageNa
 }
 
 /**
- * Moves `names` (stage runs of `run` that are ready) to QUEUED, or, when the stage caches and an
- * earlier success has the same key, straight to SUCCEEDED reusing its outputs (and then
- * progresses below it in turn).
+ * Moves `names` (stage runs of `run` that are ready) to QUEUED in one statement, or, when a
+ * stage caches and an earlier success has the same key, straight to SUCCEEDED reusing its
+ * outputs (and then progresses below it in turn).
  */
-export async function queueStages(tx: ProgressTx, plan: RunPlan, run: RunRow, names: readonly string[]): Promise<void> {
+export async function queueStages(tx: ProgressTx, plan: RunPlan, run: RunRef, names: readonly string[]): Promise<void> {
   let ready = [...names];
   while (ready.length > 0) {
     const cached: Array<{ name: string; key: string; from: string }> = [];
@@ -69,25 +70,27 @@ export async function queueStages(tx: ProgressTx, plan: RunPlan, run: RunRow, na
       else queue.push({ name, key });
     }
     const now = new Date();
-    for (const q of queue) {
-      const rows: StageRunRow[] = await tx.manager
-        .query(
-          `UPDATE stage_runs SET status = 'QUEUED', queued_at = $3, not_before = NULL, cache_key = $4
-          WHERE run_id = $1 AND stage_name = $2 AND status = 'PENDING' RETURNING id, stage_name AS "stageName", attempt`,
-          [run.id, q.name, now, q.key],
-        )
-        .then((r: unknown) => returnedRows<StageRunRow>(r));
+    if (queue.length > 0) {
+      const rows = returnedRows<StageRunRow>(
+        await tx.manager.query(
+          `UPDATE stage_runs sr SET status = 'QUEUED', queued_at = $3, not_before = NULL, cache_key = q.key
+             FROM unnest($2::text[], $4::text[]) AS q(name, key)
+            WHERE sr.run_id = $1 AND sr.stage_name = q.name AND sr.status = 'PENDING'
+            RETURNING sr.id, sr.stage_name AS "stageName", sr.attempt`,
+          [run.id, queue.map((q) => q.name), now, queue.map((q) => q.key)],
+        ),
+      );
       for (const sr of rows) tx.emit(stageEvent(run, RunEvents.stageQueued, sr));
     }
     const next: string[] = [];
     for (const c of cached) {
-      const rows: StageRunRow[] = await tx.manager
-        .query(
+      const rows = returnedRows<StageRunRow>(
+        await tx.manager.query(
           `UPDATE stage_runs SET status = 'SUCCEEDED', cache_key = $3, reused_from = $4, reuse_reason = 'CACHE', started_at = $5, finished_at = $5
-          WHERE run_id = $1 AND stage_name = $2 AND status = 'PENDING' RETURNING id, stage_name AS "stageName", attempt`,
+            WHERE run_id = $1 AND stage_name = $2 AND status = 'PENDING' RETURNING id, stage_name AS "stageName", attempt`,
           [run.id, c.name, c.key, c.from, now],
-        )
-        .then((r: unknown) => returnedRows<StageRunRow>(r));
+        ),
+      );
       for (const sr of rows) tx.emit(stageEvent(run, RunEvents.stageReused, sr, { reason: "CACHE", reusedFrom: c.from }));
       next.push(...(await releaseDownstream(tx, plan, run, c.name)));
     }
@@ -99,85 +102,118 @@ export async function queueStages(tx: ProgressTx, plan: RunPlan, run: RunRow, na
  * One upstream of each of `name`'s downstream stages has succeeded: counts it, and returns the
  * stages that now have every upstream done.
  */
-async function releaseDownstream(tx: ProgressTx, plan: RunPlan, run: RunRow, name: string): Promise<string[]> {
+async function releaseDownstream(tx: ProgressTx, plan: RunPlan, run: RunRef, name: string): Promise<string[]> {
   const downstream = plan.stages.get(name)!.downstream;
   if (downstream.length === 0) return [];
-  const result = await tx.manager.query(
-    `UPDATE stage_runs SET remaining_upstream = remaining_upstream - 1
-      WHERE run_id = $1 AND stage_name = ANY($2) AND status = 'PENDING'
-      RETURNING stage_name, remaining_upstream`,
-    [run.id, downstream],
+  const rows = returnedRows<{ stage_name: string; remaining_upstream: number }>(
+    await tx.manager.query(
+      `UPDATE stage_runs SET remaining_upstream = remaining_upstream - 1
+        WHERE run_id = $1 AND stage_name = ANY($2) AND status = 'PENDING'
+        RETURNING stage_name, remaining_upstream`,
+      [run.id, downstream],
+    ),
   );
-  const rows = returnedRows<{ stage_name: string; remaining_upstream: number }>(result);
   return rows.filter((r) => r.remaining_upstream === 0).map((r) => r.stage_name);
 }
 
 /** `name` succeeded in `run`: queues what became ready below it. */
-export async function stageSucceeded(tx: ProgressTx, plan: RunPlan, run: RunRow, name: string): Promise<void> {
+export async function stageSucceeded(tx: ProgressTx, plan: RunPlan, run: RunRef, name: string): Promise<void> {
   await queueStages(tx, plan, run, await releaseDownstream(tx, plan, run, name));
 }
 
 /** `name` ended without success: every stage below it that has not started is skipped. */
-export async function skipBelow(tx: ProgressTx, plan: RunPlan, run: RunRow, name: string): Promise<void> {
+export async function skipBelow(tx: ProgressTx, plan: RunPlan, run: RunRef, name: string): Promise<void> {
   const below = plan.stages.get(name)!.descendants;
   if (below.length === 0) return;
-  const result = await tx.manager.query(
-    `UPDATE stage_runs SET status = 'SKIPPED', finished_at = now()
-      WHERE run_id = $1 AND stage_name = ANY($2) AND status = 'PENDING'
-      RETURNING id, stage_name AS "stageName", attempt`,
-    [run.id, below],
+  const rows = returnedRows<StageRunRow>(
+    await tx.manager.query(
+      `UPDATE stage_runs SET status = 'SKIPPED', finished_at = now()
+        WHERE run_id = $1 AND stage_name = ANY($2) AND status = 'PENDING'
+        RETURNING id, stage_name AS "stageName", attempt`,
+      [run.id, below],
+    ),
   );
-  const rows = returnedRows<StageRunRow>(result);
   for (const sr of rows) tx.emit(stageEvent(run, RunEvents.stageSkipped, sr, { because: name }));
 }
 
 const RUN_EVENT: Partial<Record<RunStatus, string>> = {
-  RUNNING: RunEvents.started,
   SUCCEEDED: RunEvents.succeeded,
   FAILED: RunEvents.failed,
   CANCELED: RunEvents.canceled,
 };
 
-/**
- * Recomputes the run's status from its stages and writes it (with its event) when it changed.
- * The run row is locked, so concurrent completions of two stages settle one after the other.
- */
-export async function settleRun(tx: ProgressTx, runId: string): Promise<RunRow> {
-  const run = await tx.manager.findOneOrFail(RunRow, { where: { id: runId }, lock: { mode: "pessimistic_write" } });
-  const counts: Array<{ status: StageStatus; n: string }> = await tx.manager.query(
-    `SELECT status, count(*) AS n FROM stage_runs WHERE run_id = $1 GROUP BY status`,
+/** A queued run has a stage running: it becomes RUNNING (once; a no-op otherwise). */
+export async function markRunStarted(tx: ProgressTx, runId: string): Promise<void> {
+  const rows = returnedRows<RunRef>(
+    await tx.manager.query(
+      `UPDATE runs SET status = 'RUNNING', started_at = COALESCE(started_at, $2) WHERE id = $1 AND status = 'QUEUED'
+        RETURNING id, project_id AS "projectId", pipeline_id AS "pipelineId", number`,
+      [runId, new Date()],
+    ),
+  );
+  for (const r of rows) {
+    tx.emit({
+      type: RunEvents.started,
+      projectId: r.projectId,
+      subjectId: runId,
+      payload: { runId, pipelineId: r.pipelineId, number: r.number },
+    });
+  }
+}
+
+/** Ends the run once no stage is left unfinished; cheap (one indexed probe) while some are. */
+export async function settleIfFinished(tx: ProgressTx, runId: string): Promise<void> {
+  // Lock the run first: two last stages finishing at once in separate transactions would each
+  // see the other still running and neither end the run. Waiting for the lock, the second sees
+  // the first's committed change. (Lock order everywhere: stage runs, then the run.)
+  await tx.manager.query(`SELECT id FROM runs WHERE id = $1 FOR UPDATE`, [runId]);
+  const unfinished: unknown[] = await tx.manager.query(
+    `SELECT 1 FROM stage_runs WHERE run_id = $1 AND status IN ('PENDING', 'QUEUED', 'RUNNING', 'WAITING') LIMIT 1`,
     [runId],
   );
-  const statuses = counts.map((c) => c.status);
-  const next = deriveRunStatus(statuses, run.cancelRequestedAt !== null);
-  if (next === run.status) return run;
+  if (unfinished.length === 0) await finishRun(tx, runId);
+}
+
+/**
+ * Brings the run's status in line with its stages after any change: RUNNING once a stage has
+ * run, its final status once none is left unfinished.
+ */
+export async function settleRun(tx: ProgressTx, runId: string): Promise<void> {
+  await tx.manager.query(`SELECT id FROM runs WHERE id = $1 FOR UPDATE`, [runId]);
+  const unfinished: Array<{ status: StageStatus }> = await tx.manager.query(
+    `SELECT status FROM stage_runs WHERE run_id = $1 AND status IN ('PENDING', 'QUEUED', 'RUNNING', 'WAITING') LIMIT 50`,
+    [runId],
+  );
+  if (unfinished.length === 0) return finishRun(tx, runId);
+  const ran: unknown[] = await tx.manager.query(
+    `SELECT 1 FROM stage_runs WHERE run_id = $1 AND status NOT IN ('PENDING', 'QUEUED', 'CANCELED') LIMIT 1`,
+    [runId],
+  );
+  if (ran.length > 0) await markRunStarted(tx, runId);
+}
+
+/** Every stage has finished: the run takes its final status (once; the row lock orders racers). */
+async function finishRun(tx: ProgressTx, runId: string): Promise<void> {
+  const run = await tx.manager.findOneOrFail(RunRow, { where: { id: runId }, lock: { mode: "pessimistic_write" } });
+  const statuses: Array<{ status: StageStatus }> = await tx.manager.query(`SELECT DISTINCT status FROM stage_runs WHERE run_id = $1`, [
+    runId,
+  ]);
+  const next = deriveRunStatus(
+    statuses.map((c) => c.status),
+    run.cancelRequestedAt !== null,
+  );
+  if (next === run.status) return;
   const now = new Date();
-  const patch: Partial<RunRow> = { status: next };
-  if (next !== "QUEUED" && !run.startedAt) patch.startedAt = now;
-  if (next === "SUCCEEDED" || next === "FAILED" || next === "CANCELED") patch.finishedAt = now;
+  const patch: Partial<RunRow> = { status: next, finishedAt: now };
+  if (!run.startedAt) patch.startedAt = now;
   if (next === "FAILED") {
     const failed = await tx.manager.findOne(StageRunRow, { where: { runId, status: "FAILED" }, order: { finishedAt: "ASC" } });
     if (failed) patch.error = { stage: failed.stageName, stageRunId: failed.id, failure: failed.failure };
   }
   await tx.manager.update(RunRow, { id: runId }, patch);
-  Object.assign(run, patch);
-  const type = RUN_EVENT[next];
+  const base = { runId, pipelineId: run.pipelineId, number: run.number };
   // A run that finishes in the step it starts in (every stage cached) still reports starting.
-  if (patch.startedAt && next !== "RUNNING") {
-    tx.emit({
-      type: RunEvents.started,
-      projectId: run.projectId,
-      subjectId: run.id,
-      payload: { runId, pipelineId: run.pipelineId, number: run.number },
-    });
-  }
-  if (type) {
-    tx.emit({
-      type,
-      projectId: run.projectId,
-      subjectId: run.id,
-      payload: { runId, pipelineId: run.pipelineId, number: run.number, status: next, error: patch.error ?? null },
-    });
-  }
-  return run;
+  if (patch.startedAt) tx.emit({ type: RunEvents.started, projectId: run.projectId, subjectId: run.id, payload: base });
+  const type = RUN_EVENT[next];
+  if (type) tx.emit({ type, projectId: run.projectId, subjectId: run.id, payload: { ...base, status: next, error: patch.error ?? null } });
 }

@@ -66,6 +66,14 @@ export class RunRow {
   @Column({ name: "cancel_requested_at", type: "timestamptz", precision: 3, nullable: true })
   cancelRequestedAt: Date | null;
 
+  /** The version's `maxParallel`, copied here so leasing reads no spec. */
+  @Column({ name: "max_parallel", type: "integer", nullable: true })
+  maxParallel: number | null;
+
+  /** The version's `maxConcurrentRuns`, copied here for the same reason. */
+  @Column({ name: "max_concurrent_runs", type: "integer", nullable: true })
+  maxConcurrentRuns: number | null;
+
   /** Why the run failed: the first failing stage and its failure. */
   @Column({ type: "jsonb", nullable: true })
   error: JsonObject | null;

@@ -1,4 +1,4 @@
-import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
+import { Arg, Args, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
 import type { RequestContext } from "../app/context";
 import { InvalidInputError, NotFoundError } from "../app/errors";
 import { PageArgsInput } from "../app/graphql/connection";
@@ -57,9 +57,17 @@ function cursorArg(after: string | null | undefined, field = "after"): string | 
 
 @Resolver(() => Run)
 export class RunResolver {
-  @Query(() => Run, { nullable: true })
-  async run(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<Run | null> {
-    const row = await ctx.services.runs.get(id);
+  @Query(() => Run, { nullable: true, description: "A run by id, or by pipeline and run number." })
+  async run(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { nullable: true }) id?: string | null,
+    @Arg("pipelineId", () => ID, { nullable: true }) pipelineId?: string | null,
+    @Arg("number", () => Int, { nullable: true }) number?: number | null,
+  ): Promise<Run | null> {
+    if (!id && !(pipelineId && number !== null && number !== undefined)) {
+      throw new InvalidInputError([{ field: "id", message: "give id, or pipelineId and number" }]);
+    }
+    const row = id ? await ctx.services.runs.get(id) : await ctx.services.runs.getByNumber(pipelineId!, number!);
     ctx.authz.require(Permission.READ, row?.projectId);
     return row ? Run.from(row) : null;
   }
@@ -254,7 +262,7 @@ export class RunResolver {
         }));
         ctx.services.metrics.validate(points);
         const batch = await ctx.services.metrics.insert(tx.manager, run.id, input.stageRunId ?? null, points);
-        tx.afterCommit(() => ctx.services.metrics.published(batch));
+        await ctx.services.metrics.announce(tx, batch);
         return {
           value: Object.assign(new LogMetricsPayload(), { count: points.length }),
           targetId: run.id,

@@ -88,6 +88,8 @@ export class RunService {
         triggerKind: input.triggerKind,
         triggerRef: input.triggerRef ?? null,
         parentRunId: null,
+        maxParallel: plan.spec.maxParallel ?? null,
+        maxConcurrentRuns: plan.spec.maxConcurrentRuns ?? null,
         createdBy,
       }),
     );
@@ -223,6 +225,8 @@ export class RunService {
         triggerKind: "RERUN",
         triggerRef: parent.id,
         parentRunId: parent.id,
+        maxParallel: parent.maxParallel,
+        maxConcurrentRuns: parent.maxConcurrentRuns,
         createdBy,
       }),
     );
@@ -252,6 +256,9 @@ export class RunService {
    * runner aborts them and reports back). Canceling a finished run is a conflict.
    */
   async cancel(tx: MutationTx, runId: string): Promise<RunRow> {
+    // Stage runs first, then the run: the lock order of claims and completions, so a cancel
+    // racing a completion waits instead of deadlocking.
+    await tx.manager.query(`SELECT id FROM stage_runs WHERE run_id = $1 ORDER BY id FOR UPDATE`, [runId]);
     const run = await tx.manager.findOne(RunRow, { where: { id: runId }, lock: { mode: "pessimistic_write" } });
     if (!run) throw new NotFoundError("Run", runId);
     if (isTerminalRun(run.status)) throw new ConflictError(`Run #${run.number} already ${run.status}`);
@@ -286,7 +293,8 @@ export class RunService {
       subjectId: run.id,
       payload: { runId, pipelineId: run.pipelineId, stageRunIds: running.map((r) => r.id) },
     });
-    return settleRun(tx, runId);
+    await settleRun(tx, runId);
+    return tx.manager.findOneByOrFail(RunRow, { id: runId });
   }
 
   async setTags(tx: MutationTx, runId: string, tags: Record<string, string>): Promise<RunRow> {

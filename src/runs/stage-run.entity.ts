@@ -10,6 +10,7 @@ import type { StageStatus } from "./run-state";
  */
 @Entity({ name: "stage_runs" })
 @Index("stage_runs_run_stage_key", ["runId", "stageName"], { unique: true })
+@Index("stage_runs_run_status_idx", ["runId", "status"])
 @Index("stage_runs_queued_idx", ["notBefore"], { where: `"status" = 'QUEUED'` })
 @Index("stage_runs_lease_idx", ["leaseExpiresAt"], { where: `"status" = 'RUNNING'` })
 @Index("stage_runs_cache_key_idx", ["cacheKey"], { where: `"status" = 'SUCCEEDED'` })

@@ -6,7 +6,9 @@ import { AuditResolver } from "../../audit/audit.resolver";
 import { AuthResolver } from "../../auth/auth.resolver";
 import { PipelineResolver } from "../../pipelines/pipeline.resolver";
 import { ProjectResolver } from "../../projects/project.resolver";
+import { AgentResolver } from "../../runs/agent.resolver";
 import { ArtifactResolver, RunResolver, StageRunResolver } from "../../runs/run.resolver";
+import { EventRuleResolver, ScheduleResolver, TriggerFireResolver } from "../../triggers";
 import type { RequestContext } from "../context";
 import { ErrorCode, SluiceError } from "../errors";
 
@@ -19,6 +21,10 @@ const resolvers = [
   RunResolver,
   StageRunResolver,
   ArtifactResolver,
+  ScheduleResolver,
+  EventRuleResolver,
+  TriggerFireResolver,
+  AgentResolver,
 ] as const;
 
 /**

@@ -1,0 +1,279 @@
+import { createClient, type Client as WsClient } from "graphql-ws";
+import WebSocket from "ws";
+
+/**
+ * The client side of the `sluice` commands that talk to a server: connection settings, a small
+ * GraphQL client (HTTP for queries and mutations, graphql-ws for subscriptions) and the errors
+ * the commands exit with. Only the public API is used.
+ */
+
+/** A failure a command reports as `sluice: <message>` (and `details`, one per line), exiting `exitCode`. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+    readonly details: string[] = [],
+  ) {
+    super(message);
+    this.name = "CliError";
+  }
+}
+
+/** A usage or configuration mistake found before talking to a server: exit code 2. */
+export class UsageError extends CliError {
+  constructor(message: string, details: string[] = []) {
+    super(message, 2, details);
+    this.name = "UsageError";
+  }
+}
+
+export const DEFAULT_SERVER = "http://localhost:4000";
+
+/** The connection flags every client command takes. */
+export interface ConnectionFlags {
+  server?: string;
+  token?: string;
+  project?: string;
+}
+
+export interface ConnectionSettings {
+  /** The GraphQL endpoint, `http(s)://host:port/graphql`. */
+  url: string;
+  /** The same endpoint for WebSocket subscriptions. */
+  wsUrl: string;
+  token: string;
+  /** The project name, when one was given. */
+  project?: string;
+}
+
+/**
+ * Settings from flags, then `SLUICE_URL`, `SLUICE_TOKEN` and `SLUICE_PROJECT`. The server URL may
+ * name the `/graphql` path or not.
+ *
+ * @throws UsageError naming the flag and the variable when the token is missing or the URL is not one.
+ */
+export function connectionSettings(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): ConnectionSettings {
+  const server = (flags.server ?? env.SLUICE_URL ?? "").trim() || DEFAULT_SERVER;
+  let url: URL;
+  try {
+    url = new URL(server);
+  } catch {
+    throw new UsageError(`--server / SLUICE_URL: "${server}" is not a URL (expected e.g. ${DEFAULT_SERVER})`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new UsageError(`--server / SLUICE_URL: "${server}" is not an http:// or https:// URL`);
+  }
+  const path = url.pathname.replace(/\/+$/, "");
+  url.pathname = path.endsWith("/graphql") ? path : `${path}/graphql`;
+  url.search = "";
+  url.hash = "";
+  const token = (flags.token ?? env.SLUICE_TOKEN ?? "").trim();
+  if (!token) {
+    throw new UsageError("no API token: pass --token or set SLUICE_TOKEN (the server prints an admin token on its first start)");
+  }
+  const project = (flags.project ?? env.SLUICE_PROJECT ?? "").trim() || undefined;
+  const http = url.toString();
+  return { url: http, wsUrl: http.replace(/^http/, "ws"), token, project };
+}
+
+/** The project name, or a usage error saying how to give one. */
+export function requireProject(settings: ConnectionSettings): string {
+  if (!settings.project) throw new UsageError("no project: pass --project NAME or set SLUICE_PROJECT");
+  return settings.project;
+}
+
+/** A GraphQL error as the server sends it. */
+interface GraphQLErrorLike {
+  message: string;
+  extensions?: Record<string, unknown>;
+}
+
+/** The client error for the errors of a GraphQL response (the first one decides the wording). */
+export function graphqlErrors(errors: readonly GraphQLErrorLike[], server: string): CliError {
+  const first = errors[0]!;
+  const code = typeof first.extensions?.code === "string" ? first.extensions.code : undefined;
+  const more = errors.slice(1).map((e) => e.message);
+  const problems = Array.isArray(first.extensions?.problems)
+    ? (first.extensions.problems as Array<{ field?: string; message?: string }>).map((p) => `${p.field}: ${p.message}`)
+    : [];
+  switch (code) {
+    case "UNAUTHENTICATED":
+      return new CliError(`${server} refused the token (--token / SLUICE_TOKEN): ${first.message}`);
+    case "FORBIDDEN":
+      return new CliError(`not allowed: ${first.message}`, 1, more);
+    case "RATE_LIMITED":
+      return new CliError(`rate limited by the server: ${first.message}`);
+    case "INTERNAL":
+      return new CliError(`the server failed: ${first.message} (the details are in the server's log)`);
+    default:
+      return new CliError(first.message, 1, [...problems, ...more]);
+  }
+}
+
+/** Fields to select on a mutation's result union so that {@link unwrap} can explain its errors. */
+export const ERROR_FIELDS = `__typename
+  ... on Error { code message }
+  ... on InvalidInputError { problems { field message } }
+  ... on ConflictError { field }
+  ... on NotFoundError { resourceType resourceId }`;
+
+/** A mutation result union as selected with {@link ERROR_FIELDS}. */
+export interface ResultUnion {
+  __typename: string;
+  message?: string;
+  problems?: Array<{ field: string; message: string }>;
+}
+
+/**
+ * The success member of a result union, or a CliError for its error member: an
+ * `InvalidInputError` becomes one detail line per field.
+ */
+export function unwrap<T>(result: ResultUnion, expected: string, what: string): T {
+  if (result.__typename === expected) return result as unknown as T;
+  if (result.__typename === "InvalidInputError") {
+    throw new CliError(
+      `${what}: invalid input`,
+      1,
+      (result.problems ?? []).map((p) => `${p.field}: ${p.message}`),
+    );
+  }
+  throw new CliError(`${what}: ${result.message ?? result.__typename}`);
+}
+
+export interface SubscriptionHandlers<T> {
+  next(data: T): void;
+  /** The subscription ended with an error (already a CliError); it is over. */
+  error(err: CliError): void;
+  complete?(): void;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Close codes after which reconnecting cannot help (bad token, refused operation, protocol misuse). */
+const FATAL_CLOSE_CODES = new Set([4400, 4401, 4403, 4406, 4409, 4429, 4500]);
+
+function isCloseEvent(value: unknown): value is { code: number; reason: string } {
+  return typeof value === "object" && value !== null && "code" in value && typeof (value as { code: unknown }).code === "number";
+}
+
+/** Talks to one server: queries and mutations over HTTP, subscriptions over one lazy WebSocket. */
+export class SluiceClient {
+  private ws: WsClient | undefined;
+
+  constructor(readonly settings: ConnectionSettings) {}
+
+  /** The server's address, as messages name it. */
+  get server(): string {
+    return this.settings.url.replace(/\/graphql$/, "");
+  }
+
+  /**
+   * Runs one query or mutation. A 429 is retried (up to three times, as the server's
+   * `Retry-After` says, at most 5 s each).
+   *
+   * @throws CliError when the server cannot be reached or answers with errors.
+   */
+  async request<T = Record<string, any>>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+    let res: Response;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        res = await fetch(this.settings.url, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${this.settings.token}` },
+          body: JSON.stringify({ query, variables }),
+          signal: AbortSignal.timeout(60_000),
+        });
+      } catch (err) {
+        throw this.unreachable(err);
+      }
+      if (res.status !== 429 || attempt >= 3) break;
+      const wait = Number(res.headers.get("retry-after"));
+      await res.body?.cancel().catch(() => undefined);
+      await sleep(Math.min(5, Number.isFinite(wait) && wait > 0 ? wait : 1) * 1000);
+    }
+    let body: { data?: T | null; errors?: GraphQLErrorLike[] };
+    try {
+      body = (await res.json()) as typeof body;
+    } catch {
+      throw new CliError(`${this.settings.url} answered HTTP ${res.status} without a GraphQL response; is --server / SLUICE_URL right?`);
+    }
+    if (body.errors?.length) throw graphqlErrors(body.errors, this.server);
+    if (!body.data) throw new CliError(`${this.settings.url} answered HTTP ${res.status} without data`);
+    return body.data;
+  }
+
+  /**
+   * Subscribes over graphql-ws (the token in `connection_init`); returns a function that
+   * unsubscribes. A dropped connection is retried a few times; the operation is then sent again
+   * with the same variables, so a handler should skip what it has already seen (by cursor).
+   */
+  subscribe<T = Record<string, any>>(query: string, variables: Record<string, unknown>, handlers: SubscriptionHandlers<T>): () => void {
+    let over = false;
+    const unsubscribe = this.wsClient().subscribe<T>(
+      { query, variables },
+      {
+        next: (result) => {
+          if (over) return;
+          if (result.errors?.length) {
+            over = true;
+            handlers.error(graphqlErrors(result.errors as GraphQLErrorLike[], this.server));
+            return;
+          }
+          if (result.data) handlers.next(result.data as T);
+        },
+        error: (err) => {
+          if (over) return;
+          over = true;
+          handlers.error(this.subscriptionError(err));
+        },
+        complete: () => {
+          if (over) return;
+          over = true;
+          handlers.complete?.();
+        },
+      },
+    );
+    return () => {
+      over = true;
+      unsubscribe();
+    };
+  }
+
+  /** Closes the WebSocket, if one was opened. */
+  async close(): Promise<void> {
+    const ws = this.ws;
+    this.ws = undefined;
+    if (ws) await ws.dispose();
+  }
+
+  private wsClient(): WsClient {
+    this.ws ??= createClient({
+      url: this.settings.wsUrl,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${this.settings.token}` },
+      lazy: true,
+      keepAlive: 15_000,
+      retryAttempts: 5,
+      shouldRetry: (e) => !(isCloseEvent(e) && FATAL_CLOSE_CODES.has(e.code)),
+    });
+    return this.ws;
+  }
+
+  private subscriptionError(err: unknown): CliError {
+    if (Array.isArray(err)) return graphqlErrors(err as GraphQLErrorLike[], this.server);
+    if (isCloseEvent(err)) {
+      if (err.code === 4401 || err.code === 4403) {
+        return new CliError(`${this.server} refused the token (--token / SLUICE_TOKEN): ${err.reason || "unauthenticated"}`);
+      }
+      return new CliError(`the connection to ${this.settings.wsUrl} closed (${err.code}${err.reason ? `: ${err.reason}` : ""})`);
+    }
+    return this.unreachable(err);
+  }
+
+  private unreachable(err: unknown): CliError {
+    const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
+    const detail =
+      cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : (err as { message?: string })?.message) ?? String(err);
+    return new CliError(`cannot reach the Sluice server at ${this.server} (${detail}); set --server or SLUICE_URL`);
+  }
+}

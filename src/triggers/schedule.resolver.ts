@@ -1,0 +1,153 @@
+import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
+import type { RequestContext } from "../app/context";
+import { NotFoundError } from "../app/errors";
+import { PageArgsInput } from "../app/graphql/connection";
+import { captureErrors } from "../app/graphql/results";
+import { runMutation } from "../app/mutation";
+import { Permission } from "../auth/roles";
+import { Pipeline } from "../pipelines/pipeline.types";
+import { Run } from "../runs/run.types";
+import { listFires } from "./fire-history";
+import { isRowId } from "./target";
+import type { ScheduleRow } from "./schedule.entity";
+import {
+  CreateScheduleInput,
+  Schedule,
+  ScheduleConnection,
+  ScheduleFilter,
+  ScheduleIdInput,
+  ScheduleOrder,
+  SchedulePayload,
+  ScheduleResult,
+  TriggerFire,
+  TriggerFireConnection,
+  UpdateScheduleInput,
+  scheduleSort,
+} from "./trigger.types";
+
+const summary = (row: ScheduleRow) => ({ id: row.id, pipelineId: row.pipelineId, name: row.name, cron: row.cron, paused: row.paused });
+
+@Resolver(() => Schedule)
+export class ScheduleResolver {
+  @Query(() => Schedule, { nullable: true, description: "One schedule; null when there is none." })
+  async schedule(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<Schedule | null> {
+    const row = await ctx.services.schedules.get(id);
+    ctx.authz.require(Permission.READ, row?.projectId);
+    return row ? Schedule.from(row) : null;
+  }
+
+  @Query(() => ScheduleConnection, { description: "Schedules the caller may read, newest first by default." })
+  async schedules(
+    @Ctx() ctx: RequestContext,
+    @Args() page: PageArgsInput,
+    @Arg("filter", () => ScheduleFilter, { nullable: true }) filter?: ScheduleFilter | null,
+    @Arg("orderBy", () => ScheduleOrder, { nullable: true }) orderBy?: ScheduleOrder | null,
+  ): Promise<ScheduleConnection> {
+    let projectIds: "all" | string[];
+    if (filter?.projectId) {
+      ctx.authz.require(Permission.READ, filter.projectId);
+      projectIds = [filter.projectId];
+    } else projectIds = ctx.authz.visibleProjects(Permission.READ);
+    const result = await ctx.services.schedules.list(
+      { projectIds, pipelineId: filter?.pipelineId ?? undefined, paused: filter?.paused ?? undefined },
+      page,
+      scheduleSort(orderBy),
+    );
+    return ScheduleConnection.from(result, Schedule.from);
+  }
+
+  @FieldResolver(() => Pipeline)
+  async pipeline(@Root() schedule: Schedule, @Ctx() ctx: RequestContext): Promise<Pipeline> {
+    ctx.authz.require(Permission.READ, schedule.projectId);
+    const row = await ctx.services.pipelines.get(schedule.pipelineId);
+    if (!row) throw new NotFoundError("Pipeline", schedule.pipelineId);
+    return Pipeline.from(row);
+  }
+
+  @FieldResolver(() => TriggerFireConnection, { description: "Its fires, newest first." })
+  async fires(@Root() schedule: Schedule, @Ctx() ctx: RequestContext, @Args() page: PageArgsInput): Promise<TriggerFireConnection> {
+    ctx.authz.require(Permission.READ, schedule.projectId);
+    return TriggerFireConnection.from(await listFires(ctx.services.db, schedule.id, page), (r) => TriggerFire.from(r, schedule.projectId));
+  }
+
+  @Mutation(() => ScheduleResult, {
+    description: "Creates a cron schedule that starts runs of a pipeline's latest version. Needs EDITOR in the pipeline's project.",
+  })
+  async createSchedule(@Ctx() ctx: RequestContext, @Arg("input") input: CreateScheduleInput): Promise<typeof ScheduleResult> {
+    return captureErrors(async () => {
+      const pipeline = isRowId(input.pipelineId) ? await ctx.services.pipelines.get(input.pipelineId) : null;
+      return runMutation(
+        ctx,
+        { action: "schedule.create", permission: Permission.WRITE, projectId: pipeline?.projectId, input },
+        async (tx) => {
+          if (!pipeline) throw new NotFoundError("Pipeline", input.pipelineId);
+          const row = await ctx.services.schedules.create(tx, pipeline, input);
+          return { value: SchedulePayload.of(row), targetId: row.id, result: summary(row) };
+        },
+      );
+    });
+  }
+
+  @Mutation(() => ScheduleResult, { description: "Changes a schedule's name, expression, time zone, parameters or policy. Needs EDITOR." })
+  async updateSchedule(@Ctx() ctx: RequestContext, @Arg("input") input: UpdateScheduleInput): Promise<typeof ScheduleResult> {
+    return captureErrors(async () => {
+      const existing = await ctx.services.schedules.get(input.id);
+      return runMutation(
+        ctx,
+        { action: "schedule.update", permission: Permission.WRITE, projectId: existing?.projectId, input },
+        async (tx) => {
+          const row = await ctx.services.schedules.update(tx, input.id, input);
+          return { value: SchedulePayload.of(row), targetId: row.id, result: summary(row) };
+        },
+      );
+    });
+  }
+
+  @Mutation(() => ScheduleResult, { description: "Stops a schedule firing until it is resumed. Needs EDITOR." })
+  async pauseSchedule(@Ctx() ctx: RequestContext, @Arg("input") input: ScheduleIdInput): Promise<typeof ScheduleResult> {
+    return this.setPaused(ctx, input, true);
+  }
+
+  @Mutation(() => ScheduleResult, {
+    description: "Lets a paused schedule fire again; with RUN_ONCE it first fires once for the latest tick it missed. Needs EDITOR.",
+  })
+  async resumeSchedule(@Ctx() ctx: RequestContext, @Arg("input") input: ScheduleIdInput): Promise<typeof ScheduleResult> {
+    return this.setPaused(ctx, input, false);
+  }
+
+  private async setPaused(ctx: RequestContext, input: ScheduleIdInput, paused: boolean): Promise<typeof ScheduleResult> {
+    return captureErrors(async () => {
+      const existing = await ctx.services.schedules.get(input.id);
+      const action = paused ? "schedule.pause" : "schedule.resume";
+      return runMutation(ctx, { action, permission: Permission.WRITE, projectId: existing?.projectId, input }, async (tx) => {
+        const row = await ctx.services.schedules.setPaused(tx, input.id, paused);
+        return { value: SchedulePayload.of(row), targetId: row.id, result: summary(row) };
+      });
+    });
+  }
+
+  @Mutation(() => ScheduleResult, { description: "Deletes a schedule (its fires stay on record). Needs EDITOR." })
+  async deleteSchedule(@Ctx() ctx: RequestContext, @Arg("input") input: ScheduleIdInput): Promise<typeof ScheduleResult> {
+    return captureErrors(async () => {
+      const existing = await ctx.services.schedules.get(input.id);
+      return runMutation(
+        ctx,
+        { action: "schedule.delete", permission: Permission.WRITE, projectId: existing?.projectId, input },
+        async (tx) => {
+          const row = await ctx.services.schedules.delete(tx, input.id);
+          return { value: SchedulePayload.of(row), targetId: row.id, result: summary(row) };
+        },
+      );
+    });
+  }
+}
+
+@Resolver(() => TriggerFire)
+export class TriggerFireResolver {
+  @FieldResolver(() => Run, { nullable: true, description: "The run it started; null when it failed." })
+  async run(@Root() fire: TriggerFire, @Ctx() ctx: RequestContext): Promise<Run | null> {
+    ctx.authz.require(Permission.READ, fire.projectId);
+    const row = fire.runId ? await ctx.services.runs.get(fire.runId) : null;
+    return row ? Run.from(row) : null;
+  }
+}
