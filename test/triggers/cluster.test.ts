@@ -141,7 +141,9 @@ describe(
       await admin.connect();
       try {
         const cut = await admin.query(
-          `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = 0 AND objid = $1 AND granted`,
+          `SELECT pg_terminate_backend(pid) FROM pg_locks
+            WHERE locktype = 'advisory' AND classid = 0 AND objid = $1 AND granted
+              AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
           [TRIGGER_LEADER_LOCK],
         );
         assert.equal(cut.rowCount, 1, "one process held the lock");
