@@ -6,11 +6,15 @@
  *
  *   1. dag1000  — a 1,000-stage fan-out/fan-in of `noop` stages (1 root, 998 leaves, 1 join):
  *                 wall time from sending `triggerRun` to the run being SUCCEEDED (target < 5 s).
- *   2. latency  — trigger → stage start: a one-stage pipeline whose module stage writes the
- *                 wall-clock time it started; latency = that time − the time just before the
- *                 client sent `triggerRun` (client, server and worker share the machine's
- *                 clock). Runs are started one after another; p50 and p99 over --runs runs
- *                 (target p50 < 10 ms, p99 < 50 ms).
+ *   2. latency  — a one-stage pipeline whose module stage writes the wall-clock time it
+ *                 started (client, server, worker and agent share the machine's clock), started
+ *                 one run after another, p50 and p99 over --runs runs (target p50 < 10 ms,
+ *                 p99 < 50 ms), three ways:
+ *                   trigger→start, local   latency from just before `triggerRun` is sent;
+ *                   event→start, local     from just before `emitEvent` is sent, through an
+ *                                          event rule that starts the pipeline;
+ *                   event→start, remote    the same with the stage run by a `sluice runner`
+ *                                          agent (a separate process) long-polling the server.
  *
  * Run it (builds first):
  *
@@ -22,7 +26,19 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { REPO_ROOT, createDatabase, gql, liveServers, log, percentile, pgliteVersion, postgresVersion, startServer } from "./support";
+import { spawn } from "node:child_process";
+import {
+  ADMIN_TOKEN,
+  REPO_ROOT,
+  createDatabase,
+  gql,
+  liveServers,
+  log,
+  percentile,
+  pgliteVersion,
+  postgresVersion,
+  startServer,
+} from "./support";
 
 interface Options {
   only?: "pglite" | "postgres";
@@ -84,8 +100,41 @@ async function waitDone(url: string, runId: string, pollMs: number): Promise<str
 interface BackendResult {
   backend: string;
   dagSeconds: number[];
-  latencies: number[];
+  latencies: Record<string, number[]>;
 }
+
+/** The wall-clock time the run's stamp stage started, once the run has finished. */
+async function stampOf(url: string, runId: string): Promise<number> {
+  const status = await waitDone(url, runId, 2);
+  if (status !== "SUCCEEDED") {
+    const d = await data(url, `query($id: ID!) { run(id: $id) { error } }`, { id: runId });
+    throw new Error(`latency run ${runId} ended ${status}: ${JSON.stringify(d.run.error)}`);
+  }
+  const d = await data(url, `query($id: ID!) { run(id: $id) { stageRuns { outputs { uri } } } }`, { id: runId });
+  return Number(fs.readFileSync(new URL(d.run.stageRuns[0].outputs[0].uri), "utf8"));
+}
+
+/** Waits for run `number` of a pipeline to exist (started by a trigger) and returns its id. */
+async function runNumbered(url: string, pipelineId: string, number: number): Promise<string> {
+  for (;;) {
+    const d = await data(url, `query($p: ID!, $n: Int!) { run(pipelineId: $p, number: $n) { id } }`, { p: pipelineId, n: number });
+    if (d.run) return d.run.id;
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+/** Latency of `runs` sequential starts, after 5 unmeasured ones that warm workers and caches. */
+async function measureLatency(runs: number, start: (i: number) => Promise<{ t0: number; runId: string }>, url: string): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < runs + 5; i++) {
+    const { t0, runId } = await start(i);
+    const started = await stampOf(url, runId);
+    if (i >= 5) out.push(started - t0);
+  }
+  return out;
+}
+
+const now = () => performance.timeOrigin + performance.now();
 
 async function benchBackend(backend: string, env: Record<string, string>, opts: Options): Promise<BackendResult> {
   const server = await startServer({ ...env, SLUICE_LOCAL_THREADS: String(Math.max(1, os.availableParallelism() - 1)) });
@@ -110,29 +159,74 @@ async function benchBackend(backend: string, env: Record<string, string>, opts: 
       const t0 = performance.now();
       const runId = await trigger(url, dagId);
       const status = await waitDone(url, runId, 20);
-      const s = (performance.now() - t0) / 1000;
+      const sec = (performance.now() - t0) / 1000;
       if (status !== "SUCCEEDED") throw new Error(`dag1000 run ${runId} ended ${status}`);
-      dagSeconds.push(s);
-      log(`[${backend}] dag1000 #${r + 1}: ${s.toFixed(2)} s`);
+      dagSeconds.push(sec);
+      log(`[${backend}] dag1000 #${r + 1}: ${sec.toFixed(2)} s`);
     }
 
-    // 2. Trigger -> stage start latency.
-    const latId = await apply(
+    // 2. Latency, three ways.
+    const fixtures = path.join(REPO_ROOT, "bench", "fixtures");
+    const stampSpec = (name: string, labels: string[]) => ({
+      name,
+      stages: [{ name: "s", run: { module: "./stamp.ts", export: "stamp" }, outputs: { started: file }, runner: { labels } }],
+    });
+    const latencies: Record<string, number[]> = {};
+    const direct = await apply(url, projectId, stampSpec("latency", ["local"]), fixtures);
+    latencies["trigger->start, local"] = await measureLatency(
+      opts.runs,
+      async () => ({ t0: now(), runId: await trigger(url, direct) }),
       url,
-      projectId,
-      { name: "latency", stages: [{ name: "s", run: { module: "./stamp.ts", export: "stamp" }, outputs: { started: file } }] },
-      path.join(REPO_ROOT, "bench", "fixtures"),
     );
-    const latencies: number[] = [];
-    for (let i = 0; i < opts.runs + 5; i++) {
-      const t0 = performance.timeOrigin + performance.now();
-      const runId = await trigger(url, latId);
-      await waitDone(url, runId, 2);
-      const d = await data(url, `query($id: ID!) { run(id: $id) { stageRuns { outputs { uri } } } }`, { id: runId });
-      const started = Number(fs.readFileSync(new URL(d.run.stageRuns[0].outputs[0].uri), "utf8"));
-      if (i >= 5) latencies.push(started - t0); // the first few warm the worker and caches
+    log(`[${backend}] trigger->start local done`);
+
+    const onEvent = async (pipelineId: string, type: string) => {
+      const rule = await data(
+        url,
+        `mutation($i: CreateEventRuleInput!) { createEventRule(input: $i) { __typename ... on Error { message } } }`,
+        { i: { pipelineId, name: `on-${type.replace(".", "-")}`, eventType: type } },
+      );
+      if (rule.createEventRule.__typename !== "EventRulePayload") throw new Error(rule.createEventRule.message);
+      await new Promise((r) => setTimeout(r, 300)); // the rule is armed after its creation event
+      return async (i: number) => {
+        const t0 = now();
+        await data(url, `mutation($i: EmitEventInput!) { emitEvent(input: $i) { __typename } }`, {
+          i: { projectId, type, payload: { i } },
+        });
+        return { t0, runId: await runNumbered(url, pipelineId, i + 1) };
+      };
+    };
+    const viaEvent = await apply(url, projectId, stampSpec("latency-event", ["local"]), fixtures);
+    latencies["event->start, local"] = await measureLatency(opts.runs, await onEvent(viaEvent, "bench.local"), url);
+    log(`[${backend}] event->start local done`);
+
+    const agent = spawn(
+      process.execPath,
+      [
+        path.join(REPO_ROOT, "bin", "sluice.js"),
+        "runner",
+        "--server",
+        url,
+        "--labels",
+        "remote",
+        "--concurrency",
+        "2",
+        "--name",
+        "bench-agent",
+      ],
+      {
+        env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", SLUICE_TOKEN: ADMIN_TOKEN, LOG_LEVEL: "warn" },
+        stdio: ["ignore", "ignore", "inherit"],
+      },
+    );
+    try {
+      const remote = await apply(url, projectId, stampSpec("latency-remote", ["remote"]), fixtures);
+      latencies["event->start, remote"] = await measureLatency(opts.runs, await onEvent(remote, "bench.remote"), url);
+      log(`[${backend}] event->start remote done`);
+    } finally {
+      agent.kill("SIGTERM");
+      await new Promise((r) => agent.once("exit", r));
     }
-    log(`[${backend}] latency: ${latencies.length} runs`);
     return { backend, dagSeconds, latencies };
   } finally {
     await server.stop();
@@ -170,27 +264,27 @@ async function main(): Promise<void> {
     `machine: ${cpu}, ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; PGlite ${pgliteVersion()}${pg ? `; PostgreSQL ${pg}` : ""}`,
   );
   console.log("");
-  console.log("backend    dag1000 s (each)           dag1000 median  trigger->start p50 ms  p99 ms  max ms  runs");
+  console.log("backend    dag1000 s (each)             median");
   for (const r of results) {
     const sortedDag = [...r.dagSeconds].sort((a, b) => a - b);
-    const lat = [...r.latencies].sort((a, b) => a - b);
     console.log(
-      [
-        r.backend.padEnd(10),
-        r.dagSeconds
-          .map((s) => s.toFixed(2))
-          .join(", ")
-          .padEnd(26),
-        `${percentile(sortedDag, 50).toFixed(2)} s`.padStart(14),
-        percentile(lat, 50).toFixed(1).padStart(22),
-        percentile(lat, 99).toFixed(1).padStart(7),
-        lat[lat.length - 1]!.toFixed(1).padStart(7),
-        String(lat.length).padStart(5),
-      ].join(" "),
+      `${r.backend.padEnd(10)} ${r.dagSeconds
+        .map((x) => x.toFixed(2))
+        .join(", ")
+        .padEnd(28)} ${percentile(sortedDag, 50).toFixed(2)} s`,
     );
   }
   console.log("");
-  console.log("targets: dag1000 < 5 s; trigger->stage start p50 < 10 ms, p99 < 50 ms");
+  console.log("backend    path                      p50 ms  p99 ms  max ms  runs");
+  for (const r of results) {
+    for (const [name, values] of Object.entries(r.latencies)) {
+      const lat = [...values].sort((a, b) => a - b);
+      const cells = [percentile(lat, 50), percentile(lat, 99), lat[lat.length - 1]!].map((x) => x.toFixed(1).padStart(7));
+      console.log(`${r.backend.padEnd(10)} ${name.padEnd(24)} ${cells.join(" ")} ${String(lat.length).padStart(5)}`);
+    }
+  }
+  console.log("");
+  console.log("targets: dag1000 < 5 s; event->stage start p50 < 10 ms, p99 < 50 ms (local and remote)");
 }
 
 main().catch((err: unknown) => {

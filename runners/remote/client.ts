@@ -66,7 +66,10 @@ export class AgentClient {
     private readonly log: AgentLogger,
     private readonly maxBackoffMs: number,
   ) {
-    this.origin = new URL(server.endsWith("/") ? server : `${server}/`);
+    // `--server` may be given as the GraphQL endpoint too (as the CLI accepts): the API's
+    // routes all hang off the folder above it.
+    const base = server.replace(/\/+$/, "").replace(/\/graphql$/, "");
+    this.origin = new URL(`${base}/`);
   }
 
   /** `path` (absolute, like `/graphql`) against the server's origin, keeping a path prefix of `--server`. */

@@ -55,6 +55,8 @@ export interface SluiceConfig {
   readonly workDir: string | undefined;
   /** Runners this server hosts itself: `local` (worker threads), `process` (commands). `SLUICE_RUNNERS` (comma list, or `none`). @default local,process */
   readonly embeddedRunners: ReadonlySet<EmbeddedRunner>;
+  /** Labels the embedded runners offer (stages need all of theirs among them). `SLUICE_RUNNER_LABELS` (comma list). @default local */
+  readonly embeddedLabels: readonly string[];
   /** Worker threads of the embedded local runner. `SLUICE_LOCAL_THREADS`. @default cores - 1 (at least 1) */
   readonly localThreads: number | undefined;
   /** How long a stage-run lease lasts without renewal. `SLUICE_LEASE_MS`. @default 30000 */
@@ -137,6 +139,19 @@ function runners(env: Env, name: string): ReadonlySet<EmbeddedRunner> {
   return out;
 }
 
+function labels(env: Env, name: string): readonly string[] {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return Object.freeze(["local"]);
+  const out = raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (out.length === 0 || out.some((l) => !/^[A-Za-z0-9_.-]{1,63}$/.test(l))) {
+    throw new ConfigError(name, raw, "a comma list of labels (letters, digits, _ . -), e.g. local,gpu");
+  }
+  return Object.freeze([...new Set(out)]);
+}
+
 function labelLimits(env: Env, name: string): Readonly<Record<string, number>> {
   const raw = env[name];
   if (raw === undefined || raw.trim() === "") return {};
@@ -202,6 +217,7 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
         : path.resolve(dataDir, "artifacts"),
     workDir: env.SLUICE_WORK_DIR ? path.resolve(env.SLUICE_WORK_DIR) : dataDir === "memory://" ? undefined : path.resolve(dataDir, "work"),
     embeddedRunners: runners(env, "SLUICE_RUNNERS"),
+    embeddedLabels: labels(env, "SLUICE_RUNNER_LABELS"),
     localThreads: env.SLUICE_LOCAL_THREADS ? integer(env, "SLUICE_LOCAL_THREADS", 1, 1) : undefined,
     leaseMs: integer(env, "SLUICE_LEASE_MS", 30_000, 500),
     labelLimits: labelLimits(env, "SLUICE_LABEL_LIMITS"),

@@ -3,6 +3,7 @@ import { returnedRows } from "../db/sql-text";
 import type { EventDraft } from "../events/event.store";
 import { RunEvents } from "./run-events";
 import { markRunStarted } from "./progress";
+import { remember } from "./run-meta";
 import { StageRunRow } from "./stage-run.entity";
 
 /** Serializes claims that must respect concurrency limits (per run, pipeline or label). */
@@ -26,6 +27,8 @@ interface Candidate {
   id: string;
   run_id: string;
   project_id: string;
+  pipeline_version_id: string;
+  number: number;
   pipeline_id: string;
   run_status: string;
   runner_labels: string[];
@@ -45,7 +48,7 @@ type Tx = { manager: EntityManager; emit(e: EventDraft): void };
 export async function claimStageRuns(tx: Tx, req: ClaimRequest): Promise<StageRunRow[]> {
   if (req.max <= 0) return [];
   const candidates: Candidate[] = await tx.manager.query(
-    `SELECT sr.id, sr.run_id, r.project_id, r.pipeline_id, r.status AS run_status, sr.runner_labels,
+    `SELECT sr.id, sr.run_id, r.project_id, r.pipeline_id, r.pipeline_version_id, r.number, r.status AS run_status, sr.runner_labels,
             r.max_parallel, r.max_concurrent_runs AS max_runs
        FROM stage_runs sr
        JOIN runs r ON r.id = sr.run_id
@@ -58,6 +61,10 @@ export async function claimStageRuns(tx: Tx, req: ClaimRequest): Promise<StageRu
     [req.labels, req.kinds, req.max * 4, req.projectIds ?? null],
   );
   if (candidates.length === 0) return [];
+  // A claim lost in a database crash only puts its stages back in the queue (their completion
+  // is then refused and they run again), so it need not wait for the WAL flush.
+  await tx.manager.query("SET LOCAL synchronous_commit = off");
+
   const limits = req.labelLimits ?? {};
   const limited = candidates.some(
     (c) => c.max_parallel !== null || c.max_runs !== null || c.runner_labels.some((l) => limits[l] !== undefined),
@@ -91,6 +98,15 @@ export async function claimStageRuns(tx: Tx, req: ClaimRequest): Promise<StageRu
     ],
   );
   const candidateOf = new Map(candidates.map((c) => [c.id, c]));
+  // The engine needs these facts of each run it just leased; it finds them cached.
+  for (const c of candidates)
+    remember({
+      id: c.run_id,
+      projectId: c.project_id,
+      pipelineId: c.pipeline_id,
+      pipelineVersionId: c.pipeline_version_id,
+      number: c.number,
+    });
   const started = new Set<string>();
   for (const c of claimed) {
     const cand = candidateOf.get(c.id)!;

@@ -11,8 +11,8 @@ import { RunEngine } from "./engine";
 
 /**
  * The run engine with the runners this server hosts itself (`SLUICE_RUNNERS`): worker threads
- * for TypeScript stages and operators, child processes for commands. Both answer to the label
- * `local`. A server with none still serves the API and takes back expired leases; remote agents
+ * for TypeScript stages and operators, child processes for commands. Both offer the labels of
+ * `SLUICE_RUNNER_LABELS` (`local` by default). A server with none still serves the API and takes back expired leases; remote agents
  * then do the work.
  */
 export function startEmbeddedEngine(services: Services, config: SluiceConfig, workRoot: string, log: Logger): RunEngine {
@@ -21,9 +21,9 @@ export function startEmbeddedEngine(services: Services, config: SluiceConfig, wo
     const threads = config.localThreads ?? Math.max(1, availableParallelism() - 1);
     // More attempts than threads may be leased: short stages then queue for a worker here
     // instead of paying a database round trip each.
-    runners.push(createLocalRunner({ threads, capacity: Math.max(16, threads * 8) }));
+    runners.push(createLocalRunner({ labels: [...config.embeddedLabels], threads, capacity: Math.max(16, threads * 8) }));
   }
-  if (config.embeddedRunners.has("process")) runners.push(createProcessRunner({}));
+  if (config.embeddedRunners.has("process")) runners.push(createProcessRunner({ labels: [...config.embeddedLabels] }));
   // With no runners of its own the engine still sweeps expired leases (of remote agents).
   const engine = new RunEngine(services, {
     owner: `server:${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`,
@@ -34,6 +34,7 @@ export function startEmbeddedEngine(services: Services, config: SluiceConfig, wo
     workRoot,
     leaseMs: config.leaseMs,
     labelLimits: config.labelLimits,
+    logRetentionDays: config.logRetentionDays,
     log: log.child({ component: "engine" }),
   });
   engine.start();

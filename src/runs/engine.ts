@@ -36,6 +36,8 @@ export interface EngineOptions {
   leaseMs?: number;
   /** Most RUNNING stage runs per label, across every runner. */
   labelLimits?: Readonly<Record<string, number>>;
+  /** Stage logs older than this many days are deleted (hourly). @default keep for ever */
+  logRetentionDays?: number;
   log: Logger;
 }
 
@@ -45,6 +47,8 @@ interface Inflight {
   epoch: number;
 }
 
+/** How often old stage logs are looked for. */
+const LOG_EXPIRY_INTERVAL_MS = 60 * 60 * 1000;
 const DISPATCH_EVENTS = [RunEvents.stageQueued, RunEvents.stageRetrying, RunEvents.cancelRequested];
 /** Most attempt completions recorded in one transaction. */
 const MAX_COMPLETION_BATCH = 200;
@@ -90,6 +94,10 @@ export class RunEngine {
     void this.listen(this.subscription);
     this.timers.push(setInterval(() => void this.renew(), Math.max(200, this.leaseMs / 3)).unref());
     this.timers.push(setInterval(() => void this.sweep(), Math.max(200, this.leaseMs / 2)).unref());
+    if (this.options.logRetentionDays) {
+      this.timers.push(setInterval(() => void this.expireLogs(), LOG_EXPIRY_INTERVAL_MS).unref());
+      void this.expireLogs();
+    }
     this.wake();
     // Retries already waiting when this process started announce themselves no more.
     void this.services.db.dataSource
@@ -348,6 +356,23 @@ export class RunEngine {
       }
     } catch (err) {
       this.options.log.warn({ err }, "could not sweep expired leases");
+    }
+  }
+
+  /**
+   * Deletes stage log chunks older than the retention. Every server may run it: the delete is
+   * idempotent, and a second one finds nothing.
+   */
+  async expireLogs(): Promise<number> {
+    const days = this.options.logRetentionDays;
+    if (!days || this.closed) return 0;
+    try {
+      const n = await this.options.logs.purge(new Date(Date.now() - days * 86_400_000));
+      if (n > 0) this.options.log.info({ deleted: n, retentionDays: days }, "expired old stage logs");
+      return n;
+    } catch (err) {
+      this.options.log.warn({ err }, "could not expire old stage logs");
+      return 0;
     }
   }
 

@@ -45,10 +45,11 @@ async function inputHashes(tx: ProgressTx, plan: RunPlan, runId: string, stageNa
 /**
  * Moves `names` (stage runs of `run` that are ready) to QUEUED in one statement, or, when a
  * stage caches and an earlier success has the same key, straight to SUCCEEDED reusing its
- * outputs (and then progresses below it in turn).
+ * outputs (and then progresses below it in turn). Returns whether any stage was reused.
  */
-export async function queueStages(tx: ProgressTx, plan: RunPlan, run: RunRef, names: readonly string[]): Promise<void> {
+export async function queueStages(tx: ProgressTx, plan: RunPlan, run: RunRef, names: readonly string[]): Promise<boolean> {
   let ready = [...names];
+  let reusedAny = false;
   while (ready.length > 0) {
     const cached: Array<{ name: string; key: string; from: string }> = [];
     const queue: Array<{ name: string; key: string | null }> = [];
@@ -92,10 +93,12 @@ export async function queueStages(tx: ProgressTx, plan: RunPlan, run: RunRef, na
         ),
       );
       for (const sr of rows) tx.emit(stageEvent(run, RunEvents.stageReused, sr, { reason: "CACHE", reusedFrom: c.from }));
+      reusedAny ||= rows.length > 0;
       next.push(...(await releaseDownstream(tx, plan, run, c.name)));
     }
     ready = next;
   }
+  return reusedAny;
 }
 
 /**

@@ -71,11 +71,7 @@ export class RunService {
     await this.checkArtifactInputs(tx.manager, plan, input.pipeline.projectId);
     const tags = checkTags(input.tags ?? {});
 
-    // Numbering takes the pipeline row's lock, so two triggers never share a number.
-    await tx.manager.query(`SELECT id FROM pipelines WHERE id = $1 FOR UPDATE`, [input.pipeline.id]);
-    const [{ next }] = await tx.manager.query(`SELECT COALESCE(MAX(number), 0) + 1 AS next FROM runs WHERE pipeline_id = $1`, [
-      input.pipeline.id,
-    ]);
+    const next = await nextRunNumber(tx.manager, input.pipeline.id);
     const run = await tx.manager.save(
       tx.manager.create(RunRow, {
         projectId: input.pipeline.projectId,
@@ -106,13 +102,14 @@ export class RunService {
         triggerKind: run.triggerKind,
       },
     });
-    await queueStages(
+    const reused = await queueStages(
       tx,
       plan,
       run,
       plan.order.filter((n) => plan.stages.get(n)!.upstream.length === 0),
     );
-    await settleRun(tx, run.id);
+    // Only outputs reused from the cache can have moved the run on already.
+    if (reused) await settleRun(tx, run.id);
     return run;
   }
 
@@ -209,10 +206,7 @@ export class RunService {
       }
       reused.set(name, sr);
     }
-    await tx.manager.query(`SELECT id FROM pipelines WHERE id = $1 FOR UPDATE`, [parent.pipelineId]);
-    const [{ next }] = await tx.manager.query(`SELECT COALESCE(MAX(number), 0) + 1 AS next FROM runs WHERE pipeline_id = $1`, [
-      parent.pipelineId,
-    ]);
+    const next = await nextRunNumber(tx.manager, parent.pipelineId);
     const run = await tx.manager.save(
       tx.manager.create(RunRow, {
         projectId: parent.projectId,
@@ -336,4 +330,17 @@ export class RunService {
   async attempts(stageRunId: string): Promise<StageAttemptRow[]> {
     return this.repo(StageAttemptRow).find({ where: { stageRunId }, order: { attempt: "ASC" } });
   }
+}
+
+/**
+ * The next run number of a pipeline, in one statement that also locks the pipeline row until
+ * the transaction ends, so two runs started at once never share a number.
+ */
+async function nextRunNumber(manager: EntityManager, pipelineId: string): Promise<number> {
+  const [{ next }] = await manager.query(
+    `WITH locked AS (SELECT id FROM pipelines WHERE id = $1 FOR UPDATE)
+     SELECT COALESCE(MAX(r.number), 0) + 1 AS next FROM locked LEFT JOIN runs r ON r.pipeline_id = locked.id`,
+    [pipelineId],
+  );
+  return Number(next);
 }

@@ -224,3 +224,87 @@ describe("leases", () => {
     assert.equal(run.status, "SUCCEEDED");
   });
 });
+
+describe("concurrency limits across runs and labels", () => {
+  let t: TestServer;
+  let projectId: string;
+  before(async () => {
+    t = await startTestServer({
+      env: { SLUICE_LOCAL_THREADS: "2", SLUICE_RUNNER_LABELS: "local,scarce", SLUICE_LABEL_LIMITS: "scarce=1" },
+    });
+    projectId = await seedProject(t, "limits");
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  /** The most attempts that overlapped in time among `runIds`' stage runs. */
+  async function peakOverlap(runIds: string[]): Promise<number> {
+    const rows: Array<{ started_at: Date; finished_at: Date }> = await t.server.services.db.dataSource.query(
+      `SELECT a.started_at, a.finished_at FROM stage_attempts a JOIN stage_runs s ON s.id = a.stage_run_id WHERE s.run_id = ANY($1)`,
+      [runIds],
+    );
+    const edges = rows.flatMap((r) => [
+      [new Date(r.started_at).getTime(), 1],
+      [new Date(r.finished_at).getTime(), -1],
+    ]) as Array<[number, number]>;
+    edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    let running = 0;
+    let peak = 0;
+    for (const [, d] of edges) peak = Math.max(peak, (running += d));
+    return peak;
+  }
+
+  it("runs at most maxConcurrentRuns runs of a pipeline at once; the others wait QUEUED", async () => {
+    const { pipelineId } = await applyPipeline(t, projectId, {
+      name: "one-at-a-time",
+      maxConcurrentRuns: 1,
+      stages: [{ name: "s", run: moduleRun("sleep"), params: { ms: 200 }, outputs: { out: file } }],
+    });
+    const ids = [await triggerRun(t, pipelineId), await triggerRun(t, pipelineId), await triggerRun(t, pipelineId)];
+    const runs = await Promise.all(ids.map((id) => waitForRun(t, id, 30_000)));
+    assert.deepEqual(
+      runs.map((r) => r.status),
+      ["SUCCEEDED", "SUCCEEDED", "SUCCEEDED"],
+    );
+    assert.equal(await peakOverlap(ids), 1);
+  });
+
+  it("runs at most the label's limit of stages with that label at once, across runs", async () => {
+    const { pipelineId } = await applyPipeline(t, projectId, {
+      name: "scarce",
+      stages: [
+        { name: "a", run: moduleRun("sleep"), params: { ms: 150 }, outputs: { out: file }, runner: { labels: ["local", "scarce"] } },
+        { name: "b", run: moduleRun("sleep"), params: { ms: 150 }, outputs: { out: file }, runner: { labels: ["local", "scarce"] } },
+      ],
+    });
+    const ids = [await triggerRun(t, pipelineId), await triggerRun(t, pipelineId)];
+    await Promise.all(ids.map((id) => waitForRun(t, id, 30_000)));
+    assert.equal(await peakOverlap(ids), 1);
+  });
+});
+
+describe("log retention", () => {
+  it("deletes stage log chunks older than the retention and keeps newer ones", async () => {
+    const t = await startTestServer({ env: { SLUICE_LOG_RETENTION_DAYS: "7" } });
+    try {
+      const projectId = await seedProject(t, "retention");
+      const { pipelineId } = await applyPipeline(t, projectId, {
+        name: "logged",
+        stages: [{ name: "p", run: moduleRun("produce"), outputs: { out: file } }],
+      });
+      const run = await waitForRun(t, await triggerRun(t, pipelineId));
+      const db = t.server.services.db.dataSource;
+      const stageRunId = stage(run, "p").id;
+      await db.query(
+        `INSERT INTO stage_logs (run_id, stage_run_id, attempt, stream, text, created_at) VALUES ($1, $2, 1, 'stdout', 'old', now() - interval '8 days')`,
+        [run.id, stageRunId],
+      );
+      assert.equal(await t.server.engine!.expireLogs(), 1);
+      const left: Array<{ text: string }> = await db.query(`SELECT text FROM stage_logs WHERE stage_run_id = $1`, [stageRunId]);
+      assert.ok(left.length >= 1 && left.every((l) => l.text !== "old"));
+    } finally {
+      await t.close();
+    }
+  });
+});
