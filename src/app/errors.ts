@@ -17,7 +17,8 @@ export enum ErrorCode {
 
 registerEnumType(ErrorCode, { name: "ErrorCode", description: "Why an operation did not succeed." });
 
-const HTTP_STATUS: Record<ErrorCode, number> = {
+/** The HTTP status that goes with each code, for plain-HTTP endpoints and Apollo alike. */
+export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   BAD_USER_INPUT: 400,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,

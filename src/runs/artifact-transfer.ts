@@ -28,7 +28,7 @@ import type { Logger } from "pino";
 import * as tar from "tar";
 import { authenticate } from "../app/authenticate";
 import { Authorizer } from "../app/context";
-import { ErrorCode, InvalidInputError, NotFoundError, SluiceError } from "../app/errors";
+import { ErrorCode, HTTP_STATUS, InvalidInputError, NotFoundError, SluiceError } from "../app/errors";
 import type { RequestRateLimiter } from "../app/rate-limit";
 import type { Services } from "../app/services";
 import { ArtifactRow } from "../artifacts/artifact.entity";
@@ -48,16 +48,6 @@ export interface ArtifactTransferOptions {
 
 /** The media type of a folder sent as a tar stream. */
 export const TAR_MEDIA_TYPE = "application/x-tar";
-
-const STATUS: Record<ErrorCode, number> = {
-  BAD_USER_INPUT: 400,
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  RATE_LIMITED: 429,
-  INTERNAL: 500,
-};
 
 /** Adds the upload and download routes to `app`. */
 export function registerArtifactTransfer(app: Express, options: ArtifactTransferOptions): void {
@@ -210,7 +200,7 @@ function refuse(res: Response, err: unknown, log: Logger): void {
   if (err instanceof SluiceError) {
     if (err.code === ErrorCode.RATE_LIMITED) res.setHeader("Retry-After", String(err.details.retryAfterSeconds));
     // A LeaseLostError's details carry its `reason` (LEASE_LOST or NOT_RUNNING) and epochs.
-    res.status(STATUS[err.code]).json({ error: { ...err.details, code: err.code, message: err.message } });
+    res.status(HTTP_STATUS[err.code]).json({ error: { ...err.details, code: err.code, message: err.message } });
     return;
   }
   const tarCode = (err as { tarCode?: unknown; code?: unknown })?.tarCode ?? (err as { code?: unknown })?.code;

@@ -3,7 +3,7 @@ import express, { type Express, type Request, type Response } from "express";
 import type { Logger } from "pino";
 import { authenticate } from "../app/authenticate";
 import { Authorizer, type RequestContext } from "../app/context";
-import { ErrorCode, InvalidInputError, SluiceError } from "../app/errors";
+import { ErrorCode, HTTP_STATUS, InvalidInputError, SluiceError } from "../app/errors";
 import type { RequestRateLimiter } from "../app/rate-limit";
 import type { Services } from "../app/services";
 import { emitCustomEvent } from "./event-rule.resolver";
@@ -18,16 +18,6 @@ export interface EventHookOptions {
   /** Largest body accepted, as for /graphql (`SLUICE_BODY_LIMIT`). */
   bodyLimitBytes: number;
 }
-
-const STATUS: Record<ErrorCode, number> = {
-  BAD_USER_INPUT: 400,
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  RATE_LIMITED: 429,
-  INTERNAL: 500,
-};
 
 function refuse(res: Response, status: number, code: ErrorCode, message: string, extra: Record<string, unknown> = {}): void {
   res.status(status).json({ error: { code, message, ...extra } });
@@ -88,7 +78,7 @@ export function registerEventHook(app: Express, options: EventHookOptions): void
         refuse(res, 400, err.code, err.message, { problems: err.problems });
       } else if (err instanceof SluiceError) {
         if (err.code === ErrorCode.RATE_LIMITED) res.setHeader("Retry-After", String(err.details.retryAfterSeconds));
-        refuse(res, STATUS[err.code], err.code, err.message);
+        refuse(res, HTTP_STATUS[err.code], err.code, err.message);
       } else {
         log.error({ err, requestId }, "the event webhook failed");
         refuse(res, 500, ErrorCode.INTERNAL, "Internal server error; the server logged the details");

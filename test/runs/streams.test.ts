@@ -35,6 +35,23 @@ function collect<T>(client: Client, query: string, variables: Record<string, unk
   });
 }
 
+/** The most attempts of `runIds`' stage runs that overlapped in time. */
+async function peakOverlap(t: TestServer, runIds: string[]): Promise<number> {
+  const rows: Array<{ started_at: Date; finished_at: Date }> = await t.server.services.db.dataSource.query(
+    `SELECT a.started_at, a.finished_at FROM stage_attempts a JOIN stage_runs s ON s.id = a.stage_run_id WHERE s.run_id = ANY($1)`,
+    [runIds],
+  );
+  const edges = rows.flatMap((r) => [
+    [new Date(r.started_at).getTime(), 1],
+    [new Date(r.finished_at).getTime(), -1],
+  ]) as Array<[number, number]>;
+  edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let running = 0;
+  let peak = 0;
+  for (const [, d] of edges) peak = Math.max(peak, (running += d));
+  return peak;
+}
+
 describe("run streams", () => {
   let t: TestServer;
   let projectId: string;
@@ -154,18 +171,7 @@ describe("run streams", () => {
     const { pipelineId } = await applyPipeline(t, projectId, { name: "throttled", maxParallel: 2, stages });
     const run = await waitForRun(t, await triggerRun(t, pipelineId), 30_000);
     assert.equal(run.status, "SUCCEEDED");
-    const rows: Array<{ started_at: Date; finished_at: Date }> = await t.server.services.db.dataSource.query(
-      `SELECT a.started_at, a.finished_at FROM stage_attempts a JOIN stage_runs s ON s.id = a.stage_run_id WHERE s.run_id = $1`,
-      [run.id],
-    );
-    const edges = rows.flatMap((r) => [
-      [new Date(r.started_at).getTime(), 1],
-      [new Date(r.finished_at).getTime(), -1],
-    ]) as Array<[number, number]>;
-    edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-    let running = 0;
-    let peak = 0;
-    for (const [, d] of edges) peak = Math.max(peak, (running += d));
+    const peak = await peakOverlap(t, [run.id]);
     assert.ok(peak <= 2, `peak ${peak}`);
     assert.equal(peak, 2, "two ran side by side");
   });
@@ -238,23 +244,6 @@ describe("concurrency limits across runs and labels", () => {
     await t.close();
   });
 
-  /** The most attempts that overlapped in time among `runIds`' stage runs. */
-  async function peakOverlap(runIds: string[]): Promise<number> {
-    const rows: Array<{ started_at: Date; finished_at: Date }> = await t.server.services.db.dataSource.query(
-      `SELECT a.started_at, a.finished_at FROM stage_attempts a JOIN stage_runs s ON s.id = a.stage_run_id WHERE s.run_id = ANY($1)`,
-      [runIds],
-    );
-    const edges = rows.flatMap((r) => [
-      [new Date(r.started_at).getTime(), 1],
-      [new Date(r.finished_at).getTime(), -1],
-    ]) as Array<[number, number]>;
-    edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-    let running = 0;
-    let peak = 0;
-    for (const [, d] of edges) peak = Math.max(peak, (running += d));
-    return peak;
-  }
-
   it("runs at most maxConcurrentRuns runs of a pipeline at once; the others wait QUEUED", async () => {
     const { pipelineId } = await applyPipeline(t, projectId, {
       name: "one-at-a-time",
@@ -267,7 +256,7 @@ describe("concurrency limits across runs and labels", () => {
       runs.map((r) => r.status),
       ["SUCCEEDED", "SUCCEEDED", "SUCCEEDED"],
     );
-    assert.equal(await peakOverlap(ids), 1);
+    assert.equal(await peakOverlap(t, ids), 1);
   });
 
   it("runs at most the label's limit of stages with that label at once, across runs", async () => {
@@ -280,7 +269,7 @@ describe("concurrency limits across runs and labels", () => {
     });
     const ids = [await triggerRun(t, pipelineId), await triggerRun(t, pipelineId)];
     await Promise.all(ids.map((id) => waitForRun(t, id, 30_000)));
-    assert.equal(await peakOverlap(ids), 1);
+    assert.equal(await peakOverlap(t, ids), 1);
   });
 });
 
