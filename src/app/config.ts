@@ -67,6 +67,18 @@ export interface SluiceConfig {
   readonly logRetentionDays: number;
   /** Largest artifact a remote runner may upload (`PUT /artifacts/uploads`), in bytes after decompression. `SLUICE_UPLOAD_LIMIT`. @default 10 GiB */
   readonly uploadLimitBytes: number;
+  /**
+   * The key project secrets are encrypted under (AES-256-GCM): 32 bytes, given in base64.
+   * `SLUICE_SECRET_KEY`. @default unset: a key file `<dataDir>/secret.key` created once (0600)
+   * and reused; with an in-memory database, a random key for this process only. Servers that
+   * share a PostgreSQL database must all set the same key.
+   */
+  readonly secretKey: Buffer | undefined;
+  /**
+   * Folders file sources may read from; any path outside them (after `..` and symlinks) is
+   * refused. `SLUICE_DATA_ROOTS` (comma list). @default the working directory and the data dir
+   */
+  readonly dataRoots: readonly string[];
 }
 
 /** A runner the server can host in its own process. */
@@ -182,6 +194,27 @@ function endpoints(env: Env, name: string): ReadonlySet<PublicEndpoint> {
   return out;
 }
 
+/** 32 bytes in base64 (or base64url); the value itself never appears in the error. */
+function secretKey(env: Env, name: string): Buffer | undefined {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === "") return undefined;
+  const key = /^[A-Za-z0-9+/_-]+={0,2}$/.test(raw) ? Buffer.from(raw.replace(/-/g, "+").replace(/_/g, "/"), "base64") : undefined;
+  if (!key || key.length !== 32) throw new ConfigError(name, "<hidden>", "32 random bytes in base64, e.g. from `openssl rand -base64 32`");
+  return key;
+}
+
+function dataRoots(env: Env, name: string, fallback: string[]): readonly string[] {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return Object.freeze([...new Set(fallback)]);
+  const out = raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => path.resolve(s));
+  if (out.length === 0) throw new ConfigError(name, raw, "a comma list of folders, e.g. /data,/srv/shared");
+  return Object.freeze([...new Set(out)]);
+}
+
 /** Flags given on the command line win over the environment. */
 export interface ConfigOverrides {
   port?: number;
@@ -223,6 +256,8 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     labelLimits: labelLimits(env, "SLUICE_LABEL_LIMITS"),
     logRetentionDays: integer(env, "SLUICE_LOG_RETENTION_DAYS", 30, 1),
     uploadLimitBytes: byteSize(env, "SLUICE_UPLOAD_LIMIT", 10 * 1024 ** 3),
+    secretKey: secretKey(env, "SLUICE_SECRET_KEY"),
+    dataRoots: dataRoots(env, "SLUICE_DATA_ROOTS", dataDir === "memory://" ? [process.cwd()] : [process.cwd(), path.resolve(dataDir)]),
   };
   if (config.port > 65535) throw new ConfigError("PORT", String(config.port), "a port number 0-65535");
   if (config.adminToken !== undefined && config.adminToken.length < 24) {

@@ -88,6 +88,26 @@ export async function runMutation<T>(
   }
 }
 
+/**
+ * Runs the slow, transaction-free first half of a mutation (reading files, converting data)
+ * under the mutation's authorization, auditing a refusal or failure there as `runMutation`
+ * would; the caller then records the result with `runMutation`.
+ */
+export async function prepareMutation<T>(ctx: RequestContext, scope: MutationScope, work: () => Promise<T>): Promise<T> {
+  try {
+    ctx.authz.require(scope.permission, scope.projectId);
+  } catch (err) {
+    if (ctx.authz.caller) await auditFailure(ctx, scope, AuditOutcome.DENIED, err);
+    throw err;
+  }
+  try {
+    return await work();
+  } catch (err) {
+    await auditFailure(ctx, scope, AuditOutcome.FAILED, err);
+    throw err;
+  }
+}
+
 async function auditFailure(ctx: RequestContext, scope: MutationScope, outcome: AuditOutcome, err: unknown): Promise<void> {
   const caller = ctx.authz.caller;
   const result =

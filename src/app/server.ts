@@ -12,6 +12,7 @@ import { migrate, migrationsApplied } from "../db/migrate";
 import type { RunEngine } from "../runs/engine";
 import { startEmbeddedEngine } from "../runs/embedded";
 import { type TriggerService, EVENT_HOOK_PATH, registerEventHook, startTriggerService } from "../triggers";
+import { registerDatasetUploads } from "../datasets/upload";
 import { registerArtifactTransfer } from "../runs/artifact-transfer";
 import { authenticate } from "./authenticate";
 import type { SluiceConfig } from "./config";
@@ -154,6 +155,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
     }),
   );
   registerEventHook(app, { services, limiter, log, bodyLimitBytes: config.bodyLimitBytes });
+  registerDatasetUploads(app, { services, limiter, log, maxBytes: config.uploadLimitBytes });
   app.use(bodyErrorHandler(config.bodyLimitBytes, log));
 
   /** Health probes stay open by default; a locked-down endpoint needs any valid token. */

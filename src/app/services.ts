@@ -16,6 +16,10 @@ import { AgentService } from "../runs/agent.service";
 import { LogService } from "../runs/logs";
 import { MetricsService } from "../runs/metrics.service";
 import { RunService } from "../runs/run.service";
+import { DatasetService } from "../datasets/dataset.service";
+import { IngestionService } from "../datasets/ingestion.service";
+import { SecretService } from "../secrets/secret.service";
+import { loadSecretKey } from "../secrets/secret-key";
 import { EventRuleService } from "../triggers/event-rule.service";
 import { ScheduleService } from "../triggers/schedule.service";
 import type { SluiceConfig } from "./config";
@@ -41,6 +45,12 @@ export interface Services {
   eventRules: EventRuleService;
   /** Remote runners: registration, leasing, heartbeats. */
   agents: AgentService;
+  /** Project secrets, encrypted at rest under the server's key. */
+  secrets: SecretService;
+  /** Datasets, their sources and immutable versions. */
+  datasets: DatasetService;
+  /** Reads sources (files, uploads, SQL queries) into profiled Parquet. */
+  ingestion: IngestionService;
 }
 
 /** Services plus what they hold open, to be released at shutdown. */
@@ -68,11 +78,15 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
   };
   const artifactRoot = await folder(config.artifactDir, "artifacts");
   const workRoot = await folder(config.workDir, "work");
+  const secretKey = await loadSecretKey(config, log);
   const bus = await MessageBus.start(db, config.databaseUrl, log);
   const audit = new AuditService(db);
   const logs = new LogService(db, bus);
   const metrics = new MetricsService(db, bus);
   const events = new EventBus(bus, db);
+  const artifacts = createLocalArtifactStore({ root: artifactRoot });
+  const secrets = new SecretService(db, secretKey.key);
+  const datasets = new DatasetService(db, artifacts);
   const services: Services = {
     config,
     db,
@@ -85,10 +99,13 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     runs: new RunService(db),
     logs,
     metrics,
-    artifacts: createLocalArtifactStore({ root: artifactRoot }),
+    artifacts,
     schedules: new ScheduleService(db),
     eventRules: new EventRuleService(db, events),
     agents: new AgentService({ db, events, config }),
+    secrets,
+    datasets,
+    ingestion: new IngestionService(db, datasets, secrets, config.dataRoots),
   };
   return {
     services,

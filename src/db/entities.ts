@@ -4,6 +4,9 @@ import { AuditEventRow } from "../audit/audit-event.entity";
 import { ApiTokenRow } from "../auth/api-token.entity";
 import { PrincipalRow } from "../auth/principal.entity";
 import { RoleBindingRow } from "../auth/role-binding.entity";
+import { DatasetSourceRow } from "../datasets/dataset-source.entity";
+import { DatasetVersionRow } from "../datasets/dataset-version.entity";
+import { DatasetRow } from "../datasets/dataset.entity";
 import { EventRow } from "../events/event.entity";
 import { PipelineVersionRow } from "../pipelines/pipeline-version.entity";
 import { PipelineRow } from "../pipelines/pipeline.entity";
@@ -14,6 +17,7 @@ import { RunnerAgentRow } from "../runs/runner-agent.entity";
 import { StageAttemptRow } from "../runs/stage-attempt.entity";
 import { StageLogRow } from "../runs/stage-log.entity";
 import { StageRunRow } from "../runs/stage-run.entity";
+import { SecretRow } from "../secrets/secret.entity";
 import { EventRuleRow } from "../triggers/event-rule.entity";
 import { ScheduleRow } from "../triggers/schedule.entity";
 import { TriggerCursorRow } from "../triggers/trigger-cursor.entity";
@@ -44,4 +48,10 @@ export const entities = [
   EventRuleRow,
   TriggerFireRow,
   TriggerCursorRow,
+  // secrets
+  SecretRow,
+  // datasets
+  DatasetRow,
+  DatasetSourceRow,
+  DatasetVersionRow,
 ];

@@ -3,9 +3,9 @@
  * the `runners` list. `runners/PROTOCOL.md` ("Remote agent") describes the exchange.
  */
 import { GraphQLJSONObject } from "graphql-scalars";
-import { type ClassType, Field, Float, ID, InputType, Int, ObjectType, createUnionType, registerEnumType } from "type-graphql";
+import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 import { Connection, OrderBy } from "../app/graphql/connection";
-import { ConflictProblem, ErrorInterface, InvalidInputProblem, MutationResult, NotFoundProblem } from "../app/graphql/results";
+import { ErrorInterface, MutationResult } from "../app/graphql/results";
 import { ErrorCode } from "../app/errors";
 import type { RunnerAgentRow } from "./runner-agent.entity";
 
@@ -388,22 +388,9 @@ export class LeaseLostProblem implements ErrorInterface {
   reason: string;
 }
 
-/** `<Name>Result = <Success> | LeaseLostError | NotFoundError | ConflictError | InvalidInputError`. */
-function FencedResult<T extends object>(name: string, success: ClassType<T>) {
-  const members = [success, LeaseLostProblem, NotFoundProblem, ConflictProblem, InvalidInputProblem] as const;
-  return createUnionType({
-    name: `${name}Result`,
-    types: () => members,
-    resolveType: (value) => {
-      for (const cls of members) if (value instanceof cls) return cls;
-      return undefined;
-    },
-  });
-}
-
 export const RegisterRunnerResult = MutationResult("RegisterRunner", RegisterRunnerPayload);
 export const DeregisterRunnerResult = MutationResult("DeregisterRunner", RunnerPayload);
 export const LeaseStageRunsResult = MutationResult("LeaseStageRuns", LeaseStageRunsPayload);
 export const HeartbeatResult = MutationResult("Heartbeat", HeartbeatPayload);
-export const AppendStageLogsResult = FencedResult("AppendStageLogs", AppendStageLogsPayload);
-export const CompleteStageRunResult = FencedResult("CompleteStageRun", CompleteStageRunPayload);
+export const AppendStageLogsResult = MutationResult("AppendStageLogs", AppendStageLogsPayload, [LeaseLostProblem]);
+export const CompleteStageRunResult = MutationResult("CompleteStageRun", CompleteStageRunPayload, [LeaseLostProblem]);

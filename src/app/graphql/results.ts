@@ -66,15 +66,18 @@ export class InvalidInputProblem implements ErrorInterface {
 const ERROR_MEMBERS = [NotFoundProblem, ConflictProblem, InvalidInputProblem] as const;
 
 /**
- * `<Name>Result = <Success> | NotFoundError | ConflictError | InvalidInputError`. Members are
- * resolved by class, so resolvers return class instances (which `captureErrors` guarantees).
+ * `<Name>Result = <Success> | <extra errors> | NotFoundError | ConflictError | InvalidInputError`.
+ * Members are resolved by class, so resolvers return class instances (which `captureErrors`
+ * guarantees). An extra error member is for an outcome a client must handle with its own fields
+ * (a lost lease, a refused schema change).
  */
-export function MutationResult<T extends object>(name: string, success: ClassType<T>) {
+export function MutationResult<T extends object>(name: string, success: ClassType<T>, extraErrors: readonly ClassType<object>[] = []) {
+  const members = [success, ...extraErrors, ...ERROR_MEMBERS] as const;
   return createUnionType({
     name: `${name}Result`,
-    types: () => [success, ...ERROR_MEMBERS] as const,
+    types: () => members,
     resolveType: (value) => {
-      for (const cls of [success, ...ERROR_MEMBERS]) if (value instanceof cls) return cls;
+      for (const cls of members) if (value instanceof cls) return cls;
       return undefined;
     },
   });

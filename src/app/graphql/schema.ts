@@ -4,10 +4,12 @@ import { GraphQLDateTime } from "graphql-scalars";
 import { buildSchema } from "type-graphql";
 import { AuditResolver } from "../../audit/audit.resolver";
 import { AuthResolver } from "../../auth/auth.resolver";
+import { DatasetResolver, DatasetVersionResolver } from "../../datasets/dataset.resolver";
 import { PipelineResolver } from "../../pipelines/pipeline.resolver";
 import { ProjectResolver } from "../../projects/project.resolver";
 import { AgentResolver } from "../../runs/agent.resolver";
 import { ArtifactResolver, RunResolver, StageRunResolver } from "../../runs/run.resolver";
+import { SecretResolver } from "../../secrets/secret.resolver";
 import { EventRuleResolver, ScheduleResolver, TriggerFireResolver } from "../../triggers";
 import type { RequestContext } from "../context";
 import { ErrorCode, SluiceError } from "../errors";
@@ -25,6 +27,9 @@ const resolvers = [
   EventRuleResolver,
   TriggerFireResolver,
   AgentResolver,
+  SecretResolver,
+  DatasetResolver,
+  DatasetVersionResolver,
 ] as const;
 
 /**

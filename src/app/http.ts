@@ -1,0 +1,58 @@
+import { randomUUID } from "node:crypto";
+import type { Request, Response } from "express";
+import type { Logger } from "pino";
+import { authenticate } from "./authenticate";
+import { Authorizer, type RequestContext } from "./context";
+import { ErrorCode, HTTP_STATUS, InvalidInputError, SluiceError } from "./errors";
+import type { RequestRateLimiter } from "./rate-limit";
+import type { Services } from "./services";
+
+/**
+ * The request context of a plain-HTTP route (uploads, webhooks): the bearer token is
+ * authenticated and rate-limited exactly as for GraphQL. Throws UNAUTHENTICATED or
+ * RATE_LIMITED as SluiceErrors, which `sendError` answers.
+ */
+export async function httpContext(
+  deps: { services: Services; limiter: RequestRateLimiter; log: Logger },
+  req: Request,
+  res: Response,
+): Promise<RequestContext> {
+  const requestId = typeof res.locals.requestId === "string" ? res.locals.requestId : randomUUID();
+  const caller = await authenticate(deps.services, deps.limiter, {
+    authorization: req.headers.authorization,
+    clientAddress: req.ip ?? "unknown",
+  });
+  return {
+    requestId,
+    authz: new Authorizer(caller),
+    services: deps.services,
+    log: deps.log.child({ requestId, principal: caller.principalName }),
+  };
+}
+
+/** A body over a route's size limit: answered 413. */
+export class PayloadTooLargeError extends InvalidInputError {
+  constructor(limitBytes: number, setting: string) {
+    super([{ field: "body", message: `is over the limit of ${limitBytes} bytes (${setting})` }]);
+  }
+}
+
+/**
+ * Answers an error of a plain-HTTP route as `{ error: { code, message, problems? } }` with the
+ * code's status (413 for a body too large, Retry-After on RATE_LIMITED); anything unexpected is
+ * logged and answered 500 without its details.
+ */
+export function sendError(res: Response, err: unknown, log: Logger): void {
+  if (res.headersSent) return;
+  if (err instanceof InvalidInputError) {
+    res
+      .status(err instanceof PayloadTooLargeError ? 413 : 400)
+      .json({ error: { code: err.code, message: err.message, problems: err.problems } });
+  } else if (err instanceof SluiceError) {
+    if (err.code === ErrorCode.RATE_LIMITED) res.setHeader("Retry-After", String(err.details.retryAfterSeconds));
+    res.status(HTTP_STATUS[err.code]).json({ error: { code: err.code, message: err.message, ...err.details } });
+  } else {
+    log.error({ err }, "an HTTP route failed");
+    res.status(500).json({ error: { code: ErrorCode.INTERNAL, message: "Internal server error; the server logged the details" } });
+  }
+}

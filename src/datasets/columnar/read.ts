@@ -1,0 +1,159 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import type { DuckDBConnection } from "@duckdb/node-api";
+import { InvalidInputError } from "../../app/errors";
+import { checkInsideRoots, isGlob, resolveInsideRoots } from "../sources/roots";
+import type { ColumnSchema, FileSourceConfig } from "../types";
+import { queryJson, sqlString, withDuckDb } from "./duckdb";
+import { describeQuery, isWidening, typeKind } from "./schema";
+
+/** What reading a source into one Parquet file produced. */
+export interface MaterializedFiles {
+  rowCount: number;
+  schema: ColumnSchema[];
+  /** Every file read, in the order read (sorted, so the same files give the same bytes). */
+  files: string[];
+}
+
+/** DuckDB's reader call for `files` in `format`, with the source's options. */
+export function readerSql(files: readonly string[], config: Pick<FileSourceConfig, "format" | "hivePartitioning" | "csv">): string {
+  const list = `[${files.map(sqlString).join(", ")}]`;
+  // Files of one source may add columns over time; they are matched by name, missing ones null.
+  const extra = (config.hivePartitioning ? ", hive_partitioning = true" : "") + (files.length > 1 ? ", union_by_name = true" : "");
+  switch (config.format) {
+    case "parquet":
+      return `read_parquet(${list}${extra})`;
+    case "jsonl":
+      return `read_json(${list}, format = 'newline_delimited'${extra})`;
+    case "csv": {
+      const o = config.csv ?? {};
+      const opts = [
+        // strict_mode makes a ragged or unterminated row an error; fixing the dialect's defaults
+        // (comma, double quote, a header, no skipped rows) stops the sniffer from "explaining" a
+        // broken file as a one-column file with another delimiter, or by skipping its bad rows.
+        "strict_mode = true",
+        "skip = 0",
+        `delim = ${sqlString(o.delimiter ?? ",")}`,
+        `header = ${o.header ?? true}`,
+        `quote = ${sqlString(o.quote ?? '"')}`,
+        o.escape !== undefined ? `escape = ${sqlString(o.escape)}` : "",
+        o.nullString !== undefined ? `nullstr = ${sqlString(o.nullString)}` : "",
+      ].filter(Boolean);
+      return `read_csv(${list}, ${opts.join(", ")}${extra})`;
+    }
+  }
+}
+
+/** The files a source's paths and globs name, checked against the roots; sorted, no repeats. */
+export async function expandPaths(conn: DuckDBConnection, config: FileSourceConfig, roots: readonly string[]): Promise<string[]> {
+  const files = new Set<string>();
+  for (const [i, p] of config.paths.entries()) {
+    const field = `config.paths[${i}]`;
+    const absolute = resolveInsideRoots(p, roots, field);
+    if (isGlob(absolute)) {
+      const matched = (await queryJson(conn, `SELECT file FROM glob(${sqlString(absolute)}) ORDER BY file`)).map((r) => String(r.file));
+      if (matched.length === 0) throw new InvalidInputError([{ field, message: `${p} matches no files` }]);
+      checkInsideRoots(matched, roots, field);
+      matched.forEach((f) => files.add(f));
+    } else {
+      const stat = await fs.stat(absolute).catch(() => null);
+      if (!stat) throw new InvalidInputError([{ field, message: `${p} does not exist` }]);
+      if (stat.isDirectory()) {
+        // A folder is read whole, partitions included: every file of the format below it.
+        const ext = config.format === "jsonl" ? "{jsonl,json,ndjson}" : config.format;
+        const pattern = path.join(absolute, "**", `*.${ext}`);
+        const matched = (await queryJson(conn, `SELECT file FROM glob(${sqlString(pattern)}) ORDER BY file`)).map((r) => String(r.file));
+        if (matched.length === 0) throw new InvalidInputError([{ field, message: `${p} holds no .${config.format} files` }]);
+        checkInsideRoots(matched, roots, field);
+        matched.forEach((f) => files.add(f));
+      } else files.add(absolute);
+    }
+  }
+  const sorted = [...files].sort();
+  for (const f of sorted) {
+    const stat = await fs.stat(f);
+    if (stat.size === 0) throw new InvalidInputError([{ field: "config.paths", message: `${f} is empty` }]);
+  }
+  return sorted;
+}
+
+/** DuckDB's message without its "Invalid Input Error:" prefix and the long hints after it. */
+export function duckMessage(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  const lines = text.split("\n").filter((l) => l.trim());
+  // DuckDB puts the what on the first line and, for CSV, the why on the second.
+  return lines
+    .slice(0, 2)
+    .join(" ")
+    .replace(/^[A-Za-z ]*Error: /, "");
+}
+
+/**
+ * Refuses files of one source whose columns disagree in a way no reader should paper over: the
+ * same column as a number in one file and text in another. Numeric widenings (BIGINT vs DOUBLE,
+ * as CSV sniffing produces) are fine: DuckDB unifies them.
+ */
+async function checkTypesAgree(conn: DuckDBConnection, files: string[], config: FileSourceConfig): Promise<void> {
+  if (files.length < 2) return;
+  const seen = new Map<string, { type: string; file: string }>();
+  for (const file of files) {
+    let cols: ColumnSchema[];
+    try {
+      cols = await describeQuery(conn, `SELECT * FROM ${readerSql([file], config)}`);
+    } catch (err) {
+      throw new InvalidInputError([{ field: "config.paths", message: `${file} cannot be read as ${config.format}: ${duckMessage(err)}` }]);
+    }
+    for (const col of cols) {
+      const first = seen.get(col.name);
+      if (!first) {
+        seen.set(col.name, { type: col.type, file });
+        continue;
+      }
+      const compatible =
+        first.type === col.type ||
+        (typeKind(first.type) === "numeric" && typeKind(col.type) === "numeric") ||
+        isWidening(first.type, col.type) ||
+        isWidening(col.type, first.type);
+      if (!compatible) {
+        throw new InvalidInputError([
+          {
+            field: "config.paths",
+            message: `column ${col.name} is ${first.type} in ${path.basename(first.file)} but ${col.type} in ${path.basename(file)}`,
+          },
+        ]);
+      }
+    }
+  }
+}
+
+/**
+ * Reads a file source (CSV, Parquet or JSON Lines; paths, globs, partitioned folders) into one
+ * Parquet file at `outFile`. DuckDB streams the files to the output, so nothing is held in
+ * JavaScript and inputs larger than memory work. Unreadable, empty or clashing input is an
+ * InvalidInputError naming the file; `outFile` is then not written.
+ */
+export async function materializeFiles(
+  config: FileSourceConfig,
+  outFile: string,
+  opts: { roots: readonly string[] },
+): Promise<MaterializedFiles> {
+  return withDuckDb(async (conn) => {
+    const files = await expandPaths(conn, config, opts.roots);
+    await checkTypesAgree(conn, files, config);
+    const select = `SELECT * FROM ${readerSql(files, config)}`;
+    let rowCount: number;
+    try {
+      const [{ Count }] = await queryJson(conn, `COPY (${select}) TO ${sqlString(outFile)} (FORMAT parquet, COMPRESSION zstd)`);
+      rowCount = Number(Count);
+    } catch (err) {
+      await fs.rm(outFile, { force: true });
+      throw new InvalidInputError([{ field: "config.paths", message: `cannot read the ${config.format} input: ${duckMessage(err)}` }]);
+    }
+    if (rowCount === 0) {
+      await fs.rm(outFile, { force: true });
+      throw new InvalidInputError([{ field: "config.paths", message: "the source holds no rows" }]);
+    }
+    const schema = await describeQuery(conn, `SELECT * FROM read_parquet(${sqlString(outFile)})`);
+    return { rowCount, schema, files };
+  });
+}

@@ -1,0 +1,238 @@
+import { Arg, Args, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
+import type { RequestContext } from "../app/context";
+import { InvalidInputError, NotFoundError } from "../app/errors";
+import { PageArgsInput } from "../app/graphql/connection";
+import { captureErrors } from "../app/graphql/results";
+import { type MutationScope, prepareMutation, runMutation } from "../app/mutation";
+import { ArtifactRow } from "../artifacts/artifact.entity";
+import { Permission } from "../auth/roles";
+import { Artifact } from "../runs/run.types";
+import { SchemaPolicyError } from "./dataset.errors";
+import {
+  CreateDatasetInput,
+  Dataset,
+  DatasetConnection,
+  DatasetFilter,
+  DatasetIdInput,
+  DatasetOrder,
+  DatasetPayload,
+  DatasetResult,
+  DatasetSource,
+  DatasetSourcePayload,
+  DatasetSourceResult,
+  DatasetVersion,
+  DatasetVersionConnection,
+  DatasetVersionOrder,
+  IngestDatasetInput,
+  IngestDatasetPayload,
+  IngestDatasetResult,
+  PutDatasetSourceInput,
+  SchemaChangeRefused,
+  UpdateDatasetInput,
+  datasetSort,
+  datasetVersionSort,
+} from "./dataset.types";
+import type { FileSourceConfig, SourceConfig } from "./types";
+
+/** The source config a `putDatasetSource` input describes (validated by the service). */
+function sourceConfigOf(input: PutDatasetSourceInput): SourceConfig {
+  if (input.kind === "FILE") {
+    const config: FileSourceConfig = { kind: "FILE", paths: input.paths ?? [], format: input.format ?? ("" as never) };
+    if (input.hivePartitioning) config.hivePartitioning = true;
+    if (input.csv) config.csv = Object.fromEntries(Object.entries(input.csv).filter(([, v]) => v !== null && v !== undefined));
+    return config;
+  }
+  return { kind: "POSTGRES_QUERY", secret: input.secret ?? "", query: input.query ?? "" };
+}
+
+@Resolver(() => Dataset)
+export class DatasetResolver {
+  @Query(() => Dataset, { nullable: true, description: "A dataset by id, or by project and name." })
+  async dataset(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { nullable: true }) id?: string | null,
+    @Arg("projectId", () => ID, { nullable: true }) projectId?: string | null,
+    @Arg("name", () => String, { nullable: true }) name?: string | null,
+  ): Promise<Dataset | null> {
+    if (projectId) ctx.authz.require(Permission.READ, projectId);
+    const row = id
+      ? await ctx.services.datasets.get(id)
+      : projectId && name
+        ? await ctx.services.datasets.getByName(projectId, name)
+        : null;
+    ctx.authz.require(Permission.READ, row?.projectId ?? projectId ?? undefined);
+    return row ? Dataset.from(row) : null;
+  }
+
+  @Query(() => DatasetConnection, { description: "Datasets the caller may read." })
+  async datasets(
+    @Ctx() ctx: RequestContext,
+    @Args() page: PageArgsInput,
+    @Arg("filter", () => DatasetFilter, { nullable: true }) filter?: DatasetFilter | null,
+    @Arg("orderBy", () => DatasetOrder, { nullable: true }) orderBy?: DatasetOrder | null,
+  ): Promise<DatasetConnection> {
+    let projectIds: "all" | string[];
+    if (filter?.projectId) {
+      ctx.authz.require(Permission.READ, filter.projectId);
+      projectIds = [filter.projectId];
+    } else projectIds = ctx.authz.visibleProjects(Permission.READ);
+    const result = await ctx.services.datasets.list(
+      { projectIds, nameContains: filter?.nameContains ?? undefined },
+      page,
+      datasetSort(orderBy),
+    );
+    return DatasetConnection.from(result, Dataset.from);
+  }
+
+  @Query(() => DatasetVersion, { nullable: true, description: "A version by id, or by dataset and number." })
+  async datasetVersion(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { nullable: true }) id?: string | null,
+    @Arg("datasetId", () => ID, { nullable: true }) datasetId?: string | null,
+    @Arg("version", () => Int, { nullable: true }) version?: number | null,
+  ): Promise<DatasetVersion | null> {
+    if (!id && !(datasetId && version)) throw new InvalidInputError([{ field: "id", message: "give id, or datasetId and version" }]);
+    const row = id ? await ctx.services.datasets.version(id) : await ctx.services.datasets.versionByNumber(datasetId!, version!);
+    const dataset = row ? await ctx.services.datasets.get(row.datasetId) : datasetId ? await ctx.services.datasets.get(datasetId) : null;
+    ctx.authz.require(Permission.READ, dataset?.projectId);
+    return row && dataset ? DatasetVersion.from(row, dataset.projectId) : null;
+  }
+
+  @FieldResolver(() => DatasetVersion, { nullable: true })
+  async latestVersion(@Root() dataset: Dataset, @Ctx() ctx: RequestContext): Promise<DatasetVersion | null> {
+    ctx.authz.require(Permission.READ, dataset.projectId);
+    const row = dataset.latestVersionId ? await ctx.services.datasets.version(dataset.latestVersionId) : null;
+    return row ? DatasetVersion.from(row, dataset.projectId) : null;
+  }
+
+  @FieldResolver(() => DatasetVersionConnection, { description: "Newest first by default." })
+  async versions(
+    @Root() dataset: Dataset,
+    @Ctx() ctx: RequestContext,
+    @Args() page: PageArgsInput,
+    @Arg("orderBy", () => DatasetVersionOrder, { nullable: true }) orderBy?: DatasetVersionOrder | null,
+  ): Promise<DatasetVersionConnection> {
+    ctx.authz.require(Permission.READ, dataset.projectId);
+    const result = await ctx.services.datasets.versions(dataset.id, page, datasetVersionSort(orderBy));
+    return DatasetVersionConnection.from(result, (r) => DatasetVersion.from(r, dataset.projectId));
+  }
+
+  @FieldResolver(() => [DatasetSource])
+  async sources(@Root() dataset: Dataset, @Ctx() ctx: RequestContext): Promise<DatasetSource[]> {
+    ctx.authz.require(Permission.READ, dataset.projectId);
+    return (await ctx.services.datasets.sources(dataset.id)).map(DatasetSource.from);
+  }
+
+  @Mutation(() => DatasetResult, { description: "Creates a dataset. Needs EDITOR." })
+  async createDataset(@Ctx() ctx: RequestContext, @Arg("input") input: CreateDatasetInput): Promise<typeof DatasetResult> {
+    return captureErrors(() =>
+      runMutation(ctx, { action: "dataset.create", permission: Permission.WRITE, projectId: input.projectId, input }, async (tx) => {
+        const row = await ctx.services.datasets.create(tx, input);
+        return {
+          value: Object.assign(new DatasetPayload(), { dataset: Dataset.from(row) }),
+          targetId: row.id,
+          result: { id: row.id, name: row.name },
+        };
+      }),
+    );
+  }
+
+  @Mutation(() => DatasetResult, { description: "Changes a dataset's description or schema policy. Needs EDITOR." })
+  async updateDataset(@Ctx() ctx: RequestContext, @Arg("input") input: UpdateDatasetInput): Promise<typeof DatasetResult> {
+    return captureErrors(async () => {
+      const existing = await ctx.services.datasets.get(input.id);
+      return runMutation(
+        ctx,
+        { action: "dataset.update", permission: Permission.WRITE, projectId: existing?.projectId, input },
+        async (tx) => {
+          const row = await ctx.services.datasets.update(tx, input.id, input);
+          return { value: Object.assign(new DatasetPayload(), { dataset: Dataset.from(row) }), targetId: row.id, result: { id: row.id } };
+        },
+      );
+    });
+  }
+
+  @Mutation(() => DatasetSourceResult, { description: "Adds a source to a dataset, or replaces the one with the same name. Needs EDITOR." })
+  async putDatasetSource(@Ctx() ctx: RequestContext, @Arg("input") input: PutDatasetSourceInput): Promise<typeof DatasetSourceResult> {
+    return captureErrors(async () => {
+      const dataset = await ctx.services.datasets.get(input.datasetId);
+      return runMutation(
+        ctx,
+        { action: "dataset.source.put", permission: Permission.WRITE, projectId: dataset?.projectId, input },
+        async (tx) => {
+          const row = await ctx.services.datasets.putSource(tx, input.datasetId, input.name, sourceConfigOf(input));
+          return {
+            value: Object.assign(new DatasetSourcePayload(), { source: DatasetSource.from(row) }),
+            targetId: row.id,
+            result: { id: row.id },
+          };
+        },
+      );
+    });
+  }
+
+  @Mutation(() => DatasetSourceResult, { description: "Removes a source (its versions stay). Needs EDITOR." })
+  async deleteDatasetSource(@Ctx() ctx: RequestContext, @Arg("input") input: DatasetIdInput): Promise<typeof DatasetSourceResult> {
+    return captureErrors(async () => {
+      const source = await ctx.services.datasets.source(input.id);
+      const dataset = source ? await ctx.services.datasets.get(source.datasetId) : null;
+      return runMutation(
+        ctx,
+        { action: "dataset.source.delete", permission: Permission.WRITE, projectId: dataset?.projectId, input },
+        async (tx) => {
+          const row = await ctx.services.datasets.deleteSource(tx, input.id);
+          return {
+            value: Object.assign(new DatasetSourcePayload(), { source: DatasetSource.from(row) }),
+            targetId: row.id,
+            result: { id: row.id },
+          };
+        },
+      );
+    });
+  }
+
+  @Mutation(() => IngestDatasetResult, {
+    description:
+      "Reads a source into a new version (Parquet, profiled, schema-checked against the dataset's policy). Identical data returns the existing version. Needs EDITOR.",
+  })
+  async ingestDataset(@Ctx() ctx: RequestContext, @Arg("input") input: IngestDatasetInput): Promise<typeof IngestDatasetResult> {
+    return captureErrors<IngestDatasetPayload | SchemaChangeRefused>(async () => {
+      const dataset = await ctx.services.datasets.get(input.datasetId);
+      const scope: MutationScope = { action: "dataset.ingest", permission: Permission.WRITE, projectId: dataset?.projectId, input };
+      const data = await prepareMutation(ctx, scope, async () => {
+        if (!dataset) throw new NotFoundError("Dataset", input.datasetId);
+        const source = (await ctx.services.datasets.sources(dataset.id)).find((s) => s.name === input.source);
+        if (!source) throw new NotFoundError("DatasetSource", input.source);
+        return {
+          source,
+          materialized: await ctx.services.ingestion.materialize(dataset.projectId, source.config as unknown as SourceConfig),
+        };
+      });
+      try {
+        return await runMutation(ctx, scope, async (tx) => {
+          const r = await ctx.services.datasets.registerVersion(tx, dataset!.id, data.materialized, { sourceId: data.source.id });
+          return {
+            value: Object.assign(new IngestDatasetPayload(), {
+              version: DatasetVersion.from(r.version, dataset!.projectId),
+              created: r.created,
+            }),
+            targetId: r.version.id,
+            result: { versionId: r.version.id, version: r.version.version, created: r.created, rowCount: Number(r.version.rowCount) },
+          };
+        });
+      } catch (err) {
+        if (err instanceof SchemaPolicyError) return SchemaChangeRefused.from(err);
+        throw err;
+      }
+    });
+  }
+}
+
+@Resolver(() => DatasetVersion)
+export class DatasetVersionResolver {
+  @FieldResolver(() => Artifact, { description: "The Parquet file, content-addressed." })
+  async artifact(@Root() v: DatasetVersion, @Ctx() ctx: RequestContext): Promise<Artifact> {
+    ctx.authz.require(Permission.READ, v.projectId);
+    return Artifact.from(await ctx.services.db.dataSource.getRepository(ArtifactRow).findOneByOrFail({ id: v.artifactId }));
+  }
+}

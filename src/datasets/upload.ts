@@ -1,0 +1,88 @@
+import { createWriteStream } from "node:fs";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { pipeline } from "node:stream/promises";
+import { Transform } from "node:stream";
+import type { Express, Request } from "express";
+import type { Logger } from "pino";
+import { InvalidInputError, NotFoundError } from "../app/errors";
+import { PayloadTooLargeError, httpContext, sendError } from "../app/http";
+import { type MutationScope, prepareMutation, runMutation } from "../app/mutation";
+import type { RequestRateLimiter } from "../app/rate-limit";
+import type { Services } from "../app/services";
+import { Permission } from "../auth/roles";
+import { SchemaPolicyError } from "./dataset.errors";
+
+const FORMATS = ["csv", "parquet", "jsonl"] as const;
+
+/**
+ * `POST /datasets/:id/uploads?format=csv&name=january.csv` — the request body is a file, streamed
+ * to disk (never held in memory, at most SLUICE_UPLOAD_LIMIT bytes) and ingested as the dataset's
+ * next version like a source would be: Parquet, profile, schema policy, dedupe by content.
+ * Answers 201 `{ versionId, version, created: true, rowCount }`, or 200 with `created: false`
+ * when the content is already a version; errors as `{ error: { code, message, problems } }`.
+ */
+export function registerDatasetUploads(
+  app: Express,
+  deps: { services: Services; limiter: RequestRateLimiter; log: Logger; maxBytes: number },
+): void {
+  app.post("/datasets/:id/uploads", async (req, res) => {
+    let scratch: string | undefined;
+    try {
+      const ctx = await httpContext(deps, req, res);
+      const format = String(req.query.format ?? "");
+      if (!FORMATS.includes(format as (typeof FORMATS)[number])) {
+        throw new InvalidInputError([{ field: "format", message: `must be given as ?format= one of ${FORMATS.join(", ")}` }]);
+      }
+      const name = typeof req.query.name === "string" && req.query.name ? path.basename(req.query.name) : `upload.${format}`;
+      const dataset = await deps.services.datasets.get(String(req.params.id));
+      const scope: MutationScope = {
+        action: "dataset.upload",
+        permission: Permission.WRITE,
+        projectId: dataset?.projectId,
+        input: { datasetId: req.params.id, name, format },
+      };
+      const data = await prepareMutation(ctx, scope, async () => {
+        if (!dataset) throw new NotFoundError("Dataset", String(req.params.id));
+        scratch = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-upload-"));
+        const file = path.join(scratch, name);
+        await receive(req, file, deps.maxBytes);
+        return deps.services.ingestion.materializeUpload(file, format as (typeof FORMATS)[number], name);
+      });
+      const result = await runMutation(ctx, scope, async (tx) => {
+        const r = await deps.services.datasets.registerVersion(tx, dataset!.id, data, {});
+        return { value: r, targetId: r.version.id, result: { versionId: r.version.id, version: r.version.version, created: r.created } };
+      });
+      res.status(result.created ? 201 : 200).json({
+        versionId: result.version.id,
+        version: result.version.version,
+        created: result.created,
+        rowCount: Number(result.version.rowCount),
+      });
+    } catch (err) {
+      if (err instanceof SchemaPolicyError) {
+        res
+          .status(409)
+          .json({ error: { code: err.code, message: err.message, policy: err.policy, violations: err.violations, diff: err.diff } });
+      } else sendError(res, err, deps.log);
+    } finally {
+      if (scratch) await fs.rm(scratch, { recursive: true, force: true }).catch(() => undefined);
+    }
+  });
+}
+
+/** Streams the request body into `file`, stopping (and failing) past `maxBytes`. */
+async function receive(req: Request, file: string, maxBytes: number): Promise<void> {
+  let seen = 0;
+  const limit = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.length;
+      if (seen > maxBytes) done(new PayloadTooLargeError(maxBytes, "SLUICE_UPLOAD_LIMIT"));
+      else done(null, chunk);
+    },
+  });
+  const declared = Number(req.headers["content-length"] ?? NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) throw new PayloadTooLargeError(maxBytes, "SLUICE_UPLOAD_LIMIT");
+  await pipeline(req, limit, createWriteStream(file));
+}
