@@ -3,6 +3,7 @@ import { RunLimits1795625570257 } from "./1795625570257-RunLimits";
 import { Datasets1795630750681 } from "./1795630750681-Datasets";
 import { Foundation1795619726126 } from "./1795619726126-Foundation";
 import { Secrets1795631655381 } from "./1795631655381-Secrets";
+import { Validation1795633045091 } from "./1795633045091-Validation";
 
 /**
  * Every migration, oldest first. Migrations only go forward and are never edited once landed:
@@ -15,4 +16,5 @@ export const migrations: Function[] = [
   RunLimits1795625570257,
   Datasets1795630750681,
   Secrets1795631655381,
+  Validation1795633045091,
 ];

@@ -19,6 +19,7 @@ import { RunService } from "../runs/run.service";
 import { DatasetService } from "../datasets/dataset.service";
 import { IngestionService } from "../datasets/ingestion.service";
 import { SecretService } from "../secrets/secret.service";
+import { ValidationService } from "../validation/validation.service";
 import { loadSecretKey } from "../secrets/secret-key";
 import { EventRuleService } from "../triggers/event-rule.service";
 import { ScheduleService } from "../triggers/schedule.service";
@@ -51,6 +52,8 @@ export interface Services {
   datasets: DatasetService;
   /** Reads sources (files, uploads, SQL queries) into profiled Parquet. */
   ingestion: IngestionService;
+  /** Expectation suites and validation reports. */
+  validation: ValidationService;
 }
 
 /** Services plus what they hold open, to be released at shutdown. */
@@ -106,6 +109,7 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     secrets,
     datasets,
     ingestion: new IngestionService(db, datasets, secrets, config.dataRoots),
+    validation: new ValidationService(db, datasets),
   };
   return {
     services,

@@ -37,6 +37,9 @@ export interface Materialized {
   origin: Record<string, unknown>;
 }
 
+/** What writing a version needs of a transaction: a mutation's, or the run engine's at stage completion. */
+export type WriteTx = Pick<MutationTx, "manager" | "emit"> & { caller?: { principalId: string | null } };
+
 /** What registering a version did: a new version, or the existing one with the same content. */
 export interface VersionResult {
   version: DatasetVersionRow;
@@ -89,6 +92,21 @@ export class DatasetService {
       subjectId: row.id,
       payload: { datasetId: row.id, dataset: row.name },
     });
+    return row;
+  }
+
+  /**
+   * The dataset `name` of the project, created (with `schemaPolicy`) when there is none: for
+   * datasets a pipeline writes (`ingest` stages, quarantines) rather than a person defines.
+   */
+  async findOrCreate(tx: WriteTx, projectId: string, name: string, schemaPolicy: SchemaPolicy = "FAIL_ON_BREAKING"): Promise<DatasetRow> {
+    if (!NAME.test(name))
+      throw new InvalidInputError([{ field: "dataset", message: "must be 1-63 characters of lowercase letters, digits, _ and -" }]);
+    await lockWritableProject(tx.manager, projectId);
+    const existing = await tx.manager.findOneBy(DatasetRow, { projectId, name });
+    if (existing) return existing;
+    const row = await tx.manager.save(tx.manager.create(DatasetRow, { projectId, name, description: "", schemaPolicy }));
+    tx.emit({ type: DatasetEvents.created, projectId, subjectId: row.id, payload: { datasetId: row.id, dataset: row.name } });
     return row;
   }
 
@@ -157,10 +175,10 @@ export class DatasetService {
    * dataset's policy; a refused change throws SchemaPolicyError and records nothing.
    */
   async registerVersion(
-    tx: MutationTx,
+    tx: WriteTx,
     datasetId: string,
     data: Materialized,
-    from: { sourceId?: string | null; producedBy?: string | null },
+    from: { sourceId?: string | null; producedBy?: string | null; createdBy?: string | null; artifactId?: string },
   ): Promise<VersionResult> {
     const dataset = await tx.manager.findOne(DatasetRow, { where: { id: datasetId }, lock: { mode: "pessimistic_write" } });
     if (!dataset) throw new NotFoundError("Dataset", datasetId);
@@ -181,18 +199,21 @@ export class DatasetService {
     const [{ next }] = await tx.manager.query(`SELECT COALESCE(MAX(version), 0) + 1 AS next FROM dataset_versions WHERE dataset_id = $1`, [
       datasetId,
     ]);
-    const artifact = await tx.manager.save(
-      tx.manager.create(ArtifactRow, {
-        projectId: dataset.projectId,
-        kind: "Dataset",
-        uri: data.stored.uri,
-        hash: data.stored.hash,
-        size: String(data.stored.size),
-        isDirectory: data.stored.isDirectory,
-        metadata: { dataset: dataset.name, version: Number(next), rowCount: data.rowCount, format: "parquet" },
-        producedBy: from.producedBy ?? null,
-      }),
-    );
+    // A stage's output is already an artifact (recorded by the run engine); anything else gets one here.
+    const artifact = from.artifactId
+      ? await tx.manager.findOneByOrFail(ArtifactRow, { id: from.artifactId })
+      : await tx.manager.save(
+          tx.manager.create(ArtifactRow, {
+            projectId: dataset.projectId,
+            kind: "Dataset",
+            uri: data.stored.uri,
+            hash: data.stored.hash,
+            size: String(data.stored.size),
+            isDirectory: data.stored.isDirectory,
+            metadata: { dataset: dataset.name, version: Number(next), rowCount: data.rowCount, format: "parquet" },
+            producedBy: from.producedBy ?? null,
+          }),
+        );
     const version = await tx.manager.save(
       tx.manager.create(DatasetVersionRow, {
         datasetId,
@@ -206,7 +227,7 @@ export class DatasetService {
         sourceId: from.sourceId ?? null,
         origin: data.origin,
         producedBy: from.producedBy ?? null,
-        createdBy: tx.caller.principalId,
+        createdBy: from.createdBy !== undefined ? from.createdBy : (tx.caller?.principalId ?? null),
       }),
     );
     dataset.latestVersionId = version.id;
@@ -236,6 +257,12 @@ export class DatasetService {
 
   async get(id: string): Promise<DatasetRow | null> {
     return this.repo(DatasetRow).findOneBy({ id });
+  }
+
+  /** The local path of a version's Parquet file (in the artifact store; read it, never write it). */
+  async versionFile(version: Pick<DatasetVersionRow, "artifactId">): Promise<string> {
+    const artifact = await this.repo(ArtifactRow).findOneByOrFail({ id: version.artifactId });
+    return this.store.localPath(artifact.uri);
   }
 
   async getByName(projectId: string, name: string): Promise<DatasetRow | null> {

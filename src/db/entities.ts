@@ -18,6 +18,8 @@ import { StageAttemptRow } from "../runs/stage-attempt.entity";
 import { StageLogRow } from "../runs/stage-log.entity";
 import { StageRunRow } from "../runs/stage-run.entity";
 import { SecretRow } from "../secrets/secret.entity";
+import { ValidationReportRow } from "../validation/validation-report.entity";
+import { ValidationSuiteRow } from "../validation/validation-suite.entity";
 import { EventRuleRow } from "../triggers/event-rule.entity";
 import { ScheduleRow } from "../triggers/schedule.entity";
 import { TriggerCursorRow } from "../triggers/trigger-cursor.entity";
@@ -54,4 +56,7 @@ export const entities = [
   DatasetRow,
   DatasetSourceRow,
   DatasetVersionRow,
+  // validation
+  ValidationSuiteRow,
+  ValidationReportRow,
 ];

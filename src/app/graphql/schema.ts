@@ -9,6 +9,7 @@ import { PipelineResolver } from "../../pipelines/pipeline.resolver";
 import { ProjectResolver } from "../../projects/project.resolver";
 import { AgentResolver } from "../../runs/agent.resolver";
 import { ArtifactResolver, RunResolver, StageRunResolver } from "../../runs/run.resolver";
+import { DatasetVersionValidationResolver, ValidationResolver } from "../../validation/validation.resolver";
 import { SecretResolver } from "../../secrets/secret.resolver";
 import { EventRuleResolver, ScheduleResolver, TriggerFireResolver } from "../../triggers";
 import type { RequestContext } from "../context";
@@ -30,6 +31,8 @@ const resolvers = [
   SecretResolver,
   DatasetResolver,
   DatasetVersionResolver,
+  ValidationResolver,
+  DatasetVersionValidationResolver,
 ] as const;
 
 /**

@@ -1,11 +1,16 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { ColumnSchema } from "../types";
-import { queryJson } from "./duckdb";
+import { queryJson, sqlString, withDuckDb } from "./duckdb";
 
 /** The columns of a query's result, as DuckDB types them. */
 export async function describeQuery(conn: DuckDBConnection, sql: string): Promise<ColumnSchema[]> {
   const rows = await queryJson(conn, `DESCRIBE ${sql}`);
   return rows.map((r) => ({ name: String(r.column_name), type: String(r.column_type), nullable: r.null !== "NO" }));
+}
+
+/** The columns of a Parquet file. */
+export async function describeParquet(file: string): Promise<ColumnSchema[]> {
+  return withDuckDb((conn) => describeQuery(conn, `SELECT * FROM read_parquet(${sqlString(file)})`));
 }
 
 /** The kind of a DuckDB type, which decides how a column is profiled and compared. */

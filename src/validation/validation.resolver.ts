@@ -1,0 +1,177 @@
+import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
+import type { RequestContext } from "../app/context";
+import { InvalidInputError, NotFoundError } from "../app/errors";
+import { PageArgsInput } from "../app/graphql/connection";
+import { captureErrors } from "../app/graphql/results";
+import { type MutationScope, prepareMutation, runMutation } from "../app/mutation";
+import { Permission } from "../auth/roles";
+import { DatasetVersion } from "../datasets/dataset.types";
+import type { Suite } from "./suite";
+import {
+  DefineValidationSuiteInput,
+  ValidateDatasetInput,
+  ValidationReport,
+  ValidationReportConnection,
+  ValidationReportFilter,
+  ValidationReportOrder,
+  ValidationReportPayload,
+  ValidationReportResult,
+  ValidationSuite,
+  ValidationSuiteConnection,
+  ValidationSuiteFilter,
+  ValidationSuiteOrder,
+  ValidationSuitePayload,
+  ValidationSuiteResult,
+  validationReportSort,
+  validationSuiteSort,
+} from "./validation.types";
+
+/** The projects a list may show: the filter's (checked) or every readable one. */
+function projectScope(ctx: RequestContext, projectId?: string | null): "all" | string[] {
+  if (projectId) {
+    ctx.authz.require(Permission.READ, projectId);
+    return [projectId];
+  }
+  return ctx.authz.visibleProjects(Permission.READ);
+}
+
+@Resolver()
+export class ValidationResolver {
+  @Query(() => ValidationSuite, { nullable: true })
+  async validationSuite(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<ValidationSuite | null> {
+    const row = await ctx.services.validation.suite(id);
+    ctx.authz.require(Permission.READ, row?.projectId);
+    return row ? ValidationSuite.from(row) : null;
+  }
+
+  @Query(() => ValidationSuiteConnection, { description: "Suite versions the caller may read." })
+  async validationSuites(
+    @Ctx() ctx: RequestContext,
+    @Args() page: PageArgsInput,
+    @Arg("filter", () => ValidationSuiteFilter, { nullable: true }) filter?: ValidationSuiteFilter | null,
+    @Arg("orderBy", () => ValidationSuiteOrder, { nullable: true }) orderBy?: ValidationSuiteOrder | null,
+  ): Promise<ValidationSuiteConnection> {
+    const result = await ctx.services.validation.suites(
+      { projectIds: projectScope(ctx, filter?.projectId), datasetId: filter?.datasetId ?? undefined, name: filter?.name ?? undefined },
+      page,
+      validationSuiteSort(orderBy),
+    );
+    return ValidationSuiteConnection.from(result, ValidationSuite.from);
+  }
+
+  @Query(() => ValidationReport, { nullable: true })
+  async validationReport(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<ValidationReport | null> {
+    const row = await ctx.services.validation.report(id);
+    ctx.authz.require(Permission.READ, row?.projectId);
+    return row ? ValidationReport.from(row) : null;
+  }
+
+  @Query(() => ValidationReportConnection, { description: "Validation reports the caller may read, newest first by default." })
+  async validationReports(
+    @Ctx() ctx: RequestContext,
+    @Args() page: PageArgsInput,
+    @Arg("filter", () => ValidationReportFilter, { nullable: true }) filter?: ValidationReportFilter | null,
+    @Arg("orderBy", () => ValidationReportOrder, { nullable: true }) orderBy?: ValidationReportOrder | null,
+  ): Promise<ValidationReportConnection> {
+    const result = await ctx.services.validation.reports(
+      {
+        projectIds: projectScope(ctx, filter?.projectId),
+        datasetId: filter?.datasetId ?? undefined,
+        datasetVersionId: filter?.datasetVersionId ?? undefined,
+        suiteName: filter?.suiteName ?? undefined,
+        success: filter?.success ?? undefined,
+      },
+      page,
+      validationReportSort(orderBy),
+    );
+    return ValidationReportConnection.from(result, ValidationReport.from);
+  }
+
+  @Mutation(() => ValidationSuiteResult, {
+    description: "Defines an expectation suite of a dataset: a new version, or the newest when unchanged. Needs EDITOR.",
+  })
+  async defineValidationSuite(
+    @Ctx() ctx: RequestContext,
+    @Arg("input") input: DefineValidationSuiteInput,
+  ): Promise<typeof ValidationSuiteResult> {
+    return captureErrors(async () => {
+      const dataset = await ctx.services.datasets.get(input.datasetId);
+      return runMutation(
+        ctx,
+        { action: "validation.suite.define", permission: Permission.WRITE, projectId: dataset?.projectId, input },
+        async (tx) => {
+          if (!dataset) throw new NotFoundError("Dataset", input.datasetId);
+          const { suite, created } = await ctx.services.validation.defineSuite(tx, dataset.id, input.name, {
+            expectations: input.expectations,
+          });
+          return {
+            value: Object.assign(new ValidationSuitePayload(), { suite: ValidationSuite.from(suite), created }),
+            targetId: suite.id,
+            result: { suiteId: suite.id, version: suite.version, created },
+          };
+        },
+      );
+    });
+  }
+
+  @Mutation(() => ValidationReportResult, {
+    description:
+      "Checks a dataset version against a suite and stores the report; an `error` breach emits `validation.failed`. Optionally quarantines failing rows. Needs EDITOR.",
+  })
+  async validateDataset(@Ctx() ctx: RequestContext, @Arg("input") input: ValidateDatasetInput): Promise<typeof ValidationReportResult> {
+    return captureErrors(async () => {
+      const version = await ctx.services.datasets.version(input.versionId);
+      const dataset = version ? await ctx.services.datasets.get(version.datasetId) : null;
+      const scope: MutationScope = { action: "validation.run", permission: Permission.WRITE, projectId: dataset?.projectId, input };
+      const checked = await prepareMutation(ctx, scope, async () => {
+        if (!version || !dataset) throw new NotFoundError("DatasetVersion", input.versionId);
+        if (!input.suiteId === !input.suite)
+          throw new InvalidInputError([{ field: "suiteId", message: "give suiteId or suite (a name), not both" }]);
+        const suite = input.suiteId
+          ? await ctx.services.validation.suite(input.suiteId)
+          : await ctx.services.validation.latestSuite(dataset.id, input.suite!);
+        if (!suite || suite.datasetId !== dataset.id) throw new NotFoundError("ValidationSuite", input.suiteId ?? input.suite!);
+        const reference = input.referenceVersionId
+          ? await ctx.services.datasets.version(input.referenceVersionId)
+          : await ctx.services.datasets.versionByNumber(dataset.id, version.version - 1);
+        if (input.referenceVersionId && (!reference || reference.datasetId !== dataset.id)) {
+          throw new NotFoundError("DatasetVersion", input.referenceVersionId);
+        }
+        return ctx.services.validation.check({
+          version,
+          dataset,
+          suite: suite.definition as unknown as Suite,
+          suiteId: suite.id,
+          reference,
+          quarantine: input.quarantine ?? false,
+        });
+      });
+      return runMutation(ctx, scope, async (tx) => {
+        const report = await ctx.services.validation.record(tx, checked);
+        return {
+          value: Object.assign(new ValidationReportPayload(), { report: ValidationReport.from(report) }),
+          targetId: report.id,
+          result: { reportId: report.id, success: report.success, quarantineVersionId: report.quarantineVersionId },
+        };
+      });
+    });
+  }
+}
+
+@Resolver(() => DatasetVersion)
+export class DatasetVersionValidationResolver {
+  @FieldResolver(() => ValidationReportConnection, { description: "Validation reports of this version, newest first." })
+  async validationReports(
+    @Root() version: DatasetVersion,
+    @Ctx() ctx: RequestContext,
+    @Args() page: PageArgsInput,
+  ): Promise<ValidationReportConnection> {
+    ctx.authz.require(Permission.READ, version.projectId);
+    const result = await ctx.services.validation.reports(
+      { projectIds: [version.projectId], datasetVersionId: version.id },
+      page,
+      validationReportSort(null),
+    );
+    return ValidationReportConnection.from(result, ValidationReport.from);
+  }
+}
