@@ -18,6 +18,7 @@ import { MetricsService } from "../runs/metrics.service";
 import { RunService } from "../runs/run.service";
 import { DatasetService } from "../datasets/dataset.service";
 import { IngestionService } from "../datasets/ingestion.service";
+import { FeatureService } from "../features/feature.service";
 import { SecretService } from "../secrets/secret.service";
 import { loadSecretKey } from "../secrets/secret-key";
 import { EventRuleService } from "../triggers/event-rule.service";
@@ -51,6 +52,8 @@ export interface Services {
   datasets: DatasetService;
   /** Reads sources (files, uploads, SQL queries) into profiled Parquet. */
   ingestion: IngestionService;
+  /** Feature views, materializations, the online store and training sets. */
+  features: FeatureService;
 }
 
 /** Services plus what they hold open, to be released at shutdown. */
@@ -106,6 +109,7 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     secrets,
     datasets,
     ingestion: new IngestionService(db, datasets, secrets, config.dataRoots),
+    features: new FeatureService(db, artifacts),
   };
   return {
     services,
