@@ -1,6 +1,7 @@
 import { RunEngine1795623531836 } from "./1795623531836-RunEngine";
 import { RunLimits1795625570257 } from "./1795625570257-RunLimits";
 import { Datasets1795630750681 } from "./1795630750681-Datasets";
+import { Features1795632856768 } from "./1795632856768-Features";
 import { Foundation1795619726126 } from "./1795619726126-Foundation";
 import { Secrets1795631655381 } from "./1795631655381-Secrets";
 import { Validation1795633045091 } from "./1795633045091-Validation";
@@ -16,5 +17,6 @@ export const migrations: Function[] = [
   RunLimits1795625570257,
   Datasets1795630750681,
   Secrets1795631655381,
+  Features1795632856768,
   Validation1795633045091,
 ];

@@ -18,6 +18,7 @@ import { MetricsService } from "../runs/metrics.service";
 import { RunService } from "../runs/run.service";
 import { DatasetService } from "../datasets/dataset.service";
 import { IngestionService } from "../datasets/ingestion.service";
+import { FeatureService } from "../features/feature.service";
 import { SecretService } from "../secrets/secret.service";
 import { ValidationService } from "../validation/validation.service";
 import { loadSecretKey } from "../secrets/secret-key";
@@ -54,6 +55,8 @@ export interface Services {
   ingestion: IngestionService;
   /** Expectation suites and validation reports. */
   validation: ValidationService;
+  /** Feature views, materializations, the online store and training sets. */
+  features: FeatureService;
 }
 
 /** Services plus what they hold open, to be released at shutdown. */
@@ -110,6 +113,7 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     datasets,
     ingestion: new IngestionService(db, datasets, secrets, config.dataRoots),
     validation: new ValidationService(db, datasets),
+    features: new FeatureService(db, artifacts),
   };
   return {
     services,

@@ -8,6 +8,10 @@ import { DatasetSourceRow } from "../datasets/dataset-source.entity";
 import { DatasetVersionRow } from "../datasets/dataset-version.entity";
 import { DatasetRow } from "../datasets/dataset.entity";
 import { EventRow } from "../events/event.entity";
+import { FeatureMaterializationRow } from "../features/feature-materialization.entity";
+import { FeatureOnlineValueRow } from "../features/feature-online-value.entity";
+import { FeatureViewRow } from "../features/feature-view.entity";
+import { TrainingSetRow } from "../features/training-set.entity";
 import { PipelineVersionRow } from "../pipelines/pipeline-version.entity";
 import { PipelineRow } from "../pipelines/pipeline.entity";
 import { ProjectRow } from "../projects/project.entity";
@@ -59,4 +63,9 @@ export const entities = [
   // validation
   ValidationSuiteRow,
   ValidationReportRow,
+  // features
+  FeatureViewRow,
+  FeatureMaterializationRow,
+  FeatureOnlineValueRow,
+  TrainingSetRow,
 ];

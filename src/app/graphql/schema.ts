@@ -5,6 +5,12 @@ import { buildSchema } from "type-graphql";
 import { AuditResolver } from "../../audit/audit.resolver";
 import { AuthResolver } from "../../auth/auth.resolver";
 import { DatasetResolver, DatasetVersionResolver } from "../../datasets/dataset.resolver";
+import {
+  FeatureMaterializationResolver,
+  FeatureViewResolver,
+  TrainingSetResolver,
+  TrainingSetViewResolver,
+} from "../../features/feature.resolver";
 import { PipelineResolver } from "../../pipelines/pipeline.resolver";
 import { ProjectResolver } from "../../projects/project.resolver";
 import { AgentResolver } from "../../runs/agent.resolver";
@@ -33,6 +39,10 @@ const resolvers = [
   DatasetVersionResolver,
   ValidationResolver,
   DatasetVersionValidationResolver,
+  FeatureViewResolver,
+  FeatureMaterializationResolver,
+  TrainingSetResolver,
+  TrainingSetViewResolver,
 ] as const;
 
 /**

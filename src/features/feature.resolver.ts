@@ -1,0 +1,290 @@
+import { Arg, Args, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
+import type { RequestContext } from "../app/context";
+import { InvalidInputError, NotFoundError } from "../app/errors";
+import { PageArgsInput } from "../app/graphql/connection";
+import { captureErrors } from "../app/graphql/results";
+import { type MutationScope, prepareMutation, runMutation } from "../app/mutation";
+import { ArtifactRow } from "../artifacts/artifact.entity";
+import { Permission } from "../auth/roles";
+import { Dataset, DatasetVersion } from "../datasets/dataset.types";
+import { Artifact } from "../runs/run.types";
+import {
+  BuildTrainingSetInput,
+  BuildTrainingSetPayload,
+  BuildTrainingSetResult,
+  DefineFeatureViewInput,
+  DefineFeatureViewPayload,
+  DefineFeatureViewResult,
+  FeatureMaterialization,
+  FeatureMaterializationConnection,
+  FeatureMaterializationOrder,
+  FeatureView,
+  FeatureViewConnection,
+  FeatureViewFilter,
+  FeatureViewOrder,
+  MaterializeFeatureViewInput,
+  MaterializeFeatureViewPayload,
+  MaterializeFeatureViewResult,
+  OnlineFeatureVector,
+  OnlineFeatures,
+  TrainingSet,
+  TrainingSetConnection,
+  TrainingSetFilter,
+  TrainingSetOrder,
+  TrainingSetView,
+  featureMaterializationSort,
+  featureViewSort,
+  trainingSetSort,
+} from "./feature.types";
+
+/** The project ids a list may show: the one asked for (checked), or every readable one. */
+function readableProjects(ctx: RequestContext, projectId: string | null | undefined): "all" | string[] {
+  if (projectId) {
+    ctx.authz.require(Permission.READ, projectId);
+    return [projectId];
+  }
+  return ctx.authz.visibleProjects(Permission.READ);
+}
+
+async function datasetVersion(ctx: RequestContext, id: string, projectId: string): Promise<DatasetVersion | null> {
+  const row = await ctx.services.datasets.version(id);
+  return row ? DatasetVersion.from(row, projectId) : null;
+}
+
+async function artifact(ctx: RequestContext, id: string): Promise<Artifact> {
+  return Artifact.from(await ctx.services.db.dataSource.getRepository(ArtifactRow).findOneByOrFail({ id }));
+}
+
+@Resolver(() => FeatureView)
+export class FeatureViewResolver {
+  @Query(() => FeatureView, {
+    nullable: true,
+    description: "A feature view version by id, or by project and name (the latest version unless `version` is given).",
+  })
+  async featureView(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { nullable: true }) id?: string | null,
+    @Arg("projectId", () => ID, { nullable: true }) projectId?: string | null,
+    @Arg("name", () => String, { nullable: true }) name?: string | null,
+    @Arg("version", () => Int, { nullable: true }) version?: number | null,
+  ): Promise<FeatureView | null> {
+    if (!id && !(projectId && name)) throw new InvalidInputError([{ field: "id", message: "give id, or projectId and name" }]);
+    if (projectId) ctx.authz.require(Permission.READ, projectId);
+    const row = id
+      ? await ctx.services.features.getView(id)
+      : await ctx.services.features.getViewByName(projectId!, name!, version ?? undefined);
+    ctx.authz.require(Permission.READ, row?.projectId ?? projectId ?? undefined);
+    return row ? FeatureView.from(row) : null;
+  }
+
+  @Query(() => FeatureViewConnection, {
+    description: "Feature views the caller may read: the latest version of each name, or every version with `allVersions`.",
+  })
+  async featureViews(
+    @Ctx() ctx: RequestContext,
+    @Args() page: PageArgsInput,
+    @Arg("filter", () => FeatureViewFilter, { nullable: true }) filter?: FeatureViewFilter | null,
+    @Arg("orderBy", () => FeatureViewOrder, { nullable: true }) orderBy?: FeatureViewOrder | null,
+  ): Promise<FeatureViewConnection> {
+    const projectIds = readableProjects(ctx, filter?.projectId);
+    const result = await ctx.services.features.listViews(
+      {
+        projectIds,
+        nameContains: filter?.nameContains ?? undefined,
+        name: filter?.name ?? undefined,
+        allVersions: filter?.allVersions ?? false,
+      },
+      page,
+      featureViewSort(orderBy),
+    );
+    return FeatureViewConnection.from(result, FeatureView.from);
+  }
+
+  @Query(() => OnlineFeatures, {
+    description:
+      "Online feature values of a view for a batch of entity keys (each the view's key values in order), in request order. At most 1000 keys.",
+  })
+  async onlineFeatures(
+    @Ctx() ctx: RequestContext,
+    @Arg("projectId", () => ID) projectId: string,
+    @Arg("view") view: string,
+    @Arg("entityKeys", () => [[String]]) entityKeys: string[][],
+  ): Promise<OnlineFeatures> {
+    ctx.authz.require(Permission.READ, projectId);
+    const vectors = await ctx.services.features.onlineFeatures(projectId, view, entityKeys);
+    return Object.assign(new OnlineFeatures(), { view, vectors: vectors.map(OnlineFeatureVector.from) });
+  }
+
+  @FieldResolver(() => Dataset, { nullable: true, description: "The dataset the view reads." })
+  async sourceDataset(@Root() view: FeatureView, @Ctx() ctx: RequestContext): Promise<Dataset | null> {
+    ctx.authz.require(Permission.READ, view.projectId);
+    const row = await ctx.services.datasets.get(view.sourceDatasetId);
+    return row ? Dataset.from(row) : null;
+  }
+
+  @FieldResolver(() => FeatureMaterialization, { nullable: true, description: "This version's most recent materialization." })
+  async latestMaterialization(@Root() view: FeatureView, @Ctx() ctx: RequestContext): Promise<FeatureMaterialization | null> {
+    ctx.authz.require(Permission.READ, view.projectId);
+    const row = await ctx.services.features.latestMaterialization(view.id);
+    return row ? FeatureMaterialization.from(row) : null;
+  }
+
+  @FieldResolver(() => FeatureMaterializationConnection, { description: "This version's materializations, newest first by default." })
+  async materializations(
+    @Root() view: FeatureView,
+    @Ctx() ctx: RequestContext,
+    @Args() page: PageArgsInput,
+    @Arg("orderBy", () => FeatureMaterializationOrder, { nullable: true }) orderBy?: FeatureMaterializationOrder | null,
+  ): Promise<FeatureMaterializationConnection> {
+    ctx.authz.require(Permission.READ, view.projectId);
+    const result = await ctx.services.features.materializations(view.id, page, featureMaterializationSort(orderBy));
+    return FeatureMaterializationConnection.from(result, FeatureMaterialization.from);
+  }
+
+  @Mutation(() => DefineFeatureViewResult, {
+    description:
+      "Defines a feature view: a new version when the definition differs from every earlier one of the name, else the existing version. Needs EDITOR.",
+  })
+  async defineFeatureView(
+    @Ctx() ctx: RequestContext,
+    @Arg("input") input: DefineFeatureViewInput,
+  ): Promise<typeof DefineFeatureViewResult> {
+    return captureErrors(() =>
+      runMutation(ctx, { action: "feature.define", permission: Permission.WRITE, projectId: input.projectId, input }, async (tx) => {
+        const r = await ctx.services.features.defineView(tx, input.projectId, input.definition, input.description);
+        return {
+          value: Object.assign(new DefineFeatureViewPayload(), { featureView: FeatureView.from(r.view), created: r.created }),
+          targetId: r.view.id,
+          result: { id: r.view.id, name: r.view.name, version: r.view.version, created: r.created },
+        };
+      }),
+    );
+  }
+
+  @Mutation(() => MaterializeFeatureViewResult, {
+    description:
+      "Computes a view version's feature table from a source dataset version into a FeatureSet Parquet artifact and, unless `online: false`, loads each entity's latest row into the online store. Needs EDITOR.",
+  })
+  async materializeFeatureView(
+    @Ctx() ctx: RequestContext,
+    @Arg("input") input: MaterializeFeatureViewInput,
+  ): Promise<typeof MaterializeFeatureViewResult> {
+    return captureErrors(async () => {
+      const view = await ctx.services.features.getView(input.featureViewId);
+      const scope: MutationScope = { action: "feature.materialize", permission: Permission.WRITE, projectId: view?.projectId, input };
+      const prepared = await prepareMutation(ctx, scope, async () => {
+        if (!view) throw new NotFoundError("FeatureView", input.featureViewId);
+        return ctx.services.features.prepareMaterialization(view.id, input.sourceVersionId, input.online ?? true);
+      });
+      try {
+        return await runMutation(ctx, scope, async (tx) => {
+          const row = await ctx.services.features.recordMaterialization(tx, prepared);
+          return {
+            value: Object.assign(new MaterializeFeatureViewPayload(), { materialization: FeatureMaterialization.from(row) }),
+            targetId: row.id,
+            result: { id: row.id, rowCount: Number(row.rowCount), onlineRows: row.onlineRows, sourceVersionId: row.sourceVersionId },
+          };
+        });
+      } finally {
+        await prepared.dispose();
+      }
+    });
+  }
+}
+
+@Resolver(() => FeatureMaterialization)
+export class FeatureMaterializationResolver {
+  @FieldResolver(() => FeatureView)
+  async featureView(@Root() m: FeatureMaterialization, @Ctx() ctx: RequestContext): Promise<FeatureView> {
+    ctx.authz.require(Permission.READ, m.projectId);
+    const row = await ctx.services.features.getView(m.featureViewId);
+    if (!row) throw new NotFoundError("FeatureView", m.featureViewId);
+    return FeatureView.from(row);
+  }
+
+  @FieldResolver(() => DatasetVersion, { nullable: true, description: "The source dataset version it was computed from." })
+  async sourceVersion(@Root() m: FeatureMaterialization, @Ctx() ctx: RequestContext): Promise<DatasetVersion | null> {
+    ctx.authz.require(Permission.READ, m.projectId);
+    return datasetVersion(ctx, m.sourceVersionId, m.projectId);
+  }
+
+  @FieldResolver(() => Artifact, { description: "The offline feature table (Parquet)." })
+  async artifact(@Root() m: FeatureMaterialization, @Ctx() ctx: RequestContext): Promise<Artifact> {
+    ctx.authz.require(Permission.READ, m.projectId);
+    return artifact(ctx, m.artifactId);
+  }
+}
+
+@Resolver(() => TrainingSet)
+export class TrainingSetResolver {
+  @Query(() => TrainingSet, { nullable: true })
+  async trainingSet(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<TrainingSet | null> {
+    const row = await ctx.services.features.trainingSet(id);
+    ctx.authz.require(Permission.READ, row?.projectId);
+    return row ? TrainingSet.from(row) : null;
+  }
+
+  @Query(() => TrainingSetConnection, { description: "Training sets the caller may read, newest first by default." })
+  async trainingSets(
+    @Ctx() ctx: RequestContext,
+    @Args() page: PageArgsInput,
+    @Arg("filter", () => TrainingSetFilter, { nullable: true }) filter?: TrainingSetFilter | null,
+    @Arg("orderBy", () => TrainingSetOrder, { nullable: true }) orderBy?: TrainingSetOrder | null,
+  ): Promise<TrainingSetConnection> {
+    const projectIds = readableProjects(ctx, filter?.projectId);
+    const result = await ctx.services.features.listTrainingSets(
+      { projectIds, nameContains: filter?.nameContains ?? undefined },
+      page,
+      trainingSetSort(orderBy),
+    );
+    return TrainingSetConnection.from(result, TrainingSet.from);
+  }
+
+  @FieldResolver(() => Artifact, { description: "The Parquet file." })
+  async artifact(@Root() t: TrainingSet, @Ctx() ctx: RequestContext): Promise<Artifact> {
+    ctx.authz.require(Permission.READ, t.projectId);
+    return artifact(ctx, t.artifactId);
+  }
+
+  @FieldResolver(() => DatasetVersion, { nullable: true, description: "The entity data frame: keys and timestamps." })
+  async entityVersion(@Root() t: TrainingSet, @Ctx() ctx: RequestContext): Promise<DatasetVersion | null> {
+    ctx.authz.require(Permission.READ, t.projectId);
+    return datasetVersion(ctx, t.entityVersionId, t.projectId);
+  }
+
+  @Mutation(() => BuildTrainingSetResult, {
+    description:
+      "Builds a point-in-time correct training set from an entity dataset version and the latest materialization of each view (views must have been materialized). Needs EDITOR.",
+  })
+  async buildTrainingSet(@Ctx() ctx: RequestContext, @Arg("input") input: BuildTrainingSetInput): Promise<typeof BuildTrainingSetResult> {
+    return captureErrors(async () => {
+      const scope: MutationScope = { action: "feature.trainingSet", permission: Permission.WRITE, projectId: input.projectId, input };
+      const prepared = await prepareMutation(ctx, scope, () => ctx.services.features.prepareTrainingSet(input));
+      return runMutation(ctx, scope, async (tx) => {
+        const row = await ctx.services.features.recordTrainingSet(tx, prepared);
+        return {
+          value: Object.assign(new BuildTrainingSetPayload(), { trainingSet: TrainingSet.from(row) }),
+          targetId: row.id,
+          result: { id: row.id, rowCount: Number(row.rowCount), views: prepared.views.map((v) => `${v.name}@${v.version}`) },
+        };
+      });
+    });
+  }
+}
+
+@Resolver(() => TrainingSetView)
+export class TrainingSetViewResolver {
+  @FieldResolver(() => FeatureView, { nullable: true })
+  async featureView(@Root() v: TrainingSetView, @Ctx() ctx: RequestContext): Promise<FeatureView | null> {
+    ctx.authz.require(Permission.READ, v.projectId);
+    const row = await ctx.services.features.getView(v.featureViewId);
+    return row ? FeatureView.from(row) : null;
+  }
+
+  @FieldResolver(() => FeatureMaterialization, { nullable: true, description: "The materialization the features were read from." })
+  async materialization(@Root() v: TrainingSetView, @Ctx() ctx: RequestContext): Promise<FeatureMaterialization | null> {
+    ctx.authz.require(Permission.READ, v.projectId);
+    const row = await ctx.services.features.materialization(v.materializationId);
+    return row ? FeatureMaterialization.from(row) : null;
+  }
+}
