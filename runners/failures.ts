@@ -9,6 +9,8 @@ import type { StageFailure, StageOutcome } from "./contract";
 export const FailureType = {
   /** The stage function threw; retryable unless the error says `nonRetryable: true`. */
   STAGE_ERROR: "STAGE_ERROR",
+  /** A gate stage (`validate`) found an `error`-severity breach; downstream stages do not run. Non-retryable. */
+  GATE_FAILED: "GATE_FAILED",
   /** The stage module could not be loaded or its export is not a function. Non-retryable. */
   LOAD_FAILED: "LOAD_FAILED",
   /** No operator of that name is registered. Non-retryable. */
@@ -42,6 +44,12 @@ export const FailureType = {
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
+
+/**
+ * The failure types a stage function may claim for itself by throwing an error whose
+ * `failureType` names one; any other thrown error is a `STAGE_ERROR`.
+ */
+export const STAGE_DECLARED_FAILURES: ReadonlySet<string> = new Set([FailureType.GATE_FAILED]);
 
 /** A failed outcome. `details` is dropped when empty. */
 export function failed(type: FailureType, message: string, nonRetryable: boolean, details?: Record<string, unknown>): StageOutcome {

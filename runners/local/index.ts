@@ -15,7 +15,7 @@ import { availableParallelism } from "node:os";
 import path from "node:path";
 import type { ResourceLimits } from "node:worker_threads";
 import { runKindOf, type RunKind, type Runner, type StageOutcome, type StageReporter, type StageTask } from "../contract";
-import { FailureType, failed, runnerClosed, runnerError, timedOut } from "../failures";
+import { FailureType, STAGE_DECLARED_FAILURES, failed, runnerClosed, runnerError, timedOut } from "../failures";
 import { collectOutputs, prepareOutputDir } from "../outputs";
 import { safeLog, safeMetric } from "../reporting";
 import type { WorkerTask } from "./messages";
@@ -176,7 +176,13 @@ async function outcomeOf(task: StageTask, result: JobResult, reporter: StageRepo
           ...error.details,
         });
       }
-      return failed(FailureType.STAGE_ERROR, error.message, error.nonRetryable, { name: error.name, stack: error.stack, ...error.details });
+      // A gate's breach is its own failure type (GATE_FAILED), so the engine and alerts can tell it from a crash.
+      const { failureType, ...details } = error.details ?? {};
+      const type =
+        typeof failureType === "string" && STAGE_DECLARED_FAILURES.has(failureType)
+          ? (failureType as FailureType)
+          : FailureType.STAGE_ERROR;
+      return failed(type, error.message, error.nonRetryable, { name: error.name, stack: error.stack, ...details });
     }
   }
 }

@@ -112,7 +112,15 @@ function normalizeResult(result: unknown): Record<string, { path?: string; metad
 /** A thrown value as data; `nonRetryable` is read from the value, never from its class. */
 function serializeError(err: unknown): SerializedError {
   if (!err || typeof err !== "object") return { name: "Error", message: String(err), nonRetryable: false };
-  const e = err as { name?: unknown; message?: unknown; stack?: unknown; nonRetryable?: unknown; details?: unknown; code?: unknown };
+  const e = err as {
+    name?: unknown;
+    message?: unknown;
+    stack?: unknown;
+    nonRetryable?: unknown;
+    details?: unknown;
+    code?: unknown;
+    failureType?: unknown;
+  };
   const out: SerializedError = {
     name: typeof e.name === "string" ? e.name : "Error",
     message: typeof e.message === "string" ? e.message : format(err),
@@ -121,6 +129,7 @@ function serializeError(err: unknown): SerializedError {
   if (typeof e.stack === "string") out.stack = e.stack;
   const details: Record<string, unknown> = {};
   if (typeof e.code === "string") details.code = e.code;
+  if (typeof e.failureType === "string") details.failureType = e.failureType;
   if (e.details && typeof e.details === "object") {
     try {
       Object.assign(details, JSON.parse(JSON.stringify(e.details)));

@@ -21,7 +21,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { runKindOf, type ResolvedInput, type Runner, type StageOutcome, type StageReporter, type StageTask } from "../contract";
 import { FailureType } from "../failures";
-import { createLocalRunner } from "../local";
+import { type OperatorRef, createLocalRunner } from "../local";
 import { createProcessRunner, DEFAULT_ENV_PASSTHROUGH } from "../process";
 import type { ArtifactKind, StageRun } from "../../src/pipelines/spec";
 import {
@@ -75,6 +75,8 @@ export interface RemoteAgentOptions {
   /** The version reported at registration. @default the version in the package.json above this file */
   version?: string;
   /** Where the agent reports what it does (pino's shape). @default a logger that drops everything */
+  /** Operators beyond the built-in ones (`sluice runner` passes the data plane's: ingest, validate…). */
+  operators?: Record<string, OperatorRef>;
   log?: AgentLogger;
 }
 
@@ -221,7 +223,14 @@ export function createRemoteAgent(options: RemoteAgentOptions): RemoteAgent {
       });
       return processRunner;
     }
-    local ??= createLocalRunner({ name: `${name}/local`, labels, threads, capacity: concurrency, cancelGraceMs: killGraceMs });
+    local ??= createLocalRunner({
+      name: `${name}/local`,
+      labels,
+      threads,
+      capacity: concurrency,
+      cancelGraceMs: killGraceMs,
+      operators: options.operators,
+    });
     return local;
   }
 

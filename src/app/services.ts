@@ -19,6 +19,8 @@ import { RunService } from "../runs/run.service";
 import { DatasetService } from "../datasets/dataset.service";
 import { IngestionService } from "../datasets/ingestion.service";
 import { FeatureService } from "../features/feature.service";
+import { type StageHooks } from "../runs/output-hooks";
+import { dataPlaneHooks } from "../operators/hooks";
 import { SecretService } from "../secrets/secret.service";
 import { ValidationService } from "../validation/validation.service";
 import { loadSecretKey } from "../secrets/secret-key";
@@ -57,6 +59,8 @@ export interface Services {
   validation: ValidationService;
   /** Feature views, materializations, the online store and training sets. */
   features: FeatureService;
+  /** What stage completions do for built-in operators' outputs: dataset versions, reports, materializations. */
+  stageHooks: StageHooks;
 }
 
 /** Services plus what they hold open, to be released at shutdown. */
@@ -93,6 +97,9 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
   const artifacts = createLocalArtifactStore({ root: artifactRoot });
   const secrets = new SecretService(db, secretKey.key);
   const datasets = new DatasetService(db, artifacts);
+  const validation = new ValidationService(db, datasets);
+  const features = new FeatureService(db, artifacts);
+  const stageHooks = dataPlaneHooks({ datasets, validation, features, store: artifacts });
   const services: Services = {
     config,
     db,
@@ -108,12 +115,13 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     artifacts,
     schedules: new ScheduleService(db),
     eventRules: new EventRuleService(db, events),
-    agents: new AgentService({ db, events, config }),
+    agents: new AgentService({ db, events, config, hooks: stageHooks }),
     secrets,
     datasets,
     ingestion: new IngestionService(db, datasets, secrets, config.dataRoots),
-    validation: new ValidationService(db, datasets),
-    features: new FeatureService(db, artifacts),
+    validation,
+    features,
+    stageHooks,
   };
   return {
     services,

@@ -40,6 +40,7 @@ export function registerRunnerCommand(program: Command): void {
 export async function runnerCommand(flags: RunnerFlags): Promise<void> {
   // Loaded on demand, so the other commands do not pay for the runners' modules.
   const { AuthError, createRemoteAgent } = require("../../runners/remote") as typeof import("../../runners/remote");
+  const { DATA_PLANE_OPERATORS } = require("../operators/catalog") as typeof import("../operators/catalog");
   const { createLogger } = require("../app/logger") as typeof import("../app/logger");
   const server = flags.server ?? process.env.SLUICE_URL ?? "http://localhost:4000";
   const token = flags.token ?? process.env.SLUICE_TOKEN;
@@ -61,6 +62,7 @@ export async function runnerCommand(flags: RunnerFlags): Promise<void> {
     baseDir: flags.baseDir,
     drainGraceMs,
     log,
+    operators: { ...DATA_PLANE_OPERATORS },
   });
 
   let stopping = false;

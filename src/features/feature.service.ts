@@ -3,13 +3,13 @@ import os from "node:os";
 import path from "node:path";
 import type { EntityManager, Repository } from "typeorm";
 import { InvalidInputError, NotFoundError, type InputProblem } from "../app/errors";
-import type { MutationTx } from "../app/mutation";
 import { type Page, type PageArgs, type SortSpec, paginate } from "../app/pagination";
 import { ArtifactRow } from "../artifacts/artifact.entity";
 import type { ArtifactStore, StoredObject } from "../artifacts/store";
 import { sqlIdent, sqlString, withDuckDb } from "../datasets/columnar/duckdb";
 import { DatasetVersionRow } from "../datasets/dataset-version.entity";
 import { DatasetRow } from "../datasets/dataset.entity";
+import type { WriteTx } from "../datasets/dataset.service";
 import type { Database } from "../db/data-source";
 import { escapeLike } from "../db/sql-text";
 import { canonicalHash } from "../pipelines/canonical";
@@ -129,7 +129,7 @@ export class FeatureService {
    *
    * @throws InvalidInputError with fields under `definition.`, nothing stored
    */
-  async defineView(tx: MutationTx, projectId: string, input: unknown, description?: string | null): Promise<DefineResult> {
+  async defineView(tx: WriteTx, projectId: string, input: unknown, description?: string | null): Promise<DefineResult> {
     let view: FeatureView;
     try {
       view = validateFeatureView(input);
@@ -178,7 +178,7 @@ export class FeatureService {
         hash,
         sourceDatasetId: dataset.id,
         description: text,
-        createdBy: tx.caller.principalId,
+        createdBy: tx.caller?.principalId ?? null,
       }),
     );
     tx.emit({
@@ -251,32 +251,35 @@ export class FeatureService {
 
   /** Records a prepared materialization: its artifact, its row and, when prepared so, the online load. */
   async recordMaterialization(
-    tx: MutationTx,
-    prepared: PreparedMaterialization,
-    from: { producedBy?: string | null } = {},
+    tx: WriteTx,
+    prepared: Omit<PreparedMaterialization, "dispose">,
+    from: { producedBy?: string | null; createdBy?: string | null; artifactId?: string } = {},
   ): Promise<FeatureMaterializationRow> {
     const { view, sourceVersion } = prepared;
     await lockWritableProject(tx.manager, view.projectId);
-    const artifact = await tx.manager.save(
-      tx.manager.create(ArtifactRow, {
-        projectId: view.projectId,
-        kind: "FeatureSet",
-        uri: prepared.stored.uri,
-        hash: prepared.stored.hash,
-        size: String(prepared.stored.size),
-        isDirectory: prepared.stored.isDirectory,
-        metadata: {
-          featureView: view.name,
-          featureViewVersion: view.version,
-          featureViewHash: view.hash,
-          sourceVersionId: sourceVersion.id,
-          rowCount: prepared.rowCount,
-          format: "parquet",
-          columns: prepared.schema,
-        },
-        producedBy: from.producedBy ?? null,
-      }),
-    );
+    // A stage's output is already an artifact (recorded by the run engine); a mutation's gets one here.
+    const artifact = from.artifactId
+      ? await tx.manager.findOneByOrFail(ArtifactRow, { id: from.artifactId })
+      : await tx.manager.save(
+          tx.manager.create(ArtifactRow, {
+            projectId: view.projectId,
+            kind: "FeatureSet",
+            uri: prepared.stored.uri,
+            hash: prepared.stored.hash,
+            size: String(prepared.stored.size),
+            isDirectory: prepared.stored.isDirectory,
+            metadata: {
+              featureView: view.name,
+              featureViewVersion: view.version,
+              featureViewHash: view.hash,
+              sourceVersionId: sourceVersion.id,
+              rowCount: prepared.rowCount,
+              format: "parquet",
+              columns: prepared.schema,
+            },
+            producedBy: from.producedBy ?? null,
+          }),
+        );
     const row = await tx.manager.save(
       tx.manager.create(FeatureMaterializationRow, {
         projectId: view.projectId,
@@ -286,7 +289,7 @@ export class FeatureService {
         rowCount: String(prepared.rowCount),
         onlineRows: 0,
         producedBy: from.producedBy ?? null,
-        createdBy: tx.caller.principalId,
+        createdBy: from.createdBy !== undefined ? from.createdBy : (tx.caller?.principalId ?? null),
       }),
     );
     if (prepared.latestFile) {
@@ -508,30 +511,33 @@ FROM read_parquet(${sqlString(latestFile)})`;
   }
 
   async recordTrainingSet(
-    tx: MutationTx,
+    tx: WriteTx,
     prepared: PreparedTrainingSet,
-    from: { producedBy?: string | null } = {},
+    from: { producedBy?: string | null; createdBy?: string | null; artifactId?: string } = {},
   ): Promise<TrainingSetRow> {
     await lockWritableProject(tx.manager, prepared.projectId);
-    const artifact = await tx.manager.save(
-      tx.manager.create(ArtifactRow, {
-        projectId: prepared.projectId,
-        kind: "FeatureSet",
-        uri: prepared.stored.uri,
-        hash: prepared.stored.hash,
-        size: String(prepared.stored.size),
-        isDirectory: prepared.stored.isDirectory,
-        metadata: {
-          trainingSet: prepared.name,
-          entityVersionId: prepared.entityVersion.id,
-          views: prepared.views.map((v) => `${v.name}@${v.version}`),
-          rowCount: prepared.rowCount,
-          format: "parquet",
-          columns: prepared.columns,
-        },
-        producedBy: from.producedBy ?? null,
-      }),
-    );
+    // A stage's output is already an artifact (recorded by the run engine); a mutation's gets one here.
+    const artifact = from.artifactId
+      ? await tx.manager.findOneByOrFail(ArtifactRow, { id: from.artifactId })
+      : await tx.manager.save(
+          tx.manager.create(ArtifactRow, {
+            projectId: prepared.projectId,
+            kind: "FeatureSet",
+            uri: prepared.stored.uri,
+            hash: prepared.stored.hash,
+            size: String(prepared.stored.size),
+            isDirectory: prepared.stored.isDirectory,
+            metadata: {
+              trainingSet: prepared.name,
+              entityVersionId: prepared.entityVersion.id,
+              views: prepared.views.map((v) => `${v.name}@${v.version}`),
+              rowCount: prepared.rowCount,
+              format: "parquet",
+              columns: prepared.columns,
+            },
+            producedBy: from.producedBy ?? null,
+          }),
+        );
     const row = await tx.manager.save(
       tx.manager.create(TrainingSetRow, {
         projectId: prepared.projectId,
@@ -543,7 +549,7 @@ FROM read_parquet(${sqlString(latestFile)})`;
         rowCount: String(prepared.rowCount),
         columns: prepared.columns as unknown as Record<string, unknown>[],
         producedBy: from.producedBy ?? null,
-        createdBy: tx.caller.principalId,
+        createdBy: from.createdBy !== undefined ? from.createdBy : (tx.caller?.principalId ?? null),
       }),
     );
     tx.emit({
@@ -553,6 +559,11 @@ FROM read_parquet(${sqlString(latestFile)})`;
       payload: { trainingSetId: row.id, name: row.name, artifactId: artifact.id, rowCount: prepared.rowCount },
     });
     return row;
+  }
+
+  /** A view version read in a transaction (the run engine's, when a stage's output names it). */
+  async getViewIn(manager: EntityManager, id: string): Promise<FeatureViewRow> {
+    return manager.findOneByOrFail(FeatureViewRow, { id });
   }
 
   async getView(id: string): Promise<FeatureViewRow | null> {

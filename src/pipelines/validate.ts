@@ -2,6 +2,7 @@ import Ajv, { type ErrorObject } from "ajv";
 import { InvalidInputError, type InputProblem } from "../app/errors";
 import { cycleMessage, findCycles, hasCycle } from "./dag";
 import { formatFieldPath, joinFieldPath, segmentsOfPointer, type PathSegment } from "./field-path";
+import { operatorContractProblems } from "./operator-contracts";
 import { compileParamsSchema, describeAjvError } from "./params-schema";
 import {
   ARTIFACT_KINDS,
@@ -305,6 +306,7 @@ function semanticProblems(spec: Obj): InputProblem[] {
 
     const outputs = isObject(stage.outputs) ? stage.outputs : {};
     for (const name of Object.keys(outputs)) if (!PORT_PATTERN.test(name)) add(at("outputs", name), `output names ${PORT_MESSAGE}`);
+    problems.push(...operatorContractProblems(stage, at, formatFieldPath));
 
     if (isObject(stage.inputs)) {
       for (const [name, ref] of Object.entries(stage.inputs)) {

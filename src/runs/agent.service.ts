@@ -19,6 +19,7 @@ import { LeaseLostError } from "./agent.errors";
 import { claimStageRuns, renewLeases } from "./claims";
 import { type AttemptResult, completeAttempt, reclaimExpiredLeases, releaseLeases } from "./completion";
 import { resolveInputArtifacts } from "./inputs";
+import type { StageHooks } from "./output-hooks";
 import { planFor } from "./plan";
 import { RunEvents } from "./run-events";
 import { RunRow } from "./run.entity";
@@ -126,6 +127,8 @@ export interface AgentServiceDeps {
   db: Database;
   events: EventBus;
   config: Pick<SluiceConfig, "leaseMs" | "labelLimits">;
+  /** The server's stage hooks, run when a remote runner completes a stage. */
+  hooks?: StageHooks;
 }
 
 /** Remote runners: their registry and the leasing protocol they speak. */
@@ -507,7 +510,13 @@ export class AgentService {
     await tx.manager.query(`SELECT r.id FROM stage_runs sr JOIN runs r ON r.id = sr.run_id WHERE sr.id = $1 FOR UPDATE OF sr, r`, [
       stageRunId,
     ]);
-    const done = await completeAttempt(tx, stageRunId, epoch, result, inputIds);
+    const done = await completeAttempt(
+      { manager: tx.manager, emit: (e) => tx.emit(e), hooks: this.deps.hooks },
+      stageRunId,
+      epoch,
+      result,
+      inputIds,
+    );
     if (done.accepted) return done.status;
     const [row]: Array<{ lease_epoch: number }> = await tx.manager.query(`SELECT lease_epoch FROM stage_runs WHERE id = $1`, [stageRunId]);
     throw new LeaseLostError(stageRunId, epoch, row?.lease_epoch ?? null, done.reason);

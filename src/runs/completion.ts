@@ -2,6 +2,7 @@ import type { EntityManager } from "typeorm";
 import type { StageFailure } from "../../runners/contract";
 import type { StoredObject } from "../artifacts/store";
 import type { EventDraft } from "../events/event.store";
+import { type StageHooks, needsOutputHooks, recordOutputsWithHooks, runFailureHook } from "./output-hooks";
 import { planForVersion } from "./plan";
 import { queueStages, settleIfFinished, settleRun, skipBelow, stageSucceeded } from "./progress";
 import { returnedRows } from "../db/sql-text";
@@ -12,7 +13,7 @@ import { RunRow } from "./run.entity";
 import { StageAttemptRow } from "./stage-attempt.entity";
 import { StageRunRow } from "./stage-run.entity";
 
-type Tx = { manager: EntityManager; emit(e: EventDraft): void };
+type Tx = { manager: EntityManager; emit(e: EventDraft): void; hooks?: StageHooks };
 
 /** How one attempt ended, as its runner reported it, with its outputs already stored. */
 export type AttemptResult =
@@ -70,11 +71,37 @@ export async function completeAttempt(
   }
   const base = { runId: run.id, pipelineId: run.pipelineId, stageRunId: sr.id, stage: sr.stageName, attempt: sr.attempt };
 
-  if (outcome.status === "succeeded") {
-    const outputs = await recordOutputs(tx.manager, run, sr.id, plan.stages.get(sr.stageName)!.spec.outputs ?? {}, outcome.outputs);
-    await endStageRun(tx.manager, sr, "SUCCEEDED", now);
+  if (outcome.status === "succeeded" && needsOutputHooks(outcome.outputs)) {
+    // Outputs that become records of another capability (a dataset version, a report) are
+    // recorded with their hooks; a refusal turns the success into a failure below.
+    const produced = outcome.outputs;
+    const [{ triggered_by: triggeredBy }] = await tx.manager.query(`SELECT created_by AS triggered_by FROM runs WHERE id = $1`, [run.id]);
+    const hooked = await recordOutputsWithHooks(
+      tx,
+      () => recordOutputs(tx.manager, run, sr.id, stage.spec.outputs ?? {}, produced),
+      (outputName, artifactId, outputs) => ({
+        run,
+        stageRunId: sr.id,
+        stageName: sr.stageName,
+        outputName,
+        artifactId,
+        stored: produced[outputName]!.stored,
+        metadata: produced[outputName]!.metadata ?? {},
+        inputs,
+        outputs,
+        triggeredBy,
+      }),
+    );
+    if (hooked.ok) return succeed(hooked.ids);
+    outcome = { status: "failed", failure: hooked.failure };
+  } else if (outcome.status === "succeeded") {
+    return succeed(await recordOutputs(tx.manager, run, sr.id, stage.spec.outputs ?? {}, outcome.outputs));
+  }
+
+  async function succeed(outputs: Record<string, string>): Promise<CompletionOutcome> {
+    await endStageRun(tx.manager, sr!, "SUCCEEDED", now);
     tx.emit({ type: RunEvents.stageSucceeded, projectId: run.projectId, subjectId: run.id, payload: { ...base, outputs } });
-    await stageSucceeded(tx, plan, run, sr.stageName);
+    await stageSucceeded(tx, plan, run, sr!.stageName);
     await settleIfFinished(tx, run.id);
     return { accepted: true, status: "SUCCEEDED" };
   }
@@ -89,6 +116,7 @@ export async function completeAttempt(
 
   const failure = outcome.failure;
   await finishAttempt(tx.manager, sr, "FAILED", failure, now);
+  await runFailureHook(tx, { run, stageRunId: sr.id, stageName: sr.stageName, failure, inputs });
   const retries = stage.spec.retries ?? { max: 0 };
   const [{ canceled }] = await tx.manager.query(`SELECT cancel_requested_at IS NOT NULL AS canceled FROM runs WHERE id = $1`, [run.id]);
   if (!failure.nonRetryable && sr.attempt < sr.maxAttempts && !sr.cancelRequested && !canceled) {
@@ -325,7 +353,8 @@ export async function completeAttempts(tx: Tx, items: readonly AttemptCompletion
     const declared = plan.stages.get(row.stage_name)!.spec.outputs ?? {};
     const produced = (item.result as Extract<AttemptResult, { status: "succeeded" }>).outputs;
     // A missing output turns success into failure: that path decides on its own.
-    if (Object.keys(declared).some((n) => !produced[n])) oneByOne.push(i);
+    // So do outputs with hooks, which need a savepoint of their own.
+    if (Object.keys(declared).some((n) => !produced[n]) || needsOutputHooks(produced)) oneByOne.push(i);
     else bulk.push({ index: i, row, run, outputs: produced });
   }
 

@@ -4,6 +4,7 @@ import { availableParallelism } from "node:os";
 import type { Logger } from "pino";
 import type { Runner } from "../../runners/contract";
 import { createLocalRunner } from "../../runners/local";
+import { DATA_PLANE_OPERATORS } from "../operators/catalog";
 import { createProcessRunner } from "../../runners/process";
 import type { SluiceConfig } from "../app/config";
 import type { Services } from "../app/services";
@@ -21,7 +22,14 @@ export function startEmbeddedEngine(services: Services, config: SluiceConfig, wo
     const threads = config.localThreads ?? Math.max(1, availableParallelism() - 1);
     // More attempts than threads may be leased: short stages then queue for a worker here
     // instead of paying a database round trip each.
-    runners.push(createLocalRunner({ labels: [...config.embeddedLabels], threads, capacity: Math.max(16, threads * 8) }));
+    runners.push(
+      createLocalRunner({
+        labels: [...config.embeddedLabels],
+        threads,
+        capacity: Math.max(16, threads * 8),
+        operators: { ...DATA_PLANE_OPERATORS },
+      }),
+    );
   }
   if (config.embeddedRunners.has("process")) runners.push(createProcessRunner({ labels: [...config.embeddedLabels] }));
   // With no runners of its own the engine still sweeps expired leases (of remote agents).

@@ -5,6 +5,8 @@ import type { ResolvedInput, Runner, StageOutcome, StageReporter, StageTask } fr
 import { runSystemChange } from "../app/mutation";
 import type { Services } from "../app/services";
 import type { ArtifactStore } from "../artifacts/store";
+import type { EventDraft } from "../events/event.store";
+import type { EntityManager } from "typeorm";
 import { claimStageRuns, renewLeases } from "./claims";
 import {
   type AttemptResult,
@@ -248,13 +250,18 @@ export class RunEngine {
       });
   }
 
+  /** A transaction that runs this server's stage hooks (outputs that become dataset versions, reports…). */
+  private withHooks(tx: { manager: EntityManager; emit(e: EventDraft): void }) {
+    return { manager: tx.manager, emit: (e: EventDraft) => tx.emit(e), hooks: this.services.stageHooks };
+  }
+
   private async flushCompletions(): Promise<void> {
     while (this.pendingCompletions.length > 0) {
       const batch = this.pendingCompletions.splice(0, MAX_COMPLETION_BATCH);
       try {
         const outcomes = await runSystemChange(this.services, (tx) =>
           completeAttempts(
-            tx,
+            this.withHooks(tx),
             batch.map((c) => ({ stageRunId: c.stageRunId, epoch: c.epoch, result: c.result, inputs: c.inputIds })),
           ),
         );
@@ -266,10 +273,9 @@ export class RunEngine {
         }
         // One bad completion must not sink the others: record them one by one.
         for (const c of batch) {
-          await runSystemChange(this.services, (tx) => completeAttempt(tx, c.stageRunId, c.epoch, c.result, c.inputIds)).then(
-            c.settle.resolve,
-            c.settle.reject,
-          );
+          await runSystemChange(this.services, (tx) =>
+            completeAttempt(this.withHooks(tx), c.stageRunId, c.epoch, c.result, c.inputIds),
+          ).then(c.settle.resolve, c.settle.reject);
         }
       }
     }

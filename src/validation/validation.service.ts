@@ -14,7 +14,8 @@ import { canonicalHash } from "../pipelines/canonical";
 import { lockWritableProject } from "../projects/project.service";
 import { splitRows } from "./quarantine";
 import { type ValidationReport, runSuite } from "./run-suite";
-import { type Suite, isRowLevel, validateSuite } from "./suite";
+import { quarantinable } from "./gate";
+import { type Suite, validateSuite } from "./suite";
 import { ValidationReportRow } from "./validation-report.entity";
 import { ValidationSuiteRow } from "./validation-suite.entity";
 
@@ -35,17 +36,13 @@ export interface CheckedVersion {
   report: ValidationReport;
   referenceVersionId: string | null;
   quarantine: Materialized | null;
+  /** When the quarantined rows are already an artifact (a `validate` stage's output). */
+  quarantineArtifactId?: string;
 }
 
 /** The name of the dataset a dataset's quarantined rows go to. */
 export function quarantineDatasetName(dataset: string): string {
   return `${dataset.slice(0, 52)}-quarantine`;
-}
-
-/** Whether a report has an `error` breach that quarantining rows would remove. */
-export function quarantinable(suite: Suite, report: ValidationReport): boolean {
-  const failing = report.results.filter((r) => !r.success && r.severity === "error");
-  return failing.length > 0 && failing.every((r) => isRowLevel(suite.expectations[r.index]) && !r.error);
 }
 
 /**
@@ -146,6 +143,7 @@ export class ValidationService {
       const q = await this.datasets.registerVersion(tx, target.id, checked.quarantine, {
         producedBy: from.stageRunId ?? null,
         createdBy: from.createdBy,
+        artifactId: checked.quarantineArtifactId,
       });
       quarantineVersionId = q.version.id;
     }

@@ -88,7 +88,9 @@ describe("validation suites and reports", () => {
 
   it("refuses an invalid suite naming the field, and stores nothing", async () => {
     const bad = dataOf(
-      await t.gql(DEFINE, { i: { datasetId, name: "broken", expectations: [{ type: "between", column: "km", min: 0, mostly: 2 }, { type: "nope" }] } }),
+      await t.gql(DEFINE, {
+        i: { datasetId, name: "broken", expectations: [{ type: "between", column: "km", min: 0, mostly: 2 }, { type: "nope" }] },
+      }),
     ).defineValidationSuite;
     assert.equal(bad.__typename, "InvalidInputError");
     assert.ok(bad.problems.some((p: any) => p.field.startsWith("expectations[0]")));

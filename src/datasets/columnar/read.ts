@@ -129,18 +129,19 @@ async function checkTypesAgree(conn: DuckDBConnection, files: string[], config: 
 /**
  * Reads a file source (CSV, Parquet or JSON Lines; paths, globs, partitioned folders) into one
  * Parquet file at `outFile`. DuckDB streams the files to the output, so nothing is held in
- * JavaScript and inputs larger than memory work. Unreadable, empty or clashing input is an
+ * JavaScript and inputs larger than memory work. `where` is a SQL condition over the rows. Unreadable, empty or clashing input is an
  * InvalidInputError naming the file; `outFile` is then not written.
  */
 export async function materializeFiles(
   config: FileSourceConfig,
   outFile: string,
-  opts: { roots: readonly string[] },
+  opts: { roots: readonly string[]; where?: string },
 ): Promise<MaterializedFiles> {
   return withDuckDb(async (conn) => {
     const files = await expandPaths(conn, config, opts.roots);
     await checkTypesAgree(conn, files, config);
-    const select = `SELECT * FROM ${readerSql(files, config)}`;
+    // A filter (an `ingest` stage's `where`, e.g. one month of a larger file) is applied while reading.
+    const select = `SELECT * FROM ${readerSql(files, config)}${opts.where ? ` WHERE ${opts.where}` : ""}`;
     let rowCount: number;
     try {
       const [{ Count }] = await queryJson(conn, `COPY (${select}) TO ${sqlString(outFile)} (FORMAT parquet, COMPRESSION zstd)`);

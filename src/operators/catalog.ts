@@ -1,0 +1,106 @@
+/**
+ * The built-in operators of the data plane, for pipeline specs (`run: { operator: "ingest" }`):
+ * where each one's stage function lives (loaded by the local runner's worker threads) and its
+ * contract — the inputs, outputs and parameters a stage using it must declare. `applyPipeline`
+ * checks stages against these contracts, so a missing output is refused at apply time rather
+ * than at the end of a run.
+ */
+import type { OperatorRef } from "../../runners/local/operators";
+import type { ArtifactKind, JsonSchema } from "../pipelines/spec";
+
+export interface OperatorContract {
+  /** Inputs that must be wired, with their kind. */
+  inputs: Record<string, ArtifactKind>;
+  /** Other inputs the operator reads when present. `*` means any further input of that kind. */
+  optionalInputs?: Record<string, ArtifactKind>;
+  /** Outputs that must be declared, with their kind. */
+  outputs: Record<string, ArtifactKind>;
+  /** Outputs a parameter switches on: `quarantine: true` needs `passed` and `quarantine`. */
+  conditionalOutputs?: { param: string; outputs: Record<string, ArtifactKind> };
+  /** The parameters, checked when the pipeline is applied. */
+  paramsSchema: JsonSchema;
+}
+
+const name = { type: "string", pattern: "^[a-z0-9][a-z0-9_-]{0,62}$" };
+
+export const OPERATOR_CONTRACTS: Readonly<Record<string, OperatorContract>> = Object.freeze({
+  ingest: {
+    inputs: {},
+    optionalInputs: { file: "File" },
+    outputs: { data: "Dataset" },
+    paramsSchema: {
+      type: "object",
+      required: ["dataset", "format"],
+      additionalProperties: false,
+      properties: {
+        dataset: name,
+        paths: { type: "array", minItems: 1, items: { type: "string", minLength: 1 } },
+        format: { enum: ["csv", "parquet", "jsonl"] },
+        hivePartitioning: { type: "boolean" },
+        csv: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            delimiter: { type: "string" },
+            header: { type: "boolean" },
+            quote: { type: "string" },
+            escape: { type: "string" },
+            nullString: { type: "string" },
+          },
+        },
+        where: { type: "string", minLength: 1 },
+        schemaPolicy: { enum: ["ALLOW_ALL", "FAIL_ON_BREAKING", "FAIL_ON_ANY"] },
+      },
+    },
+  },
+  validate: {
+    inputs: { data: "Dataset" },
+    optionalInputs: { reference: "Dataset" },
+    outputs: { report: "Report" },
+    conditionalOutputs: { param: "quarantine", outputs: { passed: "Dataset", quarantine: "Dataset" } },
+    paramsSchema: {
+      type: "object",
+      required: ["suite"],
+      additionalProperties: false,
+      properties: {
+        // The suite's own shape is checked by validateSuite, with messages naming each expectation.
+        suite: { type: "object", required: ["name", "expectations"] },
+        quarantine: { type: "boolean" },
+        sampleSize: { type: "integer", minimum: 0, maximum: 1000 },
+      },
+    },
+  },
+  "features.materialize": {
+    inputs: { source: "Dataset" },
+    outputs: { features: "FeatureSet" },
+    paramsSchema: {
+      type: "object",
+      required: ["view"],
+      additionalProperties: false,
+      properties: { view: { type: "object", required: ["name", "entities", "timestampColumn", "source", "features"] } },
+    },
+  },
+  "features.trainingSet": {
+    inputs: { entities: "Dataset" },
+    optionalInputs: { "*": "FeatureSet" },
+    outputs: { trainingSet: "FeatureSet" },
+    paramsSchema: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        timestampColumn: { type: "string", minLength: 1 },
+        prefix: { type: "boolean" },
+        features: { type: "object", additionalProperties: { type: "array", items: { type: "string" } } },
+        name: { type: "string", maxLength: 200 },
+      },
+    },
+  },
+});
+
+/** Where each data-plane operator's stage function lives, for `createLocalRunner({ operators })`. */
+export const DATA_PLANE_OPERATORS: Readonly<Record<string, OperatorRef>> = Object.freeze({
+  ingest: { module: require.resolve("../datasets/operators/ingest"), export: "ingest" },
+  validate: { module: require.resolve("../validation/operators/validate"), export: "validate" },
+  "features.materialize": { module: require.resolve("../features/operators/materialize"), export: "materialize" },
+  "features.trainingSet": { module: require.resolve("../features/operators/training-set"), export: "trainingSet" },
+});
