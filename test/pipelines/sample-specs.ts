@@ -8,14 +8,14 @@ export function diamond(): PipelineSpec {
     name: "diamond",
     description: "A diamond: one source, two branches, one join",
     stages: [
-      { name: "ingest", run: { operator: "ingest" }, outputs: { raw: { kind: "Dataset" } } },
+      { name: "ingest", run: { operator: "extract" }, outputs: { raw: { kind: "Dataset" } } },
       {
         name: "features",
         run: { command: ["python", "features.py"] },
         inputs: { raw: { from: "ingest.raw" } },
         outputs: { table: { kind: "FeatureSet" } },
       },
-      { name: "stats", run: { operator: "validate" }, inputs: { raw: { from: "ingest.raw" } }, outputs: { report: { kind: "Report" } } },
+      { name: "stats", run: { operator: "profile" }, inputs: { raw: { from: "ingest.raw" } }, outputs: { report: { kind: "Report" } } },
       {
         name: "train",
         run: { module: "./train.ts" },

@@ -1,0 +1,105 @@
+// The flights example: monthly snapshots of 3 million US flights (Jan–Jun 2001, from the
+// vega-datasets package) ingested as versions of the `flights` dataset, validated, and turned
+// into a training set with point-in-time features. See examples/flights/README.md.
+import { definePipeline, stage } from "sluice";
+
+/** Trailing 7-day delay rate and traffic of an airport, as the origin or the destination of a flight. */
+function airportDelays(role: "origin" | "destination") {
+  return {
+    name: `${role}_delays`,
+    entities: [role],
+    timestampColumn: "date",
+    // A 7-day window: values older than that say nothing about today's airport.
+    ttlSeconds: 7 * 24 * 3600,
+    source: { dataset: "flights" },
+    features: [
+      { name: `${role}_delay_rate_7d`, aggregation: "avg", expr: "CASE WHEN delay > 15 THEN 1.0 ELSE 0.0 END", window: "7d" },
+      { name: `${role}_flights_7d`, aggregation: "count", window: "7d" },
+      { name: `${role}_mean_delay_7d`, aggregation: "avg", expr: "delay", window: "7d" },
+    ],
+  };
+}
+
+export default definePipeline({
+  name: "flights",
+  description: "Monthly flight snapshots: ingest, validate, airport delay features, a point-in-time training set",
+  stages: [
+    stage({
+      name: "ingest",
+      description: "Every flight up to the end of the month given (override `where` per run: see months/)",
+      run: { operator: "ingest" },
+      params: {
+        dataset: "flights",
+        paths: ["node_modules/vega-datasets/data/flights-3m.parquet"],
+        format: "parquet",
+        where: "date < TIMESTAMP '2001-02-01'",
+      },
+      outputs: { data: { kind: "Dataset" } },
+    }),
+    stage({
+      name: "validate",
+      description: "A gate: rows breaking a row-level rule are quarantined, anything else stops the run",
+      run: { operator: "validate" },
+      inputs: { data: { from: "ingest.data" } },
+      params: {
+        quarantine: true,
+        suite: {
+          name: "flights-quality",
+          expectations: [
+            { type: "not_null", column: "date" },
+            { type: "not_null", column: "origin" },
+            { type: "not_null", column: "destination" },
+            { type: "matches_regex", column: "origin", regex: "^[A-Z]{3}$" },
+            { type: "matches_regex", column: "destination", regex: "^[A-Z]{3}$" },
+            { type: "between", column: "distance", min: 1, max: 6000 },
+            { type: "between", column: "delay", min: -120, max: 1800, mostly: 0.999 },
+            { type: "row_count_between", min: 100000 },
+            { type: "mean_between", column: "delay", min: -10, max: 60, severity: "warn" },
+          ],
+        },
+      },
+      outputs: { report: { kind: "Report" }, passed: { kind: "Dataset" }, quarantine: { kind: "Dataset" } },
+    }),
+    stage({
+      name: "origin-features",
+      run: { operator: "features.materialize" },
+      // `gate` orders this after validation: features are only computed from data that passed.
+      inputs: { source: { from: "ingest.data" }, gate: { from: "validate.report" } },
+      params: { view: airportDelays("origin") },
+      outputs: { features: { kind: "FeatureSet" } },
+    }),
+    stage({
+      name: "destination-features",
+      run: { operator: "features.materialize" },
+      inputs: { source: { from: "ingest.data" }, gate: { from: "validate.report" } },
+      params: { view: airportDelays("destination") },
+      outputs: { features: { kind: "FeatureSet" } },
+    }),
+    stage({
+      name: "labels",
+      description: "A sample of validated flights with the outcome to predict",
+      run: { module: "./stages.ts", export: "labels" },
+      inputs: { flights: { from: "validate.passed" } },
+      params: { sample: 200000, seed: 42 },
+      outputs: { labels: { kind: "File" } },
+    }),
+    stage({
+      name: "ingest-labels",
+      run: { operator: "ingest" },
+      inputs: { file: { from: "labels.labels" } },
+      params: { dataset: "flight-labels", format: "parquet", schemaPolicy: "ALLOW_ALL" },
+      outputs: { data: { kind: "Dataset" } },
+    }),
+    stage({
+      name: "training-set",
+      run: { operator: "features.trainingSet" },
+      inputs: {
+        entities: { from: "ingest-labels.data" },
+        origin: { from: "origin-features.features" },
+        destination: { from: "destination-features.features" },
+      },
+      params: { name: "flight-delays" },
+      outputs: { trainingSet: { kind: "FeatureSet" } },
+    }),
+  ],
+});
