@@ -6,6 +6,7 @@ import { ConflictError, InvalidInputError, NotFoundError, type InputProblem } fr
 import type { MutationTx } from "../app/mutation";
 import { type Page, type PageArgs, type SortSpec, paginate } from "../app/pagination";
 import { ArtifactRow } from "../artifacts/artifact.entity";
+import { artifactFor } from "../artifacts/record";
 import type { ArtifactStore, StoredObject } from "../artifacts/store";
 import type { Database } from "../db/data-source";
 import { escapeLike } from "../db/sql-text";
@@ -199,21 +200,13 @@ export class DatasetService {
     const [{ next }] = await tx.manager.query(`SELECT COALESCE(MAX(version), 0) + 1 AS next FROM dataset_versions WHERE dataset_id = $1`, [
       datasetId,
     ]);
-    // A stage's output is already an artifact (recorded by the run engine); anything else gets one here.
-    const artifact = from.artifactId
-      ? await tx.manager.findOneByOrFail(ArtifactRow, { id: from.artifactId })
-      : await tx.manager.save(
-          tx.manager.create(ArtifactRow, {
-            projectId: dataset.projectId,
-            kind: "Dataset",
-            uri: data.stored.uri,
-            hash: data.stored.hash,
-            size: String(data.stored.size),
-            isDirectory: data.stored.isDirectory,
-            metadata: { dataset: dataset.name, version: Number(next), rowCount: data.rowCount, format: "parquet" },
-            producedBy: from.producedBy ?? null,
-          }),
-        );
+    const artifact = await artifactFor(tx.manager, from.artifactId, {
+      projectId: dataset.projectId,
+      kind: "Dataset",
+      stored: data.stored,
+      metadata: { dataset: dataset.name, version: Number(next), rowCount: data.rowCount, format: "parquet" },
+      producedBy: from.producedBy,
+    });
     const version = await tx.manager.save(
       tx.manager.create(DatasetVersionRow, {
         datasetId,

@@ -5,6 +5,7 @@ import type { EntityManager, Repository } from "typeorm";
 import { InvalidInputError, NotFoundError, type InputProblem } from "../app/errors";
 import { type Page, type PageArgs, type SortSpec, paginate } from "../app/pagination";
 import { ArtifactRow } from "../artifacts/artifact.entity";
+import { artifactFor } from "../artifacts/record";
 import type { ArtifactStore, StoredObject } from "../artifacts/store";
 import { sqlIdent, sqlString, withDuckDb } from "../datasets/columnar/duckdb";
 import { DatasetVersionRow } from "../datasets/dataset-version.entity";
@@ -257,29 +258,21 @@ export class FeatureService {
   ): Promise<FeatureMaterializationRow> {
     const { view, sourceVersion } = prepared;
     await lockWritableProject(tx.manager, view.projectId);
-    // A stage's output is already an artifact (recorded by the run engine); a mutation's gets one here.
-    const artifact = from.artifactId
-      ? await tx.manager.findOneByOrFail(ArtifactRow, { id: from.artifactId })
-      : await tx.manager.save(
-          tx.manager.create(ArtifactRow, {
-            projectId: view.projectId,
-            kind: "FeatureSet",
-            uri: prepared.stored.uri,
-            hash: prepared.stored.hash,
-            size: String(prepared.stored.size),
-            isDirectory: prepared.stored.isDirectory,
-            metadata: {
-              featureView: view.name,
-              featureViewVersion: view.version,
-              featureViewHash: view.hash,
-              sourceVersionId: sourceVersion.id,
-              rowCount: prepared.rowCount,
-              format: "parquet",
-              columns: prepared.schema,
-            },
-            producedBy: from.producedBy ?? null,
-          }),
-        );
+    const artifact = await artifactFor(tx.manager, from.artifactId, {
+      projectId: view.projectId,
+      kind: "FeatureSet",
+      stored: prepared.stored,
+      metadata: {
+        featureView: view.name,
+        featureViewVersion: view.version,
+        featureViewHash: view.hash,
+        sourceVersionId: sourceVersion.id,
+        rowCount: prepared.rowCount,
+        format: "parquet",
+        columns: prepared.schema,
+      },
+      producedBy: from.producedBy ?? null,
+    });
     const row = await tx.manager.save(
       tx.manager.create(FeatureMaterializationRow, {
         projectId: view.projectId,
@@ -516,28 +509,20 @@ FROM read_parquet(${sqlString(latestFile)})`;
     from: { producedBy?: string | null; createdBy?: string | null; artifactId?: string } = {},
   ): Promise<TrainingSetRow> {
     await lockWritableProject(tx.manager, prepared.projectId);
-    // A stage's output is already an artifact (recorded by the run engine); a mutation's gets one here.
-    const artifact = from.artifactId
-      ? await tx.manager.findOneByOrFail(ArtifactRow, { id: from.artifactId })
-      : await tx.manager.save(
-          tx.manager.create(ArtifactRow, {
-            projectId: prepared.projectId,
-            kind: "FeatureSet",
-            uri: prepared.stored.uri,
-            hash: prepared.stored.hash,
-            size: String(prepared.stored.size),
-            isDirectory: prepared.stored.isDirectory,
-            metadata: {
-              trainingSet: prepared.name,
-              entityVersionId: prepared.entityVersion.id,
-              views: prepared.views.map((v) => `${v.name}@${v.version}`),
-              rowCount: prepared.rowCount,
-              format: "parquet",
-              columns: prepared.columns,
-            },
-            producedBy: from.producedBy ?? null,
-          }),
-        );
+    const artifact = await artifactFor(tx.manager, from.artifactId, {
+      projectId: prepared.projectId,
+      kind: "FeatureSet",
+      stored: prepared.stored,
+      metadata: {
+        trainingSet: prepared.name,
+        entityVersionId: prepared.entityVersion.id,
+        views: prepared.views.map((v) => `${v.name}@${v.version}`),
+        rowCount: prepared.rowCount,
+        format: "parquet",
+        columns: prepared.columns,
+      },
+      producedBy: from.producedBy ?? null,
+    });
     const row = await tx.manager.save(
       tx.manager.create(TrainingSetRow, {
         projectId: prepared.projectId,
