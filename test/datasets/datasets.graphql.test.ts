@@ -22,7 +22,7 @@ describe("datasets", () => {
   let dir: string;
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-datasets-"));
-    t = await startTestServer({ env: { SLUICE_DATA_ROOTS: dir } });
+    t = await startTestServer({ env: { SLUICE_DATA_ROOTS: dir, SLUICE_UPLOAD_LIMIT: "4kb" } });
     projectId = await seedProject(t, "data");
   });
   after(async () => {
@@ -267,5 +267,14 @@ describe("datasets", () => {
       body,
     });
     assert.equal(refused.status, 403);
+    const big = "x,y\n" + "123456789,987654321\n".repeat(400);
+    const tooLarge = await fetch(`${t.url}/datasets/${id}/uploads?format=csv`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${t.adminToken}` },
+      body: big,
+    });
+    assert.equal(tooLarge.status, 413);
+    const versions = dataOf(await t.gql(`query($id: ID) { dataset(id: $id) { versions { totalCount } } }`, { id }));
+    assert.equal(versions.dataset.versions.totalCount, 1, "nothing recorded from the refused upload");
   });
 });
