@@ -5,6 +5,7 @@ import { Features1795632856768 } from "./1795632856768-Features";
 import { Foundation1795619726126 } from "./1795619726126-Foundation";
 import { Secrets1795631655381 } from "./1795631655381-Secrets";
 import { Validation1795633045091 } from "./1795633045091-Validation";
+import { Registry1795636110726 } from "./1795636110726-Registry";
 
 /**
  * Every migration, oldest first. Migrations only go forward and are never edited once landed:
@@ -19,4 +20,5 @@ export const migrations: Function[] = [
   Secrets1795631655381,
   Features1795632856768,
   Validation1795633045091,
+  Registry1795636110726,
 ];

@@ -1,4 +1,7 @@
 import { randomUUID } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import type { Request, Response } from "express";
 import type { Logger } from "pino";
 import { authenticate } from "./authenticate";
@@ -55,4 +58,19 @@ export function sendError(res: Response, err: unknown, log: Logger): void {
     log.error({ err }, "an HTTP route failed");
     res.status(500).json({ error: { code: ErrorCode.INTERNAL, message: "Internal server error; the server logged the details" } });
   }
+}
+
+/** Streams the request body into `file`, stopping (and failing) past `maxBytes`. */
+export async function receiveBody(req: Request, file: string, maxBytes: number): Promise<void> {
+  let seen = 0;
+  const limit = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.length;
+      if (seen > maxBytes) done(new PayloadTooLargeError(maxBytes, "SLUICE_UPLOAD_LIMIT"));
+      else done(null, chunk);
+    },
+  });
+  const declared = Number(req.headers["content-length"] ?? NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) throw new PayloadTooLargeError(maxBytes, "SLUICE_UPLOAD_LIMIT");
+  await pipeline(req, limit, createWriteStream(file));
 }

@@ -19,6 +19,7 @@ import { RunService } from "../runs/run.service";
 import { DatasetService } from "../datasets/dataset.service";
 import { IngestionService } from "../datasets/ingestion.service";
 import { FeatureService } from "../features/feature.service";
+import { RegistryService } from "../registry/registry.service";
 import { type StageHooks } from "../runs/output-hooks";
 import { dataPlaneHooks } from "../operators/hooks";
 import { SecretService } from "../secrets/secret.service";
@@ -61,6 +62,8 @@ export interface Services {
   features: FeatureService;
   /** What stage completions do for built-in operators' outputs: dataset versions, reports, materializations. */
   stageHooks: StageHooks;
+  /** Registered models, versions and aliases. */
+  registry: RegistryService;
 }
 
 /** Services plus what they hold open, to be released at shutdown. */
@@ -122,6 +125,7 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     validation,
     features,
     stageHooks,
+    registry: new RegistryService(db, artifacts),
   };
   return {
     services,

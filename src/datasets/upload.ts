@@ -1,13 +1,10 @@
-import { createWriteStream } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { pipeline } from "node:stream/promises";
-import { Transform } from "node:stream";
-import type { Express, Request } from "express";
+import type { Express } from "express";
 import type { Logger } from "pino";
 import { InvalidInputError, NotFoundError } from "../app/errors";
-import { PayloadTooLargeError, httpContext, sendError } from "../app/http";
+import { httpContext, receiveBody, sendError } from "../app/http";
 import { type MutationScope, prepareMutation, runMutation } from "../app/mutation";
 import type { RequestRateLimiter } from "../app/rate-limit";
 import type { Services } from "../app/services";
@@ -47,7 +44,7 @@ export function registerDatasetUploads(
         if (!dataset) throw new NotFoundError("Dataset", String(req.params.id));
         scratch = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-upload-"));
         const file = path.join(scratch, name);
-        await receive(req, file, deps.maxBytes);
+        await receiveBody(req, file, deps.maxBytes);
         return deps.services.ingestion.materializeUpload(file, format as (typeof FORMATS)[number], name);
       });
       const result = await runMutation(ctx, scope, async (tx) => {
@@ -70,19 +67,4 @@ export function registerDatasetUploads(
       if (scratch) await fs.rm(scratch, { recursive: true, force: true }).catch(() => undefined);
     }
   });
-}
-
-/** Streams the request body into `file`, stopping (and failing) past `maxBytes`. */
-async function receive(req: Request, file: string, maxBytes: number): Promise<void> {
-  let seen = 0;
-  const limit = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      seen += chunk.length;
-      if (seen > maxBytes) done(new PayloadTooLargeError(maxBytes, "SLUICE_UPLOAD_LIMIT"));
-      else done(null, chunk);
-    },
-  });
-  const declared = Number(req.headers["content-length"] ?? NaN);
-  if (Number.isFinite(declared) && declared > maxBytes) throw new PayloadTooLargeError(maxBytes, "SLUICE_UPLOAD_LIMIT");
-  await pipeline(req, limit, createWriteStream(file));
 }

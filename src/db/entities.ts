@@ -21,6 +21,9 @@ import { RunnerAgentRow } from "../runs/runner-agent.entity";
 import { StageAttemptRow } from "../runs/stage-attempt.entity";
 import { StageLogRow } from "../runs/stage-log.entity";
 import { StageRunRow } from "../runs/stage-run.entity";
+import { ModelAliasHistoryRow, ModelAliasRow } from "../registry/model-alias.entity";
+import { ModelVersionRow } from "../registry/model-version.entity";
+import { RegisteredModelRow } from "../registry/registered-model.entity";
 import { SecretRow } from "../secrets/secret.entity";
 import { ValidationReportRow } from "../validation/validation-report.entity";
 import { ValidationSuiteRow } from "../validation/validation-suite.entity";
@@ -68,4 +71,9 @@ export const entities = [
   FeatureMaterializationRow,
   FeatureOnlineValueRow,
   TrainingSetRow,
+  // registry
+  RegisteredModelRow,
+  ModelVersionRow,
+  ModelAliasRow,
+  ModelAliasHistoryRow,
 ];

@@ -11,6 +11,7 @@ import {
   TrainingSetResolver,
   TrainingSetViewResolver,
 } from "../../features/feature.resolver";
+import { ModelVersionResolver, RegisteredModelResolver } from "../../registry/registry.resolver";
 import { PipelineResolver } from "../../pipelines/pipeline.resolver";
 import { ProjectResolver } from "../../projects/project.resolver";
 import { AgentResolver } from "../../runs/agent.resolver";
@@ -43,6 +44,8 @@ const resolvers = [
   FeatureMaterializationResolver,
   TrainingSetResolver,
   TrainingSetViewResolver,
+  RegisteredModelResolver,
+  ModelVersionResolver,
 ] as const;
 
 /**

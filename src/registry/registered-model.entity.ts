@@ -1,0 +1,36 @@
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from "typeorm";
+import { ProjectRow } from "../projects/project.entity";
+
+/** A registered model: a named series of model versions in a project, with aliases pointing into it. */
+@Entity({ name: "registered_models" })
+@Index("registered_models_project_name_key", ["projectId", "name"], { unique: true })
+export class RegisteredModelRow {
+  @PrimaryGeneratedColumn("uuid")
+  id: string;
+
+  @Column({ name: "project_id", type: "uuid" })
+  projectId: string;
+
+  @ManyToOne(() => ProjectRow, { onDelete: "CASCADE" })
+  @JoinColumn({ name: "project_id", foreignKeyConstraintName: "registered_models_project_id_fkey" })
+  project?: ProjectRow;
+
+  @Column({ type: "text" })
+  name: string;
+
+  @Column({ type: "text", default: "" })
+  description: string;
+
+  /** Free-form `key → value` labels. */
+  @Column({ type: "jsonb", default: () => "'{}'" })
+  tags: Record<string, string>;
+
+  @Column({ name: "created_by", type: "uuid", nullable: true })
+  createdBy: string | null;
+
+  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
+  createdAt: Date;
+
+  @UpdateDateColumn({ name: "updated_at", type: "timestamptz", precision: 3 })
+  updatedAt: Date;
+}

@@ -1,0 +1,267 @@
+import { Arg, Args, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
+import type { RequestContext } from "../app/context";
+import { InvalidInputError, NotFoundError } from "../app/errors";
+import { PageArgsInput } from "../app/graphql/connection";
+import { captureErrors } from "../app/graphql/results";
+import { type MutationScope, prepareMutation, runMutation } from "../app/mutation";
+import { Permission } from "../auth/roles";
+import {
+  CreateModelVersionInput,
+  CreateRegisteredModelInput,
+  DeleteModelAliasInput,
+  ModelAlias,
+  ModelAliasMove,
+  ModelAliasPayload,
+  ModelAliasResult,
+  ModelVersion,
+  ModelVersionConnection,
+  ModelVersionFilter,
+  ModelVersionIdInput,
+  ModelVersionOrder,
+  ModelVersionPayload,
+  ModelVersionResult,
+  RegisteredModel,
+  RegisteredModelConnection,
+  RegisteredModelFilter,
+  RegisteredModelOrder,
+  RegisteredModelPayload,
+  RegisteredModelResult,
+  SetModelAliasInput,
+  UpdateModelVersionInput,
+  UpdateRegisteredModelInput,
+  modelVersionSort,
+  registeredModelSort,
+} from "./registry.types";
+
+const modelPayload = (row: Parameters<typeof RegisteredModel.from>[0]) =>
+  Object.assign(new RegisteredModelPayload(), { registeredModel: RegisteredModel.from(row) });
+const versionPayload = (row: Parameters<typeof ModelVersion.from>[0]) =>
+  Object.assign(new ModelVersionPayload(), { modelVersion: ModelVersion.from(row) });
+
+@Resolver(() => RegisteredModel)
+export class RegisteredModelResolver {
+  @Query(() => RegisteredModel, { nullable: true, description: "A registered model by id, or by project and name." })
+  async registeredModel(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { nullable: true }) id?: string | null,
+    @Arg("projectId", () => ID, { nullable: true }) projectId?: string | null,
+    @Arg("name", () => String, { nullable: true }) name?: string | null,
+  ): Promise<RegisteredModel | null> {
+    if (projectId) ctx.authz.require(Permission.READ, projectId);
+    const row = id
+      ? await ctx.services.registry.model(id)
+      : projectId && name
+        ? await ctx.services.registry.modelByName(projectId, name)
+        : null;
+    ctx.authz.require(Permission.READ, row?.projectId ?? projectId ?? undefined);
+    return row ? RegisteredModel.from(row) : null;
+  }
+
+  @Query(() => RegisteredModelConnection, { description: "Registered models the caller may read." })
+  async registeredModels(
+    @Ctx() ctx: RequestContext,
+    @Args() page: PageArgsInput,
+    @Arg("filter", () => RegisteredModelFilter, { nullable: true }) filter?: RegisteredModelFilter | null,
+    @Arg("orderBy", () => RegisteredModelOrder, { nullable: true }) orderBy?: RegisteredModelOrder | null,
+  ): Promise<RegisteredModelConnection> {
+    let projectIds: "all" | string[];
+    if (filter?.projectId) {
+      ctx.authz.require(Permission.READ, filter.projectId);
+      projectIds = [filter.projectId];
+    } else projectIds = ctx.authz.visibleProjects(Permission.READ);
+    const result = await ctx.services.registry.listModels(
+      { projectIds, nameContains: filter?.nameContains ?? undefined },
+      page,
+      registeredModelSort(orderBy),
+    );
+    return RegisteredModelConnection.from(result, RegisteredModel.from);
+  }
+
+  @Query(() => ModelVersion, { nullable: true, description: "A model version by id, by model and number, or by model and alias." })
+  async modelVersion(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { nullable: true }) id?: string | null,
+    @Arg("registeredModelId", () => ID, { nullable: true }) registeredModelId?: string | null,
+    @Arg("version", () => Int, { nullable: true }) version?: number | null,
+    @Arg("alias", () => String, { nullable: true }) alias?: string | null,
+  ): Promise<ModelVersion | null> {
+    const registry = ctx.services.registry;
+    if (!id && !(registeredModelId && (version || alias))) {
+      throw new InvalidInputError([{ field: "id", message: "give id, or registeredModelId with version or alias" }]);
+    }
+    const row = id
+      ? await registry.version(id)
+      : version
+        ? await registry.versionByNumber(registeredModelId!, version)
+        : await registry.versionByAlias(registeredModelId!, alias!);
+    const model = registeredModelId ? await registry.model(registeredModelId) : null;
+    ctx.authz.require(Permission.READ, row?.projectId ?? model?.projectId);
+    return row ? ModelVersion.from(row) : null;
+  }
+
+  @FieldResolver(() => ModelVersionConnection, { description: "Newest first by default." })
+  async versions(
+    @Root() model: RegisteredModel,
+    @Ctx() ctx: RequestContext,
+    @Args() page: PageArgsInput,
+    @Arg("filter", () => ModelVersionFilter, { nullable: true }) filter?: ModelVersionFilter | null,
+    @Arg("orderBy", () => ModelVersionOrder, { nullable: true }) orderBy?: ModelVersionOrder | null,
+  ): Promise<ModelVersionConnection> {
+    ctx.authz.require(Permission.READ, model.projectId);
+    const result = await ctx.services.registry.listVersions(
+      { registeredModelId: model.id, status: filter?.status ?? undefined },
+      page,
+      modelVersionSort(orderBy),
+    );
+    return ModelVersionConnection.from(result, ModelVersion.from);
+  }
+
+  @FieldResolver(() => [ModelAlias])
+  async aliases(@Root() model: RegisteredModel, @Ctx() ctx: RequestContext): Promise<ModelAlias[]> {
+    ctx.authz.require(Permission.READ, model.projectId);
+    return (await ctx.services.registry.aliases(model.id)).map(ModelAlias.from);
+  }
+
+  @FieldResolver(() => [ModelAliasMove], { description: "Every move of `alias` (or of every alias), oldest first." })
+  async aliasHistory(
+    @Root() model: RegisteredModel,
+    @Ctx() ctx: RequestContext,
+    @Arg("alias", () => String, { nullable: true }) alias?: string | null,
+  ): Promise<ModelAliasMove[]> {
+    ctx.authz.require(Permission.READ, model.projectId);
+    return (await ctx.services.registry.aliasHistory(model.id, alias ?? undefined)).map(ModelAliasMove.from);
+  }
+
+  @Mutation(() => RegisteredModelResult, { description: "Creates a registered model. Needs EDITOR." })
+  async createRegisteredModel(
+    @Ctx() ctx: RequestContext,
+    @Arg("input") input: CreateRegisteredModelInput,
+  ): Promise<typeof RegisteredModelResult> {
+    return captureErrors(() =>
+      runMutation(ctx, { action: "model.create", permission: Permission.WRITE, projectId: input.projectId, input }, async (tx) => {
+        const row = await ctx.services.registry.createModel(tx, input);
+        return { value: modelPayload(row), targetId: row.id };
+      }),
+    );
+  }
+
+  @Mutation(() => RegisteredModelResult, { description: "Changes a registered model's description or tags. Needs EDITOR." })
+  async updateRegisteredModel(
+    @Ctx() ctx: RequestContext,
+    @Arg("input") input: UpdateRegisteredModelInput,
+  ): Promise<typeof RegisteredModelResult> {
+    return captureErrors(async () => {
+      const model = await ctx.services.registry.model(input.id);
+      return runMutation(ctx, { action: "model.update", permission: Permission.WRITE, projectId: model?.projectId, input }, async (tx) => {
+        const row = await ctx.services.registry.updateModel(tx, input.id, input);
+        return { value: modelPayload(row), targetId: row.id };
+      });
+    });
+  }
+
+  @Mutation(() => ModelVersionResult, {
+    description: "Registers a run's Model output (an ONNX file) as the model's next version, with its lineage. Needs EDITOR.",
+  })
+  async createModelVersion(@Ctx() ctx: RequestContext, @Arg("input") input: CreateModelVersionInput): Promise<typeof ModelVersionResult> {
+    return captureErrors(async () => {
+      const model = await ctx.services.registry.model(input.registeredModelId);
+      const scope: MutationScope = { action: "model.version.create", permission: Permission.WRITE, projectId: model?.projectId, input };
+      const prepared = await prepareMutation(ctx, scope, async () => {
+        if (!model) throw new NotFoundError("RegisteredModel", input.registeredModelId);
+        return ctx.services.registry.prepareFromArtifact(model.projectId, input.artifactId);
+      });
+      return runMutation(ctx, scope, async (tx) => {
+        // Separation of duties reads createdBy: for a run's output it is whoever triggered the run.
+        const [run] = prepared.lineage.runId
+          ? await tx.manager.query(`SELECT created_by FROM runs WHERE id = $1`, [prepared.lineage.runId])
+          : [undefined];
+        const row = await ctx.services.registry.createVersion(tx, model!.id, prepared, {
+          ...input,
+          createdBy: run?.created_by ?? tx.caller.principalId,
+        });
+        return { value: versionPayload(row), targetId: row.id, result: { versionId: row.id, version: row.version } };
+      });
+    });
+  }
+
+  @Mutation(() => ModelVersionResult, { description: "Changes a version's description or tags. Needs EDITOR." })
+  async updateModelVersion(@Ctx() ctx: RequestContext, @Arg("input") input: UpdateModelVersionInput): Promise<typeof ModelVersionResult> {
+    return captureErrors(async () => {
+      const v = await ctx.services.registry.version(input.id);
+      return runMutation(
+        ctx,
+        { action: "model.version.update", permission: Permission.WRITE, projectId: v?.projectId, input },
+        async (tx) => {
+          const row = await ctx.services.registry.updateVersion(tx, input.id, input);
+          return { value: versionPayload(row), targetId: row.id };
+        },
+      );
+    });
+  }
+
+  @Mutation(() => ModelVersionResult, { description: "Archives a version no alias points at (final). Needs EDITOR." })
+  async archiveModelVersion(@Ctx() ctx: RequestContext, @Arg("input") input: ModelVersionIdInput): Promise<typeof ModelVersionResult> {
+    return captureErrors(async () => {
+      const v = await ctx.services.registry.version(input.id);
+      return runMutation(
+        ctx,
+        { action: "model.version.archive", permission: Permission.WRITE, projectId: v?.projectId, input },
+        async (tx) => {
+          const row = await ctx.services.registry.archiveVersion(tx, input.id);
+          return { value: versionPayload(row), targetId: row.id };
+        },
+      );
+    });
+  }
+
+  @Mutation(() => ModelAliasResult, { description: "Points an alias at a version, atomically, keeping its history. Needs EDITOR." })
+  async setModelAlias(@Ctx() ctx: RequestContext, @Arg("input") input: SetModelAliasInput): Promise<typeof ModelAliasResult> {
+    return captureErrors(async () => {
+      const model = await ctx.services.registry.model(input.registeredModelId);
+      return runMutation(
+        ctx,
+        { action: "model.alias.set", permission: Permission.WRITE, projectId: model?.projectId, input },
+        async (tx) => {
+          const alias = await ctx.services.registry.setAlias(tx, input.registeredModelId, input.alias, input.version);
+          return {
+            value: Object.assign(new ModelAliasPayload(), { registeredModel: RegisteredModel.from(model!), alias: ModelAlias.from(alias) }),
+            targetId: model!.id,
+          };
+        },
+      );
+    });
+  }
+
+  @Mutation(() => ModelAliasResult, { description: "Removes an alias (its history stays). Needs EDITOR." })
+  async deleteModelAlias(@Ctx() ctx: RequestContext, @Arg("input") input: DeleteModelAliasInput): Promise<typeof ModelAliasResult> {
+    return captureErrors(async () => {
+      const model = await ctx.services.registry.model(input.registeredModelId);
+      return runMutation(
+        ctx,
+        { action: "model.alias.delete", permission: Permission.WRITE, projectId: model?.projectId, input },
+        async (tx) => {
+          await ctx.services.registry.deleteAlias(tx, input.registeredModelId, input.alias);
+          return {
+            value: Object.assign(new ModelAliasPayload(), { registeredModel: RegisteredModel.from(model!), alias: null }),
+            targetId: model!.id,
+          };
+        },
+      );
+    });
+  }
+}
+
+@Resolver(() => ModelVersion)
+export class ModelVersionResolver {
+  @FieldResolver(() => RegisteredModel)
+  async registeredModel(@Root() v: ModelVersion, @Ctx() ctx: RequestContext): Promise<RegisteredModel> {
+    ctx.authz.require(Permission.READ, v.projectId);
+    return RegisteredModel.from((await ctx.services.registry.model(v.registeredModelId))!);
+  }
+
+  @FieldResolver(() => [String], { description: "The aliases pointing at this version." })
+  async aliases(@Root() v: ModelVersion, @Ctx() ctx: RequestContext): Promise<string[]> {
+    ctx.authz.require(Permission.READ, v.projectId);
+    return (await ctx.services.registry.aliases(v.registeredModelId)).filter((a) => a.versionId === v.id).map((a) => a.alias);
+  }
+}

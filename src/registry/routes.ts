@@ -1,0 +1,73 @@
+import { createReadStream } from "node:fs";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import type { Express } from "express";
+import type { Logger } from "pino";
+import { NotFoundError } from "../app/errors";
+import { httpContext, receiveBody, sendError } from "../app/http";
+import { type MutationScope, prepareMutation, runMutation } from "../app/mutation";
+import type { RequestRateLimiter } from "../app/rate-limit";
+import type { Services } from "../app/services";
+import { Permission } from "../auth/roles";
+
+/**
+ * The model files over HTTP, not through GraphQL strings:
+ *
+ * - `POST /registered-models/:id/versions?description=…` — the body is an ONNX file (at most
+ *   SLUICE_UPLOAD_LIMIT bytes), checked by onnxruntime, stored content-addressed and recorded as
+ *   the model's next version (PENDING_APPROVAL). Answers 201 `{ versionId, version, signature }`.
+ * - `GET /model-versions/:id/model.onnx` — the file, for a token that may read the project.
+ */
+export function registerModelFileRoutes(
+  app: Express,
+  deps: { services: Services; limiter: RequestRateLimiter; log: Logger; maxBytes: number },
+): void {
+  app.post("/registered-models/:id/versions", async (req, res) => {
+    let scratch: string | undefined;
+    try {
+      const ctx = await httpContext(deps, req, res);
+      const model = await deps.services.registry.model(String(req.params.id));
+      const description = typeof req.query.description === "string" ? req.query.description : undefined;
+      const scope: MutationScope = {
+        action: "model.version.upload",
+        permission: Permission.WRITE,
+        projectId: model?.projectId,
+        input: { registeredModelId: req.params.id, description },
+      };
+      const prepared = await prepareMutation(ctx, scope, async () => {
+        if (!model) throw new NotFoundError("RegisteredModel", String(req.params.id));
+        scratch = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-model-"));
+        const file = path.join(scratch, "model.onnx");
+        await receiveBody(req, file, deps.maxBytes);
+        return deps.services.registry.prepareUpload(file, await fs.readFile(file));
+      });
+      const row = await runMutation(ctx, scope, async (tx) => {
+        const v = await deps.services.registry.createVersion(tx, model!.id, prepared, { description });
+        return { value: v, targetId: v.id, result: { versionId: v.id, version: v.version } };
+      });
+      res.status(201).json({ versionId: row.id, version: row.version, status: row.status, signature: row.signature });
+    } catch (err) {
+      sendError(res, err, deps.log);
+    } finally {
+      if (scratch) await fs.rm(scratch, { recursive: true, force: true }).catch(() => undefined);
+    }
+  });
+
+  app.get("/model-versions/:id/model.onnx", async (req, res) => {
+    try {
+      const ctx = await httpContext(deps, req, res);
+      const v = await deps.services.registry.version(String(req.params.id));
+      ctx.authz.require(Permission.READ, v?.projectId);
+      if (!v) throw new NotFoundError("ModelVersion", String(req.params.id));
+      const file = await deps.services.registry.versionFile(v);
+      const stat = await fs.stat(file);
+      res.setHeader("content-type", "application/octet-stream");
+      res.setHeader("content-length", String(stat.size));
+      res.setHeader("content-disposition", `attachment; filename="model-v${v.version}.onnx"`);
+      createReadStream(file).pipe(res);
+    } catch (err) {
+      sendError(res, err, deps.log);
+    }
+  });
+}

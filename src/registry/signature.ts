@@ -1,0 +1,64 @@
+import { onnx } from "onnx-proto";
+import { InvalidInputError } from "../app/errors";
+
+/** One input or output of a model: what a caller sends or gets. */
+export interface TensorSpec {
+  name: string;
+  /** ONNX element type, lowercase: `float`, `double`, `int64`, `string`, `bool`… */
+  type: string;
+  /** Dimensions; null for a dynamic one (the batch). Null shape when the model does not say. */
+  shape: Array<number | null> | null;
+}
+
+/** What a model takes and gives, read from its ONNX graph. */
+export interface ModelSignature {
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+  /** Opsets the model imports, e.g. `{ "": 17, "ai.onnx.ml": 3 }`. */
+  opsets: Record<string, number>;
+  producer: string;
+}
+
+function spec(info: onnx.IValueInfoProto): TensorSpec {
+  const t = info.type;
+  if (t?.tensorType) {
+    const elem = t.tensorType.elemType ?? 0;
+    const dims = t.tensorType.shape?.dim;
+    return {
+      name: info.name ?? "",
+      type: (onnx.TensorProto.DataType[elem] ?? "UNDEFINED").toLowerCase(),
+      shape: dims
+        ? dims.map((d) => (d.dimValue !== undefined && d.dimValue !== null && Number(d.dimValue) > 0 ? Number(d.dimValue) : null))
+        : null,
+    };
+  }
+  if (t?.sequenceType) return { name: info.name ?? "", type: "sequence", shape: null };
+  if (t?.mapType) return { name: info.name ?? "", type: "map", shape: null };
+  return { name: info.name ?? "", type: "unknown", shape: null };
+}
+
+/**
+ * Reads the signature of an ONNX model: its graph inputs (less initializers, which older
+ * exporters list as inputs) and outputs, with element types and shapes.
+ *
+ * @throws InvalidInputError when the bytes are not an ONNX model
+ */
+export function readSignature(bytes: Uint8Array): ModelSignature {
+  let model: onnx.ModelProto;
+  try {
+    model = onnx.ModelProto.decode(bytes);
+  } catch (err) {
+    throw new InvalidInputError([{ field: "model", message: `is not an ONNX model: ${(err as Error).message}` }]);
+  }
+  const graph = model.graph;
+  if (!graph || (graph.output ?? []).length === 0) {
+    throw new InvalidInputError([{ field: "model", message: "is not an ONNX model: it has no graph outputs" }]);
+  }
+  const initializers = new Set((graph.initializer ?? []).map((i) => i.name));
+  return {
+    inputs: (graph.input ?? []).filter((i) => !initializers.has(i.name)).map(spec),
+    outputs: (graph.output ?? []).map(spec),
+    opsets: Object.fromEntries((model.opsetImport ?? []).map((o) => [o.domain ?? "", Number(o.version ?? 0)])),
+    producer: [model.producerName, model.producerVersion].filter(Boolean).join(" "),
+  };
+}
