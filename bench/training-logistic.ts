@@ -1,9 +1,9 @@
 /**
  * Hand timing, not a test: logistic regression on 500k rows × 10 features drawn from the seeded
- * PRNG. Run after a build: `node dist/test/training/timing-logistic.js [rows] [classes]`.
+ * PRNG. Run after a build: `node dist/bench/training-logistic.js [rows] [classes]`.
  */
-import { mulberry32, normalSampler } from "../../src/training/data";
-import { predictClass, trainLogisticRegression } from "../../src/training/linear";
+import { mulberry32, normalSampler } from "../src/training/data";
+import { predictClass, trainLogisticRegression } from "../src/training/linear";
 
 const n = Number(process.argv[2] ?? 500_000);
 const classes = Number(process.argv[3] ?? 2);

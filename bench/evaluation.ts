@@ -1,10 +1,10 @@
 /**
- * Hand timing, not a test: `node dist/test/evaluation/timing.js [rows]`. Evaluates a million
+ * Hand timing, not a test: `node dist/bench/evaluation.js [rows]`. Evaluates a million
  * binary predictions (sort-based AUC) and prints how long each piece takes, best of 5 runs
  * after a warm-up, so that JIT compilation is not what gets measured.
  */
-import { rocAuc } from "../../src/evaluation/classification";
-import { evaluateClassifier } from "../../src/evaluation/report";
+import { rocAuc } from "../src/evaluation/classification";
+import { evaluateClassifier } from "../src/evaluation/report";
 
 const n = Number(process.argv[2] ?? 1_000_000);
 let seed = 42;
