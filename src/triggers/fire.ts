@@ -56,6 +56,30 @@ interface FireRequest {
  * The `detail` of a failed fire: the typed error a caller of `triggerRun` would have received
  * (code, message, problems), or for an unexpected fault only its code (the log has the rest).
  */
+/** PostgreSQL errors that a retry of the same transaction can clear. */
+const TRANSIENT = new Set(["40001", "40P01", "55P03"]);
+
+function isTransientDbError(err: unknown): boolean {
+  const code = (err as { code?: unknown; driverError?: { code?: unknown } })?.driverError?.code ?? (err as { code?: unknown })?.code;
+  return typeof code === "string" && TRANSIENT.has(code);
+}
+
+/**
+ * Runs `work` again (up to three attempts, a few ms apart) when it fails with a deadlock or a
+ * serialization failure: two leaders racing for one tick may collide, and the fire is then
+ * decided by the retry rather than lost.
+ */
+export async function retryTransient<T>(work: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await work();
+    } catch (err) {
+      if (i >= attempts || !isTransientDbError(err)) throw err;
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * i));
+    }
+  }
+}
+
 function failureDetail(err: unknown, log: Logger): Record<string, unknown> {
   if (err instanceof MissingEventValue) return { code: "MISSING_EVENT_VALUE", message: err.message, path: err.path, field: err.field };
   if (err instanceof InvalidInputError) return { code: err.code, message: err.message, problems: err.problems };
@@ -101,6 +125,9 @@ async function recordFire(tx: ProgressTx, services: FireServices, req: FireReque
     result.runId = run.id;
     result.detail = { runNumber: run.number, version: version.version };
   } catch (err) {
+    // A deadlock or serialization failure says nothing about the run: the whole transaction is
+    // retried (the fire row goes with it), rather than recording a FAILED fire for a race.
+    if (isTransientDbError(err)) throw err;
     await tx.manager.query("ROLLBACK TO SAVEPOINT trigger_fire");
     result.outcome = "FAILED";
     result.detail = failureDetail(err, log);

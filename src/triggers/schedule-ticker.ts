@@ -2,7 +2,7 @@ import { type ScheduledTask, createTask } from "node-cron";
 import type { Logger } from "pino";
 import type { Services } from "../app/services";
 import { latestMissedFire } from "./cron";
-import { fireSchedule } from "./fire";
+import { fireSchedule, retryTransient } from "./fire";
 import { ScheduleRow } from "./schedule.entity";
 import { SCHEDULE_EVENT_TYPES } from "./trigger-events";
 
@@ -131,7 +131,7 @@ export class ScheduleTicker {
   }
 
   private fire(scheduleId: string, at: Date): Promise<void> {
-    const done = fireSchedule(this.services, scheduleId, at, this.log)
+    const done = retryTransient(() => fireSchedule(this.services, scheduleId, at, this.log))
       .then((fired) => {
         if (fired) this.log.debug({ scheduleId, at: at.toISOString(), ...fired }, "schedule fired");
       })
