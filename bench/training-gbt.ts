@@ -1,10 +1,10 @@
 /**
- * Hand timing, not a test: `node dist/test/training/gbt-timing.js [rows] [iters]`.
+ * Hand timing, not a test: `node dist/bench/training-gbt.js [rows] [iters]`.
  * Binary classification, 10 features, depth 6, no early stopping.
  */
 import { performance } from "node:perf_hooks";
-import { predict, trainGbt } from "../../src/training/gbt/boost";
-import { classificationData } from "./gbt-data";
+import { predict, trainGbt } from "../src/training/gbt/boost";
+import { classificationData } from "../test/training/gbt-data";
 
 const rows = Number(process.argv[2] ?? 500_000);
 const maxIter = Number(process.argv[3] ?? 100);
