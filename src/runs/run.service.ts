@@ -333,14 +333,13 @@ export class RunService {
 }
 
 /**
- * The next run number of a pipeline, in one statement that also locks the pipeline row until
- * the transaction ends, so two runs started at once never share a number.
+ * The next run number of a pipeline. The pipeline row is locked first, in a statement of its
+ * own: under READ COMMITTED a statement that waits for a row lock still reads the other tables
+ * as of its start, so a MAX taken in the same statement could miss the run the lock holder just
+ * committed and hand out its number again. The second statement sees it.
  */
 async function nextRunNumber(manager: EntityManager, pipelineId: string): Promise<number> {
-  const [{ next }] = await manager.query(
-    `WITH locked AS (SELECT id FROM pipelines WHERE id = $1 FOR UPDATE)
-     SELECT COALESCE(MAX(r.number), 0) + 1 AS next FROM locked LEFT JOIN runs r ON r.pipeline_id = locked.id`,
-    [pipelineId],
-  );
+  await manager.query(`SELECT 1 FROM pipelines WHERE id = $1 FOR UPDATE`, [pipelineId]);
+  const [{ next }] = await manager.query(`SELECT COALESCE(MAX(number), 0) + 1 AS next FROM runs WHERE pipeline_id = $1`, [pipelineId]);
   return Number(next);
 }

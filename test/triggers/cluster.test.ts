@@ -17,7 +17,7 @@ function assertOncePer(fires: FireView[], key: (f: FireView) => string | null): 
   const keys = fires.map(key);
   assert.equal(new Set(keys).size, keys.length, `no duplicates among ${JSON.stringify(keys)}`);
   for (const f of fires) {
-    assert.equal(f.outcome, "STARTED");
+    assert.equal(f.outcome, "STARTED", JSON.stringify(f.detail));
     assert.equal(f.run?.triggerRef, f.id);
   }
 }
