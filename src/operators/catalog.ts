@@ -95,6 +95,77 @@ export const OPERATOR_CONTRACTS: Readonly<Record<string, OperatorContract>> = Ob
       },
     },
   },
+  train: {
+    // `data` may be a Dataset or a FeatureSet (e.g. a features.trainingSet output): required inputs are checked for presence only.
+    inputs: { data: "Dataset" },
+    outputs: { model: "Model" },
+    paramsSchema: {
+      type: "object",
+      required: ["algorithm", "target", "features"],
+      additionalProperties: false,
+      properties: {
+        algorithm: { enum: ["logistic_regression", "linear_regression", "gbt_classifier", "gbt_regressor"] },
+        target: { type: "string", minLength: 1 },
+        features: { type: "array", minItems: 1, uniqueItems: true, items: { type: "string", minLength: 1 } },
+        preprocessing: {
+          type: "array",
+          items: {
+            type: "object",
+            required: ["column"],
+            additionalProperties: false,
+            properties: {
+              column: { type: "string", minLength: 1 },
+              impute: {
+                anyOf: [
+                  { enum: ["mean", "median", "most_frequent"] },
+                  {
+                    type: "object",
+                    required: ["constant"],
+                    additionalProperties: false,
+                    properties: { constant: { type: ["number", "string"] } },
+                  },
+                ],
+              },
+              scale: { enum: ["standard", "minmax"] },
+              oneHot: {
+                type: "object",
+                additionalProperties: false,
+                properties: { maxCategories: { type: "integer", minimum: 1 } },
+              },
+              bucketize: {
+                type: "object",
+                required: ["boundaries"],
+                additionalProperties: false,
+                properties: { boundaries: { type: "array", minItems: 1, items: { type: "number" } } },
+              },
+            },
+          },
+        },
+        hyperparameters: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            l2: { type: "number", minimum: 0 },
+            maxIter: { type: "integer", minimum: 0 },
+            tol: { type: "number", minimum: 0 },
+            fitIntercept: { type: "boolean" },
+            learningRate: { type: "number", exclusiveMinimum: 0 },
+            maxDepth: { type: "integer", minimum: 1 },
+            maxLeafNodes: { type: "integer", minimum: 2 },
+            minSamplesLeaf: { type: "integer", minimum: 1 },
+            minHessianLeaf: { type: "number", minimum: 0 },
+            minGainToSplit: { type: "number", minimum: 0 },
+            maxBins: { type: "integer", minimum: 2, maximum: 255 },
+            nIterNoChange: { type: "integer", minimum: 1 },
+            earlyStopping: { type: "boolean" },
+          },
+        },
+        validationFraction: { type: "number", exclusiveMinimum: 0, exclusiveMaximum: 1 },
+        seed: { type: "integer" },
+        maxRows: { type: "integer", minimum: 2 },
+      },
+    },
+  },
 });
 
 /** Where each data-plane operator's stage function lives, for `createLocalRunner({ operators })`. */
@@ -103,4 +174,5 @@ export const DATA_PLANE_OPERATORS: Readonly<Record<string, OperatorRef>> = Objec
   validate: { module: require.resolve("../validation/operators/validate"), export: "validate" },
   "features.materialize": { module: require.resolve("../features/operators/materialize"), export: "materialize" },
   "features.trainingSet": { module: require.resolve("../features/operators/training-set"), export: "trainingSet" },
+  train: { module: require.resolve("../training/operators/train"), export: "train" },
 });
