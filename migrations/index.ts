@@ -6,6 +6,7 @@ import { Foundation1795619726126 } from "./1795619726126-Foundation";
 import { Secrets1795631655381 } from "./1795631655381-Secrets";
 import { Validation1795633045091 } from "./1795633045091-Validation";
 import { Registry1795636110726 } from "./1795636110726-Registry";
+import { Evaluation1795637195187 } from "./1795637195187-Evaluation";
 
 /**
  * Every migration, oldest first. Migrations only go forward and are never edited once landed:
@@ -21,4 +22,5 @@ export const migrations: Function[] = [
   Features1795632856768,
   Validation1795633045091,
   Registry1795636110726,
+  Evaluation1795637195187,
 ];

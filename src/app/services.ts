@@ -18,6 +18,7 @@ import { MetricsService } from "../runs/metrics.service";
 import { RunService } from "../runs/run.service";
 import { DatasetService } from "../datasets/dataset.service";
 import { IngestionService } from "../datasets/ingestion.service";
+import { EvaluationService } from "../evaluation/evaluation.service";
 import { FeatureService } from "../features/feature.service";
 import { RegistryService } from "../registry/registry.service";
 import { type StageHooks } from "../runs/output-hooks";
@@ -64,6 +65,8 @@ export interface Services {
   stageHooks: StageHooks;
   /** Registered models, versions and aliases. */
   registry: RegistryService;
+  /** Stored evaluation reports of models. */
+  evaluation: EvaluationService;
 }
 
 /** Services plus what they hold open, to be released at shutdown. */
@@ -102,7 +105,8 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
   const datasets = new DatasetService(db, artifacts);
   const validation = new ValidationService(db, datasets);
   const features = new FeatureService(db, artifacts);
-  const stageHooks = dataPlaneHooks({ datasets, validation, features, store: artifacts });
+  const evaluation = new EvaluationService(db);
+  const stageHooks = dataPlaneHooks({ datasets, validation, features, evaluation, store: artifacts });
   const services: Services = {
     config,
     db,
@@ -125,7 +129,8 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     validation,
     features,
     stageHooks,
-    registry: new RegistryService(db, artifacts),
+    registry: new RegistryService(db, artifacts, evaluation),
+    evaluation,
   };
   return {
     services,

@@ -25,6 +25,7 @@ import { ModelAliasHistoryRow, ModelAliasRow } from "../registry/model-alias.ent
 import { ModelVersionRow } from "../registry/model-version.entity";
 import { RegisteredModelRow } from "../registry/registered-model.entity";
 import { SecretRow } from "../secrets/secret.entity";
+import { EvaluationReportRow } from "../evaluation/evaluation-report.entity";
 import { ValidationReportRow } from "../validation/validation-report.entity";
 import { ValidationSuiteRow } from "../validation/validation-suite.entity";
 import { EventRuleRow } from "../triggers/event-rule.entity";
@@ -76,4 +77,6 @@ export const entities = [
   ModelVersionRow,
   ModelAliasRow,
   ModelAliasHistoryRow,
+  // evaluation
+  EvaluationReportRow,
 ];

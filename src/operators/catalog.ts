@@ -166,6 +166,26 @@ export const OPERATOR_CONTRACTS: Readonly<Record<string, OperatorContract>> = Ob
       },
     },
   },
+  evaluate: {
+    inputs: { model: "Model", data: "Dataset" },
+    optionalInputs: { champion: "Model" },
+    outputs: { report: "Report" },
+    paramsSchema: {
+      type: "object",
+      required: ["target"],
+      additionalProperties: false,
+      properties: {
+        target: { type: "string", minLength: 1 },
+        task: { enum: ["binary", "multiclass", "regression"] },
+        threshold: { type: "number", minimum: 0, maximum: 1 },
+        slices: { type: "array", items: { type: "string", minLength: 1 }, uniqueItems: true },
+        sensitive: { type: "string", minLength: 1 },
+        positiveLabel: { type: ["string", "number", "boolean"] },
+        maxRows: { type: "integer", minimum: 1 },
+        minCount: { type: "integer", minimum: 1 },
+      },
+    },
+  },
 });
 
 /** Where each data-plane operator's stage function lives, for `createLocalRunner({ operators })`. */
@@ -175,4 +195,5 @@ export const DATA_PLANE_OPERATORS: Readonly<Record<string, OperatorRef>> = Objec
   "features.materialize": { module: require.resolve("../features/operators/materialize"), export: "materialize" },
   "features.trainingSet": { module: require.resolve("../features/operators/training-set"), export: "trainingSet" },
   train: { module: require.resolve("../training/operators/train"), export: "train" },
+  evaluate: { module: require.resolve("../evaluation/operators/evaluate"), export: "evaluate" },
 });

@@ -13,6 +13,8 @@ import type { ArtifactStore } from "../artifacts/store";
 import { DatasetVersionRow } from "../datasets/dataset-version.entity";
 import { DatasetRow } from "../datasets/dataset.entity";
 import type { DatasetService } from "../datasets/dataset.service";
+import type { EvaluationService } from "../evaluation/evaluation.service";
+import type { EvaluationReport } from "../evaluation/report";
 import type { ColumnSchema, DatasetProfile, SchemaPolicy } from "../datasets/types";
 import type { FeatureView } from "../features/definition";
 import { FeatureMaterializationRow } from "../features/feature-materialization.entity";
@@ -57,9 +59,10 @@ export function dataPlaneHooks(deps: {
   datasets: DatasetService;
   validation: ValidationService;
   features: FeatureService;
+  evaluation: EvaluationService;
   store: ArtifactStore;
 }): StageHooks {
-  const { datasets, validation, features, store } = deps;
+  const { datasets, validation, features, evaluation, store } = deps;
 
   /** `ingest`: the output becomes the next version of its dataset (created when missing). */
   async function datasetVersion(tx: HookTx, ctx: OutputHookContext) {
@@ -233,7 +236,38 @@ export function dataPlaneHooks(deps: {
     return { trainingSetId: row.id };
   }
 
+  /** `evaluate`: the report is stored against the model artifact (and its version, if registered) and the data's version. */
+  async function evaluationReport(tx: HookTx, ctx: OutputHookContext) {
+    const reg = ctx.metadata.register as {
+      modelInput: string;
+      dataInput: string;
+      championInput?: string;
+      task: string;
+      metrics: Record<string, unknown>;
+      report: EvaluationReport;
+    };
+    const modelArtifactId = ctx.inputs[reg.modelInput];
+    const dataArtifactId = ctx.inputs[reg.dataInput];
+    if (!modelArtifactId || !dataArtifactId) {
+      throw new InvalidInputError([{ field: `inputs.${modelArtifactId ? reg.dataInput : reg.modelInput}`, message: "is not wired" }]);
+    }
+    const data = await versionOf(tx.manager, ctx.run.projectId, dataArtifactId);
+    const row = await evaluation.record(tx, {
+      projectId: ctx.run.projectId,
+      modelArtifactId,
+      dataArtifactId,
+      datasetVersionId: data?.version.id ?? null,
+      championArtifactId: (reg.championInput && ctx.inputs[reg.championInput]) || null,
+      task: reg.task,
+      metrics: reg.metrics,
+      report: reg.report as unknown as Record<string, unknown>,
+      stageRunId: ctx.stageRunId,
+    });
+    return { evaluationReportId: row.id, modelVersionId: row.modelVersionId, datasetVersionId: row.datasetVersionId, metrics: row.metrics };
+  }
+
   return new StageHooks()
+    .onOutput("evaluationReport", evaluationReport)
     .onOutput("datasetVersion", datasetVersion)
     .onOutput("validationReport", validationReport)
     .onOutput("featureMaterialization", featureMaterialization)

@@ -9,6 +9,7 @@ import type { ArtifactStore, StoredObject } from "../artifacts/store";
 import type { Database } from "../db/data-source";
 import type { JsonObject } from "../db/json";
 import { escapeLike } from "../db/sql-text";
+import type { EvaluationService } from "../evaluation/evaluation.service";
 import { lockWritableProject } from "../projects/project.service";
 import { ModelAliasHistoryRow, ModelAliasRow } from "./model-alias.entity";
 import { type ModelVersionStatus, ModelVersionRow } from "./model-version.entity";
@@ -69,6 +70,8 @@ export class RegistryService {
   constructor(
     private readonly db: Database,
     private readonly store: ArtifactStore,
+    /** Links a new version to the evaluation reports of its file. */
+    private readonly evaluation?: EvaluationService,
   ) {}
 
   private repo<T extends object>(cls: new () => T): Repository<T> {
@@ -239,11 +242,25 @@ export class RegistryService {
         createdBy: input.createdBy !== undefined ? input.createdBy : (tx.caller?.principalId ?? null),
       }),
     );
+    // Reports of this file written before it was registered now belong to the version; the
+    // latest one's metrics stand in for metrics the caller did not give.
+    const evaluated = this.evaluation ? await this.evaluation.linkToVersion(tx.manager, artifact.id, row.id) : null;
+    if (evaluated && Object.keys(metrics).length === 0 && Object.keys(evaluated).length > 0) {
+      row.metrics = evaluated;
+      await tx.manager.update(ModelVersionRow, { id: row.id }, { metrics: evaluated });
+    }
     tx.emit({
       type: RegistryEvents.versionCreated,
       projectId: model.projectId,
       subjectId: model.id,
-      payload: { registeredModelId: model.id, name: model.name, versionId: row.id, version: row.version, source: row.source, metrics },
+      payload: {
+        registeredModelId: model.id,
+        name: model.name,
+        versionId: row.id,
+        version: row.version,
+        source: row.source,
+        metrics: row.metrics,
+      },
     });
     return row;
   }

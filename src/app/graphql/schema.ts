@@ -11,6 +11,7 @@ import {
   TrainingSetResolver,
   TrainingSetViewResolver,
 } from "../../features/feature.resolver";
+import { EvaluationResolver, ModelVersionEvaluationResolver } from "../../evaluation/evaluation.resolver";
 import { ModelVersionResolver, RegisteredModelResolver } from "../../registry/registry.resolver";
 import { PipelineResolver } from "../../pipelines/pipeline.resolver";
 import { ProjectResolver } from "../../projects/project.resolver";
@@ -46,6 +47,8 @@ const resolvers = [
   TrainingSetViewResolver,
   RegisteredModelResolver,
   ModelVersionResolver,
+  EvaluationResolver,
+  ModelVersionEvaluationResolver,
 ] as const;
 
 /**

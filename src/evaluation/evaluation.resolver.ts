@@ -1,0 +1,64 @@
+import { Arg, Args, Ctx, FieldResolver, ID, Query, Resolver, Root } from "type-graphql";
+import type { RequestContext } from "../app/context";
+import { PageArgsInput } from "../app/graphql/connection";
+import { Permission } from "../auth/roles";
+import { ModelVersion } from "../registry/registry.types";
+import {
+  EvaluationReport,
+  EvaluationReportConnection,
+  EvaluationReportFilter,
+  EvaluationReportOrder,
+  evaluationReportSort,
+} from "./evaluation.types";
+
+@Resolver()
+export class EvaluationResolver {
+  @Query(() => EvaluationReport, { nullable: true })
+  async evaluationReport(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<EvaluationReport | null> {
+    const row = await ctx.services.evaluation.report(id);
+    ctx.authz.require(Permission.READ, row?.projectId);
+    return row ? EvaluationReport.from(row) : null;
+  }
+
+  @Query(() => EvaluationReportConnection, { description: "Evaluation reports the caller may read, newest first by default." })
+  async evaluationReports(
+    @Ctx() ctx: RequestContext,
+    @Args() page: PageArgsInput,
+    @Arg("filter", () => EvaluationReportFilter, { nullable: true }) filter?: EvaluationReportFilter | null,
+    @Arg("orderBy", () => EvaluationReportOrder, { nullable: true }) orderBy?: EvaluationReportOrder | null,
+  ): Promise<EvaluationReportConnection> {
+    let projectIds: "all" | string[];
+    if (filter?.projectId) {
+      ctx.authz.require(Permission.READ, filter.projectId);
+      projectIds = [filter.projectId];
+    } else projectIds = ctx.authz.visibleProjects(Permission.READ);
+    const result = await ctx.services.evaluation.reports(
+      {
+        projectIds,
+        modelVersionId: filter?.modelVersionId ?? undefined,
+        datasetVersionId: filter?.datasetVersionId ?? undefined,
+      },
+      page,
+      evaluationReportSort(orderBy),
+    );
+    return EvaluationReportConnection.from(result, EvaluationReport.from);
+  }
+}
+
+@Resolver(() => ModelVersion)
+export class ModelVersionEvaluationResolver {
+  @FieldResolver(() => EvaluationReportConnection, { description: "Evaluation reports of this version's file, newest first." })
+  async evaluationReports(
+    @Root() version: ModelVersion,
+    @Ctx() ctx: RequestContext,
+    @Args() page: PageArgsInput,
+  ): Promise<EvaluationReportConnection> {
+    ctx.authz.require(Permission.READ, version.projectId);
+    const result = await ctx.services.evaluation.reports(
+      { projectIds: [version.projectId], modelVersionId: version.id },
+      page,
+      evaluationReportSort(null),
+    );
+    return EvaluationReportConnection.from(result, EvaluationReport.from);
+  }
+}
