@@ -36,6 +36,8 @@ export interface PreparedModel {
   artifactId?: string;
   lineage: JsonObject;
   source: "UPLOAD" | "RUN";
+  /** Metrics the producing stage reported with the file (a `train` stage's validation metrics). */
+  reportedMetrics?: Record<string, number>;
 }
 
 function checkTags(tags: Record<string, unknown> | null | undefined, field: string): Record<string, string> {
@@ -49,6 +51,12 @@ function checkTags(tags: Record<string, unknown> | null | undefined, field: stri
   }
   if (problems.length > 0) throw new InvalidInputError(problems);
   return out;
+}
+
+/** The finite numbers of a metadata object, dropping anything else a stage may have written. */
+function finiteNumbers(value: unknown): Record<string, number> {
+  if (!value || typeof value !== "object") return {};
+  return Object.fromEntries(Object.entries(value).filter((e): e is [string, number] => typeof e[1] === "number" && Number.isFinite(e[1])));
 }
 
 function checkMetrics(metrics: Record<string, unknown> | null | undefined): Record<string, number> {
@@ -164,6 +172,7 @@ export class RegistryService {
       artifactId,
       lineage: await this.lineageOf(manager, artifact),
       source: artifact.producedBy ? "RUN" : "UPLOAD",
+      reportedMetrics: finiteNumbers((artifact.metadata as { metrics?: unknown }).metrics),
     };
   }
 
@@ -214,7 +223,8 @@ export class RegistryService {
     },
   ): Promise<ModelVersionRow> {
     const model = await this.lockModel(tx.manager, modelId);
-    const metrics = checkMetrics(input.metrics);
+    // Given metrics win; else the producing stage's own (a `train` stage's validation metrics).
+    const metrics = checkMetrics(input.metrics && Object.keys(input.metrics).length > 0 ? input.metrics : prepared.reportedMetrics);
     const tags = checkTags(input.tags, "tags");
     const [{ next }] = await tx.manager.query(
       `SELECT COALESCE(MAX(version), 0) + 1 AS next FROM model_versions WHERE registered_model_id = $1`,
@@ -243,7 +253,7 @@ export class RegistryService {
       }),
     );
     // Reports of this file written before it was registered now belong to the version; the
-    // latest one's metrics stand in for metrics the caller did not give.
+    // latest evaluation's metrics stand in for metrics neither the caller nor the stage gave.
     const evaluated = this.evaluation ? await this.evaluation.linkToVersion(tx.manager, artifact.id, row.id) : null;
     if (evaluated && Object.keys(metrics).length === 0 && Object.keys(evaluated).length > 0) {
       row.metrics = evaluated;

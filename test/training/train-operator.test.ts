@@ -214,7 +214,7 @@ describe("the train operator in a pipeline", () => {
     ).createRegisteredModel.registeredModel;
     const rv = dataOf(
       await t.gql(
-        `mutation($i: CreateModelVersionInput!) { createModelVersion(input: $i) { ... on ModelVersionPayload { modelVersion { signature downloadPath } } } }`,
+        `mutation($i: CreateModelVersionInput!) { createModelVersion(input: $i) { ... on ModelVersionPayload { modelVersion { signature metrics downloadPath } } } }`,
         { i: { registeredModelId: amount.id, artifactId: stage(run, "regress").outputs[0]!.id } },
       ),
     ).createModelVersion.modelVersion;
@@ -222,6 +222,7 @@ describe("the train operator in a pipeline", () => {
       rv.signature.outputs.map((o: any) => o.name),
       ["variable"],
     );
+    assert.equal(rv.metrics.r2, regress.metrics.r2, "without given metrics, the train stage's validation metrics are the version's");
     const regBytes = await fetch(`${t.url}${rv.downloadPath}`, { headers: { authorization: `Bearer ${t.adminToken}` } });
     const reg = await ort.InferenceSession.create(new Uint8Array(await regBytes.arrayBuffer()));
     try {
