@@ -1,6 +1,7 @@
 // The flights example: monthly snapshots of 3 million US flights (Jan–Jun 2001, from the
 // vega-datasets package) ingested as versions of the `flights` dataset, validated, and turned
-// into a training set with point-in-time features. See examples/flights/README.md.
+// into a training set with point-in-time features, on which a delay classifier is trained and
+// exported to ONNX. See examples/flights/README.md.
 import { definePipeline, stage } from "sluice";
 
 /** Trailing 7-day delay rate and traffic of an airport, as the origin or the destination of a flight. */
@@ -100,6 +101,30 @@ export default definePipeline({
       },
       params: { name: "flight-delays" },
       outputs: { trainingSet: { kind: "FeatureSet" } },
+    }),
+    stage({
+      name: "train",
+      description: "Will this flight be more than 15 minutes late? Gradient-boosted trees, exported to ONNX",
+      run: { operator: "train" },
+      inputs: { data: { from: "training-set.trainingSet" } },
+      params: {
+        algorithm: "gbt_classifier",
+        target: "delayed",
+        features: [
+          "hour",
+          "day_of_week",
+          "distance",
+          "origin_delay_rate_7d",
+          "origin_flights_7d",
+          "origin_mean_delay_7d",
+          "destination_delay_rate_7d",
+          "destination_flights_7d",
+          "destination_mean_delay_7d",
+        ],
+        hyperparameters: { maxIter: 100, maxDepth: 6, learningRate: 0.1 },
+        seed: 42,
+      },
+      outputs: { model: { kind: "Model" } },
     }),
   ],
 });

@@ -41,6 +41,7 @@ describe("examples/flights", () => {
     const february = await waitForRun(t, await triggerRun(t, pipelineId, params("2001-03-01")), 120_000);
     assert.equal(february.status, "SUCCEEDED", JSON.stringify(february.stageRuns.map((s) => [s.stageName, s.status, s.failure?.message])));
 
+    assert.equal(stage(february, "train").outputs[0]?.kind, "Model", "a delay classifier trained and verified in ONNX");
     const flights = dataOf(
       await t.gql(
         `query($p: ID) { dataset(projectId: $p, name: "flights") { versions(orderBy: { field: VERSION, direction: ASC }) {
