@@ -87,3 +87,12 @@ export function takeRows(values: Float64Array, k: number, indices: Int32Array): 
   for (let i = 0; i < indices.length; i++) out.set(values.subarray(indices[i] * k, indices[i] * k + k), i * k);
   return out;
 }
+
+/**
+ * The finite numbers of a metrics object: what can be stored as a model version's or report's
+ * flat metrics (a null AUC of a one-class slice, NaN or Infinity are dropped).
+ */
+export function finiteMetrics(value: unknown): Record<string, number> {
+  if (!value || typeof value !== "object") return {};
+  return Object.fromEntries(Object.entries(value).filter((e): e is [string, number] => typeof e[1] === "number" && Number.isFinite(e[1])));
+}

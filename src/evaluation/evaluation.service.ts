@@ -1,4 +1,5 @@
 import type { EntityManager } from "typeorm";
+import { finiteMetrics } from "./common";
 import { type Page, type PageArgs, type SortSpec, paginate } from "../app/pagination";
 import type { Database } from "../db/data-source";
 import type { JsonObject } from "../db/json";
@@ -11,12 +12,6 @@ export const EvaluationEvents = {
 } as const;
 
 /** Only finite numbers: what a model version's `metrics` accepts. */
-function finite(metrics: Record<string, unknown>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(metrics)) if (typeof v === "number" && Number.isFinite(v)) out[k] = v;
-  return out;
-}
-
 /**
  * Stored evaluation reports: what `evaluate` stages found, kept against the model artifact (and
  * its registered version) and the evaluation set's dataset version.
@@ -52,7 +47,7 @@ export class EvaluationService {
     const row = await tx.manager.save(
       tx.manager.create(EvaluationReportRow, {
         ...input,
-        metrics: finite(input.metrics),
+        metrics: finiteMetrics(input.metrics),
         modelVersionId: version?.id ?? null,
       }),
     );
@@ -85,7 +80,7 @@ export class EvaluationService {
       `SELECT metrics FROM evaluation_reports WHERE ${sameModel} ORDER BY created_at DESC, id DESC LIMIT 1`,
       [artifactId],
     );
-    return latest ? finite(latest.metrics) : null;
+    return latest ? finiteMetrics(latest.metrics) : null;
   }
 
   async report(id: string): Promise<EvaluationReportRow | null> {

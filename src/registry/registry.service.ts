@@ -1,4 +1,5 @@
 import type { EntityManager, Repository } from "typeorm";
+import { finiteMetrics } from "../evaluation/common";
 import * as ort from "onnxruntime-node";
 import { ConflictError, InvalidInputError, NotFoundError, type InputProblem } from "../app/errors";
 import type { MutationTx } from "../app/mutation";
@@ -51,12 +52,6 @@ function checkTags(tags: Record<string, unknown> | null | undefined, field: stri
   }
   if (problems.length > 0) throw new InvalidInputError(problems);
   return out;
-}
-
-/** The finite numbers of a metadata object, dropping anything else a stage may have written. */
-function finiteNumbers(value: unknown): Record<string, number> {
-  if (!value || typeof value !== "object") return {};
-  return Object.fromEntries(Object.entries(value).filter((e): e is [string, number] => typeof e[1] === "number" && Number.isFinite(e[1])));
 }
 
 function checkMetrics(metrics: Record<string, unknown> | null | undefined): Record<string, number> {
@@ -172,7 +167,7 @@ export class RegistryService {
       artifactId,
       lineage: await this.lineageOf(manager, artifact),
       source: artifact.producedBy ? "RUN" : "UPLOAD",
-      reportedMetrics: finiteNumbers((artifact.metadata as { metrics?: unknown }).metrics),
+      reportedMetrics: finiteMetrics((artifact.metadata as { metrics?: unknown }).metrics),
     };
   }
 

@@ -1,4 +1,5 @@
 import * as ort from "onnxruntime-node";
+import { finiteMetrics } from "../common";
 import type { StageContext, StageInput, StageOutputResult } from "../../../runners/local/stage";
 import { InvalidInputError } from "../../app/errors";
 import { queryJson, sqlIdent, sqlString, withDuckDb } from "../../datasets/columnar/duckdb";
@@ -213,18 +214,17 @@ async function loadRows(file: string, columns: string[], target: string, maxRows
 
 /** The report's flat, finite metrics: what a model version's `metrics` can take. */
 export function flatMetrics(report: EvaluationReport): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(report.metrics)) if (typeof v === "number" && Number.isFinite(v)) out[k] = v;
-  if (report.kind === "classification" && report.fairness) {
-    const f = report.fairness;
-    const extra = {
-      demographic_parity_difference: f.demographicParityDifference,
-      demographic_parity_ratio: f.demographicParityRatio,
-      equalized_odds_difference: f.equalizedOddsDifference,
-    };
-    for (const [k, v] of Object.entries(extra)) if (typeof v === "number" && Number.isFinite(v)) out[k] = v;
-  }
-  return out;
+  const f = report.kind === "classification" ? report.fairness : undefined;
+  return finiteMetrics({
+    ...report.metrics,
+    ...(f
+      ? {
+          demographic_parity_difference: f.demographicParityDifference,
+          demographic_parity_ratio: f.demographicParityRatio,
+          equalized_odds_difference: f.equalizedOddsDifference,
+        }
+      : {}),
+  });
 }
 
 function classesOf(input: StageInput): unknown[] | null {

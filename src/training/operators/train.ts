@@ -1,6 +1,7 @@
 import fs from "node:fs/promises";
+import { finiteMetrics } from "../../evaluation/common";
 import type { StageContext, StageOutputResult } from "../../../runners/local/stage";
-import { evaluateBinary, evaluateMulticlass, evaluateRegression, type MetricSet } from "../../evaluation";
+import { evaluateBinary, evaluateMulticlass, evaluateRegression } from "../../evaluation";
 import { required, withInputErrorsFinal } from "../../operators/errors";
 import type { Table } from "../data";
 import { trainValidationSplit } from "../data";
@@ -104,12 +105,6 @@ function takeY(y: ArrayLike<number>, rows: Uint32Array): Float64Array {
 }
 
 /** Finite metric values only: an undefined metric (e.g. AUC with one class) stays out of the registry's metrics. */
-function finite(set: MetricSet): Record<string, number> {
-  return Object.fromEntries(
-    Object.entries(set.values).filter((e): e is [string, number] => typeof e[1] === "number" && Number.isFinite(e[1])),
-  );
-}
-
 /**
  * `train`: fits one of the built-in trainers on the `data` input (a Dataset, or a FeatureSet such as
  * a `features.trainingSet` output), exports preprocessing and model as ONE ONNX graph taking the raw
@@ -252,10 +247,10 @@ export async function train(ctx: StageContext): Promise<Record<string, StageOutp
       if (K === 2) {
         const scores = new Float64Array(yTrue.length);
         for (let r = 0; r < scores.length; r++) scores[r] = proba[2 * r + 1]!;
-        metrics = finite(evaluateBinary(yTrue, scores, { classNames: [classes![0]!, classes![1]!] }).metrics);
-      } else metrics = finite(evaluateMulticlass(yTrue, proba, K, classes).metrics);
+        metrics = finiteMetrics(evaluateBinary(yTrue, scores, { classNames: [classes![0]!, classes![1]!] }).metrics.values);
+      } else metrics = finiteMetrics(evaluateMulticlass(yTrue, proba, K, classes).metrics.values);
     } else {
-      const all = finite(evaluateRegression(yva, Float64Array.from(expected.values)));
+      const all = finiteMetrics(evaluateRegression(yva, Float64Array.from(expected.values)).values);
       metrics = Object.fromEntries(Object.entries(all).filter(([k]) => ["rmse", "mae", "r2"].includes(k)));
     }
     for (const [name, value] of Object.entries(metrics)) ctx.metric(name, value);
