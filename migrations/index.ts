@@ -6,6 +6,7 @@ import { Foundation1795619726126 } from "./1795619726126-Foundation";
 import { Secrets1795631655381 } from "./1795631655381-Secrets";
 import { Validation1795633045091 } from "./1795633045091-Validation";
 import { Registry1795636110726 } from "./1795636110726-Registry";
+import { Governance1795642531994 } from "./1795642531994-Governance";
 import { Evaluation1795637195187 } from "./1795637195187-Evaluation";
 
 /**
@@ -23,4 +24,5 @@ export const migrations: Function[] = [
   Validation1795633045091,
   Registry1795636110726,
   Evaluation1795637195187,
+  Governance1795642531994,
 ];

@@ -63,6 +63,8 @@ export interface SluiceConfig {
   readonly leaseMs: number;
   /** Most stage runs running at once per runner label, e.g. `gpu=2,big=1`. `SLUICE_LABEL_LIMITS`. @default none */
   readonly labelLimits: Readonly<Record<string, number>>;
+  /** How often approval requests are checked for expiry and gates for decisions missed. `SLUICE_GOVERNANCE_SWEEP_MS`. @default 5000 */
+  readonly governanceSweepMs: number;
   /** Days stage logs are kept. `SLUICE_LOG_RETENTION_DAYS`. @default 30 */
   readonly logRetentionDays: number;
   /** Largest artifact a remote runner may upload (`PUT /artifacts/uploads`), in bytes after decompression. `SLUICE_UPLOAD_LIMIT`. @default 10 GiB */
@@ -254,6 +256,7 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     localThreads: env.SLUICE_LOCAL_THREADS ? integer(env, "SLUICE_LOCAL_THREADS", 1, 1) : undefined,
     leaseMs: integer(env, "SLUICE_LEASE_MS", 30_000, 500),
     labelLimits: labelLimits(env, "SLUICE_LABEL_LIMITS"),
+    governanceSweepMs: integer(env, "SLUICE_GOVERNANCE_SWEEP_MS", 5_000, 50),
     logRetentionDays: integer(env, "SLUICE_LOG_RETENTION_DAYS", 30, 1),
     uploadLimitBytes: byteSize(env, "SLUICE_UPLOAD_LIMIT", 10 * 1024 ** 3),
     secretKey: secretKey(env, "SLUICE_SECRET_KEY"),

@@ -1,3 +1,4 @@
+import { startGateKeeper } from "../governance/gates";
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import path from "node:path";
@@ -191,6 +192,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
   // Without an engine of its own, the server still takes back the leases of remote runners that died.
   services.agents.start({ sweepLeases: !engine, log: log.child({ component: "agents" }) });
   const triggers = await startTriggerService(services, log);
+  const gates = startGateKeeper(services, log, config.governanceSweepMs);
   const port = (httpServer.address() as AddressInfo).port;
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   log.info({ port, database: db.kind }, "sluice server listening");
@@ -211,6 +213,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
         await apollo.stop();
         await engine?.close();
         await triggers.close();
+        await gates.close();
         await opened.close();
         if (!options.db) await db.close();
         log.info("stopped");

@@ -20,6 +20,7 @@ import { DatasetService } from "../datasets/dataset.service";
 import { IngestionService } from "../datasets/ingestion.service";
 import { EvaluationService } from "../evaluation/evaluation.service";
 import { FeatureService } from "../features/feature.service";
+import { GovernanceService } from "../governance/governance.service";
 import { RegistryService } from "../registry/registry.service";
 import { type StageHooks } from "../runs/output-hooks";
 import { dataPlaneHooks } from "../operators/hooks";
@@ -67,6 +68,8 @@ export interface Services {
   registry: RegistryService;
   /** Stored evaluation reports of models. */
   evaluation: EvaluationService;
+  /** Model policies, approval requests and decisions. */
+  governance: GovernanceService;
 }
 
 /** Services plus what they hold open, to be released at shutdown. */
@@ -106,6 +109,7 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
   const validation = new ValidationService(db, datasets);
   const features = new FeatureService(db, artifacts);
   const evaluation = new EvaluationService(db);
+  const governance = new GovernanceService(db, events);
   const stageHooks = dataPlaneHooks({ datasets, validation, features, evaluation, store: artifacts });
   const services: Services = {
     config,
@@ -129,8 +133,9 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     validation,
     features,
     stageHooks,
-    registry: new RegistryService(db, artifacts, evaluation),
+    registry: new RegistryService(db, artifacts, evaluation, governance),
     evaluation,
+    governance,
   };
   return {
     services,

@@ -1,3 +1,4 @@
+import { ApprovalDecisionRow, ApprovalRequestRow, GateWaitRow } from "../governance/approval-request.entity";
 import { ArtifactRow } from "../artifacts/artifact.entity";
 import { StageRunInputRow } from "../artifacts/stage-run-input.entity";
 import { AuditEventRow } from "../audit/audit-event.entity";
@@ -79,4 +80,8 @@ export const entities = [
   ModelAliasHistoryRow,
   // evaluation
   EvaluationReportRow,
+  // governance
+  ApprovalRequestRow,
+  ApprovalDecisionRow,
+  GateWaitRow,
 ];

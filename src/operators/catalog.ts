@@ -186,6 +186,22 @@ export const OPERATOR_CONTRACTS: Readonly<Record<string, OperatorContract>> = Ob
       },
     },
   },
+  // Runs on no runner: the server registers the model (when not yet registered) and waits for
+  // its approval request to be decided (src/governance/gates.ts).
+  gate: {
+    inputs: { model: "Model" },
+    outputs: {},
+    paramsSchema: {
+      type: "object",
+      required: ["model"],
+      additionalProperties: false,
+      properties: {
+        model: { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$" },
+        description: { type: "string", maxLength: 4000 },
+        tags: { type: "object", additionalProperties: { type: "string", maxLength: 1000 } },
+      },
+    },
+  },
 });
 
 /** Where each data-plane operator's stage function lives, for `createLocalRunner({ operators })`. */

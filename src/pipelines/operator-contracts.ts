@@ -30,6 +30,12 @@ export function operatorContractProblems(
   const outputs = isObject(stage.outputs) ? stage.outputs : {};
   const params = isObject(stage.params) ? stage.params : {};
 
+  if (op === "gate") {
+    // Nothing runs a gate, so nothing could produce an output, and a retry or cache makes no sense.
+    for (const name of Object.keys(outputs)) add(at("outputs", name), "a gate stage produces no outputs");
+    for (const key of ["cache", "retries", "runner"])
+      if (key in stage) add(at(key), "does not apply to a gate stage, which runs on no runner");
+  }
   for (const [name, kind] of Object.entries(contract.inputs)) {
     if (!(name in inputs)) add(at("inputs", name), `the ${op} operator needs this input (a ${kind})`);
   }

@@ -1,4 +1,5 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from "typeorm";
+import type { JsonObject } from "../db/json";
 import { ProjectRow } from "../projects/project.entity";
 
 /** A registered model: a named series of model versions in a project, with aliases pointing into it. */
@@ -24,6 +25,10 @@ export class RegisteredModelRow {
   /** Free-form `key → value` labels. */
   @Column({ type: "jsonb", default: () => "'{}'" })
   tags: Record<string, string>;
+
+  /** The governance `Policy` (src/governance/policy.ts) for its versions; null: the default policy. */
+  @Column({ type: "jsonb", nullable: true })
+  policy: JsonObject | null;
 
   @Column({ name: "created_by", type: "uuid", nullable: true })
   createdBy: string | null;

@@ -11,6 +11,7 @@ import type { Database } from "../db/data-source";
 import type { JsonObject } from "../db/json";
 import { escapeLike } from "../db/sql-text";
 import type { EvaluationService } from "../evaluation/evaluation.service";
+import type { GovernanceService } from "../governance/governance.service";
 import { lockWritableProject } from "../projects/project.service";
 import { ModelAliasHistoryRow, ModelAliasRow } from "./model-alias.entity";
 import { type ModelVersionStatus, ModelVersionRow } from "./model-version.entity";
@@ -75,6 +76,8 @@ export class RegistryService {
     private readonly store: ArtifactStore,
     /** Links a new version to the evaluation reports of its file. */
     private readonly evaluation?: EvaluationService,
+    /** Judges each new version by its model's policy (and sets its status). */
+    private readonly governance?: GovernanceService,
   ) {}
 
   private repo<T extends object>(cls: new () => T): Repository<T> {
@@ -267,6 +270,8 @@ export class RegistryService {
         metrics: row.metrics,
       },
     });
+    // Judged in the same transaction: a version is never visible without its governance outcome.
+    if (this.governance) await this.governance.onVersionRegistered(tx, row, model);
     return row;
   }
 

@@ -40,8 +40,12 @@ export class RegisteredModel {
   @Field()
   updatedAt: Date;
 
+  /** The model's own governance policy (not a field: `policy` resolves it with the default). */
+  ownPolicy: Record<string, unknown> | null;
+
   static from(row: RegisteredModelRow): RegisteredModel {
     return Object.assign(new RegisteredModel(), {
+      ownPolicy: row.policy ?? null,
       id: row.id,
       projectId: row.projectId,
       name: row.name,

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import type { Express } from "express";
 import type { Logger } from "pino";
-import { NotFoundError } from "../app/errors";
+import { InvalidInputError, NotFoundError } from "../app/errors";
 import { httpContext, receiveBody, sendError } from "../app/http";
 import { type MutationScope, prepareMutation, runMutation } from "../app/mutation";
 import type { RequestRateLimiter } from "../app/rate-limit";
@@ -29,11 +29,14 @@ export function registerModelFileRoutes(
       const ctx = await httpContext(deps, req, res);
       const model = await deps.services.registry.model(String(req.params.id));
       const description = typeof req.query.description === "string" ? req.query.description : undefined;
+      // Metrics and tags ride in the query string as JSON objects, since the body is the file.
+      const metrics = jsonQuery(req.query.metrics, "metrics");
+      const tags = jsonQuery(req.query.tags, "tags");
       const scope: MutationScope = {
         action: "model.version.upload",
         permission: Permission.WRITE,
         projectId: model?.projectId,
-        input: { registeredModelId: req.params.id, description },
+        input: { registeredModelId: req.params.id, description, metrics, tags },
       };
       const prepared = await prepareMutation(ctx, scope, async () => {
         if (!model) throw new NotFoundError("RegisteredModel", String(req.params.id));
@@ -43,7 +46,7 @@ export function registerModelFileRoutes(
         return deps.services.registry.prepareUpload(file, await fs.readFile(file));
       });
       const row = await runMutation(ctx, scope, async (tx) => {
-        const v = await deps.services.registry.createVersion(tx, model!.id, prepared, { description });
+        const v = await deps.services.registry.createVersion(tx, model!.id, prepared, { description, metrics, tags });
         return { value: v, targetId: v.id, result: { versionId: v.id, version: v.version } };
       });
       res.status(201).json({ versionId: row.id, version: row.version, status: row.status, signature: row.signature });
@@ -70,4 +73,19 @@ export function registerModelFileRoutes(
       sendError(res, err, deps.log);
     }
   });
+}
+
+/** A query parameter holding a JSON object, e.g. `?metrics={"auc":0.91}`; absent gives undefined. */
+function jsonQuery(value: unknown, name: string): Record<string, unknown> | undefined {
+  if (value === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = typeof value === "string" ? JSON.parse(value) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new InvalidInputError([{ field: name, message: 'must be a JSON object in the query string, e.g. {"auc":0.91}' }]);
+  }
+  return parsed as Record<string, unknown>;
 }

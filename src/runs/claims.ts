@@ -145,7 +145,7 @@ async function applyLimits(
   const runningWithLabel = new Map<string, number>();
   if (runIds.length) {
     const rows: Array<{ run_id: string; n: string }> = await manager.query(
-      `SELECT run_id, count(*) AS n FROM stage_runs WHERE run_id = ANY($1) AND status IN ('RUNNING', 'WAITING') GROUP BY run_id`,
+      `SELECT run_id, count(*) AS n FROM stage_runs WHERE run_id = ANY($1) AND status IN ('RUNNING', 'WAITING') AND runner_labels <> '{}' GROUP BY run_id`,
       [runIds],
     );
     for (const r of rows) runningInRun.set(r.run_id, Number(r.n));

@@ -4,6 +4,17 @@ import { PipelineVersionRow } from "../pipelines/pipeline-version.entity";
 import type { PipelineSpec, StageSpec } from "../pipelines/spec";
 import { buildDag } from "../pipelines/dag";
 
+/**
+ * The operator of approval gates. A gate runs on no runner: when it is ready it goes straight to
+ * WAITING, and governance ends it when the model version's approval request is decided.
+ */
+export const GATE_OPERATOR = "gate";
+
+/** Whether a stage is an approval gate (see `GATE_OPERATOR`). */
+export function isGateStage(spec: StageSpec): boolean {
+  return "operator" in spec.run && spec.run.operator === GATE_OPERATOR;
+}
+
 /** What the engine needs to know about one stage of a version, precomputed. */
 export interface StagePlan {
   spec: StageSpec;

@@ -3,7 +3,7 @@ import { returnedRows } from "../db/sql-text";
 import type { EventDraft } from "../events/event.store";
 import { cacheKeyOf } from "./cache-key";
 import { resolveInputArtifacts } from "./inputs";
-import type { RunPlan } from "./plan";
+import { type RunPlan, isGateStage } from "./plan";
 import { RunEvents } from "./run-events";
 import { type RunStatus, type StageStatus, deriveRunStatus } from "./run-state";
 import type { RunRef } from "./run-meta";
@@ -53,8 +53,13 @@ export async function queueStages(tx: ProgressTx, plan: RunPlan, run: RunRef, na
   while (ready.length > 0) {
     const cached: Array<{ name: string; key: string; from: string }> = [];
     const queue: Array<{ name: string; key: string | null }> = [];
+    const gates: string[] = [];
     for (const name of ready) {
       const stage = plan.stages.get(name)!;
+      if (isGateStage(stage.spec)) {
+        gates.push(name);
+        continue;
+      }
       if (!stage.spec.cache?.enabled) {
         queue.push({ name, key: null });
         continue;
@@ -82,6 +87,18 @@ export async function queueStages(tx: ProgressTx, plan: RunPlan, run: RunRef, na
         ),
       );
       for (const sr of rows) tx.emit(stageEvent(run, RunEvents.stageQueued, sr));
+    }
+    if (gates.length > 0) {
+      // Gates wait on people, not runners: governance settles them (see governance/gates.ts).
+      const rows = returnedRows<StageRunRow>(
+        await tx.manager.query(
+          `UPDATE stage_runs SET status = 'WAITING', queued_at = $3, started_at = $3, not_before = NULL
+            WHERE run_id = $1 AND stage_name = ANY($2::text[]) AND status = 'PENDING'
+            RETURNING id, stage_name AS "stageName", attempt`,
+          [run.id, gates, now],
+        ),
+      );
+      for (const sr of rows) tx.emit(stageEvent(run, RunEvents.stageWaiting, sr));
     }
     const next: string[] = [];
     for (const c of cached) {

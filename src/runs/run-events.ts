@@ -8,6 +8,8 @@ export const RunEvents = {
   cancelRequested: "run.cancel_requested",
   stageQueued: "stage.queued",
   stageStarted: "stage.started",
+  /** An approval gate began waiting for a decision. */
+  stageWaiting: "stage.waiting",
   stageSucceeded: "stage.succeeded",
   stageFailed: "stage.failed",
   stageRetrying: "stage.retrying",

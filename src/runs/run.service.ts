@@ -8,7 +8,7 @@ import { returnedRows } from "../db/sql-text";
 import type { PipelineVersionRow } from "../pipelines/pipeline-version.entity";
 import type { PipelineRow } from "../pipelines/pipeline.entity";
 import { resolveStageParams } from "../pipelines/validate";
-import { type RunPlan, planFor } from "./plan";
+import { type RunPlan, isGateStage, planFor } from "./plan";
 import { type ProgressTx, queueStages, settleRun } from "./progress";
 import { RunEvents } from "./run-events";
 import { type RunStatus, type StageStatus, type TriggerKind, isTerminalRun } from "./run-state";
@@ -152,7 +152,8 @@ export class RunService {
         remainingUpstream: stage.upstream.filter((u) => !reused.has(u)).length,
         attempt: 0,
         maxAttempts: 1 + retries.max,
-        runnerLabels: stage.spec.runner?.labels ?? ["local"],
+        // A gate runs on no runner, so it holds no runner's slot while it waits.
+        runnerLabels: isGateStage(stage.spec) ? [] : (stage.spec.runner?.labels ?? ["local"]),
         runKind: stage.kind,
         params: params.get(name) ?? from?.params ?? {},
         reusedFrom: from ? (from.reusedFrom ?? from.id) : null,
@@ -262,7 +263,9 @@ export class RunService {
     run.cancelRequestedAt = now;
     const canceled = returnedRows<StageRunRow>(
       await tx.manager.query(
-        `UPDATE stage_runs SET status = 'CANCELED', finished_at = $2 WHERE run_id = $1 AND status IN ('PENDING', 'QUEUED')
+        // A waiting approval gate (no runner labels: nothing runs it) ends here too.
+        `UPDATE stage_runs SET status = 'CANCELED', finished_at = $2
+          WHERE run_id = $1 AND (status IN ('PENDING', 'QUEUED') OR (status = 'WAITING' AND runner_labels = '{}'))
           RETURNING id, stage_name AS "stageName", attempt`,
         [runId, now],
       ),

@@ -12,6 +12,7 @@ import {
   TrainingSetViewResolver,
 } from "../../features/feature.resolver";
 import { EvaluationResolver, ModelVersionEvaluationResolver } from "../../evaluation/evaluation.resolver";
+import { GovernanceResolver, ModelVersionApprovalResolver, RegisteredModelPolicyResolver } from "../../governance/governance.resolver";
 import { ModelVersionResolver, RegisteredModelResolver } from "../../registry/registry.resolver";
 import { PipelineResolver } from "../../pipelines/pipeline.resolver";
 import { ProjectResolver } from "../../projects/project.resolver";
@@ -48,6 +49,9 @@ const resolvers = [
   RegisteredModelResolver,
   ModelVersionResolver,
   EvaluationResolver,
+  GovernanceResolver,
+  ModelVersionApprovalResolver,
+  RegisteredModelPolicyResolver,
   ModelVersionEvaluationResolver,
 ] as const;
 

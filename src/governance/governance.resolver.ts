@@ -1,0 +1,185 @@
+import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
+import type { RequestContext } from "../app/context";
+import { InvalidInputError, NotFoundError } from "../app/errors";
+import { PageArgsInput } from "../app/graphql/connection";
+import { captureErrors } from "../app/graphql/results";
+import { runMutation } from "../app/mutation";
+import { Permission } from "../auth/roles";
+import type { EventRow } from "../events/event.entity";
+import { ModelVersion, RegisteredModel } from "../registry/registry.types";
+import type { ApprovalVerdict } from "./approval-request.entity";
+import { APPROVAL_EVENT_TYPES } from "./governance.service";
+import {
+  ApprovalDecision,
+  ApprovalDecisionPayload,
+  ApprovalDecisionResult,
+  ApprovalRequest,
+  ApprovalRequestConnection,
+  ApprovalRequestEvent,
+  ApprovalRequestFilter,
+  ApprovalRequestOrder,
+  DecideModelVersionInput,
+  ModelPolicyPayload,
+  ModelPolicyResult,
+  ModelPolicyView,
+  SetModelPolicyInput,
+  approvalRequestSort,
+} from "./governance.types";
+
+@Resolver(() => ApprovalRequest)
+export class GovernanceResolver {
+  @Query(() => ApprovalRequest, { nullable: true, description: "An approval request by id, or the one of a model version." })
+  async approvalRequest(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { nullable: true }) id?: string | null,
+    @Arg("modelVersionId", () => ID, { nullable: true }) modelVersionId?: string | null,
+  ): Promise<ApprovalRequest | null> {
+    if (!id === !modelVersionId) throw new InvalidInputError([{ field: "id", message: "give exactly one of id and modelVersionId" }]);
+    const row = id ? await ctx.services.governance.request(id) : await ctx.services.governance.requestForVersion(modelVersionId!);
+    ctx.authz.require(Permission.READ, row?.projectId);
+    return row ? ApprovalRequest.from(row) : null;
+  }
+
+  @Query(() => ApprovalRequestConnection, {
+    description: "Approval requests the caller may read, newest first: `status: OPEN` is a governance tool's inbox.",
+  })
+  async approvalRequests(
+    @Ctx() ctx: RequestContext,
+    @Args() page: PageArgsInput,
+    @Arg("filter", () => ApprovalRequestFilter, { nullable: true }) filter?: ApprovalRequestFilter | null,
+    @Arg("orderBy", () => ApprovalRequestOrder, { nullable: true }) orderBy?: ApprovalRequestOrder | null,
+  ): Promise<ApprovalRequestConnection> {
+    let projectIds: "all" | string[];
+    if (filter?.projectId) {
+      ctx.authz.require(Permission.READ, filter.projectId);
+      projectIds = [filter.projectId];
+    } else projectIds = ctx.authz.visibleProjects(Permission.READ);
+    const result = await ctx.services.governance.requests(
+      { projectIds, status: filter?.status ?? undefined, registeredModelId: filter?.registeredModelId ?? undefined },
+      page,
+      approvalRequestSort(orderBy),
+    );
+    return ApprovalRequestConnection.from(result, ApprovalRequest.from);
+  }
+
+  @FieldResolver(() => [ApprovalDecision], { description: "Oldest first." })
+  async decisions(@Root() r: ApprovalRequest, @Ctx() ctx: RequestContext): Promise<ApprovalDecision[]> {
+    ctx.authz.require(Permission.READ, r.projectId);
+    return (await ctx.services.governance.decisions(r.id)).map(ApprovalDecision.from);
+  }
+
+  @FieldResolver(() => ModelVersion)
+  async modelVersion(@Root() r: ApprovalRequest, @Ctx() ctx: RequestContext): Promise<ModelVersion> {
+    ctx.authz.require(Permission.READ, r.projectId);
+    return ModelVersion.from((await ctx.services.registry.version(r.modelVersionId))!);
+  }
+
+  @FieldResolver(() => RegisteredModel)
+  async registeredModel(@Root() r: ApprovalRequest, @Ctx() ctx: RequestContext): Promise<RegisteredModel> {
+    ctx.authz.require(Permission.READ, r.projectId);
+    return RegisteredModel.from((await ctx.services.registry.model(r.registeredModelId))!);
+  }
+
+  @Mutation(() => ModelPolicyResult, {
+    description: "Sets the governance policy of a registered model (null: the default, one approval). Needs ADMIN in the project.",
+  })
+  async setModelPolicy(@Ctx() ctx: RequestContext, @Arg("input") input: SetModelPolicyInput): Promise<typeof ModelPolicyResult> {
+    return captureErrors(async () => {
+      const model = await ctx.services.registry.model(input.registeredModelId);
+      // Who may weaken the rules that guard production is an administrator's call, not an editor's.
+      return runMutation(
+        ctx,
+        { action: "model.policy.set", permission: Permission.ADMIN, projectId: model?.projectId, input },
+        async (tx) => {
+          const row = await ctx.services.governance.setPolicy(tx, input.registeredModelId, input.policy ?? null);
+          return {
+            value: Object.assign(new ModelPolicyPayload(), { registeredModel: RegisteredModel.from(row), policy: row.policy }),
+            targetId: row.id,
+          };
+        },
+      );
+    });
+  }
+
+  @Mutation(() => ApprovalDecisionResult, {
+    description:
+      "Approves a version awaiting approval, with a comment. Needs APPROVER; whoever triggered the training run may not when the policy separates duties. Final.",
+  })
+  async approveModelVersion(
+    @Ctx() ctx: RequestContext,
+    @Arg("input") input: DecideModelVersionInput,
+  ): Promise<typeof ApprovalDecisionResult> {
+    return this.decide(ctx, input, "APPROVE");
+  }
+
+  @Mutation(() => ApprovalDecisionResult, {
+    description: "Rejects a version awaiting approval, with a comment. Needs APPROVER. Final: one rejection rejects the version.",
+  })
+  async rejectModelVersion(
+    @Ctx() ctx: RequestContext,
+    @Arg("input") input: DecideModelVersionInput,
+  ): Promise<typeof ApprovalDecisionResult> {
+    return this.decide(ctx, input, "REJECT");
+  }
+
+  private decide(ctx: RequestContext, input: DecideModelVersionInput, verdict: ApprovalVerdict): Promise<typeof ApprovalDecisionResult> {
+    return captureErrors(async () => {
+      const version = await ctx.services.registry.version(input.modelVersionId);
+      const action = verdict === "APPROVE" ? "model.version.approve" : "model.version.reject";
+      return runMutation(ctx, { action, permission: Permission.APPROVE, projectId: version?.projectId, input }, async (tx) => {
+        if (!version) throw new NotFoundError("ModelVersion", input.modelVersionId);
+        const { request, version: row } = await ctx.services.governance.decide(tx, version.id, verdict, input.comment);
+        return {
+          value: Object.assign(new ApprovalDecisionPayload(), {
+            approvalRequest: ApprovalRequest.from(request),
+            modelVersion: ModelVersion.from(row),
+          }),
+          targetId: row.id,
+          result: { requestId: request.id, status: request.status },
+        };
+      });
+    });
+  }
+
+  @Subscription(() => ApprovalRequestEvent, {
+    // The same name as the query: a governance tool lists, then subscribes for what changes.
+    name: "approvalRequests",
+    description:
+      "Approval requests of a project as they open, gain approvals, are decided or expire. Pass `after` (a cursor) to first receive what was missed.",
+    subscribe: ({ args, context }) => {
+      const ctx = context as RequestContext;
+      const { projectId, after } = args as { projectId: string; after?: string | null };
+      ctx.authz.require(Permission.READ, projectId);
+      if (after !== null && after !== undefined && after !== "" && !/^\d{1,19}$/.test(after)) {
+        throw new InvalidInputError([{ field: "after", message: "must be a cursor received from this subscription" }]);
+      }
+      return ctx.services.events.subscribe({ projectId, types: APPROVAL_EVENT_TYPES }, after || undefined);
+    },
+  })
+  approvalRequestEvents(
+    @Root() row: EventRow,
+    @Arg("projectId", () => ID) _projectId: string,
+    @Arg("after", () => String, { nullable: true }) _after?: string | null,
+  ): ApprovalRequestEvent {
+    return ApprovalRequestEvent.from(row);
+  }
+}
+
+@Resolver(() => ModelVersion)
+export class ModelVersionApprovalResolver {
+  @FieldResolver(() => ApprovalRequest, { nullable: true, description: "Its governance record: policy checks, approvals, outcome." })
+  async approvalRequest(@Root() v: ModelVersion, @Ctx() ctx: RequestContext): Promise<ApprovalRequest | null> {
+    ctx.authz.require(Permission.READ, v.projectId);
+    const row = await ctx.services.governance.requestForVersion(v.id);
+    return row ? ApprovalRequest.from(row) : null;
+  }
+}
+
+@Resolver(() => RegisteredModel)
+export class RegisteredModelPolicyResolver {
+  @FieldResolver(() => ModelPolicyView, { description: "The governance policy for new versions." })
+  policy(@Root() m: RegisteredModel, @Ctx() ctx: RequestContext): ModelPolicyView {
+    ctx.authz.require(Permission.READ, m.projectId);
+    return ModelPolicyView.of(m.ownPolicy);
+  }
+}
