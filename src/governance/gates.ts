@@ -174,6 +174,7 @@ export class GateKeeper {
     const stage = plan.stages.get(sr.stageName);
     if (!stage || !isGateStage(stage.spec)) return;
     const base = { runId: run.id, pipelineId: run.pipelineId, stageRunId: sr.id, stage: sr.stageName, attempt: sr.attempt };
+    let approved: { request: ApprovalRequestRow; version: ModelVersionRow } | undefined;
     const end = async (status: "SUCCEEDED" | "FAILED" | "CANCELED", failure: StageFailure | null) => {
       await tx.manager.update(StageRunRow, { id: sr.id }, { status, finishedAt: new Date(), failure: failure as never });
       const type =
@@ -184,7 +185,10 @@ export class GateKeeper {
         subjectId: run.id,
         payload: status === "SUCCEEDED" ? { ...base, outputs: {} } : failure ? { ...base, failure } : base,
       });
-      if (status === "SUCCEEDED") await stageSucceeded(tx, plan, run, sr.stageName);
+      if (status === "SUCCEEDED") {
+        if (stage.spec.outputs?.model) await this.passModelOn(tx, sr, run, approved!);
+        await stageSucceeded(tx, plan, run, sr.stageName);
+      }
       else await skipBelow(tx, plan, run, sr.stageName);
       await settleIfFinished(tx, run.id);
     };
@@ -209,6 +213,7 @@ export class GateKeeper {
       case "OPEN":
         return;
       case "APPROVED":
+        approved = { request, version };
         return end("SUCCEEDED", null);
       case "REJECTED":
         return end("FAILED", {
@@ -225,6 +230,30 @@ export class GateKeeper {
           details: { approvalRequestId: request.id, modelVersionId: version.id },
         });
     }
+  }
+
+  /**
+   * The gate's `model` output: the approved file again (the store is content-addressed, so no
+   * copy), recorded as this stage's output with the version it became, for stages below to use.
+   */
+  private async passModelOn(
+    tx: SystemTx,
+    sr: StageRunRow,
+    run: Awaited<ReturnType<typeof runRef>>,
+    approved: { request: ApprovalRequestRow; version: ModelVersionRow },
+  ): Promise<void> {
+    const metadata = {
+      modelVersionId: approved.version.id,
+      version: approved.version.version,
+      registeredModelId: approved.version.registeredModelId,
+      approvalRequestId: approved.request.id,
+      metrics: approved.version.metrics,
+    };
+    await tx.manager.query(
+      `INSERT INTO artifacts (project_id, kind, uri, hash, size, is_directory, metadata, produced_by, run_id, output_name)
+       SELECT project_id, 'Model', uri, hash, size, is_directory, $2::jsonb, $3, $4, 'model' FROM artifacts WHERE id = $1`,
+      [approved.version.artifactId, JSON.stringify(metadata), sr.id, run.id],
+    );
   }
 
   /**

@@ -187,7 +187,8 @@ export const OPERATOR_CONTRACTS: Readonly<Record<string, OperatorContract>> = Ob
     },
   },
   // Runs on no runner: the server registers the model (when not yet registered) and waits for
-  // its approval request to be decided (src/governance/gates.ts).
+  // its approval request to be decided (src/governance/gates.ts). An optional `model` output
+  // passes the approved file on to the stages below.
   gate: {
     inputs: { model: "Model" },
     outputs: {},

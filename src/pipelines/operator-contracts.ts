@@ -31,10 +31,15 @@ export function operatorContractProblems(
   const params = isObject(stage.params) ? stage.params : {};
 
   if (op === "gate") {
-    // Nothing runs a gate, so nothing could produce an output, and a retry or cache makes no sense.
-    for (const name of Object.keys(outputs)) add(at("outputs", name), "a gate stage produces no outputs");
-    for (const key of ["cache", "retries", "runner"])
-      if (key in stage) add(at(key), "does not apply to a gate stage, which runs on no runner");
+    // A gate passes its model on (`outputs.model`, once approved) and produces nothing else; it
+    // runs on no runner, so retries and a cache have nothing to act on.
+    for (const [name, declared] of Object.entries(outputs)) {
+      if (name !== "model") add(at("outputs", name), "a gate stage has one optional output, model (the approved Model)");
+      else if (isObject(declared) && declared.kind !== "Model") add(at("outputs", name, "kind"), "must be Model");
+    }
+    if (isObject(stage.cache) && stage.cache.enabled === true) add(at("cache", "enabled"), "does not apply to a gate stage");
+    if (isObject(stage.retries) && typeof stage.retries.max === "number" && stage.retries.max > 0)
+      add(at("retries", "max"), "does not apply to a gate stage: a decision is final");
   }
   for (const [name, kind] of Object.entries(contract.inputs)) {
     if (!(name in inputs)) add(at("inputs", name), `the ${op} operator needs this input (a ${kind})`);
