@@ -188,8 +188,7 @@ export class GateKeeper {
       if (status === "SUCCEEDED") {
         if (stage.spec.outputs?.model) await this.passModelOn(tx, sr, run, approved!);
         await stageSucceeded(tx, plan, run, sr.stageName);
-      }
-      else await skipBelow(tx, plan, run, sr.stageName);
+      } else await skipBelow(tx, plan, run, sr.stageName);
       await settleIfFinished(tx, run.id);
     };
 
