@@ -126,5 +126,23 @@ export default definePipeline({
       },
       outputs: { model: { kind: "Model" } },
     }),
+    stage({
+      name: "evaluate",
+      description:
+        "The classifier on the point-in-time training set (the train stage's own metrics are on its held-out split), per weekday",
+      run: { operator: "evaluate" },
+      inputs: { model: { from: "train.model" }, data: { from: "training-set.trainingSet" } },
+      params: { target: "delayed", slices: ["day_of_week"] },
+      outputs: { report: { kind: "Report" } },
+    }),
+    stage({
+      name: "approval",
+      description: "Registers the classifier as a version of flight-delays and waits for its model policy and approvers",
+      run: { operator: "gate" },
+      // `evaluation` orders the gate after the evaluation, so the policy sees the report.
+      inputs: { model: { from: "train.model" }, evaluation: { from: "evaluate.report" } },
+      params: { model: "flight-delays", description: "Delay classifier from the flights example" },
+      outputs: { model: { kind: "Model" } },
+    }),
   ],
 });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { loadSpecFile } from "../../src/pipelines/load";
-import { seedProject } from "../helpers/fixtures";
+import { seedCaller, seedProject } from "../helpers/fixtures";
 import { applyPipeline, stage, triggerRun, waitForRun } from "../helpers/pipelines";
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";
 import { queryJson, sqlString, withDuckDb } from "../../src/datasets/columnar/duckdb";
@@ -18,12 +18,14 @@ const SPEC = path.join(REPO, "examples/flights/pipeline.ts");
 describe("examples/flights", () => {
   let t: TestServer;
   let projectId: string;
+  let approver: Awaited<ReturnType<typeof seedCaller>>;
   let previousRoots: string | undefined;
   before(async () => {
     previousRoots = process.env.SLUICE_DATA_ROOTS;
     process.env.SLUICE_DATA_ROOTS = REPO;
     t = await startTestServer({ env: { SLUICE_DATA_ROOTS: REPO } });
     projectId = await seedProject(t, "flights");
+    approver = await seedCaller(t, "APPROVER", projectId);
   });
   after(async () => {
     await t.close();
@@ -36,10 +38,62 @@ describe("examples/flights", () => {
     const { pipelineId } = await applyPipeline(t, projectId, spec as unknown as Record<string, unknown>, baseDir);
     const params = (month: string) => ({ ingest: { where: `date < TIMESTAMP '${month}'` }, labels: { sample: 5000 } });
 
-    const january = await waitForRun(t, await triggerRun(t, pipelineId, params("2001-02-01")), 120_000);
+    // Each month's classifier waits at the gate for an approver (the default policy: one person
+    // other than whoever started the run), then the run finishes.
+    const throughTheGate = async (runId: string) => {
+      const waiting = await waitForRun(t, runId, 120_000, (r) => ["WAITING", "FAILED", "SKIPPED"].includes(stage(r, "approval").status));
+      assert.equal(
+        stage(waiting, "approval").status,
+        "WAITING",
+        JSON.stringify(waiting.stageRuns.map((s) => [s.stageName, s.status, s.failure?.message])),
+      );
+      let request: any;
+      for (let i = 0; i < 100 && !request; i++) {
+        request = dataOf(
+          await t.gql(
+            `query($p: ID) { approvalRequests(filter: { projectId: $p, status: OPEN }) { nodes { status checks { name } modelVersion { id metrics lineage } } } }`,
+            {
+              p: projectId,
+            },
+          ),
+        ).approvalRequests.nodes[0];
+        if (!request) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(request.modelVersion.lineage.runId, runId);
+      assert.ok(request.modelVersion.metrics.roc_auc > 0.6, JSON.stringify(request.modelVersion.metrics));
+      const decision = dataOf(
+        await t.gql(
+          `mutation($i: DecideModelVersionInput!) { approveModelVersion(input: $i) { __typename ... on ApprovalDecisionPayload { modelVersion { status } } } }`,
+          { i: { modelVersionId: request.modelVersion.id, comment: "checked the evaluation report" } },
+          approver.token,
+        ),
+      ).approveModelVersion;
+      assert.equal(decision.modelVersion.status, "APPROVED");
+      return waitForRun(t, runId, 60_000);
+    };
+    const january = await throughTheGate(await triggerRun(t, pipelineId, params("2001-02-01")));
     assert.equal(january.status, "SUCCEEDED", JSON.stringify(january.stageRuns.map((s) => [s.stageName, s.status, s.failure?.message])));
-    const february = await waitForRun(t, await triggerRun(t, pipelineId, params("2001-03-01")), 120_000);
+    const february = await throughTheGate(await triggerRun(t, pipelineId, params("2001-03-01")));
     assert.equal(february.status, "SUCCEEDED", JSON.stringify(february.stageRuns.map((s) => [s.stageName, s.status, s.failure?.message])));
+    const versions = dataOf(
+      await t.gql(
+        `query($p: ID!) { registeredModel(projectId: $p, name: "flight-delays") { versions { nodes { version status evaluationReports { totalCount } } } } }`,
+        {
+          p: projectId,
+        },
+      ),
+    ).registeredModel.versions.nodes;
+    assert.deepEqual(
+      versions.map((v: any) => [v.version, v.status]),
+      [
+        [2, "APPROVED"],
+        [1, "APPROVED"],
+      ],
+    );
+    assert.ok(
+      versions.every((v: any) => v.evaluationReports.totalCount === 1),
+      "each version carries its evaluation report",
+    );
 
     assert.equal(stage(february, "train").outputs[0]?.kind, "Model", "a delay classifier trained and verified in ONNX");
     const flights = dataOf(
