@@ -255,6 +255,34 @@ describe("the train operator in a pipeline", () => {
     assert.equal(s.attempts.length, 1, "a bad parameter is not retried");
   });
 
+  it("fails clearly, registering nothing, on a training set of NaN, a single-class label, a missing label column", async () => {
+    const write = (name: string, lines: string[]) => fs.writeFileSync(path.join(dir, name), lines.join("\n") + "\n");
+    const rows = (f: (i: number) => string) => Array.from({ length: 200 }, (_, i) => f(i));
+    write("nan.csv", ["x1,x2,label", ...rows((i) => `,,${i % 2 ? "a" : "b"}`)]);
+    write("one-class.csv", ["x1,x2,label", ...rows((i) => `${i},${i % 7},a`)]);
+    write("no-label.csv", ["x1,x2,other", ...rows((i) => `${i},${i % 7},${i % 2}`)]);
+    const attempt = async (file: string, algorithm: string) => {
+      const { pipelineId } = await applyPipeline(t, projectId, {
+        name: `train-${file.replace(/\.csv$/, "")}-${algorithm.replace(/_/g, "-")}`,
+        stages: [
+          { ...ingest, params: { dataset: file.replace(/\.csv$/, ""), paths: [file], format: "csv" } },
+          trainStage("train", { algorithm, target: "label", features: ["x1", "x2"] }),
+        ],
+      });
+      const run = await waitForRun(t, await triggerRun(t, pipelineId), 60_000);
+      assert.equal(run.status, "FAILED", `${file} with ${algorithm}`);
+      const s = stage(run, "train");
+      assert.equal(s.failure?.nonRetryable, true);
+      assert.equal(s.outputs.length, 0, "no model output, so nothing can be registered");
+      return String(s.failure?.message);
+    };
+    for (const algorithm of ["logistic_regression", "gbt_classifier"]) {
+      assert.match(await attempt("nan.csv", algorithm), /column "x1": (every training value is missing|no category in the training rows)/);
+      assert.match(await attempt("one-class.csv", algorithm), /1 distinct value\(s\); a classifier needs 2 or more/);
+    }
+    assert.match(await attempt("no-label.csv", "logistic_regression"), /no column "label"/);
+  });
+
   it("refuses unknown parameters at apply time", async () => {
     await assert.rejects(
       applyPipeline(t, projectId, {
