@@ -14,9 +14,9 @@ import { dataOf, startTestServer, type TestServer } from "../helpers/server";
 const FIXTURES = path.resolve(__dirname, "../../../test/registry/fixtures");
 
 /** A logistic model over two float columns, x0 and x1, fed separately and concatenated: outputs label and probabilities [N, 2]. */
-function logisticModel(coefficients: [number, number], intercept: number): Uint8Array {
+function logisticModel(coefficients: [number, number], intercept: number, inputs: [string, string] = ["x0", "x1"]): Uint8Array {
   const g = new GraphBuilder();
-  g.node("Concat", ["x0", "x1"], ["X"], { axis: { int: 1 } });
+  g.node("Concat", inputs, ["X"], { axis: { int: 1 } });
   g.node(
     "LinearClassifier",
     ["X"],
@@ -30,7 +30,7 @@ function logisticModel(coefficients: [number, number], intercept: number): Uint8
     ML_DOMAIN,
   );
   return g.build({
-    inputs: [valueInfo("x0", "float", [null, 1]), valueInfo("x1", "float", [null, 1])],
+    inputs: [valueInfo(inputs[0], "float", [null, 1]), valueInfo(inputs[1], "float", [null, 1])],
     outputs: [valueInfo("label", "int64", [null]), valueInfo("probabilities", "float", [null, 2])],
   });
 }
@@ -391,5 +391,43 @@ describe("the evaluate operator", () => {
     const run = await waitForRun(t, await triggerRun(t, pipelineId), 60_000);
     assert.equal(run.status, "FAILED");
     assert.match(JSON.stringify(stage(run, "evaluate").failure), /label_missing/);
+  });
+
+  it("fails the stage, naming the input, when the model's signature does not match the data", async () => {
+    const mismatched = logisticModel([1, 1], 0, ["x0", "income"]);
+    const { pipelineId } = await applyPipeline(
+      t,
+      projectId,
+      {
+        name: "evaluate-bad-signature",
+        stages: [
+          {
+            name: "ingest",
+            run: { operator: "ingest" },
+            params: { dataset: "holdout", paths: ["holdout.csv"], format: "csv" },
+            outputs: { data: { kind: "Dataset" } },
+          },
+          {
+            name: "train",
+            run: { module: "./stages.ts", export: "writeModel" },
+            params: { b64: Buffer.from(mismatched).toString("base64") },
+            outputs: { model: { kind: "Model" } },
+          },
+          {
+            name: "evaluate",
+            run: { operator: "evaluate" },
+            inputs: { model: { from: "train.model" }, data: { from: "ingest.data" } },
+            params: { target: "y" },
+            outputs: { report: { kind: "Report" } },
+          },
+        ],
+      },
+      FIXTURES,
+    );
+    const run = await waitForRun(t, await triggerRun(t, pipelineId), 60_000);
+    assert.equal(run.status, "FAILED");
+    const failure = stage(run, "evaluate").failure!;
+    assert.match(failure.message, /has no column income/);
+    assert.equal(failure.nonRetryable, true);
   });
 });
