@@ -33,6 +33,18 @@ export class Authorizer {
   }
 
   /** The projects the caller may use with `permission`: `"all"` or a list of ids. */
+  /**
+   * The projects a list may show: the one asked for (which the caller must be allowed), else
+   * every project the caller may see with `permission`.
+   */
+  projectScope(permission: Permission, projectId: string | null | undefined): "all" | string[] {
+    if (projectId) {
+      this.require(permission, projectId);
+      return [projectId];
+    }
+    return this.visibleProjects(permission);
+  }
+
   visibleProjects(permission: Permission): "all" | string[] {
     this.checks++;
     if (!this.caller) throw new UnauthenticatedError("Authentication required: send 'Authorization: Bearer <token>'");

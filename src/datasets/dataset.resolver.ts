@@ -71,11 +71,7 @@ export class DatasetResolver {
     @Arg("filter", () => DatasetFilter, { nullable: true }) filter?: DatasetFilter | null,
     @Arg("orderBy", () => DatasetOrder, { nullable: true }) orderBy?: DatasetOrder | null,
   ): Promise<DatasetConnection> {
-    let projectIds: "all" | string[];
-    if (filter?.projectId) {
-      ctx.authz.require(Permission.READ, filter.projectId);
-      projectIds = [filter.projectId];
-    } else projectIds = ctx.authz.visibleProjects(Permission.READ);
+    const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
     const result = await ctx.services.datasets.list(
       { projectIds, nameContains: filter?.nameContains ?? undefined },
       page,

@@ -27,11 +27,7 @@ export class EvaluationResolver {
     @Arg("filter", () => EvaluationReportFilter, { nullable: true }) filter?: EvaluationReportFilter | null,
     @Arg("orderBy", () => EvaluationReportOrder, { nullable: true }) orderBy?: EvaluationReportOrder | null,
   ): Promise<EvaluationReportConnection> {
-    let projectIds: "all" | string[];
-    if (filter?.projectId) {
-      ctx.authz.require(Permission.READ, filter.projectId);
-      projectIds = [filter.projectId];
-    } else projectIds = ctx.authz.visibleProjects(Permission.READ);
+    const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
     const result = await ctx.services.evaluation.reports(
       {
         projectIds,

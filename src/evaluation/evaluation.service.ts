@@ -1,3 +1,4 @@
+import { modelVersionIdOfFile } from "../registry/version-of-file";
 import type { EntityManager } from "typeorm";
 import { finiteMetrics } from "./common";
 import { type Page, type PageArgs, type SortSpec, paginate } from "../app/pagination";
@@ -34,21 +35,12 @@ export class EvaluationService {
       stageRunId: string | null;
     },
   ): Promise<EvaluationReportRow> {
-    // The version recorded from this artifact, else the latest one with the same bytes.
-    const [version]: Array<{ id: string }> = await tx.manager.query(
-      `SELECT v.id FROM model_versions v
-         JOIN artifacts va ON va.id = v.artifact_id
-         JOIN artifacts a ON a.id = $1
-        WHERE v.project_id = $2 AND (v.artifact_id = a.id OR va.hash = a.hash)
-        ORDER BY (v.artifact_id = a.id) DESC, v.created_at DESC
-        LIMIT 1`,
-      [input.modelArtifactId, input.projectId],
-    );
+    const versionId = await modelVersionIdOfFile(tx.manager, input.modelArtifactId);
     const row = await tx.manager.save(
       tx.manager.create(EvaluationReportRow, {
         ...input,
         metrics: finiteMetrics(input.metrics),
-        modelVersionId: version?.id ?? null,
+        modelVersionId: versionId,
       }),
     );
     tx.emit({

@@ -37,15 +37,6 @@ import {
   trainingSetSort,
 } from "./feature.types";
 
-/** The project ids a list may show: the one asked for (checked), or every readable one. */
-function readableProjects(ctx: RequestContext, projectId: string | null | undefined): "all" | string[] {
-  if (projectId) {
-    ctx.authz.require(Permission.READ, projectId);
-    return [projectId];
-  }
-  return ctx.authz.visibleProjects(Permission.READ);
-}
-
 async function datasetVersion(ctx: RequestContext, id: string, projectId: string): Promise<DatasetVersion | null> {
   const row = await ctx.services.datasets.version(id);
   return row ? DatasetVersion.from(row, projectId) : null;
@@ -86,7 +77,7 @@ export class FeatureViewResolver {
     @Arg("filter", () => FeatureViewFilter, { nullable: true }) filter?: FeatureViewFilter | null,
     @Arg("orderBy", () => FeatureViewOrder, { nullable: true }) orderBy?: FeatureViewOrder | null,
   ): Promise<FeatureViewConnection> {
-    const projectIds = readableProjects(ctx, filter?.projectId);
+    const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
     const result = await ctx.services.features.listViews(
       {
         projectIds,
@@ -231,7 +222,7 @@ export class TrainingSetResolver {
     @Arg("filter", () => TrainingSetFilter, { nullable: true }) filter?: TrainingSetFilter | null,
     @Arg("orderBy", () => TrainingSetOrder, { nullable: true }) orderBy?: TrainingSetOrder | null,
   ): Promise<TrainingSetConnection> {
-    const projectIds = readableProjects(ctx, filter?.projectId);
+    const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
     const result = await ctx.services.features.listTrainingSets(
       { projectIds, nameContains: filter?.nameContains ?? undefined },
       page,

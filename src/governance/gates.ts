@@ -7,6 +7,7 @@ import type { PreparedModel } from "../registry/registry.service";
 import { RegisteredModelRow } from "../registry/registered-model.entity";
 import { ModelVersionRow } from "../registry/model-version.entity";
 import { RegistryEvents } from "../registry/registry.service";
+import { modelVersionIdOfFile } from "../registry/version-of-file";
 import { resolveInputArtifacts } from "../runs/inputs";
 import { isGateStage, planForVersion } from "../runs/plan";
 import { settleIfFinished, skipBelow, stageSucceeded } from "../runs/progress";
@@ -155,15 +156,10 @@ export class GateKeeper {
     }
   }
 
-  /** The newest version of `modelId` holding this file (the artifact itself, or the same bytes). */
+  /** The version of `modelId` holding this file, if it is registered there. */
   private async versionOfFile(manager: SystemTx["manager"], modelId: string, artifactId: string): Promise<ModelVersionRow | null> {
-    const [row]: Array<{ id: string }> = await manager.query(
-      `SELECT v.id FROM model_versions v JOIN artifacts a ON a.id = v.artifact_id JOIN artifacts m ON m.id = $2
-        WHERE v.registered_model_id = $1 AND (v.artifact_id = m.id OR (a.hash = m.hash AND a.project_id = m.project_id))
-        ORDER BY v.version DESC LIMIT 1`,
-      [modelId, artifactId],
-    );
-    return row ? manager.findOneBy(ModelVersionRow, { id: row.id }) : null;
+    const id = await modelVersionIdOfFile(manager, artifactId, modelId);
+    return id ? manager.findOneBy(ModelVersionRow, { id }) : null;
   }
 
   private async settleIn(tx: SystemTx, stageRunId: string, preparation: Preparation): Promise<void> {

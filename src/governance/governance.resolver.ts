@@ -49,11 +49,7 @@ export class GovernanceResolver {
     @Arg("filter", () => ApprovalRequestFilter, { nullable: true }) filter?: ApprovalRequestFilter | null,
     @Arg("orderBy", () => ApprovalRequestOrder, { nullable: true }) orderBy?: ApprovalRequestOrder | null,
   ): Promise<ApprovalRequestConnection> {
-    let projectIds: "all" | string[];
-    if (filter?.projectId) {
-      ctx.authz.require(Permission.READ, filter.projectId);
-      projectIds = [filter.projectId];
-    } else projectIds = ctx.authz.visibleProjects(Permission.READ);
+    const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
     const result = await ctx.services.governance.requests(
       { projectIds, status: filter?.status ?? undefined, registeredModelId: filter?.registeredModelId ?? undefined },
       page,

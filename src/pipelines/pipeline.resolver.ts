@@ -50,11 +50,7 @@ export class PipelineResolver {
     @Arg("filter", () => PipelineFilter, { nullable: true }) filter?: PipelineFilter | null,
     @Arg("orderBy", () => PipelineOrder, { nullable: true }) orderBy?: PipelineOrder | null,
   ): Promise<PipelineConnection> {
-    let projectIds: "all" | string[];
-    if (filter?.projectId) {
-      ctx.authz.require(Permission.READ, filter.projectId);
-      projectIds = [filter.projectId];
-    } else projectIds = ctx.authz.visibleProjects(Permission.READ);
+    const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
     const result = await ctx.services.pipelines.list(
       { projectIds, nameContains: filter?.nameContains ?? undefined },
       page,

@@ -64,11 +64,7 @@ export class RegisteredModelResolver {
     @Arg("filter", () => RegisteredModelFilter, { nullable: true }) filter?: RegisteredModelFilter | null,
     @Arg("orderBy", () => RegisteredModelOrder, { nullable: true }) orderBy?: RegisteredModelOrder | null,
   ): Promise<RegisteredModelConnection> {
-    let projectIds: "all" | string[];
-    if (filter?.projectId) {
-      ctx.authz.require(Permission.READ, filter.projectId);
-      projectIds = [filter.projectId];
-    } else projectIds = ctx.authz.visibleProjects(Permission.READ);
+    const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
     const result = await ctx.services.registry.listModels(
       { projectIds, nameContains: filter?.nameContains ?? undefined },
       page,

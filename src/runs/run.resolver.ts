@@ -79,11 +79,7 @@ export class RunResolver {
     @Arg("filter", () => RunFilterInput, { nullable: true }) filter?: RunFilterInput | null,
     @Arg("orderBy", () => RunOrder, { nullable: true }) orderBy?: RunOrder | null,
   ): Promise<RunConnection> {
-    let projectIds: "all" | string[];
-    if (filter?.projectId) {
-      ctx.authz.require(Permission.READ, filter.projectId);
-      projectIds = [filter.projectId];
-    } else projectIds = ctx.authz.visibleProjects(Permission.READ);
+    const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
     const result = await ctx.services.runs.list(
       {
         projectIds,

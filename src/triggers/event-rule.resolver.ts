@@ -70,11 +70,7 @@ export class EventRuleResolver {
     @Arg("filter", () => EventRuleFilter, { nullable: true }) filter?: EventRuleFilter | null,
     @Arg("orderBy", () => EventRuleOrder, { nullable: true }) orderBy?: EventRuleOrder | null,
   ): Promise<EventRuleConnection> {
-    let projectIds: "all" | string[];
-    if (filter?.projectId) {
-      ctx.authz.require(Permission.READ, filter.projectId);
-      projectIds = [filter.projectId];
-    } else projectIds = ctx.authz.visibleProjects(Permission.READ);
+    const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
     const result = await ctx.services.eventRules.list(
       {
         projectIds,

@@ -43,11 +43,7 @@ export class ScheduleResolver {
     @Arg("filter", () => ScheduleFilter, { nullable: true }) filter?: ScheduleFilter | null,
     @Arg("orderBy", () => ScheduleOrder, { nullable: true }) orderBy?: ScheduleOrder | null,
   ): Promise<ScheduleConnection> {
-    let projectIds: "all" | string[];
-    if (filter?.projectId) {
-      ctx.authz.require(Permission.READ, filter.projectId);
-      projectIds = [filter.projectId];
-    } else projectIds = ctx.authz.visibleProjects(Permission.READ);
+    const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
     const result = await ctx.services.schedules.list(
       { projectIds, pipelineId: filter?.pipelineId ?? undefined, paused: filter?.paused ?? undefined },
       page,

@@ -26,15 +26,6 @@ import {
   validationSuiteSort,
 } from "./validation.types";
 
-/** The projects a list may show: the filter's (checked) or every readable one. */
-function projectScope(ctx: RequestContext, projectId?: string | null): "all" | string[] {
-  if (projectId) {
-    ctx.authz.require(Permission.READ, projectId);
-    return [projectId];
-  }
-  return ctx.authz.visibleProjects(Permission.READ);
-}
-
 @Resolver()
 export class ValidationResolver {
   @Query(() => ValidationSuite, { nullable: true })
@@ -52,7 +43,11 @@ export class ValidationResolver {
     @Arg("orderBy", () => ValidationSuiteOrder, { nullable: true }) orderBy?: ValidationSuiteOrder | null,
   ): Promise<ValidationSuiteConnection> {
     const result = await ctx.services.validation.suites(
-      { projectIds: projectScope(ctx, filter?.projectId), datasetId: filter?.datasetId ?? undefined, name: filter?.name ?? undefined },
+      {
+        projectIds: ctx.authz.projectScope(Permission.READ, filter?.projectId),
+        datasetId: filter?.datasetId ?? undefined,
+        name: filter?.name ?? undefined,
+      },
       page,
       validationSuiteSort(orderBy),
     );
@@ -75,7 +70,7 @@ export class ValidationResolver {
   ): Promise<ValidationReportConnection> {
     const result = await ctx.services.validation.reports(
       {
-        projectIds: projectScope(ctx, filter?.projectId),
+        projectIds: ctx.authz.projectScope(Permission.READ, filter?.projectId),
         datasetId: filter?.datasetId ?? undefined,
         datasetVersionId: filter?.datasetVersionId ?? undefined,
         suiteName: filter?.suiteName ?? undefined,
