@@ -186,6 +186,21 @@ export const OPERATOR_CONTRACTS: Readonly<Record<string, OperatorContract>> = Ob
       },
     },
   },
+  score: {
+    inputs: { model: "Model", data: "Dataset" },
+    outputs: { predictions: "Dataset" },
+    paramsSchema: {
+      type: "object",
+      required: ["dataset"],
+      additionalProperties: false,
+      properties: {
+        dataset: name,
+        keep: { type: "array", items: { type: "string", minLength: 1 }, uniqueItems: true },
+        chunkRows: { type: "integer", minimum: 1, maximum: 1_048_576 },
+        schemaPolicy: { enum: ["ALLOW_ALL", "FAIL_ON_BREAKING", "FAIL_ON_ANY"] },
+      },
+    },
+  },
   // Runs on no runner: the server registers the model (when not yet registered) and waits for
   // its approval request to be decided (src/governance/gates.ts). An optional `model` output
   // passes the approved file on to the stages below.
@@ -213,4 +228,5 @@ export const DATA_PLANE_OPERATORS: Readonly<Record<string, OperatorRef>> = Objec
   "features.trainingSet": { module: require.resolve("../features/operators/training-set"), export: "trainingSet" },
   train: { module: require.resolve("../training/operators/train"), export: "train" },
   evaluate: { module: require.resolve("../evaluation/operators/evaluate"), export: "evaluate" },
+  score: { module: require.resolve("../scoring/operators/score"), export: "score" },
 });

@@ -1,0 +1,152 @@
+import type { DuckDBAppender } from "@duckdb/node-api";
+import * as ort from "onnxruntime-node";
+import type { StageContext, StageOutputResult } from "../../../runners/local/stage";
+import { InvalidInputError } from "../../app/errors";
+import { profileParquet } from "../../datasets/columnar/profile";
+import { describeParquet, typeKind } from "../../datasets/columnar/schema";
+import { sqlIdent, sqlString, withDuckDb } from "../../datasets/columnar/duckdb";
+import { required, withInputErrorsFinal } from "../../operators/errors";
+import { readSignature } from "../../registry/signature";
+import { type OutputColumn, feedsFor, outputColumnsOf, scoreColumnsOf } from "../columns";
+
+/** Parameters of the `score` operator. */
+export interface ScoreParams {
+  /** The dataset the predictions become a version of. */
+  dataset: string;
+  /** Input columns copied beside the predictions (keys, timestamps). @default every input column */
+  keep?: string[];
+  /** Rows per `session.run`. @default 65536 */
+  chunkRows?: number;
+  schemaPolicy?: "ALLOW_ALL" | "FAIL_ON_BREAKING" | "FAIL_ON_ANY";
+}
+
+function bad(field: string, message: string): InvalidInputError {
+  return new InvalidInputError([{ field, message }]);
+}
+
+/**
+ * Batch scoring: runs an ONNX model over every row of a dataset and writes the predictions,
+ * beside the columns to keep, as a new version of a predictions dataset. DuckDB streams the
+ * model's input columns chunk by chunk into typed arrays (no object per row), onnxruntime scores
+ * each chunk, the results are appended to a DuckDB table, and one `COPY` writes the Parquet file,
+ * joining the kept columns back by position — so memory holds one chunk, not the dataset.
+ */
+export async function score(ctx: StageContext): Promise<Record<string, StageOutputResult>> {
+  const p = ctx.params as unknown as ScoreParams;
+  const modelIn = required(ctx.inputs, "model", "input", "score");
+  const data = required(ctx.inputs, "data", "input", "score");
+  const out = required(ctx.outputs, "predictions", "output", "score");
+  return withInputErrorsFinal(async () => {
+    const bytes = new Uint8Array(await modelIn.readBuffer());
+    const sig = readSignature(bytes);
+    const schema = await describeParquet(data.path);
+    const types = new Map(schema.map((c) => [c.name, c.type]));
+    for (const input of sig.inputs) {
+      if (!types.has(input.name))
+        throw bad(
+          "inputs.data",
+          `has no column ${input.name}, which the model takes as an input (columns: ${[...types.keys()].join(", ")})`,
+        );
+      if (typeKind(types.get(input.name)!) === "temporal")
+        throw bad("inputs.data", `column ${input.name} is a timestamp; the model takes ${input.type}`);
+    }
+    const keep = p.keep ?? schema.map((c) => c.name);
+    for (const k of keep) if (!types.has(k)) throw bad("params.keep", `names ${k}, which is not a column of the input`);
+    const outputs = outputColumnsOf(sig);
+    const clash = outputs.find((o) => keep.includes(o.column));
+    if (clash) throw bad("params.keep", `keeps ${clash.column}, the name of a prediction column; drop it from keep`);
+
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(bytes);
+    } catch (err) {
+      throw bad("inputs.model", `onnxruntime cannot load it: ${(err as Error).message.split("\n")[0]}`);
+    }
+    const chunkRows = p.chunkRows ?? 65_536;
+    const started = performance.now();
+    let rows = 0;
+    try {
+      rows = await withDuckDb(async (conn) => {
+        const select = sig.inputs.map((s) => `CAST(${sqlIdent(s.name)} AS ${s.type === "string" ? "VARCHAR" : "DOUBLE"})`).join(", ");
+        await conn.run(`CREATE TEMP TABLE predictions (${outputs.map((o) => `${sqlIdent(o.column)} ${o.sqlType}`).join(", ")})`);
+        const appender = await conn.createAppender("predictions");
+        const buffers = scoreColumnsOf(sig, chunkRows);
+        let filled = 0;
+        let total = 0;
+        const flush = async () => {
+          if (filled === 0) return;
+          const results = await session.run(feedsFor(sig, buffers, filled));
+          append(appender, outputs, results, filled);
+          total += filled;
+          filled = 0;
+        };
+        const result = await conn.stream(`SELECT ${select} FROM read_parquet(${sqlString(data.path)})`);
+        for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+          const n = chunk.rowCount;
+          const columns = buffers.map((_, c) => chunk.getColumnValues(c));
+          let offset = 0;
+          while (offset < n) {
+            const take = Math.min(n - offset, chunkRows - filled);
+            for (let c = 0; c < buffers.length; c++) buffers[c]!.fill(columns[c]!, offset, filled, take);
+            filled += take;
+            offset += take;
+            if (filled === chunkRows) await flush();
+          }
+        }
+        await flush();
+        appender.closeSync();
+        // Both scans read the file in order (DuckDB preserves insertion order), so row i of the
+        // predictions belongs to row i of the input.
+        const kept = keep.map((k) => `d.${sqlIdent(k)}`);
+        await conn.run(
+          `COPY (SELECT ${[...kept, ...outputs.map((o) => `p.${sqlIdent(o.column)}`)].join(", ")}
+                   FROM read_parquet(${sqlString(data.path)}) d POSITIONAL JOIN predictions p)
+             TO ${sqlString(out.path)} (FORMAT parquet, COMPRESSION zstd)`,
+        );
+        return total;
+      });
+    } finally {
+      await session.release();
+    }
+    const seconds = (performance.now() - started) / 1000;
+    ctx.log(`scored ${rows} rows in ${seconds.toFixed(2)} s (${Math.round(rows / Math.max(seconds, 1e-9))} rows/s)`);
+    ctx.metric("rows", rows);
+    ctx.metric("rows_per_second", rows / Math.max(seconds, 1e-9));
+    const written = await describeParquet(out.path);
+    const profile = await profileParquet(out.path);
+    return {
+      predictions: {
+        metadata: {
+          dataset: p.dataset,
+          rowCount: rows,
+          format: "parquet",
+          predictionColumns: outputs.map((o) => o.column),
+          register: {
+            type: "datasetVersion",
+            dataset: p.dataset,
+            schemaPolicy: p.schemaPolicy ?? "FAIL_ON_BREAKING",
+            rowCount: rows,
+            schema: written,
+            profile,
+            origin: { kind: "SCORING", keep, predictionColumns: outputs.map((o) => o.column) },
+          },
+        },
+      },
+    };
+  });
+}
+
+/** Appends one scored chunk, row by row (DuckDB's appender is the fast path into a table). */
+function append(appender: DuckDBAppender, outputs: OutputColumn[], results: ort.InferenceSession.OnnxValueMapType, n: number): void {
+  const sources = outputs.map((o) => ({ o, data: results[o.output]!.data as ArrayLike<unknown> }));
+  for (let r = 0; r < n; r++) {
+    for (const { o, data } of sources) {
+      const v = data[r * o.width + o.index];
+      if (o.sqlType === "VARCHAR") appender.appendVarchar(String(v));
+      else if (o.sqlType === "BIGINT") appender.appendBigInt(typeof v === "bigint" ? v : BigInt(Math.trunc(Number(v))));
+      else if (o.sqlType === "BOOLEAN") appender.appendBoolean(Boolean(v));
+      else appender.appendDouble(Number(v));
+    }
+    appender.endRow();
+  }
+}
