@@ -1,5 +1,4 @@
 import fs from "node:fs/promises";
-import { availableParallelism } from "node:os";
 import type { StageContext, StageOutputResult } from "../../../runners/local/stage";
 import { required, withInputErrorsFinal } from "../../operators/errors";
 import type { Table } from "../data";
@@ -89,13 +88,13 @@ function badSearch(problems: SearchProblem[]): Error {
 }
 
 /**
- * Worker threads for a search's trials: one per core, but none (trials in the stage's own thread)
- * for a single trial or a single core, where a thread would only add its start-up.
+ * Worker threads for a search's trials. By default none: the trials run one after another in the
+ * stage's own worker thread. On the 2-core machines Sluice is measured on, the local runner already
+ * keeps one core for the server, and two trial threads did not finish sooner (bench/RESULTS.md,
+ * "Hyperparameter search"); `search.workers` asks for threads where there are cores to spare.
  */
-function searchWorkers(requested: number | undefined, trials: number): number {
-  if (requested !== undefined) return requested;
-  const cores = availableParallelism();
-  return trials < 2 || cores < 2 ? 0 : Math.min(trials, cores);
+function searchWorkers(requested: number | undefined): number {
+  return requested ?? 0;
 }
 
 function takeY(y: ArrayLike<number>, rows: Uint32Array): Float64Array {
@@ -209,7 +208,7 @@ export async function train(ctx: StageContext): Promise<Record<string, StageOutp
       const spec = p.search;
       const direction = searchDirection(spec);
       const configs = searchConfigurations(spec, seed).map((c) => ({ ...h, ...c }));
-      const workers = searchWorkers(spec.workers, configs.length);
+      const workers = searchWorkers(spec.workers);
       ctx.log(
         `${spec.strategy} search: ${configs.length} trials by ${spec.metric} (${direction}), ${workers === 0 ? "in this thread" : `${workers} worker threads`}`,
       );
