@@ -108,7 +108,9 @@ function takeY(y: ArrayLike<number>, rows: Uint32Array): Float64Array {
  * a `features.trainingSet` output), exports preprocessing and model as ONE ONNX graph taking the raw
  * feature columns, checks with onnxruntime that the graph reproduces the trainer's validation
  * predictions, and writes it as the `model` output. The output's metadata holds the signature, the
- * validation metrics and the class names, ready for `createModelVersion`.
+ * validation metrics and the class names, ready for `createModelVersion`. With `search`, every
+ * configuration is a trial on the same split and preprocessing; the best trial's model is the one
+ * exported, and all trials go into the metadata's `search`.
  */
 export async function train(ctx: StageContext): Promise<Record<string, StageOutputResult>> {
   const p = ctx.params as unknown as TrainParams;
