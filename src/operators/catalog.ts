@@ -7,6 +7,8 @@
  */
 import type { OperatorRef } from "../../runners/local/operators";
 import type { ArtifactKind, JsonSchema } from "../pipelines/spec";
+import { HYPERPARAMETERS, hyperparameterSchema, TRAIN_ALGORITHMS, type TrainAlgorithm } from "../training/hyperparameters";
+import { MAX_TRIALS, searchSpecProblems } from "../training/search";
 
 export interface OperatorContract {
   /** Inputs that must be wired, with their kind. */
@@ -19,6 +21,11 @@ export interface OperatorContract {
   conditionalOutputs?: { param: string; outputs: Record<string, ArtifactKind> };
   /** The parameters, checked when the pipeline is applied. */
   paramsSchema: JsonSchema;
+  /**
+   * Checks a schema cannot express (e.g. a search space against the algorithm's hyperparameters),
+   * run at apply after the schema passed; each problem's path is below the stage's params.
+   */
+  checkParams?: (params: Record<string, unknown>) => Array<{ path: Array<string | number>; message: string }>;
 }
 
 const name = { type: "string", pattern: "^[a-z0-9][a-z0-9_-]{0,62}$" };
@@ -104,7 +111,7 @@ export const OPERATOR_CONTRACTS: Readonly<Record<string, OperatorContract>> = Ob
       required: ["algorithm", "target", "features"],
       additionalProperties: false,
       properties: {
-        algorithm: { enum: ["logistic_regression", "linear_regression", "gbt_classifier", "gbt_regressor"] },
+        algorithm: { enum: [...TRAIN_ALGORITHMS] },
         target: { type: "string", minLength: 1 },
         features: { type: "array", minItems: 1, uniqueItems: true, items: { type: "string", minLength: 1 } },
         preprocessing: {
@@ -144,26 +151,33 @@ export const OPERATOR_CONTRACTS: Readonly<Record<string, OperatorContract>> = Ob
         hyperparameters: {
           type: "object",
           additionalProperties: false,
+          properties: Object.fromEntries(Object.entries(HYPERPARAMETERS).map(([k, def]) => [k, hyperparameterSchema(def)])),
+        },
+        // The shape only: names, values, ranges and the metric are checked against the algorithm by `checkParams`.
+        search: {
+          type: "object",
+          required: ["strategy", "space", "metric"],
+          additionalProperties: false,
           properties: {
-            l2: { type: "number", minimum: 0 },
-            maxIter: { type: "integer", minimum: 0 },
-            tol: { type: "number", minimum: 0 },
-            fitIntercept: { type: "boolean" },
-            learningRate: { type: "number", exclusiveMinimum: 0 },
-            maxDepth: { type: "integer", minimum: 1 },
-            maxLeafNodes: { type: "integer", minimum: 2 },
-            minSamplesLeaf: { type: "integer", minimum: 1 },
-            minHessianLeaf: { type: "number", minimum: 0 },
-            minGainToSplit: { type: "number", minimum: 0 },
-            maxBins: { type: "integer", minimum: 2, maximum: 255 },
-            nIterNoChange: { type: "integer", minimum: 1 },
-            earlyStopping: { type: "boolean" },
+            strategy: { enum: ["grid", "random"] },
+            space: { type: "object", minProperties: 1 },
+            trials: { type: "integer", minimum: 1, maximum: MAX_TRIALS },
+            metric: { type: "string", minLength: 1 },
+            direction: { enum: ["maximize", "minimize"] },
+            seed: { type: "integer" },
+            workers: { type: "integer", minimum: 0, maximum: 64 },
           },
         },
         validationFraction: { type: "number", exclusiveMinimum: 0, exclusiveMaximum: 1 },
         seed: { type: "integer" },
         maxRows: { type: "integer", minimum: 2 },
       },
+    },
+    checkParams: (params) => {
+      const { algorithm, search, hyperparameters } = params as { algorithm?: unknown; search?: unknown; hyperparameters?: unknown };
+      if (search === undefined || !TRAIN_ALGORITHMS.includes(algorithm as TrainAlgorithm)) return [];
+      const fixed = typeof hyperparameters === "object" && hyperparameters !== null ? (hyperparameters as Record<string, unknown>) : {};
+      return searchSpecProblems(search, algorithm as TrainAlgorithm, fixed);
     },
   },
   evaluate: {

@@ -60,6 +60,8 @@ export function operatorContractProblems(
       const { pointer, message } = describeAjvError(error);
       add([...at("params"), ...segmentsOfPointer(pointer, params)], message);
     }
+  } else if (check.ok && contract.checkParams) {
+    for (const p of contract.checkParams(params)) add([...at("params"), ...p.path], p.message);
   }
   return problems;
 }

@@ -1,18 +1,18 @@
 import fs from "node:fs/promises";
-import { finiteMetrics } from "../../evaluation/common";
 import type { StageContext, StageOutputResult } from "../../../runners/local/stage";
-import { evaluateBinary, evaluateMulticlass, evaluateRegression } from "../../evaluation";
 import { required, withInputErrorsFinal } from "../../operators/errors";
 import type { Table } from "../data";
 import { trainValidationSplit } from "../data";
 import { exportGbtModel } from "../export-gbt";
-import { ExportMismatchError, exportLinearModel, verifyExport, type ExpectedPredictions, type ExportedModel } from "../export-linear";
-import { predictProba as gbtPredictProba, predictRaw as gbtPredictRaw, trainGbt, type GbtParams } from "../gbt/boost";
-import { predictLinear, predictProba as linearPredictProba, trainLinearRegression, trainLogisticRegression } from "../linear";
+import { ExportMismatchError, exportLinearModel, verifyExport, type ExportedModel } from "../export-linear";
+import { hyperparametersOf, isClassifier, type TrainAlgorithm, type TrainTask } from "../hyperparameters";
 import { loadTable, LoadColumnsError } from "../load-table";
 import { fitPreprocessor, transform, type FittedPreprocessor, type PreprocessStep } from "../preprocess";
+import { searchConfigurations, searchDirection, searchSpecProblems, type SearchProblem, type SearchSpec } from "../search";
+import { runTrials, type TrialRecord } from "../search-pool";
+import { predictValidation, runTrial, type TrainedModel, type TrialData } from "../trial";
 
-export type TrainAlgorithm = "logistic_regression" | "linear_regression" | "gbt_classifier" | "gbt_regressor";
+export type { TrainAlgorithm } from "../hyperparameters";
 
 /** Parameters of the `train` operator. */
 export interface TrainParams {
@@ -34,26 +34,9 @@ export interface TrainParams {
   seed?: number;
   /** A seeded sample of at most this many rows is trained on. @default every row */
   maxRows?: number;
+  /** Hyperparameter search: each configuration of `search.space` (laid over `hyperparameters`) is a trial; the best one's model is the output. */
+  search?: SearchSpec & { workers?: number };
 }
-
-const CLASSIFIERS = new Set<TrainAlgorithm>(["logistic_regression", "gbt_classifier"]);
-const LINEAR_HYPERPARAMETERS = ["l2", "maxIter", "tol", "fitIntercept"];
-const GBT_HYPERPARAMETERS = [
-  "learningRate",
-  "maxIter",
-  "maxLeafNodes",
-  "maxDepth",
-  "minSamplesLeaf",
-  "minHessianLeaf",
-  "l2",
-  "minGainToSplit",
-  "maxBins",
-  "nIterNoChange",
-  "tol",
-  "earlyStopping",
-];
-/** Share of the training rows held out inside the GBT trainer when early stopping is asked for. */
-const EARLY_STOPPING_FRACTION = 0.1;
 
 /** A mistake in the stage's parameters or data: fails the same way on every attempt. */
 function bad(message: string): Error {
@@ -91,11 +74,27 @@ function encodeClasses(values: ReadonlyArray<string | null>, numeric: boolean): 
   return { classes: distinct, y };
 }
 
-function pick(h: Record<string, unknown>, allowed: string[], algorithm: string): Record<string, unknown> {
+function checkHyperparameters(h: Record<string, unknown>, algorithm: TrainAlgorithm): Record<string, unknown> {
+  const allowed = hyperparametersOf(algorithm);
   for (const k of Object.keys(h)) {
-    if (!allowed.includes(k)) throw bad(`hyperparameter "${k}" does not apply to ${algorithm} (known: ${allowed.join(", ")})`);
+    if (!allowed.includes(k)) throw bad(`train: hyperparameter "${k}" does not apply to ${algorithm} (known: ${allowed.join(", ")})`);
   }
   return h;
+}
+
+/** A refused search spec, every problem named by its field under params. */
+function badSearch(problems: SearchProblem[]): Error {
+  return bad(`train: invalid search: ${problems.map((p) => `params.${p.path.join(".")}: ${p.message}`).join("; ")}`);
+}
+
+/**
+ * Worker threads for a search's trials. By default none: the trials run one after another in the
+ * stage's own worker thread. On the 2-core machines Sluice is measured on, the local runner already
+ * keeps one core for the server, and two trial threads did not finish sooner (README, "Hyperparameter
+ * search"; bench/training-search.ts); `search.workers` asks for threads where there are cores to spare.
+ */
+function searchWorkers(requested: number | undefined): number {
+  return requested ?? 0;
 }
 
 function takeY(y: ArrayLike<number>, rows: Uint32Array): Float64Array {
@@ -104,21 +103,27 @@ function takeY(y: ArrayLike<number>, rows: Uint32Array): Float64Array {
   return out;
 }
 
-/** Finite metric values only: an undefined metric (e.g. AUC with one class) stays out of the registry's metrics. */
 /**
  * `train`: fits one of the built-in trainers on the `data` input (a Dataset, or a FeatureSet such as
  * a `features.trainingSet` output), exports preprocessing and model as ONE ONNX graph taking the raw
  * feature columns, checks with onnxruntime that the graph reproduces the trainer's validation
  * predictions, and writes it as the `model` output. The output's metadata holds the signature, the
- * validation metrics and the class names, ready for `createModelVersion`.
+ * validation metrics and the class names, ready for `createModelVersion`. With `search`, every
+ * configuration is a trial on the same split and preprocessing; the best trial's model is the one
+ * exported, and all trials go into the metadata's `search`.
  */
 export async function train(ctx: StageContext): Promise<Record<string, StageOutputResult>> {
   const p = ctx.params as unknown as TrainParams;
   const data = required(ctx.inputs, "data", "input", "train");
   const modelOut = required(ctx.outputs, "model", "output", "train");
   return withInputErrorsFinal(async () => {
-    const classification = CLASSIFIERS.has(p.algorithm);
-    const gbt = p.algorithm.startsWith("gbt_");
+    const classification = isClassifier(p.algorithm);
+    const h = checkHyperparameters(p.hyperparameters ?? {}, p.algorithm);
+    if (p.search !== undefined) {
+      // The contract checks this at apply; run-time parameter overrides are checked only here.
+      const problems = searchSpecProblems(p.search, p.algorithm, h);
+      if (problems.length > 0) throw badSearch(problems);
+    }
     const seed = p.seed ?? 42;
     const fraction = p.validationFraction ?? 0.2;
     if (p.features.includes(p.target)) throw bad(`the target "${p.target}" cannot also be a feature`);
@@ -169,66 +174,92 @@ export async function train(ctx: StageContext): Promise<Record<string, StageOutp
     } catch (err) {
       throw bad(`train: preprocessing: ${(err as Error).message}`);
     }
-    const Xtr = transform(fitted, table, split.train);
-    const Xva = transform(fitted, table, split.validation);
-    const ytr = takeY(y, split.train);
-    const yva = takeY(y, split.validation);
-    const h = p.hyperparameters ?? {};
-    const K = classes?.length ?? 0;
+    const task: TrainTask = !classification ? "regression" : classes!.length === 2 ? "binary" : "multiclass";
+    if (p.search !== undefined) {
+      const problems = searchSpecProblems(p.search, p.algorithm, h, task);
+      if (problems.length > 0) throw badSearch(problems);
+    }
+    const trialData: TrialData = {
+      algorithm: p.algorithm,
+      classes,
+      cols: fitted.cols,
+      featureNames: fitted.featureNames,
+      Xtr: transform(fitted, table, split.train).matrix,
+      ytr: takeY(y, split.train),
+      Xva: transform(fitted, table, split.validation).matrix,
+      yva: takeY(y, split.validation),
+      seed,
+    };
 
-    // 3. Train and export; the trainer's validation predictions are what the graph must reproduce.
-    let exported: ExportedModel;
-    let expected: ExpectedPredictions;
-    let details: Record<string, unknown> = {};
-    try {
-      if (!gbt) {
-        const opts = pick(h, LINEAR_HYPERPARAMETERS, p.algorithm) as {
-          l2?: number;
-          maxIter?: number;
-          tol?: number;
-          fitIntercept?: boolean;
-        };
-        if (p.algorithm === "logistic_regression") {
-          const model = trainLogisticRegression(Xtr, ytr, { ...opts, classes: K });
-          exported = exportLinearModel(fitted, model);
-          expected = { kind: "classification", classes: K, probabilities: linearPredictProba(model, Xva) };
-          details = { iterations: model.iterations, converged: model.converged };
-          if (!model.converged) ctx.log(`logistic regression did not converge in ${model.iterations} iterations`);
-        } else {
-          // Ridge by default (sklearn Ridge's alpha = 1): a full one-hot encoding plus the intercept is collinear.
-          const model = trainLinearRegression(Xtr, ytr, { l2: opts.l2 ?? 1, fitIntercept: opts.fitIntercept });
-          exported = exportLinearModel(fitted, model);
-          expected = { kind: "regression", values: predictLinear(model, Xva) };
-        }
-      } else {
-        const params = pick(h, GBT_HYPERPARAMETERS, p.algorithm) as GbtParams;
-        const X = Float64Array.from(Xtr.matrix);
-        // Early stopping scores a slice of the training rows, never the validation rows the metrics come from.
-        const inner = params.earlyStopping ? trainValidationSplit(split.train.length, EARLY_STOPPING_FRACTION, seed + 1) : null;
-        const model = trainGbt({
-          task: classification ? (K === 2 ? "binary" : "multiclass") : "regression",
-          X,
-          rows: split.train.length,
-          cols: fitted.cols,
-          featureNames: fitted.featureNames,
-          y: ytr,
-          nClasses: classification ? K : undefined,
-          trainRows: inner?.train,
-          validRows: inner?.validation,
-          params,
-        });
-        exported = exportGbtModel(fitted, model);
-        const Xv = Float64Array.from(Xva.matrix);
-        expected = classification
-          ? { kind: "classification", classes: K, probabilities: gbtPredictProba(model, Xv, split.validation.length) }
-          : { kind: "regression", values: gbtPredictRaw(model, Xv, split.validation.length) };
-        details = { trees: model.trees.length, iterations: model.nIterRun };
+    // 3. Train — one trial, or a search's trials on the same split and preprocessing — keeping the
+    // model to export and its validation predictions, which the graph must reproduce.
+    let model: TrainedModel;
+    let metrics: Record<string, number>;
+    let details: Record<string, unknown>;
+    let hyperparameters = h;
+    let search: Record<string, unknown> | undefined;
+    if (p.search === undefined) {
+      try {
+        const trial = runTrial(trialData, h);
+        ({ model, metrics, details } = trial);
+      } catch (err) {
+        throw bad(`train: ${p.algorithm}: ${(err as Error).message}`);
       }
+      if ("converged" in model && !model.converged) ctx.log(`logistic regression did not converge in ${model.iterations} iterations`);
+    } else {
+      const spec = p.search;
+      const direction = searchDirection(spec);
+      const configs = searchConfigurations(spec, seed).map((c) => ({ ...h, ...c }));
+      const workers = searchWorkers(spec.workers);
+      ctx.log(
+        `${spec.strategy} search: ${configs.length} trials by ${spec.metric} (${direction}), ${workers === 0 ? "in this thread" : `${workers} worker threads`}`,
+      );
+      const started = Date.now();
+      const outcome = await runTrials(trialData, configs, {
+        metric: spec.metric,
+        direction,
+        workers,
+        signal: ctx.signal,
+        onTrial(index, trial) {
+          const value = trial.metrics[spec.metric];
+          if (value !== undefined) ctx.metric(`trial.${spec.metric}`, value, index);
+          ctx.log(
+            `trial ${index} ${JSON.stringify(trial.params)}: ${trial.error ? `failed: ${trial.error}` : `${spec.metric}=${value ?? "undefined"}`} (${trial.durationMs} ms)`,
+          );
+        },
+      });
+      if (outcome.best === null || outcome.bestModel === null) {
+        const errors = outcome.trials.filter((t) => t.error).map((t) => t.error);
+        throw bad(
+          `train: no trial of the search produced the metric "${spec.metric}"` +
+            (errors.length ? ` (${errors.length} failed; first: ${errors[0]})` : ""),
+        );
+      }
+      const best: TrialRecord = outcome.trials[outcome.best]!;
+      ctx.log(`search done in ${Date.now() - started} ms: trial ${outcome.best} is best, ${spec.metric}=${best.metrics[spec.metric]}`);
+      model = outcome.bestModel;
+      metrics = best.metrics;
+      details = best.training ?? {};
+      hyperparameters = best.params;
+      search = {
+        strategy: spec.strategy,
+        metric: spec.metric,
+        direction,
+        ...(spec.strategy === "random" && { seed: spec.seed ?? seed }),
+        best: outcome.best,
+        trials: outcome.trials,
+      };
+    }
+
+    // 4. Export the model (the search's winner only), and check that the graph, run by onnxruntime
+    // as serving will run it, agrees with the trainer.
+    const expected = predictValidation(trialData, model);
+    let exported: ExportedModel;
+    try {
+      exported = "format" in model ? exportGbtModel(fitted, model) : exportLinearModel(fitted, model);
     } catch (err) {
       throw bad(`train: ${p.algorithm}: ${(err as Error).message}`);
     }
-
-    // 4. The graph, run by onnxruntime as serving will run it, must agree with the trainer.
     await modelOut.writeBuffer(exported.bytes);
     let maxAbsDiff: number;
     try {
@@ -239,20 +270,7 @@ export async function train(ctx: StageContext): Promise<Record<string, StageOutp
     }
     ctx.log(`ONNX export verified on ${split.validation.length} validation rows (max abs diff ${maxAbsDiff})`);
 
-    // 5. Validation metrics.
-    let metrics: Record<string, number>;
-    if (expected.kind === "classification") {
-      const proba = Float64Array.from(expected.probabilities);
-      const yTrue = Int32Array.from(yva);
-      if (K === 2) {
-        const scores = new Float64Array(yTrue.length);
-        for (let r = 0; r < scores.length; r++) scores[r] = proba[2 * r + 1]!;
-        metrics = finiteMetrics(evaluateBinary(yTrue, scores, { classNames: [classes![0]!, classes![1]!] }).metrics.values);
-      } else metrics = finiteMetrics(evaluateMulticlass(yTrue, proba, K, classes).metrics.values);
-    } else {
-      const all = finiteMetrics(evaluateRegression(yva, Float64Array.from(expected.values)).values);
-      metrics = Object.fromEntries(Object.entries(all).filter(([k]) => ["rmse", "mae", "r2"].includes(k)));
-    }
+    // 5. Validation metrics (the winner's, for a search).
     for (const [name, value] of Object.entries(metrics)) ctx.metric(name, value);
     ctx.log(
       `validation: ${Object.entries(metrics)
@@ -278,7 +296,9 @@ export async function train(ctx: StageContext): Promise<Record<string, StageOutp
           seed,
           validationFraction: fraction,
           sizeBytes: size,
+          hyperparameters,
           training: details,
+          ...(search && { search }),
         },
       },
     };
