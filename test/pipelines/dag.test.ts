@@ -83,12 +83,14 @@ describe("buildDag", () => {
     );
   });
 
-  it("builds a 1,000-stage fan-out and fan-in in well under 50 ms", () => {
+  // Its speed is measured in bench/run-engine.ts; a wall-clock bound here failed on a busy
+  // machine. The generous bound only catches a blow-up (a quadratic walk per stage, say).
+  it("builds a 1,000-stage fan-out and fan-in", () => {
     const spec = validatePipelineSpec(fanOutFanIn(1000));
     const started = performance.now();
     const dag = buildDag(spec);
     const elapsed = performance.now() - started;
-    assert.ok(elapsed < 50, `took ${elapsed.toFixed(1)} ms`);
+    assert.ok(elapsed < 2_000, `took ${elapsed.toFixed(1)} ms`);
     assert.equal(dag.order.length, 1002);
     assert.equal(dag.order[0], "source");
     assert.equal(dag.order[1001], "sink");
