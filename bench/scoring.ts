@@ -124,10 +124,11 @@ async function main() {
     for (let start = 0; start < rows; start += CHUNK) {
       const n = Math.min(CHUNK, rows - start);
       const feeds: Record<string, ort.Tensor> = {};
-      for (const s of sig.inputs) feeds[s.name] = new ort.Tensor("float32", columns[s.name]!.subarray(start, start + n), [n, 1]);
+      for (const s of sig.inputs) feeds[s.name] = new ort.Tensor("float32", columns[s.name]!.slice(start, start + n), [n, 1]);
       await session.run(feeds);
     }
     const raw = (performance.now() - t0) / 1000;
+    if (process.env.KEEP_MODEL) await fs.copyFile(modelFile, process.env.KEEP_MODEL);
     await session.release();
     console.log(`raw session.run: ${raw.toFixed(2)} s, ${Math.round(rows / raw).toLocaleString("en")} rows/s`);
 
@@ -137,6 +138,13 @@ async function main() {
       context({ dataset: "bench", keep: ["id"] }, { model: input(modelFile), data: input(data) }, { predictions: output(predictions) }),
     );
     const scored = (performance.now() - t0) / 1000;
+    await withDuckDb(async (conn) => {
+      const [r] = await queryJson(
+        conn,
+        `SELECT count(*)::INTEGER AS n, count(probability_1)::INTEGER AS scored FROM read_parquet(${sqlString(predictions)})`,
+      );
+      console.log(`predictions file: ${r!.n} rows, ${r!.scored} scored`);
+    });
     console.log(
       `score operator: ${scored.toFixed(2)} s, ${Math.round(rows / scored).toLocaleString("en")} rows/s (target ≥ 1,000,000), ${(scored / raw).toFixed(2)}× raw`,
     );

@@ -33,7 +33,8 @@ function logisticModel(): Uint8Array {
   });
 }
 
-const ROWS = 5_000;
+// More than the DuckDB appender buffers before it flushes (which once ended the read stream early).
+const ROWS = 250_000;
 
 describe("the score operator (batch scoring)", () => {
   let t: TestServer;
@@ -87,7 +88,7 @@ describe("the score operator (batch scoring)", () => {
     const { pipelineId } = await applyPipeline(
       t,
       projectId,
-      pipeline({ dataset: "batch-scores", keep: ["id", "region"], chunkRows: 1_000 }),
+      pipeline({ dataset: "batch-scores", keep: ["id", "region"], chunkRows: 9_973 }),
       FIXTURES,
     );
     const run = await waitForRun(t, await triggerRun(t, pipelineId), 60_000);

@@ -1,10 +1,11 @@
+import { randomUUID } from "node:crypto";
 import type { DuckDBAppender } from "@duckdb/node-api";
 import * as ort from "onnxruntime-node";
 import type { StageContext, StageOutputResult } from "../../../runners/local/stage";
 import { InvalidInputError } from "../../app/errors";
 import { profileParquet } from "../../datasets/columnar/profile";
 import { describeParquet, typeKind } from "../../datasets/columnar/schema";
-import { sqlIdent, sqlString, withDuckDb } from "../../datasets/columnar/duckdb";
+import { queryJson, sqlIdent, sqlString, withDuckDb } from "../../datasets/columnar/duckdb";
 import { required, withInputErrorsFinal } from "../../operators/errors";
 import { readSignature } from "../../registry/signature";
 import { type OutputColumn, feedsFor, outputColumnsOf, scoreColumnsOf } from "../columns";
@@ -64,47 +65,58 @@ export async function score(ctx: StageContext): Promise<Record<string, StageOutp
     }
     const chunkRows = p.chunkRows ?? 65_536;
     const started = performance.now();
+    const select = sig.inputs.map((s) => `CAST(${sqlIdent(s.name)} AS ${s.type === "string" ? "VARCHAR" : "DOUBLE"})`).join(", ");
     let rows = 0;
     try {
-      rows = await withDuckDb(async (conn) => {
-        const select = sig.inputs.map((s) => `CAST(${sqlIdent(s.name)} AS ${s.type === "string" ? "VARCHAR" : "DOUBLE"})`).join(", ");
-        await conn.run(`CREATE TEMP TABLE predictions (${outputs.map((o) => `${sqlIdent(o.column)} ${o.sqlType}`).join(", ")})`);
-        const appender = await conn.createAppender("predictions");
-        const buffers = scoreColumnsOf(sig, chunkRows);
-        let filled = 0;
-        let total = 0;
-        const flush = async () => {
-          if (filled === 0) return;
-          const results = await session.run(feedsFor(sig, buffers, filled));
-          append(appender, outputs, results, filled);
-          total += filled;
-          filled = 0;
-        };
-        const result = await conn.stream(`SELECT ${select} FROM read_parquet(${sqlString(data.path)})`);
-        for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
-          const n = chunk.rowCount;
-          const columns = buffers.map((_, c) => chunk.getColumnValues(c));
-          let offset = 0;
-          while (offset < n) {
-            const take = Math.min(n - offset, chunkRows - filled);
-            for (let c = 0; c < buffers.length; c++) buffers[c]!.fill(columns[c]!, offset, filled, take);
-            filled += take;
-            offset += take;
-            if (filled === chunkRows) await flush();
+      // Two connections: a DuckDB connection that runs anything else (an appender flushing)
+      // ends its pending streaming result, so the rows are read on one and written on the other.
+      const table = `scored_${randomUUID().replace(/-/g, "")}`;
+      rows = await withDuckDb((writer) =>
+        withDuckDb(async (reader) => {
+          await writer.run(`CREATE TABLE ${table} (${outputs.map((o) => `${sqlIdent(o.column)} ${o.sqlType}`).join(", ")})`);
+          try {
+            const appender = await writer.createAppender(table);
+            const buffers = scoreColumnsOf(sig, chunkRows);
+            let filled = 0;
+            let total = 0;
+            const flush = async () => {
+              if (filled === 0) return;
+              const results = await session.run(feedsFor(sig, buffers, filled));
+              append(appender, outputs, results, filled);
+              total += filled;
+              filled = 0;
+            };
+            const result = await reader.stream(`SELECT ${select} FROM read_parquet(${sqlString(data.path)})`);
+            for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+              const n = chunk.rowCount;
+              const columns = buffers.map((_, c) => chunk.getColumnValues(c));
+              let offset = 0;
+              while (offset < n) {
+                const take = Math.min(n - offset, chunkRows - filled);
+                for (let c = 0; c < buffers.length; c++) buffers[c]!.fill(columns[c]!, offset, filled, take);
+                filled += take;
+                offset += take;
+                if (filled === chunkRows) await flush();
+              }
+            }
+            await flush();
+            appender.closeSync();
+            const [{ n: input }] = await queryJson(reader, `SELECT count(*)::BIGINT AS n FROM read_parquet(${sqlString(data.path)})`);
+            if (Number(input) !== total) throw new Error(`scored ${total} rows of ${input}: the input was not read to its end`);
+            // Both scans read the file in order (DuckDB preserves insertion order), so row i of the
+            // predictions belongs to row i of the input.
+            const kept = keep.map((k) => `d.${sqlIdent(k)}`);
+            await writer.run(
+              `COPY (SELECT ${[...kept, ...outputs.map((o) => `p.${sqlIdent(o.column)}`)].join(", ")}
+                       FROM read_parquet(${sqlString(data.path)}) d POSITIONAL JOIN ${table} p)
+                 TO ${sqlString(out.path)} (FORMAT parquet, COMPRESSION zstd)`,
+            );
+            return total;
+          } finally {
+            await writer.run(`DROP TABLE IF EXISTS ${table}`);
           }
-        }
-        await flush();
-        appender.closeSync();
-        // Both scans read the file in order (DuckDB preserves insertion order), so row i of the
-        // predictions belongs to row i of the input.
-        const kept = keep.map((k) => `d.${sqlIdent(k)}`);
-        await conn.run(
-          `COPY (SELECT ${[...kept, ...outputs.map((o) => `p.${sqlIdent(o.column)}`)].join(", ")}
-                   FROM read_parquet(${sqlString(data.path)}) d POSITIONAL JOIN predictions p)
-             TO ${sqlString(out.path)} (FORMAT parquet, COMPRESSION zstd)`,
-        );
-        return total;
-      });
+        }),
+      );
     } finally {
       await session.release();
     }
