@@ -19,6 +19,7 @@ import { RunService } from "../runs/run.service";
 import { DatasetService } from "../datasets/dataset.service";
 import { IngestionService } from "../datasets/ingestion.service";
 import { EvaluationService } from "../evaluation/evaluation.service";
+import { NotificationService } from "../notifications/notification.service";
 import { FeatureService } from "../features/feature.service";
 import { RegistryService } from "../registry/registry.service";
 import { type StageHooks } from "../runs/output-hooks";
@@ -67,6 +68,8 @@ export interface Services {
   registry: RegistryService;
   /** Stored evaluation reports of models. */
   evaluation: EvaluationService;
+  /** Notification channels (signed webhooks) and their delivery log. */
+  notifications: NotificationService;
 }
 
 /** Services plus what they hold open, to be released at shutdown. */
@@ -131,6 +134,7 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     stageHooks,
     registry: new RegistryService(db, artifacts, evaluation),
     evaluation,
+    notifications: new NotificationService(db, secrets),
   };
   return {
     services,

@@ -19,6 +19,7 @@ import { AgentResolver } from "../../runs/agent.resolver";
 import { ArtifactResolver, RunResolver, StageRunResolver } from "../../runs/run.resolver";
 import { DatasetVersionValidationResolver, ValidationResolver } from "../../validation/validation.resolver";
 import { SecretResolver } from "../../secrets/secret.resolver";
+import { NotificationChannelResolver } from "../../notifications/notification.resolver";
 import { EventRuleResolver, ScheduleResolver, TriggerFireResolver } from "../../triggers";
 import type { RequestContext } from "../context";
 import { ErrorCode, SluiceError } from "../errors";
@@ -49,6 +50,7 @@ const resolvers = [
   ModelVersionResolver,
   EvaluationResolver,
   ModelVersionEvaluationResolver,
+  NotificationChannelResolver,
 ] as const;
 
 /**
