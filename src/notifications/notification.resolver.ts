@@ -4,19 +4,23 @@ import { PageArgsInput } from "../app/graphql/connection";
 import { captureErrors } from "../app/graphql/results";
 import { runMutation } from "../app/mutation";
 import { Permission } from "../auth/roles";
-import type { DeliveryStatus } from "./notification-delivery.entity";
 import type { NotificationChannelRow } from "./notification-channel.entity";
 import {
   CreateNotificationChannelInput,
-  DeliveryStatusEnum,
   NotificationChannel,
   NotificationChannelConnection,
+  NotificationChannelFilter,
+  NotificationChannelOrder,
   NotificationChannelIdInput,
   NotificationChannelPayload,
   NotificationChannelResult,
   NotificationDelivery,
   NotificationDeliveryConnection,
+  NotificationDeliveryFilter,
+  NotificationDeliveryOrder,
   UpdateNotificationChannelInput,
+  notificationChannelSort,
+  notificationDeliverySort,
 } from "./notification.types";
 
 /** What the audit log keeps in place of a signing secret, whatever its redaction rules. */
@@ -43,9 +47,16 @@ export class NotificationChannelResolver {
     @Ctx() ctx: RequestContext,
     @Arg("projectId", () => ID) projectId: string,
     @Args() page: PageArgsInput,
+    @Arg("filter", () => NotificationChannelFilter, { nullable: true }) filter?: NotificationChannelFilter | null,
+    @Arg("orderBy", () => NotificationChannelOrder, { nullable: true }) orderBy?: NotificationChannelOrder | null,
   ): Promise<NotificationChannelConnection> {
     ctx.authz.require(Permission.READ, projectId);
-    const result = await ctx.services.notifications.list(projectId, page, { property: "name", direction: "ASC" });
+    const result = await ctx.services.notifications.list(
+      projectId,
+      { kind: filter?.kind ?? undefined, enabled: filter?.enabled ?? undefined },
+      page,
+      notificationChannelSort(orderBy),
+    );
     return NotificationChannelConnection.from(result, NotificationChannel.from);
   }
 
@@ -56,11 +67,12 @@ export class NotificationChannelResolver {
     @Ctx() ctx: RequestContext,
     @Arg("channelId", () => ID) channelId: string,
     @Args() page: PageArgsInput,
-    @Arg("status", () => DeliveryStatusEnum, { nullable: true }) status?: DeliveryStatus | null,
+    @Arg("filter", () => NotificationDeliveryFilter, { nullable: true }) filter?: NotificationDeliveryFilter | null,
+    @Arg("orderBy", () => NotificationDeliveryOrder, { nullable: true }) orderBy?: NotificationDeliveryOrder | null,
   ): Promise<NotificationDeliveryConnection> {
     const channel = await ctx.services.notifications.get(channelId);
     ctx.authz.require(Permission.READ, channel?.projectId);
-    return this.deliveriesOf(ctx, channelId, page, status);
+    return this.deliveriesOf(ctx, channelId, page, filter, orderBy);
   }
 
   @FieldResolver(() => NotificationDeliveryConnection, { description: "Its delivery log, newest attempt first." })
@@ -68,14 +80,26 @@ export class NotificationChannelResolver {
     @Root() channel: NotificationChannel,
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
-    @Arg("status", () => DeliveryStatusEnum, { nullable: true }) status?: DeliveryStatus | null,
+    @Arg("filter", () => NotificationDeliveryFilter, { nullable: true }) filter?: NotificationDeliveryFilter | null,
+    @Arg("orderBy", () => NotificationDeliveryOrder, { nullable: true }) orderBy?: NotificationDeliveryOrder | null,
   ): Promise<NotificationDeliveryConnection> {
     ctx.authz.require(Permission.READ, channel.projectId);
-    return this.deliveriesOf(ctx, channel.id, page, status);
+    return this.deliveriesOf(ctx, channel.id, page, filter, orderBy);
   }
 
-  private async deliveriesOf(ctx: RequestContext, channelId: string, page: PageArgsInput, status?: DeliveryStatus | null) {
-    const result = await ctx.services.notifications.deliveries(channelId, { status: status ?? undefined }, page);
+  private async deliveriesOf(
+    ctx: RequestContext,
+    channelId: string,
+    page: PageArgsInput,
+    filter?: NotificationDeliveryFilter | null,
+    orderBy?: NotificationDeliveryOrder | null,
+  ): Promise<NotificationDeliveryConnection> {
+    const result = await ctx.services.notifications.deliveries(
+      channelId,
+      { status: filter?.status ?? undefined, eventType: filter?.eventType ?? undefined, eventId: filter?.eventId ?? undefined },
+      page,
+      notificationDeliverySort(orderBy),
+    );
     return NotificationDeliveryConnection.from(result, NotificationDelivery.from);
   }
 

@@ -205,20 +205,37 @@ export class NotificationService {
     return UUID.test(id) ? this.repo.findOneBy({ id }) : null;
   }
 
-  async list(projectId: string, page: PageArgs, sort: SortSpec<NotificationChannelRow>): Promise<Page<NotificationChannelRow>> {
+  async list(
+    projectId: string,
+    filter: { kind?: string; enabled?: boolean },
+    page: PageArgs,
+    sort: SortSpec<NotificationChannelRow>,
+  ): Promise<Page<NotificationChannelRow>> {
     const qb = this.repo.createQueryBuilder("c");
     if (UUID.test(projectId)) qb.where("c.projectId = :projectId", { projectId });
     else qb.where("FALSE");
+    if (filter.kind !== undefined) qb.andWhere("c.kind = :kind", { kind: filter.kind });
+    if (filter.enabled !== undefined) qb.andWhere("c.enabled = :enabled", { enabled: filter.enabled });
     return paginate(qb, page, sort);
   }
 
-  /** The delivery log of a channel, newest attempt first. */
-  async deliveries(channelId: string, filter: { status?: DeliveryStatus }, page: PageArgs): Promise<Page<NotificationDeliveryRow>> {
+  /** The delivery log of a channel: one row per attempt. */
+  async deliveries(
+    channelId: string,
+    filter: { status?: DeliveryStatus; eventType?: string; eventId?: string },
+    page: PageArgs,
+    sort: SortSpec<NotificationDeliveryRow>,
+  ): Promise<Page<NotificationDeliveryRow>> {
     const qb = this.db.dataSource
       .getRepository(NotificationDeliveryRow)
       .createQueryBuilder("d")
       .where("d.channelId = :channelId", { channelId });
     if (filter.status) qb.andWhere("d.status = :status", { status: filter.status });
-    return paginate(qb, page, { property: "createdAt", direction: "DESC" });
+    if (filter.eventType) qb.andWhere("d.eventType = :eventType", { eventType: filter.eventType });
+    if (filter.eventId !== undefined) {
+      if (/^\d{1,18}$/.test(filter.eventId)) qb.andWhere("d.eventId = :eventId", { eventId: filter.eventId });
+      else qb.andWhere("FALSE");
+    }
+    return paginate(qb, page, sort);
   }
 }

@@ -1,6 +1,6 @@
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
-import { Connection } from "../app/graphql/connection";
+import { Connection, OrderBy } from "../app/graphql/connection";
 import { MutationResult } from "../app/graphql/results";
 import type { NotificationChannelRow } from "./notification-channel.entity";
 import type { DeliveryStatus, NotificationDeliveryRow } from "./notification-delivery.entity";
@@ -136,6 +136,40 @@ export const NotificationChannelConnection = Connection(NotificationChannel, "No
 export type NotificationChannelConnection = InstanceType<typeof NotificationChannelConnection>;
 export const NotificationDeliveryConnection = Connection(NotificationDelivery, "NotificationDelivery");
 export type NotificationDeliveryConnection = InstanceType<typeof NotificationDeliveryConnection>;
+
+export const { Order: NotificationChannelOrder, sortOf: notificationChannelSort } = OrderBy(
+  "NotificationChannel",
+  { NAME: "name", CREATED_AT: "createdAt" } as const,
+  { property: "name", direction: "ASC" },
+);
+export type NotificationChannelOrder = InstanceType<typeof NotificationChannelOrder>;
+export const { Order: NotificationDeliveryOrder, sortOf: notificationDeliverySort } = OrderBy(
+  "NotificationDelivery",
+  { CREATED_AT: "createdAt", DUE_AT: "dueAt" } as const,
+  { property: "createdAt", direction: "DESC" },
+);
+export type NotificationDeliveryOrder = InstanceType<typeof NotificationDeliveryOrder>;
+
+@InputType()
+export class NotificationChannelFilter {
+  @Field(() => String, { nullable: true })
+  kind?: string | null;
+
+  @Field(() => Boolean, { nullable: true })
+  enabled?: boolean | null;
+}
+
+@InputType()
+export class NotificationDeliveryFilter {
+  @Field(() => DeliveryStatusEnum, { nullable: true })
+  status?: DeliveryStatus | null;
+
+  @Field(() => String, { nullable: true, description: "Exactly this event type." })
+  eventType?: string | null;
+
+  @Field(() => String, { nullable: true, description: "The attempts of one event." })
+  eventId?: string | null;
+}
 
 @InputType()
 export class CreateNotificationChannelInput {

@@ -167,6 +167,13 @@ describe("notification channels and signed webhooks", () => {
       ],
     );
     assert.match(downLog[0]!.error, /network error/);
+    const failed = dataOf(
+      await t.gql(
+        `query($c: ID!) { notificationDeliveries(channelId: $c, filter: { status: FAILED }, orderBy: { field: CREATED_AT, direction: ASC }) { totalCount nodes { attempt } } }`,
+        { c: down },
+      ),
+    ).notificationDeliveries;
+    assert.deepEqual(failed, { totalCount: 1, nodes: [{ attempt: 3 }] }, "the log filters by status");
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(receiver.at("/bad").length, 1, "a 400 is never retried");
     assert.equal((await deliveries(bad)).length, 1);
