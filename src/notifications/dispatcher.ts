@@ -4,11 +4,13 @@ import type { Services } from "../app/services";
 import { EventRow } from "../events/event.entity";
 import { matchesAny } from "./event-pattern";
 import { NotificationChannelRow } from "./notification-channel.entity";
+import { NotificationEvents } from "./notification.service";
 import { notifierPlugin } from "./notifiers";
 import { type NextStep, type RetryPolicy, nextStep } from "./retry-policy";
 
 /** The `trigger_cursors` row (the table of event-stream consumers) of the notification dispatcher. */
 export const NOTIFICATION_CURSOR = "notifications";
+const CHANNEL_EVENT_TYPES: readonly string[] = Object.values(NotificationEvents);
 /** Events read per sweep transaction. */
 const SWEEP_PAGE = 1000;
 /**
@@ -48,8 +50,9 @@ interface ClaimedDelivery {
  *    through the channel's notifier plugin, and recorded; a retryable failure queues the next
  *    attempt as a new row after the back-off (`retry-policy.ts`).
  *
- * A live event (every event reaches every process through the bus) wakes the sweep at once;
- * a poll every `pollMs` and a timer for this process's own retries cover the rest.
+ * A live event of a project with an enabled channel (every event reaches every process through
+ * the bus) wakes the sweep at once; a poll every `pollMs` and a timer for this process's own
+ * retries cover the rest.
  */
 export class NotificationDispatcher {
   private active = false;
@@ -63,6 +66,7 @@ export class NotificationDispatcher {
   private wakeAt = Number.POSITIVE_INFINITY;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly stopping = new AbortController();
+  private listeningProjects = new Set<string>();
   private readonly pollMs: number;
   private readonly concurrency: number;
 
@@ -81,21 +85,44 @@ export class NotificationDispatcher {
       `INSERT INTO trigger_cursors (name, last_event_id) SELECT $1, COALESCE(MAX(id), 0) FROM events ON CONFLICT (name) DO NOTHING`,
       [NOTIFICATION_CURSOR],
     );
+    await this.refreshListening();
     this.active = true;
     this.listening = this.listen();
-    this.pollTimer = setInterval(() => this.kick(true), this.pollMs);
+    this.pollTimer = setInterval(() => {
+      void this.refreshListening()
+        .catch((err) => this.log.warn({ err }, "notification dispatcher: could not read the channels"))
+        .then(() => this.kick(true));
+    }, this.pollMs);
     this.pollTimer.unref();
     // Work left by a previous run of the server: events past the cursor, deliveries queued.
     this.kick(true);
   }
 
-  /** Wakes on every live event of a project; the sweep reads the stored stream itself. */
+  /** Reads which projects have an enabled channel, so that events of the others wake nothing. */
+  private async refreshListening(): Promise<void> {
+    const rows: Array<{ project_id: string }> = await this.services.db.dataSource.query(
+      `SELECT DISTINCT project_id FROM notification_channels WHERE enabled`,
+    );
+    this.listeningProjects = new Set(rows.map((r) => r.project_id));
+  }
+
+  /**
+   * Wakes on live events of projects that have an enabled channel (a busy run engine's events
+   * elsewhere cost nothing); the sweep reads the stored stream itself. A channel change (from any
+   * server process, through the bus) re-reads those projects first.
+   */
   private async listen(): Promise<void> {
     while (this.active) {
       const subscription = this.services.events.subscribe({});
       this.subscription = subscription;
       try {
-        for await (const event of subscription) if (event.projectId) this.kick(true);
+        for await (const event of subscription) {
+          if (!event.projectId) continue;
+          if (CHANNEL_EVENT_TYPES.includes(event.type)) {
+            await this.refreshListening().catch((err) => this.log.warn({ err }, "notification dispatcher: could not read the channels"));
+          }
+          if (this.listeningProjects.has(event.projectId)) this.kick(true);
+        }
       } catch (err) {
         if (this.active) this.log.warn({ err }, "notification dispatcher: the live event stream ended; listening again");
       } finally {

@@ -375,3 +375,55 @@ describe("notification dispatch across a restart", () => {
     }
   });
 });
+
+describe(
+  "notification dispatch by two server processes on one PostgreSQL",
+  { skip: !process.env.DATABASE_URL && "PostgreSQL only" },
+  () => {
+    let testDb: TestDatabase;
+    let receiver: TestReceiver;
+    const env = { SLUICE_SECRET_KEY: randomBytes(32).toString("base64") };
+
+    before(async () => {
+      receiver = await TestReceiver.start();
+      testDb = await createTestDatabase();
+    });
+    after(async () => {
+      await testDb.drop();
+      await receiver.close();
+    });
+
+    it("sends each event once, whichever process sweeps and sends it", async () => {
+      const a = await startTestServer({ testDb, env });
+      const b = await startTestServer({ testDb, env });
+      try {
+        const projectId = await seedProject(a, "shared");
+        const secret = generateSecret();
+        const created = dataOf(
+          await b.gql(CREATE, {
+            i: {
+              projectId,
+              name: "shared",
+              kind: "webhook",
+              config: { url: receiver.url("/shared") },
+              eventTypes: ["approval.*"],
+              secretName: "S",
+              signingSecret: secret,
+            },
+          }),
+        ).createNotificationChannel;
+        assert.equal(created.__typename, "NotificationChannelPayload", JSON.stringify(created));
+        const ids: string[] = [];
+        for (let i = 0; i < 20; i++) ids.push(await emit(i % 2 ? a : b, projectId, "approval.requested", { i }));
+        await waitFor("20 deliveries", () => (receiver.at("/shared").length >= 20 ? true : undefined));
+        await new Promise((r) => setTimeout(r, 500));
+        const got = receiver.at("/shared").map((r) => String(r.headers["webhook-id"]));
+        assert.deepEqual([...got].sort(), ids.map((id) => `evt_${id}`).sort(), "every event exactly once");
+        for (const r of receiver.at("/shared")) verifyWebhook(secret, r.headers, r.rawBody);
+      } finally {
+        await b.close();
+        await a.close();
+      }
+    });
+  },
+);
