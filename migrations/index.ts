@@ -8,6 +8,7 @@ import { Validation1795633045091 } from "./1795633045091-Validation";
 import { Registry1795636110726 } from "./1795636110726-Registry";
 import { Governance1795642531994 } from "./1795642531994-Governance";
 import { Evaluation1795637195187 } from "./1795637195187-Evaluation";
+import { Notifications1795642482903 } from "./1795642482903-Notifications";
 
 /**
  * Every migration, oldest first. Migrations only go forward and are never edited once landed:
@@ -24,5 +25,6 @@ export const migrations: Function[] = [
   Validation1795633045091,
   Registry1795636110726,
   Evaluation1795637195187,
+  Notifications1795642482903,
   Governance1795642531994,
 ];

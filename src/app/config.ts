@@ -81,6 +81,10 @@ export interface SluiceConfig {
    * refused. `SLUICE_DATA_ROOTS` (comma list). @default the working directory and the data dir
    */
   readonly dataRoots: readonly string[];
+  /** Wait before a failed notification's second attempt; each later wait is 4 times longer (at most 1 h). `SLUICE_NOTIFY_RETRY_MS`. @default 5000 */
+  readonly notifyRetryMs: number;
+  /** Attempts to deliver one notification, the first included. `SLUICE_NOTIFY_MAX_ATTEMPTS`. @default 6 */
+  readonly notifyMaxAttempts: number;
 }
 
 /** A runner the server can host in its own process. */
@@ -261,6 +265,8 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     uploadLimitBytes: byteSize(env, "SLUICE_UPLOAD_LIMIT", 10 * 1024 ** 3),
     secretKey: secretKey(env, "SLUICE_SECRET_KEY"),
     dataRoots: dataRoots(env, "SLUICE_DATA_ROOTS", dataDir === "memory://" ? [process.cwd()] : [process.cwd(), path.resolve(dataDir)]),
+    notifyRetryMs: integer(env, "SLUICE_NOTIFY_RETRY_MS", 5000, 1),
+    notifyMaxAttempts: integer(env, "SLUICE_NOTIFY_MAX_ATTEMPTS", 6, 1),
   };
   if (config.port > 65535) throw new ConfigError("PORT", String(config.port), "a port number 0-65535");
   if (config.adminToken !== undefined && config.adminToken.length < 24) {

@@ -15,6 +15,7 @@ import { startEmbeddedEngine } from "../runs/embedded";
 import { type TriggerService, EVENT_HOOK_PATH, registerEventHook, startTriggerService } from "../triggers";
 import { registerDatasetUploads } from "../datasets/upload";
 import { registerModelFileRoutes } from "../registry/routes";
+import { startNotificationDispatcher } from "../notifications";
 import { registerArtifactTransfer } from "../runs/artifact-transfer";
 import { authenticate } from "./authenticate";
 import type { SluiceConfig } from "./config";
@@ -193,6 +194,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
   services.agents.start({ sweepLeases: !engine, log: log.child({ component: "agents" }) });
   const triggers = await startTriggerService(services, log);
   const gates = startGateKeeper(services, log, config.governanceSweepMs);
+  const notifications = await startNotificationDispatcher(services, log);
   const port = (httpServer.address() as AddressInfo).port;
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   log.info({ port, database: db.kind }, "sluice server listening");
@@ -214,6 +216,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
         await engine?.close();
         await triggers.close();
         await gates.close();
+        await notifications.close();
         await opened.close();
         if (!options.db) await db.close();
         log.info("stopped");

@@ -19,6 +19,7 @@ import { RunService } from "../runs/run.service";
 import { DatasetService } from "../datasets/dataset.service";
 import { IngestionService } from "../datasets/ingestion.service";
 import { EvaluationService } from "../evaluation/evaluation.service";
+import { NotificationService } from "../notifications/notification.service";
 import { FeatureService } from "../features/feature.service";
 import { GovernanceService } from "../governance/governance.service";
 import { RegistryService } from "../registry/registry.service";
@@ -70,6 +71,8 @@ export interface Services {
   evaluation: EvaluationService;
   /** Model policies, approval requests and decisions. */
   governance: GovernanceService;
+  /** Notification channels (signed webhooks) and their delivery log. */
+  notifications: NotificationService;
 }
 
 /** Services plus what they hold open, to be released at shutdown. */
@@ -136,6 +139,7 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     registry: new RegistryService(db, artifacts, evaluation, governance),
     evaluation,
     governance,
+    notifications: new NotificationService(db, secrets),
   };
   return {
     services,

@@ -33,6 +33,8 @@ import { EventRuleRow } from "../triggers/event-rule.entity";
 import { ScheduleRow } from "../triggers/schedule.entity";
 import { TriggerCursorRow } from "../triggers/trigger-cursor.entity";
 import { TriggerFireRow } from "../triggers/trigger-fire.entity";
+import { NotificationChannelRow } from "../notifications/notification-channel.entity";
+import { NotificationDeliveryRow } from "../notifications/notification-delivery.entity";
 
 /** Every TypeORM entity, by capability. A new capability adds its rows here and a migration. */
 export const entities = [
@@ -84,4 +86,7 @@ export const entities = [
   ApprovalRequestRow,
   ApprovalDecisionRow,
   GateWaitRow,
+  // notifications
+  NotificationChannelRow,
+  NotificationDeliveryRow,
 ];

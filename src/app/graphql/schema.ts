@@ -21,6 +21,7 @@ import { ArtifactResolver, RunResolver, StageRunResolver } from "../../runs/run.
 import { DatasetVersionValidationResolver, ValidationResolver } from "../../validation/validation.resolver";
 import { SecretResolver } from "../../secrets/secret.resolver";
 import { StageRunSearchResolver } from "../../training/search.resolver";
+import { NotificationChannelResolver } from "../../notifications/notification.resolver";
 import { EventRuleResolver, ScheduleResolver, TriggerFireResolver } from "../../triggers";
 import type { RequestContext } from "../context";
 import { ErrorCode, SluiceError } from "../errors";
@@ -55,6 +56,7 @@ const resolvers = [
   RegisteredModelPolicyResolver,
   ModelVersionEvaluationResolver,
   StageRunSearchResolver,
+  NotificationChannelResolver,
 ] as const;
 
 /**

@@ -1,0 +1,163 @@
+import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
+import type { RequestContext } from "../app/context";
+import { PageArgsInput } from "../app/graphql/connection";
+import { captureErrors } from "../app/graphql/results";
+import { runMutation } from "../app/mutation";
+import { Permission } from "../auth/roles";
+import type { NotificationChannelRow } from "./notification-channel.entity";
+import {
+  CreateNotificationChannelInput,
+  NotificationChannel,
+  NotificationChannelConnection,
+  NotificationChannelFilter,
+  NotificationChannelOrder,
+  NotificationChannelIdInput,
+  NotificationChannelPayload,
+  NotificationChannelResult,
+  NotificationDelivery,
+  NotificationDeliveryConnection,
+  NotificationDeliveryFilter,
+  NotificationDeliveryOrder,
+  UpdateNotificationChannelInput,
+  notificationChannelSort,
+  notificationDeliverySort,
+} from "./notification.types";
+
+/** What the audit log keeps in place of a signing secret, whatever its redaction rules. */
+const REDACTED = "[redacted]";
+
+const summary = (row: NotificationChannelRow) => ({ id: row.id, name: row.name, kind: row.kind, enabled: row.enabled });
+
+/** The input as audited: the signing secret replaced, the rest as given. */
+function audited<T extends { signingSecret?: string | null }>(input: T): T {
+  return input.signingSecret == null ? input : { ...input, signingSecret: REDACTED };
+}
+
+@Resolver(() => NotificationChannel)
+export class NotificationChannelResolver {
+  @Query(() => NotificationChannel, { nullable: true, description: "One notification channel; null when there is none." })
+  async notificationChannel(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<NotificationChannel | null> {
+    const row = await ctx.services.notifications.get(id);
+    ctx.authz.require(Permission.READ, row?.projectId);
+    return row ? NotificationChannel.from(row) : null;
+  }
+
+  @Query(() => NotificationChannelConnection, { description: "The notification channels of a project, by name. Needs VIEWER there." })
+  async notificationChannels(
+    @Ctx() ctx: RequestContext,
+    @Arg("projectId", () => ID) projectId: string,
+    @Args() page: PageArgsInput,
+    @Arg("filter", () => NotificationChannelFilter, { nullable: true }) filter?: NotificationChannelFilter | null,
+    @Arg("orderBy", () => NotificationChannelOrder, { nullable: true }) orderBy?: NotificationChannelOrder | null,
+  ): Promise<NotificationChannelConnection> {
+    ctx.authz.require(Permission.READ, projectId);
+    const result = await ctx.services.notifications.list(
+      projectId,
+      { kind: filter?.kind ?? undefined, enabled: filter?.enabled ?? undefined },
+      page,
+      notificationChannelSort(orderBy),
+    );
+    return NotificationChannelConnection.from(result, NotificationChannel.from);
+  }
+
+  @Query(() => NotificationDeliveryConnection, {
+    description: "The delivery log of a channel: one row per attempt, newest first. Needs VIEWER in its project.",
+  })
+  async notificationDeliveries(
+    @Ctx() ctx: RequestContext,
+    @Arg("channelId", () => ID) channelId: string,
+    @Args() page: PageArgsInput,
+    @Arg("filter", () => NotificationDeliveryFilter, { nullable: true }) filter?: NotificationDeliveryFilter | null,
+    @Arg("orderBy", () => NotificationDeliveryOrder, { nullable: true }) orderBy?: NotificationDeliveryOrder | null,
+  ): Promise<NotificationDeliveryConnection> {
+    const channel = await ctx.services.notifications.get(channelId);
+    ctx.authz.require(Permission.READ, channel?.projectId);
+    return this.deliveriesOf(ctx, channelId, page, filter, orderBy);
+  }
+
+  @FieldResolver(() => NotificationDeliveryConnection, { description: "Its delivery log, newest attempt first." })
+  async deliveries(
+    @Root() channel: NotificationChannel,
+    @Ctx() ctx: RequestContext,
+    @Args() page: PageArgsInput,
+    @Arg("filter", () => NotificationDeliveryFilter, { nullable: true }) filter?: NotificationDeliveryFilter | null,
+    @Arg("orderBy", () => NotificationDeliveryOrder, { nullable: true }) orderBy?: NotificationDeliveryOrder | null,
+  ): Promise<NotificationDeliveryConnection> {
+    ctx.authz.require(Permission.READ, channel.projectId);
+    return this.deliveriesOf(ctx, channel.id, page, filter, orderBy);
+  }
+
+  private async deliveriesOf(
+    ctx: RequestContext,
+    channelId: string,
+    page: PageArgsInput,
+    filter?: NotificationDeliveryFilter | null,
+    orderBy?: NotificationDeliveryOrder | null,
+  ): Promise<NotificationDeliveryConnection> {
+    const result = await ctx.services.notifications.deliveries(
+      channelId,
+      { status: filter?.status ?? undefined, eventType: filter?.eventType ?? undefined, eventId: filter?.eventId ?? undefined },
+      page,
+      notificationDeliverySort(orderBy),
+    );
+    return NotificationDeliveryConnection.from(result, NotificationDelivery.from);
+  }
+
+  @Mutation(() => NotificationChannelResult, {
+    description:
+      "Creates a notification channel: the project's events whose types match `eventTypes` are sent to it. Needs ADMIN in the project (it sends data out).",
+  })
+  async createNotificationChannel(
+    @Ctx() ctx: RequestContext,
+    @Arg("input") input: CreateNotificationChannelInput,
+  ): Promise<typeof NotificationChannelResult> {
+    return captureErrors(() =>
+      runMutation(
+        ctx,
+        { action: "notification_channel.create", permission: Permission.ADMIN, projectId: input.projectId, input: audited(input) },
+        async (tx) => {
+          const row = await ctx.services.notifications.create(tx, input.projectId, input);
+          return { value: NotificationChannelPayload.of(row), targetId: row.id, result: summary(row) };
+        },
+      ),
+    );
+  }
+
+  @Mutation(() => NotificationChannelResult, { description: "Changes a notification channel. Needs ADMIN in its project." })
+  async updateNotificationChannel(
+    @Ctx() ctx: RequestContext,
+    @Arg("input") input: UpdateNotificationChannelInput,
+  ): Promise<typeof NotificationChannelResult> {
+    return captureErrors(async () => {
+      const existing = await ctx.services.notifications.get(input.id);
+      return runMutation(
+        ctx,
+        { action: "notification_channel.update", permission: Permission.ADMIN, projectId: existing?.projectId, input: audited(input) },
+        async (tx) => {
+          const row = await ctx.services.notifications.update(tx, input.id, input);
+          return { value: NotificationChannelPayload.of(row), targetId: row.id, result: summary(row) };
+        },
+      );
+    });
+  }
+
+  @Mutation(() => NotificationChannelResult, {
+    description: "Deletes a notification channel with its delivery log (its secret stays). Needs ADMIN in its project.",
+  })
+  async deleteNotificationChannel(
+    @Ctx() ctx: RequestContext,
+    @Arg("input") input: NotificationChannelIdInput,
+  ): Promise<typeof NotificationChannelResult> {
+    return captureErrors(async () => {
+      const existing = await ctx.services.notifications.get(input.id);
+      return runMutation(
+        ctx,
+        { action: "notification_channel.delete", permission: Permission.ADMIN, projectId: existing?.projectId, input },
+        async (tx) => {
+          const row = await ctx.services.notifications.delete(tx, input.id);
+          return { value: NotificationChannelPayload.of(row), targetId: row.id, result: summary(row) };
+        },
+      );
+    });
+  }
+}

@@ -1,0 +1,250 @@
+import { GraphQLJSONObject } from "graphql-scalars";
+import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
+import { Connection, OrderBy } from "../app/graphql/connection";
+import { MutationResult } from "../app/graphql/results";
+import type { NotificationChannelRow } from "./notification-channel.entity";
+import type { DeliveryStatus, NotificationDeliveryRow } from "./notification-delivery.entity";
+
+export const DeliveryStatusEnum = {
+  PENDING: "PENDING",
+  SUCCEEDED: "SUCCEEDED",
+  RETRYING: "RETRYING",
+  FAILED: "FAILED",
+  CANCELLED: "CANCELLED",
+} as const satisfies Record<DeliveryStatus, DeliveryStatus>;
+registerEnumType(DeliveryStatusEnum, {
+  name: "NotificationDeliveryStatus",
+  description: "What one delivery attempt came to.",
+  valuesConfig: {
+    PENDING: { description: "Queued: sent at `dueAt` (or being sent)." },
+    SUCCEEDED: { description: "The receiver accepted it (HTTP 2xx)." },
+    RETRYING: { description: "Failed (network error, timeout, 429 or 5xx); the next attempt is queued." },
+    FAILED: { description: "Failed for good: not retryable (3xx, other 4xx), or the last attempt." },
+    CANCELLED: { description: "Not sent: the channel was disabled, or its secret removed, before its turn." },
+  },
+});
+
+@ObjectType({ description: "Where a project's events are sent: a notifier plugin (a signed webhook) and the event types it hears." })
+export class NotificationChannel {
+  @Field(() => ID)
+  id: string;
+
+  @Field(() => ID)
+  projectId: string;
+
+  @Field()
+  name: string;
+
+  @Field({ description: "The notifier plugin, e.g. `webhook`." })
+  kind: string;
+
+  @Field(() => GraphQLJSONObject, { description: "The plugin's settings, defaults filled in; webhook: `{ url, timeoutMs }`." })
+  config: Record<string, unknown>;
+
+  @Field(() => String, { nullable: true, description: "The project secret the channel signs with, by name; its value is never returned." })
+  secretName: string | null;
+
+  @Field(() => [String], { description: "Event type patterns: `approval.decided`, `approval.*` (one or more segments), `*` (all)." })
+  eventTypes: string[];
+
+  @Field()
+  enabled: boolean;
+
+  @Field(() => ID, { nullable: true })
+  createdBy: string | null;
+
+  @Field()
+  createdAt: Date;
+
+  @Field()
+  updatedAt: Date;
+
+  static from(row: NotificationChannelRow): NotificationChannel {
+    return Object.assign(new NotificationChannel(), {
+      id: row.id,
+      projectId: row.projectId,
+      name: row.name,
+      kind: row.kind,
+      config: row.config,
+      secretName: row.secretName,
+      eventTypes: row.eventTypes,
+      enabled: row.enabled,
+      createdBy: row.createdBy,
+      createdAt: row.createdAt,
+      updatedAt: row.updatedAt,
+    });
+  }
+}
+
+@ObjectType({ description: "One attempt to deliver one event to one channel." })
+export class NotificationDelivery {
+  @Field(() => ID)
+  id: string;
+
+  @Field(() => ID)
+  channelId: string;
+
+  @Field({ description: "The event's id (its stream cursor)." })
+  eventId: string;
+
+  @Field()
+  eventType: string;
+
+  @Field(() => Int, { description: "1 for the first attempt; a retry is a new attempt." })
+  attempt: number;
+
+  @Field(() => DeliveryStatusEnum)
+  status: DeliveryStatus;
+
+  @Field({ description: "When the attempt is (or was) due." })
+  dueAt: Date;
+
+  @Field(() => Int, { nullable: true, description: "The receiver's HTTP status, when it answered." })
+  httpStatus: number | null;
+
+  @Field(() => String, { nullable: true, description: "Why it failed (or was cancelled)." })
+  error: string | null;
+
+  @Field(() => Int, { nullable: true, description: "How long the attempt took, in milliseconds." })
+  durationMs: number | null;
+
+  @Field(() => Date, { nullable: true })
+  finishedAt: Date | null;
+
+  @Field()
+  createdAt: Date;
+
+  static from(row: NotificationDeliveryRow): NotificationDelivery {
+    return Object.assign(new NotificationDelivery(), {
+      id: row.id,
+      channelId: row.channelId,
+      eventId: String(row.eventId),
+      eventType: row.eventType,
+      attempt: row.attempt,
+      status: row.status,
+      dueAt: row.dueAt,
+      httpStatus: row.httpStatus,
+      error: row.error,
+      durationMs: row.durationMs,
+      finishedAt: row.finishedAt,
+      createdAt: row.createdAt,
+    });
+  }
+}
+
+export const NotificationChannelConnection = Connection(NotificationChannel, "NotificationChannel");
+export type NotificationChannelConnection = InstanceType<typeof NotificationChannelConnection>;
+export const NotificationDeliveryConnection = Connection(NotificationDelivery, "NotificationDelivery");
+export type NotificationDeliveryConnection = InstanceType<typeof NotificationDeliveryConnection>;
+
+export const { Order: NotificationChannelOrder, sortOf: notificationChannelSort } = OrderBy(
+  "NotificationChannel",
+  { NAME: "name", CREATED_AT: "createdAt" } as const,
+  { property: "name", direction: "ASC" },
+);
+export type NotificationChannelOrder = InstanceType<typeof NotificationChannelOrder>;
+export const { Order: NotificationDeliveryOrder, sortOf: notificationDeliverySort } = OrderBy(
+  "NotificationDelivery",
+  { CREATED_AT: "createdAt", DUE_AT: "dueAt" } as const,
+  { property: "createdAt", direction: "DESC" },
+);
+export type NotificationDeliveryOrder = InstanceType<typeof NotificationDeliveryOrder>;
+
+@InputType()
+export class NotificationChannelFilter {
+  @Field(() => String, { nullable: true })
+  kind?: string | null;
+
+  @Field(() => Boolean, { nullable: true })
+  enabled?: boolean | null;
+}
+
+@InputType()
+export class NotificationDeliveryFilter {
+  @Field(() => DeliveryStatusEnum, { nullable: true })
+  status?: DeliveryStatus | null;
+
+  @Field(() => String, { nullable: true, description: "Exactly this event type." })
+  eventType?: string | null;
+
+  @Field(() => String, { nullable: true, description: "The attempts of one event." })
+  eventId?: string | null;
+}
+
+@InputType()
+export class CreateNotificationChannelInput {
+  @Field(() => ID)
+  projectId: string;
+
+  @Field({ description: "Unique in the project: lowercase letters, digits, '_' and '-'." })
+  name: string;
+
+  @Field({ description: "The notifier plugin: `webhook`." })
+  kind: string;
+
+  @Field(() => GraphQLJSONObject, {
+    description: "The plugin's settings; webhook: `{ url, timeoutMs? }` (timeout 1000-30000 ms, default 10000).",
+  })
+  config: Record<string, unknown>;
+
+  @Field(() => [String], { description: "Event type patterns: `approval.decided`, `approval.*`, `*`." })
+  eventTypes: string[];
+
+  @Field(() => Boolean, { defaultValue: true })
+  enabled: boolean;
+
+  @Field(() => String, { nullable: true, description: "The project secret holding the signing secret (required for webhooks)." })
+  secretName?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "A Standard Webhooks secret (`whsec_` + base64 of 24-64 random bytes), stored as the project secret `secretName`. Never returned or audited.",
+  })
+  signingSecret?: string | null;
+}
+
+@InputType()
+export class UpdateNotificationChannelInput {
+  @Field(() => ID)
+  id: string;
+
+  @Field(() => String, { nullable: true })
+  name?: string | null;
+
+  @Field(() => GraphQLJSONObject, { nullable: true, description: "Replaces the settings." })
+  config?: Record<string, unknown> | null;
+
+  @Field(() => [String], { nullable: true, description: "Replaces the patterns." })
+  eventTypes?: string[] | null;
+
+  @Field(() => Boolean, { nullable: true })
+  enabled?: boolean | null;
+
+  @Field(() => String, { nullable: true })
+  secretName?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: "A new signing secret, stored as the project secret `secretName`. Never returned or audited.",
+  })
+  signingSecret?: string | null;
+}
+
+@InputType()
+export class NotificationChannelIdInput {
+  @Field(() => ID)
+  id: string;
+}
+
+@ObjectType()
+export class NotificationChannelPayload {
+  @Field(() => NotificationChannel)
+  notificationChannel: NotificationChannel;
+
+  static of(row: NotificationChannelRow): NotificationChannelPayload {
+    return Object.assign(new NotificationChannelPayload(), { notificationChannel: NotificationChannel.from(row) });
+  }
+}
+
+export const NotificationChannelResult = MutationResult("NotificationChannel", NotificationChannelPayload);
