@@ -7,6 +7,7 @@ import { Secrets1795631655381 } from "./1795631655381-Secrets";
 import { Validation1795633045091 } from "./1795633045091-Validation";
 import { Registry1795636110726 } from "./1795636110726-Registry";
 import { Evaluation1795637195187 } from "./1795637195187-Evaluation";
+import { Tracking1795642388920 } from "./1795642388920-Tracking";
 
 /**
  * Every migration, oldest first. Migrations only go forward and are never edited once landed:
@@ -23,4 +24,5 @@ export const migrations: Function[] = [
   Validation1795633045091,
   Registry1795636110726,
   Evaluation1795637195187,
+  Tracking1795642388920,
 ];

@@ -1,4 +1,5 @@
 import path from "node:path";
+import { type MlflowSettings, mlflowSettings } from "../tracking/mlflow/settings";
 
 /** Which deployment mode the server runs in; production turns introspection off by default. */
 export type Mode = "development" | "production";
@@ -79,6 +80,8 @@ export interface SluiceConfig {
    * refused. `SLUICE_DATA_ROOTS` (comma list). @default the working directory and the data dir
    */
   readonly dataRoots: readonly string[];
+  /** The MLflow REST API's default project and the MLflow mirror plugin (`SLUICE_MLFLOW_*`; see src/tracking/mlflow/settings.ts). */
+  readonly mlflow: MlflowSettings;
 }
 
 /** A runner the server can host in its own process. */
@@ -258,6 +261,7 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     uploadLimitBytes: byteSize(env, "SLUICE_UPLOAD_LIMIT", 10 * 1024 ** 3),
     secretKey: secretKey(env, "SLUICE_SECRET_KEY"),
     dataRoots: dataRoots(env, "SLUICE_DATA_ROOTS", dataDir === "memory://" ? [process.cwd()] : [process.cwd(), path.resolve(dataDir)]),
+    mlflow: mlflowSettings(env),
   };
   if (config.port > 65535) throw new ConfigError("PORT", String(config.port), "a port number 0-65535");
   if (config.adminToken !== undefined && config.adminToken.length < 24) {

@@ -14,6 +14,7 @@ import { startEmbeddedEngine } from "../runs/embedded";
 import { type TriggerService, EVENT_HOOK_PATH, registerEventHook, startTriggerService } from "../triggers";
 import { registerDatasetUploads } from "../datasets/upload";
 import { registerModelFileRoutes } from "../registry/routes";
+import { registerMlflowApi } from "../tracking/mlflow/api";
 import { registerArtifactTransfer } from "../runs/artifact-transfer";
 import { authenticate } from "./authenticate";
 import type { SluiceConfig } from "./config";
@@ -158,6 +159,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
   registerEventHook(app, { services, limiter, log, bodyLimitBytes: config.bodyLimitBytes });
   registerDatasetUploads(app, { services, limiter, log, maxBytes: config.uploadLimitBytes });
   registerModelFileRoutes(app, { services, limiter, log, maxBytes: config.uploadLimitBytes });
+  registerMlflowApi(app, { services, limiter, log, bodyLimitBytes: config.bodyLimitBytes });
   app.use(bodyErrorHandler(config.bodyLimitBytes, log));
 
   /** Health probes stay open by default; a locked-down endpoint needs any valid token. */

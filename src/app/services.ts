@@ -21,6 +21,7 @@ import { IngestionService } from "../datasets/ingestion.service";
 import { EvaluationService } from "../evaluation/evaluation.service";
 import { FeatureService } from "../features/feature.service";
 import { RegistryService } from "../registry/registry.service";
+import { TrackingService } from "../tracking/tracking.service";
 import { type StageHooks } from "../runs/output-hooks";
 import { dataPlaneHooks } from "../operators/hooks";
 import { SecretService } from "../secrets/secret.service";
@@ -67,6 +68,8 @@ export interface Services {
   registry: RegistryService;
   /** Stored evaluation reports of models. */
   evaluation: EvaluationService;
+  /** Experiments and tracking runs (MLflow's tracking model). */
+  tracking: TrackingService;
 }
 
 /** Services plus what they hold open, to be released at shutdown. */
@@ -131,6 +134,7 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     stageHooks,
     registry: new RegistryService(db, artifacts, evaluation),
     evaluation,
+    tracking: new TrackingService(db),
   };
   return {
     services,

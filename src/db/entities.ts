@@ -32,6 +32,9 @@ import { EventRuleRow } from "../triggers/event-rule.entity";
 import { ScheduleRow } from "../triggers/schedule.entity";
 import { TriggerCursorRow } from "../triggers/trigger-cursor.entity";
 import { TriggerFireRow } from "../triggers/trigger-fire.entity";
+import { TrackingExperimentRow } from "../tracking/experiment.entity";
+import { TrackingMetricRow } from "../tracking/metric.entity";
+import { TrackingRunRow } from "../tracking/tracking-run.entity";
 
 /** Every TypeORM entity, by capability. A new capability adds its rows here and a migration. */
 export const entities = [
@@ -79,4 +82,8 @@ export const entities = [
   ModelAliasHistoryRow,
   // evaluation
   EvaluationReportRow,
+  // experiment tracking
+  TrackingExperimentRow,
+  TrackingRunRow,
+  TrackingMetricRow,
 ];

@@ -13,6 +13,7 @@ import {
 } from "../../features/feature.resolver";
 import { EvaluationResolver, ModelVersionEvaluationResolver } from "../../evaluation/evaluation.resolver";
 import { ModelVersionResolver, RegisteredModelResolver } from "../../registry/registry.resolver";
+import { ExperimentResolver, TrackingRunResolver } from "../../tracking/tracking.resolver";
 import { PipelineResolver } from "../../pipelines/pipeline.resolver";
 import { ProjectResolver } from "../../projects/project.resolver";
 import { AgentResolver } from "../../runs/agent.resolver";
@@ -49,6 +50,8 @@ const resolvers = [
   ModelVersionResolver,
   EvaluationResolver,
   ModelVersionEvaluationResolver,
+  ExperimentResolver,
+  TrackingRunResolver,
 ] as const;
 
 /**
