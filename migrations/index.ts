@@ -7,7 +7,7 @@ import { Secrets1795631655381 } from "./1795631655381-Secrets";
 import { Validation1795633045091 } from "./1795633045091-Validation";
 import { Registry1795636110726 } from "./1795636110726-Registry";
 import { Evaluation1795637195187 } from "./1795637195187-Evaluation";
-import { Tracking1795642388920 } from "./1795642388920-Tracking";
+import { Tracking1795643323566 } from "./1795643323566-Tracking";
 
 /**
  * Every migration, oldest first. Migrations only go forward and are never edited once landed:
@@ -24,5 +24,5 @@ export const migrations: Function[] = [
   Validation1795633045091,
   Registry1795636110726,
   Evaluation1795637195187,
-  Tracking1795642388920,
+  Tracking1795643323566,
 ];

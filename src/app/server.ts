@@ -159,7 +159,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
   registerEventHook(app, { services, limiter, log, bodyLimitBytes: config.bodyLimitBytes });
   registerDatasetUploads(app, { services, limiter, log, maxBytes: config.uploadLimitBytes });
   registerModelFileRoutes(app, { services, limiter, log, maxBytes: config.uploadLimitBytes });
-  registerMlflowApi(app, { services, limiter, log, bodyLimitBytes: config.bodyLimitBytes });
+  registerMlflowApi(app, { services, limiter, log, bodyLimitBytes: config.bodyLimitBytes, maxBytes: config.uploadLimitBytes });
   app.use(bodyErrorHandler(config.bodyLimitBytes, log));
 
   /** Health probes stay open by default; a locked-down endpoint needs any valid token. */

@@ -85,6 +85,10 @@ export class TrackingRunRow {
   @Column({ name: "latest_metrics", type: "jsonb", default: () => "'{}'" })
   latestMetrics: Record<string, LatestMetric>;
 
+  /** Files uploaded through MLflow's artifact API: path below the run's artifact root → artifact id. */
+  @Column({ type: "jsonb", default: () => "'{}'" })
+  artifacts: Record<string, string>;
+
   @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
   createdAt: Date;
 }

@@ -128,7 +128,7 @@ export class TrackingService {
       });
     }
     const row = await tx.manager.save(tx.manager.create(TrackingExperimentRow, { projectId, name, artifactLocation: "", tags }));
-    row.artifactLocation = input.artifactLocation?.trim() || `sluice-tracking:/${row.id}`;
+    row.artifactLocation = input.artifactLocation?.trim() || `mlflow-artifacts:/${row.id}`;
     await tx.manager.update(TrackingExperimentRow, { id: row.id }, { artifactLocation: row.artifactLocation });
     return row;
   }
@@ -302,6 +302,7 @@ export class TrackingService {
         params,
         tags,
         latestMetrics: {},
+        artifacts: {},
       }),
     );
     row.artifactUri = `${experiment.artifactLocation.replace(/\/$/, "")}/${row.id}/artifacts`;
@@ -540,6 +541,27 @@ export class TrackingService {
       items: ids.map((id) => byId.get(id)!).filter(Boolean),
       nextPageToken: rows.length > input.maxResults ? encodePageToken(offset + input.maxResults) : null,
     };
+  }
+
+  /** Records a file uploaded to a run's artifact root (MLflow's artifact API); the same path again replaces it. */
+  async recordArtifact(tx: TrackingTx, runId: string, path: string, artifactId: string): Promise<TrackingRunRow> {
+    const row = await this.lockActiveRun(tx.manager, runId);
+    row.artifacts = { ...row.artifacts, [path]: artifactId };
+    return tx.manager.save(row);
+  }
+
+  /**
+   * The artifact id of `path` in a run's artifact root: the file itself, or for a folder (MLflow
+   * logs models as folders) its `model.onnx`, else its only `.onnx` file.
+   */
+  artifactAt(run: TrackingRunRow, path: string): string | undefined {
+    const clean = path.replace(/^\/+|\/+$/g, "");
+    if (run.artifacts[clean]) return run.artifacts[clean];
+    const inside = Object.keys(run.artifacts).filter((p) => clean === "" || p.startsWith(`${clean}/`));
+    const direct = inside.find((p) => p === (clean ? `${clean}/model.onnx` : "model.onnx"));
+    if (direct) return run.artifacts[direct];
+    const onnx = inside.filter((p) => p.endsWith(".onnx"));
+    return onnx.length === 1 ? run.artifacts[onnx[0]!] : undefined;
   }
 
   /** Metric keys of a run with their whole history (for GraphQL). */

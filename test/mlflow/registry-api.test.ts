@@ -140,6 +140,45 @@ describe("the MLflow model registry API over Sluice's registry", () => {
     );
   });
 
+  it("takes files logged to a run through MLflow's artifact API, and registers runs:/ sources from them", async () => {
+    const run = (await call("GET", "runs/get", { run_id: trackingRunId })).body.run.info;
+    const root = String(run.artifact_uri).replace(/^mlflow-artifacts:\//, "");
+    const put = (file: string, body: Uint8Array | string, token: string | null = t.adminToken) =>
+      fetch(`${t.url}/api/2.0/mlflow-artifacts/artifacts/${root}/${file}`, {
+        method: "PUT",
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+        body,
+      });
+    const onnx = linearModel([1, 1, 1], 0);
+    assert.equal((await put("model/model.onnx", onnx)).status, 200);
+    assert.equal((await put("notes.txt", "hello")).status, 200);
+    assert.equal((await put("notes.txt", "hi", null)).status, 401);
+    const list = await fetch(`${t.url}/api/2.0/mlflow-artifacts/artifacts?path=${encodeURIComponent(root)}`, {
+      headers: { authorization: `Bearer ${t.adminToken}` },
+    });
+    assert.deepEqual(await list.json(), {
+      files: [
+        { path: "model", is_dir: true },
+        { path: "notes.txt", is_dir: false, file_size: 5 },
+      ],
+    });
+    const back = await fetch(`${t.url}/api/2.0/mlflow-artifacts/artifacts/${root}/model/model.onnx`, {
+      headers: { authorization: `Bearer ${t.adminToken}` },
+    });
+    assert.deepEqual(new Uint8Array(await back.arrayBuffer()), new Uint8Array(onnx));
+    const created = await call("POST", "model-versions/create", {
+      name: "churn-model",
+      source: `runs:/${trackingRunId}/model`,
+      run_id: trackingRunId,
+    });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    assert.equal(created.body.model_version.version, "3");
+    assert.equal(created.body.model_version.source, `runs:/${trackingRunId}/model`);
+    const notOnnx = await call("POST", "model-versions/create", { name: "churn-model", source: `runs:/${trackingRunId}/notes.txt` });
+    assert.equal(notOnnx.status, 400);
+    assert.equal(notOnnx.body.error_code, "INVALID_PARAMETER_VALUE");
+  });
+
   it("sets, gets and deletes aliases", async () => {
     assert.deepEqual((await call("POST", "registered-models/alias", { name: "churn-model", alias: "champion", version: "1" })).body, {});
     const got = await call("GET", "registered-models/alias", { name: "churn-model", alias: "champion" });
@@ -151,7 +190,7 @@ describe("the MLflow model registry API over Sluice's registry", () => {
     assert.deepEqual(model.aliases, [{ alias: "champion", version: "2" }]);
     assert.deepEqual(
       model.latest_versions.map((x: any) => x.version),
-      ["2"],
+      ["3"],
     );
     const history = dataOf(
       await t.gql(
@@ -200,12 +239,15 @@ describe("the MLflow model registry API over Sluice's registry", () => {
     const byName = await call("GET", "model-versions/search", { filter: "name='churn-model'" });
     assert.deepEqual(
       byName.body.model_versions.map((v: any) => v.version),
-      ["2", "1"],
+      ["3", "2", "1"],
     );
     const byRun = await call("GET", "model-versions/search", { filter: `run_id='${trackingRunId}'` });
     assert.deepEqual(
       byRun.body.model_versions.map((v: any) => [v.name, v.version]),
-      [["churn-model", "1"]],
+      [
+        ["churn-model", "3"],
+        ["churn-model", "1"],
+      ],
     );
     const none = await call("GET", "model-versions/search", { filter: "name='fraud'" });
     assert.deepEqual(none.body, {});

@@ -40,7 +40,7 @@ describe("the MLflow tracking API", () => {
     assert.equal(e.lifecycle_stage, "active");
     assert.equal(typeof e.creation_time, "number");
     assert.equal(typeof e.last_update_time, "number");
-    assert.equal(e.artifact_location, `sluice-tracking:/${experimentId}`);
+    assert.equal(e.artifact_location, `mlflow-artifacts:/${experimentId}`);
     assert.deepEqual(e.tags, [{ key: "team", value: "growth" }]);
     const byName = await call("GET", "experiments/get-by-name", { experiment_name: "churn" });
     assert.deepEqual(byName.body, got.body);
@@ -131,7 +131,7 @@ describe("the MLflow tracking API", () => {
         user_id: "admin",
         status: "RUNNING",
         start_time: 1_700_000_000_000,
-        artifact_uri: `sluice-tracking:/${experimentId}/${runId}/artifacts`,
+        artifact_uri: `mlflow-artifacts:/${experimentId}/${runId}/artifacts`,
         lifecycle_stage: "active",
       },
       data: {

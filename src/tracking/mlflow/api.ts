@@ -9,6 +9,7 @@ import { Permission } from "../../auth/roles";
 import type { ProjectRow } from "../../projects/project.entity";
 import { MlflowError, missingParam, sendMlflowError } from "./errors";
 import { findProject, resolveProject } from "./project-scope";
+import { registerMlflowArtifacts } from "./artifacts";
 import { registerRegistryEndpoints } from "./registry-endpoints";
 import { registerTrackingEndpoints } from "./tracking-endpoints";
 
@@ -91,7 +92,7 @@ export interface EndpointTable {
  */
 export function registerMlflowApi(
   app: Express,
-  deps: { services: Services; limiter: RequestRateLimiter; log: Logger; bodyLimitBytes: number },
+  deps: { services: Services; limiter: RequestRateLimiter; log: Logger; bodyLimitBytes: number; maxBytes: number },
 ): void {
   const router = Router();
   router.use(express.json({ limit: deps.bodyLimitBytes }));
@@ -131,4 +132,5 @@ export function registerMlflowApi(
     } else sendMlflowError(res, err, deps.log);
   });
   app.use(MLFLOW_PREFIX, router);
+  registerMlflowArtifacts(app, deps);
 }

@@ -12,7 +12,8 @@ import { modelVersionJson, registeredModelJson, searchModels, searchVersions } f
 
 /** `sluice-artifacts:/<artifactId>`: a Model artifact (ONNX) the server already holds. */
 const ARTIFACT_SOURCE = /^sluice-artifacts:\/+([0-9a-f-]{36})\/?$/i;
-const RUNS_SOURCE = /^runs:\/([^/]+)(\/.*)?$/;
+const RUNS_SOURCE = /^runs:\/+([^/]+)\/?(.*)$/;
+const PROXY_SOURCE = /^mlflow-artifacts:\/+([^/]+)\/([^/]+)\/artifacts\/?(.*)$/;
 
 async function model(call: MlflowCall, name: string, permission = Permission.READ): Promise<RegisteredModelRow> {
   const project = await call.project();
@@ -28,6 +29,35 @@ async function version(call: MlflowCall, m: RegisteredModelRow, v: string): Prom
   const row = await call.ctx.services.registry.versionByNumber(m.id, n);
   if (!row) throw new MlflowError("RESOURCE_DOES_NOT_EXIST", `Model Version (name=${m.name}, version=${v}) not found`);
   return row;
+}
+
+/**
+ * The ONNX artifact a version `source` names: `sluice-artifacts:/<artifactId>`, or a file logged
+ * to a tracking run through the artifact API — `runs:/<runId>/<path>` or
+ * `mlflow-artifacts:/<experimentId>/<runId>/artifacts/<path>` (a folder: its model.onnx).
+ */
+async function sourceArtifact(call: MlflowCall, source: string, projectId: string): Promise<string> {
+  const artifact = ARTIFACT_SOURCE.exec(source);
+  if (artifact) return artifact[1]!;
+  const runs = RUNS_SOURCE.exec(source);
+  const proxy = PROXY_SOURCE.exec(source);
+  const runId = runs ? runs[1] : proxy?.[2];
+  const file = (runs ? runs[2] : proxy?.[3]) ?? "";
+  if (!runId) {
+    throw new MlflowError(
+      "INVALID_PARAMETER_VALUE",
+      `Invalid model version source: '${source}'. Sluice registers ONNX models it holds: 'sluice-artifacts:/<artifactId>', 'runs:/<run_id>/<path>' or 'mlflow-artifacts:/<experiment_id>/<run_id>/artifacts/<path>'`,
+    );
+  }
+  const run = await call.ctx.services.tracking.run(runId);
+  if (!run || run.projectId !== projectId) throw new NotFoundError("Run", runId);
+  const id = call.ctx.services.tracking.artifactAt(run, file);
+  if (!id)
+    throw new MlflowError(
+      "INVALID_PARAMETER_VALUE",
+      `Run ${runId} has no ONNX model at '${file}': log model.onnx there through the artifact API first`,
+    );
+  return id;
 }
 
 const tagsObject = (pairs: Array<{ key: string; value: string }>) => Object.fromEntries(pairs.map((p) => [p.key, p.value]));
@@ -162,17 +192,8 @@ export function registerRegistryEndpoints(api: EndpointTable): void {
         const run = await call.ctx.services.tracking.run(runId);
         if (!run || run.projectId !== m.projectId) throw new NotFoundError("Run", runId);
       }
-      const artifact = ARTIFACT_SOURCE.exec(source);
-      if (!artifact) {
-        const runs = RUNS_SOURCE.exec(source);
-        throw new MlflowError(
-          "INVALID_PARAMETER_VALUE",
-          runs
-            ? `Sluice does not store MLflow run artifacts, so source '${source}' cannot be read: upload the ONNX model (POST /registered-models/:id/versions) or give 'sluice-artifacts:/<artifactId>'`
-            : `Invalid model version source: '${source}'. Sluice registers ONNX models it holds: 'sluice-artifacts:/<artifactId>'`,
-        );
-      }
-      const p = await registry(call).prepareFromArtifact(m.projectId, artifact[1]!);
+      const artifactId = await sourceArtifact(call, source, m.projectId);
+      const p = await registry(call).prepareFromArtifact(m.projectId, artifactId);
       p.lineage = { ...p.lineage, mlflowSource: source, ...(runId ? { trackingRunId: runId } : {}) } as JsonObject;
       return p;
     });

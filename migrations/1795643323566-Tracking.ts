@@ -1,9 +1,9 @@
 import type { MigrationInterface, QueryRunner } from "typeorm";
 
-/** Experiment tracking: experiments, tracking runs (params, tags, latest metrics) and metric history. */
+/** Experiment tracking: experiments, tracking runs (params, tags, latest metrics, logged files) and metric history. */
 
-export class Tracking1795642388920 implements MigrationInterface {
-  name = "Tracking1795642388920";
+export class Tracking1795643323566 implements MigrationInterface {
+  name = "Tracking1795643323566";
 
   public async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(
@@ -13,7 +13,7 @@ export class Tracking1795642388920 implements MigrationInterface {
       'CREATE UNIQUE INDEX "tracking_experiments_project_name_key" ON "tracking_experiments"  ("project_id", "name") ',
     );
     await queryRunner.query(
-      'CREATE TABLE "tracking_runs" ("id" uuid NOT NULL DEFAULT gen_random_uuid(), "project_id" uuid NOT NULL, "experiment_id" uuid NOT NULL, "name" text NOT NULL, "status" text NOT NULL DEFAULT \'RUNNING\', "start_time" bigint NOT NULL, "end_time" bigint, "lifecycle_stage" text NOT NULL DEFAULT \'active\', "user_name" text NOT NULL DEFAULT \'\', "artifact_uri" text NOT NULL DEFAULT \'\', "parent_run_id" uuid, "params" jsonb NOT NULL DEFAULT \'{}\', "tags" jsonb NOT NULL DEFAULT \'{}\', "latest_metrics" jsonb NOT NULL DEFAULT \'{}\', "created_at" TIMESTAMP(3) WITH TIME ZONE NOT NULL DEFAULT now(), CONSTRAINT "PK_f8a4df026e68941b9ee3770a1aa" PRIMARY KEY ("id"))',
+      'CREATE TABLE "tracking_runs" ("id" uuid NOT NULL DEFAULT gen_random_uuid(), "project_id" uuid NOT NULL, "experiment_id" uuid NOT NULL, "name" text NOT NULL, "status" text NOT NULL DEFAULT \'RUNNING\', "start_time" bigint NOT NULL, "end_time" bigint, "lifecycle_stage" text NOT NULL DEFAULT \'active\', "user_name" text NOT NULL DEFAULT \'\', "artifact_uri" text NOT NULL DEFAULT \'\', "parent_run_id" uuid, "params" jsonb NOT NULL DEFAULT \'{}\', "tags" jsonb NOT NULL DEFAULT \'{}\', "latest_metrics" jsonb NOT NULL DEFAULT \'{}\', "artifacts" jsonb NOT NULL DEFAULT \'{}\', "created_at" TIMESTAMP(3) WITH TIME ZONE NOT NULL DEFAULT now(), CONSTRAINT "PK_f8a4df026e68941b9ee3770a1aa" PRIMARY KEY ("id"))',
     );
     await queryRunner.query('CREATE INDEX "tracking_runs_parent_idx" ON "tracking_runs"  ("parent_run_id") ');
     await queryRunner.query('CREATE INDEX "tracking_runs_experiment_idx" ON "tracking_runs"  ("experiment_id", "start_time") ');
