@@ -15,6 +15,7 @@ import { type TriggerService, EVENT_HOOK_PATH, registerEventHook, startTriggerSe
 import { registerDatasetUploads } from "../datasets/upload";
 import { registerModelFileRoutes } from "../registry/routes";
 import { registerMlflowApi } from "../tracking/mlflow/api";
+import { startMlflowMirror } from "../../plugins/mlflow";
 import { registerArtifactTransfer } from "../runs/artifact-transfer";
 import { authenticate } from "./authenticate";
 import type { SluiceConfig } from "./config";
@@ -193,6 +194,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
   // Without an engine of its own, the server still takes back the leases of remote runners that died.
   services.agents.start({ sweepLeases: !engine, log: log.child({ component: "agents" }) });
   const triggers = await startTriggerService(services, log);
+  const mlflowMirror = startMlflowMirror(services, log);
   const port = (httpServer.address() as AddressInfo).port;
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   log.info({ port, database: db.kind }, "sluice server listening");
@@ -213,6 +215,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
         await apollo.stop();
         await engine?.close();
         await triggers.close();
+        await mlflowMirror?.close();
         await opened.close();
         if (!options.db) await db.close();
         log.info("stopped");
