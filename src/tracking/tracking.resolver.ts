@@ -13,7 +13,11 @@ import {
   TrackingMetric,
   TrackingRun,
   TrackingRunConnection,
-  TrackingRunsArgs,
+  ExperimentOrder,
+  TrackingRunFilter,
+  TrackingRunOrder,
+  experimentSort,
+  trackingRunSort,
 } from "./tracking.types";
 
 /** Experiments and tracking runs, read-only (they are written through the MLflow API and the train operator). */
@@ -24,6 +28,7 @@ export class ExperimentResolver {
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
     @Arg("filter", () => ExperimentFilter, { nullable: true }) filter?: ExperimentFilter | null,
+    @Arg("orderBy", () => ExperimentOrder, { nullable: true }) orderBy?: ExperimentOrder | null,
   ): Promise<ExperimentConnection> {
     let projectIds: "all" | string[];
     if (filter?.projectId) {
@@ -37,7 +42,7 @@ export class ExperimentResolver {
     }
     if (filter?.nameContains) qb.andWhere("e.name ILIKE :p", { p: `%${escapeLike(filter.nameContains)}%` });
     if (!filter?.includeDeleted) qb.andWhere("e.lifecycleStage = 'active'");
-    return ExperimentConnection.from(await paginate(qb, page, { property: "createdAt", direction: "DESC" }), Experiment.from);
+    return ExperimentConnection.from(await paginate(qb, page, experimentSort(orderBy)), Experiment.from);
   }
 
   @Query(() => Experiment, { nullable: true })
@@ -47,9 +52,18 @@ export class ExperimentResolver {
     return row ? Experiment.from(row) : null;
   }
 
-  @Query(() => TrackingRunConnection, { description: "Runs of an experiment, newest first." })
-  async trackingRuns(@Ctx() ctx: RequestContext, @Args() args: TrackingRunsArgs): Promise<TrackingRunConnection> {
-    const experiment = await ctx.services.tracking.experiment(undefined, args.experimentId);
+  @Query(() => TrackingRunConnection, {
+    description: "Runs of an experiment (children of `parentRunId` when given), newest first by default.",
+  })
+  async trackingRuns(
+    @Ctx() ctx: RequestContext,
+    @Args() page: PageArgsInput,
+    @Arg("experimentId", () => ID) experimentId: string,
+    @Arg("filter", () => TrackingRunFilter, { nullable: true }) filter?: TrackingRunFilter | null,
+    @Arg("orderBy", () => TrackingRunOrder, { nullable: true }) orderBy?: TrackingRunOrder | null,
+  ): Promise<TrackingRunConnection> {
+    const args = filter ?? {};
+    const experiment = await ctx.services.tracking.experiment(undefined, experimentId);
     ctx.authz.require(Permission.READ, experiment?.projectId);
     const qb = ctx.services.db.dataSource
       .getRepository(TrackingRunRow)
@@ -57,7 +71,7 @@ export class ExperimentResolver {
       .where("r.experimentId = :e", { e: experiment?.id ?? "00000000-0000-0000-0000-000000000000" });
     if (args.parentRunId) qb.andWhere("r.parentRunId = :p", { p: args.parentRunId });
     if (!args.includeDeleted) qb.andWhere("r.lifecycleStage = 'active'");
-    return TrackingRunConnection.from(await paginate(qb, args, { property: "startTime", direction: "DESC" }), TrackingRun.from);
+    return TrackingRunConnection.from(await paginate(qb, page, trackingRunSort(orderBy)), TrackingRun.from);
   }
 
   @Query(() => TrackingRun, { nullable: true })

@@ -1,6 +1,6 @@
 import { GraphQLJSONObject } from "graphql-scalars";
-import { ArgsType, Field, Float, ID, InputType, ObjectType } from "type-graphql";
-import { Connection, PageArgsInput } from "../app/graphql/connection";
+import { Field, Float, ID, InputType, ObjectType } from "type-graphql";
+import { Connection, OrderBy } from "../app/graphql/connection";
 import type { TrackingExperimentRow } from "./experiment.entity";
 import type { TrackingMetricRow } from "./metric.entity";
 import type { LatestMetric, TrackingRunRow } from "./tracking-run.entity";
@@ -159,14 +159,24 @@ export class ExperimentFilter {
   includeDeleted?: boolean;
 }
 
-@ArgsType()
-export class TrackingRunsArgs extends PageArgsInput {
-  @Field(() => ID)
-  experimentId: string;
-
+@InputType()
+export class TrackingRunFilter {
   @Field(() => ID, { nullable: true, description: "Only the children of this run (e.g. the trials of a hyperparameter search)." })
   parentRunId?: string | null;
 
   @Field({ nullable: true, description: "Include deleted runs. Default false." })
   includeDeleted?: boolean;
 }
+
+export const { Order: ExperimentOrder, sortOf: experimentSort } = OrderBy(
+  "Experiment",
+  { NAME: "name", CREATED_AT: "createdAt", UPDATED_AT: "updatedAt" } as const,
+  { property: "createdAt", direction: "DESC" },
+);
+export type ExperimentOrder = InstanceType<typeof ExperimentOrder>;
+export const { Order: TrackingRunOrder, sortOf: trackingRunSort } = OrderBy(
+  "TrackingRun",
+  { START_TIME: "startTime", NAME: "name" } as const,
+  { property: "startTime", direction: "DESC" },
+);
+export type TrackingRunOrder = InstanceType<typeof TrackingRunOrder>;

@@ -349,7 +349,7 @@ describe("the MLflow tracking API", () => {
     // The same runs in GraphQL: the experiment, its child runs, latest metrics and history.
     const gql = dataOf(
       await t.gql(
-        `query($e: ID!, $p: ID!) { experiment(id: $e) { name } trackingRuns(experimentId: $e, parentRunId: $p, first: 10) { totalCount nodes { name parentRunId params latestMetrics { key value step } metricHistory(key: "rmse") { value } } } }`,
+        `query($e: ID!, $p: ID!) { experiment(id: $e) { name } trackingRuns(experimentId: $e, filter: { parentRunId: $p }, first: 10) { totalCount nodes { name parentRunId params latestMetrics { key value step } metricHistory(key: "rmse") { value } } } }`,
         { e: exp, p: parent },
       ),
     );
