@@ -1,4 +1,5 @@
 import path from "node:path";
+import { type MlflowSettings, mlflowSettings } from "../tracking/mlflow/settings";
 
 /** Which deployment mode the server runs in; production turns introspection off by default. */
 export type Mode = "development" | "production";
@@ -85,6 +86,8 @@ export interface SluiceConfig {
   readonly notifyRetryMs: number;
   /** Attempts to deliver one notification, the first included. `SLUICE_NOTIFY_MAX_ATTEMPTS`. @default 6 */
   readonly notifyMaxAttempts: number;
+  /** The MLflow REST API's default project and the MLflow mirror plugin (`SLUICE_MLFLOW_*`; see src/tracking/mlflow/settings.ts). */
+  readonly mlflow: MlflowSettings;
 }
 
 /** A runner the server can host in its own process. */
@@ -267,6 +270,7 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     dataRoots: dataRoots(env, "SLUICE_DATA_ROOTS", dataDir === "memory://" ? [process.cwd()] : [process.cwd(), path.resolve(dataDir)]),
     notifyRetryMs: integer(env, "SLUICE_NOTIFY_RETRY_MS", 5000, 1),
     notifyMaxAttempts: integer(env, "SLUICE_NOTIFY_MAX_ATTEMPTS", 6, 1),
+    mlflow: mlflowSettings(env),
   };
   if (config.port > 65535) throw new ConfigError("PORT", String(config.port), "a port number 0-65535");
   if (config.adminToken !== undefined && config.adminToken.length < 24) {

@@ -16,6 +16,8 @@ import { type TriggerService, EVENT_HOOK_PATH, registerEventHook, startTriggerSe
 import { registerDatasetUploads } from "../datasets/upload";
 import { registerModelFileRoutes } from "../registry/routes";
 import { startNotificationDispatcher } from "../notifications";
+import { registerMlflowApi } from "../tracking/mlflow/api";
+import { startMlflowMirror } from "../../plugins/mlflow";
 import { registerArtifactTransfer } from "../runs/artifact-transfer";
 import { authenticate } from "./authenticate";
 import type { SluiceConfig } from "./config";
@@ -160,6 +162,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
   registerEventHook(app, { services, limiter, log, bodyLimitBytes: config.bodyLimitBytes });
   registerDatasetUploads(app, { services, limiter, log, maxBytes: config.uploadLimitBytes });
   registerModelFileRoutes(app, { services, limiter, log, maxBytes: config.uploadLimitBytes });
+  registerMlflowApi(app, { services, limiter, log, bodyLimitBytes: config.bodyLimitBytes, maxBytes: config.uploadLimitBytes });
   app.use(bodyErrorHandler(config.bodyLimitBytes, log));
 
   /** Health probes stay open by default; a locked-down endpoint needs any valid token. */
@@ -195,6 +198,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
   const triggers = await startTriggerService(services, log);
   const gates = startGateKeeper(services, log, config.governanceSweepMs);
   const notifications = await startNotificationDispatcher(services, log);
+  const mlflowMirror = startMlflowMirror(services, log);
   const port = (httpServer.address() as AddressInfo).port;
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   log.info({ port, database: db.kind }, "sluice server listening");
@@ -217,6 +221,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
         await triggers.close();
         await gates.close();
         await notifications.close();
+        await mlflowMirror?.close();
         await opened.close();
         if (!options.db) await db.close();
         log.info("stopped");

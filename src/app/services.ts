@@ -23,6 +23,7 @@ import { NotificationService } from "../notifications/notification.service";
 import { FeatureService } from "../features/feature.service";
 import { GovernanceService } from "../governance/governance.service";
 import { RegistryService } from "../registry/registry.service";
+import { TrackingService } from "../tracking/tracking.service";
 import { type StageHooks } from "../runs/output-hooks";
 import { dataPlaneHooks } from "../operators/hooks";
 import { SecretService } from "../secrets/secret.service";
@@ -73,6 +74,8 @@ export interface Services {
   governance: GovernanceService;
   /** Notification channels (signed webhooks) and their delivery log. */
   notifications: NotificationService;
+  /** Experiments and tracking runs (MLflow's tracking model). */
+  tracking: TrackingService;
 }
 
 /** Services plus what they hold open, to be released at shutdown. */
@@ -140,6 +143,7 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     evaluation,
     governance,
     notifications: new NotificationService(db, secrets),
+    tracking: new TrackingService(db),
   };
   return {
     services,

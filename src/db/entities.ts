@@ -35,6 +35,9 @@ import { TriggerCursorRow } from "../triggers/trigger-cursor.entity";
 import { TriggerFireRow } from "../triggers/trigger-fire.entity";
 import { NotificationChannelRow } from "../notifications/notification-channel.entity";
 import { NotificationDeliveryRow } from "../notifications/notification-delivery.entity";
+import { TrackingExperimentRow } from "../tracking/experiment.entity";
+import { TrackingMetricRow } from "../tracking/metric.entity";
+import { TrackingRunRow } from "../tracking/tracking-run.entity";
 
 /** Every TypeORM entity, by capability. A new capability adds its rows here and a migration. */
 export const entities = [
@@ -89,4 +92,8 @@ export const entities = [
   // notifications
   NotificationChannelRow,
   NotificationDeliveryRow,
+  // experiment tracking
+  TrackingExperimentRow,
+  TrackingRunRow,
+  TrackingMetricRow,
 ];

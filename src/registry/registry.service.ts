@@ -28,6 +28,8 @@ export const RegistryEvents = {
   versionArchived: "model.version.archived",
   aliasMoved: "model.alias.moved",
   aliasDeleted: "model.alias.deleted",
+  modelRenamed: "model.renamed",
+  modelDeleted: "model.deleted",
 } as const;
 
 /** A model file checked and stored, waiting to become a version. */
@@ -443,5 +445,44 @@ export class RegistryService {
     const qb = this.repo(ModelVersionRow).createQueryBuilder("v").where("v.registeredModelId = :id", { id: filter.registeredModelId });
     if (filter.status) qb.andWhere("v.status = :s", { s: filter.status });
     return paginate(qb, page, sort);
+  }
+  /** Renames a registered model; the new name must be free in its project. */
+  async renameModel(tx: MutationTx, id: string, newName: string): Promise<RegisteredModelRow> {
+    if (!NAME.test(newName)) {
+      throw new InvalidInputError([
+        { field: "newName", message: "must be 1-128 letters, digits, _ . and -, starting with a letter or digit" },
+      ]);
+    }
+    const row = await this.lockModel(tx.manager, id);
+    if (row.name === newName) return row;
+    if (await tx.manager.existsBy(RegisteredModelRow, { projectId: row.projectId, name: newName })) {
+      throw new ConflictError(`The project already has a registered model named ${newName}`, { field: "newName" });
+    }
+    const from = row.name;
+    row.name = newName;
+    await tx.manager.save(row);
+    tx.emit({
+      type: RegistryEvents.modelRenamed,
+      projectId: row.projectId,
+      subjectId: row.id,
+      payload: { registeredModelId: row.id, from, name: newName },
+    });
+    return row;
+  }
+
+  /**
+   * Deletes a registered model with its versions, aliases and alias history (the ONNX files stay
+   * in the artifact store, as artifacts). Evaluation reports of its versions keep their metrics.
+   */
+  async deleteModel(tx: MutationTx, id: string): Promise<RegisteredModelRow> {
+    const row = await this.lockModel(tx.manager, id);
+    await tx.manager.delete(RegisteredModelRow, { id });
+    tx.emit({
+      type: RegistryEvents.modelDeleted,
+      projectId: row.projectId,
+      subjectId: row.id,
+      payload: { registeredModelId: row.id, name: row.name },
+    });
+    return row;
   }
 }

@@ -14,6 +14,7 @@ import {
 import { EvaluationResolver, ModelVersionEvaluationResolver } from "../../evaluation/evaluation.resolver";
 import { GovernanceResolver, ModelVersionApprovalResolver, RegisteredModelPolicyResolver } from "../../governance/governance.resolver";
 import { ModelVersionResolver, RegisteredModelResolver } from "../../registry/registry.resolver";
+import { ExperimentResolver, TrackingRunResolver } from "../../tracking/tracking.resolver";
 import { PipelineResolver } from "../../pipelines/pipeline.resolver";
 import { ProjectResolver } from "../../projects/project.resolver";
 import { AgentResolver } from "../../runs/agent.resolver";
@@ -57,6 +58,8 @@ const resolvers = [
   ModelVersionEvaluationResolver,
   StageRunSearchResolver,
   NotificationChannelResolver,
+  ExperimentResolver,
+  TrackingRunResolver,
 ] as const;
 
 /**

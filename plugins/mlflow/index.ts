@@ -1,0 +1,2 @@
+export { MlflowClient, MlflowHttpError } from "./client";
+export { MIRRORED_EVENTS, MlflowMirror, startMlflowMirror } from "./mirror";

@@ -1,0 +1,39 @@
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from "typeorm";
+import { ProjectRow } from "../projects/project.entity";
+
+/** `active`, or `deleted` (restorable; the name stays taken, as in MLflow). */
+export type LifecycleStage = "active" | "deleted";
+
+/** An experiment: a named group of tracking runs in a project (MLflow's experiment). */
+@Entity({ name: "tracking_experiments" })
+@Index("tracking_experiments_project_name_key", ["projectId", "name"], { unique: true })
+export class TrackingExperimentRow {
+  @PrimaryGeneratedColumn("uuid")
+  id: string;
+
+  @Column({ name: "project_id", type: "uuid" })
+  projectId: string;
+
+  @ManyToOne(() => ProjectRow, { onDelete: "CASCADE" })
+  @JoinColumn({ name: "project_id", foreignKeyConstraintName: "tracking_experiments_project_id_fkey" })
+  project?: ProjectRow;
+
+  @Column({ type: "text" })
+  name: string;
+
+  /** Where a client would put the runs' artifacts; Sluice stores none there (see the README). */
+  @Column({ name: "artifact_location", type: "text" })
+  artifactLocation: string;
+
+  @Column({ name: "lifecycle_stage", type: "text", default: "active" })
+  lifecycleStage: LifecycleStage;
+
+  @Column({ type: "jsonb", default: () => "'{}'" })
+  tags: Record<string, string>;
+
+  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
+  createdAt: Date;
+
+  @UpdateDateColumn({ name: "updated_at", type: "timestamptz", precision: 3 })
+  updatedAt: Date;
+}

@@ -1,0 +1,182 @@
+import { GraphQLJSONObject } from "graphql-scalars";
+import { Field, Float, ID, InputType, ObjectType } from "type-graphql";
+import { Connection, OrderBy } from "../app/graphql/connection";
+import type { TrackingExperimentRow } from "./experiment.entity";
+import type { TrackingMetricRow } from "./metric.entity";
+import type { LatestMetric, TrackingRunRow } from "./tracking-run.entity";
+
+const finiteOrNull = (v: number | string): number | null => {
+  const n = typeof v === "number" ? v : Number(v);
+  return Number.isFinite(n) ? n : null;
+};
+
+@ObjectType({ description: "An experiment: a named group of tracking runs in a project (MLflow's experiment)." })
+export class Experiment {
+  @Field(() => ID)
+  id: string;
+
+  @Field(() => ID)
+  projectId: string;
+
+  @Field()
+  name: string;
+
+  @Field()
+  artifactLocation: string;
+
+  @Field({ description: "`active` or `deleted`." })
+  lifecycleStage: string;
+
+  @Field(() => GraphQLJSONObject)
+  tags: Record<string, string>;
+
+  @Field()
+  createdAt: Date;
+
+  @Field()
+  updatedAt: Date;
+
+  static from(row: TrackingExperimentRow): Experiment {
+    return Object.assign(new Experiment(), {
+      id: row.id,
+      projectId: row.projectId,
+      name: row.name,
+      artifactLocation: row.artifactLocation,
+      lifecycleStage: row.lifecycleStage,
+      tags: row.tags,
+      createdAt: row.createdAt,
+      updatedAt: row.updatedAt,
+    });
+  }
+}
+
+@ObjectType({ description: "One logged value of a metric." })
+export class TrackingMetric {
+  @Field()
+  key: string;
+
+  @Field(() => Float, { nullable: true, description: "Null for NaN and ±Infinity, which GraphQL cannot carry (the MLflow API can)." })
+  value: number | null;
+
+  @Field()
+  timestamp: Date;
+
+  @Field(() => Float)
+  step: number;
+
+  static from(row: TrackingMetricRow): TrackingMetric {
+    return Object.assign(new TrackingMetric(), {
+      key: row.key,
+      value: finiteOrNull(row.value),
+      timestamp: new Date(row.timestamp),
+      step: row.step,
+    });
+  }
+
+  static latest(key: string, m: LatestMetric): TrackingMetric {
+    return Object.assign(new TrackingMetric(), { key, value: finiteOrNull(m.value), timestamp: new Date(m.timestamp), step: m.step });
+  }
+}
+
+@ObjectType({
+  description: "A tracking run (MLflow's run): params, tags and metrics; a hyperparameter trial is the child of its search's run.",
+})
+export class TrackingRun {
+  @Field(() => ID)
+  id: string;
+
+  @Field(() => ID)
+  projectId: string;
+
+  @Field(() => ID)
+  experimentId: string;
+
+  @Field()
+  name: string;
+
+  @Field({ description: "RUNNING, SCHEDULED, FINISHED, FAILED or KILLED." })
+  status: string;
+
+  @Field()
+  startTime: Date;
+
+  @Field(() => Date, { nullable: true })
+  endTime: Date | null;
+
+  @Field({ description: "`active` or `deleted`." })
+  lifecycleStage: string;
+
+  @Field({ description: "MLflow's user_id." })
+  user: string;
+
+  @Field(() => ID, { nullable: true, description: "From the `mlflow.parentRunId` tag." })
+  parentRunId: string | null;
+
+  @Field(() => GraphQLJSONObject, { description: "`key → value`; immutable once logged." })
+  params: Record<string, string>;
+
+  @Field(() => GraphQLJSONObject)
+  tags: Record<string, string>;
+
+  @Field(() => [TrackingMetric], { description: "The latest value of each metric (highest step, then latest timestamp), by key." })
+  latestMetrics: TrackingMetric[];
+
+  static from(row: TrackingRunRow): TrackingRun {
+    return Object.assign(new TrackingRun(), {
+      id: row.id,
+      projectId: row.projectId,
+      experimentId: row.experimentId,
+      name: row.name,
+      status: row.status,
+      startTime: new Date(row.startTime),
+      endTime: row.endTime === null ? null : new Date(row.endTime),
+      lifecycleStage: row.lifecycleStage,
+      user: row.userName,
+      parentRunId: row.parentRunId,
+      params: row.params,
+      tags: row.tags,
+      latestMetrics: Object.keys(row.latestMetrics)
+        .sort()
+        .map((k) => TrackingMetric.latest(k, row.latestMetrics[k]!)),
+    });
+  }
+}
+
+export const ExperimentConnection = Connection(Experiment, "Experiment");
+export type ExperimentConnection = InstanceType<typeof ExperimentConnection>;
+export const TrackingRunConnection = Connection(TrackingRun, "TrackingRun");
+export type TrackingRunConnection = InstanceType<typeof TrackingRunConnection>;
+
+@InputType()
+export class ExperimentFilter {
+  @Field(() => ID, { nullable: true })
+  projectId?: string | null;
+
+  @Field(() => String, { nullable: true })
+  nameContains?: string | null;
+
+  @Field({ nullable: true, description: "Include deleted experiments. Default false." })
+  includeDeleted?: boolean;
+}
+
+@InputType()
+export class TrackingRunFilter {
+  @Field(() => ID, { nullable: true, description: "Only the children of this run (e.g. the trials of a hyperparameter search)." })
+  parentRunId?: string | null;
+
+  @Field({ nullable: true, description: "Include deleted runs. Default false." })
+  includeDeleted?: boolean;
+}
+
+export const { Order: ExperimentOrder, sortOf: experimentSort } = OrderBy(
+  "Experiment",
+  { NAME: "name", CREATED_AT: "createdAt", UPDATED_AT: "updatedAt" } as const,
+  { property: "createdAt", direction: "DESC" },
+);
+export type ExperimentOrder = InstanceType<typeof ExperimentOrder>;
+export const { Order: TrackingRunOrder, sortOf: trackingRunSort } = OrderBy(
+  "TrackingRun",
+  { START_TIME: "startTime", NAME: "name" } as const,
+  { property: "startTime", direction: "DESC" },
+);
+export type TrackingRunOrder = InstanceType<typeof TrackingRunOrder>;
