@@ -8,11 +8,11 @@
  *
  * Threads split the FEATURES, never the rows: each histogram cell is still the sum of the same
  * rows in the same order, so a model is bit-for-bit the same whatever the thread count (the
- * "deterministic for a seed" promise does not depend on the machine). The main thread gathers the
- * node's gradients into node order (LightGBM's ordered gradients), builds the first feature block
+ * "deterministic for a seed" promise does not depend on the machine). The node's gradients are
+ * kept contiguous in node order (see beginTree); the main thread builds the first feature block
  * itself, and worker threads build the others into scratch buffers it then copies; they share the
  * data through SharedArrayBuffers and are woken with Atomics, which costs microseconds rather than
- * a message round trip.
+ * a message round trip. Nodes under MIN_ROWS_PER_DISPATCH rows stay on the main thread.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -89,7 +89,7 @@ interface HistWorker {
 }
 
 /**
- * Owns the row-major bins, the node-order row indices and the gathered gradients of one training
+ * Owns the row-major bins, the node-order row indices and node-ordered gradients of one training
  * run, and the worker threads (if any). `close()` stops the workers; the trainer calls it when done.
  */
 export class HistogramBuilder {
@@ -123,7 +123,7 @@ export class HistogramBuilder {
     }
     let mainF1 = cols;
     if (threaded) {
-      // Contiguous feature blocks, the main thread's (it also gathers the gradients) the smallest.
+      // Contiguous feature blocks, the main thread's (it also copies the others in) the smallest.
       const blocks = Array.from({ length: want }, (_, i) => Math.floor(((i + 1) * cols) / want) - Math.floor((i * cols) / want));
       blocks.sort((a, b) => a - b);
       mainF1 = blocks[0]!;
