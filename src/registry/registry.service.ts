@@ -172,8 +172,23 @@ export class RegistryService {
       artifactId,
       lineage: await this.lineageOf(manager, artifact),
       source: artifact.producedBy ? "RUN" : "UPLOAD",
-      reportedMetrics: finiteMetrics((artifact.metadata as { metrics?: unknown }).metrics),
+      reportedMetrics: await this.reportedMetricsOf(manager, artifact),
     };
+  }
+
+  /**
+   * The metrics that came with a Model output: its metadata's `metrics` (what the built-in `train`
+   * stage writes), else the last value of each metric its stage run reported — an external
+   * trainer's `::metric key=value` lines (process runner), so any language registers the same way.
+   */
+  private async reportedMetricsOf(manager: EntityManager, artifact: ArtifactRow): Promise<Record<string, number>> {
+    const own = finiteMetrics((artifact.metadata as { metrics?: unknown }).metrics);
+    if (Object.keys(own).length > 0 || !artifact.producedBy) return own;
+    const rows: Array<{ key: string; value: number }> = await manager.query(
+      `SELECT DISTINCT ON (key) key, value FROM run_metrics WHERE stage_run_id = $1 ORDER BY key, step DESC, id DESC`,
+      [artifact.producedBy],
+    );
+    return finiteMetrics(Object.fromEntries(rows.map((r) => [r.key, Number(r.value)])));
   }
 
   private async lineageOf(manager: EntityManager, artifact: ArtifactRow): Promise<JsonObject> {

@@ -29,6 +29,18 @@ function maxDepthOf(model: GbtModel): number {
 }
 
 describe("gbt boosting", () => {
+  it("worker threads build the same model, bit for bit, as one thread (they split features, not rows)", () => {
+    // Large enough (rows × features ≥ 1M, nodes ≥ 16k rows) for the histograms to go to workers.
+    const d = classificationData(160_000, 2, 11, 8, 0.05, 0.05);
+    const train = (threads: number) =>
+      trainGbt({ task: "binary", ...d, threads, params: { maxIter: 8, maxDepth: 4, earlyStopping: true, nIterNoChange: 100 } });
+    const one = train(1);
+    const two = train(2);
+    assert.equal(one.trees.length, 8);
+    assert.equal(JSON.stringify(two), JSON.stringify(one));
+    assert.deepEqual(train(3).validLoss, one.validLoss);
+  });
+
   it("regression on sin(x0) + x1² beats a constant predictor by a wide margin", () => {
     const d = regressionData(3000, 1, 3);
     const m = trainGbt({ task: "regression", ...d, params: { maxIter: 100, earlyStopping: false } });

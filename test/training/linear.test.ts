@@ -79,6 +79,18 @@ describe("logistic regression", () => {
     for (let i = 0; i < 10; i++) close(p[i * 2]! + p[i * 2 + 1]!, 1, 1e-12, "row sums to 1");
   });
 
+  it("gives bit-identical coefficients on worker threads as on one thread (fixed row chunks)", () => {
+    // 700k × 3 = 2.1M values: large enough for the data pass to go to workers.
+    const { X, y } = binaryData(700_000, 7);
+    const one = trainLogisticRegression(X, y, { classes: 2, l2: 1, threads: 1 });
+    const two = trainLogisticRegression(X, y, { classes: 2, l2: 1, threads: 2 });
+    assert.ok(one.converged);
+    assert.deepEqual(two.coefficients, one.coefficients);
+    assert.deepEqual(two.intercepts, one.intercepts);
+    assert.equal(two.iterations, one.iterations);
+    trueW.forEach((w, j) => close(one.coefficients[j]!, w, 0.05, `w${j}`));
+  });
+
   it("fits 3 classes with softmax and classifies well", () => {
     const n = 3000;
     const matrix = gaussian(n, 2, 9);

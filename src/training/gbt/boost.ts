@@ -45,6 +45,11 @@ export interface GbtInput {
   /** Rows scored for early stopping. */
   validRows?: ArrayLike<number>;
   params?: GbtParams;
+  /**
+   * Threads building histograms (default: SLUICE_TRAIN_THREADS, else the cores). Not a parameter of
+   * the model: threads split features, never rows, so the model is the same for any count.
+   */
+  threads?: number;
 }
 
 export interface GbtModel {
@@ -187,42 +192,50 @@ export function trainGbt(inp: GbtInput): GbtModel {
     learningRate: p.learningRate,
     minGainToSplit: p.minGainToSplit,
   };
-  const ws = new TreeWorkspace(n, cols);
+  const ws = new TreeWorkspace(binned, inp.threads);
   const grad = new Float64Array(n);
   const hess = new Float64Array(n);
   const prob = task === "multiclass" ? new Float64Array(n * K) : null;
   const trees: Tree[] = [];
-  const trainLoss = [meanLoss(task, raw, yt, K)];
+  // Binary log loss comes out of the gradient pass (one exp per row serves both); the others here.
+  const fused = task === "binary";
+  const trainLoss = fused ? [] : [meanLoss(task, raw, yt, K)];
   const validLoss = nv > 0 ? [meanLoss(task, vraw, yv, K)] : [];
   let best = 0;
   let bestLoss = validLoss[0] ?? Infinity;
   let sinceBest = 0;
   let it = 0;
-  while (it < p.maxIter) {
-    if (prob) softmaxRows(raw, prob, n, K);
-    for (let k = 0; k < K; k++) {
-      gradients(task, raw, prob, yt, k, K, grad, hess);
-      const { tree, leaves } = growTree(binned, mapper, grad, hess, grow, ws);
-      trees.push(tree);
-      for (const leaf of leaves) {
-        const v = tree.value[leaf.node]!;
-        for (let i = leaf.start; i < leaf.end; i++) raw[ws.order[i]! * K + k] += v;
+  try {
+    while (it < p.maxIter) {
+      if (prob) softmaxRows(raw, prob, n, K);
+      for (let k = 0; k < K; k++) {
+        if (fused) trainLoss.push(binaryGradientsAndLoss(raw, yt, grad, hess));
+        else gradients(task, raw, prob, yt, k, K, grad, hess);
+        const { tree, leaves } = growTree(binned, mapper, grad, hess, grow, ws);
+        trees.push(tree);
+        for (const leaf of leaves) {
+          const v = tree.value[leaf.node]!;
+          for (let i = leaf.start; i < leaf.end; i++) raw[ws.order[i]! * K + k] += v;
+        }
+        for (let i = 0; i < nv; i++) vraw[i * K + k] += tree.value[leafOfBinned(tree, vbinned, i)]!;
       }
-      for (let i = 0; i < nv; i++) vraw[i * K + k] += tree.value[leafOfBinned(tree, vbinned, i)]!;
+      it++;
+      if (!fused) trainLoss.push(meanLoss(task, raw, yt, K));
+      if (nv > 0) {
+        const l = meanLoss(task, vraw, yv, K);
+        validLoss.push(l);
+        if (l < bestLoss - p.tol) {
+          bestLoss = l;
+          best = it;
+          sinceBest = 0;
+        } else sinceBest++;
+        if (p.earlyStopping && sinceBest >= p.nIterNoChange) break;
+      }
     }
-    it++;
-    trainLoss.push(meanLoss(task, raw, yt, K));
-    if (nv > 0) {
-      const l = meanLoss(task, vraw, yv, K);
-      validLoss.push(l);
-      if (l < bestLoss - p.tol) {
-        bestLoss = l;
-        best = it;
-        sinceBest = 0;
-      } else sinceBest++;
-      if (p.earlyStopping && sinceBest >= p.nIterNoChange) break;
-    }
+  } finally {
+    ws.close();
   }
+  if (fused) trainLoss.push(meanLoss(task, raw, yt, K));
   // Keep the best validation iteration (LightGBM's best_iteration) rather than the last one run.
   const nIter = p.earlyStopping ? best : it;
   return {
@@ -266,6 +279,26 @@ function softmaxRows(raw: Float64Array, out: Float64Array, n: number, K: number)
     for (let k = 0; k < K; k++) z += out[i * K + k] = Math.exp(raw[i * K + k]! - m);
     for (let k = 0; k < K; k++) out[i * K + k] /= z;
   }
+}
+
+/**
+ * Binary log-loss gradients and hessians of `raw`, returning its mean loss — the same numbers as
+ * `gradients` and `meanLoss` (bit for bit: same expressions, same summation order), but the
+ * exp(−x) of a positive score serves both the sigmoid and the softplus.
+ */
+function binaryGradientsAndLoss(raw: Float64Array, y: Float64Array, grad: Float64Array, hess: Float64Array): number {
+  const n = y.length;
+  let s = 0;
+  for (let i = 0; i < n; i++) {
+    const x = raw[i]!;
+    const yi = y[i]!;
+    const e = Math.exp(-x);
+    const q = 1 / (1 + e);
+    grad[i] = q - yi;
+    hess[i] = q * (1 - q);
+    s += (x > 0 ? x + Math.log1p(e) : Math.log1p(Math.exp(x))) - yi * x;
+  }
+  return n === 0 ? NaN : s / n;
 }
 
 function gradients(

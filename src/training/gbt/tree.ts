@@ -4,7 +4,8 @@
  * maxLeafNodes and/or maxDepth. Best-first with no leaf limit builds the same tree as depth-wise
  * growth, so one grower serves both LightGBM-style and depth-limited settings.
  */
-import { HIST_BINS, MISSING_BIN, type BinMapper, type BinnedMatrix } from "./binning";
+import { MISSING_BIN, type BinMapper, type BinnedMatrix } from "./binning";
+import { HistogramBuilder, HIST_STRIDE } from "./histogram";
 
 /** A fitted tree as parallel arrays (node 0 is the root); plain arrays so the model is JSON as-is. */
 export interface Tree {
@@ -59,26 +60,30 @@ interface Leaf {
 
 /** Buffers reused across trees so a boosting run allocates histograms a few times, not per node. */
 export class TreeWorkspace {
+  /** Row indices grouped by node: a node's rows are a range of it. */
   readonly order: Uint32Array;
   private readonly tmp: Uint32Array;
-  /** Gradients/hessians gathered in node order (see buildHistogram). */
-  readonly og: Float64Array;
-  readonly oh: Float64Array;
+  private readonly tmpG: Float64Array;
+  private readonly tmpH: Float64Array;
   private readonly free: Float64Array[] = [];
+  readonly histograms: HistogramBuilder;
+  readonly rows: number;
+  readonly cols: number;
 
-  constructor(
-    readonly rows: number,
-    readonly cols: number,
-  ) {
-    this.order = new Uint32Array(rows);
-    this.tmp = new Uint32Array(rows);
-    this.og = new Float64Array(rows);
-    this.oh = new Float64Array(rows);
+  /** `threads` for histogram building (default: SLUICE_TRAIN_THREADS or the cores); the trees do not depend on it. */
+  constructor(binned: BinnedMatrix, threads?: number) {
+    this.rows = binned.rows;
+    this.cols = binned.cols;
+    this.histograms = new HistogramBuilder(binned.bins, binned.rows, binned.cols, threads);
+    this.order = this.histograms.order;
+    this.tmp = new Uint32Array(binned.rows);
+    this.tmpG = new Float64Array(binned.rows);
+    this.tmpH = new Float64Array(binned.rows);
   }
 
   acquire(): Float64Array {
     const h = this.free.pop();
-    if (!h) return new Float64Array(this.cols * HIST_BINS * 3);
+    if (!h) return new Float64Array(this.cols * HIST_STRIDE);
     h.fill(0);
     return h;
   }
@@ -88,68 +93,38 @@ export class TreeWorkspace {
     leaf.hist = null;
   }
 
-  /** Stable in-place partition of order[start, end); returns the first index of the right part. */
-  partition(start: number, end: number, goesLeft: (row: number) => boolean): number {
-    const order = this.order;
+  /**
+   * Stable in-place partition of order[start, end) — and of the node-ordered gradients with it — on
+   * one feature's column: bin <= `bin` (or missing, when `missingLeft`) first. Returns the first
+   * index of the right part.
+   */
+  partition(start: number, end: number, col: Uint8Array, bin: number, missingLeft: boolean): number {
+    const { order, og, oh } = this.histograms;
+    const { tmp, tmpG, tmpH } = this;
     let l = start;
     let r = 0;
     for (let i = start; i < end; i++) {
       const row = order[i]!;
-      if (goesLeft(row)) order[l++] = row;
-      else this.tmp[r++] = row;
+      const b = col[row]!;
+      if (b === MISSING_BIN ? missingLeft : b <= bin) {
+        order[l] = row;
+        og[l] = og[i]!;
+        oh[l++] = oh[i]!;
+      } else {
+        tmp[r] = row;
+        tmpG[r] = og[i]!;
+        tmpH[r++] = oh[i]!;
+      }
     }
-    order.set(this.tmp.subarray(0, r), l);
+    order.set(tmp.subarray(0, r), l);
+    og.set(tmpG.subarray(0, r), l);
+    oh.set(tmpH.subarray(0, r), l);
     return l;
   }
-}
 
-/**
- * Adds rows order[start, end) to a histogram laid out as (grad, hess, count) triples per (feature, bin).
- * Gradients are first gathered into node order (LightGBM's "ordered gradients") so the per-feature
- * loops read them sequentially instead of chasing row indices once per feature.
- */
-export function buildHistogram(
-  binned: BinnedMatrix,
-  order: Uint32Array,
-  start: number,
-  end: number,
-  grad: Float64Array,
-  hess: Float64Array,
-  hist: Float64Array,
-  og: Float64Array,
-  oh: Float64Array,
-): void {
-  const n = binned.rows;
-  const m = end - start;
-  const whole = start === 0 && end === n;
-  if (!whole) {
-    for (let i = 0; i < m; i++) {
-      const r = order[start + i]!;
-      og[i] = grad[r]!;
-      oh[i] = hess[r]!;
-    }
-  }
-  const g = whole ? grad : og;
-  const h = whole ? hess : oh;
-  for (let f = 0; f < binned.cols; f++) {
-    const col = binned.bins.subarray(f * n, (f + 1) * n);
-    const base = f * HIST_BINS * 3;
-    if (whole) {
-      // the root: rows in natural order, no indirection
-      for (let i = 0; i < n; i++) {
-        const b = base + 3 * col[i]!;
-        hist[b] += g[i]!;
-        hist[b + 1] += h[i]!;
-        hist[b + 2]++;
-      }
-    } else {
-      for (let i = 0; i < m; i++) {
-        const b = base + 3 * col[order[start + i]!]!;
-        hist[b] += g[i]!;
-        hist[b + 1] += h[i]!;
-        hist[b + 2]++;
-      }
-    }
+  /** Stops the histogram threads; call once the boosting run is over. */
+  close(): void {
+    this.histograms.close();
   }
 }
 
@@ -174,7 +149,7 @@ function findBestSplit(leaf: Leaf, mapper: BinMapper, p: GrowParams): Split | nu
   };
   for (let f = 0; f < mapper.thresholds.length; f++) {
     const nb = mapper.thresholds[f]!.length + 1;
-    const base = f * HIST_BINS * 3;
+    const base = f * HIST_STRIDE;
     const mg = hist[base + 3 * MISSING_BIN]!;
     const mh = hist[base + 3 * MISSING_BIN + 1]!;
     const mc = hist[base + 3 * MISSING_BIN + 2]!;
@@ -234,8 +209,7 @@ export function growTree(
   ws: TreeWorkspace,
 ): GrownTree {
   const n = binned.rows;
-  const order = ws.order;
-  for (let i = 0; i < n; i++) order[i] = i;
+  ws.histograms.beginTree(grad, hess);
   const tree: Tree = { feature: [], threshold: [], binThreshold: [], missingLeft: [], left: [], right: [], value: [], count: [] };
   const addNode = (count: number): number => {
     tree.feature.push(-1);
@@ -270,7 +244,7 @@ export function growTree(
     H += hess[i]!;
   }
   const root: Leaf = { node: addNode(n), depth: 0, start: 0, end: n, g: G, h: H, hist: ws.acquire(), split: null };
-  buildHistogram(binned, order, 0, n, grad, hess, root.hist!, ws.og, ws.oh);
+  ws.histograms.build(0, n, root.hist!);
   settle(root);
 
   while (frontier.length > 0 && frontier.length + done.length < maxLeaves) {
@@ -287,10 +261,7 @@ export function growTree(
     tree.missingLeft[nodeId] = s.missingLeft;
 
     const col = binned.bins.subarray(f * n, (f + 1) * n);
-    const mid = ws.partition(leaf.start, leaf.end, (r) => {
-      const b = col[r]!;
-      return b === MISSING_BIN ? s.missingLeft : b <= s.bin;
-    });
+    const mid = ws.partition(leaf.start, leaf.end, col, s.bin, s.missingLeft);
     const left: Leaf = {
       node: addNode(mid - leaf.start),
       depth: leaf.depth + 1,
@@ -316,7 +287,7 @@ export function growTree(
 
     const [small, large] = left.end - left.start <= right.end - right.start ? [left, right] : [right, left];
     small.hist = ws.acquire();
-    buildHistogram(binned, order, small.start, small.end, grad, hess, small.hist, ws.og, ws.oh);
+    ws.histograms.build(small.start, small.end, small.hist);
     const ph = leaf.hist!;
     for (let i = 0; i < ph.length; i++) ph[i] -= small.hist[i]!;
     large.hist = ph;
