@@ -81,6 +81,10 @@ export interface SluiceConfig {
    * refused. `SLUICE_DATA_ROOTS` (comma list). @default the working directory and the data dir
    */
   readonly dataRoots: readonly string[];
+  /** Most rows one onnxruntime run of a served model takes (requests are micro-batched up to it). `SLUICE_SERVING_MAX_BATCH`. @default 64 */
+  readonly servingMaxBatch: number;
+  /** Longest an inference request waits to be batched while a run of its model is in flight. `SLUICE_SERVING_MAX_WAIT_MS`. @default 5 */
+  readonly servingMaxWaitMs: number;
 }
 
 /** A runner the server can host in its own process. */
@@ -261,6 +265,8 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     uploadLimitBytes: byteSize(env, "SLUICE_UPLOAD_LIMIT", 10 * 1024 ** 3),
     secretKey: secretKey(env, "SLUICE_SECRET_KEY"),
     dataRoots: dataRoots(env, "SLUICE_DATA_ROOTS", dataDir === "memory://" ? [process.cwd()] : [process.cwd(), path.resolve(dataDir)]),
+    servingMaxBatch: integer(env, "SLUICE_SERVING_MAX_BATCH", 64, 1),
+    servingMaxWaitMs: integer(env, "SLUICE_SERVING_MAX_WAIT_MS", 5, 0),
   };
   if (config.port > 65535) throw new ConfigError("PORT", String(config.port), "a port number 0-65535");
   if (config.adminToken !== undefined && config.adminToken.length < 24) {

@@ -15,6 +15,7 @@ import { startEmbeddedEngine } from "../runs/embedded";
 import { type TriggerService, EVENT_HOOK_PATH, registerEventHook, startTriggerService } from "../triggers";
 import { registerDatasetUploads } from "../datasets/upload";
 import { registerModelFileRoutes } from "../registry/routes";
+import { registerServingRoutes } from "../serving/routes";
 import { registerArtifactTransfer } from "../runs/artifact-transfer";
 import { authenticate } from "./authenticate";
 import type { SluiceConfig } from "./config";
@@ -159,6 +160,14 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
   registerEventHook(app, { services, limiter, log, bodyLimitBytes: config.bodyLimitBytes });
   registerDatasetUploads(app, { services, limiter, log, maxBytes: config.uploadLimitBytes });
   registerModelFileRoutes(app, { services, limiter, log, maxBytes: config.uploadLimitBytes });
+  services.serving.instrument(metrics.registry);
+  registerServingRoutes(app, {
+    services,
+    limiter,
+    log,
+    bodyLimitBytes: config.bodyLimitBytes,
+    isReady: () => !draining,
+  });
   app.use(bodyErrorHandler(config.bodyLimitBytes, log));
 
   /** Health probes stay open by default; a locked-down endpoint needs any valid token. */

@@ -25,6 +25,7 @@ import { RegistryService } from "../registry/registry.service";
 import { type StageHooks } from "../runs/output-hooks";
 import { dataPlaneHooks } from "../operators/hooks";
 import { SecretService } from "../secrets/secret.service";
+import { ServingService } from "../serving/serving.service";
 import { ValidationService } from "../validation/validation.service";
 import { loadSecretKey } from "../secrets/secret-key";
 import { EventRuleService } from "../triggers/event-rule.service";
@@ -70,6 +71,8 @@ export interface Services {
   evaluation: EvaluationService;
   /** Model policies, approval requests and decisions. */
   governance: GovernanceService;
+  /** Real-time inference: served names, loaded models, micro-batching. */
+  serving: ServingService;
 }
 
 /** Services plus what they hold open, to be released at shutdown. */
@@ -110,6 +113,13 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
   const features = new FeatureService(db, artifacts);
   const evaluation = new EvaluationService(db);
   const governance = new GovernanceService(db, events);
+  const registry = new RegistryService(db, artifacts, evaluation, governance);
+  const serving = ServingService.forChampions({
+    registry,
+    events,
+    settings: { maxBatchRows: config.servingMaxBatch, maxWaitMs: config.servingMaxWaitMs },
+    log: log.child({ component: "serving" }),
+  });
   const stageHooks = dataPlaneHooks({ datasets, validation, features, evaluation, store: artifacts });
   const services: Services = {
     config,
@@ -133,14 +143,16 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     validation,
     features,
     stageHooks,
-    registry: new RegistryService(db, artifacts, evaluation, governance),
+    registry,
     evaluation,
     governance,
+    serving,
   };
   return {
     services,
     workRoot,
     async close() {
+      await serving.close();
       await Promise.all([events.close(), logs.close(), metrics.close()]);
       await bus.close();
       for (const dir of temporary) await removeTree(dir).catch(() => undefined);

@@ -20,6 +20,7 @@ import { AgentResolver } from "../../runs/agent.resolver";
 import { ArtifactResolver, RunResolver, StageRunResolver } from "../../runs/run.resolver";
 import { DatasetVersionValidationResolver, ValidationResolver } from "../../validation/validation.resolver";
 import { SecretResolver } from "../../secrets/secret.resolver";
+import { ServingResolver } from "../../serving/serving.resolver";
 import { EventRuleResolver, ScheduleResolver, TriggerFireResolver } from "../../triggers";
 import type { RequestContext } from "../context";
 import { ErrorCode, SluiceError } from "../errors";
@@ -53,6 +54,7 @@ const resolvers = [
   ModelVersionApprovalResolver,
   RegisteredModelPolicyResolver,
   ModelVersionEvaluationResolver,
+  ServingResolver,
 ] as const;
 
 /**
