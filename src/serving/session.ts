@@ -123,7 +123,12 @@ export class LoadedModel {
       throw new ModelLoadError(identity, "it has no tensor outputs (only sequences or maps, which onnxruntime-node cannot return)");
     let session: ort.InferenceSession;
     try {
-      session = typeof source === "string" ? await ort.InferenceSession.create(source) : await ort.InferenceSession.create(source);
+      // Errors a request's values cause are answered to that request; onnxruntime need not print them too.
+      const options: ort.InferenceSession.SessionOptions = { logSeverityLevel: 4 };
+      session =
+        typeof source === "string"
+          ? await ort.InferenceSession.create(source, options)
+          : await ort.InferenceSession.create(source, options);
     } catch (err) {
       throw new ModelLoadError(identity, `onnxruntime cannot load it: ${(err as Error).message.split("\n")[0]}`);
     }
