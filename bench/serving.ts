@@ -1,5 +1,5 @@
 /**
- * Hand benchmark of real-time inference, not a test: `node dist/bench/serving.js [seconds]`.
+ * Hand benchmark of real-time inference, not a test: `node dist/bench/serving.js [seconds per figure] [training rows]`.
  *
  * 1. Trains a flights-like gradient-boosted classifier (synthetic departures: hour, distance,
  *    day of week, carrier, origin → delayed) with the built-in GBT trainer and exports it to ONNX
@@ -31,6 +31,7 @@ import { prng } from "../test/training/gbt-data";
 import { log, percentile } from "./support";
 
 const SECONDS = Number(process.argv[2] ?? 8);
+const TRAIN_ROWS = Number(process.argv[3] ?? 100_000);
 const TOKEN = "slc_bench_admin_token_serving_0123456789";
 const CARRIERS = ["AA", "DL", "UA", "WN", "B6", "AS", "NK", "F9", "HA", "G4"];
 const ORIGINS = ["ATL", "ORD", "DFW", "DEN", "LAX", "JFK", "SFO", "SEA", "LAS", "MCO", "CLT", "PHX", "IAH", "MIA", "BOS"];
@@ -152,9 +153,9 @@ function load(url: string, connections: number, seconds: number, headers: Record
 }
 
 async function main(): Promise<void> {
-  log("training the flights-like GBT model (100k rows, 100 trees, depth 6)…");
+  log(`training the flights-like GBT model (${TRAIN_ROWS} rows, 100 trees, depth 6)…`);
   const t0 = performance.now();
-  const bytes = flightsModel(100_000);
+  const bytes = flightsModel(TRAIN_ROWS);
   log(`  trained and exported in ${((performance.now() - t0) / 1000).toFixed(1)} s, ${(bytes.length / 1024).toFixed(0)} KiB`);
 
   const server = await startServer(
@@ -201,11 +202,13 @@ async function main(): Promise<void> {
   const inferUrl = `${server.url}/v2/models/flights-delay/infer`;
   const headers = { ...auth, "x-sluice-project": projectId };
   const check = await fetch(inferUrl, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: OIP_BODY });
-  log(`  infer answers ${check.status}: ${(await check.text()).slice(0, 200)}`);
+  const sample = await check.text();
+  log(`  infer answers ${check.status}: ${sample.slice(0, 200)}`);
 
   // The floor: an empty handler on the same stack (express + JSON body parsing), same body.
   const floorApp = express();
-  const answer = { model_name: "flights-delay", model_version: "1", id: "", outputs: [] };
+  // It answers the very bytes infer answers, so both pay the same serialization and write.
+  const answer = JSON.parse(sample) as unknown;
   floorApp.post("/floor", express.json(), (_req, res) => {
     res.json(answer);
   });
@@ -216,6 +219,17 @@ async function main(): Promise<void> {
   const session = await ort.InferenceSession.create(bytes);
   await raw(session, 1, 1); // warm-up
   await load(inferUrl, 8, 2, headers); // warm-up
+
+  // The serving path without HTTP: resolve, decode, batcher, session.run, encode.
+  const ref = { projectId, name: "flights-delay" };
+  const parsed = JSON.parse(OIP_BODY) as unknown;
+  const inProcess: number[] = [];
+  for (let i = 0; i < 20_000; i++) {
+    const t1 = performance.now();
+    await server.services.serving.infer(ref, parsed);
+    if (i >= 2000) inProcess.push(performance.now() - t1);
+  }
+  inProcess.sort((a, b) => a - b);
 
   const rows: Array<{ what: string; c: number; raw: Figures; floor: Figures; http: Figures & { errors: number } }> = [];
   for (const c of [1, 32, 64]) {
@@ -248,6 +262,10 @@ async function main(): Promise<void> {
       `| ${r.what} | ${f(r.raw.p50)} / ${f(r.raw.p99)} | ${f(r.floor.p50)} / ${f(r.floor.p99)} | ${f(r.http.p50)} / ${f(r.http.p99)} | ${r.raw.rps.toFixed(0)} | ${r.floor.rps.toFixed(0)} | ${r.http.rps.toFixed(0)} | ${r.http.errors} |`,
     );
   }
+  console.log("");
+  console.log(
+    `serving path in process, no HTTP (resolve, decode, batcher, session.run, encode), one request at a time: p50 ${percentile(inProcess, 50).toFixed(3)} ms, p99 ${percentile(inProcess, 99).toFixed(3)} ms`,
+  );
   console.log("");
   console.log("Target: HTTP ≤ 1.5 × raw + floor (latency at batch 1; time per request under load, i.e. 1/throughput):");
   for (const r of rows) {
