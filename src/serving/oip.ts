@@ -109,6 +109,7 @@ export function decodeRequest(body: unknown, signature: ModelSignature): Decoded
   const byName = new Map(signature.inputs.map((s) => [s.name, s]));
   const problems: InputProblem[] = [];
   const feeds: Record<string, ort.Tensor> = {};
+  const given = new Set<string>();
   body.inputs.forEach((raw, i) => {
     if (!isObject(raw) || typeof raw.name !== "string") {
       problems.push({ field: `inputs[${i}]`, message: 'must be an object with a "name"' });
@@ -122,10 +123,11 @@ export function decodeRequest(body: unknown, signature: ModelSignature): Decoded
       });
       return;
     }
-    if (feeds[raw.name]) {
+    if (given.has(raw.name)) {
       problems.push({ field: `inputs[${i}]`, message: `input "${raw.name}" is given twice` });
       return;
     }
+    given.add(raw.name);
     try {
       feeds[raw.name] = decodeTensor(raw, spec);
     } catch (err) {
@@ -134,7 +136,7 @@ export function decodeRequest(body: unknown, signature: ModelSignature): Decoded
     }
   });
   for (const spec of signature.inputs) {
-    if (!feeds[spec.name] && !problems.some((p) => p.message.includes(`"${spec.name}"`))) {
+    if (!given.has(spec.name)) {
       problems.push({ field: "inputs", message: `missing input "${spec.name}" (${describeSpec(spec)})` });
     }
   }

@@ -118,6 +118,11 @@ export class ChampionServingRegistry implements ServingRegistry {
     const entry = await pending;
     if (!entry) return undefined;
     await entry.chain;
+    // A refresh that failed outright (the database away, say) left nothing to serve and no reason: try again.
+    if (!entry.holder.ready && !entry.holder.refused) {
+      this.schedule(entry);
+      await entry.chain;
+    }
     return entry.holder;
   }
 
@@ -135,6 +140,8 @@ export class ChampionServingRegistry implements ServingRegistry {
   private async open(projectId: string, name: string, pinned: number | undefined): Promise<Entry | undefined> {
     const model = await this.deps.registry.modelByName(projectId, name);
     if (!model) return undefined;
+    // Only versions that exist get an entry, so asking for made-up numbers cannot grow the map.
+    if (pinned !== undefined && !(await this.deps.registry.versionByNumber(model.id, pinned))) return undefined;
     const entry: Entry = { modelId: model.id, name: model.name, pinned, holder: new ModelHolder(), chain: Promise.resolve() };
     this.schedule(entry);
     return entry;
