@@ -88,6 +88,10 @@ export interface SluiceConfig {
   readonly notifyMaxAttempts: number;
   /** The MLflow REST API's default project and the MLflow mirror plugin (`SLUICE_MLFLOW_*`; see src/tracking/mlflow/settings.ts). */
   readonly mlflow: MlflowSettings;
+  /** Most rows one onnxruntime run of a served model takes (requests are micro-batched up to it). `SLUICE_SERVING_MAX_BATCH`. @default 64 */
+  readonly servingMaxBatch: number;
+  /** Longest an inference request waits to be batched while a run of its model is in flight. `SLUICE_SERVING_MAX_WAIT_MS`. @default 5 */
+  readonly servingMaxWaitMs: number;
 }
 
 /** A runner the server can host in its own process. */
@@ -271,6 +275,8 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     notifyRetryMs: integer(env, "SLUICE_NOTIFY_RETRY_MS", 5000, 1),
     notifyMaxAttempts: integer(env, "SLUICE_NOTIFY_MAX_ATTEMPTS", 6, 1),
     mlflow: mlflowSettings(env),
+    servingMaxBatch: integer(env, "SLUICE_SERVING_MAX_BATCH", 64, 1),
+    servingMaxWaitMs: integer(env, "SLUICE_SERVING_MAX_WAIT_MS", 5, 0),
   };
   if (config.port > 65535) throw new ConfigError("PORT", String(config.port), "a port number 0-65535");
   if (config.adminToken !== undefined && config.adminToken.length < 24) {

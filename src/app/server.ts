@@ -18,6 +18,7 @@ import { registerModelFileRoutes } from "../registry/routes";
 import { startNotificationDispatcher } from "../notifications";
 import { registerMlflowApi } from "../tracking/mlflow/api";
 import { startMlflowMirror } from "../../plugins/mlflow";
+import { registerServingRoutes } from "../serving/routes";
 import { registerArtifactTransfer } from "../runs/artifact-transfer";
 import { authenticate } from "./authenticate";
 import type { SluiceConfig } from "./config";
@@ -163,6 +164,14 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
   registerDatasetUploads(app, { services, limiter, log, maxBytes: config.uploadLimitBytes });
   registerModelFileRoutes(app, { services, limiter, log, maxBytes: config.uploadLimitBytes });
   registerMlflowApi(app, { services, limiter, log, bodyLimitBytes: config.bodyLimitBytes, maxBytes: config.uploadLimitBytes });
+  services.serving.instrument(metrics.registry);
+  registerServingRoutes(app, {
+    services,
+    limiter,
+    log,
+    bodyLimitBytes: config.bodyLimitBytes,
+    isReady: () => !draining,
+  });
   app.use(bodyErrorHandler(config.bodyLimitBytes, log));
 
   /** Health probes stay open by default; a locked-down endpoint needs any valid token. */

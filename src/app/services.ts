@@ -27,6 +27,7 @@ import { TrackingService } from "../tracking/tracking.service";
 import { type StageHooks } from "../runs/output-hooks";
 import { dataPlaneHooks } from "../operators/hooks";
 import { SecretService } from "../secrets/secret.service";
+import { ServingService } from "../serving/serving.service";
 import { ValidationService } from "../validation/validation.service";
 import { loadSecretKey } from "../secrets/secret-key";
 import { EventRuleService } from "../triggers/event-rule.service";
@@ -76,6 +77,8 @@ export interface Services {
   notifications: NotificationService;
   /** Experiments and tracking runs (MLflow's tracking model). */
   tracking: TrackingService;
+  /** Real-time inference: served names, loaded models, micro-batching. */
+  serving: ServingService;
 }
 
 /** Services plus what they hold open, to be released at shutdown. */
@@ -116,6 +119,13 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
   const features = new FeatureService(db, artifacts);
   const evaluation = new EvaluationService(db);
   const governance = new GovernanceService(db, events);
+  const registry = new RegistryService(db, artifacts, evaluation, governance);
+  const serving = ServingService.forChampions({
+    registry,
+    events,
+    settings: { maxBatchRows: config.servingMaxBatch, maxWaitMs: config.servingMaxWaitMs },
+    log: log.child({ component: "serving" }),
+  });
   const stageHooks = dataPlaneHooks({ datasets, validation, features, evaluation, store: artifacts });
   const services: Services = {
     config,
@@ -139,16 +149,18 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     validation,
     features,
     stageHooks,
-    registry: new RegistryService(db, artifacts, evaluation, governance),
+    registry,
     evaluation,
     governance,
     notifications: new NotificationService(db, secrets),
     tracking: new TrackingService(db),
+    serving,
   };
   return {
     services,
     workRoot,
     async close() {
+      await serving.close();
       await Promise.all([events.close(), logs.close(), metrics.close()]);
       await bus.close();
       for (const dir of temporary) await removeTree(dir).catch(() => undefined);

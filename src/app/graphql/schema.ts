@@ -23,6 +23,7 @@ import { DatasetVersionValidationResolver, ValidationResolver } from "../../vali
 import { SecretResolver } from "../../secrets/secret.resolver";
 import { StageRunSearchResolver } from "../../training/search.resolver";
 import { NotificationChannelResolver } from "../../notifications/notification.resolver";
+import { ServingResolver } from "../../serving/serving.resolver";
 import { EventRuleResolver, ScheduleResolver, TriggerFireResolver } from "../../triggers";
 import type { RequestContext } from "../context";
 import { ErrorCode, SluiceError } from "../errors";
@@ -60,6 +61,7 @@ const resolvers = [
   NotificationChannelResolver,
   ExperimentResolver,
   TrackingRunResolver,
+  ServingResolver,
 ] as const;
 
 /**

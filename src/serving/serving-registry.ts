@@ -1,0 +1,209 @@
+/**
+ * Which model a served name means. The routes and `predict` ask a `ServingRegistry`; the
+ * deployment layer (endpoints, canary, shadow, rollback — issue #6, later) will implement it.
+ *
+ * `ChampionServingRegistry` is the implementation for now: in a project, the name of a
+ * registered model serves the version its `champion` alias points at (and
+ * `/versions/{n}` serves version n), provided that version is APPROVED. Models are loaded on
+ * first use and kept; when the alias moves, a version is approved, rejected or archived
+ * (events `model.alias.moved`, `model.alias.deleted`, `approval.decided`,
+ * `model.version.archived`, from any server process), the name is re-read and the holder
+ * swaps to the new version — loaded and warmed first, in-flight requests finishing on the old.
+ */
+import type { Logger } from "pino";
+import { ConflictError, ErrorCode, NotFoundError, SluiceError } from "../app/errors";
+import type { EventBus } from "../events/event-bus";
+import { GovernanceEvents } from "../governance/governance.service";
+import type { ModelVersionRow } from "../registry/model-version.entity";
+import { RegistryEvents, type RegistryService } from "../registry/registry.service";
+import type { ModelSignature } from "../registry/signature";
+import type { BatchSettings, RunObserver } from "./batcher";
+import { LoadedModel, ModelHolder, ModelLoadError } from "./session";
+
+/** A served name: a model name in a project, and optionally an explicit version. */
+export interface ServedModelRef {
+  projectId: string;
+  name: string;
+  /** `/versions/{version}`; undefined lets the registry choose (the champion). */
+  version?: string;
+}
+
+export interface ServingRegistry {
+  /** The holder serving `ref`, or undefined when nothing by that name exists (404). */
+  resolve(ref: ServedModelRef): Promise<ModelHolder | undefined>;
+  /** The versions that may be asked for explicitly (OIP metadata `versions`). */
+  versions(ref: ServedModelRef): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/** The alias whose version a model's name serves. */
+export const SERVED_ALIAS = "champion";
+
+/** Nothing to serve under an existing model's name: no champion alias, or no such version. */
+export class NothingServedError extends SluiceError {
+  constructor(message: string) {
+    super(ErrorCode.NOT_FOUND, message);
+  }
+}
+
+interface Entry {
+  modelId: string;
+  name: string;
+  /** A version number, or undefined for the champion alias. */
+  pinned: number | undefined;
+  holder: ModelHolder;
+  /** Refreshes of this entry, one after another. */
+  chain: Promise<void>;
+}
+
+const WATCHED = [
+  RegistryEvents.aliasMoved,
+  RegistryEvents.aliasDeleted,
+  RegistryEvents.versionArchived,
+  GovernanceEvents.decided,
+  GovernanceEvents.expired,
+];
+
+export class ChampionServingRegistry implements ServingRegistry {
+  private readonly entries = new Map<string, Promise<Entry | undefined>>();
+  private readonly watch: AsyncIterableIterator<{ payload: Record<string, unknown> }>;
+  private closed = false;
+
+  constructor(
+    private readonly deps: {
+      registry: RegistryService;
+      events: EventBus;
+      settings: BatchSettings;
+      /** Told of every session.run (rows, requests), for the batch-size metric. */
+      observe: (name: string) => RunObserver;
+      log: Logger;
+    },
+  ) {
+    this.watch = deps.events.subscribe({ types: WATCHED });
+    void this.follow();
+  }
+
+  /** Re-reads every entry of a model that an event touched. */
+  private async follow(): Promise<void> {
+    try {
+      for await (const event of this.watch) {
+        const modelId = event.payload.registeredModelId;
+        if (typeof modelId !== "string") continue;
+        for (const pending of this.entries.values()) {
+          const entry = await pending.catch(() => undefined);
+          if (entry && entry.modelId === modelId) this.schedule(entry);
+        }
+      }
+    } catch (err) {
+      if (!this.closed) this.deps.log.error({ err }, "serving stopped following model events");
+    }
+  }
+
+  async resolve(ref: ServedModelRef): Promise<ModelHolder | undefined> {
+    const pinned = ref.version === undefined ? undefined : Number(ref.version);
+    if (pinned !== undefined && !(Number.isSafeInteger(pinned) && pinned > 0)) {
+      throw new NothingServedError(`model ${ref.name} has no version ${JSON.stringify(ref.version)}: versions are numbers 1, 2, …`);
+    }
+    const key = `${ref.projectId}\u0000${ref.name}\u0000${pinned ?? ""}`;
+    let pending = this.entries.get(key);
+    if (!pending) {
+      pending = this.open(ref.projectId, ref.name, pinned);
+      this.entries.set(key, pending);
+      // A name that does not exist (yet) is not kept: it may be created later.
+      void pending.then(
+        (e) => e === undefined && this.entries.get(key) === pending && this.entries.delete(key),
+        () => this.entries.get(key) === pending && this.entries.delete(key),
+      );
+    }
+    const entry = await pending;
+    if (!entry) return undefined;
+    await entry.chain;
+    // A refresh that failed outright (the database away, say) left nothing to serve and no reason: try again.
+    if (!entry.holder.ready && !entry.holder.refused) {
+      this.schedule(entry);
+      await entry.chain;
+    }
+    return entry.holder;
+  }
+
+  async versions(ref: ServedModelRef): Promise<string[]> {
+    const model = await this.deps.registry.modelByName(ref.projectId, ref.name);
+    if (!model) return [];
+    const page = await this.deps.registry.listVersions(
+      { registeredModelId: model.id, status: "APPROVED" },
+      { first: 500 },
+      { property: "version", direction: "ASC" },
+    );
+    return page.rows.map((v) => String(v.version));
+  }
+
+  private async open(projectId: string, name: string, pinned: number | undefined): Promise<Entry | undefined> {
+    const model = await this.deps.registry.modelByName(projectId, name);
+    if (!model) return undefined;
+    // Only versions that exist get an entry, so asking for made-up numbers cannot grow the map.
+    if (pinned !== undefined && !(await this.deps.registry.versionByNumber(model.id, pinned))) return undefined;
+    const entry: Entry = { modelId: model.id, name: model.name, pinned, holder: new ModelHolder(), chain: Promise.resolve() };
+    this.schedule(entry);
+    return entry;
+  }
+
+  private schedule(entry: Entry): void {
+    entry.chain = entry.chain.then(() =>
+      this.refresh(entry).catch((err) => this.deps.log.error({ err, model: entry.name }, "serving could not refresh a model")),
+    );
+  }
+
+  /** Brings the entry's holder in line with the registry: the right version, loaded, or a refusal saying why. */
+  private async refresh(entry: Entry): Promise<void> {
+    if (this.closed) return;
+    const { registry } = this.deps;
+    const v: ModelVersionRow | null =
+      entry.pinned === undefined
+        ? await registry.versionByAlias(entry.modelId, SERVED_ALIAS)
+        : await registry.versionByNumber(entry.modelId, entry.pinned);
+    if (!v) {
+      await entry.holder.refuse(
+        entry.pinned === undefined
+          ? new NothingServedError(`model ${entry.name} has no '${SERVED_ALIAS}' alias, so nothing is served under its name`)
+          : new NotFoundError("ModelVersion", `${entry.name} v${entry.pinned}`),
+      );
+      return;
+    }
+    if (v.status !== "APPROVED") {
+      await entry.holder.refuse(
+        new ConflictError(`version ${v.version} of ${entry.name} is ${v.status}; only APPROVED versions are served`, {
+          version: v.version,
+          status: v.status,
+        }),
+      );
+      return;
+    }
+    if (entry.holder.ready && entry.holder.current?.identity.versionId === v.id) return;
+    const file = await registry.versionFile(v);
+    const identity = { name: entry.name, version: String(v.version), versionId: v.id };
+    try {
+      await entry.holder.swap(() =>
+        LoadedModel.load(file, identity, v.signature as unknown as ModelSignature, this.deps.settings, this.deps.observe(entry.name)),
+      );
+      this.deps.log.info({ model: entry.name, version: v.version }, "serving a new model version");
+    } catch (err) {
+      if (!(err instanceof ModelLoadError)) throw err;
+      // An approved version that cannot load: keep serving what serves, else say why.
+      this.deps.log.error({ err, model: entry.name, version: v.version }, "a model version failed to load for serving");
+      if (!entry.holder.ready) await entry.holder.refuse(new ConflictError(err.message));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.watch.return?.();
+    for (const pending of this.entries.values()) {
+      const entry = await pending.catch(() => undefined);
+      if (entry) {
+        await entry.chain;
+        await entry.holder.close();
+      }
+    }
+    this.entries.clear();
+  }
+}

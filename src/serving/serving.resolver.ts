@@ -1,0 +1,37 @@
+import { GraphQLJSON, GraphQLJSONObject } from "graphql-scalars";
+import { Arg, Ctx, Field, ID, ObjectType, Query, Resolver } from "type-graphql";
+import type { RequestContext } from "../app/context";
+import { Permission } from "../auth/roles";
+
+@ObjectType({ description: "Predictions of a served model, one per instance, in request order." })
+export class Prediction {
+  @Field({ description: "The served name." })
+  modelName: string;
+
+  @Field({ description: "The model version that answered." })
+  modelVersion: string;
+
+  @Field(() => [GraphQLJSONObject], {
+    description: "One object per instance: output name → value (a list when the output has several values per row).",
+  })
+  predictions: Array<Record<string, unknown>>;
+}
+
+@Resolver()
+export class ServingResolver {
+  @Query(() => Prediction, {
+    description:
+      "Runs a served model (the registered model's APPROVED 'champion' version) on instances in the records form, " +
+      "each {column: value} for the model's per-column inputs, through the same micro-batcher as the OIP routes.",
+  })
+  async predict(
+    @Ctx() ctx: RequestContext,
+    @Arg("projectId", () => ID) projectId: string,
+    @Arg("model") model: string,
+    @Arg("instances", () => [GraphQLJSON]) instances: unknown[],
+  ): Promise<Prediction> {
+    ctx.authz.require(Permission.READ, projectId);
+    const r = await ctx.services.serving.predict({ projectId, name: model }, instances);
+    return Object.assign(new Prediction(), { modelName: r.model_name, modelVersion: r.model_version, predictions: r.predictions });
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * Inference as the routes and GraphQL `predict` use it: resolve the served name, decode the
+ * request against the serving model's signature, run it through that model's micro-batcher,
+ * encode the answer — counted and timed in the serving metrics.
+ */
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import { ErrorCode, InvalidInputError, NotFoundError, SluiceError } from "../app/errors";
+import type { EventBus } from "../events/event-bus";
+import type { RegistryService } from "../registry/registry.service";
+import type { BatchSettings } from "./batcher";
+import { type InferenceOutcome, ServingMetrics } from "./metrics";
+import { type OipResponse, type OipTensorMetadata, decodeRequest, encodePredictions, encodeResponse, tensorMetadata } from "./oip";
+import { ChampionServingRegistry, type ServedModelRef, type ServingRegistry } from "./serving-registry";
+import type { LoadedModel, ModelHolder } from "./session";
+
+/** The records-form answer: one prediction object per instance. */
+export interface RecordsResponse {
+  model_name: string;
+  model_version: string;
+  id: string;
+  predictions: Array<Record<string, unknown>>;
+}
+
+/** OIP model metadata. */
+export interface ModelMetadata {
+  name: string;
+  versions: string[];
+  platform: "onnxruntime";
+  inputs: OipTensorMetadata[];
+  outputs: OipTensorMetadata[];
+}
+
+function outcomeOf(err: unknown): InferenceOutcome {
+  if (!(err instanceof SluiceError)) return "error";
+  switch (err.code) {
+    case ErrorCode.BAD_USER_INPUT:
+      return "bad_request";
+    case ErrorCode.NOT_FOUND:
+      return "not_found";
+    case ErrorCode.CONFLICT:
+      return "refused";
+    case ErrorCode.FORBIDDEN:
+    case ErrorCode.UNAUTHENTICATED:
+      return "forbidden";
+    default:
+      return "error";
+  }
+}
+
+export class ServingService {
+  private metrics: ServingMetrics | undefined;
+
+  constructor(readonly registry: ServingRegistry) {}
+
+  /** The default wiring: registered models' champions, following registry and governance events. */
+  static forChampions(deps: { registry: RegistryService; events: EventBus; settings: BatchSettings; log: Logger }): ServingService {
+    let service: ServingService | undefined = undefined;
+    const registry = new ChampionServingRegistry({
+      ...deps,
+      observe: (name) => (rows, requests) => {
+        service?.metrics?.batchRows.observe({ model: name }, rows);
+        service?.metrics?.batchRequests.observe({ model: name }, requests);
+      },
+    });
+    service = new ServingService(registry);
+    return service;
+  }
+
+  /** Registers the serving metrics in the server's registry (called once by the server). */
+  instrument(registry: Registry): ServingMetrics {
+    this.metrics ??= new ServingMetrics(registry);
+    return this.metrics;
+  }
+
+  /** The holder of `ref`; 404 when no such model exists. */
+  async holder(ref: ServedModelRef): Promise<ModelHolder> {
+    const holder = await this.registry.resolve(ref);
+    if (!holder) throw new NotFoundError("Model", ref.version ? `${ref.name} v${ref.version}` : ref.name);
+    return holder;
+  }
+
+  async metadata(ref: ServedModelRef): Promise<ModelMetadata> {
+    const holder = await this.holder(ref);
+    if (holder.refused) throw holder.refused;
+    const model = holder.current;
+    if (!model) throw new NotFoundError("Model", ref.name);
+    return {
+      name: ref.name,
+      versions: await this.registry.versions(ref),
+      platform: "onnxruntime",
+      inputs: model.signature.inputs.map(tensorMetadata),
+      outputs: model.signature.outputs.map(tensorMetadata),
+    };
+  }
+
+  /** Whether `ref` can serve now, and if not, why. */
+  async ready(ref: ServedModelRef): Promise<{ ready: boolean; reason?: string }> {
+    const holder = await this.holder(ref);
+    return holder.ready ? { ready: true } : { ready: false, reason: holder.refused?.message ?? "not loaded" };
+  }
+
+  /**
+   * One inference request, in the OIP form (`inputs`) or the records form (`instances`).
+   *
+   * @throws InvalidInputError (400) naming the problem; NotFoundError (404) for an unknown model;
+   *   ConflictError (409) when the served version is not approved
+   */
+  async infer(ref: ServedModelRef, body: unknown): Promise<OipResponse | RecordsResponse> {
+    return this.measure(ref, async () => {
+      const holder = await this.holder(ref);
+      return holder.use(async (model) => {
+        const request = decodeRequest(body, model.signature);
+        const outputs = await this.run(model, request.feeds, request.outputs);
+        const response = encodeResponse(model.identity, request, outputs, request.outputs);
+        if (!request.records) return response;
+        return {
+          model_name: response.model_name,
+          model_version: response.model_version,
+          id: response.id,
+          predictions: encodePredictions(response.outputs, request.rows ?? 0),
+        };
+      });
+    });
+  }
+
+  /** The records form for GraphQL `predict`: one prediction object per instance. */
+  async predict(ref: ServedModelRef, instances: unknown[]): Promise<RecordsResponse> {
+    return (await this.infer(ref, { instances })) as RecordsResponse;
+  }
+
+  private async run(model: LoadedModel, feeds: Parameters<LoadedModel["infer"]>[0], fetches: string[]) {
+    try {
+      return await model.infer(feeds, fetches);
+    } catch (err) {
+      // The inputs passed every check, so what onnxruntime refuses is in their values.
+      throw new InvalidInputError([
+        { field: "inputs", message: `onnxruntime could not run the model on them: ${(err as Error).message.split("\n")[0]}` },
+      ]);
+    }
+  }
+
+  private async measure<T>(ref: ServedModelRef, fn: () => Promise<T>): Promise<T> {
+    const started = process.hrtime.bigint();
+    try {
+      const result = await fn();
+      this.metrics?.requests.inc({ model: ref.name, outcome: "ok" });
+      this.metrics?.latency.observe({ model: ref.name }, Number(process.hrtime.bigint() - started) / 1e9);
+      return result;
+    } catch (err) {
+      const outcome = outcomeOf(err);
+      // Names nobody serves are the client's to choose: one label for all of them keeps the registry bounded.
+      this.metrics?.requests.inc({ model: outcome === "not_found" ? "unknown" : ref.name, outcome });
+      throw err;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.registry.close();
+  }
+}
