@@ -142,6 +142,14 @@ async function main(): Promise<void> {
       .map((l) => l.toFixed(2))
       .join(" ")}`,
   );
+  // A yardstick for how busy the shared machine is: one trivial pass over 3M doubles (~5–10 ms when idle).
+  const probe = new Float64Array(3_000_000).map((_, i) => (i * 7919) % 1000);
+  const pass = best(5, () => {
+    let s = 0;
+    for (let i = 0; i < probe.length; i++) s += Math.floor(probe[i] / 20);
+    return s;
+  });
+  console.log(`yardstick: one trivial pass over 3M doubles, best of 5 ${Math.min(...pass.ms).toFixed(1)} ms`);
   log("loading January, June and all rows with DuckDB…");
   const jan = await load("month(date) = 1");
   const jun = await load("month(date) = 6");

@@ -93,11 +93,16 @@ export function smirnov(n: number, x: number): number {
   const last = Math.floor(n * (1 - x));
   let logC = 0; // ln C(n, j)
   let sum = 0;
+  let prev = Infinity;
   for (let j = 0; j <= last; j++) {
     if (j > 0) logC += Math.log(n - j + 1) - Math.log(j);
     const lower = (n - j - n * x) / n; // 1 − x − j/n without forming 1 − x first
     if (lower <= 0) break;
-    sum += Math.exp(logC + (n - j) * Math.log(lower) + (j - 1) * Math.log(x + j / n));
+    const term = Math.exp(logC + (n - j) * Math.log(lower) + (j - 1) * Math.log(x + j / n));
+    sum += term;
+    // The terms rise to one peak and fall (log-concave in j): once falling and negligible, stop.
+    if (term < prev && term < sum * 1e-18) break;
+    prev = term;
   }
   return clip01(x * sum);
 }
