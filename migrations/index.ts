@@ -9,6 +9,7 @@ import { Registry1795636110726 } from "./1795636110726-Registry";
 import { Governance1795642531994 } from "./1795642531994-Governance";
 import { Evaluation1795637195187 } from "./1795637195187-Evaluation";
 import { Notifications1795642482903 } from "./1795642482903-Notifications";
+import { AliasHistoryOrder1795647539255 } from "./1795647539255-AliasHistoryOrder";
 import { Tracking1795643323566 } from "./1795643323566-Tracking";
 
 /**
@@ -29,4 +30,5 @@ export const migrations: Function[] = [
   Notifications1795642482903,
   Governance1795642531994,
   Tracking1795643323566,
+  AliasHistoryOrder1795647539255,
 ];

@@ -66,4 +66,11 @@ export class ModelAliasHistoryRow {
 
   @CreateDateColumn({ type: "timestamptz", precision: 3 })
   at: Date;
+
+  /**
+   * The order of the moves. `at` is the transaction's start, and two moves racing for the model's
+   * lock can commit in the other order; the sequence is drawn at insert, after the lock.
+   */
+  @Column({ type: "bigint", generated: "increment" })
+  seq: string;
 }

@@ -428,7 +428,7 @@ export class RegistryService {
   async aliasHistory(modelId: string, alias?: string): Promise<ModelAliasHistoryRow[]> {
     return this.repo(ModelAliasHistoryRow).find({
       where: { registeredModelId: modelId, ...(alias ? { alias } : {}) },
-      order: { at: "ASC" },
+      order: { seq: "ASC" },
     });
   }
 
