@@ -24,6 +24,7 @@ import { FeatureService } from "../features/feature.service";
 import { GovernanceService } from "../governance/governance.service";
 import { RegistryService } from "../registry/registry.service";
 import { TrackingService } from "../tracking/tracking.service";
+import { searchTrialsHook } from "../training/search-hook";
 import { type StageHooks } from "../runs/output-hooks";
 import { dataPlaneHooks } from "../operators/hooks";
 import { SecretService } from "../secrets/secret.service";
@@ -126,7 +127,12 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     settings: { maxBatchRows: config.servingMaxBatch, maxWaitMs: config.servingMaxWaitMs },
     log: log.child({ component: "serving" }),
   });
-  const stageHooks = dataPlaneHooks({ datasets, validation, features, evaluation, store: artifacts });
+  const tracking = new TrackingService(db);
+  // A train stage's hyperparameter search becomes tracking runs: one per search, a child per trial.
+  const stageHooks = dataPlaneHooks({ datasets, validation, features, evaluation, store: artifacts }).onOutput(
+    "searchTrials",
+    searchTrialsHook(tracking),
+  );
   const services: Services = {
     config,
     db,
@@ -153,7 +159,7 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     evaluation,
     governance,
     notifications: new NotificationService(db, secrets),
-    tracking: new TrackingService(db),
+    tracking,
     serving,
   };
   return {

@@ -162,6 +162,37 @@ describe("hyperparameter search in the train operator", () => {
       history.map((p) => [p.step, p.value]).sort((a, b) => a[0]! - b[0]!),
       losses.map((v, i) => [i, v]),
     );
+
+    // In experiment tracking: one run for the search (experiment = the pipeline), a child per trial.
+    const registered = (await metadataOf(output.id)).registered as { trackingRunId: string; trialRunIds: string[] };
+    const parent = dataOf(
+      await t.gql(`query($id: ID!) { trackingRun(id: $id) { experimentId status params tags latestMetrics { key value } } }`, {
+        id: registered.trackingRunId,
+      }),
+    ).trackingRun;
+    assert.equal(parent.status, "FINISHED");
+    assert.equal(parent.tags["sluice.stage_run_id"], stage(run, "grid").id);
+    assert.equal(parent.params.maxDepth, String(best.params.maxDepth));
+    const children = dataOf(
+      await t.gql(
+        `query($e: ID!, $p: ID) { trackingRuns(experimentId: $e, filter: { parentRunId: $p }, first: 50) { nodes { id name status params tags latestMetrics { key value } } } }`,
+        { e: parent.experimentId, p: registered.trackingRunId },
+      ),
+    ).trackingRuns.nodes as Array<{
+      name: string;
+      status: string;
+      params: Record<string, string>;
+      tags: Record<string, string>;
+      latestMetrics: Array<{ key: string; value: number }>;
+    }>;
+    assert.equal(children.length, 4);
+    for (const child of children) {
+      const i = Number(child.tags["sluice.trial"]);
+      assert.equal(child.status, "FINISHED");
+      assert.equal(child.params.learningRate, String(search.trials[i]!.params.learningRate));
+      assert.equal(child.latestMetrics.find((m) => m.key === "log_loss")!.value, losses[i]);
+      assert.equal(child.tags["sluice.best"] === "true", i === search.best);
+    }
   });
 
   it("draws random configurations from the seed, the same in worker threads as in the stage's thread", async () => {

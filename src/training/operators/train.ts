@@ -298,7 +298,8 @@ export async function train(ctx: StageContext): Promise<Record<string, StageOutp
           sizeBytes: size,
           hyperparameters,
           training: details,
-          ...(search && { search }),
+          // The server records each trial as a child tracking run of one run for the search.
+          ...(search && { search, register: { type: "searchTrials" } }),
         },
       },
     };
