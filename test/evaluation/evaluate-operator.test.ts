@@ -6,34 +6,13 @@ import { after, before, describe, it } from "node:test";
 import * as ort from "onnxruntime-node";
 import { evaluateClassifier, evaluateRegressor, type ClassifierPredictions } from "../../src/evaluation";
 import { mulberry32, normalSampler } from "../../src/training/data";
-import { GraphBuilder, ML_DOMAIN, valueInfo } from "../../src/training/onnx/builder";
 import { seedProject } from "../helpers/fixtures";
 import { applyPipeline, stage, triggerRun, waitForRun } from "../helpers/pipelines";
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";
+import { logisticModel } from "../helpers/onnx-models";
+import { GraphBuilder, ML_DOMAIN, valueInfo } from "../../src/training/onnx/builder";
 
 const FIXTURES = path.resolve(__dirname, "../../../test/registry/fixtures");
-
-/** A logistic model over two float columns, x0 and x1, fed separately and concatenated: outputs label and probabilities [N, 2]. */
-function logisticModel(coefficients: [number, number], intercept: number, inputs: [string, string] = ["x0", "x1"]): Uint8Array {
-  const g = new GraphBuilder();
-  g.node("Concat", inputs, ["X"], { axis: { int: 1 } });
-  g.node(
-    "LinearClassifier",
-    ["X"],
-    ["label", "probabilities"],
-    {
-      coefficients: { floats: coefficients },
-      intercepts: { floats: [intercept] },
-      classlabels_ints: { ints: [0, 1] },
-      post_transform: { string: "LOGISTIC" },
-    },
-    ML_DOMAIN,
-  );
-  return g.build({
-    inputs: [valueInfo(inputs[0], "float", [null, 1]), valueInfo(inputs[1], "float", [null, 1])],
-    outputs: [valueInfo("label", "int64", [null]), valueInfo("probabilities", "float", [null, 2])],
-  });
-}
 
 /** A regressor over two float columns fed separately: variable = 0.5·x1 + 1·y − 0.2. */
 function regressionModel(): Uint8Array {

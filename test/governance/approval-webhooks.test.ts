@@ -1,16 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { generateSecret, verifyWebhook } from "../../plugins/webhook";
-import { GraphBuilder, ML_DOMAIN, valueInfo } from "../../src/training/onnx/builder";
 import { seedCaller, seedProject } from "../helpers/fixtures";
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";
 import { TestReceiver } from "../notifications/receiver";
-
-function linearModel(coefficient: number): Uint8Array {
-  const g = new GraphBuilder();
-  g.node("LinearRegressor", ["X"], ["variable"], { coefficients: { floats: [coefficient] }, intercepts: { floats: [0] } }, ML_DOMAIN);
-  return g.build({ inputs: [valueInfo("X", "float", [null, 1])], outputs: [valueInfo("variable", "float", [null, 1])] });
-}
+import { linearModel } from "../helpers/onnx-models";
 
 /** Governance and notifications together: a request and its decision reach a signed webhook. */
 describe("approval requests and decisions on a webhook", () => {
@@ -55,7 +49,7 @@ describe("approval requests and decisions on a webhook", () => {
     const res = await fetch(`${t.url}/registered-models/${modelId}/versions`, {
       method: "POST",
       headers: { authorization: `Bearer ${t.adminToken}`, "content-type": "application/octet-stream" },
-      body: linearModel(3),
+      body: linearModel([3]),
     });
     const { versionId } = (await res.json()) as { versionId: string };
     const decided = dataOf(

@@ -1,21 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { GraphBuilder, ML_DOMAIN, valueInfo } from "../../src/training/onnx/builder";
 import { seedCaller, seedProject } from "../helpers/fixtures";
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";
-
-/** A tiny valid model; distinct coefficients give distinct files. */
-function linearModel(coefficients: number[], intercept: number): Uint8Array {
-  const g = new GraphBuilder();
-  g.node(
-    "LinearRegressor",
-    ["X"],
-    ["variable"],
-    { coefficients: { floats: coefficients }, intercepts: { floats: [intercept] } },
-    ML_DOMAIN,
-  );
-  return g.build({ inputs: [valueInfo("X", "float", [null, coefficients.length])], outputs: [valueInfo("variable", "float", [null, 1])] });
-}
+import { linearModel } from "../helpers/onnx-models";
 
 const REQUEST = `id status reason requiredApprovals policyIsDefault requestedBy expiresAt decidedBy
   checks { kind name passed observed expected reason } decisions { principalId verdict comment }`;

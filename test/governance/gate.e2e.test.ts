@@ -1,24 +1,12 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { GraphBuilder, ML_DOMAIN, valueInfo } from "../../src/training/onnx/builder";
 import { seedCaller, seedProject } from "../helpers/fixtures";
 import { applyPipeline, getRun, stage, triggerRun, waitForRun } from "../helpers/pipelines";
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";
+import { linearModel } from "../helpers/onnx-models";
 
 const FIXTURES = path.resolve(__dirname, "../../../test/registry/fixtures");
-
-function linearModel(coefficients: number[], intercept: number): Uint8Array {
-  const g = new GraphBuilder();
-  g.node(
-    "LinearRegressor",
-    ["X"],
-    ["variable"],
-    { coefficients: { floats: coefficients }, intercepts: { floats: [intercept] } },
-    ML_DOMAIN,
-  );
-  return g.build({ inputs: [valueInfo("X", "float", [null, coefficients.length])], outputs: [valueInfo("variable", "float", [null, 1])] });
-}
 
 /** train → gate → use: the last stage reads the gate's `model` output, so it runs only once approved. */
 function gatedPipeline(bytes: Uint8Array, metrics: Record<string, number>) {

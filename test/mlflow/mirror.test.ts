@@ -3,23 +3,11 @@ import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import pino from "pino";
 import { MlflowMirror } from "../../plugins/mlflow";
-import { GraphBuilder, ML_DOMAIN, valueInfo } from "../../src/training/onnx/builder";
 import { seedCaller, seedProject } from "../helpers/fixtures";
 import { applyPipeline, moduleRun, triggerRun, waitForRun } from "../helpers/pipelines";
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";
 import { mlflowClient } from "./client";
-
-function linearModel(coefficients: number[], intercept: number): Uint8Array {
-  const g = new GraphBuilder();
-  g.node(
-    "LinearRegressor",
-    ["X"],
-    ["variable"],
-    { coefficients: { floats: coefficients }, intercepts: { floats: [intercept] } },
-    ML_DOMAIN,
-  );
-  return g.build({ inputs: [valueInfo("X", "float", [null, coefficients.length])], outputs: [valueInfo("variable", "float", [null, 1])] });
-}
+import { linearModel } from "../helpers/onnx-models";
 
 async function eventually<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
   const until = Date.now() + timeoutMs;

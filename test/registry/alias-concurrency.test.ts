@@ -1,14 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { GraphBuilder, ML_DOMAIN, valueInfo } from "../../src/training/onnx/builder";
 import { seedProject } from "../helpers/fixtures";
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";
-
-function linearModel(coefficient: number): Uint8Array {
-  const g = new GraphBuilder();
-  g.node("LinearRegressor", ["X"], ["variable"], { coefficients: { floats: [coefficient] }, intercepts: { floats: [0] } }, ML_DOMAIN);
-  return g.build({ inputs: [valueInfo("X", "float", [null, 1])], outputs: [valueInfo("variable", "float", [null, 1])] });
-}
+import { linearModel } from "../helpers/onnx-models";
 
 const MOVES = 24;
 
@@ -28,7 +22,7 @@ describe("aliases under concurrent moves", () => {
       const res = await fetch(`${t.url}/registered-models/${modelId}/versions`, {
         method: "POST",
         headers: { authorization: `Bearer ${t.adminToken}`, "content-type": "application/octet-stream" },
-        body: linearModel(v),
+        body: linearModel([v]),
       });
       assert.equal(res.status, 201);
     }

@@ -3,25 +3,12 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { GraphBuilder, ML_DOMAIN, valueInfo } from "../../src/training/onnx/builder";
 import { seedCaller, seedProject } from "../helpers/fixtures";
 import { applyPipeline, stage, triggerRun, waitForRun } from "../helpers/pipelines";
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";
+import { linearModel } from "../helpers/onnx-models";
 
 const FIXTURES = path.resolve(__dirname, "../../../test/registry/fixtures");
-
-/** A tiny valid model: y = X·coefficients + intercept. */
-function linearModel(coefficients: number[], intercept: number): Uint8Array {
-  const g = new GraphBuilder();
-  g.node(
-    "LinearRegressor",
-    ["X"],
-    ["variable"],
-    { coefficients: { floats: coefficients }, intercepts: { floats: [intercept] } },
-    ML_DOMAIN,
-  );
-  return g.build({ inputs: [valueInfo("X", "float", [null, coefficients.length])], outputs: [valueInfo("variable", "float", [null, 1])] });
-}
 
 const VERSION = `id version status source signature metrics lineage createdBy aliases downloadPath`;
 
