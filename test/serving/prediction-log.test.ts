@@ -154,6 +154,14 @@ describe("the prediction log and outcomes", () => {
     assert.ok(audit.length >= 3, JSON.stringify(audit));
   });
 
+  it("filters by prediction id and outcome", async () => {
+    const q = `query($p: ID!, $f: LoggedPredictionFilter) { predictions(projectId: $p, model: "churn", filter: $f) { nodes { predictionId } } }`;
+    const withOutcome = dataOf(await t.gql(q, { p: projectId, f: { hasOutcome: true } })).predictions.nodes;
+    assert.deepEqual(withOutcome, [{ predictionId: "req-a:1" }]);
+    const byId = dataOf(await t.gql(q, { p: projectId, f: { predictionId: "req-a:0" } })).predictions.nodes;
+    assert.deepEqual(byId, [{ predictionId: "req-a:0" }]);
+  });
+
   it("pages through the log", async () => {
     const first = dataOf(await t.gql(PREDICTIONS, { p: projectId, m: "churn", first: 1 })).predictions;
     assert.equal(first.nodes.length, 1);

@@ -8,6 +8,9 @@ import { type OutcomeInput, PredictionLogService } from "./prediction-log.servic
 import {
   LoggedPrediction,
   LoggedPredictionConnection,
+  LoggedPredictionFilter,
+  LoggedPredictionOrder,
+  loggedPredictionSort,
   OutcomesPayload,
   OutcomesResult,
   RecordOutcomeInput,
@@ -24,9 +27,12 @@ export class PredictionLogResolver {
     @Arg("projectId", () => ID) projectId: string,
     @Arg("model", { description: "The registered model's name (or id)." }) model: string,
     @Args() page: PageArgsInput,
+    @Arg("filter", () => LoggedPredictionFilter, { nullable: true }) filter?: LoggedPredictionFilter | null,
+    @Arg("orderBy", () => LoggedPredictionOrder, { nullable: true }) orderBy?: LoggedPredictionOrder | null,
   ): Promise<LoggedPredictionConnection> {
     ctx.authz.require(Permission.READ, projectId);
-    return LoggedPredictionConnection.from(await ctx.services.predictionLog.list(projectId, model, page), LoggedPrediction.from);
+    const rows = await ctx.services.predictionLog.list(projectId, model, page, filter ?? {}, loggedPredictionSort(orderBy));
+    return LoggedPredictionConnection.from(rows, LoggedPrediction.from);
   }
 
   @Mutation(() => OutcomesResult, { description: "Joins one ground-truth outcome to its logged prediction(s). Needs EDITOR." })

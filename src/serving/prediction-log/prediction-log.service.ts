@@ -7,7 +7,7 @@
 import type { DataSource, EntityManager } from "typeorm";
 import { InvalidInputError, NotFoundError } from "../../app/errors";
 import type { MutationTx } from "../../app/mutation";
-import { type Page, type PageArgs, paginate } from "../../app/pagination";
+import { type Page, type PageArgs, type SortSpec, paginate } from "../../app/pagination";
 import { RegisteredModelRow } from "../../registry/registered-model.entity";
 import type { RegistryService } from "../../registry/registry.service";
 import type { PredictionLog } from "./prediction-log";
@@ -49,14 +49,23 @@ export class PredictionLogService {
     throw new NotFoundError("RegisteredModel", model);
   }
 
-  async list(projectId: string, model: string, page: PageArgs): Promise<Page<PredictionRow>> {
+  async list(
+    projectId: string,
+    model: string,
+    page: PageArgs,
+    filter: { predictionId?: string | null; hasOutcome?: boolean | null } = {},
+    sort: SortSpec<PredictionRow> = { property: "createdAt", direction: "DESC" },
+  ): Promise<Page<PredictionRow>> {
     const m = await this.model(projectId, model);
     await this.log.flush();
     const qb = this.db
       .getRepository(PredictionRow)
       .createQueryBuilder("p")
       .where("p.project_id = :projectId AND p.registered_model_id = :modelId", { projectId, modelId: m.id });
-    return paginate(qb, page, { property: "createdAt", direction: "DESC" });
+    if (filter.predictionId != null) qb.andWhere("p.prediction_id = :pid", { pid: filter.predictionId });
+    if (filter.hasOutcome === true) qb.andWhere("p.outcome IS NOT NULL");
+    if (filter.hasOutcome === false) qb.andWhere("p.outcome IS NULL");
+    return paginate(qb, page, sort);
   }
 
   /** Validates outcomes; each bad one is named by its field. */

@@ -1,6 +1,6 @@
 import { GraphQLJSON, GraphQLJSONObject } from "graphql-scalars";
 import { Field, ID, InputType, Int, ObjectType } from "type-graphql";
-import { Connection } from "../../app/graphql/connection";
+import { Connection, OrderBy } from "../../app/graphql/connection";
 import { MutationResult } from "../../app/graphql/results";
 import type { PredictionRow } from "./prediction.entity";
 
@@ -58,6 +58,21 @@ export class LoggedPrediction {
 
 export const LoggedPredictionConnection = Connection(LoggedPrediction, "LoggedPrediction");
 export type LoggedPredictionConnection = InstanceType<typeof LoggedPredictionConnection>;
+export const { Order: LoggedPredictionOrder, sortOf: loggedPredictionSort } = OrderBy(
+  "LoggedPrediction",
+  { CREATED_AT: "createdAt" } as const,
+  { property: "createdAt", direction: "DESC" },
+);
+export type LoggedPredictionOrder = InstanceType<typeof LoggedPredictionOrder>;
+
+@InputType()
+export class LoggedPredictionFilter {
+  @Field(() => String, { nullable: true, description: "Only rows with this prediction id." })
+  predictionId?: string | null;
+
+  @Field(() => Boolean, { nullable: true, description: "true: only rows with an outcome; false: only rows without." })
+  hasOutcome?: boolean | null;
+}
 
 @InputType()
 export class OutcomeEntryInput {
