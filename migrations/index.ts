@@ -10,6 +10,7 @@ import { Governance1795642531994 } from "./1795642531994-Governance";
 import { Evaluation1795637195187 } from "./1795637195187-Evaluation";
 import { Notifications1795642482903 } from "./1795642482903-Notifications";
 import { AliasHistoryOrder1795647539255 } from "./1795647539255-AliasHistoryOrder";
+import { PredictionLog1795649076143 } from "./1795649076143-PredictionLog";
 import { Tracking1795643323566 } from "./1795643323566-Tracking";
 
 /**
@@ -31,4 +32,5 @@ export const migrations: Function[] = [
   Governance1795642531994,
   Tracking1795643323566,
   AliasHistoryOrder1795647539255,
+  PredictionLog1795649076143,
 ];

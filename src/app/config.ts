@@ -1,4 +1,5 @@
 import path from "node:path";
+import { type PredictionLogSettings, predictionLogSettings } from "../serving/prediction-log/settings";
 import { type MlflowSettings, mlflowSettings } from "../tracking/mlflow/settings";
 
 /** Which deployment mode the server runs in; production turns introspection off by default. */
@@ -92,6 +93,8 @@ export interface SluiceConfig {
   readonly servingMaxBatch: number;
   /** Longest an inference request waits to be batched while a run of its model is in flight. `SLUICE_SERVING_MAX_WAIT_MS`. @default 5 */
   readonly servingMaxWaitMs: number;
+  /** The prediction log of served models (`SLUICE_PREDICTION_LOG_*`; see src/serving/prediction-log/settings.ts). */
+  readonly predictionLog: PredictionLogSettings;
 }
 
 /** A runner the server can host in its own process. */
@@ -277,6 +280,7 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     mlflow: mlflowSettings(env),
     servingMaxBatch: integer(env, "SLUICE_SERVING_MAX_BATCH", 64, 1),
     servingMaxWaitMs: integer(env, "SLUICE_SERVING_MAX_WAIT_MS", 5, 0),
+    predictionLog: predictionLogSettings(env, (variable, value, expected) => new ConfigError(variable, value, expected)),
   };
   if (config.port > 65535) throw new ConfigError("PORT", String(config.port), "a port number 0-65535");
   if (config.adminToken !== undefined && config.adminToken.length < 24) {

@@ -28,6 +28,8 @@ import { searchTrialsHook } from "../training/search-hook";
 import { type StageHooks } from "../runs/output-hooks";
 import { dataPlaneHooks } from "../operators/hooks";
 import { SecretService } from "../secrets/secret.service";
+import { PredictionLog } from "../serving/prediction-log/prediction-log";
+import { PredictionLogService } from "../serving/prediction-log/prediction-log.service";
 import { ServingService } from "../serving/serving.service";
 import { ValidationService } from "../validation/validation.service";
 import { loadSecretKey } from "../secrets/secret-key";
@@ -80,6 +82,7 @@ export interface Services {
   tracking: TrackingService;
   /** Real-time inference: served names, loaded models, micro-batching. */
   serving: ServingService;
+  predictionLog: PredictionLogService;
 }
 
 /** Services plus what they hold open, to be released at shutdown. */
@@ -127,6 +130,9 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     settings: { maxBatchRows: config.servingMaxBatch, maxWaitMs: config.servingMaxWaitMs },
     log: log.child({ component: "serving" }),
   });
+  // Every answered inference request is offered to the prediction log (sampled, bounded, written in the background).
+  const predictionLog = new PredictionLog(db.dataSource, config.predictionLog, log.child({ component: "prediction-log" }));
+  serving.logPredictionsTo(predictionLog);
   const tracking = new TrackingService(db);
   // A train stage's hyperparameter search becomes tracking runs: one per search, a child per trial.
   const stageHooks = dataPlaneHooks({ datasets, validation, features, evaluation, store: artifacts }).onOutput(
@@ -161,12 +167,14 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     notifications: new NotificationService(db, secrets),
     tracking,
     serving,
+    predictionLog: new PredictionLogService(db.dataSource, registry, predictionLog),
   };
   return {
     services,
     workRoot,
     async close() {
       await serving.close();
+      await predictionLog.close();
       await Promise.all([events.close(), logs.close(), metrics.close()]);
       await bus.close();
       for (const dir of temporary) await removeTree(dir).catch(() => undefined);

@@ -38,6 +38,7 @@ import { NotificationDeliveryRow } from "../notifications/notification-delivery.
 import { TrackingExperimentRow } from "../tracking/experiment.entity";
 import { TrackingMetricRow } from "../tracking/metric.entity";
 import { TrackingRunRow } from "../tracking/tracking-run.entity";
+import { PredictionRow } from "../serving/prediction-log/prediction.entity";
 
 /** Every TypeORM entity, by capability. A new capability adds its rows here and a migration. */
 export const entities = [
@@ -96,4 +97,6 @@ export const entities = [
   TrackingExperimentRow,
   TrackingRunRow,
   TrackingMetricRow,
+  // prediction log
+  PredictionRow,
 ];

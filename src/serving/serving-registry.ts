@@ -180,7 +180,7 @@ export class ChampionServingRegistry implements ServingRegistry {
     }
     if (entry.holder.ready && entry.holder.current?.identity.versionId === v.id) return;
     const file = await registry.versionFile(v);
-    const identity = { name: entry.name, version: String(v.version), versionId: v.id };
+    const identity = { name: entry.name, version: String(v.version), versionId: v.id, registeredModelId: entry.modelId };
     try {
       await entry.holder.swap(() =>
         LoadedModel.load(file, identity, v.signature as unknown as ModelSignature, this.deps.settings, this.deps.observe(entry.name)),

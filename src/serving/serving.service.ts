@@ -11,6 +11,8 @@ import type { RegistryService } from "../registry/registry.service";
 import type { BatchSettings } from "./batcher";
 import { type InferenceOutcome, ServingMetrics } from "./metrics";
 import { type OipResponse, type OipTensorMetadata, decodeRequest, encodePredictions, encodeResponse, tensorMetadata } from "./oip";
+import type { PredictionLog } from "./prediction-log/prediction-log";
+import { predictionRows } from "./prediction-log/prediction-rows";
 import { ChampionServingRegistry, type ServedModelRef, type ServingRegistry } from "./serving-registry";
 import type { LoadedModel, ModelHolder } from "./session";
 
@@ -50,6 +52,7 @@ function outcomeOf(err: unknown): InferenceOutcome {
 
 export class ServingService {
   private metrics: ServingMetrics | undefined;
+  private predictionLog: PredictionLog | undefined;
 
   constructor(readonly registry: ServingRegistry) {}
 
@@ -67,9 +70,15 @@ export class ServingService {
     return service;
   }
 
-  /** Registers the serving metrics in the server's registry (called once by the server). */
+  /** Offers every answered request to `log` (which samples, queues and writes it in the background). */
+  logPredictionsTo(log: PredictionLog): void {
+    this.predictionLog = log;
+  }
+
+  /** Registers the serving (and prediction log) metrics in the server's registry (called once by the server). */
   instrument(registry: Registry): ServingMetrics {
     this.metrics ??= new ServingMetrics(registry);
+    this.predictionLog?.instrument(registry);
     return this.metrics;
   }
 
@@ -113,13 +122,13 @@ export class ServingService {
         const request = decodeRequest(body, model.signature);
         const outputs = await this.run(model, request.feeds, request.outputs);
         const response = encodeResponse(model.identity, request, outputs, request.outputs);
-        if (!request.records) return response;
-        return {
-          model_name: response.model_name,
-          model_version: response.model_version,
-          id: response.id,
-          predictions: encodePredictions(response.outputs, request.rows ?? 0),
-        };
+        if (!request.records) {
+          this.logPrediction(ref, model, body, request.rows, { outputs: response.outputs });
+          return response;
+        }
+        const predictions = encodePredictions(response.outputs, request.rows ?? 0);
+        this.logPrediction(ref, model, body, request.rows, { predictions });
+        return { model_name: response.model_name, model_version: response.model_version, id: response.id, predictions };
       });
     });
   }
@@ -127,6 +136,25 @@ export class ServingService {
   /** The records form for GraphQL `predict`: one prediction object per instance. */
   async predict(ref: ServedModelRef, instances: unknown[]): Promise<RecordsResponse> {
     return (await this.infer(ref, { instances })) as RecordsResponse;
+  }
+
+  /** Hands an answered request to the prediction log; whatever goes wrong there, the prediction stands. */
+  private logPrediction(
+    ref: ServedModelRef,
+    model: LoadedModel,
+    body: unknown,
+    rows: number | undefined,
+    answer: Parameters<typeof predictionRows>[3],
+  ): void {
+    const log = this.predictionLog;
+    const { registeredModelId, versionId } = model.identity;
+    if (!log || !registeredModelId || !versionId || !log.sampled()) return;
+    try {
+      const ids = { projectId: ref.projectId, registeredModelId, modelVersionId: versionId };
+      log.offer(predictionRows(ids, body as Record<string, unknown>, rows ?? 1, answer));
+    } catch {
+      // Building the rows only reads an accepted request; should it still fail, the log loses a request, not the caller.
+    }
   }
 
   private async run(model: LoadedModel, feeds: Parameters<LoadedModel["infer"]>[0], fetches: string[]) {

@@ -26,6 +26,8 @@ export interface ModelIdentity {
   version: string;
   /** The registry's version id, when it came from the registry. */
   versionId?: string;
+  /** The registered model's id, when it came from the registry. */
+  registeredModelId?: string;
 }
 
 /** A model onnxruntime could not load or run on dummy inputs: it is not served. */

@@ -23,6 +23,7 @@ import { DatasetVersionValidationResolver, ValidationResolver } from "../../vali
 import { SecretResolver } from "../../secrets/secret.resolver";
 import { StageRunSearchResolver } from "../../training/search.resolver";
 import { NotificationChannelResolver } from "../../notifications/notification.resolver";
+import { PredictionLogResolver } from "../../serving/prediction-log/prediction-log.resolver";
 import { ServingResolver } from "../../serving/serving.resolver";
 import { EventRuleResolver, ScheduleResolver, TriggerFireResolver } from "../../triggers";
 import type { RequestContext } from "../context";
@@ -62,6 +63,7 @@ const resolvers = [
   ExperimentResolver,
   TrackingRunResolver,
   ServingResolver,
+  PredictionLogResolver,
 ] as const;
 
 /**

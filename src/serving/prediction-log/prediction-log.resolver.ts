@@ -1,0 +1,71 @@
+import { Arg, Args, Ctx, ID, Mutation, Query, Resolver } from "type-graphql";
+import type { RequestContext } from "../../app/context";
+import { PageArgsInput } from "../../app/graphql/connection";
+import { captureErrors } from "../../app/graphql/results";
+import { runMutation } from "../../app/mutation";
+import { Permission } from "../../auth/roles";
+import { type OutcomeInput, PredictionLogService } from "./prediction-log.service";
+import {
+  LoggedPrediction,
+  LoggedPredictionConnection,
+  LoggedPredictionFilter,
+  LoggedPredictionOrder,
+  loggedPredictionSort,
+  OutcomesPayload,
+  OutcomesResult,
+  RecordOutcomeInput,
+  RecordOutcomesInput,
+} from "./prediction-log.types";
+
+@Resolver()
+export class PredictionLogResolver {
+  @Query(() => LoggedPredictionConnection, {
+    description: "A served model's logged predictions, newest first, with outcomes once reported.",
+  })
+  async predictions(
+    @Ctx() ctx: RequestContext,
+    @Arg("projectId", () => ID) projectId: string,
+    @Arg("model", { description: "The registered model's name (or id)." }) model: string,
+    @Args() page: PageArgsInput,
+    @Arg("filter", () => LoggedPredictionFilter, { nullable: true }) filter?: LoggedPredictionFilter | null,
+    @Arg("orderBy", () => LoggedPredictionOrder, { nullable: true }) orderBy?: LoggedPredictionOrder | null,
+  ): Promise<LoggedPredictionConnection> {
+    ctx.authz.require(Permission.READ, projectId);
+    const rows = await ctx.services.predictionLog.list(projectId, model, page, filter ?? {}, loggedPredictionSort(orderBy));
+    return LoggedPredictionConnection.from(rows, LoggedPrediction.from);
+  }
+
+  @Mutation(() => OutcomesResult, { description: "Joins one ground-truth outcome to its logged prediction(s). Needs EDITOR." })
+  async recordOutcome(@Ctx() ctx: RequestContext, @Arg("input") input: RecordOutcomeInput): Promise<typeof OutcomesResult> {
+    return this.record(ctx, input.projectId, input.model, [{ predictionId: input.predictionId, outcome: input.outcome }], "single", input);
+  }
+
+  @Mutation(() => OutcomesResult, {
+    description:
+      "Joins ground-truth outcomes to logged predictions by prediction id; unknown ids are counted and listed, not refused. Needs EDITOR.",
+  })
+  async recordOutcomes(@Ctx() ctx: RequestContext, @Arg("input") input: RecordOutcomesInput): Promise<typeof OutcomesResult> {
+    return this.record(ctx, input.projectId, input.model, input.outcomes, "outcomes", input);
+  }
+
+  private record(
+    ctx: RequestContext,
+    projectId: string,
+    model: string,
+    outcomes: OutcomeInput[],
+    form: "single" | "outcomes",
+    input: unknown,
+  ) {
+    return captureErrors(async () => {
+      // Rows still queued are written first (outside the transaction: PGlite has one session), so fresh predictions match.
+      await ctx.services.predictionLog.log.flush();
+      return runMutation(ctx, { action: "prediction.recordOutcomes", permission: Permission.WRITE, projectId, input }, async (tx) => {
+        PredictionLogService.check(outcomes, form === "single" ? "" : "outcomes");
+        const service = ctx.services.predictionLog;
+        const m = await service.model(projectId, model, tx.manager);
+        const r = await service.recordOutcomes(tx, m, outcomes);
+        return { value: Object.assign(new OutcomesPayload(), r), targetId: m.id, result: { matched: r.matched, unmatched: r.unmatched } };
+      });
+    });
+  }
+}

@@ -1,0 +1,128 @@
+import { GraphQLJSON, GraphQLJSONObject } from "graphql-scalars";
+import { Field, ID, InputType, Int, ObjectType } from "type-graphql";
+import { Connection, OrderBy } from "../../app/graphql/connection";
+import { MutationResult } from "../../app/graphql/results";
+import type { PredictionRow } from "./prediction.entity";
+
+@ObjectType({ description: "One logged prediction: one instance of one inference request, and its outcome once reported." })
+export class LoggedPrediction {
+  @Field(() => ID)
+  id: string;
+
+  @Field(() => ID)
+  registeredModelId: string;
+
+  @Field(() => ID, { description: "The model version that answered." })
+  modelVersionId: string;
+
+  @Field(() => String, { nullable: true, description: "The request's `id`, when it sent one." })
+  requestId: string | null;
+
+  @Field(() => Int, { description: "The instance's index in its request." })
+  rowIndex: number;
+
+  @Field(() => String, { nullable: true, description: "The key outcomes join on (parameters.prediction_ids, else the request id)." })
+  predictionId: string | null;
+
+  @Field(() => GraphQLJSONObject, { description: "The instance's inputs by input name." })
+  inputs: Record<string, unknown>;
+
+  @Field(() => GraphQLJSONObject, { description: "The instance's outputs by output name." })
+  outputs: Record<string, unknown>;
+
+  @Field(() => GraphQLJSON, { nullable: true, description: "The ground truth, once recordOutcome(s) reported it." })
+  outcome: unknown;
+
+  @Field(() => Date, { nullable: true })
+  outcomeAt: Date | null;
+
+  @Field()
+  createdAt: Date;
+
+  static from(row: PredictionRow): LoggedPrediction {
+    return Object.assign(new LoggedPrediction(), {
+      id: row.id,
+      registeredModelId: row.registeredModelId,
+      modelVersionId: row.modelVersionId,
+      requestId: row.requestId,
+      rowIndex: row.rowIndex,
+      predictionId: row.predictionId,
+      inputs: row.inputs,
+      outputs: row.outputs,
+      outcome: row.outcome ?? null,
+      outcomeAt: row.outcomeAt,
+      createdAt: row.createdAt,
+    });
+  }
+}
+
+export const LoggedPredictionConnection = Connection(LoggedPrediction, "LoggedPrediction");
+export type LoggedPredictionConnection = InstanceType<typeof LoggedPredictionConnection>;
+export const { Order: LoggedPredictionOrder, sortOf: loggedPredictionSort } = OrderBy(
+  "LoggedPrediction",
+  { CREATED_AT: "createdAt" } as const,
+  { property: "createdAt", direction: "DESC" },
+);
+export type LoggedPredictionOrder = InstanceType<typeof LoggedPredictionOrder>;
+
+@InputType()
+export class LoggedPredictionFilter {
+  @Field(() => String, { nullable: true, description: "Only rows with this prediction id." })
+  predictionId?: string | null;
+
+  @Field(() => Boolean, { nullable: true, description: "true: only rows with an outcome; false: only rows without." })
+  hasOutcome?: boolean | null;
+}
+
+@InputType()
+export class OutcomeEntryInput {
+  @Field({ description: "A logged prediction's id." })
+  predictionId: string;
+
+  @Field(() => GraphQLJSON, { description: "The ground truth: any JSON value but null." })
+  outcome: unknown;
+}
+
+@InputType()
+export class RecordOutcomeInput {
+  @Field(() => ID)
+  projectId: string;
+
+  @Field({ description: "The registered model's name (or id)." })
+  model: string;
+
+  @Field()
+  predictionId: string;
+
+  @Field(() => GraphQLJSON, { description: "The ground truth: any JSON value but null." })
+  outcome: unknown;
+}
+
+@InputType()
+export class RecordOutcomesInput {
+  @Field(() => ID)
+  projectId: string;
+
+  @Field({ description: "The registered model's name (or id)." })
+  model: string;
+
+  @Field(() => [OutcomeEntryInput], { description: "At most 1000." })
+  outcomes: OutcomeEntryInput[];
+}
+
+@ObjectType({ description: "How many reported outcomes found their predictions." })
+export class OutcomesPayload {
+  @Field(() => Int, { description: "Prediction ids that matched logged predictions (their outcomes are stored)." })
+  matched: number;
+
+  @Field(() => Int, { description: "Prediction ids no logged prediction has (nothing stored for them)." })
+  unmatched: number;
+
+  @Field(() => [String], { description: "The unmatched ids (the first 100)." })
+  unmatchedIds: string[];
+
+  @Field(() => Int, { description: "Logged rows updated (more than matched when a prediction id repeats)." })
+  updatedRows: number;
+}
+
+export const OutcomesResult = MutationResult("Outcomes", OutcomesPayload);

@@ -1,0 +1,51 @@
+import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from "typeorm";
+
+/**
+ * One logged prediction: one row (instance) of one inference request, with its inputs by input
+ * name, its outputs by output name, and — once reported — the ground truth (`outcome`).
+ *
+ * No foreign keys: the log is append-heavy and written in the background, so it must not make
+ * deleting a model wait on (or fail over) millions of log rows; rows of deleted models stay until pruned.
+ */
+@Entity({ name: "predictions" })
+@Index("predictions_model_prediction_id_idx", ["projectId", "registeredModelId", "predictionId"])
+@Index("predictions_model_created_idx", ["registeredModelId", "createdAt"])
+export class PredictionRow {
+  @PrimaryGeneratedColumn("uuid")
+  id: string;
+
+  @Column({ name: "project_id", type: "uuid" })
+  projectId: string;
+
+  @Column({ name: "registered_model_id", type: "uuid" })
+  registeredModelId: string;
+
+  @Column({ name: "model_version_id", type: "uuid" })
+  modelVersionId: string;
+
+  /** The request's `id` (OIP), when it sent one. */
+  @Column({ name: "request_id", type: "text", nullable: true })
+  requestId: string | null;
+
+  @Column({ name: "row_index", type: "int" })
+  rowIndex: number;
+
+  /** The key outcomes are joined on; see prediction-rows.ts for the rule. */
+  @Column({ name: "prediction_id", type: "text", nullable: true })
+  predictionId: string | null;
+
+  @Column({ type: "jsonb" })
+  inputs: Record<string, unknown>;
+
+  @Column({ type: "jsonb" })
+  outputs: Record<string, unknown>;
+
+  @Column({ type: "jsonb", nullable: true })
+  outcome: unknown;
+
+  @Column({ name: "outcome_at", type: "timestamptz", precision: 3, nullable: true })
+  outcomeAt: Date | null;
+
+  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
+  createdAt: Date;
+}
