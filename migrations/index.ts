@@ -11,6 +11,7 @@ import { Evaluation1795637195187 } from "./1795637195187-Evaluation";
 import { Notifications1795642482903 } from "./1795642482903-Notifications";
 import { AliasHistoryOrder1795647539255 } from "./1795647539255-AliasHistoryOrder";
 import { PredictionLog1795649076143 } from "./1795649076143-PredictionLog";
+import { PredictionServedName1795652759607 } from "./1795652759607-PredictionServedName";
 import { Tracking1795643323566 } from "./1795643323566-Tracking";
 
 /**
@@ -33,4 +34,5 @@ export const migrations: Function[] = [
   Tracking1795643323566,
   AliasHistoryOrder1795647539255,
   PredictionLog1795649076143,
+  PredictionServedName1795652759607,
 ];

@@ -150,7 +150,7 @@ export class ServingService {
     const { registeredModelId, versionId } = model.identity;
     if (!log || !registeredModelId || !versionId || !log.sampled()) return;
     try {
-      const ids = { projectId: ref.projectId, registeredModelId, modelVersionId: versionId };
+      const ids = { projectId: ref.projectId, registeredModelId, modelVersionId: versionId, servedName: ref.name, variant: "primary" };
       log.offer(predictionRows(ids, body as Record<string, unknown>, rows ?? 1, answer));
     } catch {
       // Building the rows only reads an accepted request; should it still fail, the log loses a request, not the caller.

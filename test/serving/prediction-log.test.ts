@@ -6,7 +6,7 @@ import { infer, linearModel, logisticModel, servedModel } from "./helpers";
 
 const PREDICTIONS = `query($p: ID!, $m: String!, $first: Int, $after: String) {
   predictions(projectId: $p, model: $m, first: $first, after: $after) {
-    nodes { predictionId requestId rowIndex inputs outputs outcome modelVersionId registeredModelId }
+    nodes { predictionId requestId rowIndex inputs outputs outcome modelVersionId registeredModelId servedName variant }
     pageInfo { hasNextPage endCursor }
   }
 }`;
@@ -72,6 +72,7 @@ describe("the prediction log and outcomes", () => {
     assert.deepEqual(rows[0].outputs, body.predictions[0]);
     assert.equal(rows[0].registeredModelId, modelId);
     assert.equal(rows[0].modelVersionId, versionId);
+    assert.deepEqual([rows[0].servedName, rows[0].variant], ["churn", "primary"]);
   });
 
   it("logs OIP tensor requests row by row, keyed by parameters.prediction_ids, and GraphQL predict too", async () => {

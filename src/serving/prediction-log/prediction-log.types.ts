@@ -15,6 +15,14 @@ export class LoggedPrediction {
   @Field(() => ID, { description: "The model version that answered." })
   modelVersionId: string;
 
+  @Field({
+    description: "The name the request was addressed to: a deployment's endpoint, or the model's name when its champion is served.",
+  })
+  servedName: string;
+
+  @Field({ description: "Which version of the endpoint answered: `primary`, `canary`, or `shadow` (mirrored, never returned)." })
+  variant: string;
+
   @Field(() => String, { nullable: true, description: "The request's `id`, when it sent one." })
   requestId: string | null;
 
@@ -44,6 +52,8 @@ export class LoggedPrediction {
       id: row.id,
       registeredModelId: row.registeredModelId,
       modelVersionId: row.modelVersionId,
+      servedName: row.servedName,
+      variant: row.variant,
       requestId: row.requestId,
       rowIndex: row.rowIndex,
       predictionId: row.predictionId,

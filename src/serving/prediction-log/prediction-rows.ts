@@ -13,6 +13,10 @@ export interface PredictionDraft {
   projectId: string;
   registeredModelId: string;
   modelVersionId: string;
+  /** The name the request was addressed to (see PredictionRow.servedName). */
+  servedName: string;
+  /** `primary`, `canary` or `shadow`. */
+  variant: string;
   requestId: string | null;
   rowIndex: number;
   predictionId: string | null;
@@ -43,7 +47,7 @@ function rowOf(data: unknown[], rows: number, row: number): unknown {
  * accepted, so its shapes are right); `outputs` the OIP outputs; `predictions` the records-form answer.
  */
 export function predictionRows(
-  ids: { projectId: string; registeredModelId: string; modelVersionId: string },
+  ids: { projectId: string; registeredModelId: string; modelVersionId: string; servedName: string; variant: string },
   body: Json,
   rows: number,
   answer: { outputs?: OipResponseOutput[]; predictions?: Json[] },

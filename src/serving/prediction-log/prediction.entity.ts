@@ -10,6 +10,7 @@ import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 
 @Entity({ name: "predictions" })
 @Index("predictions_model_prediction_id_idx", ["projectId", "registeredModelId", "predictionId"])
 @Index("predictions_model_created_idx", ["registeredModelId", "createdAt"])
+@Index("predictions_served_name_created_idx", ["projectId", "servedName", "createdAt"])
 export class PredictionRow {
   @PrimaryGeneratedColumn("uuid")
   id: string;
@@ -22,6 +23,18 @@ export class PredictionRow {
 
   @Column({ name: "model_version_id", type: "uuid" })
   modelVersionId: string;
+
+  /**
+   * The name the request was addressed to (`/v2/models/{name}`, `predict(model:)`): a deployment's
+   * endpoint, or a registered model's name when its champion is served directly. Monitoring reads
+   * the log by this name, so one endpoint's history stays together across the versions it served.
+   */
+  @Column({ name: "served_name", type: "text", default: "" })
+  servedName: string;
+
+  /** Which of the endpoint's versions answered: `primary`, `canary`, or `shadow` (mirrored, never returned). */
+  @Column({ type: "text", default: "primary" })
+  variant: string;
 
   /** The request's `id` (OIP), when it sent one. */
   @Column({ name: "request_id", type: "text", nullable: true })
