@@ -28,6 +28,8 @@ interface GateParams {
   model: string;
   description?: string;
   tags?: Record<string, string>;
+  /** An alias to move to the version once it is approved (e.g. `champion`). */
+  promote?: string;
 }
 
 /** What a waiting gate needs before its transaction: the model file checked, when not yet registered. */
@@ -183,6 +185,9 @@ export class GateKeeper {
       });
       if (status === "SUCCEEDED") {
         if (stage.spec.outputs?.model) await this.passModelOn(tx, sr, run, approved!);
+        const promote = (sr.params as unknown as GateParams).promote;
+        // In the gate's transaction: the run never shows the gate passed without the alias moved.
+        if (promote) await this.services.registry.setAlias(tx, approved!.version.registeredModelId, promote, approved!.version.version);
         await stageSucceeded(tx, plan, run, sr.stageName);
       } else await skipBelow(tx, plan, run, sr.stageName);
       await settleIfFinished(tx, run.id);

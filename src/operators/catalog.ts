@@ -229,6 +229,8 @@ export const OPERATOR_CONTRACTS: Readonly<Record<string, OperatorContract>> = Ob
         model: { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$" },
         description: { type: "string", maxLength: 4000 },
         tags: { type: "object", additionalProperties: { type: "string", maxLength: 1000 } },
+        // The alias the approved version takes (say `champion`), so endpoints following it swap.
+        promote: { type: "string", pattern: "^[a-z][a-z0-9_-]{0,62}$" },
       },
     },
   },

@@ -2,7 +2,7 @@ import type { EntityManager, Repository } from "typeorm";
 import { finiteMetrics } from "../evaluation/common";
 import * as ort from "onnxruntime-node";
 import { ConflictError, InvalidInputError, NotFoundError, type InputProblem } from "../app/errors";
-import type { MutationTx } from "../app/mutation";
+import type { MutationTx, SystemTx } from "../app/mutation";
 import { type Page, type PageArgs, type SortSpec, paginate } from "../app/pagination";
 import { ArtifactRow } from "../artifacts/artifact.entity";
 import { artifactFor } from "../artifacts/record";
@@ -294,9 +294,15 @@ export class RegistryService {
 
   /**
    * Points `alias` at a version, atomically (the model row is locked, so two moves serialize)
-   * and with history. An ARCHIVED or REJECTED version cannot take an alias.
+   * and with history. An ARCHIVED or REJECTED version cannot take an alias. A system change
+   * (a gate promoting what was approved) has no caller: the history names no actor.
    */
-  async setAlias(tx: MutationTx, modelId: string, alias: string, version: number): Promise<ModelAliasRow> {
+  async setAlias(
+    tx: SystemTx & { caller?: MutationTx["caller"] },
+    modelId: string,
+    alias: string,
+    version: number,
+  ): Promise<ModelAliasRow> {
     if (!ALIAS.test(alias))
       throw new InvalidInputError([{ field: "alias", message: "must be 1-63 lowercase letters, digits, _ and -, starting with a letter" }]);
     const model = await this.lockModel(tx.manager, modelId);
@@ -314,7 +320,7 @@ export class RegistryService {
         alias,
         fromVersionId: current?.versionId ?? null,
         toVersionId: target.id,
-        actorId: tx.caller.principalId,
+        actorId: tx.caller?.principalId ?? null,
       }),
     );
     const from = current ? await tx.manager.findOneBy(ModelVersionRow, { id: current.versionId }) : null;
@@ -345,7 +351,7 @@ export class RegistryService {
         alias,
         fromVersionId: current.versionId,
         toVersionId: null,
-        actorId: tx.caller.principalId,
+        actorId: tx.caller?.principalId ?? null,
       }),
     );
     tx.emit({

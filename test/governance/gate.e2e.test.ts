@@ -109,6 +109,35 @@ describe("pipeline gate stages", () => {
     assert.equal(versions.totalCount, 1, "no second version of the same file");
   });
 
+  it("moves the alias named by `promote` to the version once approved, and not before", async () => {
+    const spec = gatedPipeline(linearModel([3, 4], 1), { auc: 0.8 });
+    Object.assign(spec.stages[1].params, { model: "promoted-model", promote: "champion" });
+    const { pipelineId } = await applyPipeline(t, projectId, spec, FIXTURES);
+    const runId = await triggerRun(t, pipelineId);
+    await waitForRun(t, runId, 20_000, waitingAtGate);
+    const aliases = async () =>
+      dataOf(
+        await t.gql(
+          `query($p: ID!) { registeredModel(projectId: $p, name: "promoted-model") { aliases { alias versionId } aliasHistory(alias: "champion") { actorId toVersionId } } }`,
+          {
+            p: projectId,
+          },
+        ),
+      ).registeredModel;
+    let open: any[] = [];
+    for (let i = 0; i < 50 && open.length === 0; i++) {
+      open = (await openRequest()).filter((r: any) => r.modelVersion.lineage.runId === runId);
+      if (open.length === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    const v = open[0].modelVersion;
+    assert.deepEqual((await aliases()).aliases, [], "nothing promoted while the request is open");
+    assert.equal((await decide("approveModelVersion", v.id, "ship it")).__typename, "ApprovalDecisionPayload");
+    assert.equal((await waitForRun(t, runId, 20_000)).status, "SUCCEEDED");
+    const after = await aliases();
+    assert.deepEqual(after.aliases, [{ alias: "champion", versionId: v.id }]);
+    assert.deepEqual(after.aliasHistory, [{ actorId: null, toVersionId: v.id }], "a system move names no actor");
+  });
+
   it("fails the gate when the version is rejected, and skips what is below it", async () => {
     const { pipelineId } = await applyPipeline(t, projectId, gatedPipeline(linearModel([3, 4], 1), { auc: 0.7 }), FIXTURES);
     const runId = await triggerRun(t, pipelineId);
