@@ -3,23 +3,7 @@
 // into a training set with point-in-time features, on which a delay classifier is trained and
 // exported to ONNX. See examples/flights/README.md.
 import { definePipeline, stage } from "sluice";
-
-/** Trailing 7-day delay rate and traffic of an airport, as the origin or the destination of a flight. */
-function airportDelays(role: "origin" | "destination") {
-  return {
-    name: `${role}_delays`,
-    entities: [role],
-    timestampColumn: "date",
-    // A 7-day window: values older than that say nothing about today's airport.
-    ttlSeconds: 7 * 24 * 3600,
-    source: { dataset: "flights" },
-    features: [
-      { name: `${role}_delay_rate_7d`, aggregation: "avg", expr: "CASE WHEN delay > 15 THEN 1.0 ELSE 0.0 END", window: "7d" },
-      { name: `${role}_flights_7d`, aggregation: "count", window: "7d" },
-      { name: `${role}_mean_delay_7d`, aggregation: "avg", expr: "delay", window: "7d" },
-    ],
-  };
-}
+import { airportDelays } from "./views";
 
 export default definePipeline({
   name: "flights",
@@ -141,7 +125,8 @@ export default definePipeline({
       run: { operator: "gate" },
       // `evaluation` orders the gate after the evaluation, so the policy sees the report.
       inputs: { model: { from: "train.model" }, evaluation: { from: "evaluate.report" } },
-      params: { model: "flight-delays", description: "Delay classifier from the flights example" },
+      // Once approved, the version becomes the champion: endpoints following it swap to it.
+      params: { model: "flight-delays", description: "Delay classifier from the flights example", promote: "champion" },
       outputs: { model: { kind: "Model" } },
     }),
   ],
