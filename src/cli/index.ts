@@ -19,6 +19,7 @@ export function buildProgram(): Command {
     .option("-p, --port <port>", "HTTP port (env PORT, default 4000)")
     .option("--host <host>", "interface to bind (env HOST, default 0.0.0.0)")
     .option("--data-dir <dir>", "where the embedded database lives (env SLUICE_DATA_DIR, default .sluice)")
+    .option("--demo", "once up, run the flights demo end to end against this server (once per database; SLUICE_DEMO=off skips it)")
     // Loaded on demand: the server's modules take half a second, which the client commands need not wait for.
     .action((flags: ServerFlags) => (require("./server-command") as typeof import("./server-command")).serverCommand(flags));
   // Clients of a running server (SLUICE_URL, SLUICE_TOKEN, SLUICE_PROJECT).

@@ -6,6 +6,8 @@ export interface ServerFlags {
   port?: string;
   host?: string;
   dataDir?: string;
+  /** Run the flights demo against this server once it is up (`npm start`); `SLUICE_DEMO=off` overrides. */
+  demo?: boolean;
 }
 
 /**
@@ -35,6 +37,11 @@ export async function serverCommand(flags: ServerFlags): Promise<void> {
     );
   }
   process.stdout.write(`Sluice is serving GraphQL at ${server.url}/graphql (database: ${server.services.db.kind})\n`);
+  if (flags.demo && !["off", "0", "false", "no"].includes(String(process.env.SLUICE_DEMO ?? "").toLowerCase())) {
+    // Loaded on demand, like this module: a server without the demo need not load it.
+    const { startDemo } = require("../demo") as typeof import("../demo");
+    void startDemo(server, config, (line) => process.stdout.write(`${line}\n`));
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
