@@ -182,7 +182,7 @@ export class DemoApi {
   async closeWindow(monitorId: string): Promise<void> {
     const data = await this.client.request<Json>(
       `mutation($i: MonitorIdInput!) { closeMonitoringWindow(input: $i) { ${ERR} ... on MonitoringWindowPayload { window { id } } } }`,
-      { i: { id: monitorId } },
+      { i: { monitorId } },
     );
     const r = data.closeMonitoringWindow;
     // Nothing buffered is not an error for the demo.

@@ -31,6 +31,19 @@ export function repoRoot(): string {
 }
 
 /**
+ * Where the demo lands its files: in the data dir, when stage code may read there. The `ingest`
+ * operator reads inside `SLUICE_DATA_ROOTS` as set in the environment, else the working directory
+ * (it cannot know the server's --data-dir), so a data dir elsewhere gets `.sluice-demo/` here.
+ */
+function demoWorkDir(config: SluiceConfig): string {
+  const fromEnv = process.env.SLUICE_DATA_ROOTS?.trim();
+  const roots = fromEnv ? fromEnv.split(",").map((r) => path.resolve(r.trim())) : [process.cwd()];
+  const inside = (dir: string) => roots.some((r) => dir === r || dir.startsWith(r + path.sep));
+  const preferred = config.dataDir === "memory://" ? undefined : path.join(config.dataDir, "demo");
+  return preferred && inside(preferred) ? preferred : path.join(roots[0]!, ".sluice-demo");
+}
+
+/**
  * Runs the demo unless it ran in this database before or there is no admin token to run it with.
  * Never rejects: a failure is printed, and the server goes on serving.
  */
@@ -49,7 +62,7 @@ export async function startDemo(server: RunningServer, config: SluiceConfig, out
     return;
   }
   const root = repoRoot();
-  const workDir = config.dataDir === "memory://" ? path.join(root, ".sluice-demo") : path.join(config.dataDir, "demo");
+  const workDir = demoWorkDir(config);
   try {
     await runFlightsDemo({ baseUrl: server.url, token, repoRoot: root, workDir, out, ...demoSettings(process.env) });
     out("[demo] done; the server keeps running (Ctrl-C stops it).");

@@ -84,26 +84,29 @@ export class PredictionLogService {
     if (problems.length > 0) throw new InvalidInputError(problems);
   }
 
-  /** Call `log.flush()` before the mutation's transaction: on PGlite the writer would wait for it (one session). */
+  /**
+   * One UPDATE for the whole batch (a statement per outcome made 1,000 outcomes take seconds).
+   * An id sent twice keeps its last outcome, as if they were applied in order.
+   * Call `log.flush()` before the mutation's transaction: on PGlite the writer would wait for it (one session).
+   */
   async recordOutcomes(tx: MutationTx, model: RegisteredModelRow, outcomes: OutcomeInput[]): Promise<OutcomesResult> {
-    const result: OutcomesResult = { matched: 0, unmatched: 0, unmatchedIds: [], updatedRows: 0 };
-    for (const o of outcomes) {
-      const rows = (await tx.manager.query(
-        `UPDATE predictions SET outcome = $1::jsonb, outcome_at = now()
-          WHERE project_id = $2 AND registered_model_id = $3 AND prediction_id = $4 RETURNING id`,
-        [JSON.stringify(o.outcome), model.projectId, model.id, o.predictionId],
-      )) as unknown;
-      // PostgreSQL's driver answers [rows, count] for UPDATE … RETURNING; PGlite's the rows.
-      const list =
-        Array.isArray(rows) && rows.length === 2 && Array.isArray(rows[0]) && typeof rows[1] === "number" ? rows[0] : (rows as unknown[]);
-      if (list.length > 0) {
-        result.matched++;
-        result.updatedRows += list.length;
-      } else {
-        result.unmatched++;
-        if (result.unmatchedIds.length < 100) result.unmatchedIds.push(o.predictionId);
-      }
-    }
-    return result;
+    const last = new Map<string, unknown>();
+    for (const o of outcomes) last.set(o.predictionId, o.outcome);
+    const ids = [...last.keys()];
+    const rows = (await tx.manager.query(
+      `WITH given AS (SELECT * FROM unnest($3::text[], $4::text[]) AS g(prediction_id, outcome))
+       UPDATE predictions p SET outcome = given.outcome::jsonb, outcome_at = now()
+         FROM given
+        WHERE p.project_id = $1 AND p.registered_model_id = $2 AND p.prediction_id = given.prediction_id
+        RETURNING p.prediction_id`,
+      [model.projectId, model.id, ids, ids.map((id) => JSON.stringify(last.get(id)))],
+    )) as unknown;
+    // PostgreSQL's driver answers [rows, count] for UPDATE … RETURNING; PGlite's the rows.
+    const list = (
+      Array.isArray(rows) && rows.length === 2 && Array.isArray(rows[0]) && typeof rows[1] === "number" ? rows[0] : rows
+    ) as Array<{ prediction_id: string }>;
+    const matched = new Set(list.map((r) => r.prediction_id));
+    const unmatchedIds = ids.filter((id) => !matched.has(id));
+    return { matched: matched.size, unmatched: unmatchedIds.length, unmatchedIds: unmatchedIds.slice(0, 100), updatedRows: list.length };
   }
 }
