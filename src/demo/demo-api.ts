@@ -220,6 +220,11 @@ export class DemoApi {
     return data.alerts.nodes;
   }
 
+  /** The last day of flights `version` was trained on. */
+  async trainedThroughOf(projectId: string, model: string, version: number): Promise<string> {
+    return (await this.versions(projectId, model)).find((v) => v.version === version)?.trainedThrough ?? "?";
+  }
+
   /** Every version, oldest first, with the last month of the flights it was trained on. */
   async versions(projectId: string, model: string) {
     const data = await this.client.request<Json>(
@@ -227,13 +232,14 @@ export class DemoApi {
       { p: projectId, n: model },
     );
     const nodes: Json[] = data.registeredModel?.versions.nodes ?? [];
+    const flights = await this.client.request<Json>(`query($p: ID!) { dataset(projectId: $p, name: "flights") { id } }`, { p: projectId });
     const out = [];
     for (const v of [...nodes].sort((a, b) => a.version - b.version)) {
       out.push({
         version: v.version,
         status: v.status,
         rocAuc: typeof v.metrics.roc_auc === "number" ? v.metrics.roc_auc : null,
-        trainedThrough: await this.trainedThrough(v.lineage),
+        trainedThrough: await this.trainedThrough(v.lineage, flights.dataset?.id),
         aliases: v.aliases as string[],
       });
     }
@@ -241,14 +247,16 @@ export class DemoApi {
   }
 
   /** The latest flight date in the `flights` dataset version the model was trained from. */
-  private async trainedThrough(lineage: Json): Promise<string> {
+  private async trainedThrough(lineage: Json, flightsId: string | undefined): Promise<string> {
     for (const id of (lineage.datasetVersionIds as string[] | undefined) ?? []) {
       const data = await this.client.request<Json>(
-        `query($id: ID!) { datasetVersion(id: $id) { dataset { name } profile { columns { name max } } } }`,
-        { id },
+        `query($id: ID!) { datasetVersion(id: $id) { datasetId profile { columns { name max } } } }`,
+        {
+          id,
+        },
       );
       const dv = data.datasetVersion;
-      if (dv?.dataset.name !== "flights") continue;
+      if (!dv || dv.datasetId !== flightsId) continue;
       const max = dv.profile?.columns.find((c: Json) => c.name === "date")?.max?.value;
       if (max) return String(max).slice(0, 10);
     }

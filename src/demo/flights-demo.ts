@@ -136,6 +136,9 @@ export async function runFlightsDemo(o: DemoOptions): Promise<DemoSummary> {
       const alertsBefore = (await api.alerts(projectId, DEMO_ENDPOINT)).length;
       const replayStart = Date.now();
       const ofMonth = flights.filter((f) => f.month === month);
+      p.detail(
+        `${MONTH_NAMES[month]}: ${fmtInt(ofMonth.length)} flights through ${DEMO_ENDPOINT}, 50 a request, 8 requests at a time; outcomes recorded as they land`,
+      );
       const answered = { probabilities: [] as number[], labels: [] as number[], versions: {} as Record<string, number> };
       await replayFlights(client, { baseUrl: o.baseUrl, token: o.token, projectId, endpoint: DEMO_ENDPOINT, model: DEMO_MODEL }, ofMonth, {
         batchSize: 50,
@@ -149,13 +152,7 @@ export async function runFlightsDemo(o: DemoOptions): Promise<DemoSummary> {
         },
       });
       const auc = rocAuc(Int32Array.from(answered.labels), Float64Array.from(answered.probabilities)).value;
-      p.detail(
-        `${MONTH_NAMES[month]}: ${fmtInt(ofMonth.length)} flights in ${seconds(Date.now() - replayStart)}, live roc_auc ${fmt3(auc)} (versions ${Object.entries(
-          answered.versions,
-        )
-          .map(([v, n]) => `v${v}: ${fmtInt(n)}`)
-          .join(", ")})`,
-      );
+      const took = Date.now() - replayStart;
       // The month's flights have left: they land, for whatever trains next.
       await landFlights(raw, landing, monthEnd(month));
       // The month ends: what the monitor holds of it closes as a window. (Every prediction is in
@@ -164,6 +161,14 @@ export async function runFlightsDemo(o: DemoOptions): Promise<DemoSummary> {
       const windows = await api.windowsAfter(projectId, DEMO_ENDPOINT, lastWindow);
       lastWindow = windows.at(-1)?.sequence ?? lastWindow;
       const alerts = (await api.alerts(projectId, DEMO_ENDPOINT)).length - alertsBefore;
+      // Lets the subscription print the month's last window before the month's line.
+      await new Promise((r) => setTimeout(r, 500));
+      const by = Object.entries(answered.versions)
+        .map(([v, n]) => `v${v}: ${fmtInt(n)}`)
+        .join(", ");
+      p.detail(
+        `${MONTH_NAMES[month]}: ${fmtInt(ofMonth.length)} flights in ${seconds(took)} (${by}), live roc_auc ${fmt3(auc)}, ${windows.length} windows, ${alerts} alert(s) fired`,
+      );
       months.push({
         month,
         flights: ofMonth.length,
@@ -176,12 +181,13 @@ export async function runFlightsDemo(o: DemoOptions): Promise<DemoSummary> {
       // Retraining started by an alert: the demo lets it finish before the next month, as a month would.
       for (const run of await api.activeRetrainingRuns(pipelineId)) {
         retrainingRuns++;
-        p.detail(`alert.fired → retraining run #${run.number} (trained on flights up to ${MONTH_NAMES[month]})`);
+        p.detail(`alert.fired → event trigger → retraining run #${run.number} on the flights landed so far`);
         await waitForRun(api, run.id, p);
         const now = await api.champion(projectId, DEMO_MODEL);
         if (now && now.version !== champion!.version) {
+          const through = await api.trainedThroughOf(projectId, DEMO_MODEL, now.version);
           p.detail(
-            `${DEMO_MODEL} v${now.version}: roc_auc ${fmt3(now.metrics.roc_auc)}, approved by policy → champion; the endpoint swaps to it`,
+            `${DEMO_MODEL} v${now.version} (flights through ${through}): roc_auc ${fmt3(now.metrics.roc_auc)}, approved by policy → champion; the endpoint swaps to it`,
           );
           champion = now;
         }
