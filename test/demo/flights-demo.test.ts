@@ -79,7 +79,7 @@ describe("the flights demo (npm start)", () => {
     assert.ok(runs.length >= 1 && runs.every((r: any) => r.status === "SUCCEEDED"), JSON.stringify(runs));
     const rule = dataOf(
       await t.gql(
-        `query($p: ID) { eventRules(filter: { projectId: $p }) { nodes { eventType fires { nodes { outcome run { triggerKind status } } } } } }`,
+        `query($p: ID) { eventRules(filter: { projectId: $p }, first: 5) { nodes { eventType fires(first: 10) { nodes { outcome run { triggerKind status } } } } } }`,
         {
           p: summary.projectId,
         },
