@@ -98,6 +98,16 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
   await apollo.start();
 
   app.use(requestIdAndAccessLog(log, metrics));
+  // Inference first: express tries routes in order, and prediction traffic should not be matched
+  // against the dozens of MLflow, upload and artifact routes before reaching its own.
+  services.serving.instrument(metrics.registry);
+  registerServingRoutes(app, {
+    services,
+    limiter,
+    log,
+    bodyLimitBytes: config.bodyLimitBytes,
+    isReady: () => !draining,
+  });
   registerArtifactTransfer(app, {
     services,
     limiter,
@@ -164,14 +174,6 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
   registerDatasetUploads(app, { services, limiter, log, maxBytes: config.uploadLimitBytes });
   registerModelFileRoutes(app, { services, limiter, log, maxBytes: config.uploadLimitBytes });
   registerMlflowApi(app, { services, limiter, log, bodyLimitBytes: config.bodyLimitBytes, maxBytes: config.uploadLimitBytes });
-  services.serving.instrument(metrics.registry);
-  registerServingRoutes(app, {
-    services,
-    limiter,
-    log,
-    bodyLimitBytes: config.bodyLimitBytes,
-    isReady: () => !draining,
-  });
   app.use(bodyErrorHandler(config.bodyLimitBytes, log));
 
   /** Health probes stay open by default; a locked-down endpoint needs any valid token. */
