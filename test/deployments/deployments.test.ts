@@ -359,4 +359,45 @@ describe("deployments", () => {
     );
     assert.deepEqual([byModel.status, byModel.body.model_name, byModel.body.model_version], [200, "pinned", "3"]);
   });
+  it("replays and streams endpoint changes to a deploymentEvents subscription; metadata names the endpoint", async () => {
+    const client = t.ws(viewer.token);
+    const seen: any[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`only saw ${JSON.stringify(seen.map((e) => [e.type, e.payload.name]))}`)), 15_000);
+      client.subscribe(
+        {
+          query: `subscription($p: ID!) { deploymentEvents(projectId: $p, after: "0") { cursor type deploymentId payload } }`,
+          variables: { p: projectId },
+        },
+        {
+          next: (r: any) => {
+            if (r.errors) return reject(new Error(JSON.stringify(r.errors)));
+            seen.push(r.data.deploymentEvents);
+            if (r.data.deploymentEvents.payload.name === "live-ep") {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+          error: reject,
+          complete: () => undefined,
+        },
+      );
+    });
+    const modelId = await createModel(t, projectId, "live", true);
+    await uploadVersion(t, modelId, linearModel([1, 1], 0));
+    await new Promise((r) => setTimeout(r, 300));
+    await deployed(t, "deployModel", "DeployModelInput", { projectId, name: "live-ep", model: "live", version: 1 });
+    await done;
+    const pinned = seen.filter((e) => e.payload.name === "pinned-ep").map((e) => e.type);
+    assert.equal(pinned[0], "deployment.created");
+    assert.ok(pinned.includes("deployment.rolled_back") && pinned.includes("deployment.updated"));
+    assert.equal(pinned[pinned.length - 1], "deployment.deleted");
+    assert.deepEqual(seen[seen.length - 1].type, "deployment.created");
+
+    const meta = await fetch(`${t.url}/v2/models/live-ep`, {
+      headers: { authorization: `Bearer ${t.adminToken}`, "x-sluice-project": projectId },
+    });
+    const body = (await meta.json()) as any;
+    assert.deepEqual([meta.status, body.name, body.versions, body.inputs[0].name], [200, "live-ep", ["1"], "X"]);
+  });
 });
