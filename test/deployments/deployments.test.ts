@@ -138,7 +138,6 @@ describe("deployments", () => {
       t,
       "follower",
       async () => {
-        await new Promise((r) => setTimeout(r, 100));
         await setChampion(t, modelId, 2);
         await eventually(
           "the endpoint answers with version 2",
@@ -290,7 +289,6 @@ describe("deployments", () => {
       t,
       "pinned-ep",
       async () => {
-        await new Promise((r) => setTimeout(r, 100));
         await deployed(t, "deployModel", "DeployModelInput", { projectId, name: "pinned-ep", model: "pinned", version: 2 });
         assert.equal(
           (await inferX(t, "pinned-ep", projectId)).body.model_version,
@@ -298,7 +296,7 @@ describe("deployments", () => {
           "the mutation answers once this server serves the change",
         );
         await deployed(t, "setCanary", "SetCanaryInput", { projectId, name: "pinned-ep", version: 3, percent: 50 });
-        await new Promise((r) => setTimeout(r, 200));
+        await eventually("the canary answers", async () => (await inferX(t, "pinned-ep", projectId)).body.model_version === "3");
         await deployed(t, "setCanary", "SetCanaryInput", { projectId, name: "pinned-ep", version: null });
         await deployed(t, "rollbackDeployment", "RollbackDeploymentInput", { projectId, name: "pinned-ep", toRevision: 1 });
       },

@@ -67,7 +67,10 @@ export async function underLoad(
       seen.push({ status: r.status, version: String(r.body.model_version), error: r.body.error });
     }
   };
-  const clients = Array.from({ length: opts.clients ?? 8 }, client);
+  const n = opts.clients ?? 8;
+  const clients = Array.from({ length: n }, client);
+  // The old state has answered before the change starts (a loaded machine may be slow to get going).
+  await eventually("the clients are running", async () => seen.length >= n);
   await during();
   await new Promise((r) => setTimeout(r, opts.settleMs ?? 300));
   stop = true;
