@@ -395,4 +395,39 @@ describe("deployments", () => {
     const body = (await meta.json()) as any;
     assert.deepEqual([meta.status, body.name, body.versions, body.inputs[0].name], [200, "live-ep", ["1"], "X"]);
   });
+  it("stops serving versions that are no longer APPROVED: an archived canary is dropped, an archived pinned version is refused", async () => {
+    const archive = async (id: string) => {
+      const r = dataOf(
+        await t.gql(`mutation($i: ModelVersionIdInput!) { archiveModelVersion(input: $i) { __typename ... on Error { message } } }`, {
+          i: { id },
+        }),
+      ).archiveModelVersion;
+      assert.equal(r.__typename, "ModelVersionPayload", JSON.stringify(r));
+    };
+    const modelId = await createModel(t, projectId, "retired", true);
+    const v1 = await uploadVersion(t, modelId, linearModel([1, 1], 0));
+    const v2 = await uploadVersion(t, modelId, linearModel([1, 1], 100));
+    await deployed(t, "deployModel", "DeployModelInput", { projectId, name: "retired-ep", model: "retired", version: 1 });
+    await deployed(t, "setCanary", "SetCanaryInput", { projectId, name: "retired-ep", version: 2, percent: 100 });
+    assert.equal((await inferX(t, "retired-ep", projectId)).body.model_version, "2");
+    await archive(v2.versionId);
+    await eventually("the archived canary's share returns to the primary", async () => {
+      const r = await inferX(t, "retired-ep", projectId);
+      return r.status === 200 && r.body.model_version === "1";
+    });
+    await archive(v1.versionId);
+    await eventually("the archived pinned version is refused", async () => (await inferX(t, "retired-ep", projectId)).status === 409);
+    const r = await inferX(t, "retired-ep", projectId);
+    assert.match(r.body.error, /endpoint retired-ep has nothing to serve: version 1 of retired is ARCHIVED/);
+    const d = dataOf(
+      await t.gql(`query($p: ID!) { deployment(projectId: $p, name: "retired-ep") { status servingVersion statusReason } }`, {
+        p: projectId,
+      }),
+    ).deployment;
+    assert.deepEqual([d.status, d.servingVersion], ["NOTHING_TO_SERVE", null]);
+    assert.match(d.statusReason, /version 1 of retired is ARCHIVED/);
+    const rollback = await deployMutation(t, "rollbackDeployment", "RollbackDeploymentInput", { projectId, name: "retired-ep" });
+    assert.equal(rollback.result.__typename, "InvalidInputError");
+    assert.match(rollback.result.message, /version 1 of retired is ARCHIVED/);
+  });
 });
