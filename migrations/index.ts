@@ -13,6 +13,7 @@ import { AliasHistoryOrder1795647539255 } from "./1795647539255-AliasHistoryOrde
 import { PredictionLog1795649076143 } from "./1795649076143-PredictionLog";
 import { PredictionServedName1795652759607 } from "./1795652759607-PredictionServedName";
 import { Tracking1795643323566 } from "./1795643323566-Tracking";
+import { Deployments1795653236912 } from "./1795653236912-Deployments";
 
 /**
  * Every migration, oldest first. Migrations only go forward and are never edited once landed:
@@ -35,4 +36,5 @@ export const migrations: Function[] = [
   AliasHistoryOrder1795647539255,
   PredictionLog1795649076143,
   PredictionServedName1795652759607,
+  Deployments1795653236912,
 ];

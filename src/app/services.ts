@@ -31,6 +31,9 @@ import { SecretService } from "../secrets/secret.service";
 import { PredictionLog } from "../serving/prediction-log/prediction-log";
 import { PredictionLogService } from "../serving/prediction-log/prediction-log.service";
 import { ServingService } from "../serving/serving.service";
+import { ChampionServingRegistry } from "../serving/serving-registry";
+import { DeploymentService } from "../deployments/deployment.service";
+import { DeploymentServingRegistry } from "../deployments/deployment-serving-registry";
 import { ValidationService } from "../validation/validation.service";
 import { loadSecretKey } from "../secrets/secret-key";
 import { EventRuleService } from "../triggers/event-rule.service";
@@ -82,6 +85,8 @@ export interface Services {
   tracking: TrackingService;
   /** Real-time inference: served names, loaded models, micro-batching. */
   serving: ServingService;
+  /** Endpoints (deployments) of registered models: canary, shadow, revisions, rollback. */
+  deployments: DeploymentService;
   predictionLog: PredictionLogService;
 }
 
@@ -124,12 +129,23 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
   const evaluation = new EvaluationService(db);
   const governance = new GovernanceService(db, events);
   const registry = new RegistryService(db, artifacts, evaluation, governance);
-  const serving = ServingService.forChampions({
-    registry,
-    events,
-    settings: { maxBatchRows: config.servingMaxBatch, maxWaitMs: config.servingMaxWaitMs },
-    log: log.child({ component: "serving" }),
-  });
+  const deployments = new DeploymentService(db);
+  const settings = { maxBatchRows: config.servingMaxBatch, maxWaitMs: config.servingMaxWaitMs };
+  const servingLog = log.child({ component: "serving" });
+  // Endpoints first; a name that is no endpoint serves the registered model's champion as before.
+  const serving = ServingService.over(
+    (observe) =>
+      new DeploymentServingRegistry({
+        deployments,
+        registry,
+        fallback: new ChampionServingRegistry({ registry, events, settings, observe, log: servingLog }),
+        events,
+        settings,
+        observe,
+        log: servingLog,
+      }),
+    servingLog,
+  );
   // Every answered inference request is offered to the prediction log (sampled, bounded, written in the background).
   const predictionLog = new PredictionLog(db.dataSource, config.predictionLog, log.child({ component: "prediction-log" }));
   serving.logPredictionsTo(predictionLog);
@@ -167,6 +183,7 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     notifications: new NotificationService(db, secrets),
     tracking,
     serving,
+    deployments,
     predictionLog: new PredictionLogService(db.dataSource, registry, predictionLog),
   };
   return {

@@ -7,6 +7,7 @@ import { registerLogsCommand } from "./logs-command";
 import { registerRunCommand } from "./run-command";
 import { registerRunsCommand } from "./runs-command";
 import { registerRunnerCommand } from "./runner-command";
+import type { ServeFlags } from "./serve-command";
 import type { ServerFlags } from "./server-command";
 
 /** The `sluice` command. Each subcommand lives in its own module. */
@@ -22,6 +23,15 @@ export function buildProgram(): Command {
     .option("--demo", "once up, run the flights demo end to end against this server (once per database; SLUICE_DEMO=off skips it)")
     // Loaded on demand: the server's modules take half a second, which the client commands need not wait for.
     .action((flags: ServerFlags) => (require("./server-command") as typeof import("./server-command")).serverCommand(flags));
+  program
+    .command("serve")
+    .description(
+      "a stateless serving replica: only the /v2 inference routes, health and metrics, over the server's PostgreSQL (DATABASE_URL), " +
+        "following its deployments; run any number (SLUICE_ARTIFACT_DIR must be the server's store)",
+    )
+    .option("-p, --port <port>", "HTTP port (env PORT, default 4000)")
+    .option("--host <host>", "interface to bind (env HOST, default 0.0.0.0)")
+    .action((flags: ServeFlags) => (require("./serve-command") as typeof import("./serve-command")).serveCommand(flags));
   // Clients of a running server (SLUICE_URL, SLUICE_TOKEN, SLUICE_PROJECT).
   registerApplyCommand(program);
   registerRunCommand(program);

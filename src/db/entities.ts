@@ -39,6 +39,7 @@ import { TrackingExperimentRow } from "../tracking/experiment.entity";
 import { TrackingMetricRow } from "../tracking/metric.entity";
 import { TrackingRunRow } from "../tracking/tracking-run.entity";
 import { PredictionRow } from "../serving/prediction-log/prediction.entity";
+import { DeploymentRevisionRow, DeploymentRow } from "../deployments/deployment.entity";
 
 /** Every TypeORM entity, by capability. A new capability adds its rows here and a migration. */
 export const entities = [
@@ -99,4 +100,7 @@ export const entities = [
   TrackingMetricRow,
   // prediction log
   PredictionRow,
+  // deployments
+  DeploymentRow,
+  DeploymentRevisionRow,
 ];

@@ -12,6 +12,7 @@ export class ServingMetrics {
   readonly latency: Histogram<"model">;
   readonly batchRows: Histogram<"model">;
   readonly batchRequests: Histogram<"model">;
+  readonly shadow: Counter<"model" | "outcome">;
 
   constructor(registry: Registry) {
     this.requests = new Counter({
@@ -39,6 +40,12 @@ export class ServingMetrics {
       help: "Requests merged into one onnxruntime session.run",
       labelNames: ["model"] as const,
       buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+      registers: [registry],
+    });
+    this.shadow = new Counter({
+      name: "sluice_inference_shadow_requests_total",
+      help: "Copies of requests sent to a deployment's shadow model: ok, error (never seen by the caller) or dropped (too many in flight)",
+      labelNames: ["model", "outcome"] as const,
       registers: [registry],
     });
   }

@@ -1,6 +1,6 @@
 /**
  * Which model a served name means. The routes and `predict` ask a `ServingRegistry`; the
- * deployment layer (endpoints, canary, shadow, rollback — issue #6, later) will implement it.
+ * deployment layer (src/deployments: endpoints, canary, shadow) wraps this one as its fallback.
  *
  * `ChampionServingRegistry` is the implementation for now: in a project, the name of a
  * registered model serves the version its `champion` alias points at (and
@@ -28,11 +28,23 @@ export interface ServedModelRef {
   version?: string;
 }
 
+/**
+ * What a served name answers with: the primary model, and for a deployment with a canary a
+ * second model taking `percent` % of requests, and a shadow that gets a copy of each request.
+ */
+export interface ServedRoute {
+  primary: ModelHolder;
+  canary?: { holder: ModelHolder; percent: number };
+  shadow?: ModelHolder;
+}
+
 export interface ServingRegistry {
-  /** The holder serving `ref`, or undefined when nothing by that name exists (404). */
-  resolve(ref: ServedModelRef): Promise<ModelHolder | undefined>;
+  /** What serves `ref`, or undefined when nothing by that name exists (404). */
+  route(ref: ServedModelRef): Promise<ServedRoute | undefined>;
   /** The versions that may be asked for explicitly (OIP metadata `versions`). */
   versions(ref: ServedModelRef): Promise<string[]>;
+  /** Told (after commit) that the endpoint `name` changed in this process, so it serves the change before the caller hears back. */
+  changed?(projectId: string, name: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -97,6 +109,11 @@ export class ChampionServingRegistry implements ServingRegistry {
     } catch (err) {
       if (!this.closed) this.deps.log.error({ err }, "serving stopped following model events");
     }
+  }
+
+  async route(ref: ServedModelRef): Promise<ServedRoute | undefined> {
+    const holder = await this.resolve(ref);
+    return holder && { primary: holder };
   }
 
   async resolve(ref: ServedModelRef): Promise<ModelHolder | undefined> {

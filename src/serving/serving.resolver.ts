@@ -21,7 +21,8 @@ export class Prediction {
 export class ServingResolver {
   @Query(() => Prediction, {
     description:
-      "Runs a served model (the registered model's APPROVED 'champion' version) on instances in the records form, " +
+      "Runs a served model — the project's deployment (endpoint) of that name, else the registered model's APPROVED 'champion' " +
+      "version — on instances in the records form, " +
       "each {column: value} for the model's per-column inputs, through the same micro-batcher as the OIP routes.",
   })
   async predict(

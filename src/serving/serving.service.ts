@@ -8,12 +8,12 @@ import type { Registry } from "prom-client";
 import { ErrorCode, InvalidInputError, NotFoundError, SluiceError } from "../app/errors";
 import type { EventBus } from "../events/event-bus";
 import type { RegistryService } from "../registry/registry.service";
-import type { BatchSettings } from "./batcher";
+import type { BatchSettings, RunObserver } from "./batcher";
 import { type InferenceOutcome, ServingMetrics } from "./metrics";
 import { type OipResponse, type OipTensorMetadata, decodeRequest, encodePredictions, encodeResponse, tensorMetadata } from "./oip";
 import type { PredictionLog } from "./prediction-log/prediction-log";
 import { predictionRows } from "./prediction-log/prediction-rows";
-import { ChampionServingRegistry, type ServedModelRef, type ServingRegistry } from "./serving-registry";
+import { ChampionServingRegistry, type ServedModelRef, type ServedRoute, type ServingRegistry } from "./serving-registry";
 import type { LoadedModel, ModelHolder } from "./session";
 
 /** The records-form answer: one prediction object per instance. */
@@ -50,23 +50,38 @@ function outcomeOf(err: unknown): InferenceOutcome {
   }
 }
 
+/** Which model of a route answered (or, for `shadow`, was sent a copy). */
+export type Variant = "primary" | "canary" | "shadow";
+
+/** Shadow requests running at once, at most: beyond it a mirror copy is dropped (counted), never queued without bound. */
+export const MAX_SHADOW_IN_FLIGHT = 64;
+
 export class ServingService {
   private metrics: ServingMetrics | undefined;
   private predictionLog: PredictionLog | undefined;
+  private shadowsInFlight = 0;
+  private readonly log: Logger | undefined;
 
-  constructor(readonly registry: ServingRegistry) {}
+  constructor(
+    readonly registry: ServingRegistry,
+    log?: Logger,
+  ) {
+    this.log = log;
+  }
 
   /** The default wiring: registered models' champions, following registry and governance events. */
   static forChampions(deps: { registry: RegistryService; events: EventBus; settings: BatchSettings; log: Logger }): ServingService {
+    return ServingService.over((observe) => new ChampionServingRegistry({ ...deps, observe }), deps.log);
+  }
+
+  /** A service over the registry `build` makes, handing it the batch-size observer of this service's metrics. */
+  static over(build: (observe: (name: string) => RunObserver) => ServingRegistry, log?: Logger): ServingService {
     let service: ServingService | undefined = undefined;
-    const registry = new ChampionServingRegistry({
-      ...deps,
-      observe: (name) => (rows, requests) => {
-        service?.metrics?.batchRows.observe({ model: name }, rows);
-        service?.metrics?.batchRequests.observe({ model: name }, requests);
-      },
+    const registry = build((name) => (rows, requests) => {
+      service?.metrics?.batchRows.observe({ model: name }, rows);
+      service?.metrics?.batchRequests.observe({ model: name }, requests);
     });
-    service = new ServingService(registry);
+    service = new ServingService(registry, log);
     return service;
   }
 
@@ -82,11 +97,16 @@ export class ServingService {
     return this.metrics;
   }
 
-  /** The holder of `ref`; 404 when no such model exists. */
+  /** What serves `ref`; 404 when no such model or endpoint exists. */
+  async route(ref: ServedModelRef): Promise<ServedRoute> {
+    const route = await this.registry.route(ref);
+    if (!route) throw new NotFoundError("Model", ref.version ? `${ref.name} v${ref.version}` : ref.name);
+    return route;
+  }
+
+  /** The primary holder of `ref`; 404 when no such model exists. */
   async holder(ref: ServedModelRef): Promise<ModelHolder> {
-    const holder = await this.registry.resolve(ref);
-    if (!holder) throw new NotFoundError("Model", ref.version ? `${ref.name} v${ref.version}` : ref.name);
-    return holder;
+    return (await this.route(ref)).primary;
   }
 
   async metadata(ref: ServedModelRef): Promise<ModelMetadata> {
@@ -117,19 +137,55 @@ export class ServingService {
    */
   async infer(ref: ServedModelRef, body: unknown): Promise<OipResponse | RecordsResponse> {
     return this.measure(ref, async () => {
-      const holder = await this.holder(ref);
-      return holder.use(async (model) => {
-        const request = decodeRequest(body, model.signature);
-        const outputs = await this.run(model, request.feeds, request.outputs);
-        const response = encodeResponse(model.identity, request, outputs, request.outputs);
-        if (!request.records) {
-          this.logPrediction(ref, model, body, request.rows, { outputs: response.outputs });
-          return response;
-        }
-        const predictions = encodePredictions(response.outputs, request.rows ?? 0);
-        this.logPrediction(ref, model, body, request.rows, { predictions });
-        return { model_name: response.model_name, model_version: response.model_version, id: response.id, predictions };
-      });
+      const route = await this.route(ref);
+      // The canary split, per request. A canary that cannot serve right now (being replaced,
+      // or its version no longer approved) sends its share to the primary rather than fail it.
+      const canary = route.canary;
+      const useCanary = canary !== undefined && canary.percent > 0 && canary.holder.ready && Math.random() * 100 < canary.percent;
+      const answer = await this.answer(useCanary ? canary.holder : route.primary, ref, body, useCanary ? "canary" : "primary");
+      if (route.shadow) this.mirror(route.shadow, ref, body);
+      return answer;
+    });
+  }
+
+  /** Runs one request on `holder`'s model and logs it as `variant`. */
+  private answer(holder: ModelHolder, ref: ServedModelRef, body: unknown, variant: Variant): Promise<OipResponse | RecordsResponse> {
+    return holder.use(async (model) => {
+      const request = decodeRequest(body, model.signature);
+      const outputs = await this.run(model, request.feeds, request.outputs);
+      const response = encodeResponse(model.identity, request, outputs, request.outputs);
+      if (!request.records) {
+        this.logPrediction(ref, model, body, request.rows, { outputs: response.outputs }, variant);
+        return response;
+      }
+      const predictions = encodePredictions(response.outputs, request.rows ?? 0);
+      this.logPrediction(ref, model, body, request.rows, { predictions }, variant);
+      return { model_name: response.model_name, model_version: response.model_version, id: response.id, predictions };
+    });
+  }
+
+  /**
+   * Sends a copy of an answered request to the shadow model after the answer is on its way: its
+   * answer goes to the prediction log (variant `shadow`) only, and whatever fails there — a
+   * shadow that refuses, cannot decode the request, or breaks — never reaches the caller.
+   */
+  private mirror(shadow: ModelHolder, ref: ServedModelRef, body: unknown): void {
+    if (!shadow.ready) return;
+    if (this.shadowsInFlight >= MAX_SHADOW_IN_FLIGHT) {
+      this.metrics?.shadow.inc({ model: ref.name, outcome: "dropped" });
+      return;
+    }
+    this.shadowsInFlight++;
+    setImmediate(() => {
+      this.answer(shadow, ref, body, "shadow")
+        .then(
+          () => this.metrics?.shadow.inc({ model: ref.name, outcome: "ok" }),
+          (err: unknown) => {
+            this.metrics?.shadow.inc({ model: ref.name, outcome: "error" });
+            this.log?.debug({ err, model: ref.name }, "a shadow request failed");
+          },
+        )
+        .finally(() => this.shadowsInFlight--);
     });
   }
 
@@ -145,12 +201,13 @@ export class ServingService {
     body: unknown,
     rows: number | undefined,
     answer: Parameters<typeof predictionRows>[3],
+    variant: Variant,
   ): void {
     const log = this.predictionLog;
     const { registeredModelId, versionId } = model.identity;
     if (!log || !registeredModelId || !versionId || !log.sampled()) return;
     try {
-      const ids = { projectId: ref.projectId, registeredModelId, modelVersionId: versionId, servedName: ref.name, variant: "primary" };
+      const ids = { projectId: ref.projectId, registeredModelId, modelVersionId: versionId, servedName: ref.name, variant };
       log.offer(predictionRows(ids, body as Record<string, unknown>, rows ?? 1, answer));
     } catch {
       // Building the rows only reads an accepted request; should it still fail, the log loses a request, not the caller.

@@ -25,6 +25,7 @@ import { StageRunSearchResolver } from "../../training/search.resolver";
 import { NotificationChannelResolver } from "../../notifications/notification.resolver";
 import { PredictionLogResolver } from "../../serving/prediction-log/prediction-log.resolver";
 import { ServingResolver } from "../../serving/serving.resolver";
+import { DeploymentResolver } from "../../deployments/deployment.resolver";
 import { EventRuleResolver, ScheduleResolver, TriggerFireResolver } from "../../triggers";
 import type { RequestContext } from "../context";
 import { ErrorCode, SluiceError } from "../errors";
@@ -32,6 +33,7 @@ import { ErrorCode, SluiceError } from "../errors";
 /** Every resolver class, by capability. A new capability adds its resolvers here. */
 const resolvers = [
   ProjectResolver,
+  DeploymentResolver,
   AuthResolver,
   AuditResolver,
   PipelineResolver,

@@ -1,0 +1,290 @@
+import { GraphQLJSONObject } from "graphql-scalars";
+import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
+import { Connection, OrderBy } from "../app/graphql/connection";
+import { MutationResult } from "../app/graphql/results";
+import type { EventRow } from "../events/event.entity";
+import type { DeploymentChange, DeploymentMode, DeploymentRevisionRow, DeploymentRow } from "./deployment.entity";
+
+export const DeploymentModeEnum = { REALTIME: "REALTIME", BATCH: "BATCH" } as const satisfies Record<DeploymentMode, DeploymentMode>;
+registerEnumType(DeploymentModeEnum, {
+  name: "DeploymentMode",
+  valuesConfig: {
+    REALTIME: { description: "Answered online: `/v2/models/{name}/infer`, the records form and `predict`." },
+    BATCH: { description: "Not served online (online requests get 409); a name for batch scoring." },
+  },
+});
+
+export const DeploymentChangeEnum = {
+  CREATED: "CREATED",
+  UPDATED: "UPDATED",
+  CANARY_SET: "CANARY_SET",
+  SHADOW_SET: "SHADOW_SET",
+  CANARY_PROMOTED: "CANARY_PROMOTED",
+  ROLLED_BACK: "ROLLED_BACK",
+} as const satisfies Record<DeploymentChange, DeploymentChange>;
+registerEnumType(DeploymentChangeEnum, { name: "DeploymentChange", description: "What a revision of an endpoint changed." });
+
+export enum DeploymentStatus {
+  SERVING = "SERVING",
+  NOTHING_TO_SERVE = "NOTHING_TO_SERVE",
+  BATCH = "BATCH",
+}
+registerEnumType(DeploymentStatus, {
+  name: "DeploymentStatus",
+  valuesConfig: {
+    SERVING: { description: "A REALTIME endpoint whose target resolves to an APPROVED version (`servingVersion`)." },
+    NOTHING_TO_SERVE: { description: "Its pinned version, or every version its alias pointed at, is no longer APPROVED (`statusReason`)." },
+    BATCH: { description: "A BATCH endpoint: not served online." },
+  },
+});
+
+@ObjectType({ description: "A second version answering a share of an endpoint's requests." })
+export class DeploymentCanary {
+  @Field(() => Int)
+  version: number;
+
+  @Field(() => Int, { description: "The share of requests, 0-100 %, drawn at random per request." })
+  percent: number;
+}
+
+@ObjectType({
+  description:
+    "A named endpoint: a registered model, pinned to a version or following an alias, with an optional canary and shadow. " +
+    "Served at `/v2/models/{name}` and by `predict(model: name)`.",
+})
+export class Deployment {
+  @Field(() => ID)
+  id: string;
+
+  @Field(() => ID)
+  projectId: string;
+
+  @Field()
+  name: string;
+
+  @Field(() => ID)
+  registeredModelId: string;
+
+  @Field(() => Int, { nullable: true, description: "The pinned version; null when the endpoint follows `alias`." })
+  version: number | null;
+
+  @Field(() => String, { nullable: true, description: "The alias followed (e.g. `champion`); null when a version is pinned." })
+  alias: string | null;
+
+  @Field(() => DeploymentModeEnum)
+  mode: DeploymentMode;
+
+  @Field(() => DeploymentCanary, { nullable: true })
+  canary: DeploymentCanary | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: "The version that gets a copy of every request; its answers are logged, never returned.",
+  })
+  shadowVersion: number | null;
+
+  @Field(() => Int, { description: "The number of the latest revision (1 at creation)." })
+  revision: number;
+
+  @Field(() => ID, { nullable: true })
+  createdBy: string | null;
+
+  @Field()
+  createdAt: Date;
+
+  @Field()
+  updatedAt: Date;
+
+  static from(row: DeploymentRow): Deployment {
+    return Object.assign(new Deployment(), {
+      id: row.id,
+      projectId: row.projectId,
+      name: row.name,
+      registeredModelId: row.registeredModelId,
+      version: row.version,
+      alias: row.alias,
+      mode: row.mode,
+      canary:
+        row.canaryVersion === null
+          ? null
+          : Object.assign(new DeploymentCanary(), { version: row.canaryVersion, percent: row.canaryPercent }),
+      shadowVersion: row.shadowVersion,
+      revision: row.revision,
+      createdBy: row.createdBy,
+      createdAt: row.createdAt,
+      updatedAt: row.updatedAt,
+    });
+  }
+}
+
+@ObjectType({ description: "One change of an endpoint: its whole target after the change." })
+export class DeploymentRevision {
+  @Field(() => ID)
+  id: string;
+
+  @Field(() => Int)
+  revision: number;
+
+  @Field(() => DeploymentChangeEnum)
+  change: DeploymentChange;
+
+  @Field(() => ID)
+  registeredModelId: string;
+
+  @Field(() => Int, { nullable: true })
+  version: number | null;
+
+  @Field(() => String, { nullable: true })
+  alias: string | null;
+
+  @Field(() => DeploymentModeEnum)
+  mode: DeploymentMode;
+
+  @Field(() => Int, { nullable: true })
+  canaryVersion: number | null;
+
+  @Field(() => Int)
+  canaryPercent: number;
+
+  @Field(() => Int, { nullable: true })
+  shadowVersion: number | null;
+
+  @Field(() => ID, { nullable: true, description: "Who made the change." })
+  actorId: string | null;
+
+  @Field()
+  createdAt: Date;
+
+  static from(row: DeploymentRevisionRow): DeploymentRevision {
+    return Object.assign(new DeploymentRevision(), {
+      id: row.id,
+      revision: row.revision,
+      change: row.change,
+      registeredModelId: row.registeredModelId,
+      version: row.version,
+      alias: row.alias,
+      mode: row.mode,
+      canaryVersion: row.canaryVersion,
+      canaryPercent: row.canaryPercent,
+      shadowVersion: row.shadowVersion,
+      actorId: row.actorId,
+      createdAt: row.createdAt,
+    });
+  }
+}
+
+@ObjectType({ description: "A change of a project's endpoints, as it happened." })
+export class DeploymentEvent {
+  @Field({ description: "Pass as `after` to resume from here." })
+  cursor: string;
+
+  @Field({ description: "`deployment.created`, `deployment.updated`, `deployment.rolled_back` or `deployment.deleted`." })
+  type: string;
+
+  @Field(() => ID)
+  deploymentId: string;
+
+  @Field(() => GraphQLJSONObject, {
+    description:
+      "projectId, name, model, registeredModelId, version, alias, servingVersion, mode, canaryVersion, canaryPercent, shadowVersion, revision, change.",
+  })
+  payload: Record<string, unknown>;
+
+  @Field()
+  at: Date;
+
+  static from(row: EventRow): DeploymentEvent {
+    return Object.assign(new DeploymentEvent(), {
+      cursor: row.id,
+      type: row.type,
+      deploymentId: row.subjectId,
+      payload: row.payload,
+      at: row.createdAt,
+    });
+  }
+}
+
+@InputType({ description: "Creates the endpoint `name`, or changes its target. Give exactly one of `version` and `alias`." })
+export class DeployModelInput {
+  @Field(() => ID)
+  projectId: string;
+
+  @Field({ description: "The endpoint's name, unique in the project: `/v2/models/{name}`." })
+  name: string;
+
+  @Field({ description: "The registered model's name." })
+  model: string;
+
+  @Field(() => Int, { nullable: true, description: "Pin this version (it must be APPROVED)." })
+  version?: number | null;
+
+  @Field(() => String, { nullable: true, description: "Follow this alias (e.g. `champion`; it must point at an APPROVED version)." })
+  alias?: string | null;
+
+  @Field(() => DeploymentModeEnum, { nullable: true, description: "REALTIME by default (or the endpoint's current mode)." })
+  mode?: DeploymentMode | null;
+}
+
+@InputType()
+export class DeploymentRefInput {
+  @Field(() => ID)
+  projectId: string;
+
+  @Field({ description: "The endpoint's name." })
+  name: string;
+}
+
+@InputType({ description: "A canary: `percent` % of requests answered by `version`. A null version removes the canary." })
+export class SetCanaryInput extends DeploymentRefInput {
+  @Field(() => Int, { nullable: true, description: "An APPROVED version of the endpoint's model; null removes the canary." })
+  version?: number | null;
+
+  @Field(() => Int, { nullable: true, description: "0-100." })
+  percent?: number | null;
+}
+
+@InputType({ description: "A shadow: every request is also run on `version`, its answer logged (variant `shadow`), never returned." })
+export class SetShadowInput extends DeploymentRefInput {
+  @Field(() => Int, { nullable: true, description: "An APPROVED version of the endpoint's model; null removes the shadow." })
+  version?: number | null;
+}
+
+@InputType()
+export class RollbackDeploymentInput extends DeploymentRefInput {
+  @Field(() => Int, { nullable: true, description: "The revision whose target to return to; by default the one before the latest." })
+  toRevision?: number | null;
+}
+
+@InputType()
+export class DeploymentFilter {
+  @Field(() => ID, { nullable: true })
+  projectId?: string | null;
+
+  @Field(() => String, { nullable: true })
+  nameContains?: string | null;
+
+  @Field(() => ID, { nullable: true })
+  registeredModelId?: string | null;
+}
+
+@ObjectType()
+export class DeploymentPayload {
+  @Field(() => Deployment)
+  deployment: Deployment;
+
+  static of(row: DeploymentRow): DeploymentPayload {
+    return Object.assign(new DeploymentPayload(), { deployment: Deployment.from(row) });
+  }
+}
+
+export const DeploymentResult = MutationResult("Deployment", DeploymentPayload);
+export const DeploymentConnection = Connection(Deployment, "Deployment");
+export type DeploymentConnection = InstanceType<typeof DeploymentConnection>;
+export const DeploymentRevisionConnection = Connection(DeploymentRevision, "DeploymentRevision");
+export type DeploymentRevisionConnection = InstanceType<typeof DeploymentRevisionConnection>;
+export const { Order: DeploymentOrder, sortOf: deploymentSort } = OrderBy(
+  "Deployment",
+  { NAME: "name", CREATED_AT: "createdAt", UPDATED_AT: "updatedAt" } as const,
+  { property: "name", direction: "ASC" },
+);
+export type DeploymentOrder = InstanceType<typeof DeploymentOrder>;
