@@ -101,7 +101,7 @@ export class PredictionLog {
  * Writes rows in one INSERT whose only parameter is the batch as JSON, expanded by
  * `jsonb_to_recordset`: one native `JSON.stringify` on the Node side instead of TypeORM building
  * ten parameters per row and reading back generated columns — the writer's cost per row is what
- * bounds the serving rate the log keeps up with (bench/prediction-log.ts: about 3× the rows/s).
+ * bounds the serving rate the log keeps up with (bench/prediction-log.ts: 2–5× the rows/s).
  * Columns and defaults (id, created_at) are those of PredictionRow.
  */
 export async function insertPredictions(db: DataSource, rows: PredictionDraft[]): Promise<void> {
