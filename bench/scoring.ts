@@ -65,6 +65,11 @@ function context(
   } as unknown as StageContext;
 }
 
+function cpuSeconds(since: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(since);
+  return (u.user + u.system) / 1e6;
+}
+
 async function main() {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-bench-scoring-"));
   try {
@@ -120,6 +125,8 @@ async function main() {
       return cols;
     });
     const CHUNK = 65_536;
+    // CPU seconds (all threads) beside wall time: on a shared machine they move far less.
+    let cpu0 = process.cpuUsage();
     t0 = performance.now();
     for (let start = 0; start < rows; start += CHUNK) {
       const n = Math.min(CHUNK, rows - start);
@@ -128,16 +135,19 @@ async function main() {
       await session.run(feeds);
     }
     const raw = (performance.now() - t0) / 1000;
+    const rawCpu = cpuSeconds(cpu0);
     if (process.env.KEEP_MODEL) await fs.copyFile(modelFile, process.env.KEEP_MODEL);
     await session.release();
-    console.log(`raw session.run: ${raw.toFixed(2)} s, ${Math.round(rows / raw).toLocaleString("en")} rows/s`);
+    console.log(`raw session.run: ${raw.toFixed(2)} s, ${Math.round(rows / raw).toLocaleString("en")} rows/s, CPU ${rawCpu.toFixed(2)} s`);
 
     const predictions = path.join(dir, "predictions.parquet");
+    cpu0 = process.cpuUsage();
     t0 = performance.now();
     await score(
       context({ dataset: "bench", keep: ["id"] }, { model: input(modelFile), data: input(data) }, { predictions: output(predictions) }),
     );
     const scored = (performance.now() - t0) / 1000;
+    const scoreCpu = cpuSeconds(cpu0);
     await withDuckDb(async (conn) => {
       const [r] = await queryJson(
         conn,
@@ -146,7 +156,7 @@ async function main() {
       console.log(`predictions file: ${r!.n} rows, ${r!.scored} scored`);
     });
     console.log(
-      `score operator: ${scored.toFixed(2)} s, ${Math.round(rows / scored).toLocaleString("en")} rows/s (target ≥ 1,000,000), ${(scored / raw).toFixed(2)}× raw`,
+      `score operator: ${scored.toFixed(2)} s, ${Math.round(rows / scored).toLocaleString("en")} rows/s (target ≥ 1,000,000), ${(scored / raw).toFixed(2)}× raw, CPU ${scoreCpu.toFixed(2)} s (${(scoreCpu / rawCpu).toFixed(2)}× raw)`,
     );
   } finally {
     await fs.rm(dir, { recursive: true, force: true });

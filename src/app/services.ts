@@ -28,6 +28,7 @@ import { searchTrialsHook } from "../training/search-hook";
 import { type StageHooks } from "../runs/output-hooks";
 import { dataPlaneHooks } from "../operators/hooks";
 import { SecretService } from "../secrets/secret.service";
+import { FeatureEnricher } from "../serving/enrichment/enricher";
 import { PredictionLog } from "../serving/prediction-log/prediction-log";
 import { PredictionLogService } from "../serving/prediction-log/prediction-log.service";
 import { ServingService } from "../serving/serving.service";
@@ -149,6 +150,8 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
   // Every answered inference request is offered to the prediction log (sampled, bounded, written in the background).
   const predictionLog = new PredictionLog(db.dataSource, config.predictionLog, log.child({ component: "prediction-log" }));
   serving.logPredictionsTo(predictionLog);
+  // Requests to models trained on feature views may send entity keys instead of those features.
+  serving.enrichWith(new FeatureEnricher(db, features));
   const tracking = new TrackingService(db);
   // A train stage's hyperparameter search becomes tracking runs: one per search, a child per trial.
   const stageHooks = dataPlaneHooks({ datasets, validation, features, evaluation, store: artifacts }).onOutput(

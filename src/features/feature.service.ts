@@ -395,6 +395,17 @@ FROM read_parquet(${sqlString(latestFile)})`;
     });
     if (problems.length > 0) throw new InvalidInputError(problems);
     if (keys.length === 0) return [];
+    return this.onlineByEncodedKeys(projectId, viewName, encoded);
+  }
+
+  /**
+   * The online values of `viewName` for keys already spelled by `encodeEntityKey`, in their order,
+   * with one SQL query for all of them (TTL applied as in `onlineFeatures`). No checks and no view
+   * lookup: for serving, which knows the view and has checked the keys; callers keep to
+   * MAX_ONLINE_KEYS per call.
+   */
+  async onlineByEncodedKeys(projectId: string, viewName: string, encoded: string[]): Promise<OnlineVector[]> {
+    if (encoded.length === 0) return [];
     const rows: Array<{ entity_key: string; event_timestamp: Date; values: Record<string, unknown>; fresh: boolean }> =
       await this.db.dataSource.query(
         `SELECT o.entity_key, o.event_timestamp, o."values",
@@ -405,9 +416,9 @@ FROM read_parquet(${sqlString(latestFile)})`;
         [projectId, viewName, [...new Set(encoded)]],
       );
     const byKey = new Map(rows.map((r) => [r.entity_key, r]));
-    return keys.map((key, i) => {
-      const row = byKey.get(encoded[i]!);
-      const entityKey = JSON.parse(encoded[i]!) as string[];
+    return encoded.map((key) => {
+      const row = byKey.get(key);
+      const entityKey = JSON.parse(key) as string[];
       if (!row) return { entityKey, found: false, expired: false, eventTimestamp: null, values: null };
       if (!row.fresh) return { entityKey, found: false, expired: true, eventTimestamp: new Date(row.event_timestamp), values: null };
       return { entityKey, found: true, expired: false, eventTimestamp: new Date(row.event_timestamp), values: row.values };

@@ -1,6 +1,8 @@
+import type { DuckDBDataChunk } from "@duckdb/node-api";
 import * as ort from "onnxruntime-node";
 import { InvalidInputError } from "../app/errors";
 import type { ModelSignature, TensorSpec } from "../registry/signature";
+import { isValid, readDoubles } from "./vectors";
 
 /**
  * How a model's tensors map to table columns for batch scoring: each input is fed from the
@@ -74,11 +76,14 @@ export function outputColumnsOf(sig: ModelSignature): OutputColumn[] {
   return columns;
 }
 
-/** A preallocated chunk of one input's values, filled from DuckDB vectors. */
+/**
+ * A preallocated chunk of one input's values, filled from DuckDB data chunks whose numeric
+ * columns are DOUBLE (the scoring query casts them) and string columns VARCHAR.
+ */
 export interface InputBuffer {
   spec: TensorSpec;
-  /** Copies `count` values of `values` from `from` into rows `at`…. */
-  fill(values: readonly unknown[], from: number, at: number, count: number): void;
+  /** Copies `count` values of column `column` of `chunk` from row `from` into rows `at`…. */
+  fill(chunk: DuckDBDataChunk, column: number, from: number, at: number, count: number): void;
   tensor(rows: number): ort.Tensor;
 }
 
@@ -90,10 +95,12 @@ function numericBuffer<A extends Float32Array | Float64Array>(
 ): InputBuffer {
   return {
     spec,
-    fill(values, from, at, count) {
-      for (let i = 0; i < count; i++) {
-        const v = values[from + i];
-        data[at + i] = v === null || v === undefined ? NaN : Number(v);
+    fill(chunk, column, from, at, count) {
+      const { values, validity } = readDoubles(chunk, column, from + count);
+      if (validity === null) {
+        for (let i = 0; i < count; i++) data[at + i] = values[from + i]!;
+      } else {
+        for (let i = 0; i < count; i++) data[at + i] = isValid(validity, from + i) ? values[from + i]! : NaN;
       }
     },
     tensor: (rows) => new ort.Tensor(type, data.subarray(0, rows), dims(rows)),
@@ -116,8 +123,9 @@ export function scoreColumnsOf(sig: ModelSignature, chunkRows: number): InputBuf
         const data = new BigInt64Array(chunkRows);
         return {
           spec,
-          fill(values, from, at, count) {
-            for (let i = 0; i < count; i++) data[at + i] = BigInt(Math.trunc(Number(values[from + i] ?? 0)));
+          fill(chunk, column, from, at, count) {
+            const { values, validity } = readDoubles(chunk, column, from + count);
+            for (let i = 0; i < count; i++) data[at + i] = isValid(validity, from + i) ? BigInt(Math.trunc(values[from + i]!)) : 0n;
           },
           tensor: (rows) => new ort.Tensor("int64", data.subarray(0, rows), dims(rows)),
         };
@@ -126,9 +134,10 @@ export function scoreColumnsOf(sig: ModelSignature, chunkRows: number): InputBuf
         const data = new Array<string>(chunkRows).fill("");
         return {
           spec,
-          fill(values, from, at, count) {
+          fill(chunk, column, from, at, count) {
+            const vector = chunk.getColumnVector(column);
             for (let i = 0; i < count; i++) {
-              const v = values[from + i];
+              const v = vector.getItem(from + i);
               data[at + i] = v === null || v === undefined ? "" : String(v);
             }
           },

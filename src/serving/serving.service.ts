@@ -9,6 +9,7 @@ import { ErrorCode, InvalidInputError, NotFoundError, SluiceError } from "../app
 import type { EventBus } from "../events/event-bus";
 import type { RegistryService } from "../registry/registry.service";
 import type { BatchSettings, RunObserver } from "./batcher";
+import type { FeatureEnricher } from "./enrichment/enricher";
 import { type InferenceOutcome, ServingMetrics } from "./metrics";
 import { type OipResponse, type OipTensorMetadata, decodeRequest, encodePredictions, encodeResponse, tensorMetadata } from "./oip";
 import type { PredictionLog } from "./prediction-log/prediction-log";
@@ -61,6 +62,7 @@ export class ServingService {
   private predictionLog: PredictionLog | undefined;
   private shadowsInFlight = 0;
   private readonly log: Logger | undefined;
+  private enricher: FeatureEnricher | undefined;
 
   constructor(
     readonly registry: ServingRegistry,
@@ -90,10 +92,16 @@ export class ServingService {
     this.predictionLog = log;
   }
 
+  /** Fills view features a request leaves out from the online store, by the entity keys it sends (see enrichment/). */
+  enrichWith(enricher: FeatureEnricher): void {
+    this.enricher = enricher;
+  }
+
   /** Registers the serving (and prediction log) metrics in the server's registry (called once by the server). */
   instrument(registry: Registry): ServingMetrics {
     this.metrics ??= new ServingMetrics(registry);
     this.predictionLog?.instrument(registry);
+    this.enricher?.instrument(registry);
     return this.metrics;
   }
 
@@ -151,15 +159,18 @@ export class ServingService {
   /** Runs one request on `holder`'s model and logs it as `variant`. */
   private answer(holder: ModelHolder, ref: ServedModelRef, body: unknown, variant: Variant): Promise<OipResponse | RecordsResponse> {
     return holder.use(async (model) => {
-      const request = decodeRequest(body, model.signature);
+      // Enriched requests are decoded with the looked-up features and logged with the keys too.
+      const enriched = await this.enricher?.enrich(ref, model, body);
+      const request = decodeRequest(enriched?.body ?? body, model.signature);
+      const logged = enriched?.logged ?? body;
       const outputs = await this.run(model, request.feeds, request.outputs);
       const response = encodeResponse(model.identity, request, outputs, request.outputs);
       if (!request.records) {
-        this.logPrediction(ref, model, body, request.rows, { outputs: response.outputs }, variant);
+        this.logPrediction(ref, model, logged, request.rows, { outputs: response.outputs }, variant);
         return response;
       }
       const predictions = encodePredictions(response.outputs, request.rows ?? 0);
-      this.logPrediction(ref, model, body, request.rows, { predictions }, variant);
+      this.logPrediction(ref, model, logged, request.rows, { predictions }, variant);
       return { model_name: response.model_name, model_version: response.model_version, id: response.id, predictions };
     });
   }
