@@ -3,7 +3,7 @@
 // into a training set with point-in-time features, on which a delay classifier is trained and
 // exported to ONNX. See examples/flights/README.md.
 import { definePipeline, stage } from "sluice";
-import { airportDelays } from "./views";
+import { MODEL_FEATURES, airportDelays } from "./views";
 
 export default definePipeline({
   name: "flights",
@@ -94,17 +94,7 @@ export default definePipeline({
       params: {
         algorithm: "gbt_classifier",
         target: "delayed",
-        features: [
-          "hour",
-          "day_of_week",
-          "distance",
-          "origin_delay_rate_7d",
-          "origin_flights_7d",
-          "origin_mean_delay_7d",
-          "destination_delay_rate_7d",
-          "destination_flights_7d",
-          "destination_mean_delay_7d",
-        ],
+        features: [...MODEL_FEATURES],
         hyperparameters: { maxIter: 100, maxDepth: 6, learningRate: 0.1 },
         seed: 42,
       },

@@ -17,3 +17,16 @@ export function airportDelays(role: "origin" | "destination") {
     ],
   };
 }
+
+/** What the classifier sees: what is known when a flight is scheduled, and its airports' recent history. */
+export const MODEL_FEATURES = [
+  "hour",
+  "day_of_week",
+  "distance",
+  "origin_delay_rate_7d",
+  "origin_flights_7d",
+  "origin_mean_delay_7d",
+  "destination_delay_rate_7d",
+  "destination_flights_7d",
+  "destination_mean_delay_7d",
+] as const;

@@ -18,19 +18,6 @@ import { materializeOffline } from "../features/offline";
 import { buildTrainingSet } from "../features/training-set";
 import { registerTypeScript } from "../pipelines/typescript";
 
-/** The model's inputs, in the order the example's train stage lists them. */
-export const FLIGHT_FEATURES = [
-  "hour",
-  "day_of_week",
-  "distance",
-  "origin_delay_rate_7d",
-  "origin_flights_7d",
-  "origin_mean_delay_7d",
-  "destination_delay_rate_7d",
-  "destination_flights_7d",
-  "destination_mean_delay_7d",
-] as const;
-
 /** One replayed flight: its id, month (`2001-03`), the model's inputs, and whether it left > 15 min late. */
 export interface ReplayFlight {
   id: string;
@@ -67,14 +54,15 @@ export async function landFlights(raw: string, landingFile: string, until: strin
   return Number(row!.n);
 }
 
-/** The example's two feature views, read from examples/flights/views.ts (TypeScript, loaded as the pipeline loader does). */
-export function flightViews(repoRoot: string): FeatureView[] {
+/** The example's views and model inputs, from examples/flights/views.ts (TypeScript, loaded as the pipeline loader does). */
+export function flightsExample(repoRoot: string): { views: FeatureView[]; features: readonly string[] } {
   registerTypeScript();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { airportDelays } = require(path.join(repoRoot, "examples/flights/views.ts")) as {
+  const { airportDelays, MODEL_FEATURES } = require(path.join(repoRoot, "examples/flights/views.ts")) as {
     airportDelays: (role: "origin" | "destination") => FeatureView;
+    MODEL_FEATURES: readonly string[];
   };
-  return [airportDelays("origin"), airportDelays("destination")];
+  return { views: [airportDelays("origin"), airportDelays("destination")], features: MODEL_FEATURES };
 }
 
 /**
@@ -91,7 +79,7 @@ export async function buildReplaySet(opts: {
   seed?: number;
 }): Promise<ReplayFlight[]> {
   fs.mkdirSync(opts.workDir, { recursive: true });
-  const views = flightViews(opts.repoRoot);
+  const { views, features: inputs } = flightsExample(opts.repoRoot);
   // Feature rows from a view's TTL before the first month on are all a replayed flight can use.
   const first = new Date(`${opts.months[0]}-01T00:00:00Z`);
   const offline = await Promise.all(
@@ -123,7 +111,7 @@ export async function buildReplaySet(opts: {
   const rows = await withDuckDb((conn) => queryJson(conn, `SELECT * FROM read_parquet(${sqlString(joined)})`));
   return rows.map((r, i) => {
     const features: Record<string, number | null> = {};
-    for (const f of FLIGHT_FEATURES) features[f] = r[f] === null || r[f] === undefined ? null : Number(r[f]);
+    for (const f of inputs) features[f] = r[f] === null || r[f] === undefined ? null : Number(r[f]);
     return { id: `flight-${String(r.month)}-${i}`, month: String(r.month), features, delayed: Number(r.delayed) === 1 ? 1 : 0 };
   });
 }

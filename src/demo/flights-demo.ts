@@ -16,7 +16,7 @@ import path from "node:path";
 import { SluiceClient } from "../cli/client";
 import { rocAuc } from "../evaluation/classification";
 import { loadSpecFile } from "../pipelines/load";
-import { buildReplaySet, FLIGHT_FEATURES, flightsFile, landFlights, monthEnd, type ReplayFlight } from "./flights-data";
+import { buildReplaySet, flightsExample, flightsFile, landFlights, monthEnd, type ReplayFlight } from "./flights-data";
 import { Progress, fmt3, fmtInt, seconds } from "./progress";
 import { replayFlights } from "./replay";
 import { DemoApi } from "./demo-api";
@@ -107,7 +107,7 @@ export async function runFlightsDemo(o: DemoOptions): Promise<DemoSummary> {
   p.detail(`OIP v2: POST ${o.baseUrl}/v2/models/${DEMO_ENDPOINT}/infer`);
 
   p.begin("monitoring, an alert rule, and retraining on alert");
-  const monitorId = await api.setUpMonitoring(projectId, DEMO_ENDPOINT, o.windowSize, FLIGHT_FEATURES);
+  const monitorId = await api.setUpMonitoring(projectId, DEMO_ENDPOINT, o.windowSize, flightsExample(o.repoRoot).features);
   await api.createRetrainingRule(projectId, pipelineId, DEMO_ENDPOINT, runParams);
   p.detail(`a window every ${fmtInt(o.windowSize)} predictions: PSI of each input against the training data, live ROC AUC from outcomes`);
   p.detail(`alert: PSI of origin_delay_rate_7d above 1.0 in 2 windows in a row → alert.fired → event trigger → training run`);
