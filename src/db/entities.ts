@@ -39,6 +39,14 @@ import { TrackingExperimentRow } from "../tracking/experiment.entity";
 import { TrackingMetricRow } from "../tracking/metric.entity";
 import { TrackingRunRow } from "../tracking/tracking-run.entity";
 import { PredictionRow } from "../serving/prediction-log/prediction.entity";
+import {
+  AlertRow,
+  AlertRuleRow,
+  MonitoringMetricRow,
+  MonitoringReferenceRow,
+  MonitoringWindowRow,
+  MonitorRow,
+} from "../monitoring/monitoring.entities";
 
 /** Every TypeORM entity, by capability. A new capability adds its rows here and a migration. */
 export const entities = [
@@ -99,4 +107,11 @@ export const entities = [
   TrackingMetricRow,
   // prediction log
   PredictionRow,
+  // monitoring
+  MonitoringReferenceRow,
+  MonitorRow,
+  MonitoringWindowRow,
+  MonitoringMetricRow,
+  AlertRuleRow,
+  AlertRow,
 ];

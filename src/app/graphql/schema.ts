@@ -26,6 +26,7 @@ import { NotificationChannelResolver } from "../../notifications/notification.re
 import { PredictionLogResolver } from "../../serving/prediction-log/prediction-log.resolver";
 import { ServingResolver } from "../../serving/serving.resolver";
 import { EventRuleResolver, ScheduleResolver, TriggerFireResolver } from "../../triggers";
+import { MonitoringResolver, MonitoringWindowResolver } from "../../monitoring/monitoring.resolver";
 import type { RequestContext } from "../context";
 import { ErrorCode, SluiceError } from "../errors";
 
@@ -64,6 +65,8 @@ const resolvers = [
   TrackingRunResolver,
   ServingResolver,
   PredictionLogResolver,
+  MonitoringResolver,
+  MonitoringWindowResolver,
 ] as const;
 
 /**
