@@ -16,7 +16,11 @@ import {
   AlertPayload,
   AlertResult,
   AlertRule,
+  AlertRuleConnection,
+  AlertRuleFilter,
   AlertRuleIdInput,
+  AlertRuleOrder,
+  alertRuleSort,
   AlertRulePayload,
   AlertRuleResult,
   alertSort,
@@ -26,15 +30,21 @@ import {
   DeleteAlertRuleResult,
   DeleteMonitorPayload,
   DeleteMonitorResult,
+  DriftMetrics,
   DriftSeries,
   MetricValue,
   Monitor,
+  MonitorConnection,
+  MonitorFilter,
+  MonitorOrder,
+  monitorSort,
   MonitorIdInput,
   MonitoringReference,
   MonitoringReferencePayload,
   MonitoringReferenceResult,
   MonitoringWindow,
   MonitoringWindowConnection,
+  MonitoringWindowFilter,
   MonitoringWindowOrder,
   MonitoringWindowPayload,
   MonitoringWindowResult,
@@ -54,14 +64,19 @@ const MAX_SERIES_POINTS = 10_000;
 export class MonitoringResolver {
   // ---- monitors
 
-  @Query(() => [Monitor], { description: "A project's monitors, optionally of one served name." })
+  @Query(() => MonitorConnection, { description: "A project's monitors." })
   async monitors(
     @Ctx() ctx: RequestContext,
     @Arg("projectId", () => ID) projectId: string,
-    @Arg("servedName", () => String, { nullable: true }) servedName?: string | null,
-  ): Promise<Monitor[]> {
+    @Args() page: PageArgsInput,
+    @Arg("filter", () => MonitorFilter, { nullable: true }) filter?: MonitorFilter | null,
+    @Arg("orderBy", () => MonitorOrder, { nullable: true }) orderBy?: MonitorOrder | null,
+  ): Promise<MonitorConnection> {
     ctx.authz.require(Permission.READ, projectId);
-    return (await ctx.services.monitoring.monitors(projectId, servedName)).map(Monitor.from);
+    return MonitorConnection.from(
+      await ctx.services.monitoring.monitors(projectId, filter ?? {}, page, monitorSort(orderBy)),
+      Monitor.from,
+    );
   }
 
   @Mutation(() => MonitorResult, { description: "Starts monitoring a served name (endpoint or model) and variant. Needs EDITOR." })
@@ -194,16 +209,15 @@ export class MonitoringResolver {
     @Arg("projectId", () => ID) projectId: string,
     @Arg("servedName") servedName: string,
     @Args() page: PageArgsInput,
-    @Arg("variant", () => String, { nullable: true }) variant?: string | null,
-    @Arg("since", () => Date, { nullable: true }) since?: Date | null,
+    @Arg("filter", () => MonitoringWindowFilter, { nullable: true }) filter?: MonitoringWindowFilter | null,
     @Arg("orderBy", () => MonitoringWindowOrder, { nullable: true }) orderBy?: MonitoringWindowOrder | null,
   ): Promise<MonitoringWindowConnection> {
     ctx.authz.require(Permission.READ, projectId);
-    const rows = await ctx.services.monitoring.windowsOf(projectId, servedName, variant, page, since, monitoringWindowSort(orderBy));
+    const rows = await ctx.services.monitoring.windowsOf(projectId, servedName, filter ?? {}, page, monitoringWindowSort(orderBy));
     return MonitoringWindowConnection.from(rows, (r) => MonitoringWindow.from(r));
   }
 
-  @Query(() => [DriftSeries], {
+  @Query(() => DriftMetrics, {
     description: `Plot-ready series of a served name's windows, one per (metric, feature), points oldest first (the newest ${MAX_SERIES_POINTS} points at most).`,
   })
   async driftMetrics(
@@ -216,11 +230,12 @@ export class MonitoringResolver {
     feature?: string | null,
     @Arg("since", () => Date, { nullable: true }) since?: Date | null,
     @Arg("variant", () => String, { nullable: true }) variant?: string | null,
-  ): Promise<DriftSeries[]> {
+  ): Promise<DriftMetrics> {
     ctx.authz.require(Permission.READ, projectId);
-    return DriftSeries.group(
+    const series = DriftSeries.group(
       await ctx.services.monitoring.series(projectId, servedName, { metric, feature, since, variant }, MAX_SERIES_POINTS),
     );
+    return Object.assign(new DriftMetrics(), { servedName, series });
   }
 
   @Subscription(() => MonitoringWindow, {
@@ -261,14 +276,19 @@ export class MonitoringResolver {
 
   // ---- alert rules
 
-  @Query(() => [AlertRule], { description: "A project's alert rules, optionally of one monitor." })
+  @Query(() => AlertRuleConnection, { description: "A project's alert rules." })
   async alertRules(
     @Ctx() ctx: RequestContext,
     @Arg("projectId", () => ID) projectId: string,
-    @Arg("monitorId", () => ID, { nullable: true }) monitorId?: string | null,
-  ): Promise<AlertRule[]> {
+    @Args() page: PageArgsInput,
+    @Arg("filter", () => AlertRuleFilter, { nullable: true }) filter?: AlertRuleFilter | null,
+    @Arg("orderBy", () => AlertRuleOrder, { nullable: true }) orderBy?: AlertRuleOrder | null,
+  ): Promise<AlertRuleConnection> {
     ctx.authz.require(Permission.READ, projectId);
-    return (await ctx.services.monitoring.rules(projectId, monitorId)).map(AlertRule.from);
+    return AlertRuleConnection.from(
+      await ctx.services.monitoring.rules(projectId, filter ?? {}, page, alertRuleSort(orderBy)),
+      AlertRule.from,
+    );
   }
 
   @Mutation(() => AlertRuleResult, {

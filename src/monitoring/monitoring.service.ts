@@ -158,10 +158,17 @@ export class MonitoringService {
     return manager.getRepository(MonitorRow).findOneBy({ id });
   }
 
-  monitors(projectId: string, servedName?: string | null): Promise<MonitorRow[]> {
-    return this.manager
-      .getRepository(MonitorRow)
-      .find({ where: { projectId, ...(servedName ? { servedName } : {}) }, order: { servedName: "ASC", variant: "ASC" } });
+  monitors(
+    projectId: string,
+    filter: { servedName?: string | null; variant?: string | null; enabled?: boolean | null },
+    page: PageArgs,
+    sort: SortSpec<MonitorRow>,
+  ): Promise<Page<MonitorRow>> {
+    const qb = this.manager.getRepository(MonitorRow).createQueryBuilder("m").where("m.project_id = :projectId", { projectId });
+    if (filter.servedName) qb.andWhere("m.served_name = :servedName", { servedName: filter.servedName });
+    if (filter.variant) qb.andWhere("m.variant = :variant", { variant: filter.variant });
+    if (filter.enabled != null) qb.andWhere("m.enabled = :enabled", { enabled: filter.enabled });
+    return paginate(qb, page, sort);
   }
 
   enabledMonitors(): Promise<MonitorRow[]> {
@@ -179,17 +186,17 @@ export class MonitoringService {
   windowsOf(
     projectId: string,
     servedName: string,
-    variant: string | null | undefined,
+    filter: { variant?: string | null; since?: Date | null; datasetDrift?: boolean | null },
     page: PageArgs,
-    since?: Date | null,
     sort: SortSpec<MonitoringWindowRow> = { property: "closedAt", direction: "DESC" },
   ): Promise<Page<MonitoringWindowRow>> {
     const qb = this.manager
       .getRepository(MonitoringWindowRow)
       .createQueryBuilder("w")
       .where("w.project_id = :projectId AND w.served_name = :servedName", { projectId, servedName });
-    if (variant) qb.andWhere("w.variant = :variant", { variant });
-    if (since) qb.andWhere("w.closed_at >= :since", { since });
+    if (filter.variant) qb.andWhere("w.variant = :variant", { variant: filter.variant });
+    if (filter.since) qb.andWhere("w.closed_at >= :since", { since: filter.since });
+    if (filter.datasetDrift != null) qb.andWhere("w.dataset_drift = :drift", { drift: filter.datasetDrift });
     return paginate(qb, page, sort);
   }
 
@@ -332,10 +339,19 @@ export class MonitoringService {
     return manager.getRepository(AlertRuleRow).findOneBy({ id });
   }
 
-  rules(projectId: string, monitorId?: string | null): Promise<AlertRuleRow[]> {
-    return this.manager
-      .getRepository(AlertRuleRow)
-      .find({ where: { projectId, ...(monitorId ? { monitorId } : {}) }, order: { name: "ASC" } });
+  rules(
+    projectId: string,
+    filter: { monitorId?: string | null; servedName?: string | null },
+    page: PageArgs,
+    sort: SortSpec<AlertRuleRow>,
+  ): Promise<Page<AlertRuleRow>> {
+    const qb = this.manager.getRepository(AlertRuleRow).createQueryBuilder("r").where("r.project_id = :projectId", { projectId });
+    if (filter.monitorId) qb.andWhere("r.monitor_id = :monitorId", { monitorId: filter.monitorId });
+    if (filter.servedName)
+      qb.andWhere("r.monitor_id IN (SELECT id FROM monitors WHERE project_id = :projectId AND served_name = :servedName)", {
+        servedName: filter.servedName,
+      });
+    return paginate(qb, page, sort);
   }
 
   // ---- alerts

@@ -124,6 +124,27 @@ export class Monitor {
   }
 }
 
+export const MonitorConnection = Connection(Monitor, "Monitor");
+export type MonitorConnection = InstanceType<typeof MonitorConnection>;
+export const { Order: MonitorOrder, sortOf: monitorSort } = OrderBy(
+  "Monitor",
+  { SERVED_NAME: "servedName", CREATED_AT: "createdAt" } as const,
+  { property: "servedName", direction: "ASC" },
+);
+export type MonitorOrder = InstanceType<typeof MonitorOrder>;
+
+@InputType()
+export class MonitorFilter {
+  @Field(() => String, { nullable: true })
+  servedName?: string | null;
+
+  @Field(() => String, { nullable: true })
+  variant?: string | null;
+
+  @Field(() => Boolean, { nullable: true })
+  enabled?: boolean | null;
+}
+
 @ObjectType({ description: "One value of one metric in one window; feature is '' for a window-level metric." })
 export class MetricValue {
   @Field()
@@ -239,6 +260,18 @@ export const { Order: MonitoringWindowOrder, sortOf: monitoringWindowSort } = Or
 );
 export type MonitoringWindowOrder = InstanceType<typeof MonitoringWindowOrder>;
 
+@InputType()
+export class MonitoringWindowFilter {
+  @Field(() => String, { nullable: true, description: "primary, canary or shadow; all when left out." })
+  variant?: string | null;
+
+  @Field(() => Date, { nullable: true, description: "Only windows closed at or after." })
+  since?: Date | null;
+
+  @Field(() => Boolean, { nullable: true, description: "Only windows whose dataset drifted (true) or did not (false)." })
+  datasetDrift?: boolean | null;
+}
+
 @ObjectType({ description: "One point of a series: the value in one window." })
 export class DriftPoint {
   @Field()
@@ -275,6 +308,15 @@ export class DriftSeries {
     }
     return [...by.values()].sort((a, b) => (a.metric === b.metric ? a.feature.localeCompare(b.feature) : a.metric.localeCompare(b.metric)));
   }
+}
+
+@ObjectType({ description: "The plot-ready series of a served name's windows." })
+export class DriftMetrics {
+  @Field()
+  servedName: string;
+
+  @Field(() => [DriftSeries], { description: "One series per (metric, feature), sorted by metric then feature." })
+  series: DriftSeries[];
 }
 
 @ObjectType({ description: "A model version's training reference: what windows are compared with." })
@@ -448,6 +490,23 @@ export class Alert {
       status: row.status as AlertStatus,
     });
   }
+}
+
+export const AlertRuleConnection = Connection(AlertRule, "AlertRule");
+export type AlertRuleConnection = InstanceType<typeof AlertRuleConnection>;
+export const { Order: AlertRuleOrder, sortOf: alertRuleSort } = OrderBy("AlertRule", { NAME: "name", CREATED_AT: "createdAt" } as const, {
+  property: "name",
+  direction: "ASC",
+});
+export type AlertRuleOrder = InstanceType<typeof AlertRuleOrder>;
+
+@InputType()
+export class AlertRuleFilter {
+  @Field(() => ID, { nullable: true })
+  monitorId?: string | null;
+
+  @Field(() => String, { nullable: true, description: "Rules of the monitors of this served name." })
+  servedName?: string | null;
 }
 
 export const AlertConnection = Connection(Alert, "Alert");

@@ -212,13 +212,13 @@ describe("monitoring: windows, drift series and alerts", () => {
     await until("a second window", async () => (await windows("count-model")).length === 2);
     const series = dataOf(
       await t.gql(
-        `query($p: ID!, $s: String!) { driftMetrics(projectId: $p, servedName: $s, metric: "drift_score") { metric feature points { sequence value at } } }`,
+        `query($p: ID!, $s: String!) { driftMetrics(projectId: $p, servedName: $s, metric: "drift_score") { series { metric feature points { sequence value at } } } }`,
         {
           p: projectId,
           s: "count-model",
         },
       ),
-    ).driftMetrics;
+    ).driftMetrics.series;
     assert.deepEqual(
       series.map((s: any) => [s.metric, s.feature, s.points.map((p: any) => p.sequence)]),
       [
