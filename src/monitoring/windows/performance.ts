@@ -64,19 +64,34 @@ export function logLoss(y: readonly (0 | 1)[], p: readonly number[]): number {
 /**
  * The live metrics of the labeled rows. Classification: accuracy compares the logged label with
  * the outcome as text; AUC and log loss need a binary outcome and a probability prediction.
- * Regression: RMSE and MAE over rows where both are numbers. Metrics without enough rows are left out.
+ * Regression: RMSE and MAE over rows where both are numbers. `classes` (the model's class names,
+ * by code) turns outcomes given by name into codes. Metrics without enough rows are left out.
  */
-export function livePerformance(rows: readonly LabeledRow[], task: Task, probabilistic: boolean): Record<string, number> {
+export function livePerformance(
+  rows: readonly LabeledRow[],
+  task: Task,
+  probabilistic: boolean,
+  classes: readonly string[] | null = null,
+): Record<string, number> {
   const out: Record<string, number> = {};
   if (rows.length === 0) return out;
+  // Sluice's classifiers answer class codes (0, 1…) and record the class names in order; outcomes
+  // reported by name become the same codes.
+  if (classes && classes.length > 0) {
+    rows = rows.map((r) => {
+      const i = classes.indexOf(String(r.outcome));
+      return i >= 0 ? { ...r, outcome: i } : r;
+    });
+  }
   if (task === "classification") {
     const withLabel = rows.filter((r) => r.label !== undefined && r.label !== null);
     if (withLabel.length > 0) out.accuracy = withLabel.filter((r) => String(r.label) === String(r.outcome)).length / withLabel.length;
     if (probabilistic) {
+      const toBinary = outcomeCoder(rows);
       const y: (0 | 1)[] = [];
       const p: number[] = [];
       for (const r of rows) {
-        const b = binaryOutcome(r.outcome);
+        const b = toBinary(r.outcome);
         const q = finite(r.prediction);
         if (b !== null && q !== null) {
           y.push(b);
@@ -108,6 +123,31 @@ export function livePerformance(rows: readonly LabeledRow[], task: Task, probabi
     }
   }
   return out;
+}
+
+/**
+ * How outcomes become 1 (the class whose probability is the prediction) or 0. A classifier trained
+ * on text labels answers e.g. "lost"/"kept" and gets outcomes in the same words: the positive label
+ * is the one the model gives its most confident positive row (p ≥ 0.5), the negative the one it
+ * gives its most confident negative row. Otherwise 1/0, true/false.
+ */
+function outcomeCoder(rows: readonly LabeledRow[]): (v: unknown) => 0 | 1 | null {
+  let hi: LabeledRow | undefined;
+  let lo: LabeledRow | undefined;
+  for (const r of rows) {
+    const q = finite(r.prediction);
+    if (q === null || r.label === undefined || r.label === null) continue;
+    if (q >= 0.5 && (!hi || q > (finite(hi.prediction) ?? 0))) hi = r;
+    if (q < 0.5 && (!lo || q < (finite(lo.prediction) ?? 1))) lo = r;
+  }
+  const positive = hi ? String(hi.label) : undefined;
+  const negative = lo ? String(lo.label) : undefined;
+  return (v) => {
+    const text = String(v);
+    if (positive !== undefined && text === positive) return 1;
+    if (negative !== undefined && text === negative) return 0;
+    return binaryOutcome(v);
+  };
 }
 
 /** The live metric names; a version's `metrics` under these names are its baseline. */

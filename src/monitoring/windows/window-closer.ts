@@ -162,6 +162,15 @@ export class WindowCloser {
     return fresh;
   }
 
+  /** A classifier's class names by code, as the train operator records them on the model artifact. */
+  private async classesOf(version: ModelVersionRow): Promise<string[] | null> {
+    const [row] = await this.services.db.dataSource.query(`SELECT metadata -> 'classes' AS classes FROM artifacts WHERE id = $1`, [
+      version.artifactId,
+    ]);
+    const classes = row?.classes;
+    return Array.isArray(classes) ? classes.map(String) : null;
+  }
+
   private async compute(monitor: MonitorRow, rows: LoggedRow[]): Promise<NonNullable<PreparedWindow["window"]>> {
     // The version that answered most of the window's rows is the one its reference comes from.
     const byVersion = new Map<string, number>();
@@ -208,7 +217,7 @@ export class WindowCloser {
     const signature = version?.signature as unknown as ModelSignature | undefined;
     const names = new Set((signature?.outputs ?? []).map((o) => o.name));
     const task = names.has("probabilities") || names.has("label") ? "classification" : "regression";
-    const live = livePerformance(labeled, task, ref?.output === "probabilities");
+    const live = livePerformance(labeled, task, ref?.output === "probabilities", version ? await this.classesOf(version) : null);
     const baseline: Record<string, number> = {};
     for (const m of PERFORMANCE_METRICS) {
       const b = version?.metrics?.[m];
