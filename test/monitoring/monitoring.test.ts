@@ -4,7 +4,9 @@ import { driftReport, parseReferenceSummary } from "../../src/monitoring/drift";
 import { mulberry32 } from "../../src/training/data";
 import { seedCaller, seedProject } from "../helpers/fixtures";
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";
+import { applyPipeline } from "../helpers/pipelines";
 import { firstOutcome } from "../helpers/subscriptions";
+import { createEventRule, firesOf } from "../triggers/support";
 import { createModel, infer, logisticModel, setChampion } from "../serving/helpers";
 
 const WINDOW_FIELDS = `id sequence reason rows outcomes modelVersionId datasetDrift driftedShare drift performance problem servedName
@@ -266,6 +268,19 @@ describe("monitoring: windows, drift series and alerts", () => {
       ).createAlertRule;
       assert.equal(r.__typename, "AlertRulePayload", JSON.stringify(r));
     }
+    // An event rule on alert.fired starts a "retraining" pipeline with the alert's details as parameters.
+    const { pipelineId } = await applyPipeline(t, projectId, {
+      name: "retrain",
+      stages: [{ name: "x", run: { operator: "noop" }, params: { n: 0 } }],
+    });
+    const eventRule = await createEventRule(t, {
+      pipelineId,
+      name: "retrain-on-drift",
+      eventType: "alert.fired",
+      filter: { "payload.severity": "CRITICAL", "payload.servedName": "shifted" },
+      params: { x: { alert: "$.payload.alertId", metric: "$.payload.metric", value: "$.payload.value" } },
+    });
+    assert.equal(eventRule.__typename, "EventRulePayload", JSON.stringify(eventRule));
     // Two windows each: the control from the training distribution, the other shifted by +1.5 on both features.
     for (const [i, seed] of [10, 11].entries()) {
       await send("control", rows(seed, 50));
@@ -307,6 +322,13 @@ describe("monitoring: windows, drift series and alerts", () => {
       ],
       [projectId, "shifted", "dataset_drift_share", 1, "CRITICAL", shifted[1].id],
     );
+
+    const fires = await until("the event rule's fire", async () => {
+      const f = await firesOf(t, "eventRule", eventRule.eventRule.id);
+      return f.length > 0 && f;
+    });
+    assert.equal(fires[0].outcome, "STARTED", JSON.stringify(fires[0].detail));
+    assert.deepEqual(fires[0].run!.params.x, { alert: alert.id, metric: "dataset_drift_share", value: 1 });
 
     // A third drifting window: no second alert while this one is open.
     await send("shifted", rows(300, 50, 1.5));
