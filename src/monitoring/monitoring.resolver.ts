@@ -7,6 +7,7 @@ import { prepareMutation, runMutation } from "../app/mutation";
 import { Permission } from "../auth/roles";
 import type { EventRow } from "../events/event.entity";
 import { MonitorRow } from "./monitoring.entities";
+import { MonitoringService } from "./monitoring.service";
 import {
   Alert,
   AlertActionInput,
@@ -168,7 +169,7 @@ export class MonitoringResolver {
     @Ctx() ctx: RequestContext,
     @Arg("modelVersionId", () => ID) modelVersionId: string,
   ): Promise<MonitoringReference | null> {
-    const version = await ctx.services.registry.version(modelVersionId);
+    const version = await ctx.services.monitoring.version(modelVersionId);
     ctx.authz.require(Permission.READ, version?.projectId);
     const row = version ? await ctx.services.monitoring.reference(version.id) : null;
     return row ? MonitoringReference.from(row) : null;
@@ -183,7 +184,7 @@ export class MonitoringResolver {
     @Arg("input") input: SetMonitoringReferenceInput,
   ): Promise<typeof MonitoringReferenceResult> {
     return captureErrors(async () => {
-      const version = await ctx.services.registry.version(input.modelVersionId);
+      const version = await ctx.services.monitoring.version(input.modelVersionId);
       const scope = { action: "monitoring.reference.set", permission: Permission.WRITE, projectId: version?.projectId, input };
       const refs = ctx.services.monitoring.references;
       const computed = await prepareMutation(ctx, scope, async () => {
@@ -285,6 +286,7 @@ export class MonitoringResolver {
     @Arg("orderBy", () => AlertRuleOrder, { nullable: true }) orderBy?: AlertRuleOrder | null,
   ): Promise<AlertRuleConnection> {
     ctx.authz.require(Permission.READ, projectId);
+    MonitoringService.checkFilterIds({ ...filter }, ["monitorId"]);
     return AlertRuleConnection.from(
       await ctx.services.monitoring.rules(projectId, filter ?? {}, page, alertRuleSort(orderBy)),
       AlertRule.from,
@@ -359,6 +361,7 @@ export class MonitoringResolver {
     @Arg("orderBy", () => AlertOrder, { nullable: true }) orderBy?: AlertOrder | null,
   ): Promise<AlertConnection> {
     ctx.authz.require(Permission.READ, projectId);
+    MonitoringService.checkFilterIds({ ...filter }, ["ruleId"]);
     return AlertConnection.from(await ctx.services.monitoring.alerts(projectId, filter ?? {}, page, alertSort(orderBy)), Alert.from);
   }
 

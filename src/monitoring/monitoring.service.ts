@@ -19,6 +19,7 @@ import {
 } from "./monitoring.entities";
 import { checkMonitorSettings, fail, type FeatureOverrideInput, overridesObject, VARIANTS } from "./monitors/monitor-input";
 import { ReferenceService } from "./references/reference.service";
+import { ModelVersionRow } from "../registry/model-version.entity";
 import { WindowCloser } from "./windows/window-closer";
 
 type WriteTx = Pick<MutationTx, "manager" | "emit" | "caller">;
@@ -52,6 +53,13 @@ export interface AlertRuleInput {
   windows?: number | null;
   severity?: string | null;
   enabled?: boolean | null;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Ids are UUIDs: anything else names nothing (and must not reach PostgreSQL, which would refuse the cast). */
+export function isId(id: string | null | undefined): id is string {
+  return typeof id === "string" && UUID.test(id);
 }
 
 export const SEVERITIES = ["INFO", "WARNING", "CRITICAL"] as const;
@@ -154,7 +162,8 @@ export class MonitoringService {
     await tx.manager.getRepository(MonitorRow).delete({ id: monitor.id });
   }
 
-  monitor(id: string, manager = this.manager): Promise<MonitorRow | null> {
+  async monitor(id: string, manager = this.manager): Promise<MonitorRow | null> {
+    if (!isId(id)) return null;
     return manager.getRepository(MonitorRow).findOneBy({ id });
   }
 
@@ -200,7 +209,8 @@ export class MonitoringService {
     return paginate(qb, page, sort);
   }
 
-  window(id: string): Promise<MonitoringWindowRow | null> {
+  async window(id: string): Promise<MonitoringWindowRow | null> {
+    if (!isId(id)) return null;
     return this.manager.getRepository(MonitoringWindowRow).findOneBy({ id });
   }
 
@@ -335,7 +345,8 @@ export class MonitoringService {
     await tx.manager.getRepository(AlertRuleRow).delete({ id: rule.id });
   }
 
-  rule(id: string, manager = this.manager): Promise<AlertRuleRow | null> {
+  async rule(id: string, manager = this.manager): Promise<AlertRuleRow | null> {
+    if (!isId(id)) return null;
     return manager.getRepository(AlertRuleRow).findOneBy({ id });
   }
 
@@ -356,7 +367,8 @@ export class MonitoringService {
 
   // ---- alerts
 
-  alert(id: string, manager = this.manager): Promise<AlertRow | null> {
+  async alert(id: string, manager = this.manager): Promise<AlertRow | null> {
+    if (!isId(id)) return null;
     return manager.getRepository(AlertRow).findOneBy({ id });
   }
 
@@ -410,7 +422,22 @@ export class MonitoringService {
     return saved;
   }
 
-  reference(modelVersionId: string): Promise<MonitoringReferenceRow | null> {
-    return this.references.get(modelVersionId);
+  async reference(modelVersionId: string): Promise<MonitoringReferenceRow | null> {
+    return isId(modelVersionId) ? this.references.get(modelVersionId) : null;
+  }
+
+  /** A model version by id; null for an unknown or malformed id. */
+  async version(id: string): Promise<ModelVersionRow | null> {
+    return isId(id) ? this.manager.getRepository(ModelVersionRow).findOneBy({ id }) : null;
+  }
+
+  /** Refuses filter ids that are not ids, naming the field. */
+  static checkFilterIds(filter: Record<string, unknown>, fields: string[]): void {
+    const problems: InputProblem[] = [];
+    for (const f of fields) {
+      const v = filter[f];
+      if (v != null && !isId(v as string)) problems.push({ field: `filter.${f}`, message: "is not an id" });
+    }
+    fail(problems);
   }
 }

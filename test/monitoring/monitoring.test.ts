@@ -469,6 +469,12 @@ describe("monitoring: windows, drift series and alerts", () => {
     assert.deepEqual(await problems(CREATE_RULE, { ...rule, metric: "drift" }, ""), ["metric"]);
     assert.deepEqual(await problems(CREATE_RULE, { ...rule, metric: "feature_drift" }, ""), ["feature"]);
     assert.deepEqual(await problems(CREATE_RULE, { ...rule, metric: "roc_auc", windows: 0 }, ""), ["windows"]);
+    const unknown = dataOf(await t.gql(CLOSE, { i: { monitorId: "not-an-id" } })).closeMonitoringWindow;
+    assert.equal(unknown.__typename, "NotFoundError", JSON.stringify(unknown));
+    const unknownRef = dataOf(
+      await t.gql(SET_REFERENCE, { i: { modelVersionId: "00000000-0000-0000-0000-000000000000" } }),
+    ).setMonitoringReference;
+    assert.equal(unknownRef.__typename, "NotFoundError", JSON.stringify(unknownRef));
     const dup = dataOf(await t.gql(CREATE_MONITOR, { i: { projectId, servedName: "bad-input", windowSize: 3 } })).createMonitor;
     assert.equal(dup.__typename, "ConflictError");
     const viewer = await seedCaller(t, "VIEWER", projectId);

@@ -78,7 +78,9 @@ export class ReferenceService {
 
   /** Computes a version's reference from a dataset version holding columns named like the model's inputs. */
   async computeFromDataset(version: ModelVersionRow, datasetVersionId: string): Promise<ComputedReference> {
-    const dv = await this.datasets.version(datasetVersionId);
+    const dv = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(datasetVersionId)
+      ? await this.datasets.version(datasetVersionId)
+      : null;
     const dataset = dv ? await this.datasets.get(dv.datasetId) : null;
     if (!dv || dataset?.projectId !== version.projectId) throw new NotFoundError("DatasetVersion", datasetVersionId);
     const file = await this.datasets.versionFile(dv);
