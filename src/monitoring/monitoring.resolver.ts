@@ -81,7 +81,9 @@ export class MonitoringResolver {
   }
 
   @Mutation(() => MonitorResult, { description: "Starts monitoring a served name (endpoint or model) and variant. Needs EDITOR." })
-  createMonitor(@Ctx() ctx: RequestContext, @Arg("input") input: CreateMonitorInput): Promise<typeof MonitorResult> {
+  async createMonitor(@Ctx() ctx: RequestContext, @Arg("input") input: CreateMonitorInput): Promise<typeof MonitorResult> {
+    // Rows still queued here were answered before the monitor existed: written first, they stay history.
+    await ctx.services.predictionLog.log.flush();
     return captureErrors(() =>
       runMutation(ctx, { action: "monitor.create", permission: Permission.WRITE, projectId: input.projectId, input }, async (tx) => {
         const row = await ctx.services.monitoring.createMonitor(tx, input);

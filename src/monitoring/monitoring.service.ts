@@ -33,7 +33,11 @@ export interface CreateMonitorInput {
   featureOverrides?: FeatureOverrideInput[] | null;
   driftShare?: number | null;
   enabled?: boolean | null;
+  includeHistory?: boolean | null;
 }
+
+/** A cursor id above every UUID: with the creation time, the cursor starts just after the monitor's creation. */
+const AFTER_EVERY_ID = "ffffffff-ffff-ffff-ffff-ffffffffffff";
 
 export interface UpdateMonitorInput {
   monitorId: string;
@@ -121,6 +125,7 @@ export class MonitoringService {
       problems.push({ field: "windowSize", message: "set windowSize (predictions per window) and/or windowSeconds" });
     fail(problems);
     const repo = tx.manager.getRepository(MonitorRow);
+    const now = new Date();
     if (await repo.findOneBy({ projectId: input.projectId, servedName, variant }))
       throw new ConflictError(`a monitor of ${servedName} (${variant}) already exists in this project`, { field: "servedName" });
     return repo.save(
@@ -133,7 +138,9 @@ export class MonitoringService {
         featureOverrides: overridesObject(input.featureOverrides ?? []),
         driftShare: input.driftShare ?? 0.5,
         enabled: input.enabled ?? true,
-        windowStartedAt: new Date(),
+        windowStartedAt: now,
+        // Predictions logged before the monitor existed are history, read only when asked for.
+        ...(input.includeHistory ? {} : { cursorAt: now, cursorId: AFTER_EVERY_ID }),
       }),
     );
   }

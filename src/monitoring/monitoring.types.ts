@@ -93,7 +93,10 @@ export class Monitor {
   @Field({ description: "When the current time window began." })
   windowStartedAt: Date;
 
-  @Field(() => Date, { nullable: true, description: "Time of the last prediction consumed by a window." })
+  @Field(() => Date, {
+    nullable: true,
+    description: "Time of the last prediction consumed by a window (or the creation, when history was skipped).",
+  })
   lastPredictionAt: Date | null;
 
   @Field()
@@ -544,6 +547,12 @@ export class CreateMonitorInput {
 
   @Field(() => Boolean, { nullable: true })
   enabled?: boolean | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description: "Also window the predictions logged before the monitor was created (default false: only those after).",
+  })
+  includeHistory?: boolean | null;
 }
 
 @InputType({ description: "Fields left out stay; windowSize or windowSeconds 0 removes that trigger; featureOverrides replaces the list." })

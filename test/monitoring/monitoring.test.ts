@@ -233,6 +233,8 @@ describe("monitoring: windows, drift series and alerts", () => {
 
   it("closes a window by time with the predictions of the period", async () => {
     await served("time-model");
+    // Logged before the monitor exists: history, left out unless includeHistory.
+    await send("time-model", rows(5, 3));
     await monitor("time-model", { windowSeconds: 1 });
     await send("time-model", rows(4, 7));
     const [w] = await until("a time window", async () => {
@@ -240,6 +242,12 @@ describe("monitoring: windows, drift series and alerts", () => {
       return ws.length >= 1 && ws;
     });
     assert.deepEqual([w.reason, w.rows], ["TIME", 7]);
+    // With includeHistory, the rows logged before the monitor are windowed too.
+    await served("history-model");
+    await send("history-model", rows(6, 4));
+    const withHistory = await monitor("history-model", { windowSize: 1000, includeHistory: true });
+    const closed = dataOf(await t.gql(CLOSE, { i: { monitorId: withHistory } })).closeMonitoringWindow;
+    assert.deepEqual([closed.__typename, closed.window?.rows], ["MonitoringWindowPayload", 4]);
     assert.ok(new Date(w.closedAt).getTime() >= new Date(w.firstPredictionAt).getTime());
   });
 
