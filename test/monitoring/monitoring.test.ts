@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { runSystemChange } from "../../src/app/mutation";
 import { driftReport, parseReferenceSummary } from "../../src/monitoring/drift";
 import { mulberry32 } from "../../src/training/data";
 import { seedCaller, seedProject } from "../helpers/fixtures";
@@ -432,6 +433,26 @@ describe("monitoring: windows, drift series and alerts", () => {
     assert.deepEqual([w.performance.task, w.performance.baseline], ["classification", { roc_auc: 0.9 }]);
     const none = dataOf(await t.gql(CLOSE, { i: { monitorId } })).closeMonitoringWindow;
     assert.equal(none.__typename, "ConflictError", "no new predictions, no window");
+  });
+
+  it("stores a window once when two closers race from the same cursor", async () => {
+    await served("race-model");
+    const monitorId = await monitor("race-model", { windowSize: 1000 });
+    await send("race-model", rows(40, 9));
+    const services = t.server.services;
+    const row = (await services.monitoring.monitor(monitorId))!;
+    // Two processes would each read the same rows from the same monitor state.
+    const a = (await services.monitoring.windows.prepare(row, true))!;
+    const b = (await services.monitoring.windows.prepare(row, true))!;
+    const first = await runSystemChange(services, (tx) => services.monitoring.windows.commit(tx, a));
+    const second = await runSystemChange(services, (tx) => services.monitoring.windows.commit(tx, b));
+    assert.ok(first);
+    assert.equal(second, null);
+    const stored = await windows("race-model");
+    assert.deepEqual(
+      stored.map((w) => [w.sequence, w.rows]),
+      [[1, 9]],
+    );
   });
 
   it("streams each window as it closes over the driftMetrics subscription", async () => {
