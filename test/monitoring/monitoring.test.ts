@@ -8,7 +8,7 @@ import { dataOf, startTestServer, type TestServer } from "../helpers/server";
 import { applyPipeline } from "../helpers/pipelines";
 import { firstOutcome } from "../helpers/subscriptions";
 import { createEventRule, firesOf } from "../triggers/support";
-import { createModel, infer, logisticModel, setChampion } from "../serving/helpers";
+import { createModel, infer, linearModel, logisticModel, setChampion } from "../serving/helpers";
 
 const WINDOW_FIELDS = `id sequence reason rows outcomes modelVersionId datasetDrift driftedShare drift performance problem servedName
   firstPredictionAt lastPredictionAt closedAt metrics { metric feature value }`;
@@ -118,7 +118,7 @@ describe("monitoring: windows, drift series and alerts", () => {
     return r.monitor.id;
   }
 
-  async function send(name: string, instances: Array<Record<string, number>>, ids?: string[]) {
+  async function send(name: string, instances: Array<Record<string, unknown>>, ids?: string[]) {
     const { status, body } = await infer(
       t,
       `/v2/models/${name}/infer`,
@@ -433,6 +433,34 @@ describe("monitoring: windows, drift series and alerts", () => {
     assert.deepEqual([w.performance.task, w.performance.baseline], ["classification", { roc_auc: 0.9 }]);
     const none = dataOf(await t.gql(CLOSE, { i: { monitorId } })).closeMonitoringWindow;
     assert.equal(none.__typename, "ConflictError", "no new predictions, no window");
+  });
+
+  it("measures a regressor's RMSE and MAE, and says why there is no drift when a version has no reference", async () => {
+    const modelId = await createModel(t, projectId, "reg-model", true);
+    const up = await fetch(`${t.url}/registered-models/${modelId}/versions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${t.adminToken}`, "content-type": "application/octet-stream" },
+      body: linearModel([1, 2], 0.5),
+    });
+    assert.equal(up.status, 201);
+    await setChampion(t, modelId, ((await up.json()) as { version: number }).version);
+    const monitorId = await monitor("reg-model", { windowSize: 1000 });
+    const xs = rows(50, 6).map((r) => ({ X: [r.x0, r.x1] }));
+    const ids = xs.map((_, i) => `r-${i}`);
+    const body = await send("reg-model", xs as never, ids);
+    const truth = xs.map((x, i) => x.X[0] + 2 * x.X[1] + 0.5 + (i % 2 ? 0.25 : -0.5));
+    await t.gql(`mutation($i: RecordOutcomesInput!) { recordOutcomes(input: $i) { __typename } }`, {
+      i: { projectId, model: "reg-model", outcomes: truth.map((y, i) => ({ predictionId: ids[i], outcome: y })) },
+    });
+    const w = dataOf(await t.gql(CLOSE, { i: { monitorId } })).closeMonitoringWindow.window;
+    assert.match(w.problem, /no training data in its lineage/);
+    assert.equal(w.drift, null);
+    const predicted: number[] = body.predictions.map((p: any) => (Array.isArray(p.variable) ? p.variable[0] : p.variable));
+    const errors = predicted.map((f, i) => f - truth[i]);
+    const metric = (name: string) => w.metrics.find((m: any) => m.metric === name)?.value;
+    assert.ok(Math.abs(metric("rmse") - Math.sqrt(errors.reduce((s, e) => s + e * e, 0) / 6)) < 1e-12);
+    assert.ok(Math.abs(metric("mae") - errors.reduce((s, e) => s + Math.abs(e), 0) / 6) < 1e-12);
+    assert.equal(w.performance.task, "regression");
   });
 
   it("stores a window once when two closers race from the same cursor", async () => {

@@ -8,7 +8,7 @@ import type { ModelSignature } from "../../registry/signature";
 import { type Column, DriftInputError, driftReport, type DriftReport, type FeatureDrift, type ReferenceSummary } from "../drift";
 import { evaluateAlertRules } from "../alerts/alert-evaluator";
 import { MonitoringMetricRow, MonitoringWindowRow, MonitorRow } from "../monitoring.entities";
-import { predictionValue } from "../references/prediction-column";
+import { predictionColumnOf, predictionValue } from "../references/prediction-column";
 import { ReferenceService } from "../references/reference.service";
 import { type LabeledRow, livePerformance, PERFORMANCE_METRICS } from "./performance";
 
@@ -205,19 +205,21 @@ export class WindowCloser {
       for (const f of report.features) featurePoints(point, f, "");
       if (report.prediction) featurePoints(point, report.prediction, "prediction_");
     }
-    // Live performance from the rows whose outcome is known now.
+    // Live performance from the rows whose outcome is known now; without a reference, the
+    // prediction column is read off the signature the same way.
+    const signature = version?.signature as unknown as ModelSignature | undefined;
+    const column = ref?.output ? { output: ref.output, index: ref.index } : signature ? predictionColumnOf(signature) : null;
     const labeled: LabeledRow[] = rows
       .filter((r) => r.outcome !== null && r.outcome !== undefined)
       .map((r) => ({
         outcome: r.outcome,
-        prediction: ref?.output ? predictionValue(r.outputs, ref.output, ref.index) : undefined,
+        prediction: column ? predictionValue(r.outputs, column.output, column.index) : undefined,
         label: r.outputs.label,
       }));
     point("outcomes", "", labeled.length);
-    const signature = version?.signature as unknown as ModelSignature | undefined;
     const names = new Set((signature?.outputs ?? []).map((o) => o.name));
     const task = names.has("probabilities") || names.has("label") ? "classification" : "regression";
-    const live = livePerformance(labeled, task, ref?.output === "probabilities", version ? await this.classesOf(version) : null);
+    const live = livePerformance(labeled, task, column?.output === "probabilities", version ? await this.classesOf(version) : null);
     const baseline: Record<string, number> = {};
     for (const m of PERFORMANCE_METRICS) {
       const b = version?.metrics?.[m];
