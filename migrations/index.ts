@@ -12,6 +12,7 @@ import { Notifications1795642482903 } from "./1795642482903-Notifications";
 import { AliasHistoryOrder1795647539255 } from "./1795647539255-AliasHistoryOrder";
 import { PredictionLog1795649076143 } from "./1795649076143-PredictionLog";
 import { PredictionServedName1795652759607 } from "./1795652759607-PredictionServedName";
+import { Monitoring1795653440354 } from "./1795653440354-Monitoring";
 import { Tracking1795643323566 } from "./1795643323566-Tracking";
 import { Deployments1795653236912 } from "./1795653236912-Deployments";
 
@@ -37,4 +38,5 @@ export const migrations: Function[] = [
   PredictionLog1795649076143,
   PredictionServedName1795652759607,
   Deployments1795653236912,
+  Monitoring1795653440354,
 ];

@@ -93,6 +93,10 @@ export interface SluiceConfig {
   readonly servingMaxBatch: number;
   /** Longest an inference request waits to be batched while a run of its model is in flight. `SLUICE_SERVING_MAX_WAIT_MS`. @default 5 */
   readonly servingMaxWaitMs: number;
+  /** How often the monitoring loop looks for windows to close; 0 turns the loop off (windows close only on request). */
+  readonly monitoringIntervalMs: number;
+  /** Most prediction rows one monitoring window reads. */
+  readonly monitoringMaxWindowRows: number;
   /** The prediction log of served models (`SLUICE_PREDICTION_LOG_*`; see src/serving/prediction-log/settings.ts). */
   readonly predictionLog: PredictionLogSettings;
 }
@@ -280,6 +284,8 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     mlflow: mlflowSettings(env),
     servingMaxBatch: integer(env, "SLUICE_SERVING_MAX_BATCH", 64, 1),
     servingMaxWaitMs: integer(env, "SLUICE_SERVING_MAX_WAIT_MS", 5, 0),
+    monitoringIntervalMs: integer(env, "SLUICE_MONITORING_INTERVAL_MS", 5_000, 0),
+    monitoringMaxWindowRows: integer(env, "SLUICE_MONITORING_MAX_WINDOW_ROWS", 100_000, 1),
     predictionLog: predictionLogSettings(env, (variable, value, expected) => new ConfigError(variable, value, expected)),
   };
   if (config.port > 65535) throw new ConfigError("PORT", String(config.port), "a port number 0-65535");

@@ -16,6 +16,7 @@ import { type TriggerService, EVENT_HOOK_PATH, registerEventHook, startTriggerSe
 import { registerDatasetUploads } from "../datasets/upload";
 import { registerModelFileRoutes } from "../registry/routes";
 import { startNotificationDispatcher } from "../notifications";
+import { MonitoringLoop } from "../monitoring/monitoring-loop";
 import { registerMlflowApi } from "../tracking/mlflow/api";
 import { startMlflowMirror } from "../../plugins/mlflow";
 import { registerServingRoutes } from "../serving/routes";
@@ -210,6 +211,13 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
   const gates = startGateKeeper(services, log, config.governanceSweepMs);
   const notifications = await startNotificationDispatcher(services, log);
   const mlflowMirror = startMlflowMirror(services, log);
+  const monitoring = new MonitoringLoop(
+    services,
+    () => triggers.isLeader,
+    config.monitoringIntervalMs,
+    log.child({ component: "monitoring" }),
+  );
+  monitoring.start();
   const port = (httpServer.address() as AddressInfo).port;
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   log.info({ port, database: db.kind }, "sluice server listening");
@@ -229,6 +237,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
         services.agents.close(); // waiting lease polls answer at once, so they do not hold the drain
         await apollo.stop();
         await engine?.close();
+        await monitoring.close();
         await triggers.close();
         await gates.close();
         await notifications.close();

@@ -39,6 +39,7 @@ import { ValidationService } from "../validation/validation.service";
 import { loadSecretKey } from "../secrets/secret-key";
 import { EventRuleService } from "../triggers/event-rule.service";
 import { ScheduleService } from "../triggers/schedule.service";
+import { MonitoringService } from "../monitoring/monitoring.service";
 import type { SluiceConfig } from "./config";
 
 /** The long-lived services of one server process, shared by every request. */
@@ -89,6 +90,8 @@ export interface Services {
   /** Endpoints (deployments) of registered models: canary, shadow, revisions, rollback. */
   deployments: DeploymentService;
   predictionLog: PredictionLogService;
+  /** Monitors, training references, windows and their metric series, alert rules and alerts. */
+  monitoring: MonitoringService;
 }
 
 /** Services plus what they hold open, to be released at shutdown. */
@@ -188,7 +191,9 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     serving,
     deployments,
     predictionLog: new PredictionLogService(db.dataSource, registry, predictionLog),
+    monitoring: new MonitoringService(db, artifacts, datasets, config.monitoringMaxWindowRows),
   };
+  services.monitoring.bind(services, log.child({ component: "monitoring" }));
   return {
     services,
     workRoot,

@@ -40,6 +40,14 @@ import { TrackingMetricRow } from "../tracking/metric.entity";
 import { TrackingRunRow } from "../tracking/tracking-run.entity";
 import { PredictionRow } from "../serving/prediction-log/prediction.entity";
 import { DeploymentRevisionRow, DeploymentRow } from "../deployments/deployment.entity";
+import {
+  AlertRow,
+  AlertRuleRow,
+  MonitoringMetricRow,
+  MonitoringReferenceRow,
+  MonitoringWindowRow,
+  MonitorRow,
+} from "../monitoring/monitoring.entities";
 
 /** Every TypeORM entity, by capability. A new capability adds its rows here and a migration. */
 export const entities = [
@@ -103,4 +111,11 @@ export const entities = [
   // deployments
   DeploymentRow,
   DeploymentRevisionRow,
+  // monitoring
+  MonitoringReferenceRow,
+  MonitorRow,
+  MonitoringWindowRow,
+  MonitoringMetricRow,
+  AlertRuleRow,
+  AlertRow,
 ];

@@ -34,4 +34,6 @@ export const RESERVED_EVENT_PREFIXES = [
   "trigger.",
   "schedule.",
   "event_rule.",
+  "alert.",
+  "monitoring.",
 ] as const;

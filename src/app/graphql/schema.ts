@@ -27,6 +27,7 @@ import { PredictionLogResolver } from "../../serving/prediction-log/prediction-l
 import { ServingResolver } from "../../serving/serving.resolver";
 import { DeploymentResolver } from "../../deployments/deployment.resolver";
 import { EventRuleResolver, ScheduleResolver, TriggerFireResolver } from "../../triggers";
+import { MonitoringResolver, MonitoringWindowResolver } from "../../monitoring/monitoring.resolver";
 import type { RequestContext } from "../context";
 import { ErrorCode, SluiceError } from "../errors";
 
@@ -66,6 +67,8 @@ const resolvers = [
   TrackingRunResolver,
   ServingResolver,
   PredictionLogResolver,
+  MonitoringResolver,
+  MonitoringWindowResolver,
 ] as const;
 
 /**
