@@ -84,6 +84,8 @@ export interface InputBuffer {
   spec: TensorSpec;
   /** Copies `count` values of column `column` of `chunk` from row `from` into rows `at`…. */
   fill(chunk: DuckDBDataChunk, column: number, from: number, at: number, count: number): void;
+  /** The same from JS values (null or undefined for missing), for callers that hold a table in memory. */
+  fillValues(values: ArrayLike<unknown>, from: number, at: number, count: number): void;
   tensor(rows: number): ort.Tensor;
 }
 
@@ -101,6 +103,12 @@ function numericBuffer<A extends Float32Array | Float64Array>(
         for (let i = 0; i < count; i++) data[at + i] = values[from + i]!;
       } else {
         for (let i = 0; i < count; i++) data[at + i] = isValid(validity, from + i) ? values[from + i]! : NaN;
+      }
+    },
+    fillValues(values, from, at, count) {
+      for (let i = 0; i < count; i++) {
+        const v = values[from + i];
+        data[at + i] = v === null || v === undefined ? NaN : Number(v);
       }
     },
     tensor: (rows) => new ort.Tensor(type, data.subarray(0, rows), dims(rows)),
@@ -127,6 +135,9 @@ export function scoreColumnsOf(sig: ModelSignature, chunkRows: number): InputBuf
             const { values, validity } = readDoubles(chunk, column, from + count);
             for (let i = 0; i < count; i++) data[at + i] = isValid(validity, from + i) ? BigInt(Math.trunc(values[from + i]!)) : 0n;
           },
+          fillValues(values, from, at, count) {
+            for (let i = 0; i < count; i++) data[at + i] = BigInt(Math.trunc(Number(values[from + i] ?? 0)));
+          },
           tensor: (rows) => new ort.Tensor("int64", data.subarray(0, rows), dims(rows)),
         };
       }
@@ -138,6 +149,12 @@ export function scoreColumnsOf(sig: ModelSignature, chunkRows: number): InputBuf
             const vector = chunk.getColumnVector(column);
             for (let i = 0; i < count; i++) {
               const v = vector.getItem(from + i);
+              data[at + i] = v === null || v === undefined ? "" : String(v);
+            }
+          },
+          fillValues(values, from, at, count) {
+            for (let i = 0; i < count; i++) {
+              const v = values[from + i];
               data[at + i] = v === null || v === undefined ? "" : String(v);
             }
           },

@@ -154,7 +154,7 @@ async function scorePredictions(modelFile: string, sig: ModelSignature, table: T
     const out: Float64Array | Array<string | number | null> = numeric ? new Float64Array(table.rows) : new Array(table.rows).fill(null);
     for (let at = 0; at < table.rows; at += chunk) {
       const n = Math.min(chunk, table.rows - at);
-      buffers.forEach((b, i) => b.fill(inputs[i], at, 0, n));
+      buffers.forEach((b, i) => b.fillValues(inputs[i]!, at, 0, n));
       const result = await session.run(feedsFor(sig, buffers, n), [pred.output]);
       const data = result[pred.output].data as ArrayLike<number | bigint | string | boolean>;
       for (let r = 0; r < n; r++) {
