@@ -2,7 +2,7 @@
  * Which model a served name means. The routes and `predict` ask a `ServingRegistry`; the
  * deployment layer (src/deployments: endpoints, canary, shadow) wraps this one as its fallback.
  *
- * `ChampionServingRegistry` is the implementation for now: in a project, the name of a
+ * `ChampionServingRegistry` serves registered models by name: in a project, the name of a
  * registered model serves the version its `champion` alias points at (and
  * `/versions/{n}` serves version n), provided that version is APPROVED. Models are loaded on
  * first use and kept; when the alias moves, a version is approved, rejected or archived
