@@ -8,6 +8,7 @@
  * `servedVersions` (used by serving and by the API's `status`): an alias that moves to a version
  * that is not approved leaves the endpoint on the last approved version the alias pointed at.
  */
+import { DEPLOYMENT_NAME } from "./deployment-name";
 import type { EntityManager, Repository } from "typeorm";
 import { InvalidInputError, NotFoundError } from "../app/errors";
 import type { MutationTx } from "../app/mutation";
@@ -36,7 +37,6 @@ export const DeploymentEvents = {
 export const DEPLOYMENT_EVENT_TYPES: string[] = Object.values(DeploymentEvents);
 
 /** Endpoint names appear in URLs (`/v2/models/{name}`): the registry's model-name rule. */
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 export interface DeployInput {
   projectId: string;
@@ -108,7 +108,7 @@ export class DeploymentService {
    * A changed model drops the canary and shadow, which were versions of the old one.
    */
   async deploy(tx: MutationTx, input: DeployInput): Promise<{ row: DeploymentRow; created: boolean }> {
-    if (!NAME.test(input.name)) {
+    if (!DEPLOYMENT_NAME.test(input.name)) {
       throw new InvalidInputError([
         { field: "name", message: "must be 1-128 letters, digits, _ . and -, starting with a letter or digit" },
       ]);
@@ -233,52 +233,9 @@ export class DeploymentService {
     return row;
   }
 
-  /**
-   * The versions the endpoint serves now (read by every serving process, so all replicas agree
-   * from the database alone): the pinned version, or the version its alias points at — or, when
-   * that one is not APPROVED (the alias moved to a version still pending, say), the latest
-   * APPROVED version the alias pointed at before. Canary and shadow count only while APPROVED.
-   */
+  /** The versions the endpoint serves now: see `servedVersionsWith`. */
   async servedVersions(row: DeploymentTarget, modelName: string): Promise<ServedVersions> {
-    const versions = this.repo(ModelVersionRow);
-    const approved = async (n: number | null) => {
-      if (n === null) return null;
-      const v = await versions.findOneBy({ registeredModelId: row.registeredModelId, version: n });
-      return v?.status === "APPROVED" ? v : null;
-    };
-    const [canary, shadow] = await Promise.all([row.canaryPercent > 0 ? approved(row.canaryVersion) : null, approved(row.shadowVersion)]);
-    if (row.version !== null) {
-      const primary = await approved(row.version);
-      if (primary) return { primary, canary, shadow };
-      const v = await versions.findOneBy({ registeredModelId: row.registeredModelId, version: row.version });
-      return {
-        primary: null,
-        canary,
-        shadow,
-        reason: `version ${row.version} of ${modelName} is ${v?.status ?? "gone"}; only APPROVED versions are served`,
-      };
-    }
-    const alias = await this.repo(ModelAliasRow).findOneBy({ registeredModelId: row.registeredModelId, alias: row.alias! });
-    if (alias) {
-      const v = await versions.findOneBy({ id: alias.versionId });
-      if (v?.status === "APPROVED") return { primary: v, canary, shadow };
-    }
-    const history = await this.repo(ModelAliasHistoryRow).find({
-      where: { registeredModelId: row.registeredModelId, alias: row.alias! },
-      order: { seq: "DESC" },
-      take: 100,
-    });
-    for (const h of history) {
-      if (!h.toVersionId) continue;
-      const v = await versions.findOneBy({ id: h.toVersionId });
-      if (v?.status === "APPROVED") return { primary: v, canary, shadow };
-    }
-    return {
-      primary: null,
-      canary,
-      shadow,
-      reason: `alias '${row.alias}' of ${modelName} has never pointed at an APPROVED version that still is`,
-    };
+    return servedVersionsWith(this.db.dataSource.manager, row, modelName);
   }
 
   private async lock(tx: MutationTx, projectId: string, name: string): Promise<{ row: DeploymentRow; model: RegisteredModelRow }> {
@@ -379,4 +336,53 @@ async function requireAliasApproved(manager: EntityManager, model: RegisteredMod
       },
     ]);
   }
+}
+
+/**
+ * The versions the endpoint serves now (read by every serving process, so all replicas agree
+ * from the database alone; inside a transaction pass its manager, PGlite having one session):
+ * the pinned version, or the version its alias points at — or, when that one is not APPROVED (the alias moved to a version still pending, say), the latest
+ * APPROVED version the alias pointed at before. Canary and shadow count only while APPROVED.
+ */
+export async function servedVersionsWith(manager: EntityManager, row: DeploymentTarget, modelName: string): Promise<ServedVersions> {
+  const repo = <T extends object>(cls: new () => T) => manager.getRepository(cls);
+  const versions = repo(ModelVersionRow);
+  const approved = async (n: number | null) => {
+    if (n === null) return null;
+    const v = await versions.findOneBy({ registeredModelId: row.registeredModelId, version: n });
+    return v?.status === "APPROVED" ? v : null;
+  };
+  const [canary, shadow] = await Promise.all([row.canaryPercent > 0 ? approved(row.canaryVersion) : null, approved(row.shadowVersion)]);
+  if (row.version !== null) {
+    const primary = await approved(row.version);
+    if (primary) return { primary, canary, shadow };
+    const v = await versions.findOneBy({ registeredModelId: row.registeredModelId, version: row.version });
+    return {
+      primary: null,
+      canary,
+      shadow,
+      reason: `version ${row.version} of ${modelName} is ${v?.status ?? "gone"}; only APPROVED versions are served`,
+    };
+  }
+  const alias = await repo(ModelAliasRow).findOneBy({ registeredModelId: row.registeredModelId, alias: row.alias! });
+  if (alias) {
+    const v = await versions.findOneBy({ id: alias.versionId });
+    if (v?.status === "APPROVED") return { primary: v, canary, shadow };
+  }
+  const history = await repo(ModelAliasHistoryRow).find({
+    where: { registeredModelId: row.registeredModelId, alias: row.alias! },
+    order: { seq: "DESC" },
+    take: 100,
+  });
+  for (const h of history) {
+    if (!h.toVersionId) continue;
+    const v = await versions.findOneBy({ id: h.toVersionId });
+    if (v?.status === "APPROVED") return { primary: v, canary, shadow };
+  }
+  return {
+    primary: null,
+    canary,
+    shadow,
+    reason: `alias '${row.alias}' of ${modelName} has never pointed at an APPROVED version that still is`,
+  };
 }

@@ -25,12 +25,18 @@ export type StageRun =
   /** A command and its arguments, run by the process runner; `codeVersion` names the code for caching. */
   | { command: string[]; cwd?: string; env?: Record<string, string>; codeVersion?: string };
 
-/** Where an input comes from: another stage's output, or an artifact already stored. */
+/** Where an input comes from: another stage's output, an artifact already stored, or a deployment. */
 export type InputRef =
   /** `"stage.output"`. */
   | { from: string }
   /** A stored artifact by id, with the kind it must have. */
-  | { artifact: string; kind: ArtifactKind };
+  | { artifact: string; kind: ArtifactKind }
+  /**
+   * The model file of the version a deployment (an endpoint of the run's project) serves when the
+   * stage starts — its primary version, as `/v2` would answer with. A `Model` input, for batch
+   * scoring with what a (usually BATCH) endpoint names.
+   */
+  | { deployment: string };
 
 /** How a failed attempt is retried; a stage without `retries` is not retried. */
 export interface RetryPolicy {

@@ -1,3 +1,4 @@
+import { DEPLOYMENT_NAME } from "../deployments/deployment-name";
 import Ajv, { type ErrorObject } from "ajv";
 import { InvalidInputError, type InputProblem } from "../app/errors";
 import { cycleMessage, findCycles, hasCycle } from "./dag";
@@ -96,6 +97,7 @@ const SPEC_SCHEMA = {
                 from: { type: "string" },
                 artifact: { type: "string", minLength: 1 },
                 kind: { enum: ARTIFACT_KINDS },
+                deployment: { type: "string" },
               },
             },
           },
@@ -314,12 +316,24 @@ function semanticProblems(spec: Obj): InputProblem[] {
         if (!isObject(ref)) continue;
         const hasFrom = ref.from !== undefined;
         const hasArtifact = ref.artifact !== undefined;
-        if (hasFrom && hasArtifact) {
-          add(at("inputs", name), "gives both from and artifact; give from (another stage's output) or artifact (a stored one)");
+        const hasDeployment = ref.deployment !== undefined;
+        if (Number(hasFrom) + Number(hasArtifact) + Number(hasDeployment) > 1) {
+          add(
+            at("inputs", name),
+            "gives more than one source; give from (another stage's output), artifact (a stored one) or deployment (what an endpoint serves)",
+          );
           continue;
         }
-        if (!hasFrom && !hasArtifact) {
-          add(at("inputs", name), 'must give from ("stage.output") or artifact and kind (an artifact already stored)');
+        if (!hasFrom && !hasArtifact && !hasDeployment) {
+          add(
+            at("inputs", name),
+            'must give from ("stage.output"), artifact and kind (an artifact already stored) or deployment (an endpoint\'s model)',
+          );
+          continue;
+        }
+        if (hasDeployment) {
+          if (typeof ref.deployment !== "string" || !DEPLOYMENT_NAME.test(ref.deployment))
+            add(at("inputs", name, "deployment"), "must be an endpoint name: 1-128 letters, digits, '.', '_' and '-'");
           continue;
         }
         if (hasArtifact) {
@@ -475,7 +489,12 @@ function normalize(spec: PipelineSpec): NormalizedPipelineSpec {
   for (const stage of spec.stages) {
     const inputs: Record<string, InputRef> = {};
     for (const [name, ref] of Object.entries(stage.inputs ?? {})) {
-      inputs[name] = "from" in ref ? { from: ref.from } : { artifact: ref.artifact, kind: ref.kind };
+      inputs[name] =
+        "from" in ref
+          ? { from: ref.from }
+          : "deployment" in ref
+            ? { deployment: ref.deployment }
+            : { artifact: ref.artifact, kind: ref.kind };
     }
     const outputs: NormalizedStageSpec["outputs"] = {};
     for (const [name, output] of Object.entries(stage.outputs ?? {})) {

@@ -1,10 +1,12 @@
 import { type EntityManager, In } from "typeorm";
 import { ArtifactRow } from "../artifacts/artifact.entity";
+import { deploymentModelArtifact } from "../deployments/deployment-input";
 import type { RunPlan } from "./plan";
 
 /**
  * The artifacts a stage of `runId` reads, by input name: outputs of its upstream stage runs
- * (following `reused_from` to whoever really produced them) and artifacts named directly.
+ * (following `reused_from` to whoever really produced them), artifacts named directly, and the
+ * model files of deployments named (see deployments/deployment-input.ts).
  * An input with nothing behind it is absent from the result.
  */
 export async function resolveInputArtifacts(
@@ -31,7 +33,15 @@ export async function resolveInputArtifacts(
   const direct = inputs.flatMap(([, ref]) => ("artifact" in ref ? [ref.artifact] : []));
   const byId = new Map((direct.length ? await manager.findBy(ArtifactRow, { id: In(direct) }) : []).map((a) => [a.id, a]));
   for (const [name, ref] of inputs) {
-    const artifact = "from" in ref ? produced.get(ref.from) : byId.get(ref.artifact);
+    let artifact: ArtifactRow | undefined;
+    if ("from" in ref) artifact = produced.get(ref.from);
+    else if ("artifact" in ref) artifact = byId.get(ref.artifact);
+    else {
+      // Resolved now, when the stage starts: the run scores with what the endpoint serves at that moment.
+      const [{ project_id: projectId }] = await manager.query(`SELECT project_id FROM runs WHERE id = $1`, [runId]);
+      const found = await deploymentModelArtifact(manager, projectId, ref.deployment);
+      if ("artifact" in found) artifact = found.artifact;
+    }
     if (artifact) result[name] = artifact;
   }
   return result;

@@ -1,3 +1,4 @@
+import { deploymentModelArtifact } from "../deployments/deployment-input";
 import { type EntityManager, In, type Repository } from "typeorm";
 import { ConflictError, InvalidInputError, NotFoundError } from "../app/errors";
 import type { MutationTx } from "../app/mutation";
@@ -113,18 +114,27 @@ export class RunService {
     return run;
   }
 
-  /** Artifact inputs must exist in the run's project and be of the declared kind. */
+  /**
+   * Artifact inputs must exist in the run's project and be of the declared kind; deployment inputs
+   * must name an endpoint of the project with an approved version to serve (checked again when the stage starts).
+   */
   private async checkArtifactInputs(manager: EntityManager, plan: RunPlan, projectId: string): Promise<void> {
     const refs: Array<{ field: string; id: string; kind: string }> = [];
+    const problems = [];
     for (const [name, stage] of plan.stages) {
       for (const [input, ref] of Object.entries(stage.spec.inputs ?? {})) {
-        if ("artifact" in ref) refs.push({ field: `stages.${name}.inputs.${input}`, id: ref.artifact, kind: ref.kind });
+        const field = `stages.${name}.inputs.${input}`;
+        if ("artifact" in ref) refs.push({ field, id: ref.artifact, kind: ref.kind });
+        if ("deployment" in ref) {
+          const found = await deploymentModelArtifact(manager, projectId, ref.deployment);
+          if ("problem" in found) problems.push({ field: `${field}.deployment`, message: found.problem });
+        }
       }
     }
+    if (problems.length) throw new InvalidInputError(problems);
     if (refs.length === 0) return;
     const rows = await manager.findBy(ArtifactRow, { id: In(refs.map((r) => r.id)) });
     const byId = new Map(rows.map((r) => [r.id, r]));
-    const problems = [];
     for (const ref of refs) {
       const a = byId.get(ref.id);
       if (!a || a.projectId !== projectId)
