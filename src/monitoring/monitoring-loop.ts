@@ -1,5 +1,4 @@
 import type { Logger } from "pino";
-import { runSystemChange } from "../app/mutation";
 import type { Services } from "../app/services";
 
 /**
@@ -38,15 +37,8 @@ export class MonitoringLoop {
     const monitoring = this.services.monitoring;
     try {
       for (const m of await monitoring.enabledMonitors()) {
-        for (let round = 0; round < 100 && this.active; round++) {
-          const monitor = await monitoring.monitor(m.id);
-          if (!monitor?.enabled) break;
-          const prepared = await monitoring.windows.prepare(monitor, false, now ?? new Date());
-          if (!prepared) break;
-          const row = await runSystemChange(this.services, (tx) => monitoring.windows.commit(tx, prepared));
-          if (row) closed++;
-          else if (prepared.window) break; // another process stored it
-        }
+        if (!this.active) break;
+        closed += await monitoring.windows.closeDue(m.id, now ?? new Date());
       }
     } catch (err) {
       this.log.error({ err }, "monitoring: closing windows failed; trying again next round");

@@ -126,7 +126,7 @@ export class MonitoringResolver {
 
   @Mutation(() => MonitoringWindowResult, {
     description:
-      "Closes the monitor's window now with every prediction since the last one (ConflictError when there is none). Needs EDITOR.",
+      "Closes the monitor's window now: first the windows already due (a backlog of several windows' worth of predictions closes as that many), then one with the predictions left since the last (ConflictError when none are left). Needs EDITOR.",
   })
   async closeMonitoringWindow(@Ctx() ctx: RequestContext, @Arg("input") input: MonitorIdInput): Promise<typeof MonitoringWindowResult> {
     return captureErrors(async () => {
@@ -136,7 +136,8 @@ export class MonitoringResolver {
       // Reading the rows and computing drift (maybe the reference too) happens before the transaction.
       const prepared = await prepareMutation(ctx, scope, async () => {
         if (!found) throw new NotFoundError("Monitor", input.monitorId);
-        const p = await monitoring.windows.prepare(found, true);
+        await monitoring.windows.closeDue(found.id);
+        const p = await monitoring.windows.prepare((await monitoring.monitor(found.id)) ?? found, true);
         if (!p)
           throw new ConflictError(`no predictions of ${found.servedName} (${found.variant}) since the last window`, { field: "monitorId" });
         return p;

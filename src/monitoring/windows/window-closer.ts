@@ -83,6 +83,25 @@ export class WindowCloser {
   ) {}
 
   /**
+   * Closes every window of the monitor that is due now, one after another — a backlog of several
+   * windows' worth of predictions closes as that many windows, not one — and returns how many were
+   * stored. Each is stored in a system change of its own, guarded by the monitor's lock and cursor.
+   */
+  async closeDue(monitorId: string, now = new Date(), maxWindows = 100): Promise<number> {
+    let closed = 0;
+    for (let round = 0; round < maxWindows; round++) {
+      const monitor = await this.services.monitoring.monitor(monitorId);
+      if (!monitor?.enabled) break;
+      const prepared = await this.prepare(monitor, false, now);
+      if (!prepared) break;
+      const row = await runSystemChange(this.services, (tx) => this.commit(tx, prepared));
+      if (row) closed++;
+      else if (prepared.window) break; // another process stored it
+    }
+    return closed;
+  }
+
+  /**
    * What closing the monitor's window now would store, or null when no window is due (`MANUAL`
    * closes whatever rows there are; null when there are none). Runs outside transactions.
    */
