@@ -104,12 +104,22 @@ export class DemoApi {
     return data.run;
   }
 
-  /** Runs of the pipeline started by an event trigger and not finished. */
-  async activeRetrainingRuns(pipelineId: string): Promise<Array<{ id: string; number: number }>> {
-    const data = await this.client.request<Json>(`query($f: RunFilter) { runs(filter: $f, first: 50) { nodes { id number } } }`, {
-      f: { pipelineId, triggerKind: "EVENT", statuses: ["QUEUED", "RUNNING"] },
-    });
-    return data.runs.nodes;
+  /** Runs of the pipeline started by an event trigger, oldest first, after the first `skip`. */
+  async retrainingRuns(pipelineId: string, skip = 0): Promise<Array<{ id: string; number: number }>> {
+    const data = await this.client.request<Json>(
+      `query($f: RunFilter) { runs(filter: $f, first: 100, orderBy: { field: NUMBER, direction: ASC }) { nodes { id number } } }`,
+      { f: { pipelineId, triggerKind: "EVENT" } },
+    );
+    return (data.runs.nodes as Array<{ id: string; number: number }>).slice(skip);
+  }
+
+  /** Waits (up to a minute) until the event trigger has started at least `count` runs of the pipeline. */
+  async waitForRetrainingRuns(pipelineId: string, count: number): Promise<void> {
+    const deadline = Date.now() + 60_000;
+    while ((await this.retrainingRuns(pipelineId)).length < count) {
+      if (Date.now() > deadline) throw new Error("an alert fired but the retraining trigger started no run within a minute");
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 
   /** The version `champion` points at, if any. */

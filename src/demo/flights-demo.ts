@@ -178,8 +178,10 @@ export async function runFlightsDemo(o: DemoOptions): Promise<DemoSummary> {
         maxPsi: windows.length ? Math.max(...windows.map((w) => w.delayRatePsi ?? 0)) : null,
         alerts,
       });
-      // Retraining started by an alert: the demo lets it finish before the next month, as a month would.
-      for (const run of await api.activeRetrainingRuns(pipelineId)) {
+      // Retraining started by an alert: the demo lets it finish before the next month, as a month
+      // would. The trigger starts the run just after the alert's event: give it a moment to appear.
+      if (alerts > 0) await api.waitForRetrainingRuns(pipelineId, retrainingRuns + 1);
+      for (const run of await api.retrainingRuns(pipelineId, retrainingRuns)) {
         retrainingRuns++;
         p.detail(`alert.fired → event trigger → retraining run #${run.number} on the flights landed so far`);
         await waitForRun(api, run.id, p);
