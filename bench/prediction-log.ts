@@ -70,7 +70,7 @@ function draft(): PredictionDraft {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function throughput(db: Database): Promise<number> {
-  const plog = new PredictionLog(db.dataSource, { sample: 1, queueRows: ROWS, batchRows: 500 }, silent);
+  const plog = new PredictionLog(db.dataSource, { sample: 1, queueRows: ROWS, batchRows: 500, flushMs: 50 }, silent);
   const started = performance.now();
   for (let i = 0; i < ROWS; i++) plog.offer([draft()]);
   await plog.flush();
@@ -93,7 +93,7 @@ interface Paced {
 
 /** Offers one-row requests open-loop at `rate`/s: each tick offers what is due by the clock. */
 async function paced(db: Database, rate: number): Promise<Paced> {
-  const plog = new PredictionLog(db.dataSource, { sample: 1, queueRows: 10_000, batchRows: 500 }, silent);
+  const plog = new PredictionLog(db.dataSource, { sample: 1, queueRows: 10_000, batchRows: 500, flushMs: 50 }, silent);
   const lag = monitorEventLoopDelay({ resolution: 1 });
   lag.enable();
   let offered = 0;

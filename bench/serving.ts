@@ -166,6 +166,8 @@ async function main(): Promise<void> {
       SLUICE_RATE_LIMIT: "0",
       SLUICE_ADMIN_TOKEN: TOKEN,
       SLUICE_RUNNERS: "none",
+      // The prediction log is part of serving (every request logged, as by default); 0 measures without it.
+      SLUICE_PREDICTION_LOG_SAMPLE: process.env.SLUICE_PREDICTION_LOG_SAMPLE ?? "1",
     }),
     { log: createLogger("silent") },
   );

@@ -14,6 +14,7 @@ import type { PredictionLogSettings } from "./settings";
 export class PredictionLog {
   private queue: PredictionDraft[] = [];
   private draining: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
   private closed = false;
   /** Rows offered (sampled in), written, and dropped; tests and /metrics read them. */
   readonly stats = { offered: 0, written: 0, dropped: 0 };
@@ -59,12 +60,26 @@ export class PredictionLog {
     if (kept.length < rows.length) this.drop(rows.length - kept.length);
     if (kept.length === 0) return;
     for (const r of kept) this.queue.push(r);
-    // The write starts on a later turn, after the response has been sent.
+    if (this.draining) return; // the running drain takes them
+    // A full batch is written at once; fewer rows wait up to flushMs for company, so one-row
+    // requests do not cost an INSERT each (on PGlite that INSERT runs on the serving thread).
+    if (this.queue.length >= this.settings.batchRows || this.settings.flushMs <= 0) this.startDrain();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => this.startDrain(), this.settings.flushMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Starts writing on a later turn (after the response has been sent), unless a write is running. */
+  private startDrain(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
     this.draining ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.drain());
   }
 
   /** Resolves when every row queued before the call has been written (or dropped). */
   async flush(): Promise<void> {
+    if (this.queue.length > 0) this.startDrain();
     while (this.draining) await this.draining;
   }
 

@@ -7,6 +7,8 @@ export interface PredictionLogSettings {
   queueRows: number;
   /** Most rows one INSERT writes. @default 500 */
   batchRows: number;
+  /** Longest a row waits for others before a smaller batch is written. `SLUICE_PREDICTION_LOG_FLUSH_MS`. @default 50 */
+  flushMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -24,5 +26,12 @@ export function predictionLogSettings(env: Env, fail: (variable: string, value: 
     queueRows = Number(queueRaw);
     if (!Number.isInteger(queueRows) || queueRows < 1) throw fail("SLUICE_PREDICTION_LOG_QUEUE", queueRaw, "an integer >= 1");
   }
-  return { sample, queueRows, batchRows: 500 };
+  const flushRaw = env.SLUICE_PREDICTION_LOG_FLUSH_MS;
+  let flushMs = 50;
+  if (flushRaw !== undefined && flushRaw !== "") {
+    flushMs = Number(flushRaw);
+    if (!Number.isInteger(flushMs) || flushMs < 0 || flushMs > 60_000)
+      throw fail("SLUICE_PREDICTION_LOG_FLUSH_MS", flushRaw, "an integer from 0 to 60000 (milliseconds)");
+  }
+  return { sample, queueRows, batchRows: 500, flushMs };
 }
