@@ -2,18 +2,9 @@
  * The GraphQL operations the demo sends, in one place: each one a public API call a client of
  * Sluice could make, unwrapped so that any error result stops the demo with its message.
  */
-import type { SluiceClient } from "../cli/client";
+import { ERROR_FIELDS, type SluiceClient, unwrap } from "../cli/client";
 
 type Json = Record<string, any>;
-
-/** The `__typename` and message of a result union, when it is an error. */
-const ERR = `__typename ... on Error { message } ... on InvalidInputError { problems { field message } }`;
-
-function unwrapResult<T extends Json>(value: T & { __typename: string }, expected: string, what: string): T {
-  if (value.__typename === expected) return value;
-  const problems = Array.isArray(value.problems) ? `: ${value.problems.map((p: Json) => `${p.field} ${p.message}`).join("; ")}` : "";
-  throw new Error(`${what} failed: ${value.message ?? value.__typename}${problems}`);
-}
 
 export interface VersionView {
   id: string;
@@ -49,10 +40,10 @@ export class DemoApi {
 
   private async mutate(field: string, inputType: string, input: Json, expected: string, select: string): Promise<Json> {
     const data = await this.client.request<Json>(
-      `mutation($i: ${inputType}!) { ${field}(input: $i) { ${ERR} ... on ${expected} { ${select} } } }`,
+      `mutation($i: ${inputType}!) { ${field}(input: $i) { ${ERROR_FIELDS} ... on ${expected} { ${select} } } }`,
       { i: input },
     );
-    return unwrapResult(data[field], expected, field);
+    return unwrap<Json>(data[field], expected, field);
   }
 
   async createProject(name: string, description: string): Promise<string> {
@@ -191,13 +182,12 @@ export class DemoApi {
   /** Closes what the monitor has buffered into a window now (the end of a month). */
   async closeWindow(monitorId: string): Promise<void> {
     const data = await this.client.request<Json>(
-      `mutation($i: MonitorIdInput!) { closeMonitoringWindow(input: $i) { ${ERR} ... on MonitoringWindowPayload { window { id } } } }`,
+      `mutation($i: MonitorIdInput!) { closeMonitoringWindow(input: $i) { ${ERROR_FIELDS} ... on MonitoringWindowPayload { window { id } } } }`,
       { i: { monitorId } },
     );
     const r = data.closeMonitoringWindow;
     // Nothing buffered is not an error for the demo.
-    if (r.__typename !== "MonitoringWindowPayload" && r.__typename !== "ConflictError")
-      unwrapResult(r, "MonitoringWindowPayload", "closeMonitoringWindow");
+    if (r.__typename !== "ConflictError") unwrap(r, "MonitoringWindowPayload", "closeMonitoringWindow");
   }
 
   /** Closed windows of the endpoint after `sequence`, oldest first. */

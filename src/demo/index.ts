@@ -68,5 +68,7 @@ export async function startDemo(server: RunningServer, config: SluiceConfig, out
     out("[demo] done; the server keeps running (Ctrl-C stops it).");
   } catch (err) {
     out(`[demo] stopped: ${(err as Error).message}`);
+    // A CliError from the API client carries one line per invalid field.
+    for (const detail of (err as { details?: string[] }).details ?? []) out(`[demo]   ${detail}`);
   }
 }
