@@ -99,6 +99,10 @@ export interface SluiceConfig {
   readonly monitoringMaxWindowRows: number;
   /** The prediction log of served models (`SLUICE_PREDICTION_LOG_*`; see src/serving/prediction-log/settings.ts). */
   readonly predictionLog: PredictionLogSettings;
+  /** Longest a POSTGRES_QUERY dataset source may run, in ms (each fetch and all together). `SLUICE_SQL_SOURCE_TIMEOUT_MS`. @default 60000 */
+  readonly sqlSourceTimeoutMs: number;
+  /** Most rows a POSTGRES_QUERY dataset source may return; a query returning more is refused. `SLUICE_SQL_SOURCE_MAX_ROWS`. @default 10000000 */
+  readonly sqlSourceMaxRows: number;
 }
 
 /** A runner the server can host in its own process. */
@@ -287,6 +291,8 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     monitoringIntervalMs: integer(env, "SLUICE_MONITORING_INTERVAL_MS", 5_000, 0),
     monitoringMaxWindowRows: integer(env, "SLUICE_MONITORING_MAX_WINDOW_ROWS", 100_000, 1),
     predictionLog: predictionLogSettings(env, (variable, value, expected) => new ConfigError(variable, value, expected)),
+    sqlSourceTimeoutMs: integer(env, "SLUICE_SQL_SOURCE_TIMEOUT_MS", 60_000, 1),
+    sqlSourceMaxRows: integer(env, "SLUICE_SQL_SOURCE_MAX_ROWS", 10_000_000, 1),
   };
   if (config.port > 65535) throw new ConfigError("PORT", String(config.port), "a port number 0-65535");
   if (config.adminToken !== undefined && config.adminToken.length < 24) {

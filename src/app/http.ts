@@ -35,8 +35,8 @@ export async function httpContext(
 
 /** A body over a route's size limit: answered 413. */
 export class PayloadTooLargeError extends InvalidInputError {
-  constructor(limitBytes: number, setting: string) {
-    super([{ field: "body", message: `is over the limit of ${limitBytes} bytes (${setting})` }]);
+  constructor(limitBytes: number, setting: string, what = "is") {
+    super([{ field: "body", message: `${what} over the limit of ${limitBytes} bytes (${setting})` }]);
   }
 }
 

@@ -179,7 +179,10 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     agents: new AgentService({ db, events, config, hooks: stageHooks }),
     secrets,
     datasets,
-    ingestion: new IngestionService(db, datasets, secrets, config.dataRoots),
+    ingestion: new IngestionService(db, datasets, secrets, config.dataRoots, {
+      statementTimeoutMs: config.sqlSourceTimeoutMs,
+      maxRows: config.sqlSourceMaxRows,
+    }),
     validation,
     features,
     stageHooks,

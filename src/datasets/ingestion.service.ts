@@ -4,7 +4,7 @@ import path from "node:path";
 import type { Database } from "../db/data-source";
 import type { SecretService } from "../secrets/secret.service";
 import type { DatasetService, Materialized } from "./dataset.service";
-import { materializePostgresQuery } from "./sources/postgres-query";
+import { materializePostgresQuery, type QueryOptions } from "./sources/postgres-query";
 import type { SourceConfig } from "./types";
 
 /**
@@ -18,6 +18,8 @@ export class IngestionService {
     private readonly datasets: DatasetService,
     private readonly secrets: SecretService,
     private readonly roots: readonly string[],
+    /** The bounds of SQL sources (SLUICE_SQL_SOURCE_TIMEOUT_MS, SLUICE_SQL_SOURCE_MAX_ROWS). */
+    private readonly queryLimits: Pick<QueryOptions, "statementTimeoutMs" | "maxRows"> = {},
   ) {}
 
   async materialize(projectId: string, config: SourceConfig): Promise<Materialized> {
@@ -26,7 +28,7 @@ export class IngestionService {
     const scratch = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-query-"));
     try {
       const out = path.join(scratch, "data.parquet");
-      const read = await materializePostgresQuery(config, url, out, {});
+      const read = await materializePostgresQuery(config, url, out, this.queryLimits);
       return await this.datasets.storeParquet(out, read.rowCount, read.schema, {
         kind: "POSTGRES_QUERY",
         secret: config.secret,

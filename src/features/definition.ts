@@ -1,6 +1,9 @@
+import type { DuckDBConnection } from "@duckdb/node-api";
 import Ajv, { type ErrorObject } from "ajv";
 import { InvalidInputError, type InputProblem } from "../app/errors";
 import { queryJson, sqlIdent, sqlString, withDuckDb } from "../datasets/columnar/duckdb";
+import { redactSandboxMessage, withSandbox } from "../datasets/columnar/sandbox";
+import { refuseUserExpression } from "../datasets/columnar/user-sql";
 import { canonicalHash } from "../pipelines/canonical";
 import { compileFeatureSql } from "./compile";
 import { formatFieldPath, segmentsOfPointer } from "../pipelines/field-path";
@@ -281,7 +284,7 @@ export const TIMESTAMP_TYPES = new Set(["TIMESTAMP", "TIMESTAMP WITH TIME ZONE",
 
 /** DuckDB's message without its "Binder Error:" prefix and the LINE/caret lines that point into SQL the user never wrote. */
 function duckMessage(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
+  const text = redactSandboxMessage(err instanceof Error ? err.message : String(err));
   const first = text.split("\n")[0].replace(/^[A-Za-z ]+Error: /, "");
   return first.length > 300 ? `${first.slice(0, 297)}...` : first;
 }
@@ -296,11 +299,19 @@ function duckMessage(err: unknown): string {
  * Each expression is probed as the only column next to a plain column, so an expression that is an
  * aggregate (`avg(delay)`) or that smuggles in extra select items (`1) AS a, (2`) is refused
  * rather than changing the shape of the compiled query.
+ *
+ * User SQL may read only the columns of its source row: each expression and the filter first pass
+ * the static check of user-sql.ts (no table functions such as read_text, no tables, no second
+ * statement), and every probe runs in the sandbox (sandbox.ts), which can read the source file only.
  */
 export async function checkAgainstSource(view: FeatureView, parquetFile: string): Promise<InputProblem[]> {
   const problems: InputProblem[] = [];
   const src = `read_parquet(${sqlString(parquetFile)})`;
-  await withDuckDb(async (conn) => {
+  await withSandbox({ read: [parquetFile] }, async (conn) => {
+    // Before anything binds (binding a table function already touches files): refused SQL is never probed.
+    const refusals = await refusedSql(conn, view);
+    const refused = new Set(refusals.map((p) => p.field));
+    problems.push(...refusals);
     const columns = (await queryJson(conn, `DESCRIBE SELECT * FROM ${src}`)).map((r) => ({
       name: String(r.column_name),
       type: String(r.column_type),
@@ -321,7 +332,7 @@ export async function checkAgainstSource(view: FeatureView, parquetFile: string)
       });
     else if (!TIMESTAMP_TYPES.has(ts.type))
       problems.push({ field: "timestampColumn", message: `must be a TIMESTAMP column; ${ts.name} is ${ts.type}` });
-    if (problems.length > 0) return; // Every probe below would fail for the same reason.
+    if (problems.length > refusals.length) return; // Every probe below would fail for the same reason.
 
     /** The type of `select` as the only expression beside the timestamp column, or the problem. */
     const probe = async (field: string, what: string, select: string, from = src): Promise<string | undefined> => {
@@ -343,7 +354,7 @@ export async function checkAgainstSource(view: FeatureView, parquetFile: string)
       }
     };
 
-    if (view.filter !== undefined) {
+    if (view.filter !== undefined && !refused.has("filter")) {
       const type = await probe("filter", "filter", `(${view.filter})`);
       if (type !== undefined && type !== "BOOLEAN")
         problems.push({ field: "filter", message: `filter: must be a boolean expression; it is ${type}` });
@@ -351,6 +362,7 @@ export async function checkAgainstSource(view: FeatureView, parquetFile: string)
     for (const [i, feature] of view.features.entries()) {
       const at = `features[${i}]`;
       const what = `feature ${feature.name}`;
+      if (refused.has(`${at}.expr`)) continue;
       if (feature.expr !== undefined && (await probe(`${at}.expr`, what, `(${feature.expr})`)) === undefined) continue;
       if (isWindowFeature(feature)) {
         // The aggregate itself, as a window function, so `avg` of a VARCHAR is caught here.
@@ -370,6 +382,28 @@ export async function checkAgainstSource(view: FeatureView, parquetFile: string)
     }
   });
   return problems;
+}
+
+/** The view's filter and expressions that read more than the columns of a source row (user-sql.ts). */
+async function refusedSql(conn: DuckDBConnection, view: FeatureView): Promise<InputProblem[]> {
+  const problems: InputProblem[] = [];
+  if (view.filter !== undefined) {
+    const why = await refuseUserExpression(conn, view.filter);
+    if (why) problems.push({ field: "filter", message: `filter: ${why}` });
+  }
+  for (const [i, feature] of view.features.entries()) {
+    const why = feature.expr === undefined ? undefined : await refuseUserExpression(conn, feature.expr);
+    if (why) problems.push({ field: `features[${i}].expr`, message: `feature ${feature.name}: ${why}` });
+  }
+  return problems;
+}
+
+/**
+ * The static half of {@link checkAgainstSource}, for when there is no source file to bind against
+ * yet: the filter and expressions that use a table function, a table, or another statement.
+ */
+export async function checkViewSql(view: FeatureView): Promise<InputProblem[]> {
+  return withSandbox({ read: [] }, (conn) => refusedSql(conn, view));
 }
 
 /** {@link checkAgainstSource}, throwing its problems. @throws InvalidInputError */

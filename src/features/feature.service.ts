@@ -15,7 +15,7 @@ import type { Database } from "../db/data-source";
 import { escapeLike } from "../db/sql-text";
 import { canonicalHash } from "../pipelines/canonical";
 import { lockWritableProject } from "../projects/project.service";
-import { checkAgainstSource, validateFeatureView, type ColumnType, type FeatureView } from "./definition";
+import { checkAgainstSource, checkViewSql, validateFeatureView, type ColumnType, type FeatureView } from "./definition";
 import { FeatureMaterializationRow } from "./feature-materialization.entity";
 import { FeatureViewRow } from "./feature-view.entity";
 import { materializeOffline } from "./offline";
@@ -160,6 +160,10 @@ export class FeatureService {
     if (dataset.latestVersionId) {
       const file = await this.versionFile(tx.manager, dataset.latestVersionId);
       const found = await checkAgainstSource(view, file);
+      if (found.length > 0) throw new InvalidInputError(underDefinition(found));
+    } else {
+      // Nothing to bind against yet, but SQL that reads files or tables is refused now, not at the first run.
+      const found = await checkViewSql(view);
       if (found.length > 0) throw new InvalidInputError(underDefinition(found));
     }
 

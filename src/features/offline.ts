@@ -1,6 +1,7 @@
 import { rename, rm } from "node:fs/promises";
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { queryJson, sqlIdent, sqlString, withDuckDb } from "../datasets/columnar/duckdb";
+import { queryJson, sqlIdent, sqlString } from "../datasets/columnar/duckdb";
+import { withSandbox } from "../datasets/columnar/sandbox";
 import { compileFeatureSql, type CompileOptions } from "./compile";
 import { assertAgainstSource, validateFeatureView, type ColumnType, type FeatureView } from "./definition";
 
@@ -34,7 +35,19 @@ export async function copyToParquet(
   select: string,
   outParquet: string,
 ): Promise<{ rowCount: number; schema: ColumnType[] }> {
-  const tmp = `${outParquet}.tmp-${process.pid}-${Date.now()}`;
+  return copyToParquetAs(conn, select, outParquet, temporaryName(outParquet));
+}
+
+function temporaryName(outParquet: string): string {
+  return `${outParquet}.tmp-${process.pid}-${Date.now()}`;
+}
+
+async function copyToParquetAs(
+  conn: DuckDBConnection,
+  select: string,
+  outParquet: string,
+  tmp: string,
+): Promise<{ rowCount: number; schema: ColumnType[] }> {
   try {
     const result = await runSingle(conn, `COPY (${select}) TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`);
     const rowCount = Number(result[0]?.Count ?? 0);
@@ -67,5 +80,7 @@ export async function materializeOffline(
   await assertAgainstSource(checked, sourceParquet);
   const order = [...checked.entities, checked.timestampColumn].map(sqlIdent).join(", ");
   const select = `${compileFeatureSql(checked, sourceParquet, options)}\nORDER BY ${order}`;
-  return withDuckDb((conn) => copyToParquet(conn, select, outParquet));
+  // The view's SQL runs where it can read its source and write its own output, nothing else.
+  const tmp = temporaryName(outParquet);
+  return withSandbox({ read: [sourceParquet], write: [tmp] }, (conn) => copyToParquetAs(conn, select, outParquet, tmp));
 }

@@ -5,6 +5,8 @@ import { InvalidInputError } from "../../app/errors";
 import { checkInsideRoots, isGlob, resolveInsideRoots } from "../sources/roots";
 import type { ColumnSchema, FileSourceConfig } from "../types";
 import { queryJson, sqlString, withDuckDb } from "./duckdb";
+import { redactSandboxMessage, withSandbox } from "./sandbox";
+import { refuseUserExpression } from "./user-sql";
 import { describeQuery, isWidening, typeKind } from "./schema";
 
 /** What reading a source into one Parquet file produced. */
@@ -79,7 +81,7 @@ export async function expandPaths(conn: DuckDBConnection, config: FileSourceConf
 
 /** DuckDB's message without its "Invalid Input Error:" prefix and the long hints after it. */
 export function duckMessage(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
+  const text = redactSandboxMessage(err instanceof Error ? err.message : String(err));
   const lines = text.split("\n").filter((l) => l.trim());
   // DuckDB puts the what on the first line and, for CSV, the why on the second.
   return lines
@@ -141,12 +143,22 @@ export async function materializeFiles(
     const files = await expandPaths(conn, config, opts.roots);
     await checkTypesAgree(conn, files, config);
     // A filter (an `ingest` stage's `where`, e.g. one month of a larger file) is applied while reading.
-    const select = `SELECT * FROM ${readerSql(files, config)}${opts.where ? ` WHERE ${opts.where}` : ""}`;
+    const select = `SELECT * FROM ${readerSql(files, config)}${opts.where ? ` WHERE (${opts.where})` : ""}`;
+    const copy = `COPY (${select}) TO ${sqlString(outFile)} (FORMAT parquet, COMPRESSION zstd)`;
     let rowCount: number;
     try {
-      const [{ Count }] = await queryJson(conn, `COPY (${select}) TO ${sqlString(outFile)} (FORMAT parquet, COMPRESSION zstd)`);
+      const [{ Count }] =
+        opts.where === undefined
+          ? await queryJson(conn, copy)
+          : // The filter is user SQL: checked, then run where it can read these files and write outFile only.
+            await withSandbox({ read: files, write: [outFile] }, async (sandboxed) => {
+              const why = await refuseUserExpression(sandboxed, opts.where!);
+              if (why) throw new InvalidInputError([{ field: "params.where", message: `where: ${why}` }]);
+              return queryJson(sandboxed, copy);
+            });
       rowCount = Number(Count);
     } catch (err) {
+      if (err instanceof InvalidInputError) throw err;
       await fs.rm(outFile, { force: true });
       throw new InvalidInputError([{ field: "config.paths", message: `cannot read the ${config.format} input: ${duckMessage(err)}` }]);
     }

@@ -28,8 +28,27 @@ const TYPES: Record<number, string> = {
 export interface QueryOptions {
   /** Rows fetched per round trip. @default 10,000 */
   batchRows?: number;
-  /** Longest the query may run, in ms. @default 10 minutes */
+  /**
+   * Longest the query may run, in ms: each round trip (PostgreSQL's `statement_timeout`) and all
+   * of them together. The server passes `SLUICE_SQL_SOURCE_TIMEOUT_MS`. @default 60000
+   */
   statementTimeoutMs?: number;
+  /** Most rows the query may return; one more is refused, not cut. The server passes `SLUICE_SQL_SOURCE_MAX_ROWS`. @default 10,000,000 */
+  maxRows?: number;
+}
+
+/** PostgreSQL's SQLSTATE for a statement cancelled by `statement_timeout`. */
+const QUERY_CANCELED = "57014";
+
+/** Whether the server cancelled the statement for its timeout, or the driver gave up waiting. */
+function timedOut(err: unknown): boolean {
+  return (err as { code?: string }).code === QUERY_CANCELED || /Query read timeout/.test((err as Error).message ?? "");
+}
+
+function tooSlow(timeoutMs: number): InvalidInputError {
+  return new InvalidInputError([
+    { field: "config.query", message: `the query ran longer than ${timeoutMs} ms, the limit set by SLUICE_SQL_SOURCE_TIMEOUT_MS` },
+  ]);
 }
 
 /** The rows, columns and folder a query produced on its way to Parquet. */
@@ -57,7 +76,15 @@ export async function materializePostgresQuery(
   const query = config.query.trim().replace(/;+\s*$/, "");
   if (!query) throw new InvalidInputError([{ field: "config.query", message: "must be a SELECT query" }]);
   const scratch = path.join(path.dirname(outFile), "rows.jsonl");
-  const client = new pg.Client({ connectionString: url, application_name: "sluice-ingest" });
+  const timeoutMs = Math.max(1, Math.floor(opts.statementTimeoutMs ?? 60_000));
+  const maxRows = Math.max(1, Math.floor(opts.maxRows ?? 10_000_000));
+  const client = new pg.Client({
+    connectionString: url,
+    application_name: "sluice-ingest",
+    // Client-side bounds too, for a server that never answers (the server-side timeout answers first).
+    connectionTimeoutMillis: timeoutMs,
+    query_timeout: timeoutMs + 5_000,
+  });
   try {
     await client.connect();
   } catch (err) {
@@ -66,21 +93,25 @@ export async function materializePostgresQuery(
   }
   let columns: Array<{ name: string; type: string }> = [];
   let rowCount = 0;
+  const deadline = Date.now() + timeoutMs;
   try {
     await client.query("BEGIN TRANSACTION READ ONLY");
-    await client.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(opts.statementTimeoutMs ?? 600_000))}`);
+    await client.query(`SET LOCAL statement_timeout = ${timeoutMs}`);
     await client.query("SET LOCAL TIME ZONE 'UTC'");
     try {
       // The extended protocol takes one statement only: `SELECT 1; DROP TABLE t` cannot ride along.
       await client.query({ text: `DECLARE sluice_source NO SCROLL CURSOR FOR ${query}`, queryMode: "extended" } as pg.QueryConfig);
     } catch (err) {
+      if (timedOut(err)) throw tooSlow(timeoutMs);
       throw new InvalidInputError([{ field: "config.query", message: `the query cannot run read-only: ${(err as Error).message}` }]);
     }
     const out = createWriteStream(scratch);
     const batch = Math.max(1, opts.batchRows ?? 10_000);
     try {
       for (;;) {
-        const res = await client.query({ text: `FETCH ${batch} FROM sluice_source`, rowMode: "array", types: textParser });
+        // One row past the limit tells "exactly the limit" from "more": the query is refused, never silently cut.
+        const want = Math.min(batch, maxRows + 1 - rowCount);
+        const res = await client.query({ text: `FETCH ${want} FROM sluice_source`, rowMode: "array", types: textParser });
         if (columns.length === 0) {
           columns = res.fields.map((f) => ({ name: f.name, type: TYPES[f.dataTypeID] ?? "VARCHAR" }));
           const names = columns.map((c) => c.name);
@@ -91,10 +122,20 @@ export async function materializePostgresQuery(
           if (!out.write(JSON.stringify(row) + "\n")) await once(out, "drain");
         }
         rowCount += res.rows.length;
-        if (res.rows.length < batch) break;
+        if (rowCount > maxRows)
+          throw new InvalidInputError([
+            {
+              field: "config.query",
+              message: `the query returns more than ${maxRows} rows, the limit set by SLUICE_SQL_SOURCE_MAX_ROWS; aggregate or filter it in SQL`,
+            },
+          ]);
+        if (res.rows.length < want) break;
+        // statement_timeout bounds each FETCH; this bounds a query that is slow batch after batch.
+        if (Date.now() > deadline) throw tooSlow(timeoutMs);
       }
     } catch (err) {
       if (err instanceof InvalidInputError) throw err;
+      if (timedOut(err)) throw tooSlow(timeoutMs);
       throw new InvalidInputError([{ field: "config.query", message: `the query failed: ${(err as Error).message}` }]);
     } finally {
       out.end();
