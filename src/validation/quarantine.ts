@@ -1,5 +1,6 @@
 import { InvalidInputError, type InputProblem } from "../app/errors";
-import { queryJson, sqlIdent, sqlString, withDuckDb } from "../datasets/columnar/duckdb";
+import { queryJson, sqlIdent, sqlString } from "../datasets/columnar/duckdb";
+import { withSandbox } from "../datasets/columnar/sandbox";
 import { checkParameters, describeColumns, parquetSource, resolveColumn, unexpectedRowSql } from "./predicates";
 import { isRowLevel, validateSuite, type SuiteDefinition } from "./suite";
 
@@ -27,7 +28,8 @@ export async function splitRows(
 ): Promise<{ passed: number; failed: number }> {
   const normalized = validateSuite(suite);
   const plain = parquetSource(parquetFile);
-  return withDuckDb(async (conn) => {
+  // Expectations carry user text: run where only the input and the two outputs are reachable.
+  return withSandbox({ read: [parquetFile], write: [passOut, failOut] }, async (conn) => {
     const columns = await describeColumns(conn, plain);
     if (columns.some((c) => c.name === ROW_NUMBER)) {
       throw new InvalidInputError([

@@ -1,5 +1,6 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { queryJson, sqlIdent, withDuckDb } from "../datasets/columnar/duckdb";
+import { queryJson, sqlIdent } from "../datasets/columnar/duckdb";
+import { withSandbox } from "../datasets/columnar/sandbox";
 import { EmptySampleError, ksTest, psi, type PsiBin } from "./distribution";
 import {
   checkParameters,
@@ -102,7 +103,9 @@ export async function runSuite(parquetFile: string, suite: SuiteDefinition, opti
   const now = options.now ?? startedAt;
   const source = parquetSource(parquetFile);
 
-  return withDuckDb(async (conn) => {
+  // Expectations carry user text (regexes, values, column names): quoted, and run sandboxed all the same.
+  const inputs = [parquetFile, ...(options.referenceFile ? [options.referenceFile] : [])];
+  return withSandbox({ read: inputs }, async (conn) => {
     const columns = await describeColumns(conn, source);
     const planned: Planned[] = [];
     for (const [index, e] of normalized.expectations.entries()) planned.push(await plan(conn, e, index, columns, source));

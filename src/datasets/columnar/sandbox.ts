@@ -46,7 +46,9 @@ export async function withSandbox<T>(files: SandboxFiles, fn: (conn: DuckDBConne
     });
     conn = await instance.connect();
     // As the SQL spells them and resolved, since DuckDB compares the path it is given.
-    const allowed = [...new Set([...files.read, ...(files.write ?? [])].flatMap((f) => [f, path.resolve(f)]))];
+    // COPY over an existing file writes `tmp_<name>` beside it first, then renames it into place.
+    const writes = (files.write ?? []).flatMap((f) => [f, path.join(path.dirname(f), `tmp_${path.basename(f)}`)]);
+    const allowed = [...new Set([...files.read, ...writes].flatMap((f) => [f, path.resolve(f)]))];
     await conn.run(`SET temp_directory = '${spill.replace(/'/g, "''")}'`);
     await conn.run(`SET allowed_directories = ${listSql([`${spill}${path.sep}`])}`);
     await conn.run(`SET allowed_paths = ${listSql(allowed)}`);
