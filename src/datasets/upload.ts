@@ -10,14 +10,14 @@ import type { RequestRateLimiter } from "../app/rate-limit";
 import type { Services } from "../app/services";
 import { Permission } from "../auth/roles";
 import { SchemaPolicyError } from "./dataset.errors";
-import { decompressUpload } from "./upload-decompress";
+import { expandUpload } from "./upload-expansion";
 
 const FORMATS = ["csv", "parquet", "jsonl"] as const;
 
 /**
  * `POST /datasets/:id/uploads?format=csv&name=january.csv` — the request body is a file, streamed
  * to disk (never held in memory, at most SLUICE_UPLOAD_LIMIT bytes, and at most that many again
- * after decompression when it is gzip: upload-decompress.ts) and ingested as the dataset's
+ * after decompression when it is gzip: upload-expansion.ts) and ingested as the dataset's
  * next version like a source would be: Parquet, profile, schema policy, dedupe by content.
  * Answers 201 `{ versionId, version, created: true, rowCount }`, or 200 with `created: false`
  * when the content is already a version; errors as `{ error: { code, message, problems } }`.
@@ -47,8 +47,8 @@ export function registerDatasetUploads(
         scratch = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-upload-"));
         const file = path.join(scratch, name);
         await receiveBody(req, file, deps.maxBytes);
-        // A compressed body is counted again after decompression, against the same limit.
-        const plain = await decompressUpload(file, name, deps.maxBytes);
+        // What the body expands to (decompressed, Parquet's encoded rows) is held to the same limit.
+        const plain = await expandUpload(file, name, format as (typeof FORMATS)[number], deps.maxBytes);
         return deps.services.ingestion.materializeUpload(plain.file, format as (typeof FORMATS)[number], name);
       });
       const result = await runMutation(ctx, scope, async (tx) => {

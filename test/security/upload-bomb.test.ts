@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
+import { sqlString, withDuckDb } from "../../src/datasets/columnar/duckdb";
 import { seedCaller, seedProject } from "../helpers/fixtures";
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";
 
@@ -66,6 +70,29 @@ describe("compressed dataset uploads", () => {
       assert.ok(!body.error.message.includes("/tmp"), "no server path in the refusal");
     }
     assert.equal(await versions(), 1, "the refused uploads created no version and left the earlier one");
+  });
+
+  it("refuses a Parquet file whose encoding packs more cells than the limit has bytes", async () => {
+    const file = path.join(os.tmpdir(), `sluice-rle-bomb-${process.pid}.parquet`);
+    try {
+      // A million rows of two constant columns: a few KB, run-length encoded.
+      await withDuckDb((conn) => conn.run(`COPY (SELECT 1 AS a, 2 AS b FROM range(1000000)) TO ${sqlString(file)} (FORMAT parquet)`));
+      const body = fs.readFileSync(file);
+      assert.ok(body.length < LIMIT, `the Parquet bomb is ${body.length} bytes`);
+      const res = await fetch(`${t.url}/datasets/${datasetId}/uploads?format=parquet&name=rle.parquet`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${editor}` },
+        body,
+      });
+      assert.equal(res.status, 413);
+      assert.match(
+        ((await res.json()) as any).error.message,
+        /2000000 cells\), the upload is over the limit of 65536 bytes \(SLUICE_UPLOAD_LIMIT\)/,
+      );
+      assert.equal(await versions(), 1);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
   });
 
   it("refuses zstd, which it cannot count as it decompresses", async () => {
