@@ -1,7 +1,8 @@
 import { rename, rm } from "node:fs/promises";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { queryJson, sqlIdent, sqlString } from "../datasets/columnar/duckdb";
-import { withSandbox } from "../datasets/columnar/sandbox";
+import { InvalidInputError } from "../app/errors";
+import { isSandboxRefusal, redactSandboxMessage, withSandbox } from "../datasets/columnar/sandbox";
 import { compileFeatureSql, type CompileOptions } from "./compile";
 import { assertAgainstSource, validateFeatureView, type ColumnType, type FeatureView } from "./definition";
 
@@ -82,5 +83,12 @@ export async function materializeOffline(
   const select = `${compileFeatureSql(checked, sourceParquet, options)}\nORDER BY ${order}`;
   // The view's SQL runs where it can read its source and write its own output, nothing else.
   const tmp = temporaryName(outParquet);
-  return withSandbox({ read: [sourceParquet], write: [tmp] }, (conn) => copyToParquetAs(conn, select, outParquet, tmp));
+  try {
+    return await withSandbox({ read: [sourceParquet], write: [tmp] }, (conn) => copyToParquetAs(conn, select, outParquet, tmp));
+  } catch (err) {
+    // Only reachable if the static check missed something: the refusal is the user's, without the path.
+    if (isSandboxRefusal(err))
+      throw new InvalidInputError([{ field: "view", message: redactSandboxMessage((err as Error).message.split("\n")[0]) }]);
+    throw err;
+  }
 }

@@ -5,7 +5,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { InvalidInputError } from "../../src/app/errors";
 import { materializeFiles } from "../../src/datasets/columnar/read";
-import { withSandbox } from "../../src/datasets/columnar/sandbox";
+import { isSandboxRefusal, redactSandboxMessage, withSandbox } from "../../src/datasets/columnar/sandbox";
 import { queryJson } from "../../src/datasets/columnar/duckdb";
 import { materializeOffline } from "../../src/features/offline";
 import { runSuite } from "../../src/validation/run-suite";
@@ -289,5 +289,16 @@ describe("user SQL at run time", () => {
       }
     });
     assert.equal(fs.existsSync(path.join(dir, "out.csv")), false);
+  });
+
+  it("tells a sandbox refusal without the path it refused", async () => {
+    const err = await withSandbox({ read: [] }, (conn) => queryJson(conn, `SELECT content FROM read_text('${secretFile}')`)).then(
+      () => assert.fail("read_text ran in the sandbox"),
+      (e: unknown) => e,
+    );
+    assert.ok(isSandboxRefusal(err));
+    const told = redactSandboxMessage((err as Error).message);
+    assert.ok(!told.includes(secretFile), told);
+    assert.match(told, /file access is not allowed in user SQL/);
   });
 });

@@ -69,5 +69,13 @@ const DENIED_ACCESS = /Cannot access (file|directory) "[^"]*" - file system oper
  * server path must never be (the user may have guessed it, but must not learn whether it exists).
  */
 export function redactSandboxMessage(message: string): string {
-  return message.replace(DENIED_ACCESS, "file access is not allowed in user SQL");
+  if (!message.includes("file system operations are disabled by configuration")) return message;
+  // The LINE excerpt after the message quotes the SQL, and with it the path: drop it.
+  return message.split("\n")[0].replace(DENIED_ACCESS, "file access is not allowed in user SQL");
+}
+
+/** Whether DuckDB refused `err`'s statement for touching a file the sandbox does not allow. */
+export function isSandboxRefusal(err: unknown): boolean {
+  DENIED_ACCESS.lastIndex = 0;
+  return err instanceof Error && DENIED_ACCESS.test(err.message);
 }
