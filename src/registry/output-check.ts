@@ -60,12 +60,12 @@ export function formatBytes(n: number): string {
   return `${n} bytes`;
 }
 
-/** Runs the child on `bytes` and collects its lines; `timedOut` when the parent had to kill it. */
+/** Runs the child on `bytes` and collects its lines, how it ended, and `timedOut` when the parent had to kill it. */
 function runChild(
   bytes: Uint8Array,
   signature: ModelSignature,
   settings: OutputCheckSettings,
-): Promise<{ lines: Array<Record<string, unknown>>; timedOut: boolean }> {
+): Promise<{ lines: Array<Record<string, unknown>>; timedOut: boolean; code: number | null; signal: NodeJS.Signals | null }> {
   const nodeArgs = ["--max-old-space-size=256", CHILD, String(settings.maxOutputBytesPerRow)];
   const capped = process.platform !== "win32" && fs.existsSync(SHELL);
   // The model never sees the server's environment (database URL, keys): only what loading needs.
@@ -94,7 +94,7 @@ function runChild(
     child.stdin!.write(`${JSON.stringify(signature)}\n`);
     child.stdin!.end(bytes);
     child.on("error", () => undefined);
-    child.on("close", () => {
+    child.on("close", (code, signal) => {
       clearTimeout(timer);
       const lines: Array<Record<string, unknown>> = [];
       for (const line of out.split("\n")) {
@@ -104,7 +104,7 @@ function runChild(
           // not one of the child's lines
         }
       }
-      resolve({ lines, timedOut });
+      resolve({ lines, timedOut, code, signal });
     });
   });
 }
@@ -121,7 +121,7 @@ export async function checkModelOutputs(
   signature: ModelSignature,
   settings: OutputCheckSettings = DEFAULT_OUTPUT_CHECK,
 ): Promise<OutputCheck> {
-  const { lines, timedOut } = await slot(() => runChild(bytes, signature, settings));
+  const { lines, timedOut, code, signal } = await slot(() => runChild(bytes, signature, settings));
   const measured = new Map<number, number>();
   let error: { message: string; stage: string } | undefined;
   let done = false;
@@ -149,8 +149,13 @@ export async function checkModelOutputs(
       reason: `running it on ${onRows} took over ${settings.timeoutMs} ms (SLUICE_MODEL_CHECK_TIMEOUT_MS)`,
     };
   }
-  const outOfMemory = error && /alloc|memory/i.test(error.message);
-  if (outOfMemory || (!done && !error)) {
+  if (lines.length === 0 && signal === null && code !== 0) {
+    // The check process never started its work (no node, no compiled child): the server's fault, not the model's.
+    throw new Error(`the model output check process exited with code ${code} before checking anything`);
+  }
+  // Out of the capped address space: onnxruntime says it could not allocate, or the process is killed or aborts.
+  const outOfMemory = (error && /alloc|memory/i.test(error.message)) || (!done && !error);
+  if (outOfMemory) {
     return {
       ok: false,
       kind: "memory",
