@@ -24,6 +24,16 @@ function rangeModel(): Uint8Array {
   return g.build({ inputs: [valueInfo("X", "float", [null, 1])], outputs: [valueInfo("Y", "float", [null])] });
 }
 
+/** Y = ones of shape `Shape(X)`, squared when `squared` (N² rows of output for N rows of input): sizes from an input's shape, not its values. */
+function shapeModel(squared: boolean): Uint8Array {
+  const g = new GraphBuilder();
+  const one = g.constant("one", "float", [1, 1], [1]);
+  g.node("Shape", ["X"], ["s"]);
+  if (squared) g.node("Mul", ["s", "s"], ["size"]);
+  g.node("Expand", [one, squared ? "size" : "s"], ["Y"]);
+  return g.build({ inputs: [valueInfo("X", "float", [null, 1])], outputs: [valueInfo("Y", "float", [null, 1])] });
+}
+
 /** An OIP request of `rows` rows for a model taking X float [N, 1]. */
 function rowsRequest(rows: number) {
   return { id: "big", inputs: [{ name: "X", shape: [rows, 1], datatype: "FP32", data: Array.from({ length: rows }, (_, i) => i % 7) }] };
@@ -114,6 +124,8 @@ describe("inference work linear in the rows", () => {
   it("answers 4,000 and 8,000 rows in OIP tensor form, the larger in under 3× the time of the smaller", async (ctx) => {
     const send = async (rows: number) => {
       const body = JSON.stringify(rowsRequest(rows));
+      // The previous request's log rows are written first (on PGlite that runs on the serving thread), so each request is timed alone.
+      await t.server.services.predictionLog.log.flush();
       const { ms, value } = await timed(() => infer(t, "/v2/models/lin/infer", body, { project: projectId }));
       assert.equal(value.status, 200, JSON.stringify(value.body).slice(0, 300));
       assert.equal(value.body.outputs[0].data.length, rows);
@@ -128,7 +140,6 @@ describe("inference work linear in the rows", () => {
     // Before the fix the log re-flattened every input per row: 15 s and 56 s.
     assert.ok(large < 3 * small + 100, `4,000 rows: ${small.toFixed(0)} ms; 8,000 rows: ${large.toFixed(0)} ms`);
     assert.ok(large < 3000, `8,000 rows took ${large.toFixed(0)} ms`);
-    await t.server.services.predictionLog.log.flush();
   });
 
   it("refuses with 413 a request whose rows × the model's measured output bytes per row pass the request limit", async () => {
@@ -211,6 +222,15 @@ describe("model output bounds at registration", () => {
       JSON.stringify(res.body),
       /output size depends on the values of a request \(node .*Range, takes its size from \\"limit\\"\)/,
     );
+  });
+
+  it("accepts sizes taken from an input's shape, and refuses outputs that grow faster than the rows", async () => {
+    const linear = await upload(t, await createModel(t, projectId, "shape", true), shapeModel(false));
+    assert.equal(linear.status, 201, JSON.stringify(linear.body));
+    assert.equal(linear.body.signature.outputBytesPerRow, 4);
+    const squared = await upload(t, await createModel(t, projectId, "squared", true), shapeModel(true));
+    assert.equal(squared.status, 400, JSON.stringify(squared.body));
+    assert.match(JSON.stringify(squared.body), /outputs grow faster than its rows: 4 bytes for 1 synthetic row, 16 bytes for 2/);
   });
 
   it("does not serve a version whose recorded outputs per row are over today's limit, and measures one recorded without them", async () => {
