@@ -93,6 +93,33 @@ export interface SluiceConfig {
   readonly servingMaxBatch: number;
   /** Longest an inference request waits to be batched while a run of its model is in flight. `SLUICE_SERVING_MAX_WAIT_MS`. @default 5 */
   readonly servingMaxWaitMs: number;
+  /**
+   * Most rows one inference request may carry (OIP `shape[0]`, records-form instances, GraphQL
+   * `predict` instances); a larger request is refused (413) before any work. The default matches
+   * the prediction log's queue (a larger request would be partly dropped from the log) and keeps
+   * one request to tens of milliseconds of the serving thread. `SLUICE_SERVING_MAX_ROWS`. @default 10000
+   */
+  readonly servingMaxRows: number;
+  /**
+   * Most output bytes per row a model may produce, measured when a version is registered (by
+   * running it on synthetic batches in a capped child process); a model over it is refused.
+   * 64 KiB holds a 16,384-float embedding per row; tabular models give tens of bytes.
+   * `SLUICE_SERVING_MAX_OUTPUT_BYTES_PER_ROW` (bytes, or with kb/mb). @default 64 KiB
+   */
+  readonly servingMaxOutputBytesPerRow: number;
+  /**
+   * Most output bytes one inference request may produce: rows × the model's measured bytes per
+   * row must stay under it, else 413 before the model runs. `SLUICE_SERVING_MAX_OUTPUT_BYTES`. @default 64 MiB
+   */
+  readonly servingMaxOutputBytes: number;
+  /**
+   * Address space of the child process that measures a model at registration (node itself takes
+   * about 1 GiB of it): a model needing more on a few synthetic rows is refused, and the server
+   * never runs it. `SLUICE_MODEL_CHECK_MEMORY` (bytes, or with mb/gb). @default 2 GiB
+   */
+  readonly modelCheckMemoryBytes: number;
+  /** Longest the registration measurement of a model may run. `SLUICE_MODEL_CHECK_TIMEOUT_MS`. @default 20000 */
+  readonly modelCheckTimeoutMs: number;
   /** How often the monitoring loop looks for windows to close; 0 turns the loop off (windows close only on request). */
   readonly monitoringIntervalMs: number;
   /** Most prediction rows one monitoring window reads. */
@@ -288,6 +315,11 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     mlflow: mlflowSettings(env),
     servingMaxBatch: integer(env, "SLUICE_SERVING_MAX_BATCH", 64, 1),
     servingMaxWaitMs: integer(env, "SLUICE_SERVING_MAX_WAIT_MS", 5, 0),
+    servingMaxRows: integer(env, "SLUICE_SERVING_MAX_ROWS", 10_000, 1),
+    servingMaxOutputBytesPerRow: byteSize(env, "SLUICE_SERVING_MAX_OUTPUT_BYTES_PER_ROW", 64 * 1024),
+    servingMaxOutputBytes: byteSize(env, "SLUICE_SERVING_MAX_OUTPUT_BYTES", 64 * 1024 ** 2),
+    modelCheckMemoryBytes: byteSize(env, "SLUICE_MODEL_CHECK_MEMORY", 2 * 1024 ** 3),
+    modelCheckTimeoutMs: integer(env, "SLUICE_MODEL_CHECK_TIMEOUT_MS", 20_000, 100),
     monitoringIntervalMs: integer(env, "SLUICE_MONITORING_INTERVAL_MS", 5_000, 0),
     monitoringMaxWindowRows: integer(env, "SLUICE_MONITORING_MAX_WINDOW_ROWS", 100_000, 1),
     predictionLog: predictionLogSettings(env, (variable, value, expected) => new ConfigError(variable, value, expected)),

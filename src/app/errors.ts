@@ -81,6 +81,14 @@ export class InvalidInputError extends SluiceError {
   }
 }
 
+/**
+ * Input refused for its size (too many rows, outputs too large): BAD_USER_INPUT in GraphQL,
+ * 413 on plain-HTTP endpoints that answer it (`httpStatus`).
+ */
+export class PayloadTooLargeError extends InvalidInputError {
+  readonly httpStatus = 413;
+}
+
 export class UnauthenticatedError extends SluiceError {
   constructor(message: string) {
     super(ErrorCode.UNAUTHENTICATED, message);

@@ -132,9 +132,15 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
   const features = new FeatureService(db, artifacts);
   const evaluation = new EvaluationService(db);
   const governance = new GovernanceService(db, events);
-  const registry = new RegistryService(db, artifacts, evaluation, governance);
+  // Every new model version is run once on synthetic rows in a capped child process: outputs per row bounded.
+  const outputCheck = {
+    maxOutputBytesPerRow: config.servingMaxOutputBytesPerRow,
+    memoryBytes: config.modelCheckMemoryBytes,
+    timeoutMs: config.modelCheckTimeoutMs,
+  };
+  const registry = new RegistryService(db, artifacts, evaluation, governance, outputCheck);
   const deployments = new DeploymentService(db);
-  const settings = { maxBatchRows: config.servingMaxBatch, maxWaitMs: config.servingMaxWaitMs };
+  const settings = { maxBatchRows: config.servingMaxBatch, maxWaitMs: config.servingMaxWaitMs, outputCheck };
   const servingLog = log.child({ component: "serving" });
   // Endpoints first; a name that is no endpoint serves the registered model's champion as before.
   const serving = ServingService.over(
@@ -155,6 +161,8 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
   serving.logPredictionsTo(predictionLog);
   // Requests to models trained on feature views may send entity keys instead of those features.
   serving.enrichWith(new FeatureEnricher(db, features));
+  // Requests are bounded by rows before any work, and by outputs (rows × measured bytes per row) before the run.
+  serving.boundWith({ maxRows: config.servingMaxRows, maxOutputBytes: config.servingMaxOutputBytes });
   const tracking = new TrackingService(db);
   // A train stage's hyperparameter search becomes tracking runs: one per search, a child per trial.
   const stageHooks = dataPlaneHooks({ datasets, validation, features, evaluation, store: artifacts }).onOutput(

@@ -17,9 +17,9 @@ import { GovernanceEvents } from "../governance/governance.service";
 import type { ModelVersionRow } from "../registry/model-version.entity";
 import { RegistryEvents, type RegistryService } from "../registry/registry.service";
 import type { ModelSignature } from "../registry/signature";
-import type { BatchSettings, RunObserver } from "../serving/batcher";
+import type { RunObserver } from "../serving/batcher";
 import type { ServedModelRef, ServedRoute, ServingRegistry } from "../serving/serving-registry";
-import { LoadedModel, ModelHolder, ModelLoadError } from "../serving/session";
+import { LoadedModel, ModelHolder, ModelLoadError, type ModelSettings } from "../serving/session";
 import { DEPLOYMENT_EVENT_TYPES, type DeploymentService } from "./deployment.service";
 
 interface Entry {
@@ -67,7 +67,7 @@ export class DeploymentServingRegistry implements ServingRegistry {
       /** What serves names that are not endpoints (and explicit `/versions/{v}`). */
       fallback: ServingRegistry;
       events: EventBus;
-      settings: BatchSettings;
+      settings: ModelSettings;
       observe: (name: string) => RunObserver;
       log: Logger;
     },

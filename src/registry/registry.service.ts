@@ -1,6 +1,5 @@
 import type { EntityManager, Repository } from "typeorm";
 import { finiteMetrics } from "../evaluation/common";
-import * as ort from "onnxruntime-node";
 import { ConflictError, InvalidInputError, NotFoundError, type InputProblem } from "../app/errors";
 import type { MutationTx, SystemTx } from "../app/mutation";
 import { type Page, type PageArgs, type SortSpec, paginate } from "../app/pagination";
@@ -16,7 +15,9 @@ import { lockWritableProject } from "../projects/project.service";
 import { ModelAliasHistoryRow, ModelAliasRow } from "./model-alias.entity";
 import { type ModelVersionStatus, ModelVersionRow } from "./model-version.entity";
 import { RegisteredModelRow } from "./registered-model.entity";
-import { type ModelSignature, readSignature } from "./signature";
+import { DEFAULT_OUTPUT_CHECK, type OutputCheckSettings, checkModelOutputs } from "./output-check";
+import { type ModelSignature, decodeModel, signatureOf } from "./signature";
+import { valueDependentSizes } from "./value-dependent-sizes";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const ALIAS = /^[a-z][a-z0-9_-]{0,62}$/;
@@ -80,7 +81,36 @@ export class RegistryService {
     private readonly evaluation?: EvaluationService,
     /** Judges each new version by its model's policy (and sets its status). */
     private readonly governance?: GovernanceService,
+    /** Bounds of the output check every new version's file passes (output-check.ts). */
+    private readonly outputCheck: OutputCheckSettings = DEFAULT_OUTPUT_CHECK,
   ) {}
+
+  /**
+   * Reads the signature of `bytes` and checks the model: no operator may take its output size
+   * from a request's values (value-dependent-sizes.ts), onnxruntime must load it in a capped
+   * child process, and its outputs per row (measured on synthetic rows) must stay under the limit.
+   * The measured figure goes into the signature (`outputBytesPerRow`), which serving reads.
+   */
+  private async checkedSignature(bytes: Uint8Array, field: string): Promise<ModelSignature> {
+    const model = decodeModel(bytes);
+    const signature = signatureOf(model);
+    const unbounded = valueDependentSizes(model);
+    if (unbounded.length > 0) {
+      const u = unbounded[0]!;
+      throw new InvalidInputError([
+        {
+          field,
+          message: `is refused: its output size depends on the values of a request (node "${u.node}", ${u.op}, takes its size from "${u.input}"), so one request could make it allocate without bound`,
+        },
+      ]);
+    }
+    const check = await checkModelOutputs(bytes, signature, this.outputCheck);
+    if (!check.ok) {
+      const message = check.kind === "load" ? check.reason : `is refused: ${check.reason}`;
+      throw new InvalidInputError([{ field, message }]);
+    }
+    return check.outputBytesPerRow === undefined ? signature : { ...signature, outputBytesPerRow: check.outputBytesPerRow };
+  }
 
   private repo<T extends object>(cls: new () => T): Repository<T> {
     return this.db.dataSource.getRepository(cls);
@@ -130,17 +160,12 @@ export class RegistryService {
   }
 
   /**
-   * Checks that `bytes` are an ONNX model onnxruntime can load (a file that cannot serve is
-   * refused here, not at deployment), reads its signature and stores it. No transaction.
+   * Checks that `bytes` are an ONNX model onnxruntime can load and whose outputs per row stay
+   * bounded (a file that cannot serve is refused here, not at deployment), reads its signature
+   * and stores it. No transaction.
    */
   async prepareUpload(file: string, bytes: Uint8Array): Promise<PreparedModel> {
-    const signature = readSignature(bytes);
-    try {
-      const session = await ort.InferenceSession.create(bytes);
-      await session.release();
-    } catch (err) {
-      throw new InvalidInputError([{ field: "model", message: `onnxruntime cannot load it: ${(err as Error).message.split("\n")[0]}` }]);
-    }
+    const signature = await this.checkedSignature(bytes, "model");
     const stored = await this.store.put(file, { move: true });
     return { stored, signature, lineage: {}, source: "UPLOAD" };
   }
@@ -157,15 +182,7 @@ export class RegistryService {
     if (artifact.kind !== "Model") throw new InvalidInputError([{ field: "artifactId", message: `is a ${artifact.kind}, not a Model` }]);
     const file = await this.store.localPath(artifact.uri);
     const bytes = await import("node:fs/promises").then((fs) => fs.readFile(file));
-    const signature = readSignature(bytes);
-    try {
-      const session = await ort.InferenceSession.create(bytes);
-      await session.release();
-    } catch (err) {
-      throw new InvalidInputError([
-        { field: "artifactId", message: `onnxruntime cannot load it: ${(err as Error).message.split("\n")[0]}` },
-      ]);
-    }
+    const signature = await this.checkedSignature(bytes, "artifactId");
     return {
       stored: { uri: artifact.uri, hash: artifact.hash, size: Number(artifact.size), isDirectory: artifact.isDirectory },
       signature,

@@ -17,6 +17,12 @@ export interface ModelSignature {
   /** Opsets the model imports, e.g. `{ "": 17, "ai.onnx.ml": 3 }`. */
   opsets: Record<string, number>;
   producer: string;
+  /**
+   * Output bytes per row, measured when the version was registered (see output-check.ts); what
+   * serving multiplies by a request's rows. Absent on versions registered before it was measured
+   * (serving measures those when it loads them) and on signatures read straight from a file.
+   */
+  outputBytesPerRow?: number;
 }
 
 function spec(info: onnx.IValueInfoProto): TensorSpec {
@@ -38,22 +44,29 @@ function spec(info: onnx.IValueInfoProto): TensorSpec {
 }
 
 /**
- * Reads the signature of an ONNX model: its graph inputs (less initializers, which older
- * exporters list as inputs) and outputs, with element types and shapes.
+ * Decodes an ONNX model (a graph with outputs).
  *
  * @throws InvalidInputError when the bytes are not an ONNX model
  */
-export function readSignature(bytes: Uint8Array): ModelSignature {
+export function decodeModel(bytes: Uint8Array): onnx.ModelProto {
   let model: onnx.ModelProto;
   try {
     model = onnx.ModelProto.decode(bytes);
   } catch (err) {
     throw new InvalidInputError([{ field: "model", message: `is not an ONNX model: ${(err as Error).message}` }]);
   }
-  const graph = model.graph;
-  if (!graph || (graph.output ?? []).length === 0) {
+  if (!model.graph || (model.graph.output ?? []).length === 0) {
     throw new InvalidInputError([{ field: "model", message: "is not an ONNX model: it has no graph outputs" }]);
   }
+  return model;
+}
+
+/**
+ * The signature of a decoded model: its graph inputs (less initializers, which older exporters
+ * list as inputs) and outputs, with element types and shapes.
+ */
+export function signatureOf(model: onnx.ModelProto): ModelSignature {
+  const graph = model.graph!;
   const initializers = new Set((graph.initializer ?? []).map((i) => i.name));
   return {
     inputs: (graph.input ?? []).filter((i) => !initializers.has(i.name)).map(spec),
@@ -61,4 +74,13 @@ export function readSignature(bytes: Uint8Array): ModelSignature {
     opsets: Object.fromEntries((model.opsetImport ?? []).map((o) => [o.domain ?? "", Number(o.version ?? 0)])),
     producer: [model.producerName, model.producerVersion].filter(Boolean).join(" "),
   };
+}
+
+/**
+ * Reads the signature of an ONNX model.
+ *
+ * @throws InvalidInputError when the bytes are not an ONNX model
+ */
+export function readSignature(bytes: Uint8Array): ModelSignature {
+  return signatureOf(decodeModel(bytes));
 }

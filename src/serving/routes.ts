@@ -10,7 +10,8 @@
  * Models live in projects, so a request names its project with `X-Sluice-Project` (id or name);
  * without it, a token that can read exactly one project uses that one. Model routes need READ on
  * the project. Errors are OIP's `{"error": "…"}` with 400 (bad request), 401/403, 404 (unknown
- * model), 409 (the version is not APPROVED) or 500.
+ * model), 409 (the version is not APPROVED), 413 (a body over SLUICE_BODY_LIMIT, more rows than
+ * SLUICE_SERVING_MAX_ROWS, or outputs over SLUICE_SERVING_MAX_OUTPUT_BYTES) or 500.
  *
  * Inference is authenticated but not counted against `SLUICE_RATE_LIMIT` (which meters API
  * operations, not prediction traffic); failed authentications still count per client address.
@@ -20,7 +21,15 @@ import path from "node:path";
 import express, { type Express, type Request, type Response } from "express";
 import type { Logger } from "pino";
 import { Authorizer } from "../app/context";
-import { ErrorCode, HTTP_STATUS, InvalidInputError, NotFoundError, SluiceError, UnauthenticatedError } from "../app/errors";
+import {
+  ErrorCode,
+  HTTP_STATUS,
+  InvalidInputError,
+  NotFoundError,
+  PayloadTooLargeError,
+  SluiceError,
+  UnauthenticatedError,
+} from "../app/errors";
 import type { RequestRateLimiter } from "../app/rate-limit";
 import type { Services } from "../app/services";
 import type { Caller } from "../auth/principal";
@@ -158,7 +167,7 @@ export function sendOipError(res: Response, err: unknown, log: Logger): void {
   if (res.headersSent) return;
   if (err instanceof SluiceError) {
     if (err.code === ErrorCode.RATE_LIMITED) res.setHeader("Retry-After", String(err.details.retryAfterSeconds));
-    res.status(HTTP_STATUS[err.code]).json({ error: err.message });
+    res.status(err instanceof PayloadTooLargeError ? err.httpStatus : HTTP_STATUS[err.code]).json({ error: err.message });
     return;
   }
   log.error({ err }, "an inference route failed");

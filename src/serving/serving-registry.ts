@@ -17,8 +17,8 @@ import { GovernanceEvents } from "../governance/governance.service";
 import type { ModelVersionRow } from "../registry/model-version.entity";
 import { RegistryEvents, type RegistryService } from "../registry/registry.service";
 import type { ModelSignature } from "../registry/signature";
-import type { BatchSettings, RunObserver } from "./batcher";
-import { LoadedModel, ModelHolder, ModelLoadError } from "./session";
+import type { RunObserver } from "./batcher";
+import { LoadedModel, ModelHolder, ModelLoadError, type ModelSettings } from "./session";
 
 /** A served name: a model name in a project, and optionally an explicit version. */
 export interface ServedModelRef {
@@ -85,7 +85,7 @@ export class ChampionServingRegistry implements ServingRegistry {
     private readonly deps: {
       registry: RegistryService;
       events: EventBus;
-      settings: BatchSettings;
+      settings: ModelSettings;
       /** Told of every session.run (rows, requests), for the batch-size metric. */
       observe: (name: string) => RunObserver;
       log: Logger;

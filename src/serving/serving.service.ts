@@ -8,14 +8,15 @@ import type { Registry } from "prom-client";
 import { ErrorCode, InvalidInputError, NotFoundError, SluiceError } from "../app/errors";
 import type { EventBus } from "../events/event-bus";
 import type { RegistryService } from "../registry/registry.service";
-import type { BatchSettings, RunObserver } from "./batcher";
+import type { RunObserver } from "./batcher";
+import { DEFAULT_REQUEST_BOUNDS, type RequestBounds, checkOutputBytes, checkRows } from "./bounds";
 import type { FeatureEnricher } from "./enrichment/enricher";
 import { type InferenceOutcome, ServingMetrics } from "./metrics";
 import { type OipResponse, type OipTensorMetadata, decodeRequest, encodePredictions, encodeResponse, tensorMetadata } from "./oip";
 import type { PredictionLog } from "./prediction-log/prediction-log";
 import { predictionRows } from "./prediction-log/prediction-rows";
 import { ChampionServingRegistry, type ServedModelRef, type ServedRoute, type ServingRegistry } from "./serving-registry";
-import type { LoadedModel, ModelHolder } from "./session";
+import type { LoadedModel, ModelHolder, ModelSettings } from "./session";
 
 /** The records-form answer: one prediction object per instance. */
 export interface RecordsResponse {
@@ -51,6 +52,12 @@ function outcomeOf(err: unknown): InferenceOutcome {
   }
 }
 
+/** Rows a decoded request runs: its rows, else the largest first dimension of its feeds. */
+function requestRows(request: { rows: number | undefined; feeds: Record<string, { dims: readonly number[] }> }): number {
+  if (request.rows !== undefined) return request.rows;
+  return Math.max(1, ...Object.values(request.feeds).map((t) => Number(t.dims[0] ?? 1)));
+}
+
 /** Which model of a route answered (or, for `shadow`, was sent a copy). */
 export type Variant = "primary" | "canary" | "shadow";
 
@@ -63,6 +70,7 @@ export class ServingService {
   private shadowsInFlight = 0;
   private readonly log: Logger | undefined;
   private enricher: FeatureEnricher | undefined;
+  private bounds: RequestBounds = DEFAULT_REQUEST_BOUNDS;
 
   constructor(
     readonly registry: ServingRegistry,
@@ -72,7 +80,7 @@ export class ServingService {
   }
 
   /** The default wiring: registered models' champions, following registry and governance events. */
-  static forChampions(deps: { registry: RegistryService; events: EventBus; settings: BatchSettings; log: Logger }): ServingService {
+  static forChampions(deps: { registry: RegistryService; events: EventBus; settings: ModelSettings; log: Logger }): ServingService {
     return ServingService.over((observe) => new ChampionServingRegistry({ ...deps, observe }), deps.log);
   }
 
@@ -95,6 +103,11 @@ export class ServingService {
   /** Fills view features a request leaves out from the online store, by the entity keys it sends (see enrichment/). */
   enrichWith(enricher: FeatureEnricher): void {
     this.enricher = enricher;
+  }
+
+  /** Bounds every request by its rows and its outputs (`SLUICE_SERVING_MAX_ROWS`, `SLUICE_SERVING_MAX_OUTPUT_BYTES`). */
+  boundWith(bounds: RequestBounds): void {
+    this.bounds = bounds;
   }
 
   /** Registers the serving (and prediction log) metrics in the server's registry (called once by the server). */
@@ -140,11 +153,14 @@ export class ServingService {
   /**
    * One inference request, in the OIP form (`inputs`) or the records form (`instances`).
    *
-   * @throws InvalidInputError (400) naming the problem; NotFoundError (404) for an unknown model;
-   *   ConflictError (409) when the served version is not approved
+   * @throws InvalidInputError (400) naming the problem; PayloadTooLargeError (413) for too many
+   *   rows or outputs; NotFoundError (404) for an unknown model; ConflictError (409) when the
+   *   served version is not approved
    */
   async infer(ref: ServedModelRef, body: unknown): Promise<OipResponse | RecordsResponse> {
     return this.measure(ref, async () => {
+      // Before anything that costs per row: lookups, decoding, the run, the log.
+      checkRows(body, this.bounds);
       const route = await this.route(ref);
       // The canary split, per request. A canary that cannot serve right now (being replaced,
       // or its version no longer approved) sends its share to the primary rather than fail it.
@@ -162,6 +178,7 @@ export class ServingService {
       // Enriched requests are decoded with the looked-up features and logged with the keys too.
       const enriched = await this.enricher?.enrich(ref, model, body);
       const request = decodeRequest(enriched?.body ?? body, model.signature);
+      checkOutputBytes(requestRows(request), model.outputBytesPerRow, this.bounds);
       const logged = enriched?.logged ?? body;
       const outputs = await this.run(model, request.feeds, request.outputs);
       const response = encodeResponse(model.identity, request, outputs, request.outputs);

@@ -12,9 +12,13 @@
  * same tick, so there is no moment with no model and no request on a released session — and
  * retires the old one, which finishes its in-flight requests (queued batches included).
  */
+import fs from "node:fs/promises";
 import * as ort from "onnxruntime-node";
 import { SluiceError } from "../app/errors";
-import type { ModelSignature } from "../registry/signature";
+import { type OutputCheckSettings, checkModelOutputs, formatBytes } from "../registry/output-check";
+import { type ModelSignature, decodeModel } from "../registry/signature";
+import { syntheticFeeds } from "../registry/synthetic-feeds";
+import { valueDependentSizes } from "../registry/value-dependent-sizes";
 import { type BatchSettings, MicroBatcher, type OutputMap, type RunObserver } from "./batcher";
 import { isTensorOutput } from "./oip";
 
@@ -40,52 +44,17 @@ export class ModelLoadError extends Error {
 
 /** Dummy feeds for the warm-up run: every dynamic dimension 1, zeros, "" and false. */
 export function dummyFeeds(signature: ModelSignature): Record<string, ort.Tensor> {
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const spec of signature.inputs) {
-    const dims = (spec.shape ?? [1, 1]).map((d) => (d === null ? 1 : d));
-    const n = dims.reduce((a, b) => a * b, 1);
-    switch (spec.type) {
-      case "string":
-        feeds[spec.name] = new ort.Tensor("string", new Array<string>(n).fill(""), dims);
-        break;
-      case "bool":
-        feeds[spec.name] = new ort.Tensor("bool", new Uint8Array(n), dims);
-        break;
-      case "int64":
-        feeds[spec.name] = new ort.Tensor("int64", new BigInt64Array(n), dims);
-        break;
-      case "uint64":
-        feeds[spec.name] = new ort.Tensor("uint64", new BigUint64Array(n), dims);
-        break;
-      case "double":
-        feeds[spec.name] = new ort.Tensor("float64", new Float64Array(n), dims);
-        break;
-      case "float16":
-        feeds[spec.name] = new ort.Tensor("float16", new Uint16Array(n), dims);
-        break;
-      case "int32":
-        feeds[spec.name] = new ort.Tensor("int32", new Int32Array(n), dims);
-        break;
-      case "int16":
-        feeds[spec.name] = new ort.Tensor("int16", new Int16Array(n), dims);
-        break;
-      case "int8":
-        feeds[spec.name] = new ort.Tensor("int8", new Int8Array(n), dims);
-        break;
-      case "uint32":
-        feeds[spec.name] = new ort.Tensor("uint32", new Uint32Array(n), dims);
-        break;
-      case "uint16":
-        feeds[spec.name] = new ort.Tensor("uint16", new Uint16Array(n), dims);
-        break;
-      case "uint8":
-        feeds[spec.name] = new ort.Tensor("uint8", new Uint8Array(n), dims);
-        break;
-      default:
-        feeds[spec.name] = new ort.Tensor("float32", new Float32Array(n), dims);
-    }
-  }
-  return feeds;
+  return syntheticFeeds(signature, 1);
+}
+
+/** How a served model is loaded and run. */
+export interface ModelSettings extends BatchSettings {
+  /**
+   * The output check a version passes before it loads when its signature has no measured
+   * `outputBytesPerRow` (registered before the check existed), and the per-row limit a measured
+   * figure must still meet. Unset only where tests load files directly.
+   */
+  outputCheck?: OutputCheckSettings;
 }
 
 export class LoadedModel {
@@ -102,6 +71,8 @@ export class LoadedModel {
     readonly identity: ModelIdentity,
     readonly signature: ModelSignature,
     settings: BatchSettings,
+    /** Output bytes per row, as measured at registration (or at load); what a request's rows are multiplied by. */
+    readonly outputBytesPerRow: number | undefined,
     observe?: RunObserver,
   ) {
     this.batcher = new MicroBatcher((feeds, fetches) => this.session.run(feeds, fetches), signature, settings, observe);
@@ -111,18 +82,20 @@ export class LoadedModel {
   /**
    * Creates the session from an ONNX file (path or bytes) and warms it.
    *
-   * @throws ModelLoadError when onnxruntime cannot load it, it has no tensor output, or the warm-up run fails
+   * @throws ModelLoadError when onnxruntime cannot load it, it has no tensor output, its outputs
+   *   per row are over the limit (or, unmeasured, fail the output check), or the warm-up run fails
    */
   static async load(
     source: string | Uint8Array,
     identity: ModelIdentity,
     signature: ModelSignature,
-    settings: BatchSettings,
+    settings: ModelSettings,
     observe?: RunObserver,
   ): Promise<LoadedModel> {
     const fetches = signature.outputs.filter(isTensorOutput).map((o) => o.name);
     if (fetches.length === 0)
       throw new ModelLoadError(identity, "it has no tensor outputs (only sequences or maps, which onnxruntime-node cannot return)");
+    const outputBytesPerRow = await LoadedModel.measured(source, identity, signature, settings.outputCheck);
     let session: ort.InferenceSession;
     try {
       // Errors a request's values cause are answered to that request; onnxruntime need not print them too.
@@ -140,7 +113,49 @@ export class LoadedModel {
       await session.release().catch(() => undefined);
       throw new ModelLoadError(identity, `the warm-up run on dummy inputs failed: ${(err as Error).message.split("\n")[0]}`);
     }
-    return new LoadedModel(session, identity, signature, settings, observe);
+    return new LoadedModel(session, identity, signature, settings, outputBytesPerRow, observe);
+  }
+
+  /**
+   * The version's measured output bytes per row, checked against today's limit; a version
+   * registered before the measurement existed is measured now, in the capped check process,
+   * before this process runs it (the warm-up would otherwise be its first run, here).
+   */
+  private static async measured(
+    source: string | Uint8Array,
+    identity: ModelIdentity,
+    signature: ModelSignature,
+    check: OutputCheckSettings | undefined,
+  ): Promise<number | undefined> {
+    if (!check) return signature.outputBytesPerRow;
+    let perRow = signature.outputBytesPerRow;
+    if (perRow === undefined) {
+      const bytes = typeof source === "string" ? await fs.readFile(source) : source;
+      let unbounded: ReturnType<typeof valueDependentSizes>;
+      try {
+        unbounded = valueDependentSizes(decodeModel(bytes));
+      } catch {
+        throw new ModelLoadError(identity, "it is not an ONNX model");
+      }
+      if (unbounded.length > 0) {
+        const u = unbounded[0]!;
+        throw new ModelLoadError(
+          identity,
+          `its output size depends on the values of a request (node "${u.node}", ${u.op}, takes its size from "${u.input}")`,
+        );
+      }
+      const verdict = await checkModelOutputs(bytes, signature, check);
+      if (!verdict.ok) throw new ModelLoadError(identity, verdict.reason);
+      // Loads but cannot run on synthetic rows: the warm-up run below says why.
+      perRow = verdict.outputBytesPerRow;
+    }
+    if (perRow !== undefined && perRow > check.maxOutputBytesPerRow) {
+      throw new ModelLoadError(
+        identity,
+        `its outputs take ${formatBytes(perRow)} per row, over the limit of ${formatBytes(check.maxOutputBytesPerRow)} per row (SLUICE_SERVING_MAX_OUTPUT_BYTES_PER_ROW)`,
+      );
+    }
+    return perRow;
   }
 
   /** Requests running (or queued) on this model now. */

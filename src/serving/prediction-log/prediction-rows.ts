@@ -45,6 +45,10 @@ function rowOf(data: unknown[], rows: number, row: number): unknown {
 /**
  * The rows of one answered request. `body` is the request as received (already decoded and
  * accepted, so its shapes are right); `outputs` the OIP outputs; `predictions` the records-form answer.
+ *
+ * Linear in the request's size: each tensor is flattened once, not once per row. An output
+ * without one row per input row (a model-wide answer) is logged once, on row 0, so that a
+ * large request does not copy it into every row.
  */
 export function predictionRows(
   ids: { projectId: string; registeredModelId: string; modelVersionId: string; servedName: string; variant: string },
@@ -53,23 +57,35 @@ export function predictionRows(
   answer: { outputs?: OipResponseOutput[]; predictions?: Json[] },
 ): PredictionDraft[] {
   const requestId = typeof body.id === "string" ? body.id : null;
+  const records = Array.isArray(body.instances) && answer.predictions !== undefined;
+  const inputs = records ? [] : flattenedInputs(body);
+  const outputs = records ? [] : (answer.outputs ?? []);
   const out: PredictionDraft[] = [];
   for (let r = 0; r < rows; r++) {
-    let inputs: Json;
-    let outputs: Json;
-    if (Array.isArray(body.instances) && answer.predictions) {
-      inputs = (body.instances[r] as Json) ?? {};
-      outputs = answer.predictions[r] ?? {};
+    let rowInputs: Json;
+    let rowOutputs: Json;
+    if (records) {
+      rowInputs = ((body.instances as unknown[])[r] as Json) ?? {};
+      rowOutputs = answer.predictions![r] ?? {};
     } else {
-      inputs = {};
-      for (const raw of (body.inputs as Json[]) ?? []) {
-        const data = Array.isArray(raw.data) ? (raw.data as unknown[]).flat(Infinity) : [];
-        inputs[String(raw.name)] = rowOf(data, rows, r);
+      rowInputs = {};
+      for (const { name, data } of inputs) rowInputs[name] = rowOf(data, rows, r);
+      rowOutputs = {};
+      for (const o of outputs) {
+        if (o.shape[0] === rows) rowOutputs[o.name] = rowOf(o.data, rows, r);
+        else if (r === 0) rowOutputs[o.name] = o.data;
       }
-      outputs = {};
-      for (const o of answer.outputs ?? []) outputs[o.name] = o.shape[0] === rows ? rowOf(o.data, rows, r) : o.data;
     }
-    out.push({ ...ids, requestId, rowIndex: r, predictionId: predictionIdOf(body, r, rows), inputs, outputs });
+    out.push({ ...ids, requestId, rowIndex: r, predictionId: predictionIdOf(body, r, rows), inputs: rowInputs, outputs: rowOutputs });
   }
   return out;
+}
+
+/** Each OIP input's data, flattened once (nested `data` is row-major). */
+function flattenedInputs(body: Json): Array<{ name: string; data: unknown[] }> {
+  const inputs = Array.isArray(body.inputs) ? (body.inputs as unknown[]) : [];
+  return inputs.filter(isObject).map((raw) => ({
+    name: String(raw.name),
+    data: Array.isArray(raw.data) ? (raw.data as unknown[]).flat(Infinity) : [],
+  }));
 }
