@@ -30,6 +30,7 @@ import { EventRuleResolver, ScheduleResolver, TriggerFireResolver } from "../../
 import { MonitoringResolver, MonitoringWindowResolver } from "../../monitoring/monitoring.resolver";
 import type { RequestContext } from "../context";
 import { ErrorCode, SluiceError } from "../errors";
+import { auditRefusedAttempt, auditRowsWritten, noteMutationResolverRan } from "../mutation";
 
 /** Every resolver class, by capability. A new capability adds its resolvers here. */
 const resolvers = [
@@ -93,6 +94,40 @@ function enforcePermissionChecks(schema: GraphQLSchema): void {
   }
 }
 
+/** A typed error member of a mutation result union (`NotFoundError`, `InvalidInputError` …). */
+function isErrorMember(value: unknown): value is { code: ErrorCode; message: string } {
+  const v = value as { code?: unknown; message?: unknown } | null;
+  return typeof v?.message === "string" && typeof v.code === "string" && v.code in ErrorCode;
+}
+
+/**
+ * Wraps each Mutation root field so that a refused attempt (thrown, or answered with an error
+ * member) is audited even when it never reached `runMutation` and so wrote no row of its own:
+ * the audit log promises attempts as well as changes.
+ */
+function auditEveryRefusal(schema: GraphQLSchema): void {
+  const root = schema.getMutationType();
+  if (!root) return;
+  for (const field of Object.values(root.getFields())) {
+    const resolve = field.resolve ?? defaultFieldResolver;
+    field.resolve = async (source, args, context: RequestContext, info) => {
+      noteMutationResolverRan(context);
+      const before = auditRowsWritten(context);
+      let result: unknown;
+      try {
+        result = await resolve(source, args, context, info);
+      } catch (err) {
+        if (auditRowsWritten(context) === before) await auditRefusedAttempt(context, field.name, args, err);
+        throw err;
+      }
+      if (isErrorMember(result) && auditRowsWritten(context) === before) {
+        await auditRefusedAttempt(context, field.name, args, new SluiceError(result.code, result.message));
+      }
+      return result;
+    };
+  }
+}
+
 /**
  * type-graphql insists on a PubSub. Sluice subscriptions all read the event bus through their
  * own `subscribe` function, so topics are never used; one that is declared fails loudly.
@@ -116,6 +151,7 @@ export async function buildSluiceSchema(): Promise<GraphQLSchema> {
     pubSub: topicsUnsupported,
   });
   enforcePermissionChecks(schema);
+  auditEveryRefusal(schema);
   return schema;
 }
 
