@@ -29,6 +29,7 @@ import { DeploymentResolver } from "../../deployments/deployment.resolver";
 import { EventRuleResolver, ScheduleResolver, TriggerFireResolver } from "../../triggers";
 import { MonitoringResolver, MonitoringWindowResolver } from "../../monitoring/monitoring.resolver";
 import type { RequestContext } from "../context";
+import { translateDatabaseError } from "../../db/sql-text";
 import { ErrorCode, SluiceError } from "../errors";
 import { auditRefusedAttempt, auditRowsWritten, noteMutationResolverRan } from "../mutation";
 
@@ -84,7 +85,12 @@ function enforcePermissionChecks(schema: GraphQLSchema): void {
       const resolve = field.resolve ?? defaultFieldResolver;
       field.resolve = async (source, args, context: RequestContext, info) => {
         const before = context.authz.checkCount;
-        const result = await resolve(source, args, context, info);
+        let result: unknown;
+        try {
+          result = await resolve(source, args, context, info);
+        } catch (err) {
+          throw translateDatabaseError(err);
+        }
         if (context.authz.checkCount === before) {
           throw new SluiceError(ErrorCode.INTERNAL, `Resolver ${root.name}.${field.name} did not check permissions`);
         }
