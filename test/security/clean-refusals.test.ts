@@ -62,6 +62,19 @@ describe("clean refusals", () => {
       assert.equal(rows[0]!.input.input.name, "nul\\u0000name", "the input is stored with the NUL escaped");
     });
 
+    it("refuses a NUL byte in a mutation sent over WebSocket the same way, and audits the attempt", async () => {
+      const before = (await auditRows(t, "graphql.createProject")).length;
+      const outcome = await firstOutcome(t.ws(), { query: CREATE_PROJECT, variables: { input: { name: "ws\u0000name" } } });
+      assert.equal(outcome.kind, "errors", JSON.stringify(outcome));
+      const error = (outcome as { errors: Array<{ extensions?: Record<string, any> }> }).errors[0];
+      assert.equal(error?.extensions?.code, "BAD_USER_INPUT");
+      assert.deepEqual(
+        error?.extensions?.problems.map((p: { field: string }) => p.field),
+        ["$input.name"],
+      );
+      assert.equal((await auditRows(t, "graphql.createProject")).length, before + 1);
+    });
+
     it("refuses a NUL byte written as a literal argument the same way", async () => {
       const res = await t.gql(`mutation { createProject(input: { name: "lit\\u0000eral" }) { __typename } }`);
       assertInputRefused(res, "input.name");
