@@ -21,7 +21,8 @@ import { type GqlResponse, startTestServer, type TestServer } from "../helpers/s
  * Schema-driven fuzzing: every Query and Mutation field is called by the admin with its required
  * arguments filled with plausible values, then with variants (a NUL byte in a string, an id that is
  * not a UUID, a 1 MB string, a negative number). No answer may be INTERNAL, every refused mutation
- * call must leave at least one audit row, and the server must stay healthy.
+ * call must leave at least one audit row, and the server must stay healthy. FUZZ_VERBOSE=1 prints
+ * every call and its answer.
  */
 
 type Leaf = { path: Array<string | number>; kind: "string" | "id" | "number" };
@@ -45,7 +46,7 @@ function plausible(type: GraphQLInputType, path: Array<string | number>, leaves:
     }
     return out;
   }
-  if (isEnumType(type)) return type.getValues()[0]!.value === undefined ? type.getValues()[0]!.name : type.getValues()[0]!.name;
+  if (isEnumType(type)) return type.getValues()[0]!.name; // variables carry enum names
   switch (type.name) {
     case "ID":
       leaves.push({ path, kind: "id" });
