@@ -36,6 +36,11 @@ export interface SluiceConfig {
   readonly maxQueryDepth: number;
   /** Highest estimated query cost accepted (each field 1, lists times `first`). `SLUICE_MAX_COST`. @default 10000 */
   readonly maxQueryCost: number;
+  /**
+   * Most fields an operation may select once its fragments are expanded (a fragment spread twice
+   * counts twice). `SLUICE_MAX_NODES`. @default 10000
+   */
+  readonly maxQueryNodes: number;
   /** GraphQL operations per second per token (per client address when anonymous); 0 turns it off. `SLUICE_RATE_LIMIT`. @default 100 */
   readonly rateLimitPerSecond: number;
   /** Burst allowance on top of the rate, in requests. `SLUICE_RATE_LIMIT_BURST`. @default 200 */
@@ -288,6 +293,7 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     bodyLimitBytes: byteSize(env, "SLUICE_BODY_LIMIT", 1024 * 1024),
     maxQueryDepth: integer(env, "SLUICE_MAX_DEPTH", 12, 1),
     maxQueryCost: integer(env, "SLUICE_MAX_COST", 10_000, 1),
+    maxQueryNodes: integer(env, "SLUICE_MAX_NODES", 10_000, 1),
     rateLimitPerSecond: integer(env, "SLUICE_RATE_LIMIT", 100, 0),
     rateLimitBurst: integer(env, "SLUICE_RATE_LIMIT_BURST", 200, 0),
     publicEndpoints: endpoints(env, "SLUICE_PUBLIC_ENDPOINTS"),

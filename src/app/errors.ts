@@ -1,5 +1,6 @@
 import { GraphQLError, type GraphQLFormattedError } from "graphql";
 import { registerEnumType } from "type-graphql";
+import { hideServerPaths, hideServerPathsIn } from "./server-paths";
 
 /**
  * The one list of error codes. It is `extensions.code` on top-level GraphQL errors and the
@@ -130,6 +131,11 @@ export function formatGraphQLError(
   error: unknown,
   logInternal: (err: unknown) => void,
 ): GraphQLFormattedError {
+  const answer = formatForClient(formatted, error, logInternal);
+  return { ...answer, message: hideServerPaths(answer.message), extensions: hideServerPathsIn(answer.extensions) };
+}
+
+function formatForClient(formatted: GraphQLFormattedError, error: unknown, logInternal: (err: unknown) => void): GraphQLFormattedError {
   const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
   if (original instanceof SluiceError) {
     return {

@@ -8,6 +8,7 @@ import { authenticate } from "./authenticate";
 import { Authorizer, type RequestContext } from "./context";
 import { ErrorCode, HTTP_STATUS, InvalidInputError, SluiceError } from "./errors";
 import type { RequestRateLimiter } from "./rate-limit";
+import { hideServerPaths, hideServerPathsIn } from "./server-paths";
 import type { Services } from "./services";
 
 /**
@@ -50,10 +51,12 @@ export function sendError(res: Response, err: unknown, log: Logger): void {
   if (err instanceof InvalidInputError) {
     res
       .status(err instanceof PayloadTooLargeError ? 413 : 400)
-      .json({ error: { code: err.code, message: err.message, problems: err.problems } });
+      .json({ error: { code: err.code, message: hideServerPaths(err.message), problems: hideServerPathsIn(err.problems) } });
   } else if (err instanceof SluiceError) {
     if (err.code === ErrorCode.RATE_LIMITED) res.setHeader("Retry-After", String(err.details.retryAfterSeconds));
-    res.status(HTTP_STATUS[err.code]).json({ error: { code: err.code, message: err.message, ...err.details } });
+    res
+      .status(HTTP_STATUS[err.code])
+      .json({ error: { code: err.code, message: hideServerPaths(err.message), ...hideServerPathsIn(err.details) } });
   } else {
     log.error({ err }, "an HTTP route failed");
     res.status(500).json({ error: { code: ErrorCode.INTERNAL, message: "Internal server error; the server logged the details" } });

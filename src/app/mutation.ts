@@ -7,6 +7,7 @@ import { appendEvents, type EventDraft } from "../events/event.store";
 import type { RequestContext } from "./context";
 import type { Services } from "./services";
 import { ErrorCode, SluiceError } from "./errors";
+import { isUuid } from "./graphql/input-check";
 
 /** What a mutation is, for authorization and the audit log. */
 export interface MutationScope {
@@ -77,6 +78,7 @@ export async function runMutation<T>(
         result: outcome.result ?? {},
         requestId: ctx.requestId,
       });
+      noteAudited(ctx);
       return { outcome };
     });
     for (const fn of committed) await Promise.resolve(fn()).catch((err) => ctx.log.error({ err }, "an after-commit step failed"));
@@ -108,7 +110,12 @@ export async function prepareMutation<T>(ctx: RequestContext, scope: MutationSco
   }
 }
 
-async function auditFailure(ctx: RequestContext, scope: MutationScope, outcome: AuditOutcome, err: unknown): Promise<void> {
+async function auditFailure(
+  ctx: RequestContext,
+  scope: Pick<MutationScope, "action" | "projectId" | "input">,
+  outcome: AuditOutcome,
+  err: unknown,
+): Promise<void> {
   const caller = ctx.authz.caller;
   const result =
     err instanceof SluiceError ? { code: err.code, message: err.message } : { code: ErrorCode.INTERNAL, message: "internal error" };
@@ -116,7 +123,8 @@ async function auditFailure(ctx: RequestContext, scope: MutationScope, outcome: 
     await ctx.services.audit.record(ctx.services.db.dataSource.manager, {
       actorId: caller?.principalId ?? null,
       actorName: caller?.principalName ?? "anonymous",
-      projectId: scope.projectId ?? null,
+      // The column is a uuid: a malformed project id stays visible in the input, not here.
+      projectId: isUuid(scope.projectId) ? scope.projectId : null,
       action: scope.action,
       targetId: null,
       outcome,
@@ -124,9 +132,55 @@ async function auditFailure(ctx: RequestContext, scope: MutationScope, outcome: 
       result,
       requestId: ctx.requestId,
     });
+    noteAudited(ctx);
   } catch (auditErr) {
     ctx.log.error({ err: auditErr, action: scope.action }, "could not audit a failed mutation");
   }
+}
+
+/** Audit rows written for each request context, so the refusal net below writes only what is missing. */
+const auditedRows = new WeakMap<RequestContext, number>();
+
+function noteAudited(ctx: RequestContext): void {
+  auditedRows.set(ctx, (auditedRows.get(ctx) ?? 0) + 1);
+}
+
+/** How many audit rows mutations of this request have written so far. */
+export function auditRowsWritten(ctx: RequestContext): number {
+  return auditedRows.get(ctx) ?? 0;
+}
+
+/**
+ * Audits a refused attempt of the mutation field `field` that left no row of its own: refused
+ * before its resolver ran (bad input, too costly) or by a check outside `runMutation`. The action
+ * is `graphql.<field>`; the outcome DENIED for an authorization refusal, FAILED otherwise. Only
+ * callers with a token are audited (an anonymous refusal names nobody), as `runMutation` does.
+ */
+export async function auditRefusedAttempt(ctx: RequestContext, field: string, input: unknown, err: unknown): Promise<void> {
+  if (!ctx.authz.caller) return;
+  const code = err instanceof SluiceError ? err.code : errorCodeOf(err);
+  const denied = code === ErrorCode.FORBIDDEN || code === ErrorCode.UNAUTHENTICATED;
+  const projectId = projectIdIn(input);
+  await auditFailure(
+    ctx,
+    { action: `graphql.${field}`, projectId, input },
+    denied ? AuditOutcome.DENIED : AuditOutcome.FAILED,
+    err instanceof SluiceError || code === ErrorCode.INTERNAL
+      ? err
+      : new SluiceError(code, err instanceof Error ? err.message : String(err)),
+  );
+}
+
+function errorCodeOf(err: unknown): ErrorCode {
+  const code = (err as { extensions?: { code?: unknown } } | null)?.extensions?.code;
+  return typeof code === "string" && code in ErrorCode && code !== ErrorCode.INTERNAL ? (code as ErrorCode) : ErrorCode.INTERNAL;
+}
+
+/** `projectId` of the arguments or of their `input`, when it is an id. */
+function projectIdIn(input: unknown): string | undefined {
+  const args = input as { projectId?: unknown; input?: { projectId?: unknown } } | null;
+  const id = args?.projectId ?? args?.input?.projectId;
+  return isUuid(id) ? id : undefined;
 }
 
 /**
@@ -152,4 +206,17 @@ export interface SystemTx {
   manager: EntityManager;
   emit(event: EventDraft): void;
   afterCommit(fn: () => Promise<void> | void): void;
+}
+
+/** Contexts in which a mutation resolver has started: their refusals are audited field by field. */
+const resolversRan = new WeakSet<RequestContext>();
+
+/** Records that a mutation resolver started in this request. */
+export function noteMutationResolverRan(ctx: RequestContext): void {
+  resolversRan.add(ctx);
+}
+
+/** Whether any mutation resolver started in this request (false: the operation was refused before execution). */
+export function mutationResolverRan(ctx: RequestContext): boolean {
+  return resolversRan.has(ctx);
 }

@@ -25,8 +25,8 @@ import { authenticate } from "./authenticate";
 import type { SluiceConfig } from "./config";
 import { Authorizer, type RequestContext } from "./context";
 import { ErrorCode, SluiceError, UnauthenticatedError, formatGraphQLError } from "./errors";
-import { depthLimitRule, noIntrospectionRule } from "./graphql/guards";
-import { type OperationTrace, costLimitPlugin, drainSubscriptionsPlugin, observabilityPlugin } from "./graphql/plugins";
+import { depthLimitRule, noIntrospectionRule, noSubscriptionOverHttpRule } from "./graphql/guards";
+import { type OperationTrace, drainSubscriptionsPlugin, observabilityPlugin, operationGuardPlugin } from "./graphql/plugins";
 import { buildSluiceSchema } from "./graphql/schema";
 import { attachSubscriptions } from "./graphql/websocket";
 import { type Logger, createLogger } from "./logger";
@@ -83,7 +83,11 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
   const apollo = new ApolloServer<SluiceContext>({
     schema,
     introspection: true, // enforced by our own rule below, whose message names the setting
-    validationRules: [depthLimitRule(config.maxQueryDepth), ...(config.introspection ? [] : [noIntrospectionRule])],
+    validationRules: [
+      noSubscriptionOverHttpRule,
+      depthLimitRule(config.maxQueryDepth),
+      ...(config.introspection ? [] : [noIntrospectionRule]),
+    ],
     includeStacktraceInErrorResponses: false,
     // The CLI owns SIGTERM/SIGINT. Apollo's own handlers would stop it too and then re-send the
     // signal, which the CLI takes for a second signal and exits 1 before the database closes.
@@ -93,7 +97,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),
       drainSubscriptionsPlugin(() => subscriptions.dispose()),
       observabilityPlugin(metrics),
-      costLimitPlugin(config.maxQueryCost),
+      operationGuardPlugin({ maxCost: config.maxQueryCost, maxNodes: config.maxQueryNodes }),
     ],
   });
   await apollo.start();

@@ -41,6 +41,7 @@ import { EventRuleService } from "../triggers/event-rule.service";
 import { ScheduleService } from "../triggers/schedule.service";
 import { MonitoringService } from "../monitoring/monitoring.service";
 import type { SluiceConfig } from "./config";
+import { registerServerFolder } from "./server-paths";
 
 /** The long-lived services of one server process, shared by every request. */
 export interface Services {
@@ -119,6 +120,11 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
   };
   const artifactRoot = await folder(config.artifactDir, "artifacts");
   const workRoot = await folder(config.workDir, "work");
+  // Answers show these folders as placeholders (see server-paths.ts); longest wins, so order is free.
+  registerServerFolder(artifactRoot, "artifact store");
+  registerServerFolder(workRoot, "work folder");
+  if (config.dataDir !== "memory://") registerServerFolder(config.dataDir, "data folder");
+  for (const root of config.dataRoots) registerServerFolder(root, "data root");
   const secretKey = await loadSecretKey(config, log);
   const bus = await MessageBus.start(db, config.databaseUrl, log);
   const audit = new AuditService(db);

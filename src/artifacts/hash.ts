@@ -58,7 +58,7 @@ export async function hashFile(filePath: string): Promise<ArtifactHash> {
 export async function hashFolder(folder: string): Promise<ArtifactHash> {
   const top = await lstatArtifact(folder);
   if (!top.isDirectory()) {
-    throw new ArtifactStoreError("UNSUPPORTED_FILE_TYPE", `${folder} is not a folder`, { path: folder });
+    throw new ArtifactStoreError("UNSUPPORTED_FILE_TYPE", `${path.basename(folder)} is not a folder`, { path: path.basename(folder) });
   }
   const entries = await listTree(folder);
   const fileHex = new Map<string, string>();

@@ -100,7 +100,7 @@ export function createLocalArtifactStore(options: LocalArtifactStoreOptions = {}
   /** The object's path and hash, when `uri` is an object address of this root. */
   function parse(uri: string): { file: string; hash: string } {
     const refuse = (why: string): never => {
-      throw new ArtifactStoreError("NOT_IN_STORE", `${JSON.stringify(uri)} is not an object of the artifact store at ${root}: ${why}`, {
+      throw new ArtifactStoreError("NOT_IN_STORE", `${JSON.stringify(uri)} is not an object of the artifact store: ${why}`, {
         uri,
       });
     };
@@ -119,7 +119,7 @@ export function createLocalArtifactStore(options: LocalArtifactStoreOptions = {}
       return refuse(err instanceof Error ? err.message : String(err));
     }
     const m = HEX_ADDRESS.exec(path.relative(objects, file).split(path.sep).join("/"));
-    if (!m || m[2]!.slice(0, 2) !== m[1]) return refuse(`object addresses look like ${pathToFileURL(objects).href}/<2 hex>/<64 hex>`);
+    if (!m || m[2]!.slice(0, 2) !== m[1]) return refuse("object addresses end in /objects/<2 hex>/<64 hex> under the store's folder");
     const hash = `sha256:${m[2]}`;
     return { file: objectPath(hash), hash };
   }
@@ -251,13 +251,13 @@ export function createLocalArtifactStore(options: LocalArtifactStoreOptions = {}
   }
 
   async function localPath(uri: string): Promise<string> {
-    const { file } = parse(uri);
+    const { file, hash } = parse(uri);
     let st: Stats;
     try {
       st = await fs.lstat(file);
     } catch (err) {
       if (errno(err) === "ENOENT") {
-        throw new ArtifactStoreError("OBJECT_NOT_FOUND", `The artifact store at ${root} holds no object ${uri}`, { uri });
+        throw new ArtifactStoreError("OBJECT_NOT_FOUND", `The artifact store holds no object ${hash}`, { uri });
       }
       throw err;
     }
@@ -277,9 +277,13 @@ export function createLocalArtifactStore(options: LocalArtifactStoreOptions = {}
       const st = await lstatArtifact(source);
       const rel = path.relative(root, source);
       if (rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel)) || !path.relative(source, root).startsWith("..")) {
-        throw new ArtifactStoreError("OVERLAPS_STORE", `${source} overlaps the artifact store at ${root}; store files from outside it`, {
-          path: source,
-        });
+        throw new ArtifactStoreError(
+          "OVERLAPS_STORE",
+          "The files to store overlap the artifact store's own folder; store files from outside it",
+          {
+            path: source,
+          },
+        );
       }
       await fs.mkdir(staging, { recursive: true });
       await fs.mkdir(objects, { recursive: true });

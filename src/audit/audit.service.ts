@@ -2,7 +2,7 @@ import type { EntityManager, Repository } from "typeorm";
 import type { Database } from "../db/data-source";
 import { type Page, type PageArgs, type SortSpec, paginate } from "../app/pagination";
 import { AuditEventRow, AuditOutcome } from "./audit-event.entity";
-import { summarizeInput } from "./redact";
+import { storableJson, storableText, summarizeInput } from "./redact";
 
 /** One audit record to write. */
 export interface AuditEntry {
@@ -43,6 +43,8 @@ export class AuditService {
     const input = summarizeInput(entry.input);
     const row = manager.create(AuditEventRow, {
       ...entry,
+      actorName: storableText(entry.actorName),
+      result: storableJson(entry.result) as Record<string, unknown>,
       input: (input && typeof input === "object" ? input : { value: input }) as Record<string, unknown>,
     });
     await manager.insert(AuditEventRow, row);

@@ -526,7 +526,14 @@ describe("monitoring: windows, drift series and alerts", () => {
     assert.deepEqual(await problems(CREATE_RULE, { ...rule, metric: "drift" }, ""), ["metric"]);
     assert.deepEqual(await problems(CREATE_RULE, { ...rule, metric: "feature_drift" }, ""), ["feature"]);
     assert.deepEqual(await problems(CREATE_RULE, { ...rule, metric: "roc_auc", windows: 0 }, ""), ["windows"]);
-    const unknown = dataOf(await t.gql(CLOSE, { i: { monitorId: "not-an-id" } })).closeMonitoringWindow;
+    // An id that is not a UUID is refused before the resolver, naming the field.
+    const malformed = await t.gql(CLOSE, { i: { monitorId: "not-an-id" } });
+    assert.equal(malformed.errors?.[0]?.extensions?.code, "BAD_USER_INPUT", JSON.stringify(malformed));
+    assert.deepEqual(
+      malformed.errors?.[0]?.extensions?.problems.map((p: { field: string }) => p.field),
+      ["$i.monitorId"],
+    );
+    const unknown = dataOf(await t.gql(CLOSE, { i: { monitorId: "00000000-0000-4000-8000-000000000000" } })).closeMonitoringWindow;
     assert.equal(unknown.__typename, "NotFoundError", JSON.stringify(unknown));
     const unknownRef = dataOf(
       await t.gql(SET_REFERENCE, { i: { modelVersionId: "00000000-0000-0000-0000-000000000000" } }),

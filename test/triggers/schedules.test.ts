@@ -144,8 +144,15 @@ describe("schedules", () => {
     const missing = await createSchedule(t, { pipelineId: "00000000-0000-4000-8000-000000000000", name: "a", cron: "0 * * * *" });
     assert.equal(missing.__typename, "NotFoundError");
     assert.equal(missing.resourceType, "Pipeline");
-    const garbage = await createSchedule(t, { pipelineId: "not-an-id", name: "a", cron: "0 * * * *" });
-    assert.equal(garbage.__typename, "NotFoundError");
+    // An id that is not a UUID is refused before the resolver, naming the field.
+    const garbage = await t.gql(`mutation($i: CreateScheduleInput!) { createSchedule(input: $i) { __typename } }`, {
+      i: { pipelineId: "not-an-id", name: "a", cron: "0 * * * *" },
+    });
+    assert.equal(garbage.errors?.[0]?.extensions?.code, "BAD_USER_INPUT", JSON.stringify(garbage));
+    assert.deepEqual(
+      garbage.errors?.[0]?.extensions?.problems.map((p: { field: string }) => p.field),
+      ["$i.pipelineId"],
+    );
     const listed = dataOf(await t.gql(`query($p: ID!) { schedules(filter: { pipelineId: $p }) { totalCount } }`, { p: pipelineId }));
     assert.equal(listed.schedules.totalCount, 0, "nothing was stored");
     assert.equal((await createSchedule(t, { pipelineId, name: "a", cron: "0 * * * *" })).__typename, "SchedulePayload");

@@ -2,7 +2,10 @@ import type { ApolloServerPlugin } from "@apollo/server";
 import type { RequestContext } from "../context";
 import { ErrorCode, SluiceError } from "../errors";
 import type { ServerMetrics } from "../metrics";
-import { costError, operationCost } from "./guards";
+import { getOperationAST } from "graphql";
+import { auditRefusedAttempt, mutationResolverRan } from "../mutation";
+import { type SizeLimits, operationSize, sizeError } from "./guards";
+import { inputError, inputProblems, rootFieldNames } from "./input-check";
 
 /** What the HTTP access log learns about the GraphQL operation a request carried. */
 export interface OperationTrace {
@@ -42,18 +45,53 @@ export function observabilityPlugin(metrics: ServerMetrics): ApolloServerPlugin<
   };
 }
 
-/** Refuses operations whose estimated cost exceeds `maxCost`, before they execute. */
-export function costLimitPlugin(maxCost: number): ApolloServerPlugin<RequestContext> {
+/**
+ * Checks each operation before it executes: its input (NUL bytes, invalid Unicode, malformed ids;
+ * see input-check.ts), then its size (nodes and cost, each fragment measured once). A mutation
+ * refused here, or anywhere before its resolvers ran (validation, variables), is still audited,
+ * once per root field, with the variables as its input.
+ */
+export function operationGuardPlugin(limits: SizeLimits): ApolloServerPlugin<RequestContext> {
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ request, document, operationName, schema }) {
-          const cost = operationCost(schema, document, request.variables, operationName);
-          if (cost > maxCost) throw costError(cost, maxCost);
+        async didResolveOperation({ request, document, operation, schema }) {
+          if (!operation) return; // execution names the problem
+          const problems = inputProblems(schema, document, operation, request.variables);
+          if (problems.length > 0) throw inputError(problems);
+          const refusal = sizeError(operationSize(schema, document, request.variables, request.operationName), limits);
+          if (refusal) throw refusal;
+        },
+        async didEncounterErrors({ errors, operation, document, request, contextValue }) {
+          if (!document || mutationResolverRan(contextValue)) return;
+          const op = operation ?? getOperationAST(document, request.operationName ?? undefined);
+          if (op?.operation !== "mutation") return;
+          await auditRefusedOperation(contextValue, rootFieldNames(document, op), request.variables, errors[0]);
         },
       };
     },
   };
+}
+
+/** Audits, per root field, a mutation operation refused before any of its resolvers ran. */
+export async function auditRefusedOperation(
+  ctx: RequestContext,
+  fields: string[],
+  variables: Record<string, unknown> | null | undefined,
+  error: unknown,
+): Promise<void> {
+  const code = String((error as { extensions?: { code?: unknown } } | undefined)?.extensions?.code ?? "");
+  // Whatever stops an operation before execution is the caller's input, unless it is our fault.
+  const refusal =
+    error instanceof SluiceError
+      ? error
+      : code === ErrorCode.INTERNAL
+        ? error
+        : new SluiceError(
+            code in ErrorCode ? (code as ErrorCode) : ErrorCode.BAD_USER_INPUT,
+            error instanceof Error ? error.message : "refused",
+          );
+  for (const field of fields) await auditRefusedAttempt(ctx, field, variables ?? {}, refusal);
 }
 
 /** Closes WebSocket subscriptions when Apollo drains, so shutdown waits for nothing open. */

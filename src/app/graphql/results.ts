@@ -1,5 +1,6 @@
 import { type ClassType, Field, InterfaceType, ObjectType, createUnionType } from "type-graphql";
 import { ConflictError, ErrorCode, InvalidInputError, NotFoundError } from "../errors";
+import { hideServerPaths } from "../server-paths";
 
 /** Every typed error in a result union implements this. */
 @InterfaceType("Error", { description: "An expected reason an operation did not succeed." })
@@ -87,7 +88,7 @@ export type ResultOf<T> = T | NotFoundProblem | ConflictProblem | InvalidInputPr
 
 /**
  * Runs a mutation and turns the expected failures into union members; anything else (auth,
- * internal faults) stays a thrown, top-level error. The `@capture_error` of dagster-graphql.
+ * internal faults) stays a thrown, top-level error. Messages never name the server's folders. The `@capture_error` of dagster-graphql.
  */
 export async function captureErrors<T>(work: () => Promise<T>): Promise<ResultOf<T>> {
   try {
@@ -95,7 +96,7 @@ export async function captureErrors<T>(work: () => Promise<T>): Promise<ResultOf
   } catch (err) {
     if (err instanceof NotFoundError) {
       return Object.assign(new NotFoundProblem(), {
-        message: err.message,
+        message: hideServerPaths(err.message),
         code: err.code,
         resourceType: err.resourceType,
         resourceId: err.resourceId,
@@ -103,13 +104,13 @@ export async function captureErrors<T>(work: () => Promise<T>): Promise<ResultOf
     }
     if (err instanceof ConflictError) {
       const field = typeof err.details.field === "string" ? err.details.field : null;
-      return Object.assign(new ConflictProblem(), { message: err.message, code: err.code, field });
+      return Object.assign(new ConflictProblem(), { message: hideServerPaths(err.message), code: err.code, field });
     }
     if (err instanceof InvalidInputError) {
       return Object.assign(new InvalidInputProblem(), {
-        message: err.message,
+        message: hideServerPaths(err.message),
         code: ErrorCode.BAD_USER_INPUT,
-        problems: err.problems.map((p) => Object.assign(new InputProblemType(), p)),
+        problems: err.problems.map((p) => Object.assign(new InputProblemType(), { field: p.field, message: hideServerPaths(p.message) })),
       });
     }
     throw err;

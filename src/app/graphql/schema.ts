@@ -29,7 +29,9 @@ import { DeploymentResolver } from "../../deployments/deployment.resolver";
 import { EventRuleResolver, ScheduleResolver, TriggerFireResolver } from "../../triggers";
 import { MonitoringResolver, MonitoringWindowResolver } from "../../monitoring/monitoring.resolver";
 import type { RequestContext } from "../context";
+import { translateDatabaseError } from "../../db/sql-text";
 import { ErrorCode, SluiceError } from "../errors";
+import { auditRefusedAttempt, auditRowsWritten, noteMutationResolverRan } from "../mutation";
 
 /** Every resolver class, by capability. A new capability adds its resolvers here. */
 const resolvers = [
@@ -83,13 +85,52 @@ function enforcePermissionChecks(schema: GraphQLSchema): void {
       const resolve = field.resolve ?? defaultFieldResolver;
       field.resolve = async (source, args, context: RequestContext, info) => {
         const before = context.authz.checkCount;
-        const result = await resolve(source, args, context, info);
+        let result: unknown;
+        try {
+          result = await resolve(source, args, context, info);
+        } catch (err) {
+          throw translateDatabaseError(err);
+        }
         if (context.authz.checkCount === before) {
           throw new SluiceError(ErrorCode.INTERNAL, `Resolver ${root.name}.${field.name} did not check permissions`);
         }
         return result;
       };
     }
+  }
+}
+
+/** A typed error member of a mutation result union (`NotFoundError`, `InvalidInputError` …). */
+function isErrorMember(value: unknown): value is { code: ErrorCode; message: string } {
+  const v = value as { code?: unknown; message?: unknown } | null;
+  return typeof v?.message === "string" && typeof v.code === "string" && v.code in ErrorCode;
+}
+
+/**
+ * Wraps each Mutation root field so that a refused attempt (thrown, or answered with an error
+ * member) is audited even when it never reached `runMutation` and so wrote no row of its own:
+ * the audit log promises attempts as well as changes.
+ */
+function auditEveryRefusal(schema: GraphQLSchema): void {
+  const root = schema.getMutationType();
+  if (!root) return;
+  for (const field of Object.values(root.getFields())) {
+    const resolve = field.resolve ?? defaultFieldResolver;
+    field.resolve = async (source, args, context: RequestContext, info) => {
+      noteMutationResolverRan(context);
+      const before = auditRowsWritten(context);
+      let result: unknown;
+      try {
+        result = await resolve(source, args, context, info);
+      } catch (err) {
+        if (auditRowsWritten(context) === before) await auditRefusedAttempt(context, field.name, args, err);
+        throw err;
+      }
+      if (isErrorMember(result) && auditRowsWritten(context) === before) {
+        await auditRefusedAttempt(context, field.name, args, new SluiceError(result.code, result.message));
+      }
+      return result;
+    };
   }
 }
 
@@ -116,6 +157,7 @@ export async function buildSluiceSchema(): Promise<GraphQLSchema> {
     pubSub: topicsUnsupported,
   });
   enforcePermissionChecks(schema);
+  auditEveryRefusal(schema);
   return schema;
 }
 

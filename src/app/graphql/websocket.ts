@@ -1,7 +1,16 @@
 import type { IncomingMessage } from "node:http";
 import type { Server } from "node:http";
 import { randomUUID } from "node:crypto";
-import { type ExecutionArgs, GraphQLError, type GraphQLSchema, parse, specifiedRules, validate } from "graphql";
+import {
+  type DocumentNode,
+  type ExecutionArgs,
+  GraphQLError,
+  type GraphQLSchema,
+  getOperationAST,
+  parse,
+  specifiedRules,
+  validate,
+} from "graphql";
 import { CloseCode } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
@@ -13,7 +22,9 @@ import { SluiceError, formatGraphQLError } from "../errors";
 import type { ServerMetrics } from "../metrics";
 import type { RequestRateLimiter } from "../rate-limit";
 import type { Services } from "../services";
-import { costError, depthLimitRule, noIntrospectionRule, operationCost } from "./guards";
+import { depthLimitRule, noIntrospectionRule, operationSize, sizeError } from "./guards";
+import { inputError, inputProblems, rootFieldNames } from "./input-check";
+import { auditRefusedOperation } from "./plugins";
 
 interface ConnectionState {
   authorization: string | undefined;
@@ -51,6 +62,37 @@ export function attachSubscriptions(options: {
   const wss = new WebSocketServer({ server: options.httpServer, path: options.path, maxPayload: config.bodyLimitBytes });
   const states = new WeakMap<object, ConnectionState>();
   const rules = [...specifiedRules, depthLimitRule(config.maxQueryDepth), ...(config.introspection ? [] : [noIntrospectionRule])];
+  /** The same checks, in the same order, as HTTP: validation (depth), input, size. */
+  const checkOperation = (
+    document: DocumentNode,
+    variables: Record<string, unknown> | undefined,
+    operationName: string | null | undefined,
+  ): GraphQLError[] | undefined => {
+    const errors = validate(schema, document, rules);
+    if (errors.length > 0)
+      return errors.map(
+        (e) =>
+          new GraphQLError(e.message, {
+            nodes: e.nodes,
+            extensions: { code: "BAD_USER_INPUT", reason: "GRAPHQL_VALIDATION_FAILED", ...e.extensions },
+          }),
+      );
+    const operation = getOperationAST(document, operationName ?? undefined);
+    if (!operation) return undefined; // execution names the problem
+    const problems = inputProblems(schema, document, operation, variables);
+    if (problems.length > 0) return [inputError(problems)];
+    try {
+      const refusal = sizeError(operationSize(schema, document, variables, operationName), {
+        maxCost: config.maxQueryCost,
+        maxNodes: config.maxQueryNodes,
+      });
+      return refusal ? [refusal] : undefined;
+    } catch (err) {
+      // Variables that do not fit the operation: refuse this operation, keep the connection.
+      if (err instanceof GraphQLError) return [err];
+      throw err;
+    }
+  };
   const format = (e: GraphQLError) => formatGraphQLError(e.toJSON(), e, (err) => log.error({ err }, "internal error in a subscription"));
 
   wss.on("connection", (socket) => {
@@ -89,36 +131,26 @@ export function attachSubscriptions(options: {
           if (err instanceof SluiceError) return [err.toGraphQLError()];
           throw err;
         }
-        let document;
+        let document: DocumentNode;
         try {
           document = parse(payload.query);
         } catch (err) {
           return [new GraphQLError((err as Error).message, { extensions: { code: "BAD_USER_INPUT", reason: "GRAPHQL_PARSE_FAILED" } })];
         }
-        const errors = validate(schema, document, rules);
-        if (errors.length > 0)
-          return errors.map(
-            (e) =>
-              new GraphQLError(e.message, {
-                nodes: e.nodes,
-                extensions: { code: "BAD_USER_INPUT", reason: "GRAPHQL_VALIDATION_FAILED", ...e.extensions },
-              }),
-          );
-        let cost: number;
-        try {
-          cost = operationCost(schema, document, payload.variables ?? undefined, payload.operationName);
-        } catch (err) {
-          // Variables that do not fit the operation: refuse this operation, keep the connection.
-          if (err instanceof GraphQLError) return [err];
-          throw err;
-        }
-        if (cost > config.maxQueryCost) return [costError(cost, config.maxQueryCost)];
         const contextValue: RequestContext = {
           requestId: randomUUID(),
           authz: new Authorizer(caller),
           services,
           log: log.child({ principal: caller.principalName }),
         };
+        const refusal = checkOperation(document, payload.variables ?? undefined, payload.operationName);
+        if (refusal) {
+          // A mutation refused before it ran is audited as over HTTP.
+          const operation = getOperationAST(document, payload.operationName ?? undefined);
+          if (operation?.operation === "mutation")
+            await auditRefusedOperation(contextValue, rootFieldNames(document, operation), payload.variables, refusal[0]);
+          return refusal;
+        }
         metrics.subscriptionsActive.inc();
         const args: ExecutionArgs = {
           schema,

@@ -2,7 +2,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { InvalidInputError } from "../../app/errors";
-import { checkInsideRoots, isGlob, resolveInsideRoots } from "../sources/roots";
+import { checkInsideRoots, isGlob, resolveInsideRoots, shownPath } from "../sources/roots";
 import type { ColumnSchema, FileSourceConfig } from "../types";
 import { queryJson, sqlString, withDuckDb } from "./duckdb";
 import { redactSandboxMessage, withSandbox } from "./sandbox";
@@ -74,9 +74,19 @@ export async function expandPaths(conn: DuckDBConnection, config: FileSourceConf
   const sorted = [...files].sort();
   for (const f of sorted) {
     const stat = await fs.stat(f);
-    if (stat.size === 0) throw new InvalidInputError([{ field: "config.paths", message: `${f} is empty` }]);
+    if (stat.size === 0) throw new InvalidInputError([{ field: "config.paths", message: `${shownPath(f, roots)} is empty` }]);
   }
   return sorted;
+}
+
+/**
+ * A DuckDB message with the absolute paths it quotes replaced by what the client knows: each
+ * input file relative to its data root, the server's converted copy as "the converted copy".
+ */
+function withShownPaths(message: string, files: readonly string[], roots: readonly string[], outFile?: string): string {
+  let text = outFile ? message.split(outFile).join("the converted copy") : message;
+  for (const file of [...files].sort((a, b) => b.length - a.length)) text = text.split(file).join(shownPath(file, roots));
+  return text;
 }
 
 /** DuckDB's message without its "Invalid Input Error:" prefix and the long hints after it. */
@@ -95,7 +105,7 @@ export function duckMessage(err: unknown): string {
  * same column as a number in one file and text in another. Numeric widenings (BIGINT vs DOUBLE,
  * as CSV sniffing produces) are fine: DuckDB unifies them.
  */
-async function checkTypesAgree(conn: DuckDBConnection, files: string[], config: FileSourceConfig): Promise<void> {
+async function checkTypesAgree(conn: DuckDBConnection, files: string[], config: FileSourceConfig, roots: readonly string[]): Promise<void> {
   if (files.length < 2) return;
   const seen = new Map<string, { type: string; file: string }>();
   for (const file of files) {
@@ -103,7 +113,12 @@ async function checkTypesAgree(conn: DuckDBConnection, files: string[], config: 
     try {
       cols = await describeQuery(conn, `SELECT * FROM ${readerSql([file], config)}`);
     } catch (err) {
-      throw new InvalidInputError([{ field: "config.paths", message: `${file} cannot be read as ${config.format}: ${duckMessage(err)}` }]);
+      throw new InvalidInputError([
+        {
+          field: "config.paths",
+          message: `${shownPath(file, roots)} cannot be read as ${config.format}: ${withShownPaths(duckMessage(err), [file], roots)}`,
+        },
+      ]);
     }
     for (const col of cols) {
       const first = seen.get(col.name);
@@ -141,7 +156,7 @@ export async function materializeFiles(
 ): Promise<MaterializedFiles> {
   return withDuckDb(async (conn) => {
     const files = await expandPaths(conn, config, opts.roots);
-    await checkTypesAgree(conn, files, config);
+    await checkTypesAgree(conn, files, config, opts.roots);
     // A filter (an `ingest` stage's `where`, e.g. one month of a larger file) is applied while reading.
     const select = `SELECT * FROM ${readerSql(files, config)}${opts.where ? ` WHERE (${opts.where})` : ""}`;
     const copy = `COPY (${select}) TO ${sqlString(outFile)} (FORMAT parquet, COMPRESSION zstd)`;
@@ -160,7 +175,12 @@ export async function materializeFiles(
     } catch (err) {
       if (err instanceof InvalidInputError) throw err;
       await fs.rm(outFile, { force: true });
-      throw new InvalidInputError([{ field: "config.paths", message: `cannot read the ${config.format} input: ${duckMessage(err)}` }]);
+      throw new InvalidInputError([
+        {
+          field: "config.paths",
+          message: `cannot read the ${config.format} input: ${withShownPaths(duckMessage(err), files, opts.roots, outFile)}`,
+        },
+      ]);
     }
     if (rowCount === 0) {
       await fs.rm(outFile, { force: true });

@@ -36,7 +36,9 @@ export function resolveInsideRoots(p: string, roots: readonly string[], field = 
   const fixed = isGlob(absolute) ? absolute.slice(0, absolute.search(GLOB)) : absolute;
   const probe = isGlob(absolute) ? path.dirname(fixed + "x") : fixed;
   if (!roots.some((root) => isInside(real(root), real(probe)) || isInside(path.resolve(root), probe))) {
-    throw new InvalidInputError([{ field, message: `${p} is outside the allowed data roots (SLUICE_DATA_ROOTS: ${roots.join(", ")})` }]);
+    throw new InvalidInputError([
+      { field, message: `${p} is outside the allowed data roots (SLUICE_DATA_ROOTS); ask the operator which folders are allowed` },
+    ]);
   }
   checkInsideRoots(isGlob(absolute) ? [] : [absolute], roots, field, p);
   return absolute;
@@ -48,8 +50,20 @@ export function checkInsideRoots(files: readonly string[], roots: readonly strin
   for (const file of files) {
     if (!realRoots.some((root) => isInside(root, real(file)))) {
       throw new InvalidInputError([
-        { field, message: `${shown ?? file} resolves outside the allowed data roots (SLUICE_DATA_ROOTS: ${roots.join(", ")})` },
+        { field, message: `${shown ?? shownPath(file, roots)} resolves outside the allowed data roots (SLUICE_DATA_ROOTS)` },
       ]);
     }
   }
+}
+
+/**
+ * `file` as a client may see it: relative to the data root holding it (the server's own folders
+ * stay out of answers), or only its name when no root holds it.
+ */
+export function shownPath(file: string, roots: readonly string[]): string {
+  for (const root of roots) {
+    const rel = path.relative(path.resolve(root), file);
+    if (rel && !rel.startsWith("..") && !path.isAbsolute(rel)) return rel;
+  }
+  return path.basename(file);
 }
