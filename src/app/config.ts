@@ -99,6 +99,18 @@ export interface SluiceConfig {
   readonly monitoringMaxWindowRows: number;
   /** The prediction log of served models (`SLUICE_PREDICTION_LOG_*`; see src/serving/prediction-log/settings.ts). */
   readonly predictionLog: PredictionLogSettings;
+  /**
+   * The bubblewrap program that sandboxes project code (command and module stages); probed at
+   * start. `none` runs no sandbox. `SLUICE_SANDBOX_BWRAP`. @default "bwrap" (looked up on PATH)
+   */
+  readonly sandboxBwrap: string;
+  /**
+   * Without a working sandbox, run project code anyway, unsandboxed (still with only the
+   * documented environment); otherwise command and module stages are refused
+   * (`SANDBOX_UNAVAILABLE`). Only for servers where every EDITOR is trusted with the server
+   * itself. `SLUICE_TRUSTED_CODE`. @default false
+   */
+  readonly trustedCode: boolean;
 }
 
 /** A runner the server can host in its own process. */
@@ -287,6 +299,8 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     monitoringIntervalMs: integer(env, "SLUICE_MONITORING_INTERVAL_MS", 5_000, 0),
     monitoringMaxWindowRows: integer(env, "SLUICE_MONITORING_MAX_WINDOW_ROWS", 100_000, 1),
     predictionLog: predictionLogSettings(env, (variable, value, expected) => new ConfigError(variable, value, expected)),
+    sandboxBwrap: env.SLUICE_SANDBOX_BWRAP?.trim() || "bwrap",
+    trustedCode: bool(env, "SLUICE_TRUSTED_CODE", false),
   };
   if (config.port > 65535) throw new ConfigError("PORT", String(config.port), "a port number 0-65535");
   if (config.adminToken !== undefined && config.adminToken.length < 24) {
