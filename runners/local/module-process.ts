@@ -28,12 +28,15 @@ const HOST_SCRIPT = path.join(__dirname, "sandbox-host.js");
 
 /**
  * What a sandboxed module process must see of Sluice itself, read-only: the runner's compiled
- * code (`dist/runners`), the TypeScript loader, and the installed packages (TypeScript, and what
- * stage modules import). Never the repository root: a data dir may sit there.
+ * code (`dist/runners`, and `runners/` in source, which stage code imports `NonRetryableError`
+ * from), the TypeScript loader, and the installed packages (TypeScript, and what stage modules
+ * import). Never the repository root: a data dir may sit there.
  */
 function runnerCode(): string[] {
   const distRoot = path.resolve(__dirname, "../..");
   const paths = [path.join(distRoot, "runners"), path.join(distRoot, "src", "pipelines", "typescript.js"), process.execPath];
+  // Stage code may import the runner's stage-facing modules from source (`runners/local/errors`).
+  if (path.basename(distRoot) === "dist") paths.push(path.join(distRoot, "..", "runners"));
   try {
     paths.push(path.dirname(path.dirname(require.resolve("typescript/package.json"))));
   } catch {

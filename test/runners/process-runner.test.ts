@@ -6,7 +6,8 @@ import type { ResolvedInput, StageTask } from "../../runners/contract";
 import type { Runner } from "../../runners/contract";
 import { createProcessRunner, envName } from "../../runners/process";
 import type { StageRun } from "../../src/pipelines/spec";
-import { defineRunnerSuite, failedWith, succeeded } from "./conformance";
+import { defineRunnerSuite, failedWith, type RunnerFixtures, succeeded } from "./conformance";
+import { existsSync } from "node:fs";
 import { fixturePath, makeTask, neverAborted, RecordingReporter, TempDirs } from "./harness";
 
 const baseDir = fixturePath("process");
@@ -14,7 +15,7 @@ const baseDir = fixturePath("process");
 const python = (script: string, ...args: string[]): StageRun => ({ command: ["/usr/bin/python3", "-B", script, ...args] });
 const sh = (script: string): StageRun => ({ command: ["sh", "-c", script] });
 
-defineRunnerSuite("process runner", () => createProcessRunner({ capacity: 3, killGraceMs: 1000 }), {
+const FIXTURES: RunnerFixtures = {
   baseDir,
   succeed: python("succeed.py"),
   waitForRelease: python("wait_for_release.py"),
@@ -25,7 +26,18 @@ defineRunnerSuite("process runner", () => createProcessRunner({ capacity: 3, kil
   failNonRetryable: { command: ["node", "-e", "console.error('usage: stage <file>'); process.exit(2)"] },
   skipOutput: python("skip_output.py"),
   types: { fail: "EXIT_CODE", failNonRetryable: "EXIT_CODE" },
-});
+};
+
+defineRunnerSuite("process runner", () => createProcessRunner({ capacity: 3, killGraceMs: 1000 }), FIXTURES);
+
+/** The same contract with project code in a bubblewrap sandbox (PROTOCOL.md, "Isolation"). */
+const BWRAP = "/usr/bin/bwrap";
+if (existsSync(BWRAP))
+  defineRunnerSuite(
+    "process runner, sandboxed",
+    () => createProcessRunner({ capacity: 3, killGraceMs: 1000, isolation: { mode: "sandbox", bwrap: BWRAP } }),
+    FIXTURES,
+  );
 
 /** Whether process `pid` is gone (or a zombie nobody has reaped yet). */
 function isGone(pid: number): boolean {
