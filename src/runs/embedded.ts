@@ -6,7 +6,7 @@ import type { Runner } from "../../runners/contract";
 import { createLocalRunner } from "../../runners/local";
 import { DATA_PLANE_OPERATORS } from "../operators/catalog";
 import { createProcessRunner } from "../../runners/process";
-import { probeSandbox, type StageIsolation } from "../../runners/sandbox";
+import { stageIsolation } from "./isolation";
 import type { SluiceConfig } from "../app/config";
 import type { Services } from "../app/services";
 import { RunEngine } from "./engine";
@@ -59,26 +59,4 @@ export function startEmbeddedEngine(
   });
   engine.start();
   return engine;
-}
-
-/**
- * How this server hosts project code, said once in its log: sandboxed when bubblewrap passes its
- * probe; otherwise unsandboxed if `SLUICE_TRUSTED_CODE` says every EDITOR is trusted, else not at
- * all. `hide` are the server's own folders, kept out of every sandbox.
- */
-export function stageIsolation(config: SluiceConfig, hide: string[], log: Logger): StageIsolation {
-  const problem = config.sandboxBwrap === "none" ? "SLUICE_SANDBOX_BWRAP=none" : probeSandbox(config.sandboxBwrap);
-  if (!problem) {
-    log.info({ bwrap: config.sandboxBwrap }, "project code (command and module stages) runs sandboxed with bubblewrap");
-    return { mode: "sandbox", bwrap: config.sandboxBwrap, hide };
-  }
-  if (config.trustedCode) {
-    log.warn({ problem }, "no sandbox for project code; SLUICE_TRUSTED_CODE=1: command and module stages run unsandboxed");
-    return { mode: "trusted" };
-  }
-  log.error(
-    { problem },
-    "no sandbox for project code: command and module stages will be refused (SANDBOX_UNAVAILABLE); install bubblewrap, or set SLUICE_TRUSTED_CODE=1 if every EDITOR is trusted with this server",
-  );
-  return { mode: "refuse" };
 }
