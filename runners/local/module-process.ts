@@ -11,6 +11,7 @@ import type { ResourceLimits } from "node:worker_threads";
 import type { StageOutcome, StageTask } from "../contract";
 import { DEFAULT_ENV_PASSTHROUGH, passthrough } from "../process/environment";
 import { LineSplitter } from "../process/lines";
+import { trackProcessGroup } from "../process-groups";
 import { sandboxArgs, type StageIsolation, wantsNetwork } from "../sandbox";
 import type { HostMessage, WorkerTask, WorkerToMain } from "./messages";
 import type { AbortReason, JobResult } from "./pool";
@@ -78,6 +79,7 @@ export function runModuleProcess(
       resolve({ kind: "crashed", exitCode: -1, error: { message: (err as Error).message } });
       return;
     }
+    const untrack = child.pid !== undefined ? trackProcessGroup(child.pid) : () => undefined;
     let done: Extract<WorkerToMain, { type: "done" }> | undefined;
     let abortReason: AbortReason | undefined;
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
@@ -136,6 +138,7 @@ export function runModuleProcess(
       }, 2000);
     });
     child.on("close", () => {
+      untrack();
       clearTimeout(timeoutTimer);
       clearTimeout(graceTimer);
       clearTimeout(drainTimer);

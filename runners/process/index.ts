@@ -39,6 +39,7 @@ import { FailureType, failed, runnerClosed, runnerError, timedOut } from "../fai
 import { collectOutputs, prepareOutputDir, type ProducedOutputs } from "../outputs";
 import { safeLog, safeMetric } from "../reporting";
 import { Slots } from "../slots";
+import { trackProcessGroup } from "../process-groups";
 import { sandboxArgs, sandboxUnavailable, type StageIsolation, wantsNetwork } from "../sandbox";
 import { parseDirective } from "./directives";
 import { buildEnvironment, DEFAULT_ENV_PASSTHROUGH, writeTaskFiles } from "./environment";
@@ -169,6 +170,7 @@ async function runProcess(
   const posix = process.platform !== "win32";
   const child = spawn(file, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: posix });
   const produced: ProducedOutputs = {};
+  const untrack = posix && child.pid !== undefined ? trackProcessGroup(child.pid) : () => undefined;
 
   const stdout = new LineSplitter((line) => {
     const directive = parseDirective(line);
@@ -242,6 +244,7 @@ async function runProcess(
       }, 2000);
     });
     child.on("close", () => {
+      untrack();
       clearTimeout(timeoutTimer);
       clearTimeout(killTimer);
       clearTimeout(drainTimer);
