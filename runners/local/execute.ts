@@ -45,7 +45,8 @@ async function loadStage(modulePath: string, exportName: string): Promise<StageF
   const key = `${modulePath}#${exportName}`;
   const cached = loaded.get(key);
   if (cached) return cached;
-  if (/\.[cm]?ts$/.test(modulePath) && !typeScriptReady) {
+  // A sandboxed host may have its own `.ts` loader already (modules transpiled by the runner).
+  if (/\.[cm]?ts$/.test(modulePath) && !typeScriptReady && !require.extensions[".ts"]) {
     // Loaded lazily: the TypeScript compiler is large and only .ts stages need it.
     const { registerTypeScript } = require("../../src/pipelines/typescript") as typeof import("../../src/pipelines/typescript");
     registerTypeScript();

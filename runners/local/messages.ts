@@ -65,4 +65,4 @@ export type DoneMessage =
 export type WorkerToMain = LogMessage | MetricMessage | DoneMessage;
 
 /** What the runner sends a sandboxed module process (`sandbox-host.ts`) over its IPC channel: one `run`, maybe one `abort`. */
-export type HostMessage = { type: "run"; task: WorkerTask } | AbortMessage;
+export type HostMessage = { type: "run"; task: WorkerTask; transpiled?: Record<string, string> } | AbortMessage;

@@ -15,6 +15,7 @@ import { trackProcessGroup } from "../process-groups";
 import { sandboxArgs, type StageIsolation, wantsNetwork } from "../sandbox";
 import type { HostMessage, WorkerTask, WorkerToMain } from "./messages";
 import type { AbortReason, JobResult } from "./pool";
+import { transpiledModules } from "./transpiled";
 
 export interface ModuleProcessOptions {
   isolation: Extract<StageIsolation, { mode: "sandbox" }>;
@@ -155,7 +156,13 @@ export function runModuleProcess(
         error: { message: `the stage's process ended (${why}) before the stage returned${last ? `: ${last}` : ""}` },
       });
     });
-    child.send({ type: "run", task: workerTask } satisfies HostMessage, (err) => {
+    let transpiled: Record<string, string> = {};
+    try {
+      transpiled = transpiledModules(workerTask.entry.module);
+    } catch {
+      // The sandbox transpiles (and reports) what could not be transpiled here.
+    }
+    child.send({ type: "run", task: workerTask, transpiled } satisfies HostMessage, (err) => {
       if (err) killGroup();
     });
   });

@@ -10,6 +10,7 @@ import { format } from "node:util";
 import { postLines } from "./context";
 import { abortReason, executeTask } from "./execute";
 import type { HostMessage, WorkerToMain } from "./messages";
+import { registerTranspiled } from "./transpiled";
 
 const send = process.send?.bind(process);
 if (!send) throw new Error("runners/local/sandbox-host runs only as a child process with an IPC channel");
@@ -27,6 +28,7 @@ routeConsole();
 process.on("message", (message: HostMessage) => {
   if (message.type === "run" && !started) {
     started = true;
+    if (message.transpiled && Object.keys(message.transpiled).length > 0) registerTranspiled(message.transpiled);
     void executeTask(message.task, post, controller.signal);
   } else if (message.type === "abort" && !controller.signal.aborted) {
     controller.abort(abortReason(message.reason));
