@@ -6,7 +6,8 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createTestDatabase, type TestDatabase } from "../helpers/database";
-import { seedProject } from "../helpers/fixtures";
+import { spawnAgent, waitForRunner } from "../helpers/agents";
+import { seedCaller, seedProject } from "../helpers/fixtures";
 import { applyPipeline, getRun, stage, triggerRun, waitForRun } from "../helpers/pipelines";
 import { dataOf, startTestServer, type GqlResponse, type TestServer } from "../helpers/server";
 
@@ -304,6 +305,60 @@ describe("stage sandbox: a server without bubblewrap", () => {
       assert.ok(!logs.includes(trusted.adminToken) && !logs.includes("DATABASE_URL"));
     } finally {
       await trusted.close();
+    }
+  });
+});
+
+describe("stage sandbox on a remote agent (sluice runner)", { skip: !fs.existsSync(BWRAP) && "bubblewrap is not installed" }, () => {
+  let t: TestServer;
+  let root: string;
+  before(async () => {
+    t = await startTestServer({ env: { SLUICE_RUNNERS: "none" } });
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-agent-sandbox-"));
+    fs.writeFileSync(path.join(root, "stages.js"), STAGES_JS);
+  });
+  after(async () => {
+    await t.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it("keeps the agent's RUNNER token and its input cache out of command and module stages", async () => {
+    const projectId = await seedProject(t);
+    const { token } = await seedCaller(t, "RUNNER");
+    const agent = spawnAgent(t, token, ["--name", "sandboxed-agent", "--labels", "local"], {
+      SLUICE_SANDBOX_BWRAP: BWRAP,
+      SLUICE_TRUSTED_CODE: "0",
+    });
+    try {
+      await waitForRunner(t, "sandboxed-agent");
+      const cache = path.join(agent.workDir, "cache");
+      const { pipelineId } = await applyPipeline(
+        t,
+        projectId,
+        {
+          name: "agent-leak",
+          stages: [
+            {
+              name: "command",
+              run: { command: ["sh", "-c", `tr '\\0' '\\n' < /proc/$PPID/environ; env; ls ${cache}; echo ls=$?`] },
+            },
+            { name: "module", run: { module: "./stages.js", export: "leak" } },
+          ],
+        },
+        root,
+      );
+      const run = await waitForRun(t, await triggerRun(t, pipelineId), 30_000);
+      assert.equal(run.status, "SUCCEEDED", `${JSON.stringify(run.stageRuns.map((s) => s.failure))}\n${agent.output()}`);
+      for (const name of ["command", "module"]) {
+        const logs = await logsOf(t, stage(run, name).id);
+        assert.ok(logs.length > 0);
+        assert.ok(!logs.includes(token), `the ${name} stage saw the agent's token`);
+        assert.ok(!logs.includes("SLUICE_TOKEN"), `the ${name} stage saw SLUICE_TOKEN`);
+      }
+      assert.match(await logsOf(t, stage(run, "command").id), /ls=[12]/, "the agent's input cache is hidden");
+    } finally {
+      agent.child.kill("SIGTERM");
+      await agent.exited;
     }
   });
 });
