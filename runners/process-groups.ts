@@ -5,6 +5,7 @@
  * leaves unsandboxed stages running: Node offers nothing to tie a child's life to its parent's.)
  * @internal shared by the runner plugins.
  */
+import { readdirSync, readFileSync } from "node:fs";
 
 const groups = new Set<number>();
 let hooked = false;
@@ -28,4 +29,29 @@ function killAll(): void {
     }
   }
   groups.clear();
+}
+
+/**
+ * Sends `signal` to every process of group `pgid` but `except` (Linux, by `/proc`). Used to ask a
+ * sandboxed stage to stop: bubblewrap itself would die of the `SIGTERM`, and the sandbox with it
+ * at once, before the stage could clean up.
+ */
+export function signalGroupExcept(pgid: number, except: number, signal: NodeJS.Signals): void {
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry) || Number(entry) === except) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // Fields after the command name (which may hold spaces): state, ppid, pgrp, …
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[2]) === pgid) process.kill(Number(entry), signal);
+    } catch {
+      // Gone meanwhile, or not ours to signal.
+    }
+  }
 }

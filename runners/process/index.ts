@@ -39,7 +39,7 @@ import { FailureType, failed, runnerClosed, runnerError, timedOut } from "../fai
 import { collectOutputs, prepareOutputDir, type ProducedOutputs } from "../outputs";
 import { safeLog, safeMetric } from "../reporting";
 import { Slots } from "../slots";
-import { trackProcessGroup } from "../process-groups";
+import { signalGroupExcept, trackProcessGroup } from "../process-groups";
 import { sandboxArgs, sandboxUnavailable, type StageIsolation, wantsNetwork } from "../sandbox";
 import { parseDirective } from "./directives";
 import { buildEnvironment, DEFAULT_ENV_PASSTHROUGH, writeTaskFiles } from "./environment";
@@ -205,7 +205,9 @@ async function runProcess(
   /** Signals the whole process group (the child leads it); falls back to the child alone off POSIX. */
   const killGroup = (sig: NodeJS.Signals) => {
     try {
-      if (posix && child.pid !== undefined) process.kill(-child.pid, sig);
+      // In a sandbox the stage, not bubblewrap, gets the SIGTERM: bwrap dying would kill it at once.
+      if (sig === "SIGTERM" && isolation.mode === "sandbox" && child.pid !== undefined) signalGroupExcept(child.pid, child.pid, sig);
+      else if (posix && child.pid !== undefined) process.kill(-child.pid, sig);
       else child.kill(sig);
     } catch {
       // ESRCH: the group is already gone.
