@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { StageTask } from "../../runners/contract";
 import { createLocalRunner, type LocalRunner } from "../../runners/local";
 import type { StageRun } from "../../src/pipelines/spec";
 import { defineRunnerSuite, failedWith, type RunnerFixtures, succeeded } from "./conformance";
-import { existsSync } from "node:fs";
 import { fixturePath, makeTask, neverAborted, RecordingReporter, TempDirs } from "./harness";
 
 const baseDir = fixturePath("local");
