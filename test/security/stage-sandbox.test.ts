@@ -225,6 +225,23 @@ describe(
       assert.equal(stage(run, "open").status, "SUCCEEDED", JSON.stringify(stage(run, "open").failure));
     });
 
+    it("refuses to show a stage a pipeline folder inside the server's data dir, without naming the path", async () => {
+      const t = server.t as TestServer;
+      const inside = path.join(root, "data");
+      const { pipelineId } = await applyPipeline(
+        t,
+        projectId,
+        { name: "inside", stages: [{ name: "peek", run: { command: ["ls"] } }] },
+        inside,
+      );
+      const run = await waitForRun(t, await triggerRun(t, pipelineId), 30_000);
+      const s = stage(run, "peek");
+      assert.equal(s.status, "FAILED");
+      assert.equal(s.failure?.type, "SANDBOX_REFUSED");
+      assert.equal(s.failure?.nonRetryable, true);
+      assert.ok(!s.failure?.message.includes(root), "the refusal names a server path");
+    });
+
     it("leaves none of a command's processes alive after cancelRun, its background children included", async () => {
       const t = server.t as TestServer;
       const { pipelineId } = await applyPipeline(
