@@ -6,7 +6,7 @@
  * @internal shared by the runner plugins.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, lstatSync, readlinkSync } from "node:fs";
+import { accessSync, constants, existsSync, lstatSync, readlinkSync, statSync } from "node:fs";
 import path from "node:path";
 import type { StageOutcome, StageTask } from "./contract";
 import { FailureType, failed } from "./failures";
@@ -42,6 +42,25 @@ export function sandboxUnavailable(runnerName: string): StageOutcome {
     true,
     { setting: "SLUICE_TRUSTED_CODE" },
   );
+}
+
+/** The absolute path of `program` (a path, or a name looked up on this process's PATH), if it is an executable file. */
+export function resolveProgram(program: string): string | undefined {
+  const candidates = program.includes("/")
+    ? [path.resolve(program)]
+    : (process.env.PATH ?? "")
+        .split(path.delimiter)
+        .filter((dir) => path.isAbsolute(dir))
+        .map((dir) => path.join(dir, program));
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // next
+    }
+  }
+  return undefined;
 }
 
 /**
