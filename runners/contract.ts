@@ -36,6 +36,8 @@ export interface StageTask {
   outputs: Record<string, { kind: ArtifactKind }>;
   /** An empty folder owned by this attempt; outputs are written below `workDir/outputs/<name>`. */
   workDir: string;
+  /** The stage's runner labels (`runner.labels` of the spec); `network` keeps the network inside a sandbox. @default [] */
+  labels?: readonly string[];
   /** Stop the attempt after this many milliseconds, counted from when it starts running (not queued). */
   timeoutMs?: number;
 }

@@ -33,6 +33,10 @@ export const FailureType = {
   RUNNER_CLOSED: "RUNNER_CLOSED",
   /** The runner itself failed around the stage (preparing `workDir`, a bug of ours). Retryable. */
   RUNNER_ERROR: "RUNNER_ERROR",
+  /** Project code (a command or module stage) on a runner with no sandbox that was not told to trust it (`SLUICE_TRUSTED_CODE`). Non-retryable. */
+  SANDBOX_UNAVAILABLE: "SANDBOX_UNAVAILABLE",
+  /** The stage's folders cannot be shown in a sandbox (the root, a system folder, the server's data). Non-retryable. */
+  SANDBOX_REFUSED: "SANDBOX_REFUSED",
   /** Remote agent: an input could not be downloaded, or did not match its hash. Retryable. */
   INPUT_UNAVAILABLE: "INPUT_UNAVAILABLE",
   /** Remote agent: an output could not be uploaded (the server unreachable, or it would not take it). Retryable. */

@@ -18,7 +18,10 @@ import { runKindOf, type RunKind, type Runner, type StageOutcome, type StageRepo
 import { FailureType, STAGE_DECLARED_FAILURES, failed, runnerClosed, runnerError, timedOut } from "../failures";
 import { collectOutputs, prepareOutputDir } from "../outputs";
 import { safeLog, safeMetric } from "../reporting";
+import { type StageIsolation, sandboxUnavailable } from "../sandbox";
+import { Slots } from "../slots";
 import type { WorkerTask } from "./messages";
+import { runModuleProcess } from "./module-process";
 import { createOperatorRegistry, type OperatorRef } from "./operators";
 import { type JobResult, WorkerPool } from "./pool";
 
@@ -41,6 +44,14 @@ export interface LocalRunnerOptions {
   operators?: Record<string, OperatorRef>;
   /** V8 heap limits of each worker, so a stage running out of memory kills its worker, not the server. @default Node's defaults */
   resourceLimits?: ResourceLimits;
+  /**
+   * Where project modules (`{ module }` stages) run: each attempt in a sandboxed process of its
+   * own (`{ mode: "sandbox", bwrap, hide }`), in this process's worker threads as operators do
+   * (`trusted`: only for code as trusted as the runner's own), or not at all (`refuse`:
+   * `SANDBOX_UNAVAILABLE`). A server chooses from `SLUICE_SANDBOX_BWRAP` and
+   * `SLUICE_TRUSTED_CODE`. @default { mode: "trusted" }
+   */
+  isolation?: StageIsolation;
 }
 
 /** A local runner, with a look at its pool. */
@@ -66,6 +77,9 @@ export function createLocalRunner(options: LocalRunnerOptions = {}): LocalRunner
   const name = options.name ?? "local";
   const operators = createOperatorRegistry(options.operators);
   const pool = new WorkerPool({ size: threads, cancelGraceMs, resourceLimits: options.resourceLimits });
+  const isolation = options.isolation;
+  /** Module processes running at once: as many as worker threads. */
+  const processSlots = new Slots(threads);
   const active = new Set<Promise<StageOutcome>>();
   let closing: Promise<void> | undefined;
 
@@ -98,18 +112,38 @@ export function createLocalRunner(options: LocalRunnerOptions = {}): LocalRunner
     const invalid = await prepareOutputDir(task);
     if (invalid) return invalid;
     if (signal.aborted) return { status: "canceled" };
+    const workerTask: WorkerTask = {
+      runId: task.runId,
+      stageRunId: task.stageRunId,
+      stageName: task.stageName,
+      attempt: task.attempt,
+      workDir: task.workDir,
+      params: task.params,
+      inputs: task.inputs,
+      outputNames: Object.keys(task.outputs),
+      entry,
+    };
+    if (isolation && isolation.mode !== "trusted" && runKindOf(task.run) === "module") {
+      // Project code: never in this process. See PROTOCOL.md, "Isolation".
+      if (isolation.mode === "refuse") return sandboxUnavailable(name);
+      if (!(await processSlots.acquire(signal))) return { status: "canceled" };
+      try {
+        if (signal.aborted) return { status: "canceled" };
+        const result = await runModuleProcess(task, workerTask, signal, {
+          isolation,
+          cancelGraceMs,
+          resourceLimits: options.resourceLimits,
+          onLog: (stream, text) => safeLog(reporter, stream, text),
+          onMetric: (key, value, step) => safeMetric(reporter, key, value, step),
+        });
+        if (result.kind === "refused") return result.outcome;
+        return outcomeOf(task, result, reporter);
+      } finally {
+        processSlots.release();
+      }
+    }
     const handle = pool.submit({
-      task: {
-        runId: task.runId,
-        stageRunId: task.stageRunId,
-        stageName: task.stageName,
-        attempt: task.attempt,
-        workDir: task.workDir,
-        params: task.params,
-        inputs: task.inputs,
-        outputNames: Object.keys(task.outputs),
-        entry,
-      },
+      task: workerTask,
       timeoutMs: task.timeoutMs,
       onLog: (stream, text) => safeLog(reporter, stream, text),
       onMetric: (key, value, step) => safeMetric(reporter, key, value, step),
@@ -160,7 +194,7 @@ async function outcomeOf(task: StageTask, result: JobResult, reporter: StageRepo
       return result.reason === "timeout" ? timedOut(task.timeoutMs) : { status: "canceled" };
     case "crashed": {
       const why = result.error ? `: ${result.error.message}` : ` with exit code ${result.exitCode}`;
-      return failed(FailureType.WORKER_CRASHED, `the worker thread running the stage died${why}`, false, {
+      return failed(FailureType.WORKER_CRASHED, `the worker running the stage died${why}`, false, {
         exitCode: result.exitCode,
         ...(result.error ? { error: result.error } : {}),
       });

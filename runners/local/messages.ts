@@ -63,3 +63,6 @@ export type DoneMessage =
   | { type: "done"; status: "threw"; phase: "load" | "run"; error: SerializedError };
 
 export type WorkerToMain = LogMessage | MetricMessage | DoneMessage;
+
+/** What the runner sends a sandboxed module process (`sandbox-host.ts`) over its IPC channel: one `run`, maybe one `abort`. */
+export type HostMessage = { type: "run"; task: WorkerTask; transpiled?: Record<string, string> } | AbortMessage;

@@ -38,6 +38,9 @@ import { runKindOf, type RunKind, type Runner, type StageOutcome, type StageRepo
 import { FailureType, failed, runnerClosed, runnerError, timedOut } from "../failures";
 import { collectOutputs, prepareOutputDir, type ProducedOutputs } from "../outputs";
 import { safeLog, safeMetric } from "../reporting";
+import { Slots } from "../slots";
+import { signalGroupExcept, trackProcessGroup } from "../process-groups";
+import { sandboxArgs, sandboxUnavailable, type StageIsolation, wantsNetwork } from "../sandbox";
 import { parseDirective } from "./directives";
 import { buildEnvironment, DEFAULT_ENV_PASSTHROUGH, writeTaskFiles } from "./environment";
 import { exitFailure } from "./exit-status";
@@ -61,6 +64,12 @@ export interface ProcessRunnerOptions {
    * @default DEFAULT_ENV_PASSTHROUGH (PATH, HOME, USER, LOGNAME, SHELL, LANG, LANGUAGE, LC_*, TZ, TMPDIR, TERM, PYTHONPATH, VIRTUAL_ENV, CONDA_PREFIX, PYENV_ROOT, PYENV_VERSION)
    */
   env?: readonly string[];
+  /**
+   * Where commands run: in a bubblewrap sandbox (`{ mode: "sandbox", bwrap, hide }`), unsandboxed
+   * (`trusted`), or not at all (`refuse`: every command fails `SANDBOX_UNAVAILABLE`). A server
+   * chooses from `SLUICE_SANDBOX_BWRAP` and `SLUICE_TRUSTED_CODE`. @default { mode: "trusted" }
+   */
+  isolation?: StageIsolation;
 }
 
 /**
@@ -72,6 +81,7 @@ export function createProcessRunner(options: ProcessRunnerOptions = {}): Runner 
   const capacity = options.capacity ?? availableParallelism();
   const killGraceMs = options.killGraceMs ?? 5000;
   const envList = options.env ?? DEFAULT_ENV_PASSTHROUGH;
+  const isolation = options.isolation ?? { mode: "trusted" };
   if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`capacity must be a positive integer, got ${capacity}`);
   if (!(killGraceMs >= 0)) throw new RangeError(`killGraceMs must be 0 or more, got ${killGraceMs}`);
   const slots = new Slots(capacity);
@@ -82,10 +92,11 @@ export function createProcessRunner(options: ProcessRunnerOptions = {}): Runner 
     if (runKindOf(task.run) !== "command") {
       return failed(FailureType.UNSUPPORTED_RUN, `the ${name} runner runs only commands`, true, { kind: runKindOf(task.run) });
     }
+    if (isolation.mode === "refuse") return sandboxUnavailable(name);
     if (!(await slots.acquire(signal))) return { status: "canceled" };
     try {
       if (signal.aborted) return { status: "canceled" };
-      return await runProcess(task, reporter, signal, { killGraceMs, envList });
+      return await runProcess(task, reporter, signal, { killGraceMs, envList, isolation });
     } finally {
       slots.release();
     }
@@ -121,7 +132,7 @@ async function runProcess(
   task: StageTask,
   reporter: StageReporter,
   signal: AbortSignal,
-  options: { killGraceMs: number; envList: readonly string[] },
+  options: { killGraceMs: number; envList: readonly string[]; isolation: StageIsolation },
 ): Promise<StageOutcome> {
   const run = task.run as { command: string[]; cwd?: string; env?: Record<string, string> };
   const command = run.command;
@@ -135,11 +146,31 @@ async function runProcess(
   if (invalid) return invalid;
   const files = await writeTaskFiles(task);
   const env = buildEnvironment(task, run.env, options.envList, files);
+  if (options.isolation.mode === "sandbox") {
+    for (const [key, value] of Object.entries(SANDBOX_HOME)) if (run.env?.[key] === undefined) env[key] = value;
+  }
   if (signal.aborted) return { status: "canceled" };
 
+  let file = command[0];
+  let args = command.slice(1);
+  const isolation = options.isolation;
+  if (isolation.mode === "sandbox") {
+    const plan = sandboxArgs(isolation, {
+      writable: [task.workDir],
+      readOnly: Object.values(task.inputs).map((input) => input.path),
+      project: [task.baseDir, cwd],
+      network: wantsNetwork(task),
+      cwd,
+    });
+    if ("failure" in plan) return plan.failure;
+    file = isolation.bwrap;
+    args = [...plan.args, "--", ...command];
+  }
+
   const posix = process.platform !== "win32";
-  const child = spawn(command[0], command.slice(1), { cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: posix });
+  const child = spawn(file, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: posix });
   const produced: ProducedOutputs = {};
+  const untrack = posix && child.pid !== undefined ? trackProcessGroup(child.pid) : () => undefined;
 
   const stdout = new LineSplitter((line) => {
     const directive = parseDirective(line);
@@ -157,7 +188,15 @@ async function runProcess(
         return safeLog(reporter, "stderr", `sluice: ignored a malformed directive (${directive.reason}): ${line.slice(0, 200)}`);
     }
   });
-  const stderr = new LineSplitter((line) => safeLog(reporter, "stderr", line));
+  /** bwrap's own report that it could not execute the program in the sandbox (`bwrap: execvp <file>: <why>`). */
+  let sandboxExecError: string | undefined;
+  const stderr = new LineSplitter((line) => {
+    if (isolation.mode === "sandbox" && sandboxExecError === undefined) {
+      const m = /^bwrap: execvp [^:]*: (.*)$/.exec(line);
+      if (m) sandboxExecError = m[1];
+    }
+    safeLog(reporter, "stderr", line);
+  });
   child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
   child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
   child.stdout.on("end", () => stdout.end());
@@ -166,7 +205,9 @@ async function runProcess(
   /** Signals the whole process group (the child leads it); falls back to the child alone off POSIX. */
   const killGroup = (sig: NodeJS.Signals) => {
     try {
-      if (posix && child.pid !== undefined) process.kill(-child.pid, sig);
+      // In a sandbox the stage, not bubblewrap, gets the SIGTERM: bwrap dying would kill it at once.
+      if (sig === "SIGTERM" && isolation.mode === "sandbox" && child.pid !== undefined) signalGroupExcept(child.pid, child.pid, sig);
+      else if (posix && child.pid !== undefined) process.kill(-child.pid, sig);
       else child.kill(sig);
     } catch {
       // ESRCH: the group is already gone.
@@ -205,11 +246,21 @@ async function runProcess(
       }, 2000);
     });
     child.on("close", () => {
+      untrack();
       clearTimeout(timeoutTimer);
       clearTimeout(killTimer);
       clearTimeout(drainTimer);
       signal.removeEventListener("abort", onAbort);
-      if (spawnError) return resolve(spawnFailure(spawnError, command[0], cwd, env.PATH));
+      if (spawnError) return resolve(spawnFailure(spawnError, file, cwd, env.PATH));
+      if (sandboxExecError !== undefined && exit?.code === 1 && !stopReason) {
+        return resolve(
+          failed(FailureType.SPAWN_FAILED, `cannot start "${command[0]}" in the sandbox: ${sandboxExecError}`, true, {
+            command: command[0],
+            cwd,
+            sandboxed: true,
+          }),
+        );
+      }
       if (stopReason === "cancel") return resolve({ status: "canceled" });
       if (stopReason === "timeout") return resolve(timedOut(task.timeoutMs));
       if (exit?.code === 0) return resolve(collectOutputs(task, produced, reporter));
@@ -217,6 +268,9 @@ async function runProcess(
     });
   });
 }
+
+/** In a sandbox the server's home is not there: home and temp are the sandbox's own `/tmp` (a fresh tmpfs), the user `nobody`. */
+const SANDBOX_HOME = { HOME: "/tmp", TMPDIR: "/tmp", USER: "nobody", LOGNAME: "nobody" } as const;
 
 /** Why `dir` cannot be a working directory, or `undefined` when it can. */
 async function directoryProblem(dir: string): Promise<string | undefined> {
@@ -251,40 +305,4 @@ function spawnFailure(err: NodeJS.ErrnoException, file: string, cwd: string, sea
       searched,
     },
   );
-}
-
-/** A counting semaphore whose waiters give up when their signal aborts. */
-class Slots {
-  private free: number;
-  private readonly waiters: Array<() => void> = [];
-
-  constructor(size: number) {
-    this.free = size;
-  }
-
-  /** Resolves `true` with a slot held, or `false` when `signal` aborted first. */
-  acquire(signal: AbortSignal): Promise<boolean> {
-    if (this.free > 0) {
-      this.free--;
-      return Promise.resolve(true);
-    }
-    return new Promise((resolve) => {
-      const grant = () => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(true);
-      };
-      const onAbort = () => {
-        this.waiters.splice(this.waiters.indexOf(grant), 1);
-        resolve(false);
-      };
-      this.waiters.push(grant);
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
-  }
-
-  release(): void {
-    const next = this.waiters.shift();
-    if (next) next();
-    else this.free++;
-  }
 }

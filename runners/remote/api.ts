@@ -36,6 +36,8 @@ export interface LeasedTask {
   params: Record<string, unknown>;
   inputs: LeasedInput[];
   outputs: Array<{ name: string; kind: string }>;
+  /** The stage's runner labels. */
+  labels?: string[];
   timeoutMs: number | null;
 }
 
@@ -100,7 +102,7 @@ export async function leaseStageRuns(
 ): Promise<LeasedTask[]> {
   const data = await client.gql(
     `mutation Lease($i: LeaseStageRunsInput!) { leaseStageRuns(input: $i) {
-       __typename ... on LeaseStageRunsPayload { tasks { stageRunId runId attempt stageName epoch run baseDir params timeoutMs
+       __typename ... on LeaseStageRunsPayload { tasks { stageRunId runId attempt stageName epoch run baseDir params timeoutMs labels
          inputs { name artifactId kind hash size isDirectory metadata downloadUrl } outputs { name kind } } } ${ERROR_FIELDS} } }`,
     { i: { runnerId, max, waitMs } },
     signal,

@@ -22,6 +22,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { runKindOf, type ResolvedInput, type Runner, type StageOutcome, type StageReporter, type StageTask } from "../contract";
 import { FailureType } from "../failures";
 import { type OperatorRef, createLocalRunner } from "../local";
+import { type StageIsolation } from "../sandbox";
 import { createProcessRunner, DEFAULT_ENV_PASSTHROUGH } from "../process";
 import type { ArtifactKind, StageRun } from "../../src/pipelines/spec";
 import {
@@ -72,6 +73,12 @@ export interface RemoteAgentOptions {
   killGraceMs?: number;
   /** Variables the process runner passes through to commands. @default DEFAULT_ENV_PASSTHROUGH */
   env?: readonly string[];
+  /**
+   * Where command and module stages run (`runners/PROTOCOL.md`, "Isolation"); the agent's own work
+   * folder (its input cache) is added to what a sandbox hides. `sluice runner` chooses from
+   * `SLUICE_SANDBOX_BWRAP` and `SLUICE_TRUSTED_CODE` as a server does. @default { mode: "trusted" }
+   */
+  isolation?: StageIsolation;
   /** The version reported at registration. @default the version in the package.json above this file */
   version?: string;
   /** Where the agent reports what it does (pino's shape). @default a logger that drops everything */
@@ -132,6 +139,10 @@ export function createRemoteAgent(options: RemoteAgentOptions): RemoteAgent {
   const workDir = path.resolve(options.workDir ?? path.join(os.tmpdir(), `sluice-agent-${name.replace(/[^A-Za-z0-9_.-]/g, "_")}`));
   const client = new AgentClient(options.server, options.token, log, maxBackoffMs);
   const cache = new InputCache(client, path.join(workDir, "cache"));
+  const isolation: StageIsolation | undefined =
+    options.isolation?.mode === "sandbox"
+      ? { ...options.isolation, hide: [...(options.isolation.hide ?? []), workDir] }
+      : options.isolation;
   const threads = options.threads ?? Math.min(concurrency, Math.max(1, os.availableParallelism() - 1));
   let local: Runner | undefined;
   let processRunner: Runner | undefined;
@@ -220,6 +231,7 @@ export function createRemoteAgent(options: RemoteAgentOptions): RemoteAgent {
         capacity: concurrency,
         killGraceMs,
         env: options.env ?? DEFAULT_ENV_PASSTHROUGH,
+        isolation,
       });
       return processRunner;
     }
@@ -230,6 +242,7 @@ export function createRemoteAgent(options: RemoteAgentOptions): RemoteAgent {
       capacity: concurrency,
       cancelGraceMs: killGraceMs,
       operators: options.operators,
+      isolation,
     });
     return local;
   }
@@ -347,6 +360,7 @@ export function createRemoteAgent(options: RemoteAgentOptions): RemoteAgent {
       inputs,
       outputs: Object.fromEntries(task.outputs.map((o) => [o.name, { kind: o.kind as ArtifactKind }])),
       workDir: scratch,
+      labels: task.labels ?? [],
       ...(task.timeoutMs !== null ? { timeoutMs: task.timeoutMs } : {}),
     };
   }

@@ -135,6 +135,18 @@ export interface SluiceConfig {
   readonly sqlSourceTimeoutMs: number;
   /** Most rows a POSTGRES_QUERY dataset source may return; a query returning more is refused. `SLUICE_SQL_SOURCE_MAX_ROWS`. @default 10000000 */
   readonly sqlSourceMaxRows: number;
+  /**
+   * The bubblewrap program that sandboxes project code (command and module stages); probed at
+   * start. `none` runs no sandbox. `SLUICE_SANDBOX_BWRAP`. @default "bwrap" (looked up on PATH)
+   */
+  readonly sandboxBwrap: string;
+  /**
+   * Without a working sandbox, run project code anyway, unsandboxed (still with only the
+   * documented environment); otherwise command and module stages are refused
+   * (`SANDBOX_UNAVAILABLE`). Only for servers where every EDITOR is trusted with the server
+   * itself. `SLUICE_TRUSTED_CODE`. @default false
+   */
+  readonly trustedCode: boolean;
 }
 
 /** A runner the server can host in its own process. */
@@ -331,6 +343,8 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     predictionLog: predictionLogSettings(env, (variable, value, expected) => new ConfigError(variable, value, expected)),
     sqlSourceTimeoutMs: integer(env, "SLUICE_SQL_SOURCE_TIMEOUT_MS", 60_000, 1),
     sqlSourceMaxRows: integer(env, "SLUICE_SQL_SOURCE_MAX_ROWS", 10_000_000, 1),
+    sandboxBwrap: env.SLUICE_SANDBOX_BWRAP?.trim() || "bwrap",
+    trustedCode: bool(env, "SLUICE_TRUSTED_CODE", false),
   };
   if (config.port > 65535) throw new ConfigError("PORT", String(config.port), "a port number 0-65535");
   if (config.adminToken !== undefined && config.adminToken.length < 24) {

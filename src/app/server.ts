@@ -208,7 +208,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
     if (!options.db) await db.close();
     throw err;
   }
-  const engine = startEmbeddedEngine(services, config, opened.workRoot, log);
+  const engine = startEmbeddedEngine(services, config, opened, log);
   // Without an engine of its own, the server still takes back the leases of remote runners that died.
   services.agents.start({ sweepLeases: !engine, log: log.child({ component: "agents" }) });
   const triggers = await startTriggerService(services, log);

@@ -100,6 +100,8 @@ export interface OpenServices {
   services: Services;
   /** Root of the scratch folders of running stage attempts. */
   workRoot: string;
+  /** Root of the artifact store (hidden from sandboxed stages but for their own inputs). */
+  artifactRoot: string;
   close(): Promise<void>;
 }
 
@@ -214,6 +216,7 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
   return {
     services,
     workRoot,
+    artifactRoot,
     async close() {
       await serving.close();
       await predictionLog.close();

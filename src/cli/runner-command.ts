@@ -52,7 +52,13 @@ export async function runnerCommand(flags: RunnerFlags): Promise<void> {
   const concurrency = positiveInt(flags.concurrency ?? "1", "--concurrency");
   const drainGraceMs = flags.drainGrace !== undefined ? positiveInt(flags.drainGrace, "--drain-grace", 0) : undefined;
   const log = createLogger(process.env.LOG_LEVEL || "info").child({ component: "runner" });
+  // The token is read; a stage must not inherit it (the sandbox keeps it from /proc as well).
+  delete process.env.SLUICE_TOKEN;
+  const { loadConfig } = require("../app/config") as typeof import("../app/config");
+  const { stageIsolation } = require("../runs/isolation") as typeof import("../runs/isolation");
+  const isolation = stageIsolation(loadConfig(process.env), [], log);
   const agent = createRemoteAgent({
+    isolation,
     server,
     token,
     name: flags.name ?? os.hostname(),

@@ -1,6 +1,7 @@
 import { loadConfig } from "../app/config";
 import { createLogger } from "../app/logger";
 import { startServer } from "../app/server";
+import { forgetServerSecrets } from "../app/server-secrets";
 
 export interface ServerFlags {
   port?: string;
@@ -20,6 +21,7 @@ export async function serverCommand(flags: ServerFlags): Promise<void> {
     host: flags.host,
     dataDir: flags.dataDir,
   });
+  forgetServerSecrets();
   const log = createLogger(config.logLevel);
   const server = await startServer(config, { log });
   if (server.bootstrapToken && !config.adminToken) {

@@ -12,21 +12,25 @@ export function registerTypeScript(): void {
   const extensions = (Module as unknown as { _extensions: Record<string, (m: NodeModule, filename: string) => void> })._extensions;
   if (extensions[".ts"]) return;
   const compile = (m: NodeModule, filename: string) => {
-    const source = fs.readFileSync(filename, "utf8");
-    const { outputText } = ts.transpileModule(source, {
-      fileName: filename,
-      compilerOptions: {
-        module: ts.ModuleKind.CommonJS,
-        target: ts.ScriptTarget.ES2022,
-        esModuleInterop: true,
-        sourceMap: false,
-        inlineSourceMap: true,
-        inlineSources: true,
-      },
-    });
+    const outputText = transpileTypeScript(fs.readFileSync(filename, "utf8"), filename);
     (m as unknown as { _compile(code: string, filename: string): void })._compile(outputText, filename);
   };
   extensions[".ts"] = compile;
   extensions[".mts"] = compile;
   extensions[".cts"] = compile;
+}
+
+/** One TypeScript file as the CommonJS JavaScript `registerTypeScript` runs (types erased, inline source map). */
+export function transpileTypeScript(source: string, fileName: string): string {
+  return ts.transpileModule(source, {
+    fileName,
+    compilerOptions: {
+      module: ts.ModuleKind.CommonJS,
+      target: ts.ScriptTarget.ES2022,
+      esModuleInterop: true,
+      sourceMap: false,
+      inlineSourceMap: true,
+      inlineSources: true,
+    },
+  }).outputText;
 }

@@ -103,6 +103,8 @@ export interface LeasedTaskData {
   params: Record<string, unknown>;
   inputs: LeasedInputData[];
   outputs: Array<{ name: string; kind: string }>;
+  /** The stage's runner labels (`network` lets a sandboxed stage use the network). */
+  labels: string[];
   timeoutMs: number | null;
 }
 
@@ -368,6 +370,7 @@ export class AgentService {
           downloadUrl: `/artifacts/${a.id}/content`,
         })),
         outputs: Object.entries(stage.spec.outputs ?? {}).map(([name, o]) => ({ name, kind: o.kind })),
+        labels: [...(stage.spec.runner?.labels ?? [])],
         timeoutMs: stage.spec.timeoutMs ?? null,
       });
     }

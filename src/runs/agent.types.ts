@@ -234,6 +234,9 @@ export class LeasedTask {
   @Field(() => [LeasedOutput])
   outputs: LeasedOutput[];
 
+  @Field(() => [String], { description: "The stage's runner labels; `network` lets a sandboxed stage use the network." })
+  labels: string[];
+
   @Field(() => Float, { nullable: true, description: "Stop the attempt after this long (a TIMEOUT failure)." })
   timeoutMs: number | null;
 }

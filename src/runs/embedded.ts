@@ -6,6 +6,7 @@ import type { Runner } from "../../runners/contract";
 import { createLocalRunner } from "../../runners/local";
 import { DATA_PLANE_OPERATORS } from "../operators/catalog";
 import { createProcessRunner } from "../../runners/process";
+import { stageIsolation } from "./isolation";
 import type { SluiceConfig } from "../app/config";
 import type { Services } from "../app/services";
 import { RunEngine } from "./engine";
@@ -16,8 +17,18 @@ import { RunEngine } from "./engine";
  * `SLUICE_RUNNER_LABELS` (`local` by default). A server with none still serves the API and takes back expired leases; remote agents
  * then do the work.
  */
-export function startEmbeddedEngine(services: Services, config: SluiceConfig, workRoot: string, log: Logger): RunEngine {
+export function startEmbeddedEngine(
+  services: Services,
+  config: SluiceConfig,
+  folders: { workRoot: string; artifactRoot: string },
+  log: Logger,
+): RunEngine {
+  const { workRoot } = folders;
   const runners: Runner[] = [];
+  const isolation =
+    config.embeddedRunners.size > 0
+      ? stageIsolation(config, [...(config.dataDir === "memory://" ? [] : [config.dataDir]), folders.artifactRoot, workRoot], log)
+      : undefined;
   if (config.embeddedRunners.has("local")) {
     const threads = config.localThreads ?? Math.max(1, availableParallelism() - 1);
     // More attempts than threads may be leased: short stages then queue for a worker here
@@ -28,10 +39,11 @@ export function startEmbeddedEngine(services: Services, config: SluiceConfig, wo
         threads,
         capacity: Math.max(16, threads * 8),
         operators: { ...DATA_PLANE_OPERATORS },
+        isolation,
       }),
     );
   }
-  if (config.embeddedRunners.has("process")) runners.push(createProcessRunner({ labels: [...config.embeddedLabels] }));
+  if (config.embeddedRunners.has("process")) runners.push(createProcessRunner({ labels: [...config.embeddedLabels], isolation }));
   // With no runners of its own the engine still sweeps expired leases (of remote agents).
   const engine = new RunEngine(services, {
     owner: `server:${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`,

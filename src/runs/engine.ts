@@ -311,6 +311,7 @@ export class RunEngine {
       inputs,
       outputs: Object.fromEntries(Object.entries(stage.spec.outputs ?? {}).map(([n, o]) => [n, { kind: o.kind }])),
       workDir,
+      labels: stage.spec.runner?.labels ?? [],
       timeoutMs: stage.spec.timeoutMs,
     };
     return { task, inputIds: Object.fromEntries(Object.entries(artifacts).map(([n, a]) => [n, a.id])) };

@@ -22,7 +22,9 @@ describe("the flights demo (npm start)", () => {
     previousRoots = process.env.SLUICE_DATA_ROOTS;
     // The ingest operator reads the landing file in the demo's work dir.
     process.env.SLUICE_DATA_ROOTS = `${REPO},${workDir}`;
-    t = await startTestServer({ env: { SLUICE_DATA_ROOTS: `${REPO},${workDir}`, SLUICE_MONITORING_INTERVAL_MS: "300" } });
+    // The demo runs as `npm start` does: its module stages sandboxed, when bubblewrap is there.
+    const sandbox = fs.existsSync("/usr/bin/bwrap") ? { SLUICE_SANDBOX_BWRAP: "/usr/bin/bwrap", SLUICE_TRUSTED_CODE: "0" } : {};
+    t = await startTestServer({ env: { SLUICE_DATA_ROOTS: `${REPO},${workDir}`, SLUICE_MONITORING_INTERVAL_MS: "300", ...sandbox } });
   });
   after(async () => {
     await t.close();

@@ -38,7 +38,9 @@ describe("examples/python-trainer", () => {
     if (skipReason) return;
     previousRoots = process.env.SLUICE_DATA_ROOTS;
     process.env.SLUICE_DATA_ROOTS = REPO;
-    t = await startTestServer({ env: { SLUICE_DATA_ROOTS: REPO } });
+    // The trainer and the module stage run as project code does in production: sandboxed, when bubblewrap is there.
+    const sandbox = fs.existsSync("/usr/bin/bwrap") ? { SLUICE_SANDBOX_BWRAP: "/usr/bin/bwrap", SLUICE_TRUSTED_CODE: "0" } : {};
+    t = await startTestServer({ env: { SLUICE_DATA_ROOTS: REPO, ...sandbox } });
     projectId = await seedProject(t, "python-trainer");
   });
   after(async () => {

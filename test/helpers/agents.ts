@@ -46,11 +46,22 @@ export interface AgentProcess {
   workDir: string;
 }
 
-export function spawnAgent(t: TestServer, token: string, args: string[]): AgentProcess {
+/**
+ * Like test servers, agents run project code as trusted (unsandboxed) unless `env` says otherwise:
+ * most tests' stages touch scratch files outside their work folder.
+ */
+export function spawnAgent(t: TestServer, token: string, args: string[], env: Record<string, string> = {}): AgentProcess {
   const workDir = mkdtempSync(path.join(os.tmpdir(), "sluice-agent-proc-"));
   const child = spawn(process.execPath, ["bin/sluice.js", "runner", "--server", t.url, "--work-dir", workDir, ...args], {
     cwd: repositoryRoot(),
-    env: { ...process.env, SLUICE_TOKEN: token, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "info" },
+    env: {
+      ...process.env,
+      SLUICE_SANDBOX_BWRAP: "none",
+      SLUICE_TRUSTED_CODE: "1",
+      SLUICE_TOKEN: token,
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "info",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";

@@ -49,6 +49,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     SLUICE_RATE_LIMIT: "0",
     SLUICE_ADMIN_TOKEN: adminToken,
     DATABASE_URL: testDb.url,
+    // Most tests' stages touch scratch files outside their work folder: they run project code as
+    // trusted, unsandboxed. test/security/stage-sandbox.test.ts and the examples turn the sandbox on.
+    SLUICE_SANDBOX_BWRAP: "none",
+    SLUICE_TRUSTED_CODE: "1",
     ...options.env,
   });
   const server = await startServer(config, { log: createLogger(process.env.TEST_LOG_LEVEL ?? "silent"), db: options.db });

@@ -77,10 +77,13 @@ export function defineRunnerSuite(name: string, makeRunner: () => Runner | Promi
     });
 
     it("streams log lines in order while the stage runs: the first arrives before the stage finishes", async () => {
-      const release = path.join(temp.make(), "release");
+      // The release file sits in the attempt's own work folder: a sandboxed stage sees nothing else.
+      const t = task({ run: fixtures.waitForRelease });
+      const release = path.join(t.workDir, "release");
+      t.params = { release };
       const reporter = new RecordingReporter();
       let finished = false;
-      const outcome = runner.run(task({ run: fixtures.waitForRelease, params: { release } }), reporter, neverAborted());
+      const outcome = runner.run(t, reporter, neverAborted());
       void outcome.then(() => (finished = true));
       await reporter.waitForLine("line 1");
       assert.equal(finished, false, "the stage must still be running when its first line arrives");
@@ -172,14 +175,13 @@ export function defineRunnerSuite(name: string, makeRunner: () => Runner | Promi
     });
 
     it("runs `capacity` attempts at the same time", async () => {
-      const release = path.join(temp.make(), "release");
-      const reporters = Array.from({ length: runner.capacity }, () => new RecordingReporter());
-      const outcomes = reporters.map((reporter) =>
-        runner.run(task({ run: fixtures.waitForRelease, params: { release } }), reporter, neverAborted()),
-      );
+      const tasks = Array.from({ length: runner.capacity }, () => task({ run: fixtures.waitForRelease }));
+      for (const t of tasks) t.params = { release: path.join(t.workDir, "release") };
+      const reporters = tasks.map(() => new RecordingReporter());
+      const outcomes = tasks.map((t, i) => runner.run(t, reporters[i]!, neverAborted()));
       // Every attempt must be running (have logged its first line) before any is released.
       await Promise.all(reporters.map((reporter) => reporter.waitForLine("line 1")));
-      writeFileSync(release, "");
+      for (const t of tasks) writeFileSync(t.params.release as string, "");
       for (const outcome of await Promise.all(outcomes)) succeeded(outcome);
     });
   });

@@ -1,17 +1,17 @@
 import assert from "node:assert/strict";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { StageTask } from "../../runners/contract";
 import { createLocalRunner, type LocalRunner } from "../../runners/local";
 import type { StageRun } from "../../src/pipelines/spec";
-import { defineRunnerSuite, failedWith, succeeded } from "./conformance";
+import { defineRunnerSuite, failedWith, type RunnerFixtures, succeeded } from "./conformance";
 import { fixturePath, makeTask, neverAborted, RecordingReporter, TempDirs } from "./harness";
 
 const baseDir = fixturePath("local");
 const stage = (name: string): StageRun => ({ module: "stages.ts", export: name });
 
-defineRunnerSuite("local runner", () => createLocalRunner({ threads: 2, cancelGraceMs: 500 }), {
+const FIXTURES: RunnerFixtures = {
   baseDir,
   succeed: stage("succeed"),
   waitForRelease: stage("waitForRelease"),
@@ -22,7 +22,18 @@ defineRunnerSuite("local runner", () => createLocalRunner({ threads: 2, cancelGr
   failNonRetryable: stage("failNonRetryable"),
   skipOutput: stage("skipOutput"),
   types: { fail: "STAGE_ERROR", failNonRetryable: "STAGE_ERROR" },
-});
+};
+
+defineRunnerSuite("local runner", () => createLocalRunner({ threads: 2, cancelGraceMs: 500 }), FIXTURES);
+
+/** The same contract with project code in a bubblewrap sandbox (PROTOCOL.md, "Isolation"). */
+const BWRAP = "/usr/bin/bwrap";
+if (existsSync(BWRAP))
+  defineRunnerSuite(
+    "local runner, sandboxed",
+    () => createLocalRunner({ threads: 2, cancelGraceMs: 500, isolation: { mode: "sandbox", bwrap: BWRAP } }),
+    FIXTURES,
+  );
 
 describe("createLocalRunner", () => {
   const temp = new TempDirs();

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { ResolvedInput, StageTask } from "../../runners/contract";
 import type { Runner } from "../../runners/contract";
 import { createProcessRunner, envName } from "../../runners/process";
 import type { StageRun } from "../../src/pipelines/spec";
-import { defineRunnerSuite, failedWith, succeeded } from "./conformance";
+import { defineRunnerSuite, failedWith, type RunnerFixtures, succeeded } from "./conformance";
 import { fixturePath, makeTask, neverAborted, RecordingReporter, TempDirs } from "./harness";
 
 const baseDir = fixturePath("process");
@@ -14,7 +14,7 @@ const baseDir = fixturePath("process");
 const python = (script: string, ...args: string[]): StageRun => ({ command: ["/usr/bin/python3", "-B", script, ...args] });
 const sh = (script: string): StageRun => ({ command: ["sh", "-c", script] });
 
-defineRunnerSuite("process runner", () => createProcessRunner({ capacity: 3, killGraceMs: 1000 }), {
+const FIXTURES: RunnerFixtures = {
   baseDir,
   succeed: python("succeed.py"),
   waitForRelease: python("wait_for_release.py"),
@@ -25,7 +25,18 @@ defineRunnerSuite("process runner", () => createProcessRunner({ capacity: 3, kil
   failNonRetryable: { command: ["node", "-e", "console.error('usage: stage <file>'); process.exit(2)"] },
   skipOutput: python("skip_output.py"),
   types: { fail: "EXIT_CODE", failNonRetryable: "EXIT_CODE" },
-});
+};
+
+defineRunnerSuite("process runner", () => createProcessRunner({ capacity: 3, killGraceMs: 1000 }), FIXTURES);
+
+/** The same contract with project code in a bubblewrap sandbox (PROTOCOL.md, "Isolation"). */
+const BWRAP = "/usr/bin/bwrap";
+if (existsSync(BWRAP))
+  defineRunnerSuite(
+    "process runner, sandboxed",
+    () => createProcessRunner({ capacity: 3, killGraceMs: 1000, isolation: { mode: "sandbox", bwrap: BWRAP } }),
+    FIXTURES,
+  );
 
 /** Whether process `pid` is gone (or a zombie nobody has reaped yet). */
 function isGone(pid: number): boolean {
@@ -307,5 +318,47 @@ describe("createProcessRunner", () => {
     } finally {
       await single.close();
     }
+  });
+});
+
+describe("createProcessRunner, sandboxed", { skip: !existsSync(BWRAP) && "bubblewrap is not installed" }, () => {
+  const temp = new TempDirs();
+  let runner: Runner;
+  const task = (fields: Partial<StageTask> & { run: StageRun }) => makeTask(temp, { baseDir, ...fields });
+
+  before(() => {
+    runner = createProcessRunner({ killGraceMs: 2000, isolation: { mode: "sandbox", bwrap: BWRAP } });
+  });
+  after(async () => {
+    await runner.close();
+    temp.cleanup();
+  });
+
+  it("gives a canceled command its SIGTERM and grace inside the sandbox, then ends what it left running", async () => {
+    const reporter = new RecordingReporter();
+    const controller = new AbortController();
+    const script = "trap 'echo got TERM; sleep 0.2; echo cleaned up; exit 0' TERM; echo started; sleep 30303 & wait";
+    const outcome = runner.run(task({ run: sh(script) }), reporter, controller.signal);
+    await reporter.waitForLine("started");
+    controller.abort();
+    assert.deepEqual(await outcome, { status: "canceled" });
+    assert.deepEqual(reporter.lines("stdout"), ["started", "got TERM", "cleaned up"]);
+    const leftovers = readdirSync("/proc").filter((p) => {
+      try {
+        return /^\d+$/.test(p) && readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0").includes("30303");
+      } catch {
+        return false;
+      }
+    });
+    assert.deepEqual(leftovers, [], "the background sleep outlived its sandbox");
+  });
+
+  it("reports a program missing in the sandbox as a non-retryable SPAWN_FAILED", async () => {
+    const failure = failedWith(
+      await runner.run(task({ run: { command: ["no-such-program-here"] } }), new RecordingReporter(), neverAborted()),
+      "SPAWN_FAILED",
+    );
+    assert.equal(failure.nonRetryable, true);
+    assert.match(failure.message, /no-such-program-here/);
   });
 });

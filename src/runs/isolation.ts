@@ -1,0 +1,28 @@
+import type { Logger } from "pino";
+import { probeSandbox, resolveProgram, type StageIsolation } from "../../runners/sandbox";
+import type { SluiceConfig } from "../app/config";
+
+/**
+ * How this server (or `sluice runner`) hosts project code, said once in its log: sandboxed when
+ * bubblewrap passes its probe; otherwise unsandboxed if `SLUICE_TRUSTED_CODE` says every EDITOR is trusted, else not at
+ * all. `hide` are the server's own folders, kept out of every sandbox.
+ */
+export function stageIsolation(config: Pick<SluiceConfig, "sandboxBwrap" | "trustedCode">, hide: string[], log: Logger): StageIsolation {
+  // Resolved once, here: a stage's own PATH (its `env`) must never choose the program that sandboxes it.
+  const bwrap = config.sandboxBwrap === "none" ? undefined : resolveProgram(config.sandboxBwrap);
+  const problem =
+    config.sandboxBwrap === "none" ? "SLUICE_SANDBOX_BWRAP=none" : !bwrap ? `${config.sandboxBwrap} not found` : probeSandbox(bwrap);
+  if (!problem && bwrap) {
+    log.info({ bwrap }, "project code (command and module stages) runs sandboxed with bubblewrap");
+    return { mode: "sandbox", bwrap, hide };
+  }
+  if (config.trustedCode) {
+    log.warn({ problem }, "no sandbox for project code; SLUICE_TRUSTED_CODE=1: command and module stages run unsandboxed");
+    return { mode: "trusted" };
+  }
+  log.error(
+    { problem },
+    "no sandbox for project code: command and module stages will be refused (SANDBOX_UNAVAILABLE); install bubblewrap, or set SLUICE_TRUSTED_CODE=1 if every EDITOR is trusted with this server",
+  );
+  return { mode: "refuse" };
+}
