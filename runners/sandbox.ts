@@ -19,7 +19,10 @@ import { FailureType, failed } from "./failures";
  * - `trusted`: unsandboxed, with only the documented environment (`SLUICE_TRUSTED_CODE=1`);
  * - `refuse`: no sandbox and no trust: command and module stages fail `SANDBOX_UNAVAILABLE`.
  */
-export type StageIsolation = { mode: "sandbox"; bwrap: string; hide?: readonly string[] } | { mode: "trusted" } | { mode: "refuse" };
+export type StageIsolation =
+  | { mode: "sandbox"; bwrap: string; hide?: readonly string[]; codeRoots?: readonly string[] }
+  | { mode: "trusted" }
+  | { mode: "refuse" };
 
 /** The runner label a stage asks for to keep the network inside its sandbox. */
 export const NETWORK_LABEL = "network";
@@ -128,11 +131,24 @@ function depth(p: string): number {
  * path cannot be shown (the root, a system folder the sandbox makes, or a folder the server hides).
  */
 export function sandboxArgs(
-  isolation: { bwrap: string; hide?: readonly string[] },
+  isolation: { bwrap: string; hide?: readonly string[]; codeRoots?: readonly string[] },
   mounts: SandboxMounts,
 ): { args: string[] } | { failure: StageOutcome } {
   const hide = (isolation.hide ?? []).map((p) => path.resolve(p));
+  const codeRoots = isolation.codeRoots?.map((p) => path.resolve(p));
   for (const p of mounts.project) {
+    // The pipeline's folder is chosen by whoever applied it: only folders the operator declared
+    // as holding project code may be shown, or an EDITOR could show any host folder to a stage.
+    if (codeRoots && !codeRoots.some((root) => isInside(path.resolve(p), root))) {
+      return {
+        failure: failed(
+          FailureType.SANDBOX_REFUSED,
+          "the pipeline's folder is outside the folders this runner hosts project code from (SLUICE_CODE_ROOTS)",
+          true,
+          { setting: "SLUICE_CODE_ROOTS" },
+        ),
+      };
+    }
     if (path.resolve(p) === "/" || RESERVED.some((r) => isInside(p, r) || isInside(r, p))) {
       return {
         failure: failed(

@@ -147,6 +147,13 @@ export interface SluiceConfig {
    * itself. `SLUICE_TRUSTED_CODE`. @default false
    */
   readonly trustedCode: boolean;
+  /**
+   * Folders a pipeline's code may come from when it runs sandboxed: a pipeline whose folder (its
+   * `baseDir`, a command's `cwd`, a module's folder) lies elsewhere is refused (`SANDBOX_REFUSED`),
+   * so nobody who may apply a pipeline can show another host folder to a stage.
+   * `SLUICE_CODE_ROOTS`, a comma list. @default the working directory
+   */
+  readonly codeRoots: readonly string[];
 }
 
 /** A runner the server can host in its own process. */
@@ -345,6 +352,7 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     sqlSourceMaxRows: integer(env, "SLUICE_SQL_SOURCE_MAX_ROWS", 10_000_000, 1),
     sandboxBwrap: env.SLUICE_SANDBOX_BWRAP?.trim() || "bwrap",
     trustedCode: bool(env, "SLUICE_TRUSTED_CODE", false),
+    codeRoots: dataRoots(env, "SLUICE_CODE_ROOTS", [process.cwd()]),
   };
   if (config.port > 65535) throw new ConfigError("PORT", String(config.port), "a port number 0-65535");
   if (config.adminToken !== undefined && config.adminToken.length < 24) {

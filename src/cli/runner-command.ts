@@ -1,3 +1,4 @@
+import path from "node:path";
 import os from "node:os";
 import type { Command } from "commander";
 
@@ -56,7 +57,11 @@ export async function runnerCommand(flags: RunnerFlags): Promise<void> {
   delete process.env.SLUICE_TOKEN;
   const { loadConfig } = require("../app/config") as typeof import("../app/config");
   const { stageIsolation } = require("../runs/isolation") as typeof import("../runs/isolation");
-  const isolation = stageIsolation(loadConfig(process.env), [], log);
+  const config = loadConfig(process.env);
+  // An agent given --base-dir hosts the pipeline's code there; otherwise SLUICE_CODE_ROOTS (default: here).
+  const codeRoots =
+    flags.baseDir && !process.env.SLUICE_CODE_ROOTS ? [...config.codeRoots, path.resolve(flags.baseDir)] : config.codeRoots;
+  const isolation = stageIsolation({ ...config, codeRoots }, [], log);
   const agent = createRemoteAgent({
     isolation,
     server,

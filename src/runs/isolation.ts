@@ -7,14 +7,18 @@ import type { SluiceConfig } from "../app/config";
  * bubblewrap passes its probe; otherwise unsandboxed if `SLUICE_TRUSTED_CODE` says every EDITOR is trusted, else not at
  * all. `hide` are the server's own folders, kept out of every sandbox.
  */
-export function stageIsolation(config: Pick<SluiceConfig, "sandboxBwrap" | "trustedCode">, hide: string[], log: Logger): StageIsolation {
+export function stageIsolation(
+  config: Pick<SluiceConfig, "sandboxBwrap" | "trustedCode" | "codeRoots">,
+  hide: string[],
+  log: Logger,
+): StageIsolation {
   // Resolved once, here: a stage's own PATH (its `env`) must never choose the program that sandboxes it.
   const bwrap = config.sandboxBwrap === "none" ? undefined : resolveProgram(config.sandboxBwrap);
   const problem =
     config.sandboxBwrap === "none" ? "SLUICE_SANDBOX_BWRAP=none" : !bwrap ? `${config.sandboxBwrap} not found` : probeSandbox(bwrap);
   if (!problem && bwrap) {
-    log.info({ bwrap }, "project code (command and module stages) runs sandboxed with bubblewrap");
-    return { mode: "sandbox", bwrap, hide };
+    log.info({ bwrap, codeRoots: config.codeRoots }, "project code (command and module stages) runs sandboxed with bubblewrap");
+    return { mode: "sandbox", bwrap, hide, codeRoots: config.codeRoots };
   }
   if (config.trustedCode) {
     log.warn({ problem }, "no sandbox for project code; SLUICE_TRUSTED_CODE=1: command and module stages run unsandboxed");

@@ -130,7 +130,7 @@ describe(
       root = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-sandbox-test-"));
       fs.writeFileSync(path.join(root, "stages.js"), STAGES_JS);
       testDb = await createTestDatabase();
-      server = await startServerProcess(root, testDb, { SLUICE_RUNNER_LABELS: "local,network" });
+      server = await startServerProcess(root, testDb, { SLUICE_RUNNER_LABELS: "local,network", SLUICE_CODE_ROOTS: root });
       projectId = await seedProject(server.t as TestServer);
       listener = net.createServer((socket) => socket.end());
       await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
@@ -242,6 +242,22 @@ describe(
       assert.ok(!s.failure?.message.includes(root), "the refusal names a server path");
     });
 
+    it("refuses to show a stage a pipeline folder outside SLUICE_CODE_ROOTS, naming the setting", async () => {
+      const t = server.t as TestServer;
+      const { pipelineId } = await applyPipeline(
+        t,
+        projectId,
+        { name: "elsewhere", stages: [{ name: "peek", run: { command: ["ls"] } }] },
+        os.homedir(),
+      );
+      const run = await waitForRun(t, await triggerRun(t, pipelineId), 30_000);
+      const s = stage(run, "peek");
+      assert.equal(s.status, "FAILED");
+      assert.equal(s.failure?.type, "SANDBOX_REFUSED");
+      assert.match(s.failure?.message, /SLUICE_CODE_ROOTS/);
+      assert.ok(!s.failure?.message.includes(os.homedir()), "the refusal names a server path");
+    });
+
     it("leaves none of a command's processes alive after cancelRun, its background children included", async () => {
       const t = server.t as TestServer;
       const { pipelineId } = await applyPipeline(
@@ -345,6 +361,7 @@ describe("stage sandbox on a remote agent (sluice runner)", { skip: !fs.existsSy
     const agent = spawnAgent(t, token, ["--name", "sandboxed-agent", "--labels", "local"], {
       SLUICE_SANDBOX_BWRAP: BWRAP,
       SLUICE_TRUSTED_CODE: "0",
+      SLUICE_CODE_ROOTS: root,
     });
     try {
       await waitForRunner(t, "sandboxed-agent");
