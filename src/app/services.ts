@@ -120,11 +120,13 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
   const artifactRoot = await folder(config.artifactDir, "artifacts");
   const workRoot = await folder(config.workDir, "work");
   const secretKey = await loadSecretKey(config, log);
-  const bus = await MessageBus.start(db, config.databaseUrl, log);
+  const bus = MessageBus.create(db, config.databaseUrl, log);
   const audit = new AuditService(db);
   const logs = new LogService(db, bus);
   const metrics = new MetricsService(db, bus);
   const events = new EventBus(bus, db);
+  // After every channel is registered, so the event cursor starts at the newest stored event.
+  await bus.open();
   const artifacts = createLocalArtifactStore({ root: artifactRoot });
   const secrets = new SecretService(db, secretKey.key);
   const datasets = new DatasetService(db, artifacts);
