@@ -1,6 +1,7 @@
 import path from "node:path";
 import { type PredictionLogSettings, predictionLogSettings } from "../serving/prediction-log/settings";
 import { type MlflowSettings, mlflowSettings } from "../tracking/mlflow/settings";
+import { allowEntryProblem } from "../notifications/webhook-targets";
 
 /** Which deployment mode the server runs in; production turns introspection off by default. */
 export type Mode = "development" | "production";
@@ -99,6 +100,16 @@ export interface SluiceConfig {
   readonly monitoringMaxWindowRows: number;
   /** The prediction log of served models (`SLUICE_PREDICTION_LOG_*`; see src/serving/prediction-log/settings.ts). */
   readonly predictionLog: PredictionLogSettings;
+  // --- Outbound targets and size limits (issue #13) ---
+  /**
+   * Exceptions to the webhook target rule (no loopback, link-local, private, CGNAT or unspecified
+   * addresses): host names, IPs or CIDRs. `SLUICE_WEBHOOK_ALLOW` (comma list). @default none
+   */
+  readonly webhookAllow: readonly string[];
+  /** Shortest interval between two fires of a cron schedule, in seconds. `SLUICE_MIN_SCHEDULE_SECONDS`. @default 60 */
+  readonly minScheduleSeconds: number;
+  /** Most stages one pipeline spec may have. `SLUICE_MAX_PIPELINE_STAGES`. @default 1000 */
+  readonly maxPipelineStages: number;
 }
 
 /** A runner the server can host in its own process. */
@@ -223,6 +234,20 @@ function secretKey(env: Env, name: string): Buffer | undefined {
   return key;
 }
 
+function webhookAllow(env: Env, name: string): readonly string[] {
+  const raw = env[name];
+  if (!raw) return [];
+  const entries = raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const entry of entries) {
+    const problem = allowEntryProblem(entry);
+    if (problem) throw new ConfigError(name, entry, `${problem}, in a comma list`);
+  }
+  return entries;
+}
+
 function dataRoots(env: Env, name: string, fallback: string[]): readonly string[] {
   const raw = env[name];
   if (raw === undefined || raw.trim() === "") return Object.freeze([...new Set(fallback)]);
@@ -287,6 +312,9 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     monitoringIntervalMs: integer(env, "SLUICE_MONITORING_INTERVAL_MS", 5_000, 0),
     monitoringMaxWindowRows: integer(env, "SLUICE_MONITORING_MAX_WINDOW_ROWS", 100_000, 1),
     predictionLog: predictionLogSettings(env, (variable, value, expected) => new ConfigError(variable, value, expected)),
+    webhookAllow: webhookAllow(env, "SLUICE_WEBHOOK_ALLOW"),
+    minScheduleSeconds: integer(env, "SLUICE_MIN_SCHEDULE_SECONDS", 60, 1),
+    maxPipelineStages: integer(env, "SLUICE_MAX_PIPELINE_STAGES", 1000, 1),
   };
   if (config.port > 65535) throw new ConfigError("PORT", String(config.port), "a port number 0-65535");
   if (config.adminToken !== undefined && config.adminToken.length < 24) {

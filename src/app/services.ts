@@ -20,6 +20,7 @@ import { DatasetService } from "../datasets/dataset.service";
 import { IngestionService } from "../datasets/ingestion.service";
 import { EvaluationService } from "../evaluation/evaluation.service";
 import { NotificationService } from "../notifications/notification.service";
+import { WebhookTargetPolicy } from "../notifications/webhook-targets";
 import { FeatureService } from "../features/feature.service";
 import { GovernanceService } from "../governance/governance.service";
 import { RegistryService } from "../registry/registry.service";
@@ -188,7 +189,7 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     registry,
     evaluation,
     governance,
-    notifications: new NotificationService(db, secrets),
+    notifications: new NotificationService(db, secrets, new WebhookTargetPolicy(config.webhookAllow)),
     tracking,
     serving,
     deployments,
