@@ -8,11 +8,13 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Client } from "pg";
+import { reconnectDelay } from "../../src/events/message-bus";
 import { RunEvents } from "../../src/runs/run-events";
 import { seedProject } from "../helpers/fixtures";
 import { applyPipeline, triggerRun, waitForRun } from "../helpers/pipelines";
 import { startTestServer, type TestServer } from "../helpers/server";
-import { createEventRule, emitEvent, firesOf, sleep, waitFor } from "../triggers/support";
+import { TRIGGER_LEADER_LOCK } from "../../src/triggers/leader";
+import { createEventRule, createSchedule, emitEvent, firesOf, scheduleMutation, sleep, waitFor } from "../triggers/support";
 
 /** The newest PostgreSQL server binaries installed, or undefined. */
 function postgresBin(): string | undefined {
@@ -126,7 +128,7 @@ describe(
       pg = new TempPostgres(bin!, await freePort());
       pg.init();
       await pg.start();
-      t = await startTestServer({ testDb: { url: pg.url, drop: async () => undefined } });
+      t = await startTestServer({ testDb: { url: pg.url, drop: async () => undefined }, env: { SLUICE_MIN_SCHEDULE_SECONDS: "1" } });
       projectId = await seedProject(t, "restart");
       pipelineId = (await applyPipeline(t, projectId, { name: "after-restart", stages: [{ name: "a", run: { operator: "noop" } }] }))
         .pipelineId;
@@ -187,7 +189,26 @@ describe(
         return f.length > 0 ? f : undefined;
       });
       assert.equal(fire!.eventId, probe.event.cursor);
-      await waitFor("the leader to hold its lock again", async () => t.server.triggers.isLeader, 30_000);
+      // The trigger leader's lock died with its session: it is taken again, and schedules fire.
+      const lockClient = new Client({ connectionString: pg.url });
+      await lockClient.connect();
+      await waitFor(
+        "the trigger leader to hold its advisory lock again",
+        async () => {
+          const { rows } = await lockClient.query(
+            `SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.locktype = 'advisory' AND l.objid = $1 AND l.granted AND a.application_name = 'sluice-trigger-leader'`,
+            [TRIGGER_LEADER_LOCK],
+          );
+          return rows.length === 1 && t.server.triggers.isLeader;
+        },
+        30_000,
+      );
+      await lockClient.end();
+      const ticker = await createSchedule(t, { pipelineId: rulePipeline, name: "after-restart", cron: "* * * * * *" });
+      assert.equal(ticker.__typename, "SchedulePayload", JSON.stringify(ticker));
+      await waitFor("a schedule fire after the restart", async () => (await firesOf(t, "schedule", ticker.schedule.id)).length > 0, 30_000);
+      await scheduleMutation(t, "deleteSchedule", ticker.schedule.id);
 
       // Every stored run event of the pipeline arrived on the subscription, in order, once.
       const client = new Client({ connectionString: pg.url });
@@ -203,6 +224,7 @@ describe(
       assert.deepEqual(received, stored);
       assert.equal(received.filter((e) => e.type === "run.queued").length, 2, "both runs were seen");
       await sleep(1000);
+      // Runs the schedule started are of the other pipeline: the subscription above does not see them.
       assert.equal((await firesOf(t, "eventRule", rule.eventRule.id)).length, 1, "the rule fired exactly once");
       assert.deepEqual(received, stored, "nothing arrived twice");
       ctx.diagnostic(`events emitted while the listener was still down: ${whileDown}`);
@@ -235,3 +257,22 @@ describe(
     });
   },
 );
+
+describe("the listener's reconnection backoff", () => {
+  const settings = { reconnectBaseMs: 250, reconnectMaxMs: 5_000, checkIntervalMs: 10_000 };
+
+  it("doubles from the base, stops growing at the cap, and spreads each wait over its upper half", () => {
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 5, 10, 100].map((n) => reconnectDelay(n, settings, () => 1)),
+      [250, 500, 1000, 2000, 4000, 5000, 5000, 5000],
+    );
+    assert.equal(
+      reconnectDelay(3, settings, () => 0),
+      1000,
+    );
+    for (let i = 0; i < 100; i++) {
+      const d = reconnectDelay(20, settings);
+      assert.ok(d >= 2500 && d <= 5000, String(d));
+    }
+  });
+});
