@@ -3,6 +3,7 @@ import type dns from "node:dns";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { generateSecret, webhookNotifier } from "../../plugins/webhook";
+import { loadConfig } from "../../src/app/config";
 import { runSystemChange } from "../../src/app/mutation";
 import { WebhookTargetPolicy } from "../../src/notifications/webhook-targets";
 import { seedCaller, seedProject } from "../helpers/fixtures";
@@ -156,6 +157,26 @@ describe("webhook targets", () => {
         assert.match(result.error!, /^refused: .*(private|10\.).*SLUICE_WEBHOOK_ALLOW/, url);
       }
       assert.deepEqual(attempts.slice(before), [], "no connection was attempted");
+    });
+  });
+
+  describe("the allow list", () => {
+    it("lets listed hosts, addresses and CIDRs through and nothing else", () => {
+      const policy = new WebhookTargetPolicy(["10.1.0.0/16", "fd00::5", "hooks.internal"]);
+      assert.equal(policy.rangeOf("10.1.2.3"), undefined);
+      assert.equal(policy.rangeOf("::ffff:10.1.2.3"), undefined);
+      assert.equal(policy.rangeOf("10.2.0.1"), "a private (RFC 1918) address");
+      assert.equal(policy.rangeOf("fd00::5"), undefined);
+      assert.equal(policy.rangeOf("fd00::6"), "a unique-local (private) address");
+      assert.equal(policy.rangeOf("93.184.216.34"), undefined, "public addresses need no listing");
+      assert.equal(policy.hostProblem("[fd00::5]"), undefined);
+      assert.match(policy.hostProblem("127.0.0.1")!, /loopback/);
+    });
+
+    it("refuses a malformed SLUICE_WEBHOOK_ALLOW at startup, naming the variable", () => {
+      assert.throws(() => loadConfig({ SLUICE_WEBHOOK_ALLOW: "127.0.0.1,10.0.0.0/99" }), /SLUICE_WEBHOOK_ALLOW="10.0.0.0\/99"/);
+      assert.throws(() => loadConfig({ SLUICE_WEBHOOK_ALLOW: "http://x/" }), /SLUICE_WEBHOOK_ALLOW/);
+      assert.deepEqual(loadConfig({ SLUICE_WEBHOOK_ALLOW: " 127.0.0.1 , localhost" }).webhookAllow, ["127.0.0.1", "localhost"]);
     });
   });
 
