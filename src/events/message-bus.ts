@@ -77,6 +77,9 @@ interface Envelope {
  */
 export class MessageBus {
   private readonly local = new EventEmitter();
+  /** Told when the LISTEN connection is back after a loss (see `onResumed`). */
+  private readonly resumed = new EventEmitter();
+  private everConnected = false;
   private readonly codecs = new Map<string, ChannelCodec<StreamMessage>>();
   /** On PostgreSQL every publish is a NOTIFY, whether or not this process is listening now. */
   private readonly distributed: boolean;
@@ -102,6 +105,7 @@ export class MessageBus {
   ) {
     // Each subscription adds a listener; dashboards may open thousands.
     this.local.setMaxListeners(0);
+    this.resumed.setMaxListeners(0);
     this.distributed = db.kind === "postgres" && Boolean(databaseUrl);
   }
 
@@ -176,6 +180,8 @@ export class MessageBus {
     this.connected = true;
     if (this.failures > 0) this.log.info({ tries: this.failures }, "message bus listener reconnected");
     this.failures = 0;
+    if (this.everConnected) this.resumed.emit("resumed");
+    this.everConnected = true;
   }
 
   private drop(): void {
@@ -308,6 +314,23 @@ export class MessageBus {
     await this.db.dataSource.query(`SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, [PG_CHANNEL, this.payloads(channel, messages)]);
   }
 
+  /** Whether the bus itself publishes what `channel` missed while not listening (its codec has `after`). */
+  catchesUp(channel: string): boolean {
+    return this.codecs.get(channel)?.after !== undefined;
+  }
+
+  /**
+   * Calls `listener` each time the LISTEN connection is back after a loss. Subscribers of channels
+   * the bus does not catch up (logs, metrics) replay from their own cursor then.
+   */
+  onResumed(listener: () => void): void {
+    this.resumed.on("resumed", listener);
+  }
+
+  offResumed(listener: () => void): void {
+    this.resumed.off("resumed", listener);
+  }
+
   on<T extends StreamMessage>(channel: string, listener: (message: T) => void): void {
     this.local.on(channel, listener as (m: StreamMessage) => void);
   }
@@ -329,6 +352,7 @@ export class MessageBus {
     clearTimeout(this.reconnectTimer);
     clearInterval(this.checkTimer);
     this.local.removeAllListeners();
+    this.resumed.removeAllListeners();
     const client = this.listener;
     this.listener = undefined;
     this.connected = false;

@@ -255,6 +255,32 @@ describe(
       await sleep(500);
       assert.deepEqual(received, stored, "every event arrived, in order, none twice");
     });
+
+    it("replays a stage log stream from its cursor after the listener reconnects, missing no chunk", async () => {
+      const runId = await triggerRun(t, pipelineId);
+      const run = await waitForRun(t, runId, 30_000);
+      const ref = { runId, stageRunId: run.stageRuns[0]!.id, attempt: 1 };
+      const chunks: string[] = [];
+      const ws = t.ws();
+      const stop = ws.subscribe<{ stageLogStream: { text: string } }>(
+        { query: `subscription($s: ID!) { stageLogStream(stageRunId: $s, after: "0") { text } }`, variables: { s: ref.stageRunId } },
+        { next: (msg) => msg.data && chunks.push(msg.data.stageLogStream.text), error: () => undefined, complete: () => undefined },
+      );
+      await t.server.services.logs.append(ref, "stdout", "before the cut\n");
+      await waitFor("the first chunk", async () => chunks.includes("before the cut\n"));
+      const admin = new Client({ connectionString: pg.url });
+      await admin.connect();
+      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sluice-bus'`);
+      await admin.end();
+      // Written while this process may not be listening: its NOTIFY is then heard by nobody here.
+      await t.server.services.logs.append(ref, "stdout", "during the cut\n");
+      await waitFor("/readyz to answer 200", async () => (await readiness(t)).status === 200, 30_000);
+      await t.server.services.logs.append(ref, "stdout", "after the cut\n");
+      await waitFor("every chunk", async () => chunks.length >= 3);
+      await sleep(300);
+      stop();
+      assert.deepEqual(chunks, ["before the cut\n", "during the cut\n", "after the cut\n"]);
+    });
   },
 );
 
