@@ -146,7 +146,14 @@ export class MessageBus {
   }
 
   private async connect(): Promise<void> {
-    const client = new Client({ connectionString: this.databaseUrl, application_name: "sluice-bus", keepAlive: true });
+    // Timeouts so that a database that stops answering (rather than refusing) is also noticed.
+    const client = new Client({
+      connectionString: this.databaseUrl,
+      application_name: "sluice-bus",
+      keepAlive: true,
+      connectionTimeoutMillis: this.settings.checkIntervalMs,
+      query_timeout: this.settings.checkIntervalMs,
+    });
     this.listener = client;
     this.held = [];
     const lost = (err?: Error) => {

@@ -1,10 +1,12 @@
 import "reflect-metadata";
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { runSystemChange } from "../../src/app/mutation";
+import { ScheduleRow } from "../../src/triggers/schedule.entity";
 import { seedProject } from "../helpers/fixtures";
 import { applyPipeline } from "../helpers/pipelines";
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";
-import { createSchedule } from "../triggers/support";
+import { createSchedule, firesOf, sleep } from "../triggers/support";
 
 const APPLY = `mutation($i: ApplyPipelineInput!) { applyPipeline(input: $i) {
   __typename ... on ApplyPipelinePayload { outcome } ... on InvalidInputError { code problems { field message } } ... on Error { code message } } }`;
@@ -110,6 +112,19 @@ describe("schedule and pipeline size limits", () => {
     ).updateSchedule;
     assert.equal(update.__typename, "InvalidInputError");
     assert.match(update.problems[0].message, /every 10 s.*SLUICE_MIN_SCHEDULE_SECONDS/);
+  });
+
+  it("does not fire a too-frequent schedule stored before the limit (until its cron is changed)", async () => {
+    // As left by an older server: written straight to the table, announced as a created schedule.
+    const id = await runSystemChange(t.server.services, async (tx) => {
+      const row = await tx.manager.save(
+        tx.manager.create(ScheduleRow, { projectId, pipelineId, name: "legacy", cron: "* * * * * *", timezone: "UTC", params: {} }),
+      );
+      tx.emit({ type: "schedule.created", projectId, subjectId: row.id, payload: { pipelineId } });
+      return row.id;
+    });
+    await sleep(2500);
+    assert.equal((await firesOf(t, "schedule", id)).length, 0);
   });
 
   it("refuses a 10,000-stage spec in under a second while /healthz keeps answering, and audits the attempt", async (ctx) => {
