@@ -5,6 +5,8 @@
  * decides retries from data alone. `plugins/README.md` describes the same contract in prose.
  */
 
+import type { LookupFunction } from "node:net";
+
 /** A JSON Schema (draft-07, as ajv reads it in strict mode). */
 export type JsonSchema = Record<string, unknown>;
 
@@ -41,8 +43,13 @@ export interface DeliveryResult {
   retryable: boolean;
   /** The receiver's HTTP status, for HTTP-based notifiers, when one answered. */
   httpStatus?: number;
-  /** Why it failed, short and fit for a log (never a secret). */
+  /** Why it failed, short and fit for a log (never a secret, never the receiver's answer). */
   error?: string;
+  /**
+   * The start of the receiver's answer to a failed attempt. Only project admins may read it: the
+   * receiver may be an internal service whose answer is not for every project reader (nor the log).
+   */
+  responseExcerpt?: string;
   /** The receiver asked to wait this long before the next attempt (`Retry-After`). */
   retryAfterMs?: number;
   durationMs: number;
@@ -52,6 +59,20 @@ export interface DeliveryResult {
 export interface Notifier {
   /** Never throws: every failure comes back as a `DeliveryResult`. `signal` aborts the attempt (server shutdown). */
   send(notification: Notification, signal?: AbortSignal): Promise<DeliveryResult>;
+}
+
+/**
+ * What Sluice lets a notifier reach on the network (`SLUICE_WEBHOOK_ALLOW`): every plugin that
+ * opens connections must resolve names with `lookup` and check literal IPs with
+ * `assertLiteralHost`, so loopback and private addresses stay out of reach.
+ */
+export interface OutboundNetwork {
+  /** Why a host given in a channel's config is refused (a literal IP in a refused range), or undefined. */
+  hostProblem(hostname: string): string | undefined;
+  /** Throws (with a message fit for the delivery log) when connecting to this literal IP is refused. */
+  assertLiteralHost(hostname: string): void;
+  /** A `dns.lookup` for sockets that fails when every address the name resolves to is refused. */
+  lookup: LookupFunction;
 }
 
 /** A problem with one config field; `field` is a dotted path below `config`, e.g. `url`. */
@@ -71,11 +92,11 @@ export interface NotifierPlugin<C = Record<string, unknown>> {
   /** The channel config's JSON Schema; Sluice validates with ajv (strict, all errors, defaults applied). */
   configSchema: JsonSchema;
   /** Checks JSON Schema cannot express (a URL that parses); an empty list when the config is good. */
-  checkConfig?(config: C): ConfigProblem[];
+  checkConfig?(config: C, network: OutboundNetwork): ConfigProblem[];
   /** Whether a channel of this kind needs a signing secret (a project secret the channel names). */
   requiresSecret: boolean;
   /** Checks the secret's format (never echoing it); undefined when it is good. */
   checkSecret?(secret: string): string | undefined;
   /** Builds the sender of one channel. `secret` is the channel's secret value when it has one. */
-  create(config: C, secret: string | undefined): Notifier;
+  create(config: C, secret: string | undefined, network: OutboundNetwork): Notifier;
 }

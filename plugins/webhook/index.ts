@@ -1,4 +1,6 @@
-import type { ConfigProblem, DeliveryResult, Notification, Notifier, NotifierPlugin } from "../notifier";
+import http from "node:http";
+import https from "node:https";
+import type { ConfigProblem, DeliveryResult, Notification, Notifier, NotifierPlugin, OutboundNetwork } from "../notifier";
 import { secretProblem, signWebhook } from "./signature";
 
 export { DEFAULT_TOLERANCE_SECONDS, WebhookVerificationError, generateSecret, signWebhook, verifyWebhook } from "./signature";
@@ -43,7 +45,7 @@ function retryAfterMs(value: string | null, now = Date.now()): number | undefine
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-function checkConfig(config: WebhookConfig): ConfigProblem[] {
+function checkConfig(config: WebhookConfig, network: OutboundNetwork): ConfigProblem[] {
   let url: URL;
   try {
     url = new URL(config.url);
@@ -56,23 +58,81 @@ function checkConfig(config: WebhookConfig): ConfigProblem[] {
       { field: "url", message: "must not hold credentials (they would be shown to every reader); receivers authenticate by the signature" },
     ];
   }
+  const refused = network.hostProblem(url.hostname);
+  if (refused) return [{ field: "url", message: refused }];
   return [];
 }
 
-/** Sends one signed POST; every outcome, including a timeout or a refused connection, is a result. */
-async function post(config: WebhookConfig, secret: string, n: Notification, signal?: AbortSignal): Promise<DeliveryResult> {
+/** Bytes of a failed attempt's answer read, at most (the rest is not waited for). */
+const MAX_READ_BYTES = 4096;
+
+interface Answer {
+  status: number;
+  body: string;
+  retryAfter: string | null;
+}
+
+/**
+ * One POST through node:http(s), whose sockets resolve names with the network's `lookup` (so the
+ * address connected to is the address checked). Redirects are answers, not followed.
+ */
+function send(url: URL, headers: Record<string, string>, body: string, network: OutboundNetwork, signal: AbortSignal): Promise<Answer> {
+  network.assertLiteralHost(url.hostname);
+  const request = url.protocol === "https:" ? https.request : http.request;
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: "POST",
+        headers: { ...headers, "content-length": String(Buffer.byteLength(body)) },
+        lookup: network.lookup,
+        signal,
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        const finish = () => {
+          res.destroy();
+          const retryAfter = res.headers["retry-after"];
+          resolve({
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString("utf8"),
+            retryAfter: typeof retryAfter === "string" ? retryAfter : null,
+          });
+        };
+        res.on("data", (chunk: Buffer) => {
+          if (size >= MAX_READ_BYTES) return;
+          chunks.push(chunk);
+          size += chunk.length;
+          if (size >= MAX_READ_BYTES) finish();
+        });
+        res.on("end", finish);
+        res.on("error", finish);
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** Sends one signed POST; every outcome, including a timeout, a refused target or connection, is a result. */
+async function post(
+  config: WebhookConfig,
+  secret: string,
+  n: Notification,
+  network: OutboundNetwork,
+  signal?: AbortSignal,
+): Promise<DeliveryResult> {
   const body = webhookBody(n);
   const timestamp = Math.floor(Date.now() / 1000);
   const started = performance.now();
   const duration = () => Math.round(performance.now() - started);
   const timeout = AbortSignal.timeout(config.timeoutMs);
   try {
-    const res = await fetch(config.url, {
-      method: "POST",
-      // A redirect is a failure, not followed: the receiver should update the channel's URL.
-      redirect: "manual",
-      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-      headers: {
+    const res = await send(
+      new URL(config.url),
+      {
         "content-type": "application/json",
         "user-agent": "Sluice-Webhooks/1",
         "webhook-id": n.messageId,
@@ -80,26 +140,30 @@ async function post(config: WebhookConfig, secret: string, n: Notification, sign
         "webhook-signature": signWebhook(secret, n.messageId, timestamp, body),
       },
       body,
-    });
-    const text = await res.text().catch(() => "");
+      network,
+      signal ? AbortSignal.any([signal, timeout]) : timeout,
+    );
     if (res.status >= 200 && res.status < 300) return { ok: true, retryable: false, httpStatus: res.status, durationMs: duration() };
-    const snippet = text.replace(/\s+/g, " ").trim().slice(0, MAX_ERROR_BODY);
+    const snippet = res.body.replace(/\s+/g, " ").trim().slice(0, MAX_ERROR_BODY);
     return {
       ok: false,
       retryable: retryableStatus(res.status),
       httpStatus: res.status,
-      error: `HTTP ${res.status}${snippet ? `: ${snippet}` : ""}`,
-      retryAfterMs: retryAfterMs(res.headers.get("retry-after")),
+      // A redirect is a failure, not followed: the receiver should update the channel's URL.
+      error: `HTTP ${res.status}`,
+      responseExcerpt: snippet || undefined,
+      retryAfterMs: retryAfterMs(res.retryAfter),
       durationMs: duration(),
     };
   } catch (err) {
+    const e = err as { code?: string; message?: string; name?: string };
+    if (e.code === "ESLUICE_REFUSED_TARGET") return { ok: false, retryable: false, error: `refused: ${e.message}`, durationMs: duration() };
     const timedOut = timeout.aborted && !signal?.aborted;
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     const error = timedOut
       ? `timed out after ${config.timeoutMs} ms`
       : signal?.aborted
         ? "aborted: the server is stopping"
-        : `network error: ${cause?.code ?? cause?.message ?? (err as Error).message}`;
+        : `network error: ${e.code ?? e.message}`;
     return { ok: false, retryable: true, error, durationMs: duration() };
   }
 }
@@ -125,9 +189,9 @@ export const webhookNotifier: NotifierPlugin<WebhookConfig> = {
   checkConfig,
   requiresSecret: true,
   checkSecret: secretProblem,
-  create(config: WebhookConfig, secret: string | undefined): Notifier {
+  create(config: WebhookConfig, secret: string | undefined, network: OutboundNetwork): Notifier {
     if (!secret) throw new Error("A webhook channel needs its signing secret");
-    return { send: (n, signal) => post(config, secret, n, signal) };
+    return { send: (n, signal) => post(config, secret, n, network, signal) };
   },
 };
 

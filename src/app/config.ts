@@ -1,6 +1,7 @@
 import path from "node:path";
 import { type PredictionLogSettings, predictionLogSettings } from "../serving/prediction-log/settings";
 import { type MlflowSettings, mlflowSettings } from "../tracking/mlflow/settings";
+import { allowEntryProblem } from "../notifications/webhook-targets";
 
 /** Which deployment mode the server runs in; production turns introspection off by default. */
 export type Mode = "development" | "production";
@@ -154,6 +155,16 @@ export interface SluiceConfig {
    * `SLUICE_CODE_ROOTS`, a comma list. @default the working directory
    */
   readonly codeRoots: readonly string[];
+  // --- Outbound targets and size limits (issue #13) ---
+  /**
+   * Exceptions to the webhook target rule (no loopback, link-local, private, CGNAT or unspecified
+   * addresses): host names, IPs or CIDRs. `SLUICE_WEBHOOK_ALLOW` (comma list). @default none
+   */
+  readonly webhookAllow: readonly string[];
+  /** Shortest interval between two fires of a cron schedule, in seconds. `SLUICE_MIN_SCHEDULE_SECONDS`. @default 60 */
+  readonly minScheduleSeconds: number;
+  /** Most stages one pipeline spec may have. `SLUICE_MAX_PIPELINE_STAGES`. @default 1000 */
+  readonly maxPipelineStages: number;
 }
 
 /** A runner the server can host in its own process. */
@@ -278,6 +289,20 @@ function secretKey(env: Env, name: string): Buffer | undefined {
   return key;
 }
 
+function webhookAllow(env: Env, name: string): readonly string[] {
+  const raw = env[name];
+  if (!raw) return [];
+  const entries = raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const entry of entries) {
+    const problem = allowEntryProblem(entry);
+    if (problem) throw new ConfigError(name, entry, `${problem}, in a comma list`);
+  }
+  return entries;
+}
+
 function dataRoots(env: Env, name: string, fallback: string[]): readonly string[] {
   const raw = env[name];
   if (raw === undefined || raw.trim() === "") return Object.freeze([...new Set(fallback)]);
@@ -353,6 +378,9 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     sandboxBwrap: env.SLUICE_SANDBOX_BWRAP?.trim() || "bwrap",
     trustedCode: bool(env, "SLUICE_TRUSTED_CODE", false),
     codeRoots: dataRoots(env, "SLUICE_CODE_ROOTS", [process.cwd()]),
+    webhookAllow: webhookAllow(env, "SLUICE_WEBHOOK_ALLOW"),
+    minScheduleSeconds: integer(env, "SLUICE_MIN_SCHEDULE_SECONDS", 60, 1),
+    maxPipelineStages: integer(env, "SLUICE_MAX_PIPELINE_STAGES", 1000, 1),
   };
   if (config.port > 65535) throw new ConfigError("PORT", String(config.port), "a port number 0-65535");
   if (config.adminToken !== undefined && config.adminToken.length < 24) {

@@ -125,7 +125,8 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
   });
   app.get("/readyz", async (req, res) => {
     if (!(await openEndpoint("readyz", req, res))) return;
-    const checks = { database: false, migrations: false, accepting: !draining };
+    // `listener`: this process hears other processes' events (its LISTEN connection is up).
+    const checks = { database: false, migrations: false, listener: services.bus.listening, accepting: !draining };
     try {
       await db.dataSource.query("SELECT 1");
       checks.database = true;
@@ -133,7 +134,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
     } catch (err) {
       log.warn({ err }, "readiness check failed");
     }
-    const ready = checks.database && checks.migrations && checks.accepting;
+    const ready = checks.database && checks.migrations && checks.listener && checks.accepting;
     res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "not ready", checks });
   });
   app.get("/metrics", async (req, res) => {

@@ -20,6 +20,7 @@ import { DatasetService } from "../datasets/dataset.service";
 import { IngestionService } from "../datasets/ingestion.service";
 import { EvaluationService } from "../evaluation/evaluation.service";
 import { NotificationService } from "../notifications/notification.service";
+import { WebhookTargetPolicy } from "../notifications/webhook-targets";
 import { FeatureService } from "../features/feature.service";
 import { GovernanceService } from "../governance/governance.service";
 import { RegistryService } from "../registry/registry.service";
@@ -128,11 +129,13 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
   if (config.dataDir !== "memory://") registerServerFolder(config.dataDir, "data folder");
   for (const root of config.dataRoots) registerServerFolder(root, "data root");
   const secretKey = await loadSecretKey(config, log);
-  const bus = await MessageBus.start(db, config.databaseUrl, log);
+  const bus = MessageBus.create(db, config.databaseUrl, log);
   const audit = new AuditService(db);
   const logs = new LogService(db, bus);
   const metrics = new MetricsService(db, bus);
   const events = new EventBus(bus, db);
+  // After every channel is registered, so the event cursor starts at the newest stored event.
+  await bus.open();
   const artifacts = createLocalArtifactStore({ root: artifactRoot });
   const secrets = new SecretService(db, secretKey.key);
   const datasets = new DatasetService(db, artifacts);
@@ -185,12 +188,12 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     audit,
     auth: new AuthService(db, audit),
     projects: new ProjectService(db),
-    pipelines: new PipelineService(db),
+    pipelines: new PipelineService(db, config.maxPipelineStages),
     runs: new RunService(db),
     logs,
     metrics,
     artifacts,
-    schedules: new ScheduleService(db),
+    schedules: new ScheduleService(db, config.minScheduleSeconds),
     eventRules: new EventRuleService(db, events),
     agents: new AgentService({ db, events, config, hooks: stageHooks }),
     secrets,
@@ -205,7 +208,7 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     registry,
     evaluation,
     governance,
-    notifications: new NotificationService(db, secrets),
+    notifications: new NotificationService(db, secrets, new WebhookTargetPolicy(config.webhookAllow)),
     tracking,
     serving,
     deployments,

@@ -63,6 +63,19 @@ export class EventBus {
       },
       fetch: (ids) =>
         db.dataSource.getRepository(EventRow).createQueryBuilder("e").where("e.id IN (:...ids)", { ids }).orderBy("e.id").getMany(),
+      // Event ids commit in order (see `appendEvents`), so "after the last id seen" misses nothing.
+      after: (afterId, limit) =>
+        db.dataSource
+          .getRepository(EventRow)
+          .createQueryBuilder("e")
+          .where("e.id > :afterId", { afterId })
+          .orderBy("e.id", "ASC")
+          .limit(limit)
+          .getMany(),
+      latestId: async () => {
+        const rows: Array<{ id: string | null }> = await db.dataSource.query(`SELECT max(id)::text AS id FROM events`);
+        return rows[0]?.id ?? "0";
+      },
     });
   }
 

@@ -41,8 +41,19 @@ export class StreamSubscription<T extends StreamMessage> implements AsyncIterabl
     else this.deliver(message);
   };
 
+  /**
+   * The bus lost and regained its LISTEN connection: messages of a channel it does not catch up
+   * itself may have been missed meanwhile, so replay them from this subscriber's cursor.
+   */
+  private readonly onResumed = () => {
+    if (this.finished || this.replaying || this.lastId === undefined) return;
+    this.replaying = true;
+    this.catchUp().catch((err: Error) => this.fail(err));
+  };
+
   constructor(private readonly options: StreamOptions<T>) {
     options.bus.on(options.channel, this.onMessage);
+    if (!options.bus.catchesUp(options.channel)) options.bus.onResumed(this.onResumed);
     this.replaying = options.afterId !== undefined;
     if (options.afterId !== undefined) {
       this.lastId = BigInt(options.afterId);
@@ -92,6 +103,7 @@ export class StreamSubscription<T extends StreamMessage> implements AsyncIterabl
     if (this.finished) return;
     this.finished = true;
     this.options.bus.off(this.options.channel, this.onMessage);
+    this.options.bus.offResumed(this.onResumed);
     this.options.onClose?.();
   }
 

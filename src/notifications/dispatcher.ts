@@ -263,7 +263,9 @@ export class NotificationDispatcher {
         payload: event.payload,
       },
     };
-    const result = await plugin.create(channel.config, secret).send(notification, this.stopping.signal);
+    const result = await plugin
+      .create(channel.config, secret, this.services.notifications.targets)
+      .send(notification, this.stopping.signal);
     if (this.stopping.signal.aborted && !result.ok) {
       // Cut short by shutdown: not the receiver's fault, so not an attempt; sent again after restart.
       await dataSource.query(`UPDATE notification_deliveries SET claimed_until = NULL WHERE id = $1 AND status = 'PENDING'`, [row.id]);
@@ -271,7 +273,12 @@ export class NotificationDispatcher {
     }
     const step: NextStep = result.ok ? { retry: false } : nextStep(this.options.retry, row.attempt, result);
     const status = result.ok ? "SUCCEEDED" : step.retry ? "RETRYING" : "FAILED";
-    await this.finish(row, status, { httpStatus: result.httpStatus, error: result.error, durationMs: result.durationMs }, step);
+    await this.finish(
+      row,
+      status,
+      { httpStatus: result.httpStatus, error: result.error, responseExcerpt: result.responseExcerpt, durationMs: result.durationMs },
+      step,
+    );
     if (!result.ok) {
       this.log.info(
         {
@@ -291,15 +298,22 @@ export class NotificationDispatcher {
   private async finish(
     row: ClaimedDelivery,
     status: "SUCCEEDED" | "RETRYING" | "FAILED" | "CANCELLED",
-    outcome: { httpStatus?: number; error?: string; durationMs?: number },
+    outcome: { httpStatus?: number; error?: string; responseExcerpt?: string; durationMs?: number },
     step: NextStep = { retry: false },
   ): Promise<void> {
     await this.services.db.dataSource.transaction(async (m) => {
       const updated: unknown[] = await m.query(
         `UPDATE notification_deliveries
-            SET status = $2, http_status = $3, error = $4, duration_ms = $5, finished_at = now(), claimed_until = NULL
+            SET status = $2, http_status = $3, error = $4, duration_ms = $5, response_excerpt = $6, finished_at = now(), claimed_until = NULL
           WHERE id = $1 AND status = 'PENDING' RETURNING id`,
-        [row.id, status, outcome.httpStatus ?? null, outcome.error?.slice(0, 1000) ?? null, outcome.durationMs ?? null],
+        [
+          row.id,
+          status,
+          outcome.httpStatus ?? null,
+          outcome.error?.slice(0, 1000) ?? null,
+          outcome.durationMs ?? null,
+          outcome.responseExcerpt?.slice(0, 1000) ?? null,
+        ],
       );
       const changed = Array.isArray(updated[0]) ? (updated[0] as unknown[]).length : updated.length;
       if (changed === 0 || !step.retry) return;

@@ -60,6 +60,13 @@ export class NotificationDeliveryRow {
   @Column({ type: "text", nullable: true })
   error: string | null;
 
+  /**
+   * The start of a failed attempt's answer. Shown to project admins only, never logged: the
+   * receiver may be an internal service.
+   */
+  @Column({ name: "response_excerpt", type: "text", nullable: true })
+  responseExcerpt: string | null;
+
   @Column({ name: "duration_ms", type: "integer", nullable: true })
   durationMs: number | null;
 

@@ -161,3 +161,15 @@ export class NotificationChannelResolver {
     });
   }
 }
+
+@Resolver(() => NotificationDelivery)
+export class NotificationDeliveryResolver {
+  @FieldResolver(() => String, {
+    nullable: true,
+    description:
+      "The start of the receiver's answer to a failed attempt. Null unless the caller is ADMIN in the channel's project: the receiver may be an internal service.",
+  })
+  responseExcerpt(@Root() delivery: NotificationDelivery, @Ctx() ctx: RequestContext): string | null {
+    return ctx.authz.can(Permission.ADMIN, delivery.projectId) ? delivery.excerpt : null;
+  }
+}

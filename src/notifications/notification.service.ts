@@ -9,6 +9,7 @@ import { checkPatterns } from "./event-pattern";
 import { NotificationChannelRow } from "./notification-channel.entity";
 import { type DeliveryStatus, NotificationDeliveryRow } from "./notification-delivery.entity";
 import { checkNotifierConfig, notifierPlugin } from "./notifiers";
+import type { WebhookTargetPolicy } from "./webhook-targets";
 
 /** Events this capability emits (never for deliveries: a channel listening to `*` would feed itself). */
 export const NotificationEvents = {
@@ -62,6 +63,8 @@ export class NotificationService {
   constructor(
     private readonly db: Database,
     private readonly secrets: SecretService,
+    /** Where notifiers may connect (`SLUICE_WEBHOOK_ALLOW`); checked when a channel is saved and when it sends. */
+    readonly targets: WebhookTargetPolicy,
   ) {}
 
   private get repo(): Repository<NotificationChannelRow> {
@@ -75,7 +78,7 @@ export class NotificationService {
     let eventTypes: string[] = [];
     gather([
       () => checkName(input.name),
-      () => (config = checkNotifierConfig(input.kind, input.config)),
+      () => (config = checkNotifierConfig(input.kind, input.config, this.targets)),
       () => (eventTypes = checkPatterns(input.eventTypes)),
     ]);
     await lockWritableProject(tx.manager, projectId);
@@ -107,7 +110,7 @@ export class NotificationService {
     if (!row) throw new NotFoundError("NotificationChannel", id);
     gather([
       () => patch.name != null && checkName(patch.name),
-      () => patch.config != null && (row.config = checkNotifierConfig(row.kind, patch.config)),
+      () => patch.config != null && (row.config = checkNotifierConfig(row.kind, patch.config, this.targets)),
       () => patch.eventTypes != null && (row.eventTypes = checkPatterns(patch.eventTypes)),
     ]);
     await lockWritableProject(tx.manager, row.projectId);

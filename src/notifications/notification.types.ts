@@ -105,6 +105,11 @@ export class NotificationDelivery {
   @Field(() => String, { nullable: true, description: "Why it failed (or was cancelled)." })
   error: string | null;
 
+  /** Read through `responseExcerpt`, which shows it to project admins only. */
+  excerpt: string | null;
+
+  projectId: string;
+
   @Field(() => Int, { nullable: true, description: "How long the attempt took, in milliseconds." })
   durationMs: number | null;
 
@@ -125,6 +130,8 @@ export class NotificationDelivery {
       dueAt: row.dueAt,
       httpStatus: row.httpStatus,
       error: row.error,
+      excerpt: row.responseExcerpt,
+      projectId: row.projectId,
       durationMs: row.durationMs,
       finishedAt: row.finishedAt,
       createdAt: row.createdAt,

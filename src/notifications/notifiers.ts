@@ -1,5 +1,5 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
-import type { NotifierPlugin } from "../../plugins/notifier";
+import type { NotifierPlugin, OutboundNetwork } from "../../plugins/notifier";
 import { webhookNotifier } from "../../plugins/webhook";
 import { type InputProblem, InvalidInputError } from "../app/errors";
 import type { JsonObject } from "../db/json";
@@ -38,11 +38,11 @@ function problemOf(e: ErrorObject): InputProblem {
 
 /**
  * Validates a channel's config against its plugin: the JSON Schema (defaults filled in), then
- * the plugin's own checks. Returns a copy; the input is not changed.
+ * the plugin's own checks (a target the network policy refuses, among them). Returns a copy; the input is not changed.
  *
  * @throws InvalidInputError naming `config.<field>` for each problem.
  */
-export function checkNotifierConfig(kind: string, config: unknown): JsonObject {
+export function checkNotifierConfig(kind: string, config: unknown, network: OutboundNetwork): JsonObject {
   const entry = byKind.get(kind);
   if (!entry) throw new InvalidInputError([{ field: "kind", message: `must be one of: ${NOTIFIER_KINDS.join(", ")}` }]);
   if (config === null || typeof config !== "object" || Array.isArray(config)) {
@@ -50,7 +50,7 @@ export function checkNotifierConfig(kind: string, config: unknown): JsonObject {
   }
   const copy = structuredClone(config) as JsonObject;
   if (!entry.validate(copy)) throw new InvalidInputError((entry.validate.errors ?? []).map(problemOf));
-  const problems = entry.plugin.checkConfig?.(copy) ?? [];
+  const problems = entry.plugin.checkConfig?.(copy, network) ?? [];
   if (problems.length > 0) throw new InvalidInputError(problems.map((p) => ({ field: `config.${p.field}`, message: p.message })));
   return copy;
 }

@@ -27,9 +27,27 @@ export interface ApplyResult {
   outcome: ApplyOutcome;
 }
 
+/**
+ * Refuses a spec with more than `max` stages before any other work on it (validation, hashing and
+ * storing grow with its size, and a run plans every stage).
+ *
+ * @throws InvalidInputError on `stages` naming the count, the limit and `SLUICE_MAX_PIPELINE_STAGES`.
+ */
+export function checkStageCount(input: unknown, max: number): void {
+  const stages = typeof input === "object" && input !== null ? (input as { stages?: unknown }).stages : undefined;
+  if (!Array.isArray(stages) || stages.length <= max) return;
+  throw new InvalidInputError([
+    { field: "stages", message: `has ${stages.length} stages; a pipeline may have at most ${max} (SLUICE_MAX_PIPELINE_STAGES)` },
+  ]);
+}
+
 /** Pipelines and their immutable, content-hashed versions. */
 export class PipelineService {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    /** Most stages one spec may have. `SLUICE_MAX_PIPELINE_STAGES`. @default 1000 */
+    private readonly maxStages = 1000,
+  ) {}
 
   private repo<T extends object>(cls: new () => T): Repository<T> {
     return this.db.dataSource.getRepository(cls);
@@ -40,6 +58,7 @@ export class PipelineService {
    * Validation happens before anything is written; the same spec again changes nothing.
    */
   async apply(tx: MutationTx, projectId: string, input: unknown, baseDir: string): Promise<ApplyResult> {
+    checkStageCount(input, this.maxStages);
     const spec = validatePipelineSpec(input);
     if (baseDir !== "" && !baseDir.startsWith("/")) {
       throw new InvalidInputError([{ field: "baseDir", message: "must be an absolute path (the folder the spec file is in)" }]);

@@ -44,6 +44,34 @@ export function checkCron(expression: string, field = "cron"): CheckedCron {
   return { expression: normalized, withSeconds: normalized.split(" ").length === 6 };
 }
 
+/** Fires looked at to find a schedule's shortest interval: enough to span a burst (`0,1 9 * * *`). */
+const INTERVAL_SAMPLE = 20;
+
+/** The shortest gap, in seconds, between consecutive fires among the next `INTERVAL_SAMPLE` (Infinity if it fires once). */
+export function shortestInterval(expression: string, timezone: string): number {
+  const fires = nextFireTimes(expression, timezone, INTERVAL_SAMPLE).map((d) => d.getTime());
+  let shortest = Number.POSITIVE_INFINITY;
+  for (let i = 1; i < fires.length; i++) shortest = Math.min(shortest, (fires[i]! - fires[i - 1]!) / 1000);
+  return shortest;
+}
+
+/**
+ * Refuses a schedule that fires more often than every `minSeconds` (a `* * * * * *` schedule
+ * would start a run every second, for ever).
+ *
+ * @throws InvalidInputError on `field` naming the interval found and `SLUICE_MIN_SCHEDULE_SECONDS`.
+ */
+export function checkMinimumInterval(expression: string, timezone: string, minSeconds: number, field = "cron"): void {
+  const interval = shortestInterval(expression, timezone);
+  if (interval >= minSeconds) return;
+  throw new InvalidInputError([
+    {
+      field,
+      message: `fires every ${interval} s at times; the shortest interval allowed is ${minSeconds} s (SLUICE_MIN_SCHEDULE_SECONDS)`,
+    },
+  ]);
+}
+
 /**
  * Checks an IANA time zone name (`Europe/Paris`, `UTC`) and returns its canonical spelling.
  *

@@ -1,7 +1,7 @@
 import { type ScheduledTask, createTask } from "node-cron";
 import type { Logger } from "pino";
 import type { Services } from "../app/services";
-import { latestMissedFire } from "./cron";
+import { latestMissedFire, shortestInterval } from "./cron";
 import { fireSchedule, retryTransient } from "./fire";
 import { ScheduleRow } from "./schedule.entity";
 import { SCHEDULE_EVENT_TYPES } from "./trigger-events";
@@ -27,6 +27,8 @@ export class ScheduleTicker {
   private subscription: AsyncIterableIterator<{ subjectId: string | null }> | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private active = false;
+  /** Schedules not fired because they fire too often, by id, with the expression judged. */
+  private readonly tooFrequent = new Map<string, string>();
 
   constructor(
     private readonly services: Services,
@@ -93,7 +95,20 @@ export class ScheduleTicker {
     }
     const signature = `${row.cron}\n${row.timezone}`;
     const existing = this.tasks.get(row.id);
-    if (existing?.signature === signature) return;
+    if (existing?.signature === signature || this.tooFrequent.get(row.id) === signature) return;
+    // A schedule stored before SLUICE_MIN_SCHEDULE_SECONDS was set (or lowered) is not fired until changed.
+    const min = this.services.config.minScheduleSeconds;
+    const interval = shortestInterval(row.cron, row.timezone);
+    if (interval < min) {
+      this.drop(row.id);
+      this.tooFrequent.set(row.id, signature);
+      this.log.warn(
+        { scheduleId: row.id, cron: row.cron, intervalSeconds: interval, minSeconds: min },
+        "not firing a schedule that fires more often than SLUICE_MIN_SCHEDULE_SECONDS allows; change its cron",
+      );
+      return;
+    }
+    this.tooFrequent.delete(row.id);
     if (existing) this.drop(row.id);
     else await this.catchUp(row);
     if (!this.active) return;

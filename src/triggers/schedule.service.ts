@@ -6,7 +6,7 @@ import type { Database } from "../db/data-source";
 import { PipelineRow } from "../pipelines/pipeline.entity";
 import { NAME_PATTERN } from "../pipelines/validate";
 import { lockWritableProject } from "../projects/project.service";
-import { checkCron, checkTimeZone } from "./cron";
+import { checkCron, checkMinimumInterval, checkTimeZone } from "./cron";
 import { type MissedFirePolicy, ScheduleRow } from "./schedule.entity";
 import { checkParamsShape, checkStageParams, isRowId, latestVersionOf } from "./target";
 import { ScheduleEvents } from "./trigger-events";
@@ -40,7 +40,11 @@ export function checkTriggerName(name: string): string {
  * the leading server listens to them to rebuild its timers, so no process needs telling.
  */
 export class ScheduleService {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    /** Shortest interval between two fires of a schedule. `SLUICE_MIN_SCHEDULE_SECONDS`. */
+    private readonly minIntervalSeconds: number,
+  ) {}
 
   private get repo(): Repository<ScheduleRow> {
     return this.db.dataSource.getRepository(ScheduleRow);
@@ -54,6 +58,7 @@ export class ScheduleService {
     const name = checkTriggerName(input.name);
     const cron = checkCron(input.cron).expression;
     const timezone = checkTimeZone(input.timezone ?? "UTC");
+    checkMinimumInterval(cron, timezone, this.minIntervalSeconds);
     const params = checkParamsShape(input.params ?? {});
     await lockWritableProject(tx.manager, pipeline.projectId);
     checkStageParams(await latestVersionOf(tx.manager, pipeline), params);
@@ -87,6 +92,7 @@ export class ScheduleService {
     }
     if (patch.cron !== undefined && patch.cron !== null) row.cron = checkCron(patch.cron).expression;
     if (patch.timezone !== undefined && patch.timezone !== null) row.timezone = checkTimeZone(patch.timezone);
+    if (patch.cron != null || patch.timezone != null) checkMinimumInterval(row.cron, row.timezone, this.minIntervalSeconds);
     if (patch.missedPolicy !== undefined && patch.missedPolicy !== null) row.missedPolicy = patch.missedPolicy;
     if (patch.params !== undefined && patch.params !== null) {
       const params = checkParamsShape(patch.params);

@@ -11,7 +11,7 @@ describe("approval requests and decisions on a webhook", () => {
   let t: TestServer;
   let receiver: TestReceiver;
   before(async () => {
-    t = await startTestServer();
+    t = await startTestServer({ env: { SLUICE_WEBHOOK_ALLOW: "127.0.0.1" } });
     receiver = await TestReceiver.start();
   });
   after(async () => {

@@ -36,8 +36,9 @@ describe(
     let projectId: string;
     before(async () => {
       testDb = await createTestDatabase();
-      a = await startTestServer({ testDb });
-      b = await startTestServer({ testDb });
+      // Every-second schedules keep these tests short.
+      a = await startTestServer({ testDb, env: { SLUICE_MIN_SCHEDULE_SECONDS: "1" } });
+      b = await startTestServer({ testDb, env: { SLUICE_MIN_SCHEDULE_SECONDS: "1" } });
       projectId = await seedProject(a, "cluster");
     });
     after(async () => {

@@ -23,7 +23,7 @@ describe("schedules", () => {
   let t: TestServer;
   let projectId: string;
   before(async () => {
-    t = await startTestServer();
+    t = await startTestServer({ env: { SLUICE_MIN_SCHEDULE_SECONDS: "1" } });
     projectId = await seedProject(t, "schedules");
   });
   after(async () => {

@@ -22,7 +22,7 @@ import { ArtifactResolver, RunResolver, StageRunResolver } from "../../runs/run.
 import { DatasetVersionValidationResolver, ValidationResolver } from "../../validation/validation.resolver";
 import { SecretResolver } from "../../secrets/secret.resolver";
 import { StageRunSearchResolver } from "../../training/search.resolver";
-import { NotificationChannelResolver } from "../../notifications/notification.resolver";
+import { NotificationChannelResolver, NotificationDeliveryResolver } from "../../notifications/notification.resolver";
 import { PredictionLogResolver } from "../../serving/prediction-log/prediction-log.resolver";
 import { ServingResolver } from "../../serving/serving.resolver";
 import { DeploymentResolver } from "../../deployments/deployment.resolver";
@@ -65,6 +65,7 @@ const resolvers = [
   ModelVersionEvaluationResolver,
   StageRunSearchResolver,
   NotificationChannelResolver,
+  NotificationDeliveryResolver,
   ExperimentResolver,
   TrackingRunResolver,
   ServingResolver,
