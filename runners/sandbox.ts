@@ -20,9 +20,7 @@ import { FailureType, failed } from "./failures";
  * - `refuse`: no sandbox and no trust: command and module stages fail `SANDBOX_UNAVAILABLE`.
  */
 export type StageIsolation =
-  | { mode: "sandbox"; bwrap: string; hide?: readonly string[]; codeRoots?: readonly string[] }
-  | { mode: "trusted" }
-  | { mode: "refuse" };
+  { mode: "sandbox"; bwrap: string; hide?: readonly string[]; codeRoots?: readonly string[] } | { mode: "trusted" } | { mode: "refuse" };
 
 /** The runner label a stage asks for to keep the network inside its sandbox. */
 export const NETWORK_LABEL = "network";

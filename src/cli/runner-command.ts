@@ -59,8 +59,7 @@ export async function runnerCommand(flags: RunnerFlags): Promise<void> {
   const { stageIsolation } = require("../runs/isolation") as typeof import("../runs/isolation");
   const config = loadConfig(process.env);
   // An agent given --base-dir hosts the pipeline's code there; otherwise SLUICE_CODE_ROOTS (default: here).
-  const codeRoots =
-    flags.baseDir && !process.env.SLUICE_CODE_ROOTS ? [...config.codeRoots, path.resolve(flags.baseDir)] : config.codeRoots;
+  const codeRoots = flags.baseDir && !process.env.SLUICE_CODE_ROOTS ? [...config.codeRoots, path.resolve(flags.baseDir)] : config.codeRoots;
   const isolation = stageIsolation({ ...config, codeRoots }, [], log);
   const agent = createRemoteAgent({
     isolation,

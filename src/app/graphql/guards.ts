@@ -124,7 +124,7 @@ export interface OperationSize {
 }
 
 interface Measure {
-  /** Cost per possible concrete type name, as graphql-query-complexity kept it. */
+  /** Cost per possible concrete type name (the costs the former graphql-query-complexity rule gave). */
   costs: Map<string, number>;
   nodes: number;
 }
