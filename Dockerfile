@@ -22,6 +22,12 @@ ENV NODE_ENV=production \
     PORT=4000 \
     SLUICE_DATA_DIR=/var/lib/sluice
 WORKDIR /app
+# bubblewrap sandboxes project code (command and module stages). It needs unprivileged user
+# namespaces, which Docker's default seccomp profile refuses: run the container with a profile
+# that allows them, or stages are refused (SANDBOX_UNAVAILABLE) — see docs/security.md.
+RUN apt-get update -qq \
+ && apt-get install -y -qq --no-install-recommends bubblewrap \
+ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --omit=dev --no-audit --no-fund \
  && npm cache clean --force \

@@ -1,7 +1,8 @@
-import { loadConfig } from "../app/config";
+import { loadConfig, type SluiceConfig } from "../app/config";
 import { createLogger } from "../app/logger";
 import { startServer } from "../app/server";
 import { forgetServerSecrets } from "../app/server-secrets";
+import { probeSandbox, resolveProgram } from "../../runners/sandbox";
 
 export interface ServerFlags {
   port?: string;
@@ -16,11 +17,13 @@ export interface ServerFlags {
  * during the drain exits at once with 1.
  */
 export async function serverCommand(flags: ServerFlags): Promise<void> {
-  const config = loadConfig(process.env, {
+  const demo = flags.demo && !["off", "0", "false", "no"].includes(String(process.env.SLUICE_DEMO ?? "").toLowerCase());
+  const loaded = loadConfig(process.env, {
     port: flags.port !== undefined ? parsePort(flags.port) : undefined,
     host: flags.host,
     dataDir: flags.dataDir,
   });
+  const config = demo ? demoConfig(loaded, flags.host !== undefined || process.env.HOST !== undefined) : loaded;
   forgetServerSecrets();
   const log = createLogger(config.logLevel);
   const server = await startServer(config, { log });
@@ -39,7 +42,7 @@ export async function serverCommand(flags: ServerFlags): Promise<void> {
     );
   }
   process.stdout.write(`Sluice is serving GraphQL at ${server.url}/graphql (database: ${server.services.db.kind})\n`);
-  if (flags.demo && !["off", "0", "false", "no"].includes(String(process.env.SLUICE_DEMO ?? "").toLowerCase())) {
+  if (demo) {
     // Loaded on demand, like this module: a server without the demo need not load it.
     const { startDemo } = require("../demo") as typeof import("../demo");
     void startDemo(server, config, (line) => process.stdout.write(`${line}\n`));
@@ -68,4 +71,22 @@ function parsePort(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--port ${value} is not a port number (0-65535)`);
   return n;
+}
+
+/**
+ * `npm start` is the local demo, and its pipeline has a module stage: on a machine without
+ * bubblewrap it would be refused. Unless the operator said otherwise, the demo trusts project code
+ * when no sandbox works (a sandbox is still used when there is one) and then listens on the
+ * loopback only, so nobody else can reach a server that runs code unsandboxed.
+ */
+function demoConfig(config: SluiceConfig, hostChosen: boolean): SluiceConfig {
+  if (process.env.SLUICE_TRUSTED_CODE !== undefined) return config;
+  const bwrap = config.sandboxBwrap === "none" ? undefined : resolveProgram(config.sandboxBwrap);
+  if (bwrap && probeSandbox(bwrap) === undefined) return config;
+  const host = hostChosen ? config.host : "127.0.0.1";
+  process.stdout.write(
+    "No sandbox (bubblewrap) works on this machine: the demo runs its project code unsandboxed and listens on " +
+      `${host} only. Install bubblewrap (apt-get install bubblewrap) to sandbox it; SLUICE_TRUSTED_CODE=0 refuses project code.\n`,
+  );
+  return Object.freeze({ ...config, trustedCode: true, host });
 }

@@ -218,7 +218,10 @@ export class Artifact {
   @Field()
   kind: string;
 
-  @Field()
+  @Field({
+    description:
+      "Where a client reads the content: the server's `/artifacts/{id}/content` route. The store's own location stays inside the server.",
+  })
   uri: string;
 
   @Field({ description: "`sha256:<hex>` of the content." })
@@ -246,7 +249,8 @@ export class Artifact {
   createdAt: Date;
 
   static from(row: ArtifactRow): Artifact {
-    return Object.assign(new Artifact(), { ...row, size: Number(row.size) });
+    // The stored uri names the server's artifact folder: never part of an answer.
+    return Object.assign(new Artifact(), { ...row, uri: `/artifacts/${row.id}/content`, size: Number(row.size) });
   }
 }
 

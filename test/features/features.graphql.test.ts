@@ -281,7 +281,7 @@ describe("feature views over GraphQL", () => {
 
     const set = dataOf(
       await t.gql(
-        `query($id: ID!) { trainingSet(id: $id) { name entityVersion { id } artifact { kind uri }
+        `query($id: ID!) { trainingSet(id: $id) { name entityVersion { id } artifact { id kind uri }
           views { name version materializationId featureView { id } materialization { sourceVersion { id } } } } }`,
         { id: res.trainingSet.id },
       ),
@@ -293,7 +293,9 @@ describe("feature views over GraphQL", () => {
     assert.equal(set.views[0].featureView.id, ids.v2);
     assert.equal(set.views[0].materialization.sourceVersion.id, versionOf.flights, "lineage reaches the source dataset version");
 
-    const file = await t.server.services.artifacts.localPath(set.artifact.uri);
+    assert.equal(set.artifact.uri, `/artifacts/${set.artifact.id}/content`, "answers name no server folder");
+    const [{ uri }] = await t.server.services.db.dataSource.query(`SELECT uri FROM artifacts WHERE id = $1`, [set.artifact.id]);
+    const file = await t.server.services.artifacts.localPath(uri);
     const rows = await withDuckDb((conn) =>
       queryJson(
         conn,

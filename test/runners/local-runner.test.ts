@@ -213,20 +213,24 @@ describe("createLocalRunner", () => {
 
   it("drops an attempt canceled while it waits for a worker", async () => {
     const busy = createLocalRunner({ threads: 1, capacity: 2 });
+    const release = path.join(temp.make(), "release");
     try {
-      const release = path.join(temp.make(), "release");
       const first = new RecordingReporter();
       const running = busy.run(task({ run: stage("waitForRelease"), params: { release } }), first, neverAborted());
       await first.waitForLine("line 1");
       const controller = new AbortController();
       const queued = busy.run(task({ run: stage("metrics") }), new RecordingReporter(), controller.signal);
-      await new Promise((r) => setTimeout(r, 20));
+      // It queues once its output folder is made: wait for that rather than a fixed time (a loaded machine is slow).
+      for (const deadline = Date.now() + 10_000; busy.stats().queued !== 1 && Date.now() < deadline;)
+        await new Promise((r) => setTimeout(r, 10));
       assert.equal(busy.stats().queued, 1);
       controller.abort();
       assert.deepEqual(await queued, { status: "canceled" });
       writeFileSync(release, "");
       succeeded(await running);
     } finally {
+      // Released here too: a failed assertion above would otherwise leave close() waiting on the stage forever.
+      writeFileSync(release, "");
       await busy.close();
     }
   });

@@ -5,7 +5,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { InvalidInputError } from "../../src/app/errors";
 import { materializeFiles } from "../../src/datasets/columnar/read";
-import { isSandboxRefusal, redactSandboxMessage, withSandbox } from "../../src/datasets/columnar/sandbox";
+import { isSandboxRefusal, redactSandboxMessage, SandboxLimitError, withSandbox } from "../../src/datasets/columnar/sandbox";
 import { queryJson } from "../../src/datasets/columnar/duckdb";
 import { materializeOffline } from "../../src/features/offline";
 import { runSuite } from "../../src/validation/run-suite";
@@ -83,13 +83,14 @@ describe("user SQL over GraphQL", () => {
     );
     const res = dataOf(
       await t.gql(
-        `mutation($i: IngestDatasetInput!) { ingestDataset(input: $i) { __typename ... on IngestDatasetPayload { version { artifact { uri } } } ... on Error { message } } }`,
+        `mutation($i: IngestDatasetInput!) { ingestDataset(input: $i) { __typename ... on IngestDatasetPayload { version { artifact { id } } } ... on Error { message } } }`,
         { i: { datasetId: created.dataset.id, source: "main" } },
       ),
     ).ingestDataset;
     assert.equal(res.__typename, "IngestDatasetPayload", res.message);
-    const uri = String(res.version.artifact.uri);
-    return uri.startsWith("file://") ? new URL(uri).pathname : uri;
+    // The attacker would guess the path (answers never name it): the test reads it from the table.
+    const [{ uri }] = await t.server.services.db.dataSource.query(`SELECT uri FROM artifacts WHERE id = $1`, [res.version.artifact.id]);
+    return new URL(String(uri)).pathname;
   }
 
   const view = (features: unknown[], extra: Record<string, unknown> = {}, dataset = "flights") => ({
@@ -300,5 +301,53 @@ describe("user SQL at run time", () => {
     const told = redactSandboxMessage((err as Error).message);
     assert.ok(!told.includes(secretFile), told);
     assert.match(told, /file access is not allowed in user SQL/);
+  });
+});
+
+describe("user SQL limits", () => {
+  /** Runs `fn` with the environment variables set, restoring them afterwards. */
+  async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+    const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, vars);
+    try {
+      return await fn();
+    } finally {
+      for (const [k, v] of Object.entries(saved))
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+    }
+  }
+
+  it("stops an expression that runs longer than SLUICE_USER_SQL_TIMEOUT_MS, naming the setting", async () => {
+    const started = Date.now();
+    const err = await withEnv({ SLUICE_USER_SQL_TIMEOUT_MS: "300" }, () =>
+      withSandbox({ read: [] }, (conn) => queryJson(conn, "SELECT sum(length(repeat('x', 100000000))) AS n FROM range(1000)")),
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof SandboxLimitError, String(err));
+    assert.match(err.message, /SLUICE_USER_SQL_TIMEOUT_MS/);
+    assert.ok(isSandboxRefusal(err), "a limit is a refusal of the user's SQL, told to the user");
+    assert.ok(Date.now() - started < 10_000, `stopped after ${Date.now() - started} ms`);
+  });
+
+  it("stops an expression that needs more memory than SLUICE_USER_SQL_MEMORY, naming the setting", async () => {
+    const err = await withEnv({ SLUICE_USER_SQL_MEMORY: "100MB" }, () =>
+      withSandbox({ read: [] }, (conn) => queryJson(conn, "SELECT length(string_agg(repeat('x', 1000), '')) AS n FROM range(1000000)")),
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof SandboxLimitError, String(err));
+    assert.match(err.message, /SLUICE_USER_SQL_MEMORY/);
+  });
+
+  it("refuses to change its own limits (the configuration is locked)", async () => {
+    const err = await withSandbox({ read: [] }, (conn) => conn.run("SET memory_limit = '100GB'")).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof Error && /lock/i.test(err.message), String(err));
   });
 });

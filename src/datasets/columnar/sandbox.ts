@@ -15,7 +15,11 @@ import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
  *   no INSTALL/LOAD of extensions from disk (and extension autoloading is off);
  * - `allowed_paths`: exactly the input files the server chose (read) and the output file it will
  *   rename into place (write); `allowed_directories`: the job's own spill folder only;
+ * - `memory_limit`: `SLUICE_USER_SQL_MEMORY` (@default 4GB), so one expression cannot take the
+ *   machine's memory (DuckDB's own default is 80 % of it);
  * - `lock_configuration = true`: no SET/RESET/PRAGMA can undo any of it.
+ * A statement is also interrupted after `SLUICE_USER_SQL_TIMEOUT_MS` (@default 600000): the cost of
+ * an expression per row is the user's to choose (`repeat('x', 1e9)`), so the time is bounded instead.
  * The server's own trusted work (describing, profiling, copying its artifacts) keeps using the
  * shared instance of duckdb.ts. Creating an instance costs about 10–20 ms (measured on DuckDB 1.5,
  * 2 cores), small next to reading a Parquet file.
@@ -32,12 +36,35 @@ function listSql(values: readonly string[]): string {
   return `[${values.map((v) => `'${v.replace(/'/g, "''")}'`).join(", ")}]`;
 }
 
+/** User SQL stopped by a limit of the sandbox: the message names the limit and its setting. */
+export class SandboxLimitError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SandboxLimitError";
+  }
+}
+
+/** The sandbox's limits, read from the environment each time (operators run in worker threads without the server's config). */
+function sandboxLimits(): { memory: string; timeoutMs: number } {
+  const memory = process.env.SLUICE_USER_SQL_MEMORY?.trim() || "4GB";
+  if (!/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(memory))
+    throw new SandboxLimitError(`SLUICE_USER_SQL_MEMORY must be a size such as 4GB or 512MB, not ${JSON.stringify(memory)}`);
+  const raw = process.env.SLUICE_USER_SQL_TIMEOUT_MS?.trim();
+  const timeoutMs = raw ? Number(raw) : 600_000;
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1)
+    throw new SandboxLimitError(`SLUICE_USER_SQL_TIMEOUT_MS must be a positive whole number of ms, not ${JSON.stringify(raw)}`);
+  return { memory, timeoutMs };
+}
+
 /** Runs `fn` on a connection of a fresh, locked-down DuckDB instance; everything is closed and removed afterwards. */
 export async function withSandbox<T>(files: SandboxFiles, fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+  const limits = sandboxLimits();
   const spill = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-sql-"));
   const threads = process.env.SLUICE_DUCKDB_THREADS;
   let instance: DuckDBInstance | undefined;
   let conn: DuckDBConnection | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let timedOut = false;
   try {
     instance = await DuckDBInstance.create(":memory:", {
       ...(threads ? { threads } : {}),
@@ -52,10 +79,26 @@ export async function withSandbox<T>(files: SandboxFiles, fn: (conn: DuckDBConne
     await conn.run(`SET temp_directory = '${spill.replace(/'/g, "''")}'`);
     await conn.run(`SET allowed_directories = ${listSql([`${spill}${path.sep}`])}`);
     await conn.run(`SET allowed_paths = ${listSql(allowed)}`);
+    await conn.run(`SET memory_limit = '${limits.memory}'`);
     await conn.run("SET enable_external_access = false");
     await conn.run("SET lock_configuration = true");
-    return await fn(conn);
+    const running = conn;
+    timer = setTimeout(() => {
+      timedOut = true;
+      running.interrupt();
+    }, limits.timeoutMs);
+    timer.unref();
+    try {
+      return await fn(conn);
+    } catch (err) {
+      if (timedOut)
+        throw new SandboxLimitError(`user SQL ran longer than ${limits.timeoutMs} ms and was stopped (SLUICE_USER_SQL_TIMEOUT_MS)`);
+      if (err instanceof Error && /Out of Memory Error/i.test(err.message))
+        throw new SandboxLimitError(`user SQL needed more than ${limits.memory} of memory and was stopped (SLUICE_USER_SQL_MEMORY)`);
+      throw err;
+    }
   } finally {
+    if (timer) clearTimeout(timer);
     conn?.closeSync();
     instance?.closeSync();
     await fs.rm(spill, { recursive: true, force: true }).catch(() => undefined);
@@ -76,6 +119,7 @@ export function redactSandboxMessage(message: string): string {
 
 /** Whether DuckDB refused `err`'s statement for touching a file the sandbox does not allow. */
 export function isSandboxRefusal(err: unknown): boolean {
+  if (err instanceof SandboxLimitError) return true;
   DENIED_ACCESS.lastIndex = 0;
   return err instanceof Error && DENIED_ACCESS.test(err.message);
 }
