@@ -314,6 +314,54 @@ describe("stage secrets", () => {
   });
 });
 
+const BWRAP = "/usr/bin/bwrap";
+
+describe("stage secrets in the sandbox", { skip: !fs.existsSync(BWRAP) && "bubblewrap is not installed" }, () => {
+  let t: TestServer;
+  let dir: string;
+  const value = `sb-${randomBytes(12).toString("hex")}`;
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-stage-secrets-sandbox-"));
+    fs.writeFileSync(path.join(dir, "stages.js"), STAGES_JS);
+    t = await startTestServer({ env: { SLUICE_SANDBOX_BWRAP: BWRAP, SLUICE_TRUSTED_CODE: "0", SLUICE_CODE_ROOTS: dir } });
+  });
+  after(async () => {
+    await t?.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("gives sandboxed command and module stages their granted secret, and only them", async () => {
+    const projectId = await seedProject(t);
+    await setSecret(t, projectId, "WAREHOUSE_KEY", value);
+    const applied = await apply(
+      t,
+      projectId,
+      {
+        name: "sandboxed",
+        stages: [
+          { name: "cmd", run: { command: USE_COMMAND }, secrets: { API_KEY: "WAREHOUSE_KEY" } },
+          { name: "mod", run: { module: "./stages.js", export: "use" }, secrets: { API_KEY: "WAREHOUSE_KEY" } },
+          { name: "mod-none", run: { module: "./stages.js", export: "none" } },
+          { name: "cmd-none", run: { command: NONE_COMMAND } },
+        ],
+      },
+      dir,
+    );
+    assert.equal(applied.__typename, "ApplyPipelinePayload", JSON.stringify(applied));
+    const run = await waitForRun(t, (await trigger(t, applied.pipeline!.id)).run!.id, 30_000);
+    for (const s of run.stageRuns) assert.equal(s.status, "SUCCEEDED", `${s.stageName}: ${JSON.stringify(s.failure)}`);
+    const cmd = await logsOf(t, stage(run, "cmd").id);
+    assert.match(cmd, new RegExp(sha256(value)));
+    assert.match(cmd, /raw=\*\*\*/);
+    const mod = await logsOf(t, stage(run, "mod").id);
+    assert.match(mod, new RegExp(`module sha=${sha256(value)}`));
+    assert.match(mod, /module env=unset/);
+    assert.match(await logsOf(t, stage(run, "mod-none").id), /module keys=\[\]/);
+    assert.match(await logsOf(t, stage(run, "cmd-none").id), /plain=unset/);
+  });
+});
+
 describe("stage secrets in a spec", () => {
   const refused = (secrets: Record<string, unknown>, run: Record<string, unknown> = { command: ["true"] }): Problems => {
     try {
