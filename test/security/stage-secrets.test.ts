@@ -10,7 +10,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { maskOutcome, secretMasker } from "../../runners/secret-mask";
+import { specHash } from "../../src/pipelines/canonical";
 import { validatePipelineSpec } from "../../src/pipelines/validate";
+import { cacheKeyOf } from "../../src/runs/cache-key";
 import { InvalidInputError } from "../../src/app/errors";
 import { inProcessAgent } from "../helpers/agents";
 import { seedCaller, seedProject } from "../helpers/fixtures";
@@ -362,6 +365,29 @@ describe("stage secrets in the sandbox", { skip: !fs.existsSync(BWRAP) && "bubbl
   });
 });
 
+describe("masking secret values", () => {
+  it("masks every occurrence, the longer value first, and each line of a multi-line value", () => {
+    const mask = secretMasker(["abcd", "abcdef", "line-one\nline-two", ""]);
+    assert.equal(mask("x abcdef y abcd z"), "x *** y *** z");
+    assert.equal(mask("got line-two"), "got ***");
+    assert.equal(secretMasker([])("abcd"), "abcd");
+  });
+
+  it("masks a failure's message and the strings in its details", () => {
+    const outcome = maskOutcome(
+      {
+        status: "failed",
+        failure: { type: "STAGE_ERROR", message: "bad s3cr3t", nonRetryable: false, details: { stack: ["at s3cr3t"], n: 1 } },
+      },
+      secretMasker(["s3cr3t"]),
+    );
+    assert.deepEqual(outcome, {
+      status: "failed",
+      failure: { type: "STAGE_ERROR", message: "bad ***", nonRetryable: false, details: { stack: ["at ***"], n: 1 } },
+    });
+  });
+});
+
 describe("stage secrets in a spec", () => {
   const refused = (secrets: Record<string, unknown>, run: Record<string, unknown> = { command: ["true"] }): Problems => {
     try {
@@ -391,6 +417,18 @@ describe("stage secrets in a spec", () => {
   it("refuses secrets on an operator stage, and a variable also set in run.env", () => {
     assert.match(refused({ API_KEY: "WAREHOUSE_KEY" }, { operator: "noop" })[0]!.message, /only applies to module and command stages/);
     assert.match(refused({ API_KEY: "WAREHOUSE_KEY" }, { command: ["true"], env: { API_KEY: "x" } })[0]!.message, /also set in run.env/);
+  });
+
+  it("hashes the version and the stage cache key over the names, so a name changes them and a value cannot", () => {
+    const withGrant = (secret: string) =>
+      validatePipelineSpec({ name: "p", stages: [{ name: "s", run: { command: ["true"] }, secrets: { API_KEY: secret } }] });
+    assert.notEqual(specHash(withGrant("ONE")), specHash(withGrant("TWO")));
+    assert.notEqual(cacheKeyOf(withGrant("ONE").stages[0]!, {}, {}), cacheKeyOf(withGrant("TWO").stages[0]!, {}, {}));
+    const none = validatePipelineSpec({ name: "p", stages: [{ name: "s", run: { command: ["true"] } }] });
+    assert.equal(
+      specHash(none),
+      specHash(validatePipelineSpec({ name: "p", stages: [{ name: "s", run: { command: ["true"] }, secrets: {} }] })),
+    );
   });
 
   it("keeps names in the normalized spec, sorted, and leaves a spec without secrets as it was", () => {
