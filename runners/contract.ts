@@ -40,6 +40,13 @@ export interface StageTask {
   labels?: readonly string[];
   /** Stop the attempt after this many milliseconds, counted from when it starts running (not queued). */
   timeoutMs?: number;
+  /**
+   * The project secrets the stage was granted (`secrets` in its spec), decrypted: values by the
+   * variable name the stage reads them as. A command stage gets them as environment variables, a
+   * module stage as `ctx.secrets`. Never log, store or echo a task with this field; runners mask
+   * these values in the stage's log lines before reporting them (`maskSecrets`). @default {}
+   */
+  secrets?: Readonly<Record<string, string>>;
 }
 
 /**

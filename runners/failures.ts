@@ -37,6 +37,8 @@ export const FailureType = {
   SANDBOX_UNAVAILABLE: "SANDBOX_UNAVAILABLE",
   /** The stage's folders cannot be shown in a sandbox (the root, a system folder, the server's data). Non-retryable. */
   SANDBOX_REFUSED: "SANDBOX_REFUSED",
+  /** A project secret the stage is granted is gone (deleted since the run began) or cannot be decrypted. Non-retryable. */
+  SECRET_UNAVAILABLE: "SECRET_UNAVAILABLE",
   /** Remote agent: an input could not be downloaded, or did not match its hash. Retryable. */
   INPUT_UNAVAILABLE: "INPUT_UNAVAILABLE",
   /** Remote agent: an output could not be uploaded (the server unreachable, or it would not take it). Retryable. */

@@ -76,6 +76,7 @@ export function createStageContext(
     params: task.params,
     inputs,
     outputs,
+    secrets: Object.freeze({ ...task.secrets }),
     signal,
     log: (...args) => postLines(post, "stdout", format(...args)),
     metric: (key, value, step) => {

@@ -122,6 +122,7 @@ export function createLocalRunner(options: LocalRunnerOptions = {}): LocalRunner
       inputs: task.inputs,
       outputNames: Object.keys(task.outputs),
       entry,
+      secrets: { ...task.secrets },
     };
     if (isolation && isolation.mode !== "trusted" && runKindOf(task.run) === "module") {
       // Project code: never in this process. See PROTOCOL.md, "Isolation".

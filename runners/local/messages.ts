@@ -22,6 +22,8 @@ export interface WorkerTask {
   outputNames: string[];
   /** Absolute module path and export name of the stage function (a module or an operator). */
   entry: { module: string; export: string };
+  /** The project secrets the stage was granted, by name (`ctx.secrets`); never logged. */
+  secrets: Record<string, string>;
 }
 
 export interface RunMessage {

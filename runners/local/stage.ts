@@ -51,6 +51,13 @@ export interface StageContext {
   readonly params: Record<string, unknown>;
   readonly inputs: Record<string, StageInput>;
   readonly outputs: Record<string, StageOutputTarget>;
+  /**
+   * The project secrets the stage's spec grants (`secrets: { API_KEY: "WAREHOUSE_KEY" }` gives
+   * `ctx.secrets.API_KEY`), decrypted; empty without a grant. Not in `process.env`: a sandboxed
+   * module process may serve other stages of the project after this one. A value the stage logs
+   * is stored as `***`.
+   */
+  readonly secrets: Readonly<Record<string, string>>;
   /** Aborted on cancel or timeout; pass it to long calls (`fetch`, timers) or check `signal.aborted`. */
   readonly signal: AbortSignal;
   /** A stdout log line, formatted like `console.log`. `console.*` is routed to the log too. */

@@ -77,14 +77,18 @@ export async function writeTaskFiles(task: StageTask): Promise<{ inputsFile: str
   return files;
 }
 
-/** The whole environment of the process: passthrough, `PYTHONUNBUFFERED=1`, the stage's `env`, then the `SLUICE_*` variables. */
+/**
+ * The whole environment of the process: passthrough, `PYTHONUNBUFFERED=1`, the stage's `env`, the
+ * secrets it was granted (validation keeps them off `SLUICE_*` and loader variables), then the
+ * `SLUICE_*` variables.
+ */
 export function buildEnvironment(
   task: StageTask,
   stageEnv: Record<string, string> | undefined,
   passthroughList: readonly string[],
   files: { inputsFile: string; paramsFile: string },
 ): Record<string, string> {
-  const env: Record<string, string> = { ...passthrough(passthroughList), PYTHONUNBUFFERED: "1", ...stageEnv };
+  const env: Record<string, string> = { ...passthrough(passthroughList), PYTHONUNBUFFERED: "1", ...stageEnv, ...task.secrets };
   Object.assign(env, {
     SLUICE_RUN_ID: task.runId,
     SLUICE_STAGE_RUN_ID: task.stageRunId,

@@ -11,7 +11,8 @@
  *   `resolve(task.baseDir, run.cwd ?? ".")`; stdin is `/dev/null`; the program leads a new
  *   process group.
  * - **Environment.** The passthrough list (option `env`), then `PYTHONUNBUFFERED=1`, then the
- *   stage's `run.env`, then (not overridable):
+ *   stage's `run.env`, then the project secrets it was granted (`task.secrets`), then (not
+ *   overridable):
  *   `SLUICE_RUN_ID`, `SLUICE_STAGE_RUN_ID`, `SLUICE_STAGE`, `SLUICE_ATTEMPT`, `SLUICE_WORK_DIR`,
  *   `SLUICE_OUTPUT_DIR` (= `$SLUICE_WORK_DIR/outputs`; write output `<name>` there as a file or
  *   a folder), `SLUICE_INPUTS_FILE` (JSON: `{ "<input>": { artifactId, path, kind, hash, size,
@@ -147,7 +148,8 @@ async function runProcess(
   const files = await writeTaskFiles(task);
   const env = buildEnvironment(task, run.env, options.envList, files);
   if (options.isolation.mode === "sandbox") {
-    for (const [key, value] of Object.entries(SANDBOX_HOME)) if (run.env?.[key] === undefined) env[key] = value;
+    for (const [key, value] of Object.entries(SANDBOX_HOME))
+      if (run.env?.[key] === undefined && task.secrets?.[key] === undefined) env[key] = value;
   }
   if (signal.aborted) return { status: "canceled" };
 

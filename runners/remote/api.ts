@@ -39,6 +39,8 @@ export interface LeasedTask {
   /** The stage's runner labels. */
   labels?: string[];
   timeoutMs: number | null;
+  /** The project secrets the stage is granted, by variable name: kept in memory, never logged. */
+  secrets?: Record<string, string> | null;
 }
 
 export interface LeaseState {
@@ -102,7 +104,7 @@ export async function leaseStageRuns(
 ): Promise<LeasedTask[]> {
   const data = await client.gql(
     `mutation Lease($i: LeaseStageRunsInput!) { leaseStageRuns(input: $i) {
-       __typename ... on LeaseStageRunsPayload { tasks { stageRunId runId attempt stageName epoch run baseDir params timeoutMs labels
+       __typename ... on LeaseStageRunsPayload { tasks { stageRunId runId attempt stageName epoch run baseDir params timeoutMs labels secrets
          inputs { name artifactId kind hash size isDirectory metadata downloadUrl } outputs { name kind } } } ${ERROR_FIELDS} } }`,
     { i: { runnerId, max, waitMs } },
     signal,

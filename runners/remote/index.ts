@@ -19,11 +19,12 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { runKindOf, type ResolvedInput, type Runner, type StageOutcome, type StageReporter, type StageTask } from "../contract";
+import { runKindOf, type ResolvedInput, type Runner, type StageOutcome, type StageTask } from "../contract";
 import { FailureType } from "../failures";
 import { type OperatorRef, createLocalRunner } from "../local";
 import { type StageIsolation } from "../sandbox";
 import { createProcessRunner, DEFAULT_ENV_PASSTHROUGH } from "../process";
+import { maskingReporter, maskOutcome, secretMasker } from "../secret-mask";
 import type { ArtifactKind, StageRun } from "../../src/pipelines/spec";
 import {
   type Completion,
@@ -292,14 +293,16 @@ export function createRemoteAgent(options: RemoteAgentOptions): RemoteAgent {
     log.info({ ...ref, stage: task.stageName, attempt: task.attempt }, "running a stage");
     const logs = new LogShipper(client, ref, log, () => stopAttempt(attempt, "lost"));
     const metrics = new MetricShipper(client, ref, log);
-    const reporter: StageReporter = { log: (stream, text) => logs.write(stream, text), metric: (k, v, s) => metrics.add(k, v, s) };
+    // The stage's secret values are masked in its log lines and failure before they are shipped.
+    const mask = secretMasker(Object.values(task.secrets ?? {}));
+    const reporter = maskingReporter({ log: (stream, text) => logs.write(stream, text), metric: (k, v, s) => metrics.add(k, v, s) }, mask);
     const scratch = path.join(workDir, "attempts", `${task.stageRunId}-${task.attempt}`);
     let completion: Completion;
     try {
       let outcome: StageOutcome;
       try {
         const stageTask = await prepare(task, scratch, attempt.controller.signal);
-        outcome = await runnerFor(task.run as StageRun).run(stageTask, reporter, attempt.controller.signal);
+        outcome = maskOutcome(await runnerFor(task.run as StageRun).run(stageTask, reporter, attempt.controller.signal), mask);
       } catch (err) {
         outcome = attempt.controller.signal.aborted
           ? { status: "canceled" }
@@ -362,6 +365,7 @@ export function createRemoteAgent(options: RemoteAgentOptions): RemoteAgent {
       workDir: scratch,
       labels: task.labels ?? [],
       ...(task.timeoutMs !== null ? { timeoutMs: task.timeoutMs } : {}),
+      secrets: { ...task.secrets },
     };
   }
 

@@ -195,7 +195,7 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     artifacts,
     schedules: new ScheduleService(db, config.minScheduleSeconds),
     eventRules: new EventRuleService(db, events),
-    agents: new AgentService({ db, events, config, hooks: stageHooks }),
+    agents: new AgentService({ db, events, config, hooks: stageHooks, secrets }),
     secrets,
     datasets,
     ingestion: new IngestionService(db, datasets, secrets, config.dataRoots, {

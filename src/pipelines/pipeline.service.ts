@@ -9,6 +9,7 @@ import { specHash } from "./canonical";
 import { type SpecDiff, diffSpecs } from "./diff";
 import { PipelineVersionRow } from "./pipeline-version.entity";
 import { PipelineRow } from "./pipeline.entity";
+import { checkSecretGrants, specGrantField } from "./secret-grants";
 import type { PipelineSpec } from "./spec";
 import { validatePipelineSpec } from "./validate";
 
@@ -64,6 +65,7 @@ export class PipelineService {
       throw new InvalidInputError([{ field: "baseDir", message: "must be an absolute path (the folder the spec file is in)" }]);
     }
     await lockWritableProject(tx.manager, projectId);
+    await checkSecretGrants(tx.manager, projectId, spec, specGrantField);
     const hash = specHash(spec);
     let pipeline = await tx.manager.findOne(PipelineRow, { where: { projectId, name: spec.name }, lock: { mode: "pessimistic_write" } });
     const created = !pipeline;

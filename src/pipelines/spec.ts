@@ -76,6 +76,12 @@ export interface StageSpec {
   timeoutMs?: number;
   /** @default { enabled: false } */
   cache?: CachePolicy;
+  /**
+   * Project secrets this stage receives, by the environment variable (or `ctx.secrets` key) it
+   * reads them as: `{ API_KEY: "WAREHOUSE_KEY" }`. Module and command stages only. The spec holds
+   * names, never values; each named secret must exist in the run's project. @default {}
+   */
+  secrets?: Record<string, string>;
 }
 
 export interface PipelineSpec {

@@ -5,6 +5,7 @@ import { cycleMessage, findCycles, hasCycle } from "./dag";
 import { formatFieldPath, joinFieldPath, segmentsOfPointer, type PathSegment } from "./field-path";
 import { operatorContractProblems } from "./operator-contracts";
 import { compileParamsSchema, describeAjvError } from "./params-schema";
+import { normalizeStageSecrets, stageSecretProblems } from "./stage-secrets";
 import {
   ARTIFACT_KINDS,
   type InputRef,
@@ -148,6 +149,10 @@ const SPEC_SCHEMA = {
             required: ["enabled"],
             additionalProperties: false,
             properties: { enabled: { type: "boolean" } },
+          },
+          secrets: {
+            type: "object",
+            additionalProperties: { type: "string", messages: { type: "must be the name of a project secret (a string)" } },
           },
         },
       },
@@ -309,6 +314,7 @@ function semanticProblems(spec: Obj): InputProblem[] {
     const outputs = isObject(stage.outputs) ? stage.outputs : {};
     for (const name of Object.keys(outputs)) if (!PORT_PATTERN.test(name)) add(at("outputs", name), `output names ${PORT_MESSAGE}`);
     problems.push(...operatorContractProblems(stage, at, formatFieldPath));
+    problems.push(...stageSecretProblems(stage, at, formatFieldPath));
 
     if (isObject(stage.inputs)) {
       for (const [name, ref] of Object.entries(stage.inputs)) {
@@ -501,6 +507,7 @@ function normalize(spec: PipelineSpec): NormalizedPipelineSpec {
       outputs[name] = output.description === undefined ? { kind: output.kind } : { kind: output.kind, description: output.description };
     }
     const retries = { ...STAGE_DEFAULTS.retries, ...stage.retries };
+    const secrets = normalizeStageSecrets(stage.secrets);
     const normalized: NormalizedStageSpec = {
       name: stage.name,
       ...(stage.description !== undefined && { description: stage.description }),
@@ -513,6 +520,7 @@ function normalize(spec: PipelineSpec): NormalizedPipelineSpec {
       retries: { max: retries.max, initialDelayMs: retries.initialDelayMs, factor: retries.factor, maxDelayMs: retries.maxDelayMs },
       ...(stage.timeoutMs !== undefined && { timeoutMs: stage.timeoutMs }),
       cache: { enabled: stage.cache?.enabled ?? STAGE_DEFAULTS.cache.enabled },
+      ...(secrets !== undefined && { secrets }),
     };
     out.stages.push(normalized);
   }

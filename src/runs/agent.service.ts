@@ -15,6 +15,7 @@ import type { ArtifactStore, StoredObject } from "../artifacts/store";
 import type { Database } from "../db/data-source";
 import type { EventBus } from "../events/event-bus";
 import { PipelineVersionRow } from "../pipelines/pipeline-version.entity";
+import type { SecretService } from "../secrets/secret.service";
 import { LeaseLostError } from "./agent.errors";
 import { claimStageRuns, renewLeases } from "./claims";
 import { type AttemptResult, completeAttempt, reclaimExpiredLeases, releaseLeases } from "./completion";
@@ -25,6 +26,7 @@ import { RunEvents } from "./run-events";
 import { RunRow } from "./run.entity";
 import { RunnerAgentRow } from "./runner-agent.entity";
 import { StageRunRow } from "./stage-run.entity";
+import { revealStageSecrets } from "./stage-secrets";
 
 /** The longest a lease request may wait for work. */
 export const MAX_LEASE_WAIT_MS = 30_000;
@@ -106,6 +108,8 @@ export interface LeasedTaskData {
   /** The stage's runner labels (`network` lets a sandboxed stage use the network). */
   labels: string[];
   timeoutMs: number | null;
+  /** The project secrets the stage is granted, decrypted, by variable name. Only in the lease answer. */
+  secrets: Record<string, string>;
 }
 
 export interface LeaseStateData {
@@ -131,6 +135,8 @@ export interface AgentServiceDeps {
   config: Pick<SluiceConfig, "leaseMs" | "labelLimits">;
   /** The server's stage hooks, run when a remote runner completes a stage. */
   hooks?: StageHooks;
+  /** Project secrets, decrypted for the stages that are granted some. */
+  secrets: SecretService;
 }
 
 /** Remote runners: their registry and the leasing protocol they speak. */
@@ -341,7 +347,12 @@ export class AgentService {
     });
   }
 
-  /** What a runner needs to run each leased stage run: the stage, its inputs with download URLs, its outputs. */
+  /**
+   * What a runner needs to run each leased stage run: the stage, its inputs with download URLs,
+   * its outputs, and the secrets it is granted, decrypted from the run's project (the caller was
+   * allowed to lease it, so holds RUN there). A stage whose secret is gone or unreadable is failed
+   * here (`SECRET_UNAVAILABLE`, non-retryable) and left out.
+   */
   async tasksFor(rows: readonly StageRunRow[]): Promise<LeasedTaskData[]> {
     const manager = this.deps.db.dataSource.manager;
     const tasks: LeasedTaskData[] = [];
@@ -350,6 +361,14 @@ export class AgentService {
       const plan = planFor(await manager.findOneByOrFail(PipelineVersionRow, { id: run.pipelineVersionId }));
       const stage = plan.stages.get(sr.stageName)!;
       const artifacts = await resolveInputArtifacts(manager, plan, sr.runId, sr.stageName);
+      const secrets = await revealStageSecrets(this.deps.secrets, manager, run.projectId, stage.spec);
+      if ("failure" in secrets) {
+        const inputIds = Object.fromEntries(Object.entries(artifacts).map(([name, a]) => [name, a.id]));
+        await runSystemChange(this.deps, (tx) =>
+          this.complete(tx, sr.id, sr.leaseEpoch, { status: "failed", failure: secrets.failure }, inputIds),
+        );
+        continue;
+      }
       tasks.push({
         stageRunId: sr.id,
         runId: sr.runId,
@@ -372,6 +391,7 @@ export class AgentService {
         outputs: Object.entries(stage.spec.outputs ?? {}).map(([name, o]) => ({ name, kind: o.kind })),
         labels: [...(stage.spec.runner?.labels ?? [])],
         timeoutMs: stage.spec.timeoutMs ?? null,
+        secrets: secrets.values,
       });
     }
     return tasks;

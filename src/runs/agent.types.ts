@@ -239,6 +239,12 @@ export class LeasedTask {
 
   @Field(() => Float, { nullable: true, description: "Stop the attempt after this long (a TIMEOUT failure)." })
   timeoutMs: number | null;
+
+  @Field(() => GraphQLJSONObject, {
+    description:
+      "The project secrets the stage is granted, decrypted, by the variable name it reads them as (`{}` for none). Only the lease answer carries them, to a runner allowed to run in the project: keep them out of logs and disk, mask them in the stage's log lines.",
+  })
+  secrets: Record<string, string>;
 }
 
 @ObjectType()

@@ -4,10 +4,13 @@ import type { StageSpec } from "../pipelines/spec";
 
 /**
  * The cache key of a stage run: what it runs (the `run` field, which carries the code
- * version), its resolved parameters, and the content hashes of its inputs. Two stage runs
- * with equal keys compute the same thing, so the later may reuse the earlier's outputs.
+ * version), its resolved parameters, the content hashes of its inputs, and the names of the
+ * secrets it is granted (never their values: a key is stored, and a value set again does not
+ * change it). Two stage runs with equal keys compute the same thing, so the later may reuse the
+ * earlier's outputs.
  */
 export function cacheKeyOf(stage: StageSpec, params: Record<string, unknown>, inputHashes: Record<string, string>): string {
-  const material = canonicalJson({ run: stage.run, outputs: stage.outputs ?? {}, params, inputs: inputHashes });
+  const granted = stage.secrets && Object.keys(stage.secrets).length > 0 ? { secrets: stage.secrets } : {};
+  const material = canonicalJson({ run: stage.run, outputs: stage.outputs ?? {}, params, inputs: inputHashes, ...granted });
   return `sha256:${createHash("sha256").update(material).digest("hex")}`;
 }

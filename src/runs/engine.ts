@@ -1,7 +1,8 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "pino";
-import type { ResolvedInput, Runner, StageOutcome, StageReporter, StageTask } from "../../runners/contract";
+import type { ResolvedInput, Runner, StageFailure, StageOutcome, StageTask } from "../../runners/contract";
+import { type Masker, maskingReporter, maskOutcome, secretMasker } from "../../runners/secret-mask";
 import { runSystemChange } from "../app/mutation";
 import type { Services } from "../app/services";
 import type { ArtifactStore } from "../artifacts/store";
@@ -23,6 +24,7 @@ import { planForVersion } from "./plan";
 import { RunEvents } from "./run-events";
 import { runRef } from "./run-meta";
 import type { StageRunRow } from "./stage-run.entity";
+import { revealStageSecrets } from "./stage-secrets";
 
 export interface EngineOptions {
   /** This process's name as a lease holder, e.g. `server:host:1234:ab12`. */
@@ -204,16 +206,28 @@ export class RunEngine {
     const workDir = path.join(this.options.workRoot, `${sr.id}-${sr.attempt}`);
     let inputIds: Record<string, string> = {};
     let result: AttemptResult;
+    // The stage's secret values are masked in everything it reports before it is stored.
+    let mask: Masker = (text) => text;
     try {
       const prepared = await this.prepare(sr, workDir);
       inputIds = prepared.inputIds;
-      const reporter: StageReporter = { log: (stream, text) => logWriter.write(stream, text), metric: (k, v, s) => metrics.add(k, v, s) };
-      const outcome = await runner.run(prepared.task, reporter, controller.signal);
-      release();
-      result = await this.storeOutputs(outcome);
+      if ("failure" in prepared) {
+        result = { status: "failed", failure: prepared.failure };
+      } else {
+        mask = secretMasker(Object.values(prepared.task.secrets ?? {}));
+        const reporter = maskingReporter(
+          { log: (stream, text) => logWriter.write(stream, text), metric: (k, v, s) => metrics.add(k, v, s) },
+          mask,
+        );
+        const outcome = maskOutcome(await runner.run(prepared.task, reporter, controller.signal), mask);
+        release();
+        result = await this.storeOutputs(outcome);
+      }
     } catch (err) {
-      this.options.log.error({ err, stageRunId: sr.id }, "stage attempt failed inside the engine");
-      result = { status: "failed", failure: { type: "ENGINE_ERROR", message: (err as Error).message, nonRetryable: false } };
+      const message = mask((err as Error).message);
+      const error = { name: (err as Error).name, message, stack: mask((err as Error).stack ?? "") };
+      this.options.log.error({ err: error, stageRunId: sr.id }, "stage attempt failed inside the engine");
+      result = { status: "failed", failure: { type: "ENGINE_ERROR", message, nonRetryable: false } };
     }
     release();
     await Promise.all([logWriter.close(), metrics.close()]);
@@ -281,12 +295,22 @@ export class RunEngine {
     }
   }
 
-  private async prepare(sr: StageRunRow, workDir: string): Promise<{ task: StageTask; inputIds: Record<string, string> }> {
+  /**
+   * The task of an attempt: its inputs resolved, its work folder made, the secrets it is granted
+   * decrypted (from the run's project only); or the failure that stops it before it runs.
+   */
+  private async prepare(
+    sr: StageRunRow,
+    workDir: string,
+  ): Promise<{ task: StageTask; inputIds: Record<string, string> } | { failure: StageFailure; inputIds: Record<string, string> }> {
     const manager = this.services.db.dataSource.manager;
     const run = await runRef(manager, sr.runId);
     const plan = await planForVersion(manager, run.pipelineVersionId);
     const stage = plan.stages.get(sr.stageName)!;
     const artifacts = await resolveInputArtifacts(manager, plan, sr.runId, sr.stageName);
+    const inputIds = Object.fromEntries(Object.entries(artifacts).map(([n, a]) => [n, a.id]));
+    const secrets = await revealStageSecrets(this.services.secrets, manager, run.projectId, stage.spec);
+    if ("failure" in secrets) return { failure: secrets.failure, inputIds };
     const inputs: Record<string, ResolvedInput> = {};
     for (const [name, a] of Object.entries(artifacts)) {
       inputs[name] = {
@@ -313,8 +337,9 @@ export class RunEngine {
       workDir,
       labels: stage.spec.runner?.labels ?? [],
       timeoutMs: stage.spec.timeoutMs,
+      secrets: secrets.values,
     };
-    return { task, inputIds: Object.fromEntries(Object.entries(artifacts).map(([n, a]) => [n, a.id])) };
+    return { task, inputIds };
   }
 
   /** Moves a successful attempt's outputs into the artifact store. */

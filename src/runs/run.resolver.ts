@@ -9,7 +9,10 @@ import { StageRunInputRow } from "../artifacts/stage-run-input.entity";
 import { Permission } from "../auth/roles";
 import type { EventRow } from "../events/event.entity";
 import { Pipeline, PipelineVersion } from "../pipelines/pipeline.types";
+import { planForVersion } from "./plan";
 import { RunEvents } from "./run-events";
+import { runRef } from "./run-meta";
+import { secretGrantsOf } from "./stage-secrets";
 import type { RunMetricRow } from "./run-metric.entity";
 import type { StageLogRow } from "./stage-log.entity";
 import { StageRunRow } from "./stage-run.entity";
@@ -17,6 +20,7 @@ import {
   Artifact,
   ArtifactReader,
   ArtifactUse,
+  StageSecretGrant,
   LogChunk,
   LogChunkConnection,
   LogChunkFilter,
@@ -348,6 +352,19 @@ export class StageRunResolver {
       .getRepository(ArtifactRow)
       .find({ where: { producedBy: sr.reusedFrom ?? sr.id }, order: { outputName: "ASC" } });
     return rows.map(Artifact.from);
+  }
+
+  @FieldResolver(() => [StageSecretGrant], {
+    description: "The project secrets it receives when it runs, by name (never their values), sorted by variable.",
+  })
+  async secrets(@Root() sr: StageRun, @Ctx() ctx: RequestContext): Promise<StageSecretGrant[]> {
+    ctx.authz.require(Permission.READ, sr.projectId);
+    const manager = ctx.services.db.dataSource.manager;
+    const plan = await planForVersion(manager, (await runRef(manager, sr.runId)).pipelineVersionId);
+    const stage = plan.stages.get(sr.stageName);
+    return (stage ? secretGrantsOf(stage.spec) : [])
+      .sort((a, b) => a.variable.localeCompare(b.variable))
+      .map((g) => Object.assign(new StageSecretGrant(), g));
   }
 
   @FieldResolver(() => [ArtifactUse], { description: "What it read, by input name (lineage upstream)." })

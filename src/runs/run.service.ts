@@ -8,6 +8,7 @@ import type { Database } from "../db/data-source";
 import { returnedRows } from "../db/sql-text";
 import type { PipelineVersionRow } from "../pipelines/pipeline-version.entity";
 import type { PipelineRow } from "../pipelines/pipeline.entity";
+import { checkSecretGrants, runGrantField } from "../pipelines/secret-grants";
 import { resolveStageParams } from "../pipelines/validate";
 import { type RunPlan, isGateStage, planFor } from "./plan";
 import { type ProgressTx, queueStages, settleRun } from "./progress";
@@ -70,6 +71,7 @@ export class RunService {
     const resolved = new Map<string, Record<string, unknown>>();
     for (const name of plan.order) resolved.set(name, resolveStageParams(plan.spec, name, overrides[name]));
     await this.checkArtifactInputs(tx.manager, plan, input.pipeline.projectId);
+    await checkSecretGrants(tx.manager, input.pipeline.projectId, plan.spec, runGrantField);
     const tags = checkTags(input.tags ?? {});
 
     const next = await nextRunNumber(tx.manager, input.pipeline.id);
@@ -217,6 +219,7 @@ export class RunService {
       }
       reused.set(name, sr);
     }
+    await checkSecretGrants(tx.manager, parent.projectId, plan.spec, runGrantField);
     const next = await nextRunNumber(tx.manager, parent.pipelineId);
     const run = await tx.manager.save(
       tx.manager.create(RunRow, {

@@ -263,6 +263,15 @@ export class ArtifactUse {
   artifact: Artifact;
 }
 
+@ObjectType({ description: "A project secret a stage is granted: its name and the variable the stage reads it as. Never its value." })
+export class StageSecretGrant {
+  @Field({ description: "The environment variable (command stage) or `ctx.secrets` key (module stage)." })
+  variable: string;
+
+  @Field({ description: "The project secret's name." })
+  secret: string;
+}
+
 @ObjectType({ description: "A stage run that read an artifact." })
 export class ArtifactReader {
   @Field()

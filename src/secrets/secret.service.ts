@@ -7,10 +7,10 @@ import { lockWritableProject } from "../projects/project.service";
 import { type SecretKey, decryptSecret, encryptSecret } from "./cipher";
 import { SecretUnreadableError } from "./secret.errors";
 import { SecretRow } from "./secret.entity";
+import { SECRET_NAME, SECRET_NAME_RULE as NAME_RULE } from "./secret-name";
 
-/** Secret names look like environment variables: they often become one in a stage. */
-export const SECRET_NAME = /^[A-Z][A-Z0-9_]{0,62}$/;
-const NAME_RULE = "must be 1-63 characters of uppercase letters, digits and '_', starting with a letter (like an environment variable)";
+export { SECRET_NAME };
+
 /** Largest value accepted, in UTF-8 bytes. */
 export const MAX_SECRET_BYTES = 64 * 1024;
 
