@@ -66,3 +66,6 @@ export type WorkerToMain = LogMessage | MetricMessage | DoneMessage;
 
 /** What the runner sends a sandboxed module process (`sandbox-host.ts`) over its IPC channel: one `run`, maybe one `abort`. */
 export type HostMessage = { type: "run"; task: WorkerTask; transpiled?: Record<string, string> } | AbortMessage;
+
+/** What a sandboxed module process sends the runner: the worker's messages, and for a warm host `idle` after each `done`. */
+export type HostToRunner = WorkerToMain | { type: "idle"; clean: boolean };

@@ -201,11 +201,12 @@ export class RunEngine {
     const ref = { runId: sr.runId, stageRunId: sr.id, attempt: sr.attempt };
     const logWriter = this.options.logs.writer(ref, this.options.log);
     const metrics = new MetricBuffer(this.options.metrics, sr.runId, sr.id, this.options.log);
-    const workDir = path.join(this.options.workRoot, `${sr.id}-${sr.attempt}`);
+    // Known once the run's project is: `<work root>/<projectId>/<attempt>` (see `prepare`).
+    let workDir: string | undefined;
     let inputIds: Record<string, string> = {};
     let result: AttemptResult;
     try {
-      const prepared = await this.prepare(sr, workDir);
+      const prepared = await this.prepare(sr, (dir) => (workDir = dir));
       inputIds = prepared.inputIds;
       const reporter: StageReporter = { log: (stream, text) => logWriter.write(stream, text), metric: (k, v, s) => metrics.add(k, v, s) };
       const outcome = await runner.run(prepared.task, reporter, controller.signal);
@@ -224,7 +225,7 @@ export class RunEngine {
       this.options.log.error({ err, stageRunId: sr.id }, "could not record a stage attempt; its lease will expire and it will be retried");
     } finally {
       this.inflight.delete(sr.id);
-      await fs.rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+      if (workDir) await fs.rm(workDir, { recursive: true, force: true }).catch(() => undefined);
       this.wake();
     }
   }
@@ -281,9 +282,16 @@ export class RunEngine {
     }
   }
 
-  private async prepare(sr: StageRunRow, workDir: string): Promise<{ task: StageTask; inputIds: Record<string, string> }> {
+  private async prepare(
+    sr: StageRunRow,
+    onWorkDir: (workDir: string) => void,
+  ): Promise<{ task: StageTask; inputIds: Record<string, string> }> {
     const manager = this.services.db.dataSource.manager;
     const run = await runRef(manager, sr.runId);
+    // One folder per project holds its attempts' work folders: a warm sandbox of the project
+    // shows that folder (and only it) read-write, so it never sees another project's attempts.
+    const workDir = path.join(this.options.workRoot, run.projectId, `${sr.id}-${sr.attempt}`);
+    onWorkDir(workDir);
     const plan = await planForVersion(manager, run.pipelineVersionId);
     const stage = plan.stages.get(sr.stageName)!;
     const artifacts = await resolveInputArtifacts(manager, plan, sr.runId, sr.stageName);
@@ -303,6 +311,7 @@ export class RunEngine {
     const task: StageTask = {
       stageRunId: sr.id,
       runId: sr.runId,
+      projectId: run.projectId,
       attempt: sr.attempt,
       stageName: sr.stageName,
       run: stage.spec.run,

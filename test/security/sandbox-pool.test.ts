@@ -1,0 +1,234 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { ResolvedInput, StageOutcome, StageTask } from "../../runners/contract";
+import { createLocalRunner, type LocalRunner } from "../../runners/local";
+import { makeTask, neverAborted, RecordingReporter, TempDirs } from "../runners/harness";
+
+const BWRAP = "/usr/bin/bwrap";
+
+/** Project stages, plain CommonJS: what a stage can tell about the host it runs in, and what it can reach. */
+const STAGES_JS = `
+const fs = require("node:fs");
+const { spawn } = require("node:child_process");
+let moduleRuns = 0;
+exports.whoami = async (ctx) => {
+  globalThis.hostToken ??= Math.random().toString(36).slice(2);
+  moduleRuns++;
+  ctx.log("TOKEN " + globalThis.hostToken);
+  ctx.log("MODULE_RUNS " + moduleRuns);
+  ctx.log("CWD " + process.cwd());
+};
+exports.probe = async (ctx) => {
+  for (const p of ctx.params.paths ?? []) {
+    try {
+      const stat = fs.statSync(p);
+      ctx.log("SEEN " + p + " " + (stat.isDirectory() ? fs.readdirSync(p).join(",") : fs.readFileSync(p, "utf8")));
+    } catch (err) { ctx.log("UNSEEN " + p + " " + err.code); }
+  }
+  if (ctx.inputs.data) ctx.log("INPUT " + (await ctx.inputs.data.readText()) + " AT " + ctx.inputs.data.path);
+};
+exports.hang = async (ctx) => {
+  spawn("sleep", ["1000", ctx.params.marker], { stdio: "ignore" });
+  ctx.log("STARTED");
+  await new Promise(() => {});
+};
+exports.leaveBehind = async (ctx) => {
+  spawn("sleep", ["1000", ctx.params.marker], { stdio: "ignore", detached: true }).unref();
+  ctx.log("LEFT BEHIND");
+};
+`;
+
+/** Host pids whose command line holds `marker` (an argument no other process uses). */
+function pidsWith(marker: string): number[] {
+  const out: number[] = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").includes(marker)) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+function alive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** The text after `prefix` on the stage's first log line starting with it. */
+function logged(reporter: RecordingReporter, prefix: string): string | undefined {
+  return reporter.logs.find((l) => l.text.startsWith(prefix))?.text.slice(prefix.length);
+}
+
+/** A unique `sleep` argument that is also a valid duration. */
+function marker(): string {
+  return `0.${Date.now()}${Math.floor(Math.random() * 1000)}`;
+}
+
+describe("warm sandbox pool", { skip: !fs.existsSync(BWRAP) && "bubblewrap is not installed" }, () => {
+  const temp = new TempDirs();
+  let code: string;
+  let workRoot: string;
+  let store: string;
+  let runner: LocalRunner;
+  let counter = 0;
+
+  /** An attempt of `projectId`, its work folder laid out as the engine does (`<work root>/<projectId>/<attempt>`). */
+  function task(projectId: string, exportName: string, fields: Partial<StageTask> = {}): StageTask {
+    counter++;
+    const workDir = path.join(workRoot, projectId, `attempt-${counter}`);
+    fs.mkdirSync(path.join(workDir, "outputs"), { recursive: true });
+    return makeTask(temp, { baseDir: code, run: { module: "stages.js", export: exportName }, projectId, workDir, ...fields });
+  }
+
+  function input(name: string, text: string): ResolvedInput {
+    const file = path.join(store, name);
+    fs.writeFileSync(file, text);
+    return { artifactId: name, kind: "File", hash: "sha256:0", size: Buffer.byteLength(text), path: file, metadata: {} };
+  }
+
+  async function run(t: StageTask, signal = neverAborted()): Promise<{ outcome: StageOutcome; reporter: RecordingReporter }> {
+    const reporter = new RecordingReporter();
+    const outcome = await runner.run(t, reporter, signal);
+    return { outcome, reporter };
+  }
+
+  before(() => {
+    code = temp.make("sluice-pool-code-");
+    workRoot = temp.make("sluice-pool-work-");
+    store = temp.make("sluice-pool-store-");
+    fs.writeFileSync(path.join(code, "stages.js"), STAGES_JS);
+    runner = createLocalRunner({
+      threads: 2,
+      cancelGraceMs: 300,
+      isolation: { mode: "sandbox", bwrap: BWRAP, hide: [workRoot, store] },
+      warmPool: { idleMs: 60_000, max: 4, perProject: 1 },
+    });
+  });
+  after(async () => {
+    await runner.close();
+    assert.deepEqual(runner.warmHosts(), [], "closing the runner leaves a warm host alive");
+    temp.cleanup();
+  });
+
+  it("reuses one host for two attempts of the same project, loading the stage module afresh each time", async () => {
+    const first = await run(task("proj-a", "whoami"));
+    const second = await run(task("proj-a", "whoami"));
+    assert.equal(first.outcome.status, "succeeded", JSON.stringify(first.outcome));
+    assert.equal(second.outcome.status, "succeeded", JSON.stringify(second.outcome));
+    assert.equal(logged(second.reporter, "TOKEN "), logged(first.reporter, "TOKEN "), "the second attempt ran in another host");
+    assert.equal(logged(first.reporter, "MODULE_RUNS "), "1");
+    assert.equal(logged(second.reporter, "MODULE_RUNS "), "1", "module-level state carried over between attempts");
+    assert.match(logged(second.reporter, "CWD ") ?? "", /attempt-\d+$/);
+    assert.equal(runner.warmHosts().filter((h) => h.projectId === "proj-a").length, 1);
+  });
+
+  it("never shares a host between projects, and a stage of one project sees neither another's work folder nor its inputs", async () => {
+    const b = task("proj-b", "probe", { inputs: { data: input("b-input.txt", "secret of B") } });
+    const fromB = await run(b);
+    assert.equal(fromB.outcome.status, "succeeded", JSON.stringify(fromB.outcome));
+    assert.equal(logged(fromB.reporter, "INPUT ")?.split(" AT ")[0], "secret of B", "B's stage could not read its own input");
+    const bInputCopy = logged(fromB.reporter, "INPUT ")!.split(" AT ")[1]!;
+    // B's folder holds work of an attempt still going on, with its copied input.
+    const bLive = path.join(workRoot, "proj-b", "attempt-live");
+    fs.mkdirSync(path.join(bLive, "inputs", "data"), { recursive: true });
+    fs.writeFileSync(path.join(bLive, "inputs", "data", "b.txt"), "secret of B");
+    const bHosts = runner.warmHosts().filter((h) => h.projectId === "proj-b");
+    assert.equal(bHosts.length, 1, "B has no warm host");
+
+    const a = task("proj-a", "probe", {
+      inputs: { data: input("a-input.txt", "input of A") },
+      params: {
+        paths: [
+          workRoot,
+          path.join(workRoot, "proj-b"),
+          bLive,
+          path.join(bLive, "inputs", "data", "b.txt"),
+          bInputCopy,
+          path.join(store, "b-input.txt"),
+          path.join(store, "a-input.txt"),
+        ],
+      },
+    });
+    const fromA = await run(a);
+    assert.equal(fromA.outcome.status, "succeeded", JSON.stringify(fromA.outcome));
+    const seen = fromA.reporter.logs.map((l) => l.text).filter((t) => t.startsWith("SEEN "));
+    // The work root shows only A's own folder; nothing of B nor the artifact store.
+    assert.deepEqual(seen, [`SEEN ${workRoot} proj-a`], `A saw: ${seen.join(" | ")}`);
+    assert.equal(logged(fromA.reporter, "INPUT ")?.split(" AT ")[0], "input of A");
+    assert.ok(logged(fromA.reporter, "INPUT ")!.split(" AT ")[1]!.startsWith(path.join(a.workDir, "inputs")));
+    const hosts = runner.warmHosts();
+    const pidsA = hosts.filter((h) => h.projectId === "proj-a").map((h) => h.pid);
+    const pidsB = hosts.filter((h) => h.projectId === "proj-b").map((h) => h.pid);
+    assert.ok(pidsA.length > 0 && pidsB.length > 0);
+    assert.ok(!pidsA.some((p) => pidsB.includes(p)), "two projects share a host");
+  });
+
+  it("ends everything a canceled stage started, host included, and the next attempt of the project still works", async () => {
+    await run(task("proj-c", "whoami"));
+    const warm = runner.warmHosts().find((h) => h.projectId === "proj-c");
+    assert.ok(warm, "no warm host after the first attempt");
+    const mark = marker();
+    const controller = new AbortController();
+    const reporter = new RecordingReporter();
+    const pending = runner.run(task("proj-c", "hang", { params: { marker: mark } }), reporter, controller.signal);
+    await until("the stage's child to start", () => pidsWith(mark).length > 0 && logged(reporter, "STARTED") !== undefined);
+    controller.abort();
+    const outcome = await pending;
+    assert.deepEqual(outcome, { status: "canceled" });
+    await until("the stage's child to end", () => pidsWith(mark).length === 0, 5000);
+    assert.ok(!alive(warm.pid), "the warm host of the canceled stage is still alive");
+    const next = await run(task("proj-c", "whoami"));
+    assert.equal(next.outcome.status, "succeeded", JSON.stringify(next.outcome));
+  });
+
+  it("does not reuse a host whose stage left a process running, and ends that process", async () => {
+    const mark = marker();
+    const left = await run(task("proj-d", "leaveBehind", { params: { marker: mark } }));
+    assert.equal(left.outcome.status, "succeeded", JSON.stringify(left.outcome));
+    await until("the left-behind process to end", () => pidsWith(mark).length === 0, 5000);
+    assert.equal(runner.warmHosts().filter((h) => h.projectId === "proj-d").length, 0);
+  });
+
+  it("ends an idle host after the idle timeout", async () => {
+    const quick = createLocalRunner({
+      threads: 1,
+      isolation: { mode: "sandbox", bwrap: BWRAP, hide: [workRoot, store] },
+      warmPool: { idleMs: 300 },
+    });
+    try {
+      const outcome = await quick.run(task("proj-e", "whoami"), new RecordingReporter(), neverAborted());
+      assert.equal(outcome.status, "succeeded", JSON.stringify(outcome));
+      const [host] = quick.warmHosts();
+      assert.ok(host && alive(host.pid), "no warm host after the attempt");
+      await until("the idle host to end", () => quick.warmHosts().length === 0 && !alive(host.pid), 5000);
+    } finally {
+      await quick.close();
+    }
+  });
+
+  it("runs an attempt whose work folder is not in its project's folder in a one-shot host", async () => {
+    const t = makeTask(temp, { baseDir: code, run: { module: "stages.js", export: "whoami" }, projectId: "proj-f" });
+    const before = runner.warmHosts().length;
+    const { outcome } = await run(t);
+    assert.equal(outcome.status, "succeeded", JSON.stringify(outcome));
+    assert.equal(runner.warmHosts().length, before);
+  });
+});
