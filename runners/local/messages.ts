@@ -69,3 +69,6 @@ export type HostMessage = { type: "run"; task: WorkerTask; transpiled?: Record<s
 
 /** What a sandboxed module process sends the runner: the worker's messages, and for a warm host `idle` after each `done`. */
 export type HostToRunner = WorkerToMain | { type: "idle"; clean: boolean };
+
+/** The line a warm host writes on stdout and stderr after an attempt: what comes before it was that attempt's output. */
+export const ATTEMPT_END = "\u0001sluice: end of attempt\u0001";

@@ -14,7 +14,7 @@ import path from "node:path";
 import { format } from "node:util";
 import { postLines } from "./context";
 import { abortReason, executeTask } from "./execute";
-import type { HostMessage, HostToRunner, WorkerTask, WorkerToMain } from "./messages";
+import { ATTEMPT_END, type HostMessage, type HostToRunner, type WorkerTask, type WorkerToMain } from "./messages";
 import { registerTranspiled } from "./transpiled";
 
 const send = process.send?.bind(process);
@@ -61,6 +61,9 @@ async function runWarm(task: WorkerTask): Promise<void> {
   }
   await executeTask(task, post, controller.signal, { fresh: `${task.stageRunId}-${task.attempt}` });
   running = false;
+  // Pipes are written synchronously on Linux: the mark follows everything the stage wrote.
+  process.stdout.write(`\n${ATTEMPT_END}\n`);
+  process.stderr.write(`\n${ATTEMPT_END}\n`);
   send!({ type: "idle", clean: strayProcesses() === 0 } satisfies HostToRunner);
 }
 

@@ -30,6 +30,7 @@ import { trackProcessGroup } from "../process-groups";
 import { sandboxArgs, type StageIsolation, wantsNetwork } from "../sandbox";
 import type { DoneMessage, HostMessage, HostToRunner, WorkerTask } from "./messages";
 import { hostEnv, HOST_SCRIPT, nodeLimitArgs, runnerCode } from "./module-process";
+import { ATTEMPT_END } from "./messages";
 import type { AbortReason, JobResult } from "./pool";
 import { transpiledModules } from "./transpiled";
 
@@ -63,6 +64,10 @@ interface Attempt {
   options: WarmRunOptions;
   resolve(result: JobResult): void;
   done?: DoneMessage;
+  /** The host reported the attempt over (`idle`). */
+  idle?: boolean;
+  /** The output streams that reached the end-of-attempt mark. */
+  drained: Set<string>;
   abortReason?: AbortReason;
   timers: NodeJS.Timeout[];
 }
@@ -89,12 +94,8 @@ class WarmHost {
   ) {
     this.child = spawn(file, args, { cwd, env: hostEnv(), stdio: ["ignore", "pipe", "pipe", "ipc"], detached: true });
     this.untrack = this.child.pid !== undefined ? trackProcessGroup(this.child.pid) : () => undefined;
-    const stdout = new LineSplitter((line) => this.current?.options.onLog("stdout", line));
-    const stderr = new LineSplitter((line) => {
-      this.lastStderr.push(line);
-      if (this.lastStderr.length > 5) this.lastStderr.shift();
-      this.current?.options.onLog("stderr", line);
-    });
+    const stdout = new LineSplitter(this.streamLines("stdout"));
+    const stderr = new LineSplitter(this.streamLines("stderr"));
     this.child.stdout!.on("data", (chunk: Buffer) => stdout.push(chunk));
     this.child.stderr!.on("data", (chunk: Buffer) => stderr.push(chunk));
     this.child.on("message", (message: HostToRunner) => this.onMessage(message));
@@ -121,6 +122,37 @@ class WarmHost {
         resolve();
       });
     });
+  }
+
+  /**
+   * Where a stream's lines go: to the attempt running, up to the host's end-of-attempt mark (see
+   * `ATTEMPT_END`), so that output written just before `done` is never reported as the next
+   * attempt's. The mark's leading newline ends a stage's unfinished line, or adds one empty line,
+   * which is dropped.
+   */
+  private streamLines(stream: "stdout" | "stderr"): (line: string) => void {
+    let heldEmpty = false;
+    const report = (line: string) => {
+      if (stream === "stderr") {
+        this.lastStderr.push(line);
+        if (this.lastStderr.length > 5) this.lastStderr.shift();
+      }
+      this.current?.options.onLog(stream, line);
+    };
+    return (line) => {
+      if (line === ATTEMPT_END) {
+        heldEmpty = false;
+        const attempt = this.current;
+        if (attempt) {
+          attempt.drained.add(stream);
+          this.settleIfIdle(attempt);
+        }
+        return;
+      }
+      if (heldEmpty) report("");
+      heldEmpty = line === "";
+      if (!heldEmpty) report(line);
+    };
   }
 
   get pid(): number | undefined {
@@ -165,7 +197,7 @@ class WarmHost {
   /** Runs one attempt; resolves how it ended. `reusable` tells afterwards whether the host may take another. */
   run(task: WorkerTask, timeoutMs: number | undefined, signal: AbortSignal, options: WarmRunOptions): Promise<JobResult> {
     return new Promise<JobResult>((resolve) => {
-      const attempt: Attempt = { options, resolve, timers: [] };
+      const attempt: Attempt = { options, resolve, timers: [], drained: new Set() };
       this.current = attempt;
       this.lastStderr.length = 0;
       this.unpark();
@@ -216,8 +248,14 @@ class WarmHost {
       if (!attempt.done || attempt.abortReason) return;
       // A process the stage started outlives it: only ending the sandbox ends it.
       if (!message.clean) this.kill();
-      this.finish(attempt, { kind: "done", message: attempt.done });
+      attempt.idle = true;
+      this.settleIfIdle(attempt);
     }
+  }
+
+  /** The attempt is over once the host said so and both its output streams reached the end-of-attempt mark. */
+  private settleIfIdle(attempt: Attempt): void {
+    if (attempt.idle && attempt.done && attempt.drained.size === 2) this.finish(attempt, { kind: "done", message: attempt.done });
   }
 
   /** The host is gone: the attempt on it, if any, ends with it. */

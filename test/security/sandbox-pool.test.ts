@@ -29,6 +29,9 @@ exports.probe = async (ctx) => {
   }
   if (ctx.inputs.data) ctx.log("INPUT " + (await ctx.inputs.data.readText()) + " AT " + ctx.inputs.data.path);
 };
+exports.rawWrite = async (ctx) => {
+  process.stdout.write("RAW " + ctx.params.tag + "\\n\\nRAW unfinished");
+};
 exports.hang = async (ctx) => {
   spawn("sleep", ["1000", ctx.params.marker], { stdio: "ignore" });
   ctx.log("STARTED");
@@ -140,6 +143,19 @@ describe("warm sandbox pool", { skip: !fs.existsSync(BWRAP) && "bubblewrap is no
     assert.equal(runner.warmHosts().filter((h) => h.projectId === "proj-a").length, 1);
   });
 
+  it("reports what a stage wrote to stdout as its own, never as the next attempt's", async () => {
+    const raw = await run(task("proj-a", "rawWrite", { params: { tag: "first" } }));
+    const next = await run(task("proj-a", "whoami"));
+    assert.equal(raw.outcome.status, "succeeded", JSON.stringify(raw.outcome));
+    assert.deepEqual(
+      raw.reporter.logs.map((l) => l.text),
+      ["RAW first", "", "RAW unfinished"],
+    );
+    assert.ok(!next.reporter.logs.some((l) => l.text.startsWith("RAW")), "the next attempt got the previous one's output");
+    assert.equal(logged(next.reporter, "TOKEN "), logged(raw.reporter, "TOKEN ") ?? logged(next.reporter, "TOKEN "));
+    assert.equal(runner.warmHosts().filter((h) => h.projectId === "proj-a").length, 1);
+  });
+
   it("never shares a host between projects, and a stage of one project sees neither another's work folder nor its inputs", async () => {
     const b = task("proj-b", "probe", { inputs: { data: input("b-input.txt", "secret of B") } });
     const fromB = await run(b);
@@ -204,7 +220,7 @@ describe("warm sandbox pool", { skip: !fs.existsSync(BWRAP) && "bubblewrap is no
     const left = await run(task("proj-d", "leaveBehind", { params: { marker: mark } }));
     assert.equal(left.outcome.status, "succeeded", JSON.stringify(left.outcome));
     await until("the left-behind process to end", () => pidsWith(mark).length === 0, 5000);
-    assert.equal(runner.warmHosts().filter((h) => h.projectId === "proj-d").length, 0);
+    await until("the host to end", () => runner.warmHosts().every((h) => h.projectId !== "proj-d"), 5000);
   });
 
   it("ends an idle host after the idle timeout", async () => {
