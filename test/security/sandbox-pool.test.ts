@@ -1,10 +1,14 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { ResolvedInput, StageOutcome, StageTask } from "../../runners/contract";
 import { createLocalRunner, type LocalRunner } from "../../runners/local";
 import { makeTask, neverAborted, RecordingReporter, TempDirs } from "../runners/harness";
+import { seedProject } from "../helpers/fixtures";
+import { applyPipeline, stage, triggerRun, waitForRun } from "../helpers/pipelines";
+import { dataOf, startTestServer, type TestServer } from "../helpers/server";
 
 const BWRAP = "/usr/bin/bwrap";
 
@@ -246,5 +250,68 @@ describe("warm sandbox pool", { skip: !fs.existsSync(BWRAP) && "bubblewrap is no
     const { outcome } = await run(t);
     assert.equal(outcome.status, "succeeded", JSON.stringify(outcome));
     assert.equal(runner.warmHosts().length, before);
+  });
+});
+
+describe("warm sandbox pool in a server", { skip: !fs.existsSync(BWRAP) && "bubblewrap is not installed" }, () => {
+  let root: string;
+  let t: TestServer;
+
+  before(async () => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-pool-server-"));
+    fs.writeFileSync(
+      path.join(root, "stages.js"),
+      `const fs = require("node:fs");
+const path = require("node:path");
+exports.whoami = async (ctx) => {
+  globalThis.hostToken ??= Math.random().toString(36).slice(2);
+  const projectDir = path.dirname(ctx.workDir);
+  ctx.log("TOKEN " + globalThis.hostToken);
+  ctx.log("PROJECT_DIR " + path.basename(projectDir));
+  ctx.log("WORK_ROOT " + fs.readdirSync(path.dirname(projectDir)).join(","));
+};
+`,
+    );
+    t = await startTestServer({
+      env: { SLUICE_SANDBOX_BWRAP: BWRAP, SLUICE_TRUSTED_CODE: "0", SLUICE_CODE_ROOTS: root, SLUICE_SANDBOX_POOL_IDLE_MS: "30000" },
+    });
+  });
+  after(async () => {
+    await t.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  /** One run of a one-stage pipeline of `projectId`; what its stage logged, by line prefix. */
+  async function runOnce(projectId: string): Promise<Record<string, string>> {
+    const { pipelineId } = await applyPipeline(
+      t,
+      projectId,
+      { name: "who", stages: [{ name: "who", run: { module: "./stages.js", export: "whoami" } }] },
+      root,
+    );
+    const run = await waitForRun(t, await triggerRun(t, pipelineId), 30_000);
+    assert.equal(run.status, "SUCCEEDED", JSON.stringify(run.stageRuns.map((s) => s.failure)));
+    const res = dataOf(await t.gql(`query($id: ID!) { stageLogs(stageRunId: $id) { nodes { text } } }`, { id: stage(run, "who").id }));
+    const lines = (res.stageLogs.nodes as Array<{ text: string }>)
+      .map((n) => n.text)
+      .join("")
+      .split("\n")
+      .filter(Boolean);
+    return Object.fromEntries(lines.map((l) => [l.split(" ")[0]!, l.slice(l.indexOf(" ") + 1)]));
+  }
+
+  it("runs the runs of one project in one warm host, in that project's own work folder, and another project's in another", async () => {
+    const a = await seedProject(t);
+    const b = await seedProject(t);
+    const a1 = await runOnce(a);
+    const a2 = await runOnce(a);
+    const b1 = await runOnce(b);
+    assert.equal(a1.PROJECT_DIR, a, "the attempt's work folder is not in its project's folder");
+    assert.equal(b1.PROJECT_DIR, b);
+    assert.equal(a2.TOKEN, a1.TOKEN, "the second run of the project started another host");
+    assert.notEqual(b1.TOKEN, a1.TOKEN, "two projects share a host");
+    // Both projects have work folders on the server by now; each stage sees only its own.
+    assert.equal(a2.WORK_ROOT, a);
+    assert.equal(b1.WORK_ROOT, b);
   });
 });
