@@ -4,8 +4,8 @@
  * attempt of one project), under bubblewrap unless project code is trusted. It speaks the same
  * messages as a worker thread over Node's IPC channel: it receives a `run`, then maybe an
  * `abort`; it sends `log`s and `metric`s while the stage runs and one `done` last. A one-shot
- * host then exits; a warm one reports whether the stage left processes behind (`idle`) and
- * waits for the next `run`.
+ * host then exits; a warm one reports whether the stage left a process or a timer behind
+ * (`idle`), and waits for the next `run`.
  * Nothing of the server is in this process: not its memory, its environment, nor its files.
  * @internal
  */
@@ -59,12 +59,15 @@ async function runWarm(task: WorkerTask): Promise<void> {
   } catch {
     // The stage's folder is gone already; the stage reports what it cannot write.
   }
+  const timersBefore = activeTimers();
   await executeTask(task, post, controller.signal, { fresh: `${task.stageRunId}-${task.attempt}` });
   running = false;
+  // A timer the stage left running would fire during the project's next attempt: a fresh host instead.
+  const clean = strayProcesses() === 0 && activeTimers() <= timersBefore;
   // Pipes are written synchronously on Linux: the mark follows everything the stage wrote.
   process.stdout.write(`\n${ATTEMPT_END}\n`);
   process.stderr.write(`\n${ATTEMPT_END}\n`);
-  send!({ type: "idle", clean: strayProcesses() === 0 } satisfies HostToRunner);
+  send!({ type: "idle", clean } satisfies HostToRunner);
 }
 
 /** Drops from `require.cache` every module but the runner's own code and packages, so the next `require` evaluates it again. */
@@ -79,6 +82,11 @@ const RUNNER_ROOT = path.resolve(__dirname, "../..");
 const RUNNER_DIRS = [path.join(RUNNER_ROOT, "runners"), path.join(RUNNER_ROOT, "src")];
 function isRunnerCode(file: string): boolean {
   return RUNNER_DIRS.some((dir) => file.startsWith(dir + path.sep)) || file.split(path.sep).includes("node_modules");
+}
+
+/** Timers that keep this process alive (unref'd ones are not counted). */
+function activeTimers(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === "Timeout" || r === "Immediate").length;
 }
 
 /** Processes in this sandbox's PID namespace other than its init (pid 1) and this host. */

@@ -14,9 +14,12 @@
  * sees, and the store's file must stay as it is). Attempts whose inputs are larger than
  * `copyInputsMaxBytes` take a one-shot host instead, which binds them read-only.
  *
- * A host is reused only after an attempt that returned and left no process behind; a canceled or
- * timed-out attempt, a crash, or a stray process ends the host with its whole sandbox (process
- * group kill; `--die-with-parent` and the PID namespace take the rest).
+ * Each attempt loads the stage's modules afresh (module-level state does not carry over; what a
+ * stage puts on `globalThis` or changes in Node's own modules does, within the project). A host is
+ * reused only after an attempt that returned and left no process and no (ref'd) timer behind; a
+ * canceled or timed-out attempt, a crash, or leftovers end the host with its whole sandbox
+ * (process group kill; `--die-with-parent` and the PID namespace take the rest), and the next
+ * attempt starts a fresh one.
  * @internal used by `index.ts`.
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -47,6 +50,11 @@ export interface WarmPoolOptions {
 
 /** How long a warm host may take to say whether its stage left a process behind, after `done`. */
 const IDLE_REPORT_MS = 2000;
+/**
+ * Attempts one host runs before it is replaced: each attempt of an ES module stage leaves its
+ * fresh module copy in the host's memory (ES modules cannot be unloaded).
+ */
+const MAX_ATTEMPTS_PER_HOST = 200;
 /** A project id as the engine writes it into a path segment. */
 const PROJECT_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 /** An input name usable as a folder name. */
@@ -77,6 +85,8 @@ class WarmHost {
   readonly child: ChildProcess;
   readonly exited: Promise<void>;
   alive = true;
+  /** Attempts started on this host. */
+  attempts = 0;
   private killed = false;
   idleTimer?: NodeJS.Timeout;
   private current?: Attempt;
@@ -165,7 +175,7 @@ class WarmHost {
 
   /** Whether the host may take another attempt: alive, and not being ended. */
   get reusable(): boolean {
-    return this.alive && !this.killed && !this.busy;
+    return this.alive && !this.killed && !this.busy && this.attempts < MAX_ATTEMPTS_PER_HOST;
   }
 
   /** Ends the host and everything in its sandbox (its process group). */
@@ -199,6 +209,7 @@ class WarmHost {
     return new Promise<JobResult>((resolve) => {
       const attempt: Attempt = { options, resolve, timers: [], drained: new Set() };
       this.current = attempt;
+      this.attempts++;
       this.lastStderr.length = 0;
       this.unpark();
       if (!this.alive) return this.endAttempt();

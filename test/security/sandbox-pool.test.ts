@@ -36,6 +36,11 @@ exports.probe = async (ctx) => {
 exports.rawWrite = async (ctx) => {
   process.stdout.write("RAW " + ctx.params.tag + "\\n\\nRAW unfinished");
 };
+exports.leaveTimer = async (ctx) => {
+  globalThis.hostToken ??= Math.random().toString(36).slice(2);
+  ctx.log("TOKEN " + globalThis.hostToken);
+  setInterval(() => console.log("TICK from an old attempt"), 20);
+};
 exports.hang = async (ctx) => {
   spawn("sleep", ["1000", ctx.params.marker], { stdio: "ignore" });
   ctx.log("STARTED");
@@ -225,6 +230,16 @@ describe("warm sandbox pool", { skip: !fs.existsSync(BWRAP) && "bubblewrap is no
     assert.equal(left.outcome.status, "succeeded", JSON.stringify(left.outcome));
     await until("the left-behind process to end", () => pidsWith(mark).length === 0, 5000);
     await until("the host to end", () => runner.warmHosts().every((h) => h.projectId !== "proj-d"), 5000);
+  });
+
+  it("does not reuse a host whose stage left a timer running", async () => {
+    const left = await run(task("proj-g", "leaveTimer"));
+    assert.equal(left.outcome.status, "succeeded", JSON.stringify(left.outcome));
+    await new Promise((r) => setTimeout(r, 100));
+    const next = await run(task("proj-g", "whoami"));
+    assert.equal(next.outcome.status, "succeeded", JSON.stringify(next.outcome));
+    assert.notEqual(logged(next.reporter, "TOKEN "), logged(left.reporter, "TOKEN "), "the host with the timer was reused");
+    assert.ok(!next.reporter.logs.some((l) => l.text.includes("TICK")), "an old attempt's timer logged into the next attempt");
   });
 
   it("ends an idle host after the idle timeout", async () => {
