@@ -46,8 +46,8 @@ export interface LocalRunnerOptions {
   /** V8 heap limits of each worker, so a stage running out of memory kills its worker, not the server. @default Node's defaults */
   resourceLimits?: ResourceLimits;
   /**
-   * Where project modules (`{ module }` stages) run: each attempt in a sandboxed process of its
-   * own (`{ mode: "sandbox", bwrap, hide }`), in this process's worker threads as operators do
+   * Where project modules (`{ module }` stages) run: in sandboxed processes, a warm one of the
+   * attempt's project or one of its own (`{ mode: "sandbox", bwrap, hide }`, see `warmPool`), in this process's worker threads as operators do
    * (`trusted`: only for code as trusted as the runner's own), or not at all (`refuse`:
    * `SANDBOX_UNAVAILABLE`). A server chooses from `SLUICE_SANDBOX_BWRAP` and
    * `SLUICE_TRUSTED_CODE`. @default { mode: "trusted" }
