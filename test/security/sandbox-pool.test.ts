@@ -41,6 +41,13 @@ exports.leaveTimer = async (ctx) => {
   ctx.log("TOKEN " + globalThis.hostToken);
   setInterval(() => console.log("TICK from an old attempt"), 20);
 };
+exports.pointOut = async (ctx) => {
+  if (ctx.params.how === "absolute") return { out: { path: ctx.params.target } };
+  if (ctx.params.how === "dotdot") return { out: { path: "../".repeat(20) + ctx.params.target.slice(1) } };
+  // A link needs no access to its target: the sandbox cannot see it, the server can.
+  fs.rmSync(ctx.workDir + "/outputs", { recursive: true, force: true });
+  fs.symlinkSync(require("node:path").dirname(ctx.params.target), ctx.workDir + "/outputs");
+};
 exports.hang = async (ctx) => {
   spawn("sleep", ["1000", ctx.params.marker], { stdio: "ignore" });
   ctx.log("STARTED");
@@ -241,6 +248,22 @@ describe("warm sandbox pool", { skip: !fs.existsSync(BWRAP) && "bubblewrap is no
     assert.notEqual(logged(next.reporter, "TOKEN "), logged(left.reporter, "TOKEN "), "the host with the timer was reused");
     assert.ok(!next.reporter.logs.some((l) => l.text.includes("TICK")), "an old attempt's timer logged into the next attempt");
   });
+
+  for (const how of ["absolute", "dotdot", "symlink"]) {
+    it(`refuses an output that points outside the stage's work folder (${how}), leaving the host file in place`, async () => {
+      const secretDir = temp.make("sluice-pool-secret-");
+      const target = path.join(secretDir, "out");
+      fs.writeFileSync(target, "a server file");
+      const t = task("proj-h", "pointOut", { params: { how, target }, outputs: { out: { kind: "File" } } });
+      const { outcome } = await run(t);
+      assert.equal(outcome.status, "failed", JSON.stringify(outcome));
+      const failure = (outcome as Extract<StageOutcome, { status: "failed" }>).failure;
+      assert.equal(failure.type, "MISSING_OUTPUT");
+      assert.match(failure.message, /"out" outside its work folder/);
+      assert.ok(!failure.message.includes(secretDir), "the refusal names a host path");
+      assert.equal(fs.readFileSync(target, "utf8"), "a server file");
+    });
+  }
 
   it("ends an idle host after the idle timeout", async () => {
     const quick = createLocalRunner({
