@@ -20,6 +20,8 @@ import { registerTranspiled } from "./transpiled";
 const send = process.send?.bind(process);
 if (!send) throw new Error("runners/local/sandbox-host runs only as a child process with an IPC channel");
 const warm = process.argv.includes("--warm");
+/** A warm host's own folder (its working directory at start); each attempt runs in `HOME/work`. */
+const HOME = process.cwd();
 
 let controller = new AbortController();
 let started = false;
@@ -59,11 +61,14 @@ async function runWarm(task: WorkerTask): Promise<void> {
   } catch {
     // The stage's folder is gone already; the stage reports what it cannot write.
   }
-  const timersBefore = activeTimers();
+  const before = activeResources();
   await executeTask(task, post, controller.signal, { fresh: `${task.stageRunId}-${task.attempt}` });
   running = false;
-  // A timer the stage left running would fire during the project's next attempt: a fresh host instead.
-  const clean = strayProcesses() === 0 && activeTimers() <= timersBefore;
+  // The attempt's folder is handed over once the stage is over: this host's working directory
+  // must not follow it. Whatever the stage left running (a process, a timer, a socket, a file
+  // operation) could still act on it or on the next attempt: the runner then ends this host.
+  process.chdir(HOME);
+  const clean = strayProcesses() === 0 && (await settles(before));
   // Pipes are written synchronously on Linux: the mark follows everything the stage wrote.
   process.stdout.write(`\n${ATTEMPT_END}\n`);
   process.stderr.write(`\n${ATTEMPT_END}\n`);
@@ -84,9 +89,24 @@ function isRunnerCode(file: string): boolean {
   return RUNNER_DIRS.some((dir) => file.startsWith(dir + path.sep)) || file.split(path.sep).includes("node_modules");
 }
 
-/** Timers that keep this process alive (unref'd ones are not counted). */
-function activeTimers(): number {
-  return process.getActiveResourcesInfo().filter((r) => r === "Timeout" || r === "Immediate").length;
+/**
+ * Whether what keeps the event loop alive comes back to what it was before the stage: a request
+ * the stage's last awaited call left closing (a file handle's close) ends within a few turns of
+ * the loop; anything still there after some 20 ms is left running.
+ */
+async function settles(before: Map<string, number>): Promise<boolean> {
+  for (let turn = 0; turn < 20; turn++) {
+    if ([...activeResources()].every(([type, n]) => n <= (before.get(type) ?? 0))) return true;
+    await new Promise((resolve) => (turn < 5 ? setImmediate(resolve) : setTimeout(resolve, 1)));
+  }
+  return false;
+}
+
+/** What keeps this process's event loop alive (timers, sockets, file operations…; unref'd timers not counted), by type. */
+function activeResources(): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const type of process.getActiveResourcesInfo()) counts.set(type, (counts.get(type) ?? 0) + 1);
+  return counts;
 }
 
 /** Processes in this sandbox's PID namespace other than its init (pid 1) and this host. */

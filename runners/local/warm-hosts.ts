@@ -23,11 +23,13 @@
  * @internal used by `index.ts`.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { ResourceLimits } from "node:worker_threads";
 import type { StageOutcome, StageTask } from "../contract";
+import { FailureType, failed } from "../failures";
 import { LineSplitter } from "../process/lines";
 import { trackProcessGroup } from "../process-groups";
 import { sandboxArgs, type StageIsolation, wantsNetwork } from "../sandbox";
@@ -94,15 +96,22 @@ class WarmHost {
   private readonly lastStderr: string[] = [];
   private readonly untrack: () => void;
 
+  /** Set while the pool runs an attempt on this host (and hands its folder over): the pool then removes `home` itself. */
+  inRun = false;
+
+  /**
+   * @param home the host's own folder, the only one it may write (and see) outside `/tmp`: each
+   *   attempt runs in `home/work`, which becomes the attempt's `workDir` afterwards.
+   */
   constructor(
     readonly key: string,
     readonly projectId: string,
+    readonly home: string,
     file: string,
     args: string[],
-    cwd: string,
     private readonly onGone: (host: WarmHost) => void,
   ) {
-    this.child = spawn(file, args, { cwd, env: hostEnv(), stdio: ["ignore", "pipe", "pipe", "ipc"], detached: true });
+    this.child = spawn(file, args, { cwd: home, env: hostEnv(), stdio: ["ignore", "pipe", "pipe", "ipc"], detached: true });
     this.untrack = this.child.pid !== undefined ? trackProcessGroup(this.child.pid) : () => undefined;
     const stdout = new LineSplitter(this.streamLines("stdout"));
     const stderr = new LineSplitter(this.streamLines("stderr"));
@@ -306,6 +315,8 @@ export class WarmHostPool {
   private readonly idle: WarmHost[] = [];
   private readonly live = new Set<WarmHost>();
   private closed = false;
+  /** Host folders being removed; `close` waits for them. */
+  private readonly removals = new Set<Promise<void>>();
   private readonly idleMs: number;
   private readonly max: number;
   private readonly perProject: number;
@@ -322,19 +333,19 @@ export class WarmHostPool {
   }
 
   /**
-   * Whether `task` can run in a warm host: the pool is on, the task names its project and its
-   * work folder sits in that project's own folder (`<work root>/<projectId>/<attempt>`), and its
+   * Whether `task` can run in a warm host: the pool is on, the task names its project, and its
    * inputs are small enough to copy.
    */
   accepts(task: StageTask): boolean {
     if (this.closed || this.max === 0 || !task.projectId || !PROJECT_ID.test(task.projectId)) return false;
-    const projectDir = path.dirname(path.resolve(task.workDir));
-    if (path.basename(projectDir) !== task.projectId) return false;
     const bytes = Object.values(task.inputs).reduce((sum, input) => sum + (Number(input.size) || 0), 0);
     return bytes <= this.copyInputsMaxBytes;
   }
 
-  /** Runs one attempt in a warm host of its project (taken idle, or started), with its inputs copied into its work folder. */
+  /**
+   * Runs one attempt in a warm host of its project (taken idle, or started): in the host's own
+   * folder, its inputs copied in; afterwards that folder becomes the attempt's `workDir`.
+   */
   async run(
     task: StageTask,
     workerTask: WorkerTask,
@@ -342,36 +353,56 @@ export class WarmHostPool {
     options: WarmRunOptions,
   ): Promise<JobResult | { kind: "refused"; outcome: StageOutcome }> {
     const projectId = task.projectId!;
-    const projectDir = path.dirname(path.resolve(task.workDir));
+    // The host's folder sits next to the attempt's, so that it can be renamed into place.
+    const parent = path.dirname(path.resolve(task.workDir));
     const code = [...new Set([path.resolve(task.baseDir), path.dirname(workerTask.entry.module)])].sort();
     const network = wantsNetwork(task);
-    const plan = sandboxArgs(options.isolation, {
-      writable: [projectDir],
-      readOnly: runnerCode(),
-      project: code,
-      network,
-      cwd: projectDir,
-    });
-    if ("failure" in plan) return { kind: "refused", outcome: plan.failure };
+    const check = sandboxArgs(options.isolation, { writable: [], readOnly: [], project: code, network, cwd: "/" });
+    if ("failure" in check) return { kind: "refused", outcome: check.failure };
     const nodeArgs = nodeLimitArgs(options.resourceLimits);
-    const key = JSON.stringify({ projectId, projectDir, code, network, nodeArgs });
-    const inputs = await copyInputs(task);
+    const key = JSON.stringify({ projectId, parent, code, network, nodeArgs });
     if (signal.aborted) return { kind: "aborted", reason: "cancel" };
-    const host =
-      this.take(key) ??
-      this.add(
-        new WarmHost(
-          key,
-          projectId,
-          options.isolation.bwrap,
-          [...plan.args, "--", process.execPath, ...nodeArgs, HOST_SCRIPT, "--warm"],
-          projectDir,
-          (gone) => this.forget(gone),
-        ),
-      );
-    const result = await host.run({ ...workerTask, inputs }, task.timeoutMs, signal, options);
-    if (result.kind === "done" && host.reusable) this.give(host);
-    else host.kill();
+    let host = this.take(key);
+    if (!host) {
+      const home = path.join(parent, `.warm-${randomBytes(8).toString("hex")}`);
+      await fs.mkdir(home, { mode: 0o700 });
+      const plan = sandboxArgs(options.isolation, { writable: [home], readOnly: runnerCode(), project: code, network, cwd: home });
+      if ("failure" in plan) {
+        await fs.rm(home, { recursive: true, force: true });
+        return { kind: "refused", outcome: plan.failure };
+      }
+      const args = [...plan.args, "--", process.execPath, ...nodeArgs, HOST_SCRIPT, "--warm"];
+      host = this.add(new WarmHost(key, projectId, home, options.isolation.bwrap, args, (gone) => this.forget(gone)));
+    }
+    let result: JobResult;
+    host.inRun = true;
+    try {
+      const { work, inputs } = await prepareHome(host.home, task);
+      result = await host.run({ ...workerTask, workDir: work, inputs }, task.timeoutMs, signal, options);
+      if (result.kind === "done") {
+        // Nothing of the stage may run while its folder is handed over: a host that is being
+        // ended (leftovers) is waited for.
+        if (!host.reusable) {
+          host.kill();
+          await host.exited;
+        }
+        const refusal = await handOver(work, task.workDir, result.message);
+        if (refusal) {
+          host.kill();
+          return { kind: "refused", outcome: refusal };
+        }
+      }
+    } catch (err) {
+      host.kill();
+      throw err;
+    } finally {
+      host.inRun = false;
+      if (!(result! && result.kind === "done" && host.reusable)) {
+        host.kill();
+        await this.removeHome(host);
+      }
+    }
+    this.give(host);
     return result;
   }
 
@@ -389,6 +420,7 @@ export class WarmHostPool {
       host.kill();
     }
     await Promise.all(hosts.map((h) => h.exited));
+    await Promise.all([...this.removals]);
   }
 
   private take(key: string): WarmHost | undefined {
@@ -431,20 +463,59 @@ export class WarmHostPool {
     const i = this.idle.indexOf(host);
     if (i >= 0) this.idle.splice(i, 1);
     clearTimeout(host.idleTimer);
+    if (!host.inRun) void this.removeHome(host);
+  }
+
+  /** Removes a gone host's folder (what its last attempt left there). */
+  private removeHome(host: WarmHost): Promise<void> {
+    const removal = fs.rm(host.home, { recursive: true, force: true }).catch(() => undefined);
+    this.removals.add(removal);
+    void removal.finally(() => this.removals.delete(removal));
+    return removal;
   }
 }
 
-/** Copies the task's inputs into `<workDir>/inputs/<name>/` (a reflink where the file system has them) and returns them at their new paths. */
-async function copyInputs(task: StageTask): Promise<StageTask["inputs"]> {
-  const out: StageTask["inputs"] = {};
+/**
+ * Empties a host's folder for the next attempt and lays it out as a `workDir`: `work/outputs/`,
+ * and the task's inputs copied into `work/inputs/<name>/` (a reflink where the file system has
+ * them; a copy, not a hard link, since a stage may write to what it sees).
+ */
+async function prepareHome(home: string, task: StageTask): Promise<{ work: string; inputs: StageTask["inputs"] }> {
+  for (const entry of await fs.readdir(home)) await fs.rm(path.join(home, entry), { recursive: true, force: true });
+  const work = path.join(home, "work");
+  await fs.mkdir(path.join(work, "outputs"), { recursive: true });
+  const inputs: StageTask["inputs"] = {};
   let i = 0;
   for (const [name, input] of Object.entries(task.inputs)) {
-    const folder = path.join(task.workDir, "inputs", SAFE_NAME.test(name) ? name : `input-${i}`);
+    const folder = path.join(work, "inputs", SAFE_NAME.test(name) ? name : `input-${i}`);
     i++;
     const target = path.join(folder, path.basename(input.path) || "input");
     await fs.mkdir(folder, { recursive: true });
     await fs.cp(input.path, target, { recursive: true, mode: constants.COPYFILE_FICLONE, dereference: true });
-    out[name] = { ...input, path: target };
+    inputs[name] = { ...input, path: target };
   }
-  return out;
+  return { work, inputs };
+}
+
+/**
+ * Moves the attempt's folder out of the host's reach, to the attempt's `workDir` (a rename: no
+ * sandbox shows that path), and rewrites output paths the stage gave inside it. Resolves the
+ * failure when the stage replaced its folder with something else than a folder.
+ */
+async function handOver(work: string, workDir: string, done: DoneMessage): Promise<StageOutcome | undefined> {
+  const st = await fs.lstat(work).catch(() => undefined);
+  if (!st?.isDirectory()) {
+    return failed(FailureType.MISSING_OUTPUT, "the stage removed or replaced its work folder, so its outputs cannot be collected", true);
+  }
+  await fs.rm(workDir, { recursive: true, force: true });
+  await fs.rename(work, workDir);
+  if (done.status === "returned") {
+    for (const output of Object.values(done.outputs)) {
+      if (output.path && path.isAbsolute(output.path)) {
+        const rel = path.relative(work, output.path);
+        if (rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel))) output.path = path.join(workDir, rel);
+      }
+    }
+  }
+  return undefined;
 }

@@ -45,8 +45,14 @@ exports.pointOut = async (ctx) => {
   if (ctx.params.how === "absolute") return { out: { path: ctx.params.target } };
   if (ctx.params.how === "dotdot") return { out: { path: "../".repeat(20) + ctx.params.target.slice(1) } };
   // A link needs no access to its target: the sandbox cannot see it, the server can.
-  fs.rmSync(ctx.workDir + "/outputs", { recursive: true, force: true });
-  fs.symlinkSync(require("node:path").dirname(ctx.params.target), ctx.workDir + "/outputs");
+  const dir = require("node:path").dirname(ctx.params.target);
+  if (ctx.params.how === "symlink") {
+    fs.rmSync(ctx.workDir + "/outputs", { recursive: true, force: true });
+    fs.symlinkSync(dir, ctx.workDir + "/outputs");
+  } else {
+    fs.rmSync(ctx.workDir, { recursive: true, force: true });
+    fs.symlinkSync(dir, ctx.workDir);
+  }
 };
 exports.hang = async (ctx) => {
   spawn("sleep", ["1000", ctx.params.marker], { stdio: "ignore" });
@@ -155,7 +161,7 @@ describe("warm sandbox pool", { skip: !fs.existsSync(BWRAP) && "bubblewrap is no
     assert.equal(logged(second.reporter, "TOKEN "), logged(first.reporter, "TOKEN "), "the second attempt ran in another host");
     assert.equal(logged(first.reporter, "MODULE_RUNS "), "1");
     assert.equal(logged(second.reporter, "MODULE_RUNS "), "1", "module-level state carried over between attempts");
-    assert.match(logged(second.reporter, "CWD ") ?? "", /attempt-\d+$/);
+    assert.match(logged(second.reporter, "CWD ") ?? "", /\/proj-a\/\.warm-[0-9a-f]+\/work$/);
     assert.equal(runner.warmHosts().filter((h) => h.projectId === "proj-a").length, 1);
   });
 
@@ -185,11 +191,17 @@ describe("warm sandbox pool", { skip: !fs.existsSync(BWRAP) && "bubblewrap is no
     const bHosts = runner.warmHosts().filter((h) => h.projectId === "proj-b");
     assert.equal(bHosts.length, 1, "B has no warm host");
 
+    // A's folder holds another attempt of A too: a warm host sees only its own attempt's folder.
+    const aSibling = path.join(workRoot, "proj-a", "attempt-sibling");
+    fs.mkdirSync(aSibling, { recursive: true });
+    fs.writeFileSync(path.join(aSibling, "scratch.txt"), "another attempt of A");
     const a = task("proj-a", "probe", {
       inputs: { data: input("a-input.txt", "input of A") },
       params: {
         paths: [
           workRoot,
+          path.join(workRoot, "proj-a"),
+          path.join(aSibling, "scratch.txt"),
           path.join(workRoot, "proj-b"),
           bLive,
           path.join(bLive, "inputs", "data", "b.txt"),
@@ -202,10 +214,13 @@ describe("warm sandbox pool", { skip: !fs.existsSync(BWRAP) && "bubblewrap is no
     const fromA = await run(a);
     assert.equal(fromA.outcome.status, "succeeded", JSON.stringify(fromA.outcome));
     const seen = fromA.reporter.logs.map((l) => l.text).filter((t) => t.startsWith("SEEN "));
-    // The work root shows only A's own folder; nothing of B nor the artifact store.
-    assert.deepEqual(seen, [`SEEN ${workRoot} proj-a`], `A saw: ${seen.join(" | ")}`);
+    // The work root shows only A's folder, and that only the host's own: nothing of B, of A's other
+    // attempts, nor the artifact store.
+    assert.equal(seen.length, 2, `A saw: ${seen.join(" | ")}`);
+    assert.equal(seen[0], `SEEN ${workRoot} proj-a`);
+    assert.match(seen[1]!, new RegExp(`^SEEN ${path.join(workRoot, "proj-a")} \\.warm-[0-9a-f]+$`));
     assert.equal(logged(fromA.reporter, "INPUT ")?.split(" AT ")[0], "input of A");
-    assert.ok(logged(fromA.reporter, "INPUT ")!.split(" AT ")[1]!.startsWith(path.join(a.workDir, "inputs")));
+    assert.match(logged(fromA.reporter, "INPUT ")!.split(" AT ")[1]!, /\/\.warm-[0-9a-f]+\/work\/inputs\/data\/a-input\.txt$/);
     const hosts = runner.warmHosts();
     const pidsA = hosts.filter((h) => h.projectId === "proj-a").map((h) => h.pid);
     const pidsB = hosts.filter((h) => h.projectId === "proj-b").map((h) => h.pid);
@@ -249,7 +264,7 @@ describe("warm sandbox pool", { skip: !fs.existsSync(BWRAP) && "bubblewrap is no
     assert.ok(!next.reporter.logs.some((l) => l.text.includes("TICK")), "an old attempt's timer logged into the next attempt");
   });
 
-  for (const how of ["absolute", "dotdot", "symlink"]) {
+  for (const how of ["absolute", "dotdot", "symlink", "workdir"]) {
     it(`refuses an output that points outside the stage's work folder (${how}), leaving the host file in place`, async () => {
       const secretDir = temp.make("sluice-pool-secret-");
       const target = path.join(secretDir, "out");
@@ -259,7 +274,7 @@ describe("warm sandbox pool", { skip: !fs.existsSync(BWRAP) && "bubblewrap is no
       assert.equal(outcome.status, "failed", JSON.stringify(outcome));
       const failure = (outcome as Extract<StageOutcome, { status: "failed" }>).failure;
       assert.equal(failure.type, "MISSING_OUTPUT");
-      assert.match(failure.message, /"out" outside its work folder/);
+      assert.match(failure.message, how === "workdir" ? /replaced its work folder/ : /"out" outside its work folder/);
       assert.ok(!failure.message.includes(secretDir), "the refusal names a host path");
       assert.equal(fs.readFileSync(target, "utf8"), "a server file");
     });
@@ -282,8 +297,8 @@ describe("warm sandbox pool", { skip: !fs.existsSync(BWRAP) && "bubblewrap is no
     }
   });
 
-  it("runs an attempt whose work folder is not in its project's folder in a one-shot host", async () => {
-    const t = makeTask(temp, { baseDir: code, run: { module: "stages.js", export: "whoami" }, projectId: "proj-f" });
+  it("runs an attempt without a project in a one-shot host", async () => {
+    const t = makeTask(temp, { baseDir: code, run: { module: "stages.js", export: "whoami" } });
     const before = runner.warmHosts().length;
     const { outcome } = await run(t);
     assert.equal(outcome.status, "succeeded", JSON.stringify(outcome));
@@ -303,9 +318,10 @@ describe("warm sandbox pool in a server", { skip: !fs.existsSync(BWRAP) && "bubb
 const path = require("node:path");
 exports.whoami = async (ctx) => {
   globalThis.hostToken ??= Math.random().toString(36).slice(2);
-  const projectDir = path.dirname(ctx.workDir);
+  const projectDir = path.dirname(path.dirname(ctx.workDir));
   ctx.log("TOKEN " + globalThis.hostToken);
   ctx.log("PROJECT_DIR " + path.basename(projectDir));
+  ctx.log("PROJECT_LIST " + fs.readdirSync(projectDir).join(","));
   ctx.log("WORK_ROOT " + fs.readdirSync(path.dirname(projectDir)).join(","));
 };
 `,
@@ -346,6 +362,7 @@ exports.whoami = async (ctx) => {
     const b1 = await runOnce(b);
     assert.equal(a1.PROJECT_DIR, a, "the attempt's work folder is not in its project's folder");
     assert.equal(b1.PROJECT_DIR, b);
+    assert.match(a2.PROJECT_LIST!, /^\.warm-[0-9a-f]+$/, "a stage sees other attempts' work folders");
     assert.equal(a2.TOKEN, a1.TOKEN, "the second run of the project started another host");
     assert.notEqual(b1.TOKEN, a1.TOKEN, "two projects share a host");
     // Both projects have work folders on the server by now; each stage sees only its own.
