@@ -42,7 +42,7 @@ export interface StageTask {
   /**
    * An empty folder owned by this attempt; outputs are written below `workDir/outputs/<name>`.
    * With `projectId`, the engine puts it in a folder of that project's attempts
-   * (`<work root>/<projectId>/<attempt>`), which a warm sandbox of the project shows read-write.
+   * (`<work root>/<projectId>/<attempt>`); a warm sandboxed host keeps its own folder next to it.
    */
   workDir: string;
   /** The stage's runner labels (`runner.labels` of the spec); `network` keeps the network inside a sandbox. @default [] */

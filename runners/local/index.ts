@@ -55,8 +55,8 @@ export interface LocalRunnerOptions {
   isolation?: StageIsolation;
   /**
    * The warm pool of sandboxed hosts per project (`isolation.mode` `sandbox` only): an attempt
-   * with a `projectId` whose work folder sits in its project's folder reuses an idle host of the
-   * same project and code folders. A server sets it from `SLUICE_SANDBOX_POOL_*`.
+   * with a `projectId` reuses an idle host of the same project, code folders and network label
+   * (see `warm-hosts.ts`). A server sets it from `SLUICE_SANDBOX_POOL_*`.
    * @default { idleMs: 60000, max: 8, perProject: 2, copyInputsMaxBytes: 64 MiB }
    */
   warmPool?: WarmPoolOptions;

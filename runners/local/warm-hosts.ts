@@ -1,22 +1,26 @@
 /**
  * A warm pool of sandboxed module-stage hosts (`node sandbox-host.js --warm` under bubblewrap),
  * per project: an attempt of a project takes an idle host of that project instead of paying a
- * sandbox and Node start (80–140 ms). Hosts are never shared between projects, and a sandbox's
+ * sandbox and Node start (60–130 ms). Hosts are never shared between projects, and a sandbox's
  * mounts are fixed at spawn, so a host is keyed by everything it shows:
- * - read-write, the project's folder of attempt work folders (`<work root>/<projectId>/`, laid out
- *   by the engine), never the work root: other projects' attempts stay invisible;
+ * - read-write, a folder of its own (`.warm-<random>`, next to the attempt's `workDir`, so in the
+ *   engine's `<work root>/<projectId>/`), and nothing else of the work root: neither other
+ *   projects' attempts nor other attempts of its own project. Each attempt runs in `<home>/work`
+ *   (its `ctx.workDir`), which is renamed to the attempt's `workDir` once nothing of the stage
+ *   runs any more, so the outputs are collected where no sandbox can reach them;
  * - read-only, the pipeline's code folders (its `baseDir` and the module's folder) exactly as a
  *   one-shot sandbox shows them, checked against `SLUICE_CODE_ROOTS` and the hidden server folders
  *   the same way;
  * - the network when the stage's labels ask for it.
  * Inputs live in the artifact store, which no sandbox shows: each attempt's inputs are copied
- * into `<workDir>/inputs/<name>/` first (a copy, not a hard link: a stage may write to what it
+ * into `<home>/work/inputs/<name>/` first (a copy, not a hard link: a stage may write to what it
  * sees, and the store's file must stay as it is). Attempts whose inputs are larger than
  * `copyInputsMaxBytes` take a one-shot host instead, which binds them read-only.
  *
  * Each attempt loads the stage's modules afresh (module-level state does not carry over; what a
  * stage puts on `globalThis` or changes in Node's own modules does, within the project). A host is
- * reused only after an attempt that returned and left no process and no (ref'd) timer behind; a
+ * reused only after an attempt that returned and left nothing running (no process; no timer,
+ * socket or file operation in the host's event loop); a
  * canceled or timed-out attempt, a crash, or leftovers end the host with its whole sandbox
  * (process group kill; `--die-with-parent` and the PID namespace take the rest), and the next
  * attempt starts a fresh one.

@@ -300,7 +300,7 @@ export function createRemoteAgent(options: RemoteAgentOptions): RemoteAgent {
     const logs = new LogShipper(client, ref, log, () => stopAttempt(attempt, "lost"));
     const metrics = new MetricShipper(client, ref, log);
     const reporter: StageReporter = { log: (stream, text) => logs.write(stream, text), metric: (k, v, s) => metrics.add(k, v, s) };
-    // Per project, as on a server: a warm sandbox of the project shows its folder and no other.
+    // Per project, as on a server (the project's warm sandboxed hosts keep their folders next to its attempts').
     const projectFolder = task.projectId && PROJECT_ID.test(task.projectId) ? [task.projectId] : [];
     const scratch = path.join(workDir, "attempts", ...projectFolder, `${task.stageRunId}-${task.attempt}`);
     let completion: Completion;

@@ -288,8 +288,8 @@ export class RunEngine {
   ): Promise<{ task: StageTask; inputIds: Record<string, string> }> {
     const manager = this.services.db.dataSource.manager;
     const run = await runRef(manager, sr.runId);
-    // One folder per project holds its attempts' work folders: a warm sandbox of the project
-    // shows that folder (and only it) read-write, so it never sees another project's attempts.
+    // One folder per project holds its attempts' work folders (and the folders of the project's
+    // warm sandboxed hosts, which sit next to them: see runners/local/warm-hosts.ts).
     const workDir = path.join(this.options.workRoot, run.projectId, `${sr.id}-${sr.attempt}`);
     onWorkDir(workDir);
     const plan = await planForVersion(manager, run.pipelineVersionId);
