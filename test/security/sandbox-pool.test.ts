@@ -36,6 +36,11 @@ exports.probe = async (ctx) => {
 exports.rawWrite = async (ctx) => {
   process.stdout.write("RAW " + ctx.params.tag + "\\n\\nRAW unfinished");
 };
+exports.produce = async (ctx) => {
+  await ctx.outputs.model.writeText("weights of " + ctx.stageRunId);
+  fs.writeFileSync(ctx.workDir + "/report.txt", "report");
+  return { model: { metadata: { auc: 0.9 } }, report: { path: ctx.workDir + "/report.txt" } };
+};
 exports.leaveTimer = async (ctx) => {
   globalThis.hostToken ??= Math.random().toString(36).slice(2);
   ctx.log("TOKEN " + globalThis.hostToken);
@@ -163,6 +168,20 @@ describe("warm sandbox pool", { skip: !fs.existsSync(BWRAP) && "bubblewrap is no
     assert.equal(logged(second.reporter, "MODULE_RUNS "), "1", "module-level state carried over between attempts");
     assert.match(logged(second.reporter, "CWD ") ?? "", /\/proj-a\/\.warm-[0-9a-f]+\/work$/);
     assert.equal(runner.warmHosts().filter((h) => h.projectId === "proj-a").length, 1);
+  });
+
+  it("hands a warm stage's outputs over in the attempt's own work folder", async () => {
+    for (let i = 0; i < 2; i++) {
+      const t = task("proj-a", "produce", { outputs: { model: { kind: "Model" }, report: { kind: "Report" } } });
+      const { outcome } = await run(t);
+      assert.equal(outcome.status, "succeeded", JSON.stringify(outcome));
+      const outputs = (outcome as Extract<StageOutcome, { status: "succeeded" }>).outputs;
+      assert.equal(outputs.model!.path, path.join(t.workDir, "outputs", "model"));
+      assert.deepEqual(outputs.model!.metadata, { auc: 0.9 });
+      assert.equal(fs.readFileSync(outputs.model!.path, "utf8"), `weights of ${t.stageRunId}`);
+      assert.equal(outputs.report!.path, path.join(t.workDir, "report.txt"));
+      assert.equal(fs.readFileSync(outputs.report!.path, "utf8"), "report");
+    }
   });
 
   it("reports what a stage wrote to stdout as its own, never as the next attempt's", async () => {
