@@ -24,6 +24,11 @@ export interface ResolvedInput {
 export interface StageTask {
   stageRunId: string;
   runId: string;
+  /**
+   * The project the run belongs to. A sandboxing runner keeps warm processes per project and
+   * never lets two projects share one; without it every attempt gets a process of its own.
+   */
+  projectId?: string;
   /** 1 for the first attempt. */
   attempt: number;
   stageName: string;
@@ -34,7 +39,11 @@ export interface StageTask {
   inputs: Record<string, ResolvedInput>;
   /** The declared outputs; the stage must produce each one. */
   outputs: Record<string, { kind: ArtifactKind }>;
-  /** An empty folder owned by this attempt; outputs are written below `workDir/outputs/<name>`. */
+  /**
+   * An empty folder owned by this attempt; outputs are written below `workDir/outputs/<name>`.
+   * With `projectId`, the engine puts it in a folder of that project's attempts
+   * (`<work root>/<projectId>/<attempt>`); a warm sandboxed host keeps its own folder next to it.
+   */
   workDir: string;
   /** The stage's runner labels (`runner.labels` of the spec); `network` keeps the network inside a sandbox. @default [] */
   labels?: readonly string[];

@@ -3,7 +3,7 @@
  * stage ends well: each declared output must exist there, as a file or a folder.
  * @internal shared by the runner plugins.
  */
-import { mkdir, stat } from "node:fs/promises";
+import { mkdir, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import type { ProducedOutput, StageOutcome, StageReporter, StageTask } from "./contract";
 import { FailureType, failed } from "./failures";
@@ -53,6 +53,10 @@ export async function collectOutputs(task: StageTask, produced: ProducedOutputs,
   }
   const outputs: Record<string, ProducedOutput> = {};
   const missing: string[] = [];
+  const outside: string[] = [];
+  // The engine stores (moves) what an output's path names: a stage may only name its own work
+  // folder's files, never, by an absolute path, `..` or a symbolic link, another host file.
+  const root = await realpath(task.workDir).catch(() => path.resolve(task.workDir));
   for (const name of Object.keys(task.outputs)) {
     const given = produced[name];
     const p = given?.path ? path.resolve(dir, given.path) : path.join(dir, name);
@@ -60,7 +64,20 @@ export async function collectOutputs(task: StageTask, produced: ProducedOutputs,
       missing.push(name);
       continue;
     }
+    const real = await realpath(p).catch(() => undefined);
+    if (!real || !isInside(real, root)) {
+      outside.push(name);
+      continue;
+    }
     outputs[name] = given?.metadata ? { path: p, metadata: given.metadata } : { path: p };
+  }
+  if (outside.length > 0) {
+    return failed(
+      FailureType.MISSING_OUTPUT,
+      `the stage pointed output${outside.length > 1 ? "s" : ""} ${outside.map((m) => `"${m}"`).join(", ")} outside its work folder; outputs must be written under it`,
+      true,
+      { outside },
+    );
   }
   if (missing.length > 0) {
     return failed(
@@ -71,6 +88,11 @@ export async function collectOutputs(task: StageTask, produced: ProducedOutputs,
     );
   }
   return { status: "succeeded", outputs };
+}
+
+function isInside(child: string, parent: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
 }
 
 async function exists(p: string): Promise<boolean> {

@@ -18,10 +18,15 @@ export function abortReason(reason: AbortMessage["reason"]): DOMException {
 }
 
 /** Runs `task` to its end; its last message posted is `done`. Never rejects. */
-export async function executeTask(task: WorkerTask, post: (message: WorkerToMain) => void, signal: AbortSignal): Promise<void> {
+export async function executeTask(
+  task: WorkerTask,
+  post: (message: WorkerToMain) => void,
+  signal: AbortSignal,
+  options: { fresh?: string } = {},
+): Promise<void> {
   let fn: StageFunction;
   try {
-    fn = await loadStage(task.entry.module, task.entry.export);
+    fn = await loadStage(task.entry.module, task.entry.export, options.fresh);
   } catch (err) {
     post({ type: "done", status: "threw", phase: "load", error: serializeError(err) });
     return;
@@ -40,10 +45,14 @@ export async function executeTask(task: WorkerTask, post: (message: WorkerToMain
 const loaded = new Map<string, StageFunction>();
 let typeScriptReady = false;
 
-/** The stage function `exportName` of `modulePath`, loaded once per worker. */
-async function loadStage(modulePath: string, exportName: string): Promise<StageFunction> {
+/**
+ * The stage function `exportName` of `modulePath`, loaded once per worker; or, with `fresh` (a
+ * warm sandboxed host, whose caller cleared the project's modules from `require.cache`), loaded
+ * anew, an ES module under the query `?attempt=<fresh>` so that it is evaluated again.
+ */
+async function loadStage(modulePath: string, exportName: string, fresh?: string): Promise<StageFunction> {
   const key = `${modulePath}#${exportName}`;
-  const cached = loaded.get(key);
+  const cached = fresh === undefined ? loaded.get(key) : undefined;
   if (cached) return cached;
   // A sandboxed host may have its own `.ts` loader already (modules transpiled by the runner).
   if (/\.[cm]?ts$/.test(modulePath) && !typeScriptReady && !require.extensions[".ts"]) {
@@ -57,7 +66,9 @@ async function loadStage(modulePath: string, exportName: string): Promise<StageF
     mod = require(modulePath);
   } catch (err) {
     if ((err as { code?: string }).code !== "ERR_REQUIRE_ESM") throw err;
-    mod = await import(pathToFileURL(modulePath).href);
+    const url = pathToFileURL(modulePath);
+    if (fresh !== undefined) url.searchParams.set("attempt", fresh);
+    mod = await import(url.href);
   }
   let fn = (mod as Record<string, unknown> | undefined)?.[exportName];
   if (fn === undefined && exportName === "default" && typeof mod === "function") fn = mod;
@@ -65,7 +76,7 @@ async function loadStage(modulePath: string, exportName: string): Promise<StageF
     const names = mod && typeof mod === "object" ? Object.keys(mod).join(", ") : "";
     throw new Error(`${modulePath} has no function export "${exportName}" (its exports: ${names || "none"})`);
   }
-  loaded.set(key, fn as StageFunction);
+  if (fresh === undefined) loaded.set(key, fn as StageFunction);
   return fn as StageFunction;
 }
 

@@ -24,6 +24,7 @@ import type { WorkerTask } from "./messages";
 import { runModuleProcess } from "./module-process";
 import { createOperatorRegistry, type OperatorRef } from "./operators";
 import { type JobResult, WorkerPool } from "./pool";
+import { WarmHostPool, type WarmPoolOptions } from "./warm-hosts";
 
 export { NonRetryableError } from "./errors";
 export type { StageContext, StageFunction, StageInput, StageOutputResult, StageOutputTarget } from "./stage";
@@ -45,13 +46,20 @@ export interface LocalRunnerOptions {
   /** V8 heap limits of each worker, so a stage running out of memory kills its worker, not the server. @default Node's defaults */
   resourceLimits?: ResourceLimits;
   /**
-   * Where project modules (`{ module }` stages) run: each attempt in a sandboxed process of its
-   * own (`{ mode: "sandbox", bwrap, hide }`), in this process's worker threads as operators do
+   * Where project modules (`{ module }` stages) run: in sandboxed processes, a warm one of the
+   * attempt's project or one of its own (`{ mode: "sandbox", bwrap, hide }`, see `warmPool`), in this process's worker threads as operators do
    * (`trusted`: only for code as trusted as the runner's own), or not at all (`refuse`:
    * `SANDBOX_UNAVAILABLE`). A server chooses from `SLUICE_SANDBOX_BWRAP` and
    * `SLUICE_TRUSTED_CODE`. @default { mode: "trusted" }
    */
   isolation?: StageIsolation;
+  /**
+   * The warm pool of sandboxed hosts per project (`isolation.mode` `sandbox` only): an attempt
+   * with a `projectId` reuses an idle host of the same project, code folders and network label
+   * (see `warm-hosts.ts`). A server sets it from `SLUICE_SANDBOX_POOL_*`.
+   * @default { idleMs: 60000, max: 8, perProject: 2, copyInputsMaxBytes: 64 MiB }
+   */
+  warmPool?: WarmPoolOptions;
 }
 
 /** A local runner, with a look at its pool. */
@@ -60,6 +68,8 @@ export interface LocalRunner extends Runner {
   readonly threads: number;
   /** Live workers, busy ones, and attempts waiting for a worker. */
   stats(): { workers: number; busy: number; queued: number };
+  /** The warm sandboxed hosts alive now, by project (their host pids: the `bwrap` process leading each sandbox). */
+  warmHosts(): Array<{ projectId: string; pid: number | undefined; busy: boolean }>;
 }
 
 /**
@@ -78,6 +88,7 @@ export function createLocalRunner(options: LocalRunnerOptions = {}): LocalRunner
   const operators = createOperatorRegistry(options.operators);
   const pool = new WorkerPool({ size: threads, cancelGraceMs, resourceLimits: options.resourceLimits });
   const isolation = options.isolation;
+  const warmHosts = new WarmHostPool(options.warmPool);
   /** Module processes running at once: as many as worker threads. */
   const processSlots = new Slots(threads);
   const active = new Set<Promise<StageOutcome>>();
@@ -130,13 +141,16 @@ export function createLocalRunner(options: LocalRunnerOptions = {}): LocalRunner
       if (!(await processSlots.acquire(signal))) return { status: "canceled" };
       try {
         if (signal.aborted) return { status: "canceled" };
-        const result = await runModuleProcess(task, workerTask, signal, {
+        const hostOptions = {
           isolation,
           cancelGraceMs,
           resourceLimits: options.resourceLimits,
-          onLog: (stream, text) => safeLog(reporter, stream, text),
-          onMetric: (key, value, step) => safeMetric(reporter, key, value, step),
-        });
+          onLog: (stream: "stdout" | "stderr", text: string) => safeLog(reporter, stream, text),
+          onMetric: (key: string, value: number, step?: number) => safeMetric(reporter, key, value, step),
+        };
+        const result = warmHosts.accepts(task)
+          ? await warmHosts.run(task, workerTask, signal, hostOptions)
+          : await runModuleProcess(task, workerTask, signal, hostOptions);
         if (result.kind === "refused") return result.outcome;
         return outcomeOf(task, result, reporter);
       } finally {
@@ -167,6 +181,7 @@ export function createLocalRunner(options: LocalRunnerOptions = {}): LocalRunner
     capacity,
     threads,
     stats: () => pool.stats(),
+    warmHosts: () => warmHosts.hosts(),
     run(task, reporter, signal) {
       if (closing) return Promise.resolve(runnerClosed(name));
       if (signal.aborted) return Promise.resolve({ status: "canceled" });
@@ -181,7 +196,7 @@ export function createLocalRunner(options: LocalRunnerOptions = {}): LocalRunner
     close() {
       closing ??= (async () => {
         while (active.size > 0) await Promise.allSettled([...active]);
-        await pool.close();
+        await Promise.all([pool.close(), warmHosts.close()]);
       })();
       return closing;
     },

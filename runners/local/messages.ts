@@ -68,3 +68,9 @@ export type WorkerToMain = LogMessage | MetricMessage | DoneMessage;
 
 /** What the runner sends a sandboxed module process (`sandbox-host.ts`) over its IPC channel: one `run`, maybe one `abort`. */
 export type HostMessage = { type: "run"; task: WorkerTask; transpiled?: Record<string, string> } | AbortMessage;
+
+/** What a sandboxed module process sends the runner: the worker's messages, and for a warm host `idle` after each `done`. */
+export type HostToRunner = WorkerToMain | { type: "idle"; clean: boolean };
+
+/** The line a warm host writes on stdout and stderr after an attempt: what comes before it was that attempt's output. */
+export const ATTEMPT_END = "\u0001sluice: end of attempt\u0001";

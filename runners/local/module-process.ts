@@ -26,7 +26,7 @@ export interface ModuleProcessOptions {
 }
 
 /** The compiled host program, next to this file. */
-const HOST_SCRIPT = path.join(__dirname, "sandbox-host.js");
+export const HOST_SCRIPT = path.join(__dirname, "sandbox-host.js");
 
 /**
  * What a sandboxed module process must see of Sluice itself, read-only: the runner's compiled
@@ -34,7 +34,7 @@ const HOST_SCRIPT = path.join(__dirname, "sandbox-host.js");
  * from), the TypeScript loader, and the installed packages (TypeScript, and what stage modules
  * import). Never the repository root: a data dir may sit there.
  */
-function runnerCode(): string[] {
+export function runnerCode(): string[] {
   const distRoot = path.resolve(__dirname, "../..");
   const paths = [path.join(distRoot, "runners"), path.join(distRoot, "src", "pipelines", "typescript.js"), process.execPath];
   // Stage code may import the runner's stage-facing modules from source (`runners/local/errors`).
@@ -47,6 +47,21 @@ function runnerCode(): string[] {
   return paths;
 }
 
+/** Node's flags for the runner's worker heap limits, so a stage out of memory ends its own process. */
+export function nodeLimitArgs(limits: ResourceLimits | undefined): string[] {
+  const nodeArgs: string[] = [];
+  if (limits?.maxOldGenerationSizeMb) nodeArgs.push(`--max-old-space-size=${limits.maxOldGenerationSizeMb}`);
+  if (limits?.maxYoungGenerationSizeMb)
+    nodeArgs.push(`--max-semi-space-size=${Math.max(1, Math.round(limits.maxYoungGenerationSizeMb / 3))}`);
+  if (limits?.stackSizeMb) nodeArgs.push(`--stack-size=${Math.round(limits.stackSizeMb * 1024)}`);
+  return nodeArgs;
+}
+
+/** The environment of a sandboxed host: the documented passthrough only, as user nobody with /tmp as home. */
+export function hostEnv(): Record<string, string> {
+  return { ...passthrough(DEFAULT_ENV_PASSTHROUGH), HOME: "/tmp", TMPDIR: "/tmp", USER: "nobody", LOGNAME: "nobody" };
+}
+
 /** Runs one attempt; resolves how it ended, in the worker pool's terms, or the sandbox's refusal to show the stage's folders. */
 export function runModuleProcess(
   task: StageTask,
@@ -54,13 +69,8 @@ export function runModuleProcess(
   signal: AbortSignal,
   options: ModuleProcessOptions,
 ): Promise<JobResult | { kind: "refused"; outcome: StageOutcome }> {
-  const nodeArgs: string[] = [];
-  const limits = options.resourceLimits;
-  if (limits?.maxOldGenerationSizeMb) nodeArgs.push(`--max-old-space-size=${limits.maxOldGenerationSizeMb}`);
-  if (limits?.maxYoungGenerationSizeMb)
-    nodeArgs.push(`--max-semi-space-size=${Math.max(1, Math.round(limits.maxYoungGenerationSizeMb / 3))}`);
-  if (limits?.stackSizeMb) nodeArgs.push(`--stack-size=${Math.round(limits.stackSizeMb * 1024)}`);
-  const env: Record<string, string> = { ...passthrough(DEFAULT_ENV_PASSTHROUGH) };
+  const nodeArgs = nodeLimitArgs(options.resourceLimits);
+  const env = hostEnv();
   const plan = sandboxArgs(options.isolation, {
     writable: [task.workDir],
     readOnly: [...Object.values(task.inputs).map((input) => input.path), ...runnerCode()],
@@ -71,7 +81,6 @@ export function runModuleProcess(
   if ("failure" in plan) return Promise.resolve({ kind: "refused", outcome: plan.failure });
   const file = options.isolation.bwrap;
   const args = [...plan.args, "--", process.execPath, ...nodeArgs, HOST_SCRIPT];
-  Object.assign(env, { HOME: "/tmp", TMPDIR: "/tmp", USER: "nobody", LOGNAME: "nobody" });
   return new Promise<JobResult>((resolve) => {
     let child: ChildProcess;
     try {

@@ -28,6 +28,8 @@ export interface LeasedInput {
 export interface LeasedTask {
   stageRunId: string;
   runId: string;
+  /** The run's project (a warm sandboxed host serves one project only). */
+  projectId?: string;
   attempt: number;
   stageName: string;
   epoch: number;
@@ -104,7 +106,7 @@ export async function leaseStageRuns(
 ): Promise<LeasedTask[]> {
   const data = await client.gql(
     `mutation Lease($i: LeaseStageRunsInput!) { leaseStageRuns(input: $i) {
-       __typename ... on LeaseStageRunsPayload { tasks { stageRunId runId attempt stageName epoch run baseDir params timeoutMs labels secrets
+       __typename ... on LeaseStageRunsPayload { tasks { stageRunId runId projectId attempt stageName epoch run baseDir params timeoutMs labels secrets
          inputs { name artifactId kind hash size isDirectory metadata downloadUrl } outputs { name kind } } } ${ERROR_FIELDS} } }`,
     { i: { runnerId, max, waitMs } },
     signal,

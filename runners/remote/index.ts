@@ -22,6 +22,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { runKindOf, type ResolvedInput, type Runner, type StageOutcome, type StageTask } from "../contract";
 import { FailureType } from "../failures";
 import { type OperatorRef, createLocalRunner } from "../local";
+import type { WarmPoolOptions } from "../local/warm-hosts";
 import { type StageIsolation } from "../sandbox";
 import { createProcessRunner, DEFAULT_ENV_PASSTHROUGH } from "../process";
 import { maskingReporter, maskOutcome, secretMasker } from "../secret-mask";
@@ -41,6 +42,9 @@ import {
 import { AgentClient, type AgentLogger, AuthError, silentLogger, TransientError } from "./client";
 import { LogShipper, MetricShipper } from "./shipping";
 import { InputCache, UploadRefused, uploadOutput } from "./transfer";
+
+/** A project id usable as a folder name (the server's are UUIDs). */
+const PROJECT_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 
 export type { AgentLogger } from "./client";
 
@@ -80,6 +84,8 @@ export interface RemoteAgentOptions {
    * `SLUICE_SANDBOX_BWRAP` and `SLUICE_TRUSTED_CODE` as a server does. @default { mode: "trusted" }
    */
   isolation?: StageIsolation;
+  /** The hosted local runner's warm pool of sandboxed module hosts per project (`SLUICE_SANDBOX_POOL_*`). @default the local runner's */
+  warmPool?: WarmPoolOptions;
   /** The version reported at registration. @default the version in the package.json above this file */
   version?: string;
   /** Where the agent reports what it does (pino's shape). @default a logger that drops everything */
@@ -244,6 +250,7 @@ export function createRemoteAgent(options: RemoteAgentOptions): RemoteAgent {
       cancelGraceMs: killGraceMs,
       operators: options.operators,
       isolation,
+      warmPool: options.warmPool,
     });
     return local;
   }
@@ -296,7 +303,9 @@ export function createRemoteAgent(options: RemoteAgentOptions): RemoteAgent {
     // The stage's secret values are masked in its log lines and failure before they are shipped.
     const mask = secretMasker(Object.values(task.secrets ?? {}));
     const reporter = maskingReporter({ log: (stream, text) => logs.write(stream, text), metric: (k, v, s) => metrics.add(k, v, s) }, mask);
-    const scratch = path.join(workDir, "attempts", `${task.stageRunId}-${task.attempt}`);
+    // Per project, as on a server (the project's warm sandboxed hosts keep their folders next to its attempts').
+    const projectFolder = task.projectId && PROJECT_ID.test(task.projectId) ? [task.projectId] : [];
+    const scratch = path.join(workDir, "attempts", ...projectFolder, `${task.stageRunId}-${task.attempt}`);
     let completion: Completion;
     try {
       let outcome: StageOutcome;
@@ -355,6 +364,7 @@ export function createRemoteAgent(options: RemoteAgentOptions): RemoteAgent {
     return {
       stageRunId: task.stageRunId,
       runId: task.runId,
+      ...(task.projectId ? { projectId: task.projectId } : {}),
       attempt: task.attempt,
       stageName: task.stageName,
       run: task.run as StageRun,

@@ -155,6 +155,16 @@ export interface SluiceConfig {
    * `SLUICE_CODE_ROOTS`, a comma list. @default the working directory
    */
   readonly codeRoots: readonly string[];
+  // --- Warm pool of sandboxed module-stage hosts (issue #13) ---
+  /**
+   * How long a warm sandboxed host process (for `{ module }` stages) waits idle for the next
+   * attempt of its project before it is ended, in ms. `SLUICE_SANDBOX_POOL_IDLE_MS`. @default 60000
+   */
+  readonly sandboxPoolIdleMs: number;
+  /** Most warm sandboxed host processes kept, all projects together; 0 turns the pool off (one process per attempt). `SLUICE_SANDBOX_POOL_MAX`. @default 8 */
+  readonly sandboxPoolMax: number;
+  /** Most warm sandboxed host processes kept for one project. `SLUICE_SANDBOX_POOL_PER_PROJECT`. @default 2 */
+  readonly sandboxPoolPerProject: number;
   // --- Outbound targets and size limits (issue #13) ---
   /**
    * Exceptions to the webhook target rule (no loopback, link-local, private, CGNAT or unspecified
@@ -378,6 +388,9 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     sandboxBwrap: env.SLUICE_SANDBOX_BWRAP?.trim() || "bwrap",
     trustedCode: bool(env, "SLUICE_TRUSTED_CODE", false),
     codeRoots: dataRoots(env, "SLUICE_CODE_ROOTS", [process.cwd()]),
+    sandboxPoolIdleMs: integer(env, "SLUICE_SANDBOX_POOL_IDLE_MS", 60_000, 0),
+    sandboxPoolMax: integer(env, "SLUICE_SANDBOX_POOL_MAX", 8, 0),
+    sandboxPoolPerProject: integer(env, "SLUICE_SANDBOX_POOL_PER_PROJECT", 2, 1),
     webhookAllow: webhookAllow(env, "SLUICE_WEBHOOK_ALLOW"),
     minScheduleSeconds: integer(env, "SLUICE_MIN_SCHEDULE_SECONDS", 60, 1),
     maxPipelineStages: integer(env, "SLUICE_MAX_PIPELINE_STAGES", 1000, 1),

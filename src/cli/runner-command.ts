@@ -73,6 +73,7 @@ export async function runnerCommand(flags: RunnerFlags): Promise<void> {
     drainGraceMs,
     log,
     operators: { ...DATA_PLANE_OPERATORS },
+    warmPool: { idleMs: config.sandboxPoolIdleMs, max: config.sandboxPoolMax, perProject: config.sandboxPoolPerProject },
   });
 
   let stopping = false;

@@ -97,6 +97,7 @@ export interface LeasedInputData {
 export interface LeasedTaskData {
   stageRunId: string;
   runId: string;
+  projectId: string;
   attempt: number;
   stageName: string;
   epoch: number;
@@ -372,6 +373,7 @@ export class AgentService {
       tasks.push({
         stageRunId: sr.id,
         runId: sr.runId,
+        projectId: run.projectId,
         attempt: sr.attempt,
         stageName: sr.stageName,
         epoch: sr.leaseEpoch,

@@ -210,6 +210,11 @@ export class LeasedTask {
   @Field(() => ID)
   runId: string;
 
+  @Field(() => ID, {
+    description: "The run's project: a runner keeps warm sandboxed processes per project and never lets two projects share one.",
+  })
+  projectId: string;
+
   @Field(() => Int, { description: "1 for the first attempt." })
   attempt: number;
 

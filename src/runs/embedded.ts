@@ -40,6 +40,7 @@ export function startEmbeddedEngine(
         capacity: Math.max(16, threads * 8),
         operators: { ...DATA_PLANE_OPERATORS },
         isolation,
+        warmPool: { idleMs: config.sandboxPoolIdleMs, max: config.sandboxPoolMax, perProject: config.sandboxPoolPerProject },
       }),
     );
   }

@@ -203,13 +203,14 @@ export class RunEngine {
     const ref = { runId: sr.runId, stageRunId: sr.id, attempt: sr.attempt };
     const logWriter = this.options.logs.writer(ref, this.options.log);
     const metrics = new MetricBuffer(this.options.metrics, sr.runId, sr.id, this.options.log);
-    const workDir = path.join(this.options.workRoot, `${sr.id}-${sr.attempt}`);
+    // Known once the run's project is: `<work root>/<projectId>/<attempt>` (see `prepare`).
+    let workDir: string | undefined;
     let inputIds: Record<string, string> = {};
     let result: AttemptResult;
     // The stage's secret values are masked in everything it reports before it is stored.
     let mask: Masker = (text) => text;
     try {
-      const prepared = await this.prepare(sr, workDir);
+      const prepared = await this.prepare(sr, (dir) => (workDir = dir));
       inputIds = prepared.inputIds;
       if ("failure" in prepared) {
         result = { status: "failed", failure: prepared.failure };
@@ -238,7 +239,7 @@ export class RunEngine {
       this.options.log.error({ err, stageRunId: sr.id }, "could not record a stage attempt; its lease will expire and it will be retried");
     } finally {
       this.inflight.delete(sr.id);
-      await fs.rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+      if (workDir) await fs.rm(workDir, { recursive: true, force: true }).catch(() => undefined);
       this.wake();
     }
   }
@@ -301,10 +302,14 @@ export class RunEngine {
    */
   private async prepare(
     sr: StageRunRow,
-    workDir: string,
+    onWorkDir: (workDir: string) => void,
   ): Promise<{ task: StageTask; inputIds: Record<string, string> } | { failure: StageFailure; inputIds: Record<string, string> }> {
     const manager = this.services.db.dataSource.manager;
     const run = await runRef(manager, sr.runId);
+    // One folder per project holds its attempts' work folders (and the folders of the project's
+    // warm sandboxed hosts, which sit next to them: see runners/local/warm-hosts.ts).
+    const workDir = path.join(this.options.workRoot, run.projectId, `${sr.id}-${sr.attempt}`);
+    onWorkDir(workDir);
     const plan = await planForVersion(manager, run.pipelineVersionId);
     const stage = plan.stages.get(sr.stageName)!;
     const artifacts = await resolveInputArtifacts(manager, plan, sr.runId, sr.stageName);
@@ -327,6 +332,7 @@ export class RunEngine {
     const task: StageTask = {
       stageRunId: sr.id,
       runId: sr.runId,
+      projectId: run.projectId,
       attempt: sr.attempt,
       stageName: sr.stageName,
       run: stage.spec.run,

@@ -158,6 +158,19 @@ describe("loadConfig", () => {
       assertRefused({ SLUICE_SHUTDOWN_TIMEOUT_MS: "soon" }, "SLUICE_SHUTDOWN_TIMEOUT_MS");
       assertRefused({ SLUICE_DB_POOL_SIZE: "0" }, "SLUICE_DB_POOL_SIZE");
     });
+
+    it("warm sandbox pool settings that are not whole numbers in range", () => {
+      assertRefused({ SLUICE_SANDBOX_POOL_IDLE_MS: "1.5" }, "SLUICE_SANDBOX_POOL_IDLE_MS");
+      assertRefused({ SLUICE_SANDBOX_POOL_MAX: "-1" }, "SLUICE_SANDBOX_POOL_MAX");
+      assertRefused({ SLUICE_SANDBOX_POOL_PER_PROJECT: "0" }, "SLUICE_SANDBOX_POOL_PER_PROJECT");
+    });
+  });
+
+  it("keeps a warm pool of sandboxed hosts by default, and reads its settings", () => {
+    const defaults = loadConfig({});
+    assert.deepEqual([defaults.sandboxPoolIdleMs, defaults.sandboxPoolMax, defaults.sandboxPoolPerProject], [60_000, 8, 2]);
+    const set = loadConfig({ SLUICE_SANDBOX_POOL_IDLE_MS: "500", SLUICE_SANDBOX_POOL_MAX: "0", SLUICE_SANDBOX_POOL_PER_PROJECT: "3" });
+    assert.deepEqual([set.sandboxPoolIdleMs, set.sandboxPoolMax, set.sandboxPoolPerProject], [500, 0, 3]);
   });
 
   it("turns introspection off by default in production, unless SLUICE_INTROSPECTION turns it on", () => {
