@@ -17,6 +17,29 @@ export function postLines(post: (message: WorkerToMain) => void, stream: "stdout
 }
 
 /**
+ * Makes `console.log/info/debug` stdout log lines and `console.warn/error` stderr ones of the task
+ * running now, in order with `ctx.log`; `target()` gives where that task reports, or undefined
+ * when none runs (the console then writes as it did).
+ */
+export function routeConsole(target: () => ((message: WorkerToMain) => void) | undefined): void {
+  const routes: Array<["log" | "info" | "debug" | "warn" | "error", "stdout" | "stderr"]> = [
+    ["log", "stdout"],
+    ["info", "stdout"],
+    ["debug", "stdout"],
+    ["warn", "stderr"],
+    ["error", "stderr"],
+  ];
+  for (const [method, stream] of routes) {
+    const original = console[method].bind(console);
+    console[method] = (...args: unknown[]) => {
+      const post = target();
+      if (!post) return original(...args);
+      postLines(post, stream, format(...args));
+    };
+  }
+}
+
+/**
  * The context for one task, and `settle()`: resolves when every output write the stage started
  * has finished (rejects with the first that failed), so a write the stage forgot to await still
  * lands before the outputs are checked.

@@ -11,8 +11,7 @@
  */
 import { readdirSync } from "node:fs";
 import path from "node:path";
-import { format } from "node:util";
-import { postLines } from "./context";
+import { routeConsole } from "./context";
 import { abortReason, executeTask } from "./execute";
 import { ATTEMPT_END, type HostMessage, type HostToRunner, type WorkerTask, type WorkerToMain } from "./messages";
 import { registerTranspiled } from "./transpiled";
@@ -33,7 +32,7 @@ function post(message: WorkerToMain): void {
   else send!(message);
 }
 
-routeConsole();
+routeConsole(() => post);
 process.on("message", (message: HostMessage) => {
   if (message.type === "run" && (warm ? !running : !started)) {
     started = true;
@@ -115,19 +114,5 @@ function strayProcesses(): number {
     return readdirSync("/proc").filter((e) => /^\d+$/.test(e) && e !== "1" && e !== String(process.pid)).length;
   } catch {
     return 0;
-  }
-}
-
-/** `console.log/info/debug` become stdout log lines and `console.warn/error` stderr ones, in order with `ctx.log`. */
-function routeConsole(): void {
-  const routes: Array<["log" | "info" | "debug" | "warn" | "error", "stdout" | "stderr"]> = [
-    ["log", "stdout"],
-    ["info", "stdout"],
-    ["debug", "stdout"],
-    ["warn", "stderr"],
-    ["error", "stderr"],
-  ];
-  for (const [method, stream] of routes) {
-    console[method] = (...args: unknown[]) => postLines(post, stream, format(...args));
   }
 }

@@ -5,8 +5,7 @@
  * @internal
  */
 import { type MessagePort, parentPort } from "node:worker_threads";
-import { format } from "node:util";
-import { postLines } from "./context";
+import { routeConsole } from "./context";
 import { abortReason, executeTask } from "./execute";
 import type { AbortMessage, RunMessage, WorkerTask, WorkerToMain } from "./messages";
 
@@ -16,7 +15,10 @@ const port0 = parentPort;
 /** The port of the task running now; `console.*` goes there while a task runs. */
 let current: MessagePort | undefined;
 
-routeConsole();
+routeConsole(() => {
+  const port = current;
+  return port && ((message: WorkerToMain) => port.postMessage(message));
+});
 port0.on("message", (message: RunMessage) => {
   if (message.type === "run") void runTask(message.task, message.port);
 });
@@ -33,24 +35,5 @@ async function runTask(task: WorkerTask, port: MessagePort): Promise<void> {
   } finally {
     current = undefined;
     port.removeAllListeners("message");
-  }
-}
-
-/** While a task runs, `console.log/info/debug` become stdout log lines and `console.warn/error` stderr ones. */
-function routeConsole(): void {
-  const routes: Array<["log" | "info" | "debug" | "warn" | "error", "stdout" | "stderr"]> = [
-    ["log", "stdout"],
-    ["info", "stdout"],
-    ["debug", "stdout"],
-    ["warn", "stderr"],
-    ["error", "stderr"],
-  ];
-  for (const [method, stream] of routes) {
-    const original = console[method].bind(console);
-    console[method] = (...args: unknown[]) => {
-      const port = current;
-      if (!port) return original(...args);
-      postLines((m) => port.postMessage(m), stream, format(...args));
-    };
   }
 }
