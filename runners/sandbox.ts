@@ -20,7 +20,25 @@ import { FailureType, failed } from "./failures";
  * - `refuse`: no sandbox and no trust: command and module stages fail `SANDBOX_UNAVAILABLE`.
  */
 export type StageIsolation =
-  { mode: "sandbox"; bwrap: string; hide?: readonly string[]; codeRoots?: readonly string[] } | { mode: "trusted" } | { mode: "refuse" };
+  | {
+      mode: "sandbox";
+      bwrap: string;
+      hide?: readonly string[];
+      codeRoots?: readonly string[];
+      /** Resource limits of every stage process, set by `prlimit` (a system program, so inside the sandbox too). */
+      limits?: { prlimit: string; dataBytes: number };
+    }
+  | { mode: "trusted" }
+  | { mode: "refuse" };
+
+/**
+ * The program line a sandbox runs for `argv`: under the isolation's resource limits when it has
+ * them (`prlimit` then execs `argv`, so no extra process stays between the sandbox and the stage).
+ */
+export function limitedCommand(isolation: { limits?: { prlimit: string; dataBytes: number } }, argv: readonly string[]): string[] {
+  if (!isolation.limits) return [...argv];
+  return [isolation.limits.prlimit, `--data=${isolation.limits.dataBytes}`, "--", ...argv];
+}
 
 /** The runner label a stage asks for to keep the network inside its sandbox. */
 export const NETWORK_LABEL = "network";

@@ -12,7 +12,7 @@ import type { StageOutcome, StageTask } from "../contract";
 import { DEFAULT_ENV_PASSTHROUGH, passthrough } from "../process/environment";
 import { LineSplitter } from "../process/lines";
 import { trackProcessGroup } from "../process-groups";
-import { sandboxArgs, type StageIsolation, wantsNetwork } from "../sandbox";
+import { limitedCommand, sandboxArgs, type StageIsolation, wantsNetwork } from "../sandbox";
 import type { HostMessage, WorkerTask, WorkerToMain } from "./messages";
 import type { AbortReason, JobResult } from "./pool";
 import { transpiledModules } from "./transpiled";
@@ -80,7 +80,7 @@ export function runModuleProcess(
   });
   if ("failure" in plan) return Promise.resolve({ kind: "refused", outcome: plan.failure });
   const file = options.isolation.bwrap;
-  const args = [...plan.args, "--", process.execPath, ...nodeArgs, HOST_SCRIPT];
+  const args = [...plan.args, "--", ...limitedCommand(options.isolation, [process.execPath, ...nodeArgs, HOST_SCRIPT])];
   return new Promise<JobResult>((resolve) => {
     let child: ChildProcess;
     try {

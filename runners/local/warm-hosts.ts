@@ -36,7 +36,7 @@ import type { StageOutcome, StageTask } from "../contract";
 import { FailureType, failed } from "../failures";
 import { LineSplitter } from "../process/lines";
 import { trackProcessGroup } from "../process-groups";
-import { sandboxArgs, type StageIsolation, wantsNetwork } from "../sandbox";
+import { limitedCommand, sandboxArgs, type StageIsolation, wantsNetwork } from "../sandbox";
 import type { DoneMessage, HostMessage, HostToRunner, WorkerTask } from "./messages";
 import { hostEnv, HOST_SCRIPT, nodeLimitArgs, runnerCode } from "./module-process";
 import { ATTEMPT_END } from "./messages";
@@ -375,7 +375,7 @@ export class WarmHostPool {
         await fs.rm(home, { recursive: true, force: true });
         return { kind: "refused", outcome: plan.failure };
       }
-      const args = [...plan.args, "--", process.execPath, ...nodeArgs, HOST_SCRIPT, "--warm"];
+      const args = [...plan.args, "--", ...limitedCommand(options.isolation, [process.execPath, ...nodeArgs, HOST_SCRIPT, "--warm"])];
       host = this.add(new WarmHost(key, projectId, home, options.isolation.bwrap, args, (gone) => this.forget(gone)));
     }
     let result: JobResult;

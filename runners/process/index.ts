@@ -41,7 +41,7 @@ import { collectOutputs, prepareOutputDir, type ProducedOutputs } from "../outpu
 import { safeLog, safeMetric } from "../reporting";
 import { Slots } from "../slots";
 import { signalGroupExcept, trackProcessGroup } from "../process-groups";
-import { sandboxArgs, sandboxUnavailable, type StageIsolation, wantsNetwork } from "../sandbox";
+import { limitedCommand, sandboxArgs, sandboxUnavailable, type StageIsolation, wantsNetwork } from "../sandbox";
 import { parseDirective } from "./directives";
 import { buildEnvironment, DEFAULT_ENV_PASSTHROUGH, writeTaskFiles } from "./environment";
 import { exitFailure } from "./exit-status";
@@ -166,7 +166,7 @@ async function runProcess(
     });
     if ("failure" in plan) return plan.failure;
     file = isolation.bwrap;
-    args = [...plan.args, "--", ...command];
+    args = [...plan.args, "--", ...limitedCommand(isolation, command)];
   }
 
   const posix = process.platform !== "win32";

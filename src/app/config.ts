@@ -155,6 +155,13 @@ export interface SluiceConfig {
    * `SLUICE_CODE_ROOTS`, a comma list. @default the working directory
    */
   readonly codeRoots: readonly string[];
+  /**
+   * Memory a sandboxed stage process may allocate (its data segment and heap, RLIMIT_DATA set
+   * with `prlimit` inside the sandbox): a stage that asks for more gets an allocation failure
+   * instead of taking the machine's memory from the server. `SLUICE_STAGE_MEMORY` (bytes, or with
+   * kb/mb/gb). @default 8 GiB
+   */
+  readonly stageMemoryBytes: number;
   // --- Warm pool of sandboxed module-stage hosts (issue #13) ---
   /**
    * How long a warm sandboxed host process (for `{ module }` stages) waits idle for the next
@@ -388,6 +395,7 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     sandboxBwrap: env.SLUICE_SANDBOX_BWRAP?.trim() || "bwrap",
     trustedCode: bool(env, "SLUICE_TRUSTED_CODE", false),
     codeRoots: dataRoots(env, "SLUICE_CODE_ROOTS", [process.cwd()]),
+    stageMemoryBytes: byteSize(env, "SLUICE_STAGE_MEMORY", 8 * 1024 ** 3),
     sandboxPoolIdleMs: integer(env, "SLUICE_SANDBOX_POOL_IDLE_MS", 60_000, 0),
     sandboxPoolMax: integer(env, "SLUICE_SANDBOX_POOL_MAX", 8, 0),
     sandboxPoolPerProject: integer(env, "SLUICE_SANDBOX_POOL_PER_PROJECT", 2, 1),

@@ -8,7 +8,7 @@ import type { SluiceConfig } from "../app/config";
  * all. `hide` are the server's own folders, kept out of every sandbox.
  */
 export function stageIsolation(
-  config: Pick<SluiceConfig, "sandboxBwrap" | "trustedCode" | "codeRoots">,
+  config: Pick<SluiceConfig, "sandboxBwrap" | "trustedCode" | "codeRoots" | "stageMemoryBytes">,
   hide: string[],
   log: Logger,
 ): StageIsolation {
@@ -17,8 +17,15 @@ export function stageIsolation(
   const problem =
     config.sandboxBwrap === "none" ? "SLUICE_SANDBOX_BWRAP=none" : !bwrap ? `${config.sandboxBwrap} not found` : probeSandbox(bwrap);
   if (!problem && bwrap) {
-    log.info({ bwrap, codeRoots: config.codeRoots }, "project code (command and module stages) runs sandboxed with bubblewrap");
-    return { mode: "sandbox", bwrap, hide, codeRoots: config.codeRoots };
+    // prlimit must be a system program: the sandbox shows /usr and /bin, not the rest of the host.
+    const prlimit = resolveProgram("prlimit");
+    const limits = prlimit && /^\/(usr\/)?s?bin\//.test(prlimit) ? { prlimit, dataBytes: config.stageMemoryBytes } : undefined;
+    if (!limits) log.warn("prlimit (util-linux) not found: sandboxed stages run without a memory limit (SLUICE_STAGE_MEMORY)");
+    log.info(
+      { bwrap, codeRoots: config.codeRoots, stageMemoryBytes: limits?.dataBytes },
+      "project code (command and module stages) runs sandboxed with bubblewrap",
+    );
+    return { mode: "sandbox", bwrap, hide, codeRoots: config.codeRoots, limits };
   }
   if (config.trustedCode) {
     log.warn({ problem }, "no sandbox for project code; SLUICE_TRUSTED_CODE=1: command and module stages run unsandboxed");

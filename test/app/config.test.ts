@@ -164,6 +164,16 @@ describe("loadConfig", () => {
       assertRefused({ SLUICE_SANDBOX_POOL_MAX: "-1" }, "SLUICE_SANDBOX_POOL_MAX");
       assertRefused({ SLUICE_SANDBOX_POOL_PER_PROJECT: "0" }, "SLUICE_SANDBOX_POOL_PER_PROJECT");
     });
+
+    it("a stage memory limit that is not a positive size", () => {
+      assertRefused({ SLUICE_STAGE_MEMORY: "lots" }, "SLUICE_STAGE_MEMORY");
+      assertRefused({ SLUICE_STAGE_MEMORY: "0" }, "SLUICE_STAGE_MEMORY");
+    });
+  });
+
+  it("caps a sandboxed stage's memory at 8 GiB by default, and reads SLUICE_STAGE_MEMORY", () => {
+    assert.equal(loadConfig({}).stageMemoryBytes, 8 * 1024 ** 3);
+    assert.equal(loadConfig({ SLUICE_STAGE_MEMORY: "512mb" }).stageMemoryBytes, 512 * 1024 ** 2);
   });
 
   it("keeps a warm pool of sandboxed hosts by default, and reads its settings", () => {

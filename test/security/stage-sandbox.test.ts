@@ -31,6 +31,10 @@ exports.readPaths = async (ctx) => {
     try { fs.readFileSync(p); ctx.log("READ OK " + p); } catch (err) { ctx.log("READ FAILED " + p + " " + err.code); }
   }
 };
+exports.hog = async (ctx) => {
+  const big = Buffer.alloc(ctx.params.bytes, 1);
+  ctx.log("ALLOCATED " + big.length);
+};
 exports.connect = (ctx) => new Promise((resolve, reject) => {
   const socket = net.connect(ctx.params.port, "127.0.0.1");
   socket.on("connect", () => { ctx.log("CONNECTED"); socket.end(); resolve(); });
@@ -130,7 +134,11 @@ describe(
       root = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-sandbox-test-"));
       fs.writeFileSync(path.join(root, "stages.js"), STAGES_JS);
       testDb = await createTestDatabase();
-      server = await startServerProcess(root, testDb, { SLUICE_RUNNER_LABELS: "local,network", SLUICE_CODE_ROOTS: root });
+      server = await startServerProcess(root, testDb, {
+        SLUICE_RUNNER_LABELS: "local,network",
+        SLUICE_CODE_ROOTS: root,
+        SLUICE_STAGE_MEMORY: "1gb",
+      });
       projectId = await seedProject(server.t as TestServer);
       listener = net.createServer((socket) => socket.end());
       await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
@@ -223,6 +231,23 @@ describe(
       assert.equal(stage(run, "closed-command").status, "FAILED");
       assert.ok(!(await logsOf(server.t, stage(run, "closed-command").id)).includes("CONNECTED"));
       assert.equal(stage(run, "open").status, "SUCCEEDED", JSON.stringify(stage(run, "open").failure));
+    });
+
+    it("stops a stage that allocates more than SLUICE_STAGE_MEMORY, and runs one within it", async () => {
+      const gib3 = 3 * 1024 ** 3;
+      const run = await runPipeline({
+        name: "memory",
+        stages: [
+          { name: "module-hog", run: { module: "./stages.js", export: "hog" }, params: { bytes: gib3 } },
+          { name: "command-hog", run: { command: ["/usr/bin/python3", "-c", `b = bytearray(${gib3}); print("ALLOCATED", len(b))`] } },
+          { name: "module-fits", run: { module: "./stages.js", export: "hog" }, params: { bytes: 64 * 1024 ** 2 } },
+        ],
+      });
+      assert.equal(stage(run, "module-hog").status, "FAILED");
+      assert.match(stage(run, "module-hog").failure?.message, /allocation failed/i);
+      assert.equal(stage(run, "command-hog").status, "FAILED");
+      assert.match(await logsOf(server.t, stage(run, "command-hog").id), /MemoryError/);
+      assert.equal(stage(run, "module-fits").status, "SUCCEEDED", JSON.stringify(stage(run, "module-fits").failure));
     });
 
     it("refuses to show a stage a pipeline folder inside the server's data dir, without naming the path", async () => {
