@@ -21,7 +21,7 @@ import { performance } from "node:perf_hooks";
 import express from "express";
 import * as ort from "onnxruntime-node";
 import { loadConfig } from "../src/app/config";
-import { createLogger } from "../src/app/logger";
+import { createLogger } from "../src/kernel/logger";
 import { startServer } from "../src/app/server";
 import { categoricalColumn, numericColumn, table, trainValidationSplit } from "../src/training/data";
 import { exportGbtModel } from "../src/training/export-gbt";

@@ -21,17 +21,18 @@ import { registerMlflowApi } from "../tracking/mlflow/api";
 import { startMlflowMirror } from "../../plugins/mlflow";
 import { registerServingRoutes } from "../serving/routes";
 import { registerArtifactTransfer } from "../runs/artifact-transfer";
-import { authenticate } from "./authenticate";
+import { authenticate } from "../kernel/authenticate";
 import type { SluiceConfig } from "./config";
-import { Authorizer, type RequestContext } from "./context";
-import { ErrorCode, SluiceError, UnauthenticatedError, formatGraphQLError } from "./errors";
+import { Authorizer, type RequestContext } from "../kernel/context";
+import { ErrorCode, SluiceError, UnauthenticatedError } from "../kernel/errors";
+import { formatGraphQLError, toGraphQLError } from "../kernel/graphql/errors";
 import { depthLimitRule, noIntrospectionRule, noSubscriptionOverHttpRule } from "./graphql/guards";
 import { type OperationTrace, drainSubscriptionsPlugin, observabilityPlugin, operationGuardPlugin } from "./graphql/plugins";
 import { buildSluiceSchema } from "./graphql/schema";
 import { attachSubscriptions } from "./graphql/websocket";
-import { type Logger, createLogger } from "./logger";
+import { type Logger, createLogger } from "../kernel/logger";
 import { ServerMetrics } from "./metrics";
-import { RequestRateLimiter } from "./rate-limit";
+import { RequestRateLimiter } from "../kernel/rate-limit";
 import { type Services, openServices } from "./services";
 
 /** A started server. */
@@ -148,7 +149,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
       context: async ({ req, res }): Promise<SluiceContext> => {
         const requestId = String(res.locals.requestId);
         try {
-          const caller = await authenticate(services, limiter, {
+          const caller = await authenticate(services.tokens, limiter, {
             authorization: req.headers.authorization,
             clientAddress: req.ip ?? "unknown",
           });
@@ -167,7 +168,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
           };
         } catch (err) {
           if (err instanceof SluiceError) {
-            const gqlError = err.toGraphQLError();
+            const gqlError = toGraphQLError(err);
             if (err.code === ErrorCode.RATE_LIMITED) res.setHeader("Retry-After", String(err.details.retryAfterSeconds));
             throw gqlError;
           }
@@ -186,7 +187,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
   async function openEndpoint(name: "readyz" | "metrics", req: Request, res: Response): Promise<boolean> {
     if (config.publicEndpoints.has(name)) return true;
     try {
-      await authenticate(services, limiter, { authorization: req.headers.authorization, clientAddress: req.ip ?? "unknown" });
+      await authenticate(services.tokens, limiter, { authorization: req.headers.authorization, clientAddress: req.ip ?? "unknown" });
       return true;
     } catch (err) {
       const e = err instanceof SluiceError ? err : new UnauthenticatedError("Authentication required");

@@ -42,11 +42,18 @@ import { EventRuleService } from "../triggers/event-rule.service";
 import { ScheduleService } from "../triggers/schedule.service";
 import { MonitoringService } from "../monitoring/monitoring.service";
 import type { SluiceConfig } from "./config";
-import { registerServerFolder } from "./server-paths";
+import { registerServerFolder } from "../kernel/server-paths";
+import type { MutationLedger } from "../kernel/ledger";
+import type { TokenVerifier } from "../kernel/context";
+import { mutationLedger } from "./mutation-ledger";
 
 /** The long-lived services of one server process, shared by every request. */
 export interface Services {
   config: SluiceConfig;
+  /** Where mutations write their transaction, events and audit record (the kernel's runner uses it). */
+  ledger: MutationLedger;
+  /** Checks bearer tokens (the auth service, under the name the kernel knows it by). */
+  tokens: TokenVerifier;
   db: Database;
   /** Carries committed messages of every stream between processes. */
   bus: MessageBus;
@@ -96,6 +103,12 @@ export interface Services {
   monitoring: MonitoringService;
 }
 
+// Resolvers see these services on their request context; the kernel declares only its own part.
+declare module "../kernel/context" {
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- merges Services into the kernel's declaration
+  interface AppServices extends Services {}
+}
+
 /** Services plus what they hold open, to be released at shutdown. */
 export interface OpenServices {
   services: Services;
@@ -131,6 +144,7 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
   const secretKey = await loadSecretKey(config, log);
   const bus = MessageBus.create(db, config.databaseUrl, log);
   const audit = new AuditService(db);
+  const auth = new AuthService(db, audit);
   const logs = new LogService(db, bus);
   const metrics = new MetricsService(db, bus);
   const events = new EventBus(bus, db);
@@ -186,7 +200,9 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     bus,
     events,
     audit,
-    auth: new AuthService(db, audit),
+    ledger: mutationLedger(db, events, audit),
+    auth,
+    tokens: auth,
     projects: new ProjectService(db),
     pipelines: new PipelineService(db, config.maxPipelineStages),
     runs: new RunService(db),

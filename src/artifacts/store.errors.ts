@@ -1,4 +1,4 @@
-import { ErrorCode, SluiceError } from "../app/errors";
+import { ErrorCode, SluiceError } from "../kernel/errors";
 
 /**
  * Why the artifact store refused or failed an operation. Callers branch on this (and on

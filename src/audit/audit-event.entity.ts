@@ -1,15 +1,8 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from "typeorm";
+import { AuditOutcome } from "../kernel/ledger";
 import type { JsonObject } from "../db/json";
 
-/** How a mutation ended, as recorded in the audit log. */
-export enum AuditOutcome {
-  /** The change was committed together with this row. */
-  SUCCEEDED = "SUCCEEDED",
-  /** The change was refused or failed and rolled back; this row was written on its own. */
-  FAILED = "FAILED",
-  /** The caller lacked the role; nothing was attempted. */
-  DENIED = "DENIED",
-}
+export { AuditOutcome };
 
 /**
  * One mutation: who, what, when, a summary of the input and the result. Successful rows are

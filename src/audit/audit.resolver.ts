@@ -1,7 +1,7 @@
 import { Arg, Args, Ctx, Query, Resolver } from "type-graphql";
-import type { RequestContext } from "../app/context";
-import { PageArgsInput } from "../app/graphql/connection";
-import { Permission } from "../auth/roles";
+import type { RequestContext } from "../kernel/context";
+import { PageArgsInput } from "../kernel/graphql/connection";
+import { Permission } from "../kernel/roles";
 import { AuditEvent, AuditEventConnection, AuditEventFilter, AuditEventOrder, auditEventSort } from "./audit.types";
 
 @Resolver()

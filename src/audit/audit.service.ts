@@ -1,21 +1,11 @@
 import type { EntityManager, Repository } from "typeorm";
 import type { Database } from "../db/data-source";
-import { type Page, type PageArgs, type SortSpec, paginate } from "../app/pagination";
+import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";
+import type { AuditEntry } from "../kernel/ledger";
 import { AuditEventRow, AuditOutcome } from "./audit-event.entity";
 import { storableJson, storableText, summarizeInput } from "./redact";
 
-/** One audit record to write. */
-export interface AuditEntry {
-  actorId: string | null;
-  actorName: string;
-  projectId: string | null;
-  action: string;
-  targetId: string | null;
-  outcome: AuditOutcome;
-  input: unknown;
-  result: Record<string, unknown>;
-  requestId: string | null;
-}
+export type { AuditEntry };
 
 /** Filters of the `auditEvents` query; each set field must match. */
 export interface AuditFilter {

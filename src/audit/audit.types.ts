@@ -1,6 +1,6 @@
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, ID, InputType, ObjectType, registerEnumType } from "type-graphql";
-import { Connection, OrderBy } from "../app/graphql/connection";
+import { Connection, OrderBy } from "../kernel/graphql/connection";
 import { AuditOutcome, type AuditEventRow } from "./audit-event.entity";
 
 registerEnumType(AuditOutcome, { name: "AuditOutcome" });

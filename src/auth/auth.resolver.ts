@@ -1,9 +1,9 @@
 import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
-import type { RequestContext } from "../app/context";
-import { NotFoundError, UnauthenticatedError } from "../app/errors";
-import { PageArgsInput } from "../app/graphql/connection";
-import { captureErrors } from "../app/graphql/results";
-import { runMutation } from "../app/mutation";
+import type { RequestContext } from "../kernel/context";
+import { NotFoundError, UnauthenticatedError } from "../kernel/errors";
+import { PageArgsInput } from "../kernel/graphql/connection";
+import { captureErrors } from "../kernel/graphql/results";
+import { runMutation } from "../kernel/mutation";
 import {
   ApiToken,
   ApiTokenConnection,
@@ -31,7 +31,7 @@ import {
   apiTokenSort,
   principalSort,
 } from "./auth.types";
-import { Permission } from "./roles";
+import { Permission } from "../kernel/roles";
 
 /** Principals, tokens and role bindings: administration, plus `me` for every caller. */
 @Resolver(() => Principal)

@@ -1,18 +1,18 @@
 import type { EntityManager, Repository } from "typeorm";
 import { AuditOutcome } from "../audit/audit-event.entity";
 import type { AuditService } from "../audit/audit.service";
-import { ConflictError, InvalidInputError, NotFoundError, UnauthenticatedError } from "../app/errors";
-import type { MutationTx } from "../app/mutation";
-import { type Page, type PageArgs, type SortSpec, paginate } from "../app/pagination";
+import { ConflictError, InvalidInputError, NotFoundError, UnauthenticatedError } from "../kernel/errors";
+import type { MutationTx } from "../kernel/mutation";
+import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";
 import type { Database } from "../db/data-source";
-import { escapeLike } from "../db/sql-text";
+import { escapeLike } from "../kernel/sql-text";
 import { ProjectRow } from "../projects/project.entity";
 import { ApiTokenRow } from "./api-token.entity";
-import type { Caller } from "./principal";
+import type { Caller } from "../kernel/principal";
 import { PrincipalKind, PrincipalRow } from "./principal.entity";
 import { RoleBindingRow } from "./role-binding.entity";
-import { Role } from "./roles";
-import { displayPrefix, generateToken, hashToken } from "./token";
+import { Role } from "../kernel/roles";
+import { displayPrefix, generateToken, hashToken } from "../kernel/token";
 
 /** How long an authenticated token is trusted without another lookup. */
 const CACHE_TTL_MS = 5_000;

@@ -1,10 +1,10 @@
 import { Field, ID, InputType, ObjectType, registerEnumType } from "type-graphql";
-import { Connection, OrderBy } from "../app/graphql/connection";
-import { MutationResult } from "../app/graphql/results";
+import { Connection, OrderBy } from "../kernel/graphql/connection";
+import { MutationResult } from "../kernel/graphql/results";
 import type { ApiTokenRow } from "./api-token.entity";
 import { PrincipalKind, type PrincipalRow } from "./principal.entity";
 import type { RoleBindingRow } from "./role-binding.entity";
-import { Role } from "./roles";
+import { Role } from "../kernel/roles";
 
 registerEnumType(PrincipalKind, { name: "PrincipalKind", description: "A person or a machine." });
 

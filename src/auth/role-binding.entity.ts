@@ -1,7 +1,7 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import { ProjectRow } from "../projects/project.entity";
 import { PrincipalRow } from "./principal.entity";
-import type { Role } from "./roles";
+import type { Role } from "../kernel/roles";
 
 /** Grants one role to a principal, everywhere (`projectId` null) or in one project. */
 @Entity({ name: "role_bindings" })

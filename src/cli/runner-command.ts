@@ -42,7 +42,7 @@ export async function runnerCommand(flags: RunnerFlags): Promise<void> {
   // Loaded on demand, so the other commands do not pay for the runners' modules.
   const { AuthError, createRemoteAgent } = require("../../runners/remote") as typeof import("../../runners/remote");
   const { DATA_PLANE_OPERATORS } = require("../operators/catalog") as typeof import("../operators/catalog");
-  const { createLogger } = require("../app/logger") as typeof import("../app/logger");
+  const { createLogger } = require("../kernel/logger") as typeof import("../kernel/logger");
   const server = flags.server ?? process.env.SLUICE_URL ?? "http://localhost:4000";
   const token = flags.token ?? process.env.SLUICE_TOKEN;
   if (!token) throw new Error("give a RUNNER token with --token or SLUICE_TOKEN");

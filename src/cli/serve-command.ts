@@ -1,5 +1,5 @@
 import { loadConfig } from "../app/config";
-import { createLogger } from "../app/logger";
+import { createLogger } from "../kernel/logger";
 import { startServingReplica } from "../serving/replica";
 
 export interface ServeFlags {

@@ -1,5 +1,5 @@
 import { loadConfig, type SluiceConfig } from "../app/config";
-import { createLogger } from "../app/logger";
+import { createLogger } from "../kernel/logger";
 import { startServer } from "../app/server";
 import { forgetServerSecrets } from "../app/server-secrets";
 import { probeSandbox, resolveProgram } from "../../runners/sandbox";

@@ -1,4 +1,4 @@
-import { ErrorCode, SluiceError } from "../app/errors";
+import { ErrorCode, SluiceError } from "../kernel/errors";
 import type { SchemaDiff, SchemaPolicy } from "./types";
 
 /** A new version's schema changes what the dataset's policy forbids; nothing was recorded. */

@@ -1,8 +1,8 @@
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
-import { ErrorCode } from "../app/errors";
-import { Connection, OrderBy } from "../app/graphql/connection";
-import { ErrorInterface, MutationResult } from "../app/graphql/results";
+import { ErrorCode } from "../kernel/errors";
+import { Connection, OrderBy } from "../kernel/graphql/connection";
+import { ErrorInterface, MutationResult } from "../kernel/graphql/results";
 import type { DatasetSourceRow } from "./dataset-source.entity";
 import type { DatasetVersionRow } from "./dataset-version.entity";
 import type { DatasetRow } from "./dataset.entity";

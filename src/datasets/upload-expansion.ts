@@ -4,8 +4,8 @@ import path from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
-import { InvalidInputError } from "../app/errors";
-import { PayloadTooLargeError } from "../app/http";
+import { InvalidInputError } from "../kernel/errors";
+import { PayloadTooLargeError } from "../kernel/http";
 import { queryJson, sqlString, withDuckDb } from "./columnar/duckdb";
 
 /**

@@ -3,12 +3,12 @@ import os from "node:os";
 import path from "node:path";
 import type { Express } from "express";
 import type { Logger } from "pino";
-import { InvalidInputError, NotFoundError } from "../app/errors";
-import { httpContext, receiveBody, sendError } from "../app/http";
-import { type MutationScope, prepareMutation, runMutation } from "../app/mutation";
-import type { RequestRateLimiter } from "../app/rate-limit";
+import { InvalidInputError, NotFoundError } from "../kernel/errors";
+import { httpContext, receiveBody, sendError } from "../kernel/http";
+import { type MutationScope, prepareMutation, runMutation } from "../kernel/mutation";
+import type { RequestRateLimiter } from "../kernel/rate-limit";
 import type { Services } from "../app/services";
-import { Permission } from "../auth/roles";
+import { Permission } from "../kernel/roles";
 import { SchemaPolicyError } from "./dataset.errors";
 import { expandUpload } from "./upload-expansion";
 

@@ -11,7 +11,7 @@
  * on the old session. Every process reads the same rows, so any number of replicas agree.
  */
 import type { Logger } from "pino";
-import { ConflictError } from "../app/errors";
+import { ConflictError } from "../kernel/errors";
 import type { EventBus } from "../events/event-bus";
 import { GovernanceEvents } from "../governance/governance.service";
 import type { ModelVersionRow } from "../registry/model-version.entity";

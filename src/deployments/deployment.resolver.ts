@@ -1,10 +1,10 @@
 import { Arg, Args, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
-import type { RequestContext } from "../app/context";
-import { InvalidInputError } from "../app/errors";
-import { PageArgsInput } from "../app/graphql/connection";
-import { captureErrors } from "../app/graphql/results";
-import { type MutationTx, runMutation } from "../app/mutation";
-import { Permission } from "../auth/roles";
+import type { RequestContext } from "../kernel/context";
+import { InvalidInputError } from "../kernel/errors";
+import { PageArgsInput } from "../kernel/graphql/connection";
+import { captureErrors } from "../kernel/graphql/results";
+import { type MutationTx, runMutation } from "../kernel/mutation";
+import { Permission } from "../kernel/roles";
 import type { EventRow } from "../events/event.entity";
 import { RegisteredModel } from "../registry/registry.types";
 import type { DeploymentRow } from "./deployment.entity";

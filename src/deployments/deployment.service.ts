@@ -10,11 +10,11 @@
  */
 import { DEPLOYMENT_NAME } from "./deployment-name";
 import type { EntityManager, Repository } from "typeorm";
-import { InvalidInputError, NotFoundError } from "../app/errors";
-import type { MutationTx } from "../app/mutation";
-import { type Page, type PageArgs, type SortSpec, paginate } from "../app/pagination";
+import { InvalidInputError, NotFoundError } from "../kernel/errors";
+import type { MutationTx } from "../kernel/mutation";
+import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";
 import type { Database } from "../db/data-source";
-import { escapeLike } from "../db/sql-text";
+import { escapeLike } from "../kernel/sql-text";
 import { lockWritableProject } from "../projects/project.service";
 import { ModelAliasHistoryRow, ModelAliasRow } from "../registry/model-alias.entity";
 import { ModelVersionRow } from "../registry/model-version.entity";

@@ -1,7 +1,7 @@
 import { modelVersionIdOfFile } from "../registry/version-of-file";
 import type { EntityManager } from "typeorm";
 import { finiteMetrics } from "./common";
-import { type Page, type PageArgs, type SortSpec, paginate } from "../app/pagination";
+import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";
 import type { Database } from "../db/data-source";
 import type { JsonObject } from "../db/json";
 import type { HookTx } from "../runs/output-hooks";

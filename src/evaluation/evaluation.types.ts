@@ -1,6 +1,6 @@
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, ID, InputType, ObjectType } from "type-graphql";
-import { Connection, OrderBy } from "../app/graphql/connection";
+import { Connection, OrderBy } from "../kernel/graphql/connection";
 import type { EvaluationReportRow } from "./evaluation-report.entity";
 
 @ObjectType({ description: "A model evaluated on one evaluation set by an `evaluate` stage: flat metrics and the plot-ready report." })

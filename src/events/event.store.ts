@@ -1,13 +1,8 @@
 import type { EntityManager } from "typeorm";
+import type { EventDraft } from "../kernel/ledger";
 import { EventRow } from "./event.entity";
 
-/** An event a mutation produces; written with the change, published after commit. */
-export interface EventDraft {
-  type: string;
-  projectId?: string | null;
-  subjectId?: string | null;
-  payload?: Record<string, unknown>;
-}
+export type { EventDraft };
 
 /**
  * Key of the transaction-scoped advisory lock taken just before events are inserted. It makes

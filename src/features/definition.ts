@@ -1,6 +1,6 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import Ajv, { type ErrorObject } from "ajv";
-import { InvalidInputError, type InputProblem } from "../app/errors";
+import { InvalidInputError, type InputProblem } from "../kernel/errors";
 import { queryJson, sqlIdent, sqlString, withDuckDb } from "../datasets/columnar/duckdb";
 import { redactSandboxMessage, withSandbox } from "../datasets/columnar/sandbox";
 import { refuseUserExpression } from "../datasets/columnar/user-sql";

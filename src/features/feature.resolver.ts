@@ -1,11 +1,11 @@
 import { Arg, Args, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
-import type { RequestContext } from "../app/context";
-import { InvalidInputError, NotFoundError } from "../app/errors";
-import { PageArgsInput } from "../app/graphql/connection";
-import { captureErrors } from "../app/graphql/results";
-import { type MutationScope, prepareMutation, runMutation } from "../app/mutation";
+import type { RequestContext } from "../kernel/context";
+import { InvalidInputError, NotFoundError } from "../kernel/errors";
+import { PageArgsInput } from "../kernel/graphql/connection";
+import { captureErrors } from "../kernel/graphql/results";
+import { type MutationScope, prepareMutation, runMutation } from "../kernel/mutation";
 import { ArtifactRow } from "../artifacts/artifact.entity";
-import { Permission } from "../auth/roles";
+import { Permission } from "../kernel/roles";
 import { Dataset, DatasetVersion } from "../datasets/dataset.types";
 import { Artifact } from "../runs/run.types";
 import {

@@ -1,7 +1,7 @@
 import { GraphQLJSON, GraphQLJSONObject } from "graphql-scalars";
 import { Field, Float, ID, InputType, Int, ObjectType } from "type-graphql";
-import { Connection, OrderBy } from "../app/graphql/connection";
-import { MutationResult } from "../app/graphql/results";
+import { Connection, OrderBy } from "../kernel/graphql/connection";
+import { MutationResult } from "../kernel/graphql/results";
 import { isWindowFeature } from "./definition";
 import type { FeatureMaterializationRow } from "./feature-materialization.entity";
 import type { FeatureViewRow } from "./feature-view.entity";

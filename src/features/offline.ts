@@ -1,7 +1,7 @@
 import { rename, rm } from "node:fs/promises";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { queryJson, sqlIdent, sqlString } from "../datasets/columnar/duckdb";
-import { InvalidInputError } from "../app/errors";
+import { InvalidInputError } from "../kernel/errors";
 import { isSandboxRefusal, redactSandboxMessage, withSandbox } from "../datasets/columnar/sandbox";
 import { compileFeatureSql, type CompileOptions } from "./compile";
 import { assertAgainstSource, validateFeatureView, type ColumnType, type FeatureView } from "./definition";

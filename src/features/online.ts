@@ -1,4 +1,4 @@
-import { InvalidInputError } from "../app/errors";
+import { InvalidInputError } from "../kernel/errors";
 import { sqlIdent, sqlString, withDuckDb } from "../datasets/columnar/duckdb";
 import { epochMicros } from "./compile";
 import { validateFeatureView, type ColumnType, type FeatureView } from "./definition";

@@ -1,4 +1,4 @@
-import { InvalidInputError, type InputProblem } from "../app/errors";
+import { InvalidInputError, type InputProblem } from "../kernel/errors";
 import { queryJson, sqlIdent, sqlString, withDuckDb } from "../datasets/columnar/duckdb";
 import { TIMESTAMP_TYPES, validateFeatureView, type ColumnType, type FeatureView } from "./definition";
 import { copyToParquet } from "./offline";

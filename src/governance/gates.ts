@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
-import { SluiceError } from "../app/errors";
-import { runSystemChange, type SystemTx } from "../app/mutation";
+import { SluiceError } from "../kernel/errors";
+import { runSystemChange, type SystemTx } from "../events/system-change";
 import type { Services } from "../app/services";
 import type { StageFailure } from "../../runners/contract";
 import type { PreparedModel } from "../registry/registry.service";

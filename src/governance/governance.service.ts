@@ -1,7 +1,8 @@
 import type { EntityManager } from "typeorm";
-import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from "../app/errors";
-import { type MutationTx, runSystemChange } from "../app/mutation";
-import { type Page, type PageArgs, type SortSpec, paginate } from "../app/pagination";
+import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from "../kernel/errors";
+import { type MutationTx } from "../kernel/mutation";
+import { runSystemChange } from "../events/system-change";
+import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";
 import type { Database } from "../db/data-source";
 import type { JsonObject } from "../db/json";
 import type { EventBus } from "../events/event-bus";

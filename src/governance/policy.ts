@@ -1,5 +1,5 @@
 import Ajv, { type ErrorObject } from "ajv";
-import { InvalidInputError, type InputProblem } from "../app/errors";
+import { InvalidInputError, type InputProblem } from "../kernel/errors";
 import { formatFieldPath, segmentsOfPointer } from "../pipelines/field-path";
 
 /**

@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
 import type { EntityManager } from "typeorm";
-import { ConflictError, type InputProblem, NotFoundError } from "../app/errors";
-import type { MutationTx } from "../app/mutation";
-import { type Page, type PageArgs, paginate, type SortSpec } from "../app/pagination";
+import { ConflictError, type InputProblem, NotFoundError } from "../kernel/errors";
+import type { MutationTx } from "../kernel/mutation";
+import { type Page, type PageArgs, paginate, type SortSpec } from "../kernel/pagination";
 import type { Services } from "../app/services";
 import type { ArtifactStore } from "../artifacts/store";
 import type { Database } from "../db/data-source";

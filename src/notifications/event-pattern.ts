@@ -1,4 +1,4 @@
-import { type InputProblem, InvalidInputError } from "../app/errors";
+import { type InputProblem, InvalidInputError } from "../kernel/errors";
 
 /**
  * Event type patterns of a channel. Pure: no I/O.

@@ -1,7 +1,7 @@
 import type { Repository } from "typeorm";
-import { ConflictError, type InputProblem, InvalidInputError, NotFoundError } from "../app/errors";
-import type { MutationTx } from "../app/mutation";
-import { type Page, type PageArgs, type SortSpec, paginate } from "../app/pagination";
+import { ConflictError, type InputProblem, InvalidInputError, NotFoundError } from "../kernel/errors";
+import type { MutationTx } from "../kernel/mutation";
+import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";
 import type { Database } from "../db/data-source";
 import { lockWritableProject } from "../projects/project.service";
 import { SECRET_NAME, type SecretService } from "../secrets/secret.service";

@@ -1,7 +1,7 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
 import type { NotifierPlugin, OutboundNetwork } from "../../plugins/notifier";
 import { webhookNotifier } from "../../plugins/webhook";
-import { type InputProblem, InvalidInputError } from "../app/errors";
+import { type InputProblem, InvalidInputError } from "../kernel/errors";
 import type { JsonObject } from "../db/json";
 
 /**

@@ -8,7 +8,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { EntityManager } from "typeorm";
-import { InvalidInputError } from "../app/errors";
+import { InvalidInputError } from "../kernel/errors";
 import type { ArtifactStore } from "../artifacts/store";
 import { DatasetVersionRow } from "../datasets/dataset-version.entity";
 import { DatasetRow } from "../datasets/dataset.entity";

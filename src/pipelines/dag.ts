@@ -1,4 +1,4 @@
-import { InvalidInputError, NotFoundError, type InputProblem } from "../app/errors";
+import { InvalidInputError, NotFoundError, type InputProblem } from "../kernel/errors";
 import { formatFieldPath } from "./field-path";
 import type { PipelineSpec } from "./spec";
 

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import YAML from "yaml";
-import { ErrorCode, InvalidInputError, SluiceError, type InputProblem } from "../app/errors";
+import { ErrorCode, InvalidInputError, SluiceError, type InputProblem } from "../kernel/errors";
 import type { NormalizedPipelineSpec } from "./spec";
 import { registerTypeScript } from "./typescript";
 import { validatePipelineSpec } from "./validate";

@@ -1,4 +1,4 @@
-import type { InputProblem } from "../app/errors";
+import type { InputProblem } from "../kernel/errors";
 import { OPERATOR_CONTRACTS } from "../operators/catalog";
 import { segmentsOfPointer, type PathSegment } from "./field-path";
 import { compileParamsSchema, describeAjvError } from "./params-schema";

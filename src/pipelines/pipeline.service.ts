@@ -1,9 +1,9 @@
 import type { EntityManager, Repository } from "typeorm";
-import { InvalidInputError, NotFoundError } from "../app/errors";
-import type { MutationTx } from "../app/mutation";
-import { type Page, type PageArgs, type SortSpec, paginate } from "../app/pagination";
+import { InvalidInputError, NotFoundError } from "../kernel/errors";
+import type { MutationTx } from "../kernel/mutation";
+import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";
 import type { Database } from "../db/data-source";
-import { escapeLike } from "../db/sql-text";
+import { escapeLike } from "../kernel/sql-text";
 import { lockWritableProject } from "../projects/project.service";
 import { specHash } from "./canonical";
 import { type SpecDiff, diffSpecs } from "./diff";

@@ -4,7 +4,7 @@
  * names only, never a value.
  */
 import { type EntityManager, In } from "typeorm";
-import { InvalidInputError, type InputProblem } from "../app/errors";
+import { InvalidInputError, type InputProblem } from "../kernel/errors";
 import { SecretRow } from "../secrets/secret.entity";
 import type { PipelineSpec } from "./spec";
 

@@ -3,7 +3,7 @@
  * names. Pure rules, no I/O; that each named secret exists is checked against the project at
  * apply and at trigger (`secret-grants.ts`).
  */
-import type { InputProblem } from "../app/errors";
+import type { InputProblem } from "../kernel/errors";
 import { SECRET_NAME, SECRET_NAME_RULE } from "../secrets/secret-name";
 import type { PathSegment } from "./field-path";
 

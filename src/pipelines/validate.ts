@@ -1,6 +1,6 @@
 import { DEPLOYMENT_NAME } from "../deployments/deployment-name";
 import Ajv, { type ErrorObject } from "ajv";
-import { InvalidInputError, type InputProblem } from "../app/errors";
+import { InvalidInputError, type InputProblem } from "../kernel/errors";
 import { cycleMessage, findCycles, hasCycle } from "./dag";
 import { formatFieldPath, joinFieldPath, segmentsOfPointer, type PathSegment } from "./field-path";
 import { operatorContractProblems } from "./operator-contracts";

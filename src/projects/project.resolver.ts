@@ -1,10 +1,10 @@
 import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
-import type { RequestContext } from "../app/context";
-import { PageArgsInput } from "../app/graphql/connection";
-import { InvalidInputError } from "../app/errors";
-import { captureErrors } from "../app/graphql/results";
-import { runMutation } from "../app/mutation";
-import { Permission } from "../auth/roles";
+import type { RequestContext } from "../kernel/context";
+import { PageArgsInput } from "../kernel/graphql/connection";
+import { InvalidInputError } from "../kernel/errors";
+import { captureErrors } from "../kernel/graphql/results";
+import { runMutation } from "../kernel/mutation";
+import { Permission } from "../kernel/roles";
 import { RoleBinding } from "../auth/auth.types";
 import type { EventRow } from "../events/event.entity";
 import {

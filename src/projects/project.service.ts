@@ -1,9 +1,9 @@
 import type { EntityManager, Repository } from "typeorm";
-import { ConflictError, InvalidInputError, NotFoundError } from "../app/errors";
-import type { MutationTx } from "../app/mutation";
-import { type Page, type PageArgs, type SortSpec, paginate } from "../app/pagination";
+import { ConflictError, InvalidInputError, NotFoundError } from "../kernel/errors";
+import type { MutationTx } from "../kernel/mutation";
+import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";
 import type { Database } from "../db/data-source";
-import { escapeLike } from "../db/sql-text";
+import { escapeLike } from "../kernel/sql-text";
 import { ProjectRow } from "./project.entity";
 
 /** Project names are DNS-label-like slugs: they appear in URLs, CLI arguments and file paths. */

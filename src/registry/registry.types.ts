@@ -1,7 +1,7 @@
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
-import { Connection, OrderBy } from "../app/graphql/connection";
-import { MutationResult } from "../app/graphql/results";
+import { Connection, OrderBy } from "../kernel/graphql/connection";
+import { MutationResult } from "../kernel/graphql/results";
 import type { ModelAliasHistoryRow, ModelAliasRow } from "./model-alias.entity";
 import type { ModelVersionRow, ModelVersionStatus } from "./model-version.entity";
 import type { RegisteredModelRow } from "./registered-model.entity";

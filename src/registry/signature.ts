@@ -1,5 +1,5 @@
 import { onnx } from "onnx-proto";
-import { InvalidInputError } from "../app/errors";
+import { InvalidInputError } from "../kernel/errors";
 
 /** One input or output of a model: what a caller sends or gets. */
 export interface TensorSpec {

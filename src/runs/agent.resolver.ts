@@ -7,12 +7,13 @@
  * lease polls that found nothing. A runner bound to some projects leases only their stage runs.
  */
 import { Arg, Args, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from "type-graphql";
-import type { RequestContext } from "../app/context";
-import { InvalidInputError, NotFoundError } from "../app/errors";
-import { PageArgsInput } from "../app/graphql/connection";
-import { captureErrors } from "../app/graphql/results";
-import { runMutation, runSystemChange } from "../app/mutation";
-import { Permission } from "../auth/roles";
+import type { RequestContext } from "../kernel/context";
+import { InvalidInputError, NotFoundError } from "../kernel/errors";
+import { PageArgsInput } from "../kernel/graphql/connection";
+import { captureErrors } from "../kernel/graphql/results";
+import { runMutation } from "../kernel/mutation";
+import { runSystemChange } from "../events/system-change";
+import { Permission } from "../kernel/roles";
 import { LeaseLostError } from "./agent.errors";
 import { type AgentService, type RunnerCaller, agentOwner, isUuid, MAX_LEASE_BATCH, MAX_LEASE_WAIT_MS } from "./agent.service";
 import {

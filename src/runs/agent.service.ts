@@ -8,9 +8,10 @@
 import type { Logger } from "pino";
 import { type EntityManager, In } from "typeorm";
 import type { SluiceConfig } from "../app/config";
-import { ConflictError, ForbiddenError, InvalidInputError, type InputProblem } from "../app/errors";
-import { runSystemChange } from "../app/mutation";
-import { type Page, type PageArgs, type SortSpec, paginate } from "../app/pagination";
+import { ConflictError, ForbiddenError, InvalidInputError, type InputProblem } from "../kernel/errors";
+import { runSystemChange } from "../events/system-change";
+import { isUuid } from "../kernel/ids";
+import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";
 import type { ArtifactStore, StoredObject } from "../artifacts/store";
 import type { Database } from "../db/data-source";
 import type { EventBus } from "../events/event-bus";
@@ -38,7 +39,6 @@ export const MAX_LOG_CHUNK_BYTES = 256 * 1024;
 
 const NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
 const LABEL = /^[A-Za-z0-9_.-]{1,64}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const HASH = /^sha256:[0-9a-f]{64}$/;
 /** An agent hosts a local and a process runner, so it runs every kind of stage. */
 const AGENT_KINDS = ["operator", "module", "command"] as const;
@@ -64,9 +64,7 @@ export function runnerIdOf(owner: string | null): string | undefined {
   return owner?.startsWith("agent:") ? owner.slice("agent:".length) : undefined;
 }
 
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
-}
+export { isUuid };
 
 /** Who asks: the principal, and whether it may act for runners of other principals (a global ADMIN). */
 export interface RunnerCaller {

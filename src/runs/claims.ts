@@ -1,5 +1,5 @@
 import type { EntityManager } from "typeorm";
-import { returnedRows } from "../db/sql-text";
+import { returnedRows } from "../kernel/sql-text";
 import type { EventDraft } from "../events/event.store";
 import { RunEvents } from "./run-events";
 import { markRunStarted } from "./progress";

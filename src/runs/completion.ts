@@ -5,7 +5,7 @@ import type { EventDraft } from "../events/event.store";
 import { type StageHooks, needsOutputHooks, recordOutputsWithHooks, runFailureHook } from "./output-hooks";
 import { planForVersion } from "./plan";
 import { queueStages, settleIfFinished, settleRun, skipBelow, stageSucceeded } from "./progress";
-import { returnedRows } from "../db/sql-text";
+import { returnedRows } from "../kernel/sql-text";
 import { type RunRef, runRef } from "./run-meta";
 import { RunEvents } from "./run-events";
 import { retryDelayMs } from "./run-state";

@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Logger } from "pino";
 import type { ResolvedInput, Runner, StageFailure, StageOutcome, StageTask } from "../../runners/contract";
 import { type Masker, maskingReporter, maskOutcome, secretMasker } from "../../runners/secret-mask";
-import { runSystemChange } from "../app/mutation";
+import { runSystemChange } from "../events/system-change";
 import type { Services } from "../app/services";
 import type { ArtifactStore } from "../artifacts/store";
 import type { EventDraft } from "../events/event.store";

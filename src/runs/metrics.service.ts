@@ -1,6 +1,6 @@
 import type { EntityManager } from "typeorm";
-import { InvalidInputError, type InputProblem } from "../app/errors";
-import { type Page, type PageArgs, type SortSpec, paginate } from "../app/pagination";
+import { InvalidInputError, type InputProblem } from "../kernel/errors";
+import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";
 import type { Database } from "../db/data-source";
 import type { MessageBus, TransactionHooks } from "../events/message-bus";
 import { SubscriptionRegistry } from "../events/stream-subscription";

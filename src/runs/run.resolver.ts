@@ -1,12 +1,12 @@
 import { Arg, Args, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
-import type { RequestContext } from "../app/context";
-import { InvalidInputError, NotFoundError } from "../app/errors";
-import { PageArgsInput } from "../app/graphql/connection";
-import { captureErrors } from "../app/graphql/results";
-import { runMutation } from "../app/mutation";
+import type { RequestContext } from "../kernel/context";
+import { InvalidInputError, NotFoundError } from "../kernel/errors";
+import { PageArgsInput } from "../kernel/graphql/connection";
+import { captureErrors } from "../kernel/graphql/results";
+import { runMutation } from "../kernel/mutation";
 import { ArtifactRow } from "../artifacts/artifact.entity";
 import { StageRunInputRow } from "../artifacts/stage-run-input.entity";
-import { Permission } from "../auth/roles";
+import { Permission } from "../kernel/roles";
 import type { EventRow } from "../events/event.entity";
 import { Pipeline, PipelineVersion } from "../pipelines/pipeline.types";
 import { planForVersion } from "./plan";

@@ -1,11 +1,11 @@
 import { deploymentModelArtifact } from "../deployments/deployment-input";
 import { type EntityManager, In, type Repository } from "typeorm";
-import { ConflictError, InvalidInputError, NotFoundError } from "../app/errors";
-import type { MutationTx } from "../app/mutation";
-import { type Page, type PageArgs, type SortSpec, paginate } from "../app/pagination";
+import { ConflictError, InvalidInputError, NotFoundError } from "../kernel/errors";
+import type { MutationTx } from "../kernel/mutation";
+import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";
 import { ArtifactRow } from "../artifacts/artifact.entity";
 import type { Database } from "../db/data-source";
-import { returnedRows } from "../db/sql-text";
+import { returnedRows } from "../kernel/sql-text";
 import type { PipelineVersionRow } from "../pipelines/pipeline-version.entity";
 import type { PipelineRow } from "../pipelines/pipeline.entity";
 import { checkSecretGrants, runGrantField } from "../pipelines/secret-grants";

@@ -1,7 +1,7 @@
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
-import { Connection, OrderBy } from "../app/graphql/connection";
-import { MutationResult } from "../app/graphql/results";
+import { Connection, OrderBy } from "../kernel/graphql/connection";
+import { MutationResult } from "../kernel/graphql/results";
 import type { ArtifactRow } from "../artifacts/artifact.entity";
 import type { EventRow } from "../events/event.entity";
 import type { RunMetricRow } from "./run-metric.entity";

@@ -5,7 +5,7 @@
 import type { EntityManager } from "typeorm";
 import type { StageFailure } from "../../runners/contract";
 import { FailureType } from "../../runners/failures";
-import { NotFoundError } from "../app/errors";
+import { NotFoundError } from "../kernel/errors";
 import type { StageSpec } from "../pipelines/spec";
 import { SecretUnreadableError } from "../secrets/secret.errors";
 import type { SecretService } from "../secrets/secret.service";

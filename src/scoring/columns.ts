@@ -1,6 +1,6 @@
 import type { DuckDBDataChunk } from "@duckdb/node-api";
 import * as ort from "onnxruntime-node";
-import { InvalidInputError } from "../app/errors";
+import { InvalidInputError } from "../kernel/errors";
 import type { ModelSignature, TensorSpec } from "../registry/signature";
 import { isValid, readDoubles } from "./vectors";
 

@@ -1,4 +1,4 @@
-import { ConflictError } from "../app/errors";
+import { ConflictError } from "../kernel/errors";
 
 /**
  * A stored secret that this server cannot decrypt: it was written under another key

@@ -1,9 +1,9 @@
 import { Arg, Args, Ctx, Mutation, Query, Resolver } from "type-graphql";
-import type { RequestContext } from "../app/context";
-import { PageArgsInput } from "../app/graphql/connection";
-import { captureErrors } from "../app/graphql/results";
-import { runMutation } from "../app/mutation";
-import { Permission } from "../auth/roles";
+import type { RequestContext } from "../kernel/context";
+import { PageArgsInput } from "../kernel/graphql/connection";
+import { captureErrors } from "../kernel/graphql/results";
+import { runMutation } from "../kernel/mutation";
+import { Permission } from "../kernel/roles";
 import {
   DeleteSecretInput,
   Secret,

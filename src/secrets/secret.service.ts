@@ -1,7 +1,7 @@
 import type { EntityManager, Repository } from "typeorm";
-import { InvalidInputError, NotFoundError } from "../app/errors";
-import type { MutationTx } from "../app/mutation";
-import { type Page, type PageArgs, type SortSpec, paginate } from "../app/pagination";
+import { InvalidInputError, NotFoundError } from "../kernel/errors";
+import type { MutationTx } from "../kernel/mutation";
+import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";
 import type { Database } from "../db/data-source";
 import { lockWritableProject } from "../projects/project.service";
 import { type SecretKey, decryptSecret, encryptSecret } from "./cipher";

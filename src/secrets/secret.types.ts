@@ -1,6 +1,6 @@
 import { Field, ID, InputType, ObjectType } from "type-graphql";
-import { Connection, OrderBy } from "../app/graphql/connection";
-import { MutationResult } from "../app/graphql/results";
+import { Connection, OrderBy } from "../kernel/graphql/connection";
+import { MutationResult } from "../kernel/graphql/results";
 import type { SecretRow } from "./secret.entity";
 
 @ObjectType({ description: "A named, encrypted value of a project (a database URL, an API key). The value is never returned." })

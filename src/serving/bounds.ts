@@ -3,7 +3,7 @@
  * any run) and output bytes (rows × the model's measured bytes per row, checked before the run).
  * Both refusals are `PayloadTooLargeError`: 413 on the OIP routes, BAD_USER_INPUT in GraphQL.
  */
-import { PayloadTooLargeError } from "../app/errors";
+import { PayloadTooLargeError } from "../kernel/errors";
 import { formatBytes } from "../registry/output-check";
 
 export interface RequestBounds {

@@ -12,7 +12,7 @@
  * the whole batch; `outputs` (optional) selects what is returned; the response echoes `id`.
  */
 import * as ort from "onnxruntime-node";
-import { InvalidInputError, type InputProblem } from "../app/errors";
+import { InvalidInputError, type InputProblem } from "../kernel/errors";
 import type { ModelSignature, TensorSpec } from "../registry/signature";
 
 /** OIP tensor data types. */

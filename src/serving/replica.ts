@@ -10,12 +10,12 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import express, { type Request, type Response } from "express";
-import { authenticate } from "../app/authenticate";
+import { authenticate } from "../kernel/authenticate";
 import type { SluiceConfig } from "../app/config";
-import { ErrorCode, SluiceError, UnauthenticatedError } from "../app/errors";
-import { type Logger, createLogger } from "../app/logger";
+import { ErrorCode, SluiceError, UnauthenticatedError } from "../kernel/errors";
+import { type Logger, createLogger } from "../kernel/logger";
 import { ServerMetrics } from "../app/metrics";
-import { RequestRateLimiter } from "../app/rate-limit";
+import { RequestRateLimiter } from "../kernel/rate-limit";
 import { type Services, openServices } from "../app/services";
 import { AUTH_CHANGED } from "../auth/auth.service";
 import { openDatabase } from "../db/data-source";
@@ -97,7 +97,7 @@ export async function startServingReplica(config: SluiceConfig, options: { log?:
   async function open(name: "readyz" | "metrics", req: Request, res: Response): Promise<boolean> {
     if (config.publicEndpoints.has(name)) return true;
     try {
-      await authenticate(services, limiter, { authorization: req.headers.authorization, clientAddress: req.ip ?? "unknown" });
+      await authenticate(services.tokens, limiter, { authorization: req.headers.authorization, clientAddress: req.ip ?? "unknown" });
       return true;
     } catch (err) {
       const e = err instanceof SluiceError ? err : new UnauthenticatedError("Authentication required");

@@ -20,7 +20,7 @@ import fs from "node:fs";
 import path from "node:path";
 import express, { type Express, type Request, type Response } from "express";
 import type { Logger } from "pino";
-import { Authorizer } from "../app/context";
+import { Authorizer } from "../kernel/context";
 import {
   ErrorCode,
   HTTP_STATUS,
@@ -29,12 +29,12 @@ import {
   PayloadTooLargeError,
   SluiceError,
   UnauthenticatedError,
-} from "../app/errors";
-import type { RequestRateLimiter } from "../app/rate-limit";
+} from "../kernel/errors";
+import type { RequestRateLimiter } from "../kernel/rate-limit";
 import type { Services } from "../app/services";
-import type { Caller } from "../auth/principal";
-import { Permission, allowedProjects } from "../auth/roles";
-import { bearerToken } from "../auth/token";
+import type { Caller } from "../kernel/principal";
+import { Permission, allowedProjects } from "../kernel/roles";
+import { bearerToken } from "../kernel/token";
 import type { ServedModelRef } from "./serving-registry";
 
 /** The header naming the project whose models a request means. */

@@ -11,7 +11,7 @@
  * swaps to the new version — loaded and warmed first, in-flight requests finishing on the old.
  */
 import type { Logger } from "pino";
-import { ConflictError, ErrorCode, NotFoundError, SluiceError } from "../app/errors";
+import { ConflictError, ErrorCode, NotFoundError, SluiceError } from "../kernel/errors";
 import type { EventBus } from "../events/event-bus";
 import { GovernanceEvents } from "../governance/governance.service";
 import type { ModelVersionRow } from "../registry/model-version.entity";

@@ -1,7 +1,7 @@
 import { GraphQLJSON, GraphQLJSONObject } from "graphql-scalars";
 import { Arg, Ctx, Field, ID, ObjectType, Query, Resolver } from "type-graphql";
-import type { RequestContext } from "../app/context";
-import { Permission } from "../auth/roles";
+import type { RequestContext } from "../kernel/context";
+import { Permission } from "../kernel/roles";
 
 @ObjectType({ description: "Predictions of a served model, one per instance, in request order." })
 export class Prediction {

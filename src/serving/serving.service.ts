@@ -5,7 +5,7 @@
  */
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { ErrorCode, InvalidInputError, NotFoundError, SluiceError } from "../app/errors";
+import { ErrorCode, InvalidInputError, NotFoundError, SluiceError } from "../kernel/errors";
 import type { EventBus } from "../events/event-bus";
 import type { RegistryService } from "../registry/registry.service";
 import type { RunObserver } from "./batcher";

@@ -1,4 +1,4 @@
-import { InvalidInputError } from "../app/errors";
+import { InvalidInputError } from "../kernel/errors";
 
 /**
  * MLflow's search filter syntax, the subset Sluice answers: clauses joined by AND (MLflow has

@@ -1,9 +1,9 @@
 import { Arg, Args, Ctx, FieldResolver, ID, Query, Resolver, Root } from "type-graphql";
-import type { RequestContext } from "../app/context";
-import { PageArgsInput } from "../app/graphql/connection";
-import { paginate } from "../app/pagination";
-import { Permission } from "../auth/roles";
-import { escapeLike } from "../db/sql-text";
+import type { RequestContext } from "../kernel/context";
+import { PageArgsInput } from "../kernel/graphql/connection";
+import { paginate } from "../kernel/pagination";
+import { Permission } from "../kernel/roles";
+import { escapeLike } from "../kernel/sql-text";
 import { TrackingExperimentRow } from "./experiment.entity";
 import { TrackingRunRow } from "./tracking-run.entity";
 import {

@@ -1,5 +1,5 @@
 import type { EntityManager } from "typeorm";
-import { ConflictError, NotFoundError } from "../app/errors";
+import { ConflictError, NotFoundError } from "../kernel/errors";
 import type { Database } from "../db/data-source";
 import { lockWritableProject } from "../projects/project.service";
 import { type LifecycleStage, TrackingExperimentRow } from "./experiment.entity";

@@ -1,6 +1,6 @@
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, Float, ID, InputType, ObjectType } from "type-graphql";
-import { Connection, OrderBy } from "../app/graphql/connection";
+import { Connection, OrderBy } from "../kernel/graphql/connection";
 import type { TrackingExperimentRow } from "./experiment.entity";
 import type { TrackingMetricRow } from "./metric.entity";
 import type { LatestMetric, TrackingRunRow } from "./tracking-run.entity";

@@ -1,4 +1,4 @@
-import { InvalidInputError } from "../app/errors";
+import { InvalidInputError } from "../kernel/errors";
 
 /**
  * MLflow's limits and key rules for what a run logs, with MLflow's messages, so a client that

@@ -1,7 +1,7 @@
 import { Ctx, FieldResolver, Resolver, Root } from "type-graphql";
-import type { RequestContext } from "../app/context";
+import type { RequestContext } from "../kernel/context";
 import { ArtifactRow } from "../artifacts/artifact.entity";
-import { Permission } from "../auth/roles";
+import { Permission } from "../kernel/roles";
 import { StageRun } from "../runs/run.types";
 import { HyperparameterSearch } from "./search.types";
 

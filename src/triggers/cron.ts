@@ -1,5 +1,5 @@
 import { createTask, type ScheduledTask, validateDetailed } from "node-cron";
-import { InvalidInputError } from "../app/errors";
+import { InvalidInputError } from "../kernel/errors";
 
 /**
  * Cron expressions and time zones: checking them, and the times they name. Pure (no I/O); the

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from "node:util";
-import { type InputProblem, InvalidInputError } from "../app/errors";
+import { type InputProblem, InvalidInputError } from "../kernel/errors";
 import type { EventRow } from "../events/event.entity";
 import { RESERVED_EVENT_PREFIXES } from "./trigger-events";
 

@@ -1,10 +1,10 @@
 import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
-import type { RequestContext } from "../app/context";
-import { NotFoundError } from "../app/errors";
-import { PageArgsInput } from "../app/graphql/connection";
-import { captureErrors } from "../app/graphql/results";
-import { runMutation } from "../app/mutation";
-import { Permission } from "../auth/roles";
+import type { RequestContext } from "../kernel/context";
+import { NotFoundError } from "../kernel/errors";
+import { PageArgsInput } from "../kernel/graphql/connection";
+import { captureErrors } from "../kernel/graphql/results";
+import { runMutation } from "../kernel/mutation";
+import { Permission } from "../kernel/roles";
 import type { EventRow } from "../events/event.entity";
 import { Pipeline } from "../pipelines/pipeline.types";
 import { ProjectEvent } from "../projects/project.types";

@@ -1,8 +1,8 @@
 import { isDeepStrictEqual } from "node:util";
 import type { EntityManager, Repository } from "typeorm";
-import { ConflictError, InvalidInputError, NotFoundError } from "../app/errors";
-import type { MutationTx } from "../app/mutation";
-import { type Page, type PageArgs, type SortSpec, paginate } from "../app/pagination";
+import { ConflictError, InvalidInputError, NotFoundError } from "../kernel/errors";
+import type { MutationTx } from "../kernel/mutation";
+import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";
 import type { Database } from "../db/data-source";
 import type { EventRow } from "../events/event.entity";
 import type { EventBus } from "../events/event-bus";

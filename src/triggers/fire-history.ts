@@ -1,5 +1,5 @@
-import type { Page, PageArgs } from "../app/pagination";
-import { paginate } from "../app/pagination";
+import type { Page, PageArgs } from "../kernel/pagination";
+import { paginate } from "../kernel/pagination";
 import type { Database } from "../db/data-source";
 import { TriggerFireRow } from "./trigger-fire.entity";
 

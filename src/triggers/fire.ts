@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
-import { ErrorCode, InvalidInputError, NotFoundError, SluiceError } from "../app/errors";
-import { runSystemChange } from "../app/mutation";
+import { ErrorCode, InvalidInputError, NotFoundError, SluiceError } from "../kernel/errors";
+import { runSystemChange } from "../events/system-change";
 import type { Services } from "../app/services";
-import { returnedRows } from "../db/sql-text";
+import { returnedRows } from "../kernel/sql-text";
 import { EventRow } from "../events/event.entity";
 import type { EventDraft } from "../events/event.store";
 import { PipelineRow } from "../pipelines/pipeline.entity";

@@ -1,7 +1,7 @@
 import type { Repository } from "typeorm";
-import { ConflictError, InvalidInputError, NotFoundError } from "../app/errors";
-import type { MutationTx } from "../app/mutation";
-import { type Page, type PageArgs, type SortSpec, paginate } from "../app/pagination";
+import { ConflictError, InvalidInputError, NotFoundError } from "../kernel/errors";
+import type { MutationTx } from "../kernel/mutation";
+import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";
 import type { Database } from "../db/data-source";
 import { PipelineRow } from "../pipelines/pipeline.entity";
 import { NAME_PATTERN } from "../pipelines/validate";

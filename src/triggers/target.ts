@@ -1,5 +1,5 @@
 import type { EntityManager } from "typeorm";
-import { type InputProblem, InvalidInputError, NotFoundError } from "../app/errors";
+import { type InputProblem, InvalidInputError, NotFoundError } from "../kernel/errors";
 import { PipelineVersionRow } from "../pipelines/pipeline-version.entity";
 import type { PipelineRow } from "../pipelines/pipeline.entity";
 import type { PipelineSpec } from "../pipelines/spec";

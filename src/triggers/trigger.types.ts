@@ -1,7 +1,7 @@
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, ID, InputType, ObjectType, registerEnumType } from "type-graphql";
-import { Connection, OrderBy } from "../app/graphql/connection";
-import { MutationResult } from "../app/graphql/results";
+import { Connection, OrderBy } from "../kernel/graphql/connection";
+import { MutationResult } from "../kernel/graphql/results";
 import { ProjectEvent } from "../projects/project.types";
 import { nextFireTimes } from "./cron";
 import type { EventRuleRow } from "./event-rule.entity";

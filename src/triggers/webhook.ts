@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import express, { type Express, type Request, type Response } from "express";
 import type { Logger } from "pino";
-import { authenticate } from "../app/authenticate";
-import { Authorizer, type RequestContext } from "../app/context";
-import { ErrorCode, HTTP_STATUS, InvalidInputError, SluiceError } from "../app/errors";
-import type { RequestRateLimiter } from "../app/rate-limit";
+import { authenticate } from "../kernel/authenticate";
+import { Authorizer, type RequestContext } from "../kernel/context";
+import { ErrorCode, HTTP_STATUS, InvalidInputError, SluiceError } from "../kernel/errors";
+import type { RequestRateLimiter } from "../kernel/rate-limit";
 import type { Services } from "../app/services";
 import { emitCustomEvent } from "./event-rule.resolver";
 
@@ -41,7 +41,7 @@ export function registerEventHook(app: Express, options: EventHookOptions): void
     const requestId = typeof res.locals.requestId === "string" ? res.locals.requestId : randomUUID();
     try {
       // Authentication first, so an anonymous caller learns nothing about the body it sent.
-      const caller = await authenticate(services, limiter, {
+      const caller = await authenticate(services.tokens, limiter, {
         authorization: req.headers.authorization,
         clientAddress: req.ip ?? "unknown",
       });

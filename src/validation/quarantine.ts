@@ -1,4 +1,4 @@
-import { InvalidInputError, type InputProblem } from "../app/errors";
+import { InvalidInputError, type InputProblem } from "../kernel/errors";
 import { queryJson, sqlIdent, sqlString } from "../datasets/columnar/duckdb";
 import { withSandbox } from "../datasets/columnar/sandbox";
 import { checkParameters, describeColumns, parquetSource, resolveColumn, unexpectedRowSql } from "./predicates";

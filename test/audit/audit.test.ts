@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { runMutation } from "../../src/app/mutation";
+import { runMutation } from "../../src/kernel/mutation";
 import { AuditEventRow } from "../../src/audit/audit-event.entity";
 import { summarizeInput } from "../../src/audit/redact";
-import { Permission } from "../../src/auth/roles";
+import { Permission } from "../../src/kernel/roles";
 import { ProjectRow } from "../../src/projects/project.entity";
 import { contextFor } from "../helpers/context";
 import { seedCaller, seedProject } from "../helpers/fixtures";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type Grant, Permission, Role, allowedProjects, isAllowed, roleAllows } from "../../src/auth/roles";
+import { type Grant, Permission, Role, allowedProjects, isAllowed, roleAllows } from "../../src/kernel/roles";
 
 const A = "aaaaaaaa-1111-4111-8111-111111111111";
 const B = "bbbbbbbb-2222-4222-8222-222222222222";

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { SluiceError } from "../../src/app/errors";
+import { SluiceError } from "../../src/kernel/errors";
 import { profileParquet } from "../../src/datasets/columnar/profile";
 import { materializeFiles } from "../../src/datasets/columnar/read";
 import type { FileSourceConfig } from "../../src/datasets/types";

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { loadConfig } from "../../src/app/config";
-import { createLogger } from "../../src/app/logger";
+import { createLogger } from "../../src/kernel/logger";
 import { type RunningReplica, startServingReplica } from "../../src/serving/replica";
 import { type RunningCli, sluice, startCli } from "../cli/cli";
 import { createTestDatabase, type TestDatabase } from "../helpers/database";

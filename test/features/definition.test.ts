@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { InvalidInputError, type InputProblem } from "../../src/app/errors";
+import { InvalidInputError, type InputProblem } from "../../src/kernel/errors";
 import { checkAgainstSource, parseWindow, validateFeatureView, viewHash, type FeatureView } from "../../src/features/definition";
 import { tempDir, writeParquet } from "./helpers";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { InvalidInputError } from "../../src/app/errors";
+import { InvalidInputError } from "../../src/kernel/errors";
 import type { FeatureView } from "../../src/features/definition";
 import { materializeOffline } from "../../src/features/offline";
 import { buildTrainingSet } from "../../src/features/training-set";

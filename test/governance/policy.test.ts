@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { InvalidInputError, type InputProblem } from "../../src/app/errors";
+import { InvalidInputError, type InputProblem } from "../../src/kernel/errors";
 import {
   approvalsSatisfied,
   canApprove,

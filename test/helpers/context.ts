@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { Authorizer, type RequestContext } from "../../src/app/context";
-import { createLogger } from "../../src/app/logger";
+import { Authorizer, type RequestContext } from "../../src/kernel/context";
+import { createLogger } from "../../src/kernel/logger";
 import type { TestServer } from "./server";
 
 /**

@@ -2,7 +2,7 @@ import "reflect-metadata";
 import { createClient, type Client as WsClient } from "graphql-ws";
 import WebSocket from "ws";
 import { loadConfig } from "../../src/app/config";
-import { createLogger } from "../../src/app/logger";
+import { createLogger } from "../../src/kernel/logger";
 import { type RunningServer, startServer } from "../../src/app/server";
 import type { Database } from "../../src/db/data-source";
 import { createTestDatabase, type TestDatabase } from "./database";

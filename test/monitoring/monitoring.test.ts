@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { runSystemChange } from "../../src/app/mutation";
+import { runSystemChange } from "../../src/events/system-change";
 import { driftReport, parseReferenceSummary } from "../../src/monitoring/drift";
 import { mulberry32 } from "../../src/training/data";
 import { seedCaller, seedProject } from "../helpers/fixtures";

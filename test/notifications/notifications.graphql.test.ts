@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { generateSecret, verifyWebhook } from "../../plugins/webhook";
-import { runSystemChange } from "../../src/app/mutation";
+import { runSystemChange } from "../../src/events/system-change";
 import { openDatabase, type Database } from "../../src/db/data-source";
 import { appendEvents } from "../../src/events/event.store";
 import { createTestDatabase, type TestDatabase } from "../helpers/database";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { InvalidInputError } from "../../src/app/errors";
+import { InvalidInputError } from "../../src/kernel/errors";
 import { canonicalJson, specHash } from "../../src/pipelines/canonical";
 import { diamond } from "./sample-specs";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { InvalidInputError, NotFoundError } from "../../src/app/errors";
+import { InvalidInputError, NotFoundError } from "../../src/kernel/errors";
 import { buildDag, topologicalOrder } from "../../src/pipelines/dag";
 import { validatePipelineSpec } from "../../src/pipelines/validate";
 import { bare, diamond, fanOutFanIn } from "./sample-specs";

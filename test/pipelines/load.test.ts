@@ -4,7 +4,7 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { InvalidInputError } from "../../src/app/errors";
+import { InvalidInputError } from "../../src/kernel/errors";
 import { specHash } from "../../src/pipelines/canonical";
 import { InvalidSpecFileError, SpecFileError, loadSpecFile } from "../../src/pipelines/load";
 import { diamond } from "./sample-specs";

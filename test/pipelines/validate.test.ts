@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { InvalidInputError, type InputProblem } from "../../src/app/errors";
+import { InvalidInputError, type InputProblem } from "../../src/kernel/errors";
 import type { PipelineSpec } from "../../src/pipelines/spec";
 import { resolveStageParams, validatePipelineSpec } from "../../src/pipelines/validate";
 import { bare, diamond } from "./sample-specs";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Client } from "graphql-ws";
-import { runSystemChange } from "../../src/app/mutation";
+import { runSystemChange } from "../../src/events/system-change";
 import { claimStageRuns } from "../../src/runs/claims";
 import { completeAttempt } from "../../src/runs/completion";
 import { seedProject } from "../helpers/fixtures";

@@ -1,7 +1,7 @@
 import "reflect-metadata";
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { runSystemChange } from "../../src/app/mutation";
+import { runSystemChange } from "../../src/events/system-change";
 import { ScheduleRow } from "../../src/triggers/schedule.entity";
 import { seedProject } from "../helpers/fixtures";
 import { applyPipeline } from "../helpers/pipelines";

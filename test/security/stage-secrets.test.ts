@@ -14,7 +14,7 @@ import { maskOutcome, secretMasker } from "../../runners/secret-mask";
 import { specHash } from "../../src/pipelines/canonical";
 import { validatePipelineSpec } from "../../src/pipelines/validate";
 import { cacheKeyOf } from "../../src/runs/cache-key";
-import { InvalidInputError } from "../../src/app/errors";
+import { InvalidInputError } from "../../src/kernel/errors";
 import { inProcessAgent } from "../helpers/agents";
 import { seedCaller, seedProject } from "../helpers/fixtures";
 import { getRun, stage, waitForRun } from "../helpers/pipelines";

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { InvalidInputError } from "../../src/app/errors";
+import { InvalidInputError } from "../../src/kernel/errors";
 import { materializeFiles } from "../../src/datasets/columnar/read";
 import { isSandboxRefusal, redactSandboxMessage, SandboxLimitError, withSandbox } from "../../src/datasets/columnar/sandbox";
 import { queryJson } from "../../src/datasets/columnar/duckdb";

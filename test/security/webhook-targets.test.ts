@@ -4,7 +4,7 @@ import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { generateSecret, webhookNotifier } from "../../plugins/webhook";
 import { loadConfig } from "../../src/app/config";
-import { runSystemChange } from "../../src/app/mutation";
+import { runSystemChange } from "../../src/events/system-change";
 import { WebhookTargetPolicy } from "../../src/notifications/webhook-targets";
 import { seedCaller, seedProject } from "../helpers/fixtures";
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type * as ort from "onnxruntime-node";
-import { InvalidInputError } from "../../src/app/errors";
+import { InvalidInputError } from "../../src/kernel/errors";
 import { decodeRequest, encodePredictions, encodeTensor, fromFloat16Bits, tensorMetadata, toFloat16Bits } from "../../src/serving/oip";
 import type { ModelSignature } from "../../src/registry/signature";
 

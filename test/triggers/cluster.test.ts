@@ -2,7 +2,7 @@ import "reflect-metadata";
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Client } from "pg";
-import { createLogger } from "../../src/app/logger";
+import { createLogger } from "../../src/kernel/logger";
 import { TriggerService } from "../../src/triggers";
 import { TRIGGER_LEADER_LOCK } from "../../src/triggers/leader";
 import { createTestDatabase, type TestDatabase } from "../helpers/database";

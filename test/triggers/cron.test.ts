@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { InvalidInputError } from "../../src/app/errors";
+import { InvalidInputError } from "../../src/kernel/errors";
 import { MAX_MISSED_STEPS, checkCron, checkTimeZone, latestMissedFire, nextFireTimes } from "../../src/triggers/cron";
 
 function problemsOf(fn: () => unknown): Array<{ field: string; message: string }> {

@@ -1,7 +1,7 @@
 import "reflect-metadata";
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { createLogger } from "../../src/app/logger";
+import { createLogger } from "../../src/kernel/logger";
 import { startTriggerService } from "../../src/triggers";
 import { seedCaller, seedProject } from "../helpers/fixtures";
 import { applyPipeline, triggerRun, waitForRun } from "../helpers/pipelines";

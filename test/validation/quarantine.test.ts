@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { InvalidInputError } from "../../src/app/errors";
+import { InvalidInputError } from "../../src/kernel/errors";
 import { splitRows } from "../../src/validation/quarantine";
 import { runSuite } from "../../src/validation/run-suite";
 import type { SuiteDefinition } from "../../src/validation/suite";

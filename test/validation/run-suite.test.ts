@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { InvalidInputError } from "../../src/app/errors";
+import { InvalidInputError } from "../../src/kernel/errors";
 import { runSuite, type ExpectationResult, type ValidationReport } from "../../src/validation/run-suite";
 import type { ExpectationDefinition } from "../../src/validation/suite";
 import { quantileSorted, tempDir, writeParquet } from "./fixtures";

@@ -26,8 +26,8 @@ import {
   isInterfaceType,
   isObjectType,
 } from "graphql";
-import { ErrorCode } from "../errors";
-import { DEFAULT_PAGE_SIZE } from "../pagination";
+import { ErrorCode } from "../../kernel/errors";
+import { DEFAULT_PAGE_SIZE } from "../../kernel/pagination";
 
 /*
  * Every measure here visits each fragment once and reuses its result wherever it is spread, so

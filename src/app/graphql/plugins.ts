@@ -1,11 +1,11 @@
 import type { ApolloServerPlugin } from "@apollo/server";
-import type { RequestContext } from "../context";
-import { ErrorCode, SluiceError } from "../errors";
+import type { RequestContext } from "../../kernel/context";
+import { ErrorCode, SluiceError } from "../../kernel/errors";
 import type { ServerMetrics } from "../metrics";
 import { getOperationAST } from "graphql";
-import { auditRefusedAttempt, mutationResolverRan } from "../mutation";
+import { auditRefusedAttempt, mutationResolverRan } from "../../kernel/mutation";
 import { type SizeLimits, operationSize, sizeError } from "./guards";
-import { inputError, inputProblems, rootFieldNames } from "./input-check";
+import { inputError, inputProblems, rootFieldNames } from "../../kernel/graphql/input-check";
 
 /** What the HTTP access log learns about the GraphQL operation a request carried. */
 export interface OperationTrace {

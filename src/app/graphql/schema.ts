@@ -28,10 +28,10 @@ import { ServingResolver } from "../../serving/serving.resolver";
 import { DeploymentResolver } from "../../deployments/deployment.resolver";
 import { EventRuleResolver, ScheduleResolver, TriggerFireResolver } from "../../triggers";
 import { MonitoringResolver, MonitoringWindowResolver } from "../../monitoring/monitoring.resolver";
-import type { RequestContext } from "../context";
-import { translateDatabaseError } from "../../db/sql-text";
-import { ErrorCode, SluiceError } from "../errors";
-import { auditRefusedAttempt, auditRowsWritten, noteMutationResolverRan } from "../mutation";
+import type { RequestContext } from "../../kernel/context";
+import { translateDatabaseError } from "../../kernel/sql-text";
+import { ErrorCode, SluiceError } from "../../kernel/errors";
+import { auditRefusedAttempt, auditRowsWritten, noteMutationResolverRan } from "../../kernel/mutation";
 
 /** Every resolver class, by capability. A new capability adds its resolvers here. */
 const resolvers = [

@@ -15,15 +15,16 @@ import { CloseCode } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
 import type { Logger } from "pino";
-import type { Caller } from "../../auth/principal";
-import { authenticate } from "../authenticate";
-import { Authorizer, type RequestContext } from "../context";
-import { SluiceError, formatGraphQLError } from "../errors";
+import type { Caller } from "../../kernel/principal";
+import { authenticate } from "../../kernel/authenticate";
+import { Authorizer, type RequestContext } from "../../kernel/context";
+import { SluiceError } from "../../kernel/errors";
+import { formatGraphQLError, toGraphQLError } from "../../kernel/graphql/errors";
 import type { ServerMetrics } from "../metrics";
-import type { RequestRateLimiter } from "../rate-limit";
+import type { RequestRateLimiter } from "../../kernel/rate-limit";
 import type { Services } from "../services";
 import { depthLimitRule, noIntrospectionRule, operationSize, sizeError } from "./guards";
-import { inputError, inputProblems, rootFieldNames } from "./input-check";
+import { inputError, inputProblems, rootFieldNames } from "../../kernel/graphql/input-check";
 import { auditRefusedOperation } from "./plugins";
 
 interface ConnectionState {
@@ -111,7 +112,7 @@ export function attachSubscriptions(options: {
           clientAddress: clientAddress(ctx.extra.request),
         };
         try {
-          state.caller = await authenticate(services, limiter, state);
+          state.caller = await authenticate(services.tokens, limiter, state);
         } catch (err) {
           const message = err instanceof SluiceError ? `${err.code}: ${err.message}` : "INTERNAL: authentication failed";
           // Close reasons are limited to 123 bytes by the WebSocket protocol.
@@ -126,9 +127,9 @@ export function attachSubscriptions(options: {
         if (!state) return [new GraphQLError("Not connected", { extensions: { code: "UNAUTHENTICATED" } })];
         let caller: Caller;
         try {
-          caller = await authenticate(services, limiter, state);
+          caller = await authenticate(services.tokens, limiter, state);
         } catch (err) {
-          if (err instanceof SluiceError) return [err.toGraphQLError()];
+          if (err instanceof SluiceError) return [toGraphQLError(err)];
           throw err;
         }
         let document: DocumentNode;

@@ -1,7 +1,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { InvalidInputError } from "../../app/errors";
+import { InvalidInputError } from "../../kernel/errors";
 import { checkInsideRoots, isGlob, resolveInsideRoots, shownPath } from "../sources/roots";
 import type { ColumnSchema, FileSourceConfig } from "../types";
 import { queryJson, sqlString, withDuckDb } from "./duckdb";

@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { StageContext, StageOutputResult } from "../../../runners/local/stage";
-import { required, withInputErrorsFinal } from "../../operators/errors";
+import { required, withInputErrorsFinal } from "../../kernel/operator-errors";
 import { profileParquet } from "../columnar/profile";
 import { materializeFiles } from "../columnar/read";
 import type { CsvOptions, FileFormat, SchemaPolicy } from "../types";

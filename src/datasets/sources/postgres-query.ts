@@ -3,7 +3,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { once } from "node:events";
 import pg from "pg";
-import { InvalidInputError } from "../../app/errors";
+import { InvalidInputError } from "../../kernel/errors";
 import { duckMessage } from "../columnar/read";
 import { describeQuery } from "../columnar/schema";
 import { queryJson, sqlIdent, sqlString, withDuckDb } from "../columnar/duckdb";

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { InvalidInputError } from "../../app/errors";
+import { InvalidInputError } from "../../kernel/errors";
 
 /** Characters that make a path a glob pattern (DuckDB's and the shell's). */
 const GLOB = /[*?[\]{}]/;

@@ -1,9 +1,9 @@
 import * as ort from "onnxruntime-node";
 import { finiteMetrics } from "../common";
 import type { StageContext, StageInput, StageOutputResult } from "../../../runners/local/stage";
-import { InvalidInputError } from "../../app/errors";
+import { InvalidInputError } from "../../kernel/errors";
 import { queryJson, sqlIdent, sqlString, withDuckDb } from "../../datasets/columnar/duckdb";
-import { required, withInputErrorsFinal } from "../../operators/errors";
+import { required, withInputErrorsFinal } from "../../kernel/operator-errors";
 import { type ModelSignature, readSignature, type TensorSpec } from "../../registry/signature";
 import { EvaluationInputError } from "../common";
 import { type ClassifierPredictions, type EvaluationReport, evaluateClassifier, evaluateRegressor, type SliceRequest } from "../report";

@@ -1,5 +1,5 @@
 import type { StageContext, StageOutputResult } from "../../../runners/local/stage";
-import { required, withInputErrorsFinal } from "../../operators/errors";
+import { required, withInputErrorsFinal } from "../../kernel/operator-errors";
 import { assertAgainstSource, validateFeatureView } from "../definition";
 import { materializeOffline } from "../offline";
 

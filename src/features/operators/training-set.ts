@@ -1,5 +1,5 @@
 import type { StageContext, StageOutputResult } from "../../../runners/local/stage";
-import { required, withInputErrorsFinal } from "../../operators/errors";
+import { required, withInputErrorsFinal } from "../../kernel/operator-errors";
 import { type FeatureView, validateFeatureView } from "../definition";
 import { buildTrainingSet } from "../training-set";
 

@@ -1,4 +1,4 @@
-import type { SystemTx } from "../../app/mutation";
+import type { SystemTx } from "../../events/system-change";
 import { AlertRow, AlertRuleRow, type MonitoringWindowRow, type MonitorRow } from "../monitoring.entities";
 import type { MetricPoint } from "../windows/window-closer";
 

@@ -1,4 +1,4 @@
-import { type InputProblem, InvalidInputError } from "../../app/errors";
+import { type InputProblem, InvalidInputError } from "../../kernel/errors";
 
 export const VARIANTS = ["primary", "canary", "shadow"] as const;
 const METHODS = ["ks", "wasserstein", "psi", "chisquare", "jensenshannon"];

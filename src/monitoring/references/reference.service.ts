@@ -1,6 +1,6 @@
 import * as ort from "onnxruntime-node";
 import type { EntityManager } from "typeorm";
-import { InvalidInputError, NotFoundError } from "../../app/errors";
+import { InvalidInputError, NotFoundError } from "../../kernel/errors";
 import { ArtifactRow } from "../../artifacts/artifact.entity";
 import type { ArtifactStore } from "../../artifacts/store";
 import type { Database } from "../../db/data-source";

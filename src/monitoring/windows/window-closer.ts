@@ -1,8 +1,8 @@
 import type { EntityManager } from "typeorm";
 import type { Logger } from "pino";
-import type { SystemTx } from "../../app/mutation";
+import type { SystemTx } from "../../events/system-change";
 import type { Services } from "../../app/services";
-import { runSystemChange } from "../../app/mutation";
+import { runSystemChange } from "../../events/system-change";
 import { ModelVersionRow } from "../../registry/model-version.entity";
 import type { ModelSignature } from "../../registry/signature";
 import { type Column, DriftInputError, driftReport, type DriftReport, type FeatureDrift, type ReferenceSummary } from "../drift";

@@ -16,7 +16,7 @@
  * One lookup per view per request (split at MAX_ONLINE_KEYS keys), for the distinct keys of the
  * rows that need it. Pure apart from the lookup the caller passes in.
  */
-import { InvalidInputError, type InputProblem } from "../../app/errors";
+import { InvalidInputError, type InputProblem } from "../../kernel/errors";
 import { MAX_ONLINE_KEYS } from "../../features/feature.service";
 import { encodeEntityKey } from "../../features/online";
 import type { ModelSignature, TensorSpec } from "../../registry/signature";

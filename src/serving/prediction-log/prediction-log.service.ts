@@ -5,9 +5,9 @@
  * flushed first, so an outcome reported right after its prediction still finds it.
  */
 import type { DataSource, EntityManager } from "typeorm";
-import { InvalidInputError, NotFoundError } from "../../app/errors";
-import type { MutationTx } from "../../app/mutation";
-import { type Page, type PageArgs, type SortSpec, paginate } from "../../app/pagination";
+import { InvalidInputError, NotFoundError } from "../../kernel/errors";
+import type { MutationTx } from "../../kernel/mutation";
+import { type Page, type PageArgs, type SortSpec, paginate } from "../../kernel/pagination";
 import { RegisteredModelRow } from "../../registry/registered-model.entity";
 import type { RegistryService } from "../../registry/registry.service";
 import type { PredictionLog } from "./prediction-log";

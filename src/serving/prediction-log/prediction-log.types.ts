@@ -1,7 +1,7 @@
 import { GraphQLJSON, GraphQLJSONObject } from "graphql-scalars";
 import { Field, ID, InputType, Int, ObjectType } from "type-graphql";
-import { Connection, OrderBy } from "../../app/graphql/connection";
-import { MutationResult } from "../../app/graphql/results";
+import { Connection, OrderBy } from "../../kernel/graphql/connection";
+import { MutationResult } from "../../kernel/graphql/results";
 import type { PredictionRow } from "./prediction.entity";
 
 @ObjectType({ description: "One logged prediction: one instance of one inference request, and its outcome once reported." })

@@ -1,11 +1,11 @@
 import express, { type Express, type NextFunction, type Request, type Response, Router } from "express";
 import type { Logger } from "pino";
-import type { RequestContext } from "../../app/context";
-import { httpContext } from "../../app/http";
-import { type MutationTx, runMutation } from "../../app/mutation";
-import type { RequestRateLimiter } from "../../app/rate-limit";
+import type { RequestContext } from "../../kernel/context";
+import { httpContext } from "../../kernel/http";
+import { type MutationTx, runMutation } from "../../kernel/mutation";
+import type { RequestRateLimiter } from "../../kernel/rate-limit";
 import type { Services } from "../../app/services";
-import { Permission } from "../../auth/roles";
+import { Permission } from "../../kernel/roles";
 import type { ProjectRow } from "../../projects/project.entity";
 import { MlflowError, missingParam, sendMlflowError } from "./errors";
 import { findProject, resolveProject } from "./project-scope";

@@ -4,13 +4,13 @@ import os from "node:os";
 import path from "node:path";
 import type { Express, Request, Response } from "express";
 import type { Logger } from "pino";
-import { NotFoundError } from "../../app/errors";
-import { httpContext, receiveBody } from "../../app/http";
-import { type MutationScope, prepareMutation, runMutation } from "../../app/mutation";
-import type { RequestRateLimiter } from "../../app/rate-limit";
+import { NotFoundError } from "../../kernel/errors";
+import { httpContext, receiveBody } from "../../kernel/http";
+import { type MutationScope, prepareMutation, runMutation } from "../../kernel/mutation";
+import type { RequestRateLimiter } from "../../kernel/rate-limit";
 import type { Services } from "../../app/services";
 import { artifactFor } from "../../artifacts/record";
-import { Permission } from "../../auth/roles";
+import { Permission } from "../../kernel/roles";
 import { MlflowError, sendMlflowError } from "./errors";
 
 export const ARTIFACTS_PREFIX = "/api/2.0/mlflow-artifacts/artifacts";

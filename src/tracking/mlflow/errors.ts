@@ -1,6 +1,6 @@
 import type { Response } from "express";
 import type { Logger } from "pino";
-import { ConflictError, ErrorCode, InvalidInputError, NotFoundError, SluiceError } from "../../app/errors";
+import { ConflictError, ErrorCode, InvalidInputError, NotFoundError, SluiceError } from "../../kernel/errors";
 
 /** MLflow's error codes that Sluice answers with, and MLflow's HTTP status for each (mlflow/exceptions.py). */
 export const MLFLOW_STATUS = {

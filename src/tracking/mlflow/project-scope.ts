@@ -1,6 +1,6 @@
 import type { Request } from "express";
-import type { RequestContext } from "../../app/context";
-import { UnauthenticatedError } from "../../app/errors";
+import type { RequestContext } from "../../kernel/context";
+import { UnauthenticatedError } from "../../kernel/errors";
 import type { ProjectRow } from "../../projects/project.entity";
 import { MlflowError } from "./errors";
 

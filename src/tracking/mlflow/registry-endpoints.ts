@@ -1,6 +1,6 @@
-import { NotFoundError } from "../../app/errors";
-import { type MutationScope, prepareMutation } from "../../app/mutation";
-import { Permission } from "../../auth/roles";
+import { NotFoundError } from "../../kernel/errors";
+import { type MutationScope, prepareMutation } from "../../kernel/mutation";
+import { Permission } from "../../kernel/roles";
 import type { JsonObject } from "../../db/json";
 import type { ModelVersionRow } from "../../registry/model-version.entity";
 import type { RegisteredModelRow } from "../../registry/registered-model.entity";

@@ -1,5 +1,5 @@
-import { NotFoundError } from "../../app/errors";
-import { Permission } from "../../auth/roles";
+import { NotFoundError } from "../../kernel/errors";
+import { Permission } from "../../kernel/roles";
 import type { TrackingExperimentRow } from "../experiment.entity";
 import { maxResults } from "../page-token";
 import { TRACKING_RUN_STATUSES, type TrackingRunRow, type TrackingRunStatus } from "../tracking-run.entity";

@@ -1,6 +1,6 @@
 import fs from "node:fs/promises";
 import type { StageContext, StageOutputResult } from "../../../runners/local/stage";
-import { required, withInputErrorsFinal } from "../../operators/errors";
+import { required, withInputErrorsFinal } from "../../kernel/operator-errors";
 import type { Table } from "../data";
 import { trainValidationSplit } from "../data";
 import { exportGbtModel } from "../export-gbt";

@@ -2,7 +2,7 @@ import type { StageContext, StageOutputResult } from "../../../runners/local/sta
 import { queryJson, sqlString, withDuckDb } from "../../datasets/columnar/duckdb";
 import { profileParquet } from "../../datasets/columnar/profile";
 import { describeParquet } from "../../datasets/columnar/schema";
-import { required, withInputErrorsFinal } from "../../operators/errors";
+import { required, withInputErrorsFinal } from "../../kernel/operator-errors";
 import { splitRows } from "../quarantine";
 import { runSuite } from "../run-suite";
 import { type SuiteDefinition, validateSuite } from "../suite";

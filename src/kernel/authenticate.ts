@@ -1,8 +1,8 @@
-import type { Caller } from "../auth/principal";
-import { bearerToken } from "../auth/token";
+import type { Caller } from "./principal";
+import { bearerToken } from "./token";
 import { UnauthenticatedError } from "./errors";
 import type { RequestRateLimiter } from "./rate-limit";
-import type { Services } from "./services";
+import type { TokenVerifier } from "./context";
 
 /** Where the credentials of one request or connection came from. */
 export interface Credentials {
@@ -17,7 +17,7 @@ export interface Credentials {
  * else per client address, so that guessing tokens is limited too. Throws UNAUTHENTICATED,
  * saying why, when the credentials are missing, malformed, unknown, expired or revoked.
  */
-export async function authenticate(services: Services, limiter: RequestRateLimiter, creds: Credentials): Promise<Caller> {
+export async function authenticate(tokens: TokenVerifier, limiter: RequestRateLimiter, creds: Credentials): Promise<Caller> {
   const token = bearerToken(creds.authorization);
   if (!token) {
     await limiter.consume(`ip:${creds.clientAddress}`);
@@ -29,7 +29,7 @@ export async function authenticate(services: Services, limiter: RequestRateLimit
   }
   let caller: Caller;
   try {
-    caller = await services.auth.authenticate(token);
+    caller = await tokens.authenticate(token);
   } catch (err) {
     await limiter.consume(`ip:${creds.clientAddress}`);
     throw err;

@@ -1,5 +1,5 @@
 import { QueryFailedError } from "typeorm";
-import { ConflictError, ErrorCode, SluiceError } from "../app/errors";
+import { ConflictError, ErrorCode, SluiceError } from "./errors";
 
 /** Escapes LIKE wildcards so that user text matches literally. */
 export function escapeLike(text: string): string {

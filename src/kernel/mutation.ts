@@ -1,13 +1,11 @@
 import type { EntityManager } from "typeorm";
-import { AuditOutcome } from "../audit/audit-event.entity";
-import type { Caller } from "../auth/principal";
-import type { Permission } from "../auth/roles";
-import { translateDatabaseError } from "../db/sql-text";
-import { appendEvents, type EventDraft } from "../events/event.store";
+import type { Caller } from "./principal";
+import type { Permission } from "./roles";
+import { translateDatabaseError } from "./sql-text";
 import type { RequestContext } from "./context";
-import type { Services } from "./services";
 import { ErrorCode, SluiceError } from "./errors";
-import { isUuid } from "./graphql/input-check";
+import { isUuid } from "./ids";
+import { AuditOutcome, type EventDraft } from "./ledger";
 
 /** What a mutation is, for authorization and the audit log. */
 export interface MutationScope {
@@ -51,7 +49,7 @@ export async function runMutation<T>(
   scope: MutationScope,
   work: (tx: MutationTx) => Promise<MutationOutcome<T>>,
 ): Promise<T> {
-  const { services } = ctx;
+  const { ledger } = ctx.services;
   let caller: Caller;
   try {
     caller = ctx.authz.require(scope.permission, scope.projectId);
@@ -62,12 +60,11 @@ export async function runMutation<T>(
   const drafts: EventDraft[] = [];
   const committed: Array<() => Promise<void> | void> = [];
   try {
-    const { outcome } = await services.db.dataSource.transaction(async (manager) => {
+    const { outcome } = await ledger.transaction(async (manager) => {
       const afterCommit = (fn: () => Promise<void> | void) => committed.push(fn);
       const outcome = await work({ manager, caller, emit: (e) => drafts.push(e), afterCommit });
-      const events = await appendEvents(manager, drafts, caller.principalId);
-      await services.events.publishWith({ manager, afterCommit }, events);
-      await services.audit.record(manager, {
+      await ledger.writeEvents({ manager, afterCommit }, drafts, caller.principalId);
+      await ledger.audit(manager, {
         actorId: caller.principalId,
         actorName: caller.principalName,
         projectId: outcome.projectId ?? scope.projectId ?? null,
@@ -120,7 +117,7 @@ async function auditFailure(
   const result =
     err instanceof SluiceError ? { code: err.code, message: err.message } : { code: ErrorCode.INTERNAL, message: "internal error" };
   try {
-    await ctx.services.audit.record(ctx.services.db.dataSource.manager, {
+    await ctx.services.ledger.audit(ctx.services.ledger.manager, {
       actorId: caller?.principalId ?? null,
       actorName: caller?.principalName ?? "anonymous",
       // The column is a uuid: a malformed project id stays visible in the input, not here.
@@ -181,31 +178,6 @@ function projectIdIn(input: unknown): string | undefined {
   const args = input as { projectId?: unknown; input?: { projectId?: unknown } } | null;
   const id = args?.projectId ?? args?.input?.projectId;
   return isUuid(id) ? id : undefined;
-}
-
-/**
- * A change the system makes on its own (the run engine claiming or completing a stage, a
- * schedule firing): one transaction, its events written with it and published after commit,
- * like `runMutation` but without a caller to authorize or audit.
- */
-export async function runSystemChange<T>(services: Pick<Services, "db" | "events">, work: (tx: SystemTx) => Promise<T>): Promise<T> {
-  const drafts: EventDraft[] = [];
-  const committed: Array<() => Promise<void> | void> = [];
-  const afterCommit = (fn: () => Promise<void> | void) => committed.push(fn);
-  const value = await services.db.dataSource.transaction(async (manager) => {
-    const value = await work({ manager, emit: (e) => drafts.push(e), afterCommit });
-    await services.events.publishWith({ manager, afterCommit }, await appendEvents(manager, drafts, null));
-    return value;
-  });
-  for (const fn of committed) await Promise.resolve(fn()).catch(() => undefined);
-  return value;
-}
-
-/** The transaction of a system change. */
-export interface SystemTx {
-  manager: EntityManager;
-  emit(event: EventDraft): void;
-  afterCommit(fn: () => Promise<void> | void): void;
 }
 
 /** Contexts in which a mutation resolver has started: their refusals are audited field by field. */

@@ -5,11 +5,10 @@ import { pipeline } from "node:stream/promises";
 import type { Request, Response } from "express";
 import type { Logger } from "pino";
 import { authenticate } from "./authenticate";
-import { Authorizer, type RequestContext } from "./context";
+import { type AppServices, Authorizer, type RequestContext } from "./context";
 import { ErrorCode, HTTP_STATUS, InvalidInputError, SluiceError } from "./errors";
 import type { RequestRateLimiter } from "./rate-limit";
 import { hideServerPaths, hideServerPathsIn } from "./server-paths";
-import type { Services } from "./services";
 
 /**
  * The request context of a plain-HTTP route (uploads, webhooks): the bearer token is
@@ -17,12 +16,12 @@ import type { Services } from "./services";
  * RATE_LIMITED as SluiceErrors, which `sendError` answers.
  */
 export async function httpContext(
-  deps: { services: Services; limiter: RequestRateLimiter; log: Logger },
+  deps: { services: AppServices; limiter: RequestRateLimiter; log: Logger },
   req: Request,
   res: Response,
 ): Promise<RequestContext> {
   const requestId = typeof res.locals.requestId === "string" ? res.locals.requestId : randomUUID();
-  const caller = await authenticate(deps.services, deps.limiter, {
+  const caller = await authenticate(deps.services.tokens, deps.limiter, {
     authorization: req.headers.authorization,
     clientAddress: req.ip ?? "unknown",
   });

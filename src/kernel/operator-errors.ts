@@ -1,4 +1,4 @@
-import { SluiceError } from "../app/errors";
+import { SluiceError } from "./errors";
 
 /**
  * Marks an operator's bad-input errors non-retryable: a wrong path, a malformed file or an

@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
-import type { Caller } from "../auth/principal";
-import { Permission, allowedProjects, isAllowed } from "../auth/roles";
+import type { Caller } from "./principal";
+import { Permission, allowedProjects, isAllowed } from "./roles";
 import { ForbiddenError, UnauthenticatedError } from "./errors";
-import type { Services } from "./services";
+import type { MutationLedger } from "./ledger";
 
 /**
  * Permission checks for one operation. Every root resolver must call `require` (or
@@ -57,11 +57,27 @@ export class Authorizer {
   }
 }
 
+/** Checks a bearer token: the caller it belongs to, or UNAUTHENTICATED saying why. */
+export interface TokenVerifier {
+  authenticate(token: string): Promise<Caller>;
+}
+
+/**
+ * The app's long-lived services as resolvers see them. The kernel declares only what it uses
+ * itself (the ledger of mutations, token checks); `app/services.ts` merges in the rest, so the
+ * kernel names no capability.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by declaration merging
+export interface AppServices {
+  readonly ledger: MutationLedger;
+  readonly tokens: TokenVerifier;
+}
+
 /** What every resolver receives. One per HTTP request, one per subscription operation. */
 export interface RequestContext {
   requestId: string;
   authz: Authorizer;
-  services: Services;
+  services: AppServices;
   log: Logger;
   /** Aborted when the client goes away before its response is sent (HTTP only); long polls stop waiting then. */
   signal?: AbortSignal;

@@ -1,5 +1,6 @@
 import { type ClassType, Field, InterfaceType, ObjectType, createUnionType } from "type-graphql";
 import { ConflictError, ErrorCode, InvalidInputError, NotFoundError } from "../errors";
+import "./errors"; // registers ErrorCode in the schema
 import { hideServerPaths } from "../server-paths";
 
 /** Every typed error in a result union implements this. */

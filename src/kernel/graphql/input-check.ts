@@ -16,6 +16,9 @@ import {
   visitWithTypeInfo,
 } from "graphql";
 import { ErrorCode, HTTP_STATUS, type InputProblem } from "../errors";
+import { isUuid } from "../ids";
+
+export { isUuid };
 
 /*
  * One check, before execution, of every value an operation carries (its literal arguments and
@@ -28,15 +31,9 @@ import { ErrorCode, HTTP_STATUS, type InputProblem } from "../errors";
  * the variables once.
  */
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 /** Enough to name what to fix; a hostile document could otherwise make a megabyte of problems. */
 const MAX_PROBLEMS = 20;
-
-/** Whether `id` has the form of a Sluice id (a UUID). */
-export function isUuid(id: unknown): id is string {
-  return typeof id === "string" && UUID.test(id);
-}
 
 /** Why `text` cannot be stored, or undefined when it can. */
 export function textProblem(text: string): string | undefined {
