@@ -1,10 +1,10 @@
 import type { EntityManager } from "typeorm";
-import { returnedRows } from "../kernel/sql-text";
-import type { EventDraft } from "../events/event.store";
+import { returnedRows } from "../../kernel/sql-text";
+import type { EventDraft } from "../../events/event.store";
 import { RunEvents } from "./run-events";
 import { markRunStarted } from "./progress";
 import { remember } from "./run-meta";
-import { StageRunRow } from "./stage-run.entity";
+import { StageRunRow } from "../stage-run.entity";
 
 /** Serializes claims that must respect concurrency limits (per run, pipeline or label). */
 const LIMITED_CLAIM_LOCK = 7_404_010;

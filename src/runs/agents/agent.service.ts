@@ -7,27 +7,27 @@
  */
 import type { Logger } from "pino";
 import { type EntityManager, In } from "typeorm";
-import type { SluiceConfig } from "../app/config";
-import { ConflictError, ForbiddenError, InvalidInputError, type InputProblem } from "../kernel/errors";
-import { runSystemChange } from "../events/system-change";
-import { isUuid } from "../kernel/ids";
-import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";
-import type { ArtifactStore, StoredObject } from "../artifacts/store";
-import type { Database } from "../db/data-source";
-import type { EventBus } from "../events/event-bus";
-import { PipelineVersionRow } from "../pipelines/pipeline-version.entity";
-import type { SecretService } from "../secrets/secret.service";
+import type { SluiceConfig } from "../../app/config";
+import { ConflictError, ForbiddenError, InvalidInputError, type InputProblem } from "../../kernel/errors";
+import { runSystemChange } from "../../events/system-change";
+import { isUuid } from "../../kernel/ids";
+import { type Page, type PageArgs, type SortSpec, paginate } from "../../kernel/pagination";
+import type { ArtifactStore, StoredObject } from "../../artifacts/store";
+import type { Database } from "../../db/data-source";
+import type { EventBus } from "../../events/event-bus";
+import { PipelineVersionRow } from "../../pipelines/pipeline-version.entity";
+import type { SecretService } from "../../secrets/secret.service";
 import { LeaseLostError } from "./agent.errors";
-import { claimStageRuns, renewLeases } from "./claims";
-import { type AttemptResult, completeAttempt, reclaimExpiredLeases, releaseLeases } from "./completion";
-import { resolveInputArtifacts } from "./inputs";
-import type { StageHooks } from "./output-hooks";
-import { planFor } from "./plan";
-import { RunEvents } from "./run-events";
-import { RunRow } from "./run.entity";
+import { claimStageRuns, renewLeases } from "../engine/claims";
+import { type AttemptResult, completeAttempt, reclaimExpiredLeases, releaseLeases } from "../engine/completion";
+import { resolveInputArtifacts } from "../engine/inputs";
+import type { StageHooks } from "../engine/output-hooks";
+import { planFor } from "../engine/plan";
+import { RunEvents } from "../engine/run-events";
+import { RunRow } from "../run.entity";
 import { RunnerAgentRow } from "./runner-agent.entity";
-import { StageRunRow } from "./stage-run.entity";
-import { revealStageSecrets } from "./stage-secrets";
+import { StageRunRow } from "../stage-run.entity";
+import { revealStageSecrets } from "../engine/stage-secrets";
 
 /** The longest a lease request may wait for work. */
 export const MAX_LEASE_WAIT_MS = 30_000;

@@ -1,14 +1,14 @@
 import type { EntityManager } from "typeorm";
-import { returnedRows } from "../kernel/sql-text";
-import type { EventDraft } from "../events/event.store";
+import { returnedRows } from "../../kernel/sql-text";
+import type { EventDraft } from "../../events/event.store";
 import { cacheKeyOf } from "./cache-key";
 import { resolveInputArtifacts } from "./inputs";
 import { type RunPlan, isGateStage } from "./plan";
 import { RunEvents } from "./run-events";
 import { type RunStatus, type StageStatus, deriveRunStatus } from "./run-state";
 import type { RunRef } from "./run-meta";
-import { RunRow } from "./run.entity";
-import { StageRunRow } from "./stage-run.entity";
+import { RunRow } from "../run.entity";
+import { StageRunRow } from "../stage-run.entity";
 
 /**
  * DAG progression inside one transaction: queue stages whose upstream is done (reusing cached

@@ -1,17 +1,17 @@
 import type { EntityManager } from "typeorm";
-import type { StageFailure } from "../../runners/contract";
-import type { StoredObject } from "../artifacts/store";
-import type { EventDraft } from "../events/event.store";
+import type { StageFailure } from "../../../runners/contract";
+import type { StoredObject } from "../../artifacts/store";
+import type { EventDraft } from "../../events/event.store";
 import { type StageHooks, needsOutputHooks, recordOutputsWithHooks, runFailureHook } from "./output-hooks";
 import { planForVersion } from "./plan";
 import { queueStages, settleIfFinished, settleRun, skipBelow, stageSucceeded } from "./progress";
-import { returnedRows } from "../kernel/sql-text";
+import { returnedRows } from "../../kernel/sql-text";
 import { type RunRef, runRef } from "./run-meta";
 import { RunEvents } from "./run-events";
 import { retryDelayMs } from "./run-state";
-import { RunRow } from "./run.entity";
-import { StageAttemptRow } from "./stage-attempt.entity";
-import { StageRunRow } from "./stage-run.entity";
+import { RunRow } from "../run.entity";
+import { StageAttemptRow } from "../stage-attempt.entity";
+import { StageRunRow } from "../stage-run.entity";
 
 type Tx = { manager: EntityManager; emit(e: EventDraft): void; hooks?: StageHooks };
 
