@@ -23,6 +23,7 @@ import type { MetricPoint, MetricsService } from "../streams/metrics.service";
 import { planForVersion } from "./plan";
 import { RunEvents } from "./run-events";
 import { runRef } from "./run-meta";
+import { stageWrite } from "./run-state";
 import type { StageRunRow } from "../stage-run.entity";
 import { revealStageSecrets } from "./stage-secrets";
 
@@ -105,7 +106,7 @@ export class RunEngine {
     this.wake();
     // Retries already waiting when this process started announce themselves no more.
     void this.services.db.dataSource
-      .query(`SELECT min(not_before) AS next FROM stage_runs WHERE status = 'QUEUED' AND not_before > now()`)
+      .query(`SELECT min(not_before) AS next FROM stage_runs WHERE ${stageWrite("claimed").guard} AND not_before > now()`)
       .then((rows: Array<{ next: Date | null }>) => rows[0]?.next && this.wakeAt(new Date(rows[0].next).getTime()))
       .catch(() => undefined);
   }
