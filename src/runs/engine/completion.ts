@@ -103,7 +103,7 @@ export async function completeAttempt(
     tx.emit({ type: RunEvents.stageSucceeded, projectId: run.projectId, subjectId: run.id, payload: { ...base, outputs } });
     await stageSucceeded(tx, plan, run, sr!.stageName);
     await settleIfFinished(tx, run.id);
-    return { accepted: true, status: "SUCCEEDED" };
+    return { accepted: true, status: stageTransition("succeeded").to };
   }
 
   if (outcome.status === "canceled") {
@@ -111,7 +111,7 @@ export async function completeAttempt(
     tx.emit({ type: RunEvents.stageCanceled, projectId: run.projectId, subjectId: run.id, payload: base });
     await skipBelow(tx, plan, run, sr.stageName);
     await settleIfFinished(tx, run.id);
-    return { accepted: true, status: "CANCELED" };
+    return { accepted: true, status: stageTransition("canceled").to };
   }
 
   const failure = outcome.failure;
@@ -132,13 +132,13 @@ export async function completeAttempt(
       subjectId: run.id,
       payload: { ...base, failure, nextAttempt: sr.attempt + 1, notBefore: notBefore.toISOString() },
     });
-    return { accepted: true, status: "QUEUED" };
+    return { accepted: true, status: stageTransition("retry").to };
   }
   await transitionStageRun(tx.manager, "failed", sr.id, { finishedAt: now, failure, leaseExpiresAt: null });
   tx.emit({ type: RunEvents.stageFailed, projectId: run.projectId, subjectId: run.id, payload: { ...base, failure } });
   await skipBelow(tx, plan, run, sr.stageName);
   await settleIfFinished(tx, run.id);
-  return { accepted: true, status: "FAILED" };
+  return { accepted: true, status: stageTransition("failed").to };
 }
 
 /** Inserts the declared outputs as artifacts in one statement; returns their ids by output name. */
@@ -388,12 +388,13 @@ export async function completeAttempts(tx: Tx, items: readonly AttemptCompletion
     const outputsOf = new Map<string, Record<string, string>>();
     for (const r of inserted) outputsOf.set(r.produced_by, { ...(outputsOf.get(r.produced_by) ?? {}), [r.output_name]: r.id });
     const succeed = stageWrite("succeeded");
+    const succeeded = stageTransition("succeeded");
     await tx.manager.query(
       `WITH s AS (
          UPDATE stage_runs SET ${succeed.set}, finished_at = $2, failure = NULL, lease_expires_at = NULL
           WHERE id = ANY($1) AND ${succeed.guard} RETURNING id, attempt)
        UPDATE stage_attempts a SET outcome = $3, finished_at = $2 FROM s WHERE a.stage_run_id = s.id AND a.attempt = s.attempt`,
-      [bulk.map((b) => b.row.id), now, stageTransition("succeeded").to],
+      [bulk.map((b) => b.row.id), now, succeeded.to],
     );
     // Downstream counters: one decrement per (run, stage) for all the upstreams that just finished.
     const decrements = new Map<string, { runId: string; stage: string; n: number }>();
@@ -418,7 +419,7 @@ export async function completeAttempts(tx: Tx, items: readonly AttemptCompletion
         entry.n++;
         decrements.set(key, entry);
       }
-      outcomes[b.index] = { accepted: true, status: "SUCCEEDED" };
+      outcomes[b.index] = { accepted: true, status: succeeded.to };
     }
     const ready = new Map<string, string[]>();
     if (decrements.size > 0) {
