@@ -242,7 +242,7 @@ async function finishRun(tx: ProgressTx, runId: string): Promise<void> {
   );
   if (next === run.status) return;
   const now = new Date();
-  const patch: Partial<RunRow> = { finishedAt: now };
+  const patch: Omit<Partial<RunRow>, "status"> = { finishedAt: now };
   if (!run.startedAt) patch.startedAt = now;
   if (next === "FAILED") {
     const failed = await tx.manager.findOne(StageRunRow, { where: { runId, status: "FAILED" }, order: { finishedAt: "ASC" } });

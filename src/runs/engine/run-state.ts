@@ -184,8 +184,8 @@ export const UNFINISHED_STAGE: readonly StageStatus[] = STAGE_STATUSES.filter((s
 /** Stage runs a runner holds (or a gate keeps open): they count against concurrency. */
 export const ACTIVE_STAGE: readonly StageStatus[] = ["RUNNING", "WAITING"];
 
-/** Column values written along with a status (TypeORM property names of the row). */
-type Patch = Record<string, unknown>;
+/** Column values written along with a status (TypeORM property names of the row); never `status`. */
+type Patch = Record<string, unknown> & { status?: never };
 
 /**
  * Applies `event` to the stage runs `ids` that are in a state the table lets it leave, with
