@@ -10,8 +10,7 @@ import express, { type NextFunction, type Request, type Response } from "express
 import { AUTH_CHANGED } from "../auth/auth.service";
 import { type Database, openDatabase } from "../db/data-source";
 import { migrate, migrationsApplied } from "../db/migrate";
-import type { RunEngine } from "../runs/engine";
-import { startEmbeddedEngine } from "../runs/embedded";
+import { type RunEngine, startEmbeddedEngine, registerArtifactTransfer } from "../runs";
 import { type TriggerService, EVENT_HOOK_PATH, registerEventHook, startTriggerService } from "../triggers";
 import { registerDatasetUploads } from "../datasets/upload";
 import { registerModelFileRoutes } from "../registry/routes";
@@ -20,7 +19,6 @@ import { MonitoringLoop } from "../monitoring/monitoring-loop";
 import { registerMlflowApi } from "../tracking/mlflow/api";
 import { startMlflowMirror } from "../../plugins/mlflow";
 import { registerServingRoutes } from "../serving/routes";
-import { registerArtifactTransfer } from "../runs/artifact-transfer";
 import { authenticate } from "../kernel/authenticate";
 import type { SluiceConfig } from "./config";
 import { Authorizer, type RequestContext } from "../kernel/context";

@@ -56,7 +56,7 @@ export async function runnerCommand(flags: RunnerFlags): Promise<void> {
   // The token is read; a stage must not inherit it (the sandbox keeps it from /proc as well).
   delete process.env.SLUICE_TOKEN;
   const { loadConfig } = require("../app/config") as typeof import("../app/config");
-  const { stageIsolation } = require("../runs/isolation") as typeof import("../runs/isolation");
+  const { stageIsolation } = require("../runs/engine/isolation") as typeof import("../runs/engine/isolation");
   const config = loadConfig(process.env);
   // An agent given --base-dir hosts the pipeline's code there; otherwise SLUICE_CODE_ROOTS (default: here).
   const codeRoots = flags.baseDir && !process.env.SLUICE_CODE_ROOTS ? [...config.codeRoots, path.resolve(flags.baseDir)] : config.codeRoots;

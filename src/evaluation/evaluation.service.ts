@@ -4,7 +4,7 @@ import { finiteMetrics } from "./common";
 import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";
 import type { Database } from "../db/data-source";
 import type { JsonObject } from "../db/json";
-import type { HookTx } from "../runs/output-hooks";
+import type { HookTx } from "../runs";
 import { EvaluationReportRow } from "./evaluation-report.entity";
 
 /** `evaluation.report.created`: a model was evaluated; the payload carries its flat metrics. */

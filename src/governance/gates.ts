@@ -2,18 +2,23 @@ import type { Logger } from "pino";
 import { SluiceError } from "../kernel/errors";
 import { runSystemChange, type SystemTx } from "../events/system-change";
 import type { Services } from "../app/services";
-import type { StageFailure } from "../../runners/contract";
 import type { PreparedModel } from "../registry/registry.service";
 import { RegisteredModelRow } from "../registry/registered-model.entity";
 import { ModelVersionRow } from "../registry/model-version.entity";
 import { RegistryEvents } from "../registry/registry.service";
 import { modelVersionIdOfFile } from "../registry/version-of-file";
-import { resolveInputArtifacts } from "../runs/inputs";
-import { isGateStage, planForVersion } from "../runs/plan";
-import { settleIfFinished, skipBelow, stageSucceeded } from "../runs/progress";
-import { RunEvents } from "../runs/run-events";
-import { runRef } from "../runs/run-meta";
-import { StageRunRow } from "../runs/stage-run.entity";
+import {
+  type GateEnd,
+  RunEvents,
+  gateAwaitingSettlement,
+  isAwaitingGate,
+  isGateStage,
+  planForVersion,
+  resolveInputArtifacts,
+  runRef,
+  settleGateStage,
+  StageRunRow,
+} from "../runs";
 import { ApprovalRequestRow, GateWaitRow } from "./approval-request.entity";
 import { GovernanceEvents } from "./governance.service";
 
@@ -86,7 +91,7 @@ export class GateKeeper {
           const runId = event.subjectId;
           void this.enqueue(async () => {
             const rows: Array<{ id: string }> = await this.services.db.dataSource.query(
-              `SELECT id FROM stage_runs WHERE run_id = $1 AND status = 'WAITING' AND runner_labels = '{}'`,
+              `SELECT id FROM stage_runs WHERE run_id = $1 AND ${gateAwaitingSettlement()}`,
               [runId],
             );
             for (const r of rows) await this.settle(r.id);
@@ -119,7 +124,7 @@ export class GateKeeper {
     const rows: Array<{ id: string }> = await this.services.db.dataSource.query(
       `SELECT sr.id FROM stage_runs sr JOIN runs r ON r.id = sr.run_id
          LEFT JOIN gate_waits g ON g.stage_run_id = sr.id LEFT JOIN approval_requests q ON q.id = g.request_id
-        WHERE sr.status = 'WAITING' AND sr.runner_labels = '{}'
+        WHERE ${gateAwaitingSettlement("sr")}
           AND (g.stage_run_id IS NULL OR q.status <> 'OPEN' OR r.cancel_requested_at IS NOT NULL OR sr.cancel_requested)
         LIMIT 200`,
     );
@@ -140,7 +145,7 @@ export class GateKeeper {
   private async prepare(stageRunId: string): Promise<Preparation> {
     const manager = this.services.db.dataSource.manager;
     const sr = await manager.findOneBy(StageRunRow, { id: stageRunId });
-    if (!sr || sr.status !== "WAITING" || (await manager.existsBy(GateWaitRow, { stageRunId }))) return { kind: "none" };
+    if (!sr || !isAwaitingGate(sr) || (await manager.existsBy(GateWaitRow, { stageRunId }))) return { kind: "none" };
     const run = await runRef(manager, sr.runId);
     const plan = await planForVersion(manager, run.pipelineVersionId);
     const stage = plan.stages.get(sr.stageName);
@@ -166,40 +171,29 @@ export class GateKeeper {
 
   private async settleIn(tx: SystemTx, stageRunId: string, preparation: Preparation): Promise<void> {
     const sr = await tx.manager.findOne(StageRunRow, { where: { id: stageRunId }, lock: { mode: "pessimistic_write" } });
-    if (!sr || sr.status !== "WAITING") return;
+    if (!sr || !isAwaitingGate(sr)) return;
     const run = await runRef(tx.manager, sr.runId);
     const plan = await planForVersion(tx.manager, run.pipelineVersionId);
     const stage = plan.stages.get(sr.stageName);
     if (!stage || !isGateStage(stage.spec)) return;
-    const base = { runId: run.id, pipelineId: run.pipelineId, stageRunId: sr.id, stage: sr.stageName, attempt: sr.attempt };
-    let approved: { request: ApprovalRequestRow; version: ModelVersionRow } | undefined;
-    const end = async (status: "SUCCEEDED" | "FAILED" | "CANCELED", failure: StageFailure | null) => {
-      await tx.manager.update(StageRunRow, { id: sr.id }, { status, finishedAt: new Date(), failure: failure as never });
-      const type =
-        status === "SUCCEEDED" ? RunEvents.stageSucceeded : status === "FAILED" ? RunEvents.stageFailed : RunEvents.stageCanceled;
-      tx.emit({
-        type,
-        projectId: run.projectId,
-        subjectId: run.id,
-        payload: status === "SUCCEEDED" ? { ...base, outputs: {} } : failure ? { ...base, failure } : base,
-      });
-      if (status === "SUCCEEDED") {
-        if (stage.spec.outputs?.model) await this.passModelOn(tx, sr, run, approved!);
-        const promote = (sr.params as unknown as GateParams).promote;
-        // In the gate's transaction: the run never shows the gate passed without the alias moved.
-        if (promote) await this.services.registry.setAlias(tx, approved!.version.registeredModelId, promote, approved!.version.version);
-        await stageSucceeded(tx, plan, run, sr.stageName);
-      } else await skipBelow(tx, plan, run, sr.stageName);
-      await settleIfFinished(tx, run.id);
+    // The run engine writes the gate's status and moves the run on; on approval, the model is
+    // passed on and the alias moved first, in the gate's transaction: the run never shows the
+    // gate passed without them.
+    const passed = async (approved: { request: ApprovalRequestRow; version: ModelVersionRow }): Promise<void> => {
+      if (stage.spec.outputs?.model) await this.passModelOn(tx, sr, run, approved);
+      const promote = (sr.params as unknown as GateParams).promote;
+      if (promote) await this.services.registry.setAlias(tx, approved.version.registeredModelId, promote, approved.version.version);
     };
+    const end = (gateEnd: GateEnd, approved?: { request: ApprovalRequestRow; version: ModelVersionRow }): Promise<void> =>
+      settleGateStage(tx, sr.id, gateEnd, approved && (() => passed(approved)));
 
     const [{ canceled }] = await tx.manager.query(`SELECT cancel_requested_at IS NOT NULL AS canceled FROM runs WHERE id = $1`, [run.id]);
-    if (canceled || sr.cancelRequested) return end("CANCELED", null);
+    if (canceled || sr.cancelRequested) return end({ status: "CANCELED" });
 
     let wait = await tx.manager.findOneBy(GateWaitRow, { stageRunId: sr.id });
     if (!wait) {
       if (preparation.kind === "failed") {
-        return end("FAILED", { type: GateFailures.registration, message: preparation.message, nonRetryable: true });
+        return end({ status: "FAILED", failure: { type: GateFailures.registration, message: preparation.message, nonRetryable: true } });
       }
       const version = await this.registerIn(tx, sr, run, preparation);
       const request = version && (await tx.manager.findOneBy(ApprovalRequestRow, { modelVersionId: version.id }));
@@ -213,21 +207,26 @@ export class GateKeeper {
       case "OPEN":
         return;
       case "APPROVED":
-        approved = { request, version };
-        return end("SUCCEEDED", null);
+        return end({ status: "SUCCEEDED" }, { request, version });
       case "REJECTED":
-        return end("FAILED", {
-          type: GateFailures.rejected,
-          message: `${what} was rejected: ${request.reason}`,
-          nonRetryable: true,
-          details: { approvalRequestId: request.id, modelVersionId: version.id },
+        return end({
+          status: "FAILED",
+          failure: {
+            type: GateFailures.rejected,
+            message: `${what} was rejected: ${request.reason}`,
+            nonRetryable: true,
+            details: { approvalRequestId: request.id, modelVersionId: version.id },
+          },
         });
       case "EXPIRED":
-        return end("FAILED", {
-          type: GateFailures.expired,
-          message: `the approval request for ${what} expired: ${request.reason}`,
-          nonRetryable: true,
-          details: { approvalRequestId: request.id, modelVersionId: version.id },
+        return end({
+          status: "FAILED",
+          failure: {
+            type: GateFailures.expired,
+            message: `the approval request for ${what} expired: ${request.reason}`,
+            nonRetryable: true,
+            details: { approvalRequestId: request.id, modelVersionId: version.id },
+          },
         });
     }
   }

@@ -21,7 +21,7 @@ import { FeatureMaterializationRow } from "../features/feature-materialization.e
 import type { FeatureService } from "../features/feature.service";
 import { latestPerEntity } from "../features/online";
 import type { ColumnType } from "../features/definition";
-import { type FailureHookContext, type HookTx, type OutputHookContext, StageHooks } from "../runs/output-hooks";
+import { type FailureHookContext, type HookTx, type OutputHookContext, StageHooks } from "../runs";
 import type { ValidationReport } from "../validation/run-suite";
 import type { Suite } from "../validation/suite";
 import { ValidationEvents, type ValidationService } from "../validation/validation.service";

@@ -1,7 +1,7 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import type { JsonObject } from "../db/json";
 import { PipelineVersionRow } from "../pipelines/pipeline-version.entity";
-import type { RunStatus, TriggerKind } from "./run-state";
+import type { RunStatus, TriggerKind } from "./engine/run-state";
 
 /** One execution of a pipeline version. Its stages are `StageRunRow`s. */
 @Entity({ name: "runs" })

@@ -9,12 +9,12 @@ import { StageRunInputRow } from "../artifacts/stage-run-input.entity";
 import { Permission } from "../kernel/roles";
 import type { EventRow } from "../events/event.entity";
 import { Pipeline, PipelineVersion } from "../pipelines/pipeline.types";
-import { planForVersion } from "./plan";
-import { RunEvents } from "./run-events";
-import { runRef } from "./run-meta";
-import { secretGrantsOf } from "./stage-secrets";
-import type { RunMetricRow } from "./run-metric.entity";
-import type { StageLogRow } from "./stage-log.entity";
+import { planForVersion } from "./engine/plan";
+import { RunEvents } from "./engine/run-events";
+import { runRef } from "./engine/run-meta";
+import { secretGrantsOf } from "./engine/stage-secrets";
+import type { RunMetricRow } from "./streams/run-metric.entity";
+import type { StageLogRow } from "./streams/stage-log.entity";
 import { StageRunRow } from "./stage-run.entity";
 import {
   Artifact,

@@ -10,10 +10,18 @@ import type { PipelineVersionRow } from "../pipelines/pipeline-version.entity";
 import type { PipelineRow } from "../pipelines/pipeline.entity";
 import { checkSecretGrants, runGrantField } from "../pipelines/secret-grants";
 import { resolveStageParams } from "../pipelines/validate";
-import { type RunPlan, isGateStage, planFor } from "./plan";
-import { type ProgressTx, queueStages, settleRun } from "./progress";
-import { RunEvents } from "./run-events";
-import { type RunStatus, type StageStatus, type TriggerKind, isTerminalRun } from "./run-state";
+import { type RunPlan, isGateStage, planFor } from "./engine/plan";
+import { type ProgressTx, queueStages, settleRun } from "./engine/progress";
+import { RunEvents } from "./engine/run-events";
+import {
+  type RunStatus,
+  type StageStatus,
+  type TriggerKind,
+  isTerminalRun,
+  NEW_RUN_STATUS,
+  newStageStatus,
+  stageWrite,
+} from "./engine/run-state";
 import { RunRow } from "./run.entity";
 import { StageAttemptRow } from "./stage-attempt.entity";
 import { StageRunRow } from "./stage-run.entity";
@@ -81,7 +89,7 @@ export class RunService {
         pipelineId: input.pipeline.id,
         pipelineVersionId: input.version.id,
         number: Number(next),
-        status: "QUEUED",
+        status: NEW_RUN_STATUS,
         params: overrides,
         tags,
         triggerKind: input.triggerKind,
@@ -160,7 +168,7 @@ export class RunService {
       return manager.create(StageRunRow, {
         runId: run.id,
         stageName: name,
-        status: (from ? "SUCCEEDED" : "PENDING") as StageStatus,
+        status: newStageStatus(from !== undefined),
         remainingUpstream: stage.upstream.filter((u) => !reused.has(u)).length,
         attempt: 0,
         maxAttempts: 1 + retries.max,
@@ -227,7 +235,7 @@ export class RunService {
         pipelineId: parent.pipelineId,
         pipelineVersionId: parent.pipelineVersionId,
         number: Number(next),
-        status: "QUEUED",
+        status: NEW_RUN_STATUS,
         params: parent.params,
         tags: parent.tags,
         triggerKind: "RERUN",
@@ -274,11 +282,13 @@ export class RunService {
     const now = new Date();
     await tx.manager.update(RunRow, { id: runId }, { cancelRequestedAt: now });
     run.cancelRequestedAt = now;
+    // What no runner holds ends here: waiting stages, and a waiting approval gate (only gates
+    // wait, and nothing runs them).
+    const withdraw = stageWrite("withdrawn");
     const canceled = returnedRows<StageRunRow>(
       await tx.manager.query(
-        // A waiting approval gate (no runner labels: nothing runs it) ends here too.
-        `UPDATE stage_runs SET status = 'CANCELED', finished_at = $2
-          WHERE run_id = $1 AND (status IN ('PENDING', 'QUEUED') OR (status = 'WAITING' AND runner_labels = '{}'))
+        `UPDATE stage_runs SET ${withdraw.set}, finished_at = $2
+          WHERE run_id = $1 AND ${withdraw.guard}
           RETURNING id, stage_name AS "stageName", attempt`,
         [runId, now],
       ),
@@ -293,7 +303,7 @@ export class RunService {
     }
     const running = returnedRows<{ id: string }>(
       await tx.manager.query(
-        `UPDATE stage_runs SET cancel_requested = true WHERE run_id = $1 AND status IN ('RUNNING', 'WAITING') RETURNING id`,
+        `UPDATE stage_runs SET cancel_requested = true WHERE run_id = $1 AND ${stageWrite("canceled").guard} RETURNING id`,
         [runId],
       ),
     );

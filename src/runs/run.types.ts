@@ -4,11 +4,11 @@ import { Connection, OrderBy } from "../kernel/graphql/connection";
 import { MutationResult } from "../kernel/graphql/results";
 import type { ArtifactRow } from "../artifacts/artifact.entity";
 import type { EventRow } from "../events/event.entity";
-import type { RunMetricRow } from "./run-metric.entity";
-import { RUN_STATUSES, STAGE_STATUSES, type RunStatus, type StageStatus, type TriggerKind } from "./run-state";
+import type { RunMetricRow } from "./streams/run-metric.entity";
+import { RUN_STATUSES, STAGE_STATUSES, type RunStatus, type StageStatus, type TriggerKind } from "./engine/run-state";
 import type { RunRow } from "./run.entity";
 import type { StageAttemptRow } from "./stage-attempt.entity";
-import type { StageLogRow } from "./stage-log.entity";
+import type { StageLogRow } from "./streams/stage-log.entity";
 import type { StageRunRow } from "./stage-run.entity";
 
 const asEnum = <T extends string>(values: readonly T[]) => Object.fromEntries(values.map((v) => [v, v])) as Record<T, T>;

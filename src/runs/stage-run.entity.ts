@@ -1,7 +1,7 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import type { JsonObject } from "../db/json";
 import { RunRow } from "./run.entity";
-import type { StageStatus } from "./run-state";
+import type { StageStatus } from "./engine/run-state";
 
 /**
  * One stage of one run. Waits as PENDING until its upstream stages succeed

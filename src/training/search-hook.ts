@@ -1,4 +1,4 @@
-import type { HookTx, OutputHookContext } from "../runs/output-hooks";
+import type { HookTx, OutputHookContext } from "../runs";
 import type { TrackingService } from "../tracking/tracking.service";
 
 interface StoredTrial {

@@ -2,7 +2,7 @@ import { Ctx, FieldResolver, Resolver, Root } from "type-graphql";
 import type { RequestContext } from "../kernel/context";
 import { ArtifactRow } from "../artifacts/artifact.entity";
 import { Permission } from "../kernel/roles";
-import { StageRun } from "../runs/run.types";
+import { StageRun } from "../runs";
 import { HyperparameterSearch } from "./search.types";
 
 /**

@@ -6,7 +6,7 @@ import { captureErrors } from "../kernel/graphql/results";
 import { runMutation } from "../kernel/mutation";
 import { Permission } from "../kernel/roles";
 import { Pipeline } from "../pipelines/pipeline.types";
-import { Run } from "../runs/run.types";
+import { Run } from "../runs";
 import { listFires } from "./fire-history";
 import { isRowId } from "./target";
 import type { ScheduleRow } from "./schedule.entity";

@@ -9,7 +9,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Client } from "pg";
 import { reconnectDelay } from "../../src/events/message-bus";
-import { RunEvents } from "../../src/runs/run-events";
+import { RunEvents } from "../../src/runs/engine/run-events";
 import { seedProject } from "../helpers/fixtures";
 import { applyPipeline, triggerRun, waitForRun } from "../helpers/pipelines";
 import { startTestServer, type TestServer } from "../helpers/server";

@@ -13,7 +13,7 @@ import { after, before, describe, it } from "node:test";
 import { maskOutcome, secretMasker } from "../../runners/secret-mask";
 import { specHash } from "../../src/pipelines/canonical";
 import { validatePipelineSpec } from "../../src/pipelines/validate";
-import { cacheKeyOf } from "../../src/runs/cache-key";
+import { cacheKeyOf } from "../../src/runs/engine/cache-key";
 import { InvalidInputError } from "../../src/kernel/errors";
 import { inProcessAgent } from "../helpers/agents";
 import { seedCaller, seedProject } from "../helpers/fixtures";

@@ -17,8 +17,7 @@ import { ModelVersionResolver, RegisteredModelResolver } from "../../registry/re
 import { ExperimentResolver, TrackingRunResolver } from "../../tracking/tracking.resolver";
 import { PipelineResolver } from "../../pipelines/pipeline.resolver";
 import { ProjectResolver } from "../../projects/project.resolver";
-import { AgentResolver } from "../../runs/agent.resolver";
-import { ArtifactResolver, RunResolver, StageRunResolver } from "../../runs/run.resolver";
+import { AgentResolver, ArtifactResolver, RunResolver, StageRunResolver } from "../../runs";
 import { DatasetVersionValidationResolver, ValidationResolver } from "../../validation/validation.resolver";
 import { SecretResolver } from "../../secrets/secret.resolver";
 import { StageRunSearchResolver } from "../../training/search.resolver";

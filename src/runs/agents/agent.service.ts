@@ -7,27 +7,28 @@
  */
 import type { Logger } from "pino";
 import { type EntityManager, In } from "typeorm";
-import type { SluiceConfig } from "../app/config";
-import { ConflictError, ForbiddenError, InvalidInputError, type InputProblem } from "../kernel/errors";
-import { runSystemChange } from "../events/system-change";
-import { isUuid } from "../kernel/ids";
-import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";
-import type { ArtifactStore, StoredObject } from "../artifacts/store";
-import type { Database } from "../db/data-source";
-import type { EventBus } from "../events/event-bus";
-import { PipelineVersionRow } from "../pipelines/pipeline-version.entity";
-import type { SecretService } from "../secrets/secret.service";
+import type { SluiceConfig } from "../../app/config";
+import { ConflictError, ForbiddenError, InvalidInputError, type InputProblem } from "../../kernel/errors";
+import { runSystemChange } from "../../events/system-change";
+import { isUuid } from "../../kernel/ids";
+import { type Page, type PageArgs, type SortSpec, paginate } from "../../kernel/pagination";
+import type { ArtifactStore, StoredObject } from "../../artifacts/store";
+import type { Database } from "../../db/data-source";
+import type { EventBus } from "../../events/event-bus";
+import { PipelineVersionRow } from "../../pipelines/pipeline-version.entity";
+import type { SecretService } from "../../secrets/secret.service";
 import { LeaseLostError } from "./agent.errors";
-import { claimStageRuns, renewLeases } from "./claims";
-import { type AttemptResult, completeAttempt, reclaimExpiredLeases, releaseLeases } from "./completion";
-import { resolveInputArtifacts } from "./inputs";
-import type { StageHooks } from "./output-hooks";
-import { planFor } from "./plan";
-import { RunEvents } from "./run-events";
-import { RunRow } from "./run.entity";
+import { claimStageRuns, renewLeases } from "../engine/claims";
+import { type AttemptResult, completeAttempt, reclaimExpiredLeases, releaseLeases } from "../engine/completion";
+import { resolveInputArtifacts } from "../engine/inputs";
+import type { StageHooks } from "../engine/output-hooks";
+import { planFor } from "../engine/plan";
+import { RunEvents } from "../engine/run-events";
+import { ACTIVE_STAGE, stageWrite } from "../engine/run-state";
+import { RunRow } from "../run.entity";
 import { RunnerAgentRow } from "./runner-agent.entity";
-import { StageRunRow } from "./stage-run.entity";
-import { revealStageSecrets } from "./stage-secrets";
+import { StageRunRow } from "../stage-run.entity";
+import { revealStageSecrets } from "../engine/stage-secrets";
 
 /** The longest a lease request may wait for work. */
 export const MAX_LEASE_WAIT_MS = 30_000;
@@ -257,7 +258,7 @@ export class AgentService {
   /** The stage runs a runner holds now, with their runs' projects. */
   async heldBy(runnerId: string): Promise<Array<{ row: StageRunRow; projectId: string }>> {
     const rows = await this.deps.db.dataSource.getRepository(StageRunRow).find({
-      where: { leaseOwner: agentOwner(runnerId), status: In(["RUNNING", "WAITING"]) },
+      where: { leaseOwner: agentOwner(runnerId), status: In([...ACTIVE_STAGE]) },
       relations: { run: true },
       order: { startedAt: "ASC" },
     });
@@ -270,7 +271,7 @@ export class AgentService {
       `SELECT bool_or(sr.not_before IS NULL OR sr.not_before <= now()) AS ready,
               min(sr.not_before) FILTER (WHERE sr.not_before > now()) AS next
          FROM stage_runs sr JOIN runs r ON r.id = sr.run_id
-        WHERE sr.status = 'QUEUED' AND sr.runner_labels <@ $1::text[] AND sr.run_kind = ANY($2::text[])
+        WHERE ${stageWrite("claimed", "sr").guard} AND sr.runner_labels <@ $1::text[] AND sr.run_kind = ANY($2::text[])
           AND ($3::uuid[] IS NULL OR r.project_id = ANY($3::uuid[]))`,
       [labels, AGENT_KINDS, projectIds],
     );
@@ -431,7 +432,7 @@ export class AgentService {
    * ForbiddenError when the lease is another principal's.
    */
   async checkLease(sr: StageRunRow, epoch: number, caller: RunnerCaller, manager?: EntityManager): Promise<void> {
-    if (sr.status !== "RUNNING" && sr.status !== "WAITING") throw new LeaseLostError(sr.id, epoch, sr.leaseEpoch, "NOT_RUNNING");
+    if (!ACTIVE_STAGE.includes(sr.status)) throw new LeaseLostError(sr.id, epoch, sr.leaseEpoch, "NOT_RUNNING");
     if (sr.leaseEpoch !== epoch) throw new LeaseLostError(sr.id, epoch, sr.leaseEpoch, "LEASE_LOST");
     if (caller.isAdmin) return;
     const runnerId = runnerIdOf(sr.leaseOwner);
@@ -553,9 +554,10 @@ export class AgentService {
     tx: { manager: EntityManager; emit: Parameters<typeof releaseLeases>[0]["emit"] },
     runner: RunnerAgentRow,
   ): Promise<number> {
-    const held: Array<{ id: string }> = await tx.manager.query(`SELECT id FROM stage_runs WHERE lease_owner = $1 AND status = 'RUNNING'`, [
-      agentOwner(runner.id),
-    ]);
+    const held: Array<{ id: string }> = await tx.manager.query(
+      `SELECT id FROM stage_runs WHERE lease_owner = $1 AND ${stageWrite("retry").guard}`,
+      [agentOwner(runner.id)],
+    );
     await releaseLeases(
       tx,
       agentOwner(runner.id),

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
-import { probeSandbox, resolveProgram, type StageIsolation } from "../../runners/sandbox";
-import type { SluiceConfig } from "../app/config";
+import { probeSandbox, resolveProgram, type StageIsolation } from "../../../runners/sandbox";
+import type { SluiceConfig } from "../../app/config";
 
 /**
  * How this server (or `sluice runner`) hosts project code, said once in its log: sandboxed when

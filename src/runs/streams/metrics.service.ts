@@ -1,9 +1,9 @@
 import type { EntityManager } from "typeorm";
-import { InvalidInputError, type InputProblem } from "../kernel/errors";
-import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";
-import type { Database } from "../db/data-source";
-import type { MessageBus, TransactionHooks } from "../events/message-bus";
-import { SubscriptionRegistry } from "../events/stream-subscription";
+import { InvalidInputError, type InputProblem } from "../../kernel/errors";
+import { type Page, type PageArgs, type SortSpec, paginate } from "../../kernel/pagination";
+import type { Database } from "../../db/data-source";
+import type { MessageBus, TransactionHooks } from "../../events/message-bus";
+import { SubscriptionRegistry } from "../../events/stream-subscription";
 import { RunMetricRow } from "./run-metric.entity";
 
 /** The most points one `logMetrics` call may carry. */

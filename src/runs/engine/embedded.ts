@@ -2,13 +2,13 @@ import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
 import type { Logger } from "pino";
-import type { Runner } from "../../runners/contract";
-import { createLocalRunner } from "../../runners/local";
-import { DATA_PLANE_OPERATORS } from "../operators/catalog";
-import { createProcessRunner } from "../../runners/process";
+import type { Runner } from "../../../runners/contract";
+import { createLocalRunner } from "../../../runners/local";
+import { DATA_PLANE_OPERATORS } from "../../operators/catalog";
+import { createProcessRunner } from "../../../runners/process";
 import { stageIsolation } from "./isolation";
-import type { SluiceConfig } from "../app/config";
-import type { Services } from "../app/services";
+import type { SluiceConfig } from "../../app/config";
+import type { Services } from "../../app/services";
 import { RunEngine } from "./engine";
 
 /**

@@ -7,13 +7,13 @@
  * lease polls that found nothing. A runner bound to some projects leases only their stage runs.
  */
 import { Arg, Args, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from "type-graphql";
-import type { RequestContext } from "../kernel/context";
-import { InvalidInputError, NotFoundError } from "../kernel/errors";
-import { PageArgsInput } from "../kernel/graphql/connection";
-import { captureErrors } from "../kernel/graphql/results";
-import { runMutation } from "../kernel/mutation";
-import { runSystemChange } from "../events/system-change";
-import { Permission } from "../kernel/roles";
+import type { RequestContext } from "../../kernel/context";
+import { InvalidInputError, NotFoundError } from "../../kernel/errors";
+import { PageArgsInput } from "../../kernel/graphql/connection";
+import { captureErrors } from "../../kernel/graphql/results";
+import { runMutation } from "../../kernel/mutation";
+import { runSystemChange } from "../../events/system-change";
+import { Permission } from "../../kernel/roles";
 import { LeaseLostError } from "./agent.errors";
 import { type AgentService, type RunnerCaller, agentOwner, isUuid, MAX_LEASE_BATCH, MAX_LEASE_WAIT_MS } from "./agent.service";
 import {
@@ -46,10 +46,10 @@ import {
   RunnerPayload,
   runnerAgentSort,
 } from "./agent.types";
-import { releaseLeases } from "./completion";
-import type { RunRow } from "./run.entity";
-import { StageRun } from "./run.types";
-import type { StageRunRow } from "./stage-run.entity";
+import { releaseLeases } from "../engine/completion";
+import type { RunRow } from "../run.entity";
+import { StageRun } from "../run.types";
+import type { StageRunRow } from "../stage-run.entity";
 
 /** The caller as a runner: who it is, whether it may act for any runner, and where it may run. */
 interface RunnerScope extends RunnerCaller {

@@ -1,17 +1,17 @@
 import type { EntityManager } from "typeorm";
-import type { StageFailure } from "../../runners/contract";
-import type { StoredObject } from "../artifacts/store";
-import type { EventDraft } from "../events/event.store";
+import type { StageFailure } from "../../../runners/contract";
+import type { StoredObject } from "../../artifacts/store";
+import type { EventDraft } from "../../events/event.store";
 import { type StageHooks, needsOutputHooks, recordOutputsWithHooks, runFailureHook } from "./output-hooks";
 import { planForVersion } from "./plan";
 import { queueStages, settleIfFinished, settleRun, skipBelow, stageSucceeded } from "./progress";
-import { returnedRows } from "../kernel/sql-text";
+import { returnedRows } from "../../kernel/sql-text";
 import { type RunRef, runRef } from "./run-meta";
 import { RunEvents } from "./run-events";
-import { retryDelayMs } from "./run-state";
-import { RunRow } from "./run.entity";
-import { StageAttemptRow } from "./stage-attempt.entity";
-import { StageRunRow } from "./stage-run.entity";
+import { ACTIVE_STAGE, retryDelayMs, stageTransition, stageWrite, statusIn, transitionStageRun } from "./run-state";
+import { RunRow } from "../run.entity";
+import { StageAttemptRow } from "../stage-attempt.entity";
+import { StageRunRow } from "../stage-run.entity";
 
 type Tx = { manager: EntityManager; emit(e: EventDraft): void; hooks?: StageHooks };
 
@@ -42,7 +42,7 @@ export async function completeAttempt(
   inputs: Record<string, string>,
 ): Promise<CompletionOutcome> {
   const sr = await tx.manager.findOne(StageRunRow, { where: { id: stageRunId }, lock: { mode: "pessimistic_write" } });
-  if (!sr || (sr.status !== "RUNNING" && sr.status !== "WAITING")) return { accepted: false, reason: "NOT_RUNNING" };
+  if (!sr || !ACTIVE_STAGE.includes(sr.status)) return { accepted: false, reason: "NOT_RUNNING" };
   if (sr.leaseEpoch !== epoch) return { accepted: false, reason: "LEASE_LOST" };
   const run = await runRef(tx.manager, sr.runId);
   const plan = await planForVersion(tx.manager, run.pipelineVersionId);
@@ -99,19 +99,19 @@ export async function completeAttempt(
   }
 
   async function succeed(outputs: Record<string, string>): Promise<CompletionOutcome> {
-    await endStageRun(tx.manager, sr!, "SUCCEEDED", now);
+    await endStageRun(tx.manager, sr!, "succeeded", now);
     tx.emit({ type: RunEvents.stageSucceeded, projectId: run.projectId, subjectId: run.id, payload: { ...base, outputs } });
     await stageSucceeded(tx, plan, run, sr!.stageName);
     await settleIfFinished(tx, run.id);
-    return { accepted: true, status: "SUCCEEDED" };
+    return { accepted: true, status: stageTransition("succeeded").to };
   }
 
   if (outcome.status === "canceled") {
-    await endStageRun(tx.manager, sr, "CANCELED", now);
+    await endStageRun(tx.manager, sr, "canceled", now);
     tx.emit({ type: RunEvents.stageCanceled, projectId: run.projectId, subjectId: run.id, payload: base });
     await skipBelow(tx, plan, run, sr.stageName);
     await settleIfFinished(tx, run.id);
-    return { accepted: true, status: "CANCELED" };
+    return { accepted: true, status: stageTransition("canceled").to };
   }
 
   const failure = outcome.failure;
@@ -125,28 +125,20 @@ export async function completeAttempt(
       sr.attempt + 1,
     );
     const notBefore = new Date(now.getTime() + delay);
-    await tx.manager.update(
-      StageRunRow,
-      { id: sr.id },
-      { status: "QUEUED", notBefore, queuedAt: now, failure: failure as never, leaseExpiresAt: null },
-    );
+    await transitionStageRun(tx.manager, "retry", sr.id, { notBefore, queuedAt: now, failure, leaseExpiresAt: null });
     tx.emit({
       type: RunEvents.stageRetrying,
       projectId: run.projectId,
       subjectId: run.id,
       payload: { ...base, failure, nextAttempt: sr.attempt + 1, notBefore: notBefore.toISOString() },
     });
-    return { accepted: true, status: "QUEUED" };
+    return { accepted: true, status: stageTransition("retry").to };
   }
-  await tx.manager.update(
-    StageRunRow,
-    { id: sr.id },
-    { status: "FAILED", finishedAt: now, failure: failure as never, leaseExpiresAt: null },
-  );
+  await transitionStageRun(tx.manager, "failed", sr.id, { finishedAt: now, failure, leaseExpiresAt: null });
   tx.emit({ type: RunEvents.stageFailed, projectId: run.projectId, subjectId: run.id, payload: { ...base, failure } });
   await skipBelow(tx, plan, run, sr.stageName);
   await settleIfFinished(tx, run.id);
-  return { accepted: true, status: "FAILED" };
+  return { accepted: true, status: stageTransition("failed").to };
 }
 
 /** Inserts the declared outputs as artifacts in one statement; returns their ids by output name. */
@@ -180,13 +172,14 @@ async function recordOutputs(
   return Object.fromEntries(rows.map((r) => [r.output_name, r.id]));
 }
 
-/** Ends a stage run and its current attempt with `status`, in one statement. */
-async function endStageRun(manager: EntityManager, sr: StageRunRow, status: "SUCCEEDED" | "CANCELED", at: Date): Promise<void> {
+/** Ends a stage run and its current attempt with `event`'s state, in one statement. */
+async function endStageRun(manager: EntityManager, sr: StageRunRow, event: "succeeded" | "canceled", at: Date): Promise<void> {
+  const end = stageWrite(event);
   await manager.query(
     `WITH s AS (
-       UPDATE stage_runs SET status = $2, finished_at = $3, failure = NULL, lease_expires_at = NULL WHERE id = $1 RETURNING id, attempt)
+       UPDATE stage_runs SET ${end.set}, finished_at = $3, failure = NULL, lease_expires_at = NULL WHERE id = $1 AND ${end.guard} RETURNING id, attempt)
      UPDATE stage_attempts a SET outcome = $2, finished_at = $3 FROM s WHERE a.stage_run_id = s.id AND a.attempt = s.attempt`,
-    [sr.id, status, at],
+    [sr.id, stageTransition(event).to, at],
   );
 }
 
@@ -213,7 +206,7 @@ export const MAX_LOST_LEASES = 3;
 async function requeueLost(tx: Tx, ids: readonly string[], outcome: "LOST" | "INTERRUPTED"): Promise<void> {
   for (const id of ids) {
     const sr = await tx.manager.findOne(StageRunRow, { where: { id }, lock: { mode: "pessimistic_write" } });
-    if (!sr || sr.status !== "RUNNING") continue;
+    if (!sr || !stageTransition("retry").from.includes(sr.status)) continue;
     const failure: StageFailure = {
       type: "LEASE_EXPIRED",
       message:
@@ -232,16 +225,11 @@ async function requeueLost(tx: Tx, ids: readonly string[], outcome: "LOST" | "IN
     if (lost >= MAX_LOST_LEASES || run.cancelRequestedAt || sr.cancelRequested) {
       // Canceled meanwhile, or too many lost leases: end it.
       const canceled = Boolean(run.cancelRequestedAt || sr.cancelRequested);
-      await tx.manager.update(
-        StageRunRow,
-        { id },
-        {
-          status: canceled ? "CANCELED" : "FAILED",
-          finishedAt: new Date(),
-          failure: canceled ? null : (failure as never),
-          leaseEpoch: sr.leaseEpoch + 1,
-        },
-      );
+      await transitionStageRun(tx.manager, canceled ? "canceled" : "failed", id, {
+        finishedAt: new Date(),
+        failure: canceled ? null : failure,
+        leaseEpoch: sr.leaseEpoch + 1,
+      });
       tx.emit({
         type: canceled ? RunEvents.stageCanceled : RunEvents.stageFailed,
         projectId: run.projectId,
@@ -252,19 +240,14 @@ async function requeueLost(tx: Tx, ids: readonly string[], outcome: "LOST" | "IN
       await settleRun(tx, run.id);
       continue;
     }
-    await tx.manager.update(
-      StageRunRow,
-      { id },
-      {
-        status: "QUEUED",
-        queuedAt: new Date(),
-        notBefore: null,
-        leaseOwner: null,
-        leaseExpiresAt: null,
-        leaseEpoch: sr.leaseEpoch + 1,
-        maxAttempts: sr.maxAttempts + 1,
-      },
-    );
+    await transitionStageRun(tx.manager, "retry", id, {
+      queuedAt: new Date(),
+      notBefore: null,
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      leaseEpoch: sr.leaseEpoch + 1,
+      maxAttempts: sr.maxAttempts + 1,
+    });
     tx.emit({
       type: RunEvents.stageRetrying,
       projectId: run.projectId,
@@ -280,7 +263,7 @@ async function requeueLost(tx: Tx, ids: readonly string[], outcome: "LOST" | "IN
  */
 export async function reclaimExpiredLeases(tx: Tx, limit = 100): Promise<number> {
   const expired: Array<{ id: string }> = await tx.manager.query(
-    `SELECT id FROM stage_runs WHERE status = 'RUNNING' AND lease_expires_at < now() ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+    `SELECT id FROM stage_runs WHERE ${stageWrite("retry").guard} AND lease_expires_at < now() ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
     [limit],
   );
   await requeueLost(
@@ -295,7 +278,7 @@ export async function reclaimExpiredLeases(tx: Tx, limit = 100): Promise<number>
 export async function releaseLeases(tx: Tx, owner: string, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
   const held: Array<{ id: string }> = await tx.manager.query(
-    `SELECT id FROM stage_runs WHERE id = ANY($1) AND lease_owner = $2 AND status = 'RUNNING'`,
+    `SELECT id FROM stage_runs WHERE id = ANY($1) AND lease_owner = $2 AND ${stageWrite("retry").guard}`,
     [ids, owner],
   );
   await requeueLost(
@@ -340,7 +323,7 @@ export async function completeAttempts(tx: Tx, items: readonly AttemptCompletion
   for (const i of successIdx) {
     const item = items[i]!;
     const row = byId.get(item.stageRunId);
-    if (!row || (row.status !== "RUNNING" && row.status !== "WAITING")) {
+    if (!row || !ACTIVE_STAGE.includes(row.status as StageRunRow["status"])) {
       outcomes[i] = { accepted: false, reason: "NOT_RUNNING" };
       continue;
     }
@@ -404,11 +387,14 @@ export async function completeAttempts(tx: Tx, items: readonly AttemptCompletion
       : [];
     const outputsOf = new Map<string, Record<string, string>>();
     for (const r of inserted) outputsOf.set(r.produced_by, { ...(outputsOf.get(r.produced_by) ?? {}), [r.output_name]: r.id });
+    const succeed = stageWrite("succeeded");
+    const succeeded = stageTransition("succeeded");
     await tx.manager.query(
       `WITH s AS (
-         UPDATE stage_runs SET status = 'SUCCEEDED', finished_at = $2, failure = NULL, lease_expires_at = NULL WHERE id = ANY($1) RETURNING id, attempt)
-       UPDATE stage_attempts a SET outcome = 'SUCCEEDED', finished_at = $2 FROM s WHERE a.stage_run_id = s.id AND a.attempt = s.attempt`,
-      [bulk.map((b) => b.row.id), now],
+         UPDATE stage_runs SET ${succeed.set}, finished_at = $2, failure = NULL, lease_expires_at = NULL
+          WHERE id = ANY($1) AND ${succeed.guard} RETURNING id, attempt)
+       UPDATE stage_attempts a SET outcome = $3, finished_at = $2 FROM s WHERE a.stage_run_id = s.id AND a.attempt = s.attempt`,
+      [bulk.map((b) => b.row.id), now, succeeded.to],
     );
     // Downstream counters: one decrement per (run, stage) for all the upstreams that just finished.
     const decrements = new Map<string, { runId: string; stage: string; n: number }>();
@@ -433,7 +419,7 @@ export async function completeAttempts(tx: Tx, items: readonly AttemptCompletion
         entry.n++;
         decrements.set(key, entry);
       }
-      outcomes[b.index] = { accepted: true, status: "SUCCEEDED" };
+      outcomes[b.index] = { accepted: true, status: succeeded.to };
     }
     const ready = new Map<string, string[]>();
     if (decrements.size > 0) {
@@ -442,7 +428,7 @@ export async function completeAttempts(tx: Tx, items: readonly AttemptCompletion
         await tx.manager.query(
           `UPDATE stage_runs sr SET remaining_upstream = sr.remaining_upstream - d.n
              FROM unnest($1::uuid[], $2::text[], $3::int[]) AS d(run_id, stage_name, n)
-            WHERE sr.run_id = d.run_id AND sr.stage_name = d.stage_name AND sr.status = 'PENDING'
+            WHERE sr.run_id = d.run_id AND sr.stage_name = d.stage_name AND ${statusIn(["PENDING"], "sr")}
             RETURNING sr.run_id, sr.stage_name, sr.remaining_upstream`,
           [d.map((x) => x.runId), d.map((x) => x.stage), d.map((x) => x.n)],
         ),

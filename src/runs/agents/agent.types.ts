@@ -4,9 +4,9 @@
  */
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
-import { Connection, OrderBy } from "../kernel/graphql/connection";
-import { ErrorInterface, MutationResult } from "../kernel/graphql/results";
-import { ErrorCode } from "../kernel/errors";
+import { Connection, OrderBy } from "../../kernel/graphql/connection";
+import { ErrorInterface, MutationResult } from "../../kernel/graphql/results";
+import { ErrorCode } from "../../kernel/errors";
 import type { RunnerAgentRow } from "./runner-agent.entity";
 
 /** Whether an agent is alive, as the server sees it. */

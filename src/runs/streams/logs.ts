@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
-import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";
-import type { Database } from "../db/data-source";
-import type { MessageBus } from "../events/message-bus";
-import { REPLAY_PAGE, SubscriptionRegistry } from "../events/stream-subscription";
+import { type Page, type PageArgs, type SortSpec, paginate } from "../../kernel/pagination";
+import type { Database } from "../../db/data-source";
+import type { MessageBus } from "../../events/message-bus";
+import { REPLAY_PAGE, SubscriptionRegistry } from "../../events/stream-subscription";
 import { StageLogRow } from "./stage-log.entity";
 
 const CHANNEL = "logs";

@@ -1,8 +1,8 @@
 import type { EntityManager } from "typeorm";
-import type { StageFailure } from "../../runners/contract";
-import { InvalidInputError, SluiceError } from "../kernel/errors";
-import type { StoredObject } from "../artifacts/store";
-import type { EventDraft } from "../events/event.store";
+import type { StageFailure } from "../../../runners/contract";
+import { InvalidInputError, SluiceError } from "../../kernel/errors";
+import type { StoredObject } from "../../artifacts/store";
+import type { EventDraft } from "../../events/event.store";
 import type { RunRef } from "./run-meta";
 
 /**

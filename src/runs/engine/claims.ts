@@ -1,10 +1,11 @@
 import type { EntityManager } from "typeorm";
-import { returnedRows } from "../kernel/sql-text";
-import type { EventDraft } from "../events/event.store";
+import { returnedRows } from "../../kernel/sql-text";
+import type { EventDraft } from "../../events/event.store";
 import { RunEvents } from "./run-events";
 import { markRunStarted } from "./progress";
 import { remember } from "./run-meta";
-import { StageRunRow } from "./stage-run.entity";
+import { ACTIVE_STAGE, stageWrite, statusIn } from "./run-state";
+import { StageRunRow } from "../stage-run.entity";
 
 /** Serializes claims that must respect concurrency limits (per run, pipeline or label). */
 const LIMITED_CLAIM_LOCK = 7_404_010;
@@ -52,7 +53,7 @@ export async function claimStageRuns(tx: Tx, req: ClaimRequest): Promise<StageRu
             r.max_parallel, r.max_concurrent_runs AS max_runs
        FROM stage_runs sr
        JOIN runs r ON r.id = sr.run_id
-      WHERE sr.status = 'QUEUED' AND (sr.not_before IS NULL OR sr.not_before <= now())
+      WHERE ${stageWrite("claimed", "sr").guard} AND (sr.not_before IS NULL OR sr.not_before <= now())
         AND sr.runner_labels <@ $1::text[] AND sr.run_kind = ANY($2::text[])
         AND ($4::uuid[] IS NULL OR r.project_id = ANY($4::uuid[]))
       ORDER BY sr.queued_at, sr.id
@@ -75,11 +76,12 @@ export async function claimStageRuns(tx: Tx, req: ClaimRequest): Promise<StageRu
     chosen = await applyLimits(tx.manager, candidates, req.max, limits);
   }
   if (chosen.length === 0) return [];
+  const claim = stageWrite("claimed");
   const claimed = returnedRows<StageRunRow>(
     await tx.manager.query(
-      `UPDATE stage_runs SET status = 'RUNNING', attempt = attempt + 1, lease_owner = $2, lease_epoch = lease_epoch + 1,
+      `UPDATE stage_runs SET ${claim.set}, attempt = attempt + 1, lease_owner = $2, lease_epoch = lease_epoch + 1,
               lease_expires_at = now() + make_interval(secs => $3::double precision / 1000), started_at = COALESCE(started_at, now())
-        WHERE id = ANY($1) AND status = 'QUEUED'
+        WHERE id = ANY($1) AND ${claim.guard}
         RETURNING id, run_id AS "runId", stage_name AS "stageName", attempt, max_attempts AS "maxAttempts", lease_epoch AS "leaseEpoch",
                   runner_labels AS "runnerLabels", run_kind AS "runKind", params, cancel_requested AS "cancelRequested"`,
       [chosen.map((c) => c.id), req.owner, req.leaseMs],
@@ -145,21 +147,21 @@ async function applyLimits(
   const runningWithLabel = new Map<string, number>();
   if (runIds.length) {
     const rows: Array<{ run_id: string; n: string }> = await manager.query(
-      `SELECT run_id, count(*) AS n FROM stage_runs WHERE run_id = ANY($1) AND status IN ('RUNNING', 'WAITING') AND runner_labels <> '{}' GROUP BY run_id`,
+      `SELECT run_id, count(*) AS n FROM stage_runs WHERE run_id = ANY($1) AND ${statusIn(ACTIVE_STAGE)} AND runner_labels <> '{}' GROUP BY run_id`,
       [runIds],
     );
     for (const r of rows) runningInRun.set(r.run_id, Number(r.n));
   }
   if (pipelineIds.length) {
     const rows: Array<{ pipeline_id: string; n: string }> = await manager.query(
-      `SELECT pipeline_id, count(*) AS n FROM runs WHERE pipeline_id = ANY($1) AND status = 'RUNNING' GROUP BY pipeline_id`,
+      `SELECT pipeline_id, count(*) AS n FROM runs WHERE pipeline_id = ANY($1) AND ${statusIn(["RUNNING"])} GROUP BY pipeline_id`,
       [pipelineIds],
     );
     for (const r of rows) runningRuns.set(r.pipeline_id, Number(r.n));
   }
   for (const label of Object.keys(limits)) {
     const [{ n }] = await manager.query(
-      `SELECT count(*) AS n FROM stage_runs WHERE status IN ('RUNNING', 'WAITING') AND $1 = ANY(runner_labels)`,
+      `SELECT count(*) AS n FROM stage_runs WHERE ${statusIn(ACTIVE_STAGE)} AND $1 = ANY(runner_labels)`,
       [label],
     );
     runningWithLabel.set(label, Number(n));
@@ -197,7 +199,7 @@ export async function renewLeases(
   return returnedRows(
     await manager.query(
       `UPDATE stage_runs SET lease_expires_at = now() + make_interval(secs => $3::double precision / 1000)
-        WHERE id = ANY($1) AND lease_owner = $2 AND status IN ('RUNNING', 'WAITING')
+        WHERE id = ANY($1) AND lease_owner = $2 AND ${statusIn(ACTIVE_STAGE)}
         RETURNING id, lease_epoch AS "leaseEpoch", cancel_requested AS "cancelRequested"`,
       [ids, owner, leaseMs],
     ),

@@ -1,14 +1,24 @@
 import type { EntityManager } from "typeorm";
-import { returnedRows } from "../kernel/sql-text";
-import type { EventDraft } from "../events/event.store";
+import { returnedRows } from "../../kernel/sql-text";
+import type { EventDraft } from "../../events/event.store";
 import { cacheKeyOf } from "./cache-key";
 import { resolveInputArtifacts } from "./inputs";
 import { type RunPlan, isGateStage } from "./plan";
 import { RunEvents } from "./run-events";
-import { type RunStatus, type StageStatus, deriveRunStatus } from "./run-state";
+import {
+  type RunTransitionEvent,
+  type RunStatus,
+  type StageStatus,
+  UNFINISHED_STAGE,
+  deriveRunStatus,
+  runWrite,
+  stageWrite,
+  statusIn,
+  transitionRun,
+} from "./run-state";
 import type { RunRef } from "./run-meta";
-import { RunRow } from "./run.entity";
-import { StageRunRow } from "./stage-run.entity";
+import { RunRow } from "../run.entity";
+import { StageRunRow } from "../stage-run.entity";
 
 /**
  * DAG progression inside one transaction: queue stages whose upstream is done (reusing cached
@@ -52,7 +62,7 @@ export async function queueStages(tx: ProgressTx, plan: RunPlan, run: RunRef, na
   let reusedAny = false;
   while (ready.length > 0) {
     const cached: Array<{ name: string; key: string; from: string }> = [];
-    const queue: Array<{ name: string; key: string | null }> = [];
+    const toQueue: Array<{ name: string; key: string | null }> = [];
     const gates: string[] = [];
     for (const name of ready) {
       const stage = plan.stages.get(name)!;
@@ -61,39 +71,41 @@ export async function queueStages(tx: ProgressTx, plan: RunPlan, run: RunRef, na
         continue;
       }
       if (!stage.spec.cache?.enabled) {
-        queue.push({ name, key: null });
+        toQueue.push({ name, key: null });
         continue;
       }
       const sr = await tx.manager.findOneByOrFail(StageRunRow, { runId: run.id, stageName: name });
       const key = cacheKeyOf(stage.spec, sr.params, await inputHashes(tx, plan, run.id, name));
       const hit: Array<{ id: string; reused_from: string | null }> = await tx.manager.query(
         `SELECT sr.id, sr.reused_from FROM stage_runs sr JOIN runs r ON r.id = sr.run_id
-          WHERE sr.cache_key = $1 AND sr.status = 'SUCCEEDED' AND r.project_id = $2 AND sr.run_id <> $3
+          WHERE sr.cache_key = $1 AND ${statusIn(["SUCCEEDED"], "sr")} AND r.project_id = $2 AND sr.run_id <> $3
           ORDER BY sr.finished_at DESC LIMIT 1`,
         [key, run.projectId, run.id],
       );
       if (hit[0]) cached.push({ name, key, from: hit[0].reused_from ?? hit[0].id });
-      else queue.push({ name, key });
+      else toQueue.push({ name, key });
     }
     const now = new Date();
-    if (queue.length > 0) {
+    if (toQueue.length > 0) {
+      const queue = stageWrite("upstream-succeeded", "sr");
       const rows = returnedRows<StageRunRow>(
         await tx.manager.query(
-          `UPDATE stage_runs sr SET status = 'QUEUED', queued_at = $3, not_before = NULL, cache_key = q.key
+          `UPDATE stage_runs sr SET ${queue.set}, queued_at = $3, not_before = NULL, cache_key = q.key
              FROM unnest($2::text[], $4::text[]) AS q(name, key)
-            WHERE sr.run_id = $1 AND sr.stage_name = q.name AND sr.status = 'PENDING'
+            WHERE sr.run_id = $1 AND sr.stage_name = q.name AND ${queue.guard}
             RETURNING sr.id, sr.stage_name AS "stageName", sr.attempt`,
-          [run.id, queue.map((q) => q.name), now, queue.map((q) => q.key)],
+          [run.id, toQueue.map((q) => q.name), now, toQueue.map((q) => q.key)],
         ),
       );
       for (const sr of rows) tx.emit(stageEvent(run, RunEvents.stageQueued, sr));
     }
     if (gates.length > 0) {
       // Gates wait on people, not runners: governance settles them (see governance/gates.ts).
+      const wait = stageWrite("wait");
       const rows = returnedRows<StageRunRow>(
         await tx.manager.query(
-          `UPDATE stage_runs SET status = 'WAITING', queued_at = $3, started_at = $3, not_before = NULL
-            WHERE run_id = $1 AND stage_name = ANY($2::text[]) AND status = 'PENDING'
+          `UPDATE stage_runs SET ${wait.set}, queued_at = $3, started_at = $3, not_before = NULL
+            WHERE run_id = $1 AND stage_name = ANY($2::text[]) AND ${wait.guard}
             RETURNING id, stage_name AS "stageName", attempt`,
           [run.id, gates, now],
         ),
@@ -101,11 +113,12 @@ export async function queueStages(tx: ProgressTx, plan: RunPlan, run: RunRef, na
       for (const sr of rows) tx.emit(stageEvent(run, RunEvents.stageWaiting, sr));
     }
     const next: string[] = [];
+    const reuse = stageWrite("reused");
     for (const c of cached) {
       const rows = returnedRows<StageRunRow>(
         await tx.manager.query(
-          `UPDATE stage_runs SET status = 'SUCCEEDED', cache_key = $3, reused_from = $4, reuse_reason = 'CACHE', started_at = $5, finished_at = $5
-            WHERE run_id = $1 AND stage_name = $2 AND status = 'PENDING' RETURNING id, stage_name AS "stageName", attempt`,
+          `UPDATE stage_runs SET ${reuse.set}, cache_key = $3, reused_from = $4, reuse_reason = 'CACHE', started_at = $5, finished_at = $5
+            WHERE run_id = $1 AND stage_name = $2 AND ${reuse.guard} RETURNING id, stage_name AS "stageName", attempt`,
           [run.id, c.name, c.key, c.from, now],
         ),
       );
@@ -128,7 +141,7 @@ async function releaseDownstream(tx: ProgressTx, plan: RunPlan, run: RunRef, nam
   const rows = returnedRows<{ stage_name: string; remaining_upstream: number }>(
     await tx.manager.query(
       `UPDATE stage_runs SET remaining_upstream = remaining_upstream - 1
-        WHERE run_id = $1 AND stage_name = ANY($2) AND status = 'PENDING'
+        WHERE run_id = $1 AND stage_name = ANY($2) AND ${statusIn(["PENDING"])}
         RETURNING stage_name, remaining_upstream`,
       [run.id, downstream],
     ),
@@ -145,16 +158,20 @@ export async function stageSucceeded(tx: ProgressTx, plan: RunPlan, run: RunRef,
 export async function skipBelow(tx: ProgressTx, plan: RunPlan, run: RunRef, name: string): Promise<void> {
   const below = plan.stages.get(name)!.descendants;
   if (below.length === 0) return;
+  const skip = stageWrite("upstream-failed");
   const rows = returnedRows<StageRunRow>(
     await tx.manager.query(
-      `UPDATE stage_runs SET status = 'SKIPPED', finished_at = now()
-        WHERE run_id = $1 AND stage_name = ANY($2) AND status = 'PENDING'
+      `UPDATE stage_runs SET ${skip.set}, finished_at = now()
+        WHERE run_id = $1 AND stage_name = ANY($2) AND ${skip.guard}
         RETURNING id, stage_name AS "stageName", attempt`,
       [run.id, below],
     ),
   );
   for (const sr of rows) tx.emit(stageEvent(run, RunEvents.stageSkipped, sr, { because: name }));
 }
+
+/** The run event that ends a run in each final state. */
+const RUN_END: Partial<Record<RunStatus, RunTransitionEvent>> = { SUCCEEDED: "succeeded", FAILED: "failed", CANCELED: "canceled" };
 
 const RUN_EVENT: Partial<Record<RunStatus, string>> = {
   SUCCEEDED: RunEvents.succeeded,
@@ -164,9 +181,10 @@ const RUN_EVENT: Partial<Record<RunStatus, string>> = {
 
 /** A queued run has a stage running: it becomes RUNNING (once; a no-op otherwise). */
 export async function markRunStarted(tx: ProgressTx, runId: string): Promise<void> {
+  const start = runWrite("started");
   const rows = returnedRows<RunRef>(
     await tx.manager.query(
-      `UPDATE runs SET status = 'RUNNING', started_at = COALESCE(started_at, $2) WHERE id = $1 AND status = 'QUEUED'
+      `UPDATE runs SET ${start.set}, started_at = COALESCE(started_at, $2) WHERE id = $1 AND ${start.guard}
         RETURNING id, project_id AS "projectId", pipeline_id AS "pipelineId", number`,
       [runId, new Date()],
     ),
@@ -188,7 +206,7 @@ export async function settleIfFinished(tx: ProgressTx, runId: string): Promise<v
   // the first's committed change. (Lock order everywhere: stage runs, then the run.)
   await tx.manager.query(`SELECT id FROM runs WHERE id = $1 FOR UPDATE`, [runId]);
   const unfinished: unknown[] = await tx.manager.query(
-    `SELECT 1 FROM stage_runs WHERE run_id = $1 AND status IN ('PENDING', 'QUEUED', 'RUNNING', 'WAITING') LIMIT 1`,
+    `SELECT 1 FROM stage_runs WHERE run_id = $1 AND ${statusIn(UNFINISHED_STAGE)} LIMIT 1`,
     [runId],
   );
   if (unfinished.length === 0) await finishRun(tx, runId);
@@ -201,12 +219,12 @@ export async function settleIfFinished(tx: ProgressTx, runId: string): Promise<v
 export async function settleRun(tx: ProgressTx, runId: string): Promise<void> {
   await tx.manager.query(`SELECT id FROM runs WHERE id = $1 FOR UPDATE`, [runId]);
   const unfinished: Array<{ status: StageStatus }> = await tx.manager.query(
-    `SELECT status FROM stage_runs WHERE run_id = $1 AND status IN ('PENDING', 'QUEUED', 'RUNNING', 'WAITING') LIMIT 50`,
+    `SELECT status FROM stage_runs WHERE run_id = $1 AND ${statusIn(UNFINISHED_STAGE)} LIMIT 50`,
     [runId],
   );
   if (unfinished.length === 0) return finishRun(tx, runId);
   const ran: unknown[] = await tx.manager.query(
-    `SELECT 1 FROM stage_runs WHERE run_id = $1 AND status NOT IN ('PENDING', 'QUEUED', 'CANCELED') LIMIT 1`,
+    `SELECT 1 FROM stage_runs WHERE run_id = $1 AND NOT ${statusIn(["PENDING", "QUEUED", "CANCELED"])} LIMIT 1`,
     [runId],
   );
   if (ran.length > 0) await markRunStarted(tx, runId);
@@ -224,13 +242,13 @@ async function finishRun(tx: ProgressTx, runId: string): Promise<void> {
   );
   if (next === run.status) return;
   const now = new Date();
-  const patch: Partial<RunRow> = { status: next, finishedAt: now };
+  const patch: Omit<Partial<RunRow>, "status"> = { finishedAt: now };
   if (!run.startedAt) patch.startedAt = now;
   if (next === "FAILED") {
     const failed = await tx.manager.findOne(StageRunRow, { where: { runId, status: "FAILED" }, order: { finishedAt: "ASC" } });
     if (failed) patch.error = { stage: failed.stageName, stageRunId: failed.id, failure: failed.failure };
   }
-  await tx.manager.update(RunRow, { id: runId }, patch);
+  if (!(await transitionRun(tx.manager, RUN_END[next]!, runId, patch))) return;
   const base = { runId, pipelineId: run.pipelineId, number: run.number };
   // A run that finishes in the step it starts in (every stage cached) still reports starting.
   if (patch.startedAt) tx.emit({ type: RunEvents.started, projectId: run.projectId, subjectId: run.id, payload: base });

@@ -1,5 +1,5 @@
 import type { EntityManager } from "typeorm";
-import { RunRow } from "./run.entity";
+import { RunRow } from "../run.entity";
 
 /** What never changes about a run once it exists: enough to address its events and its plan. */
 export interface RunRef {

@@ -1,4 +1,4 @@
-import { ErrorCode, SluiceError } from "../kernel/errors";
+import { ErrorCode, SluiceError } from "../../kernel/errors";
 
 /**
  * A runner spoke for a stage run it no longer holds: its lease expired and was taken back (and

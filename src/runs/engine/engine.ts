@@ -1,12 +1,12 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "pino";
-import type { ResolvedInput, Runner, StageFailure, StageOutcome, StageTask } from "../../runners/contract";
-import { type Masker, maskingReporter, maskOutcome, secretMasker } from "../../runners/secret-mask";
-import { runSystemChange } from "../events/system-change";
-import type { Services } from "../app/services";
-import type { ArtifactStore } from "../artifacts/store";
-import type { EventDraft } from "../events/event.store";
+import type { ResolvedInput, Runner, StageFailure, StageOutcome, StageTask } from "../../../runners/contract";
+import { type Masker, maskingReporter, maskOutcome, secretMasker } from "../../../runners/secret-mask";
+import { runSystemChange } from "../../events/system-change";
+import type { Services } from "../../app/services";
+import type { ArtifactStore } from "../../artifacts/store";
+import type { EventDraft } from "../../events/event.store";
 import type { EntityManager } from "typeorm";
 import { claimStageRuns, renewLeases } from "./claims";
 import {
@@ -18,12 +18,13 @@ import {
   releaseLeases,
 } from "./completion";
 import { resolveInputArtifacts } from "./inputs";
-import type { LogService } from "./logs";
-import type { MetricPoint, MetricsService } from "./metrics.service";
+import type { LogService } from "../streams/logs";
+import type { MetricPoint, MetricsService } from "../streams/metrics.service";
 import { planForVersion } from "./plan";
 import { RunEvents } from "./run-events";
 import { runRef } from "./run-meta";
-import type { StageRunRow } from "./stage-run.entity";
+import { stageWrite } from "./run-state";
+import type { StageRunRow } from "../stage-run.entity";
 import { revealStageSecrets } from "./stage-secrets";
 
 export interface EngineOptions {
@@ -105,7 +106,7 @@ export class RunEngine {
     this.wake();
     // Retries already waiting when this process started announce themselves no more.
     void this.services.db.dataSource
-      .query(`SELECT min(not_before) AS next FROM stage_runs WHERE status = 'QUEUED' AND not_before > now()`)
+      .query(`SELECT min(not_before) AS next FROM stage_runs WHERE ${stageWrite("claimed").guard} AND not_before > now()`)
       .then((rows: Array<{ next: Date | null }>) => rows[0]?.next && this.wakeAt(new Date(rows[0].next).getTime()))
       .catch(() => undefined);
   }
