@@ -9,6 +9,7 @@ import { expressMiddleware } from "@as-integrations/express5";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { AUTH_CHANGED } from "../auth/auth.service";
 import { type Database, openDatabase } from "../db/data-source";
+import { entities } from "./entities";
 import { migrate, migrationsApplied } from "../db/migrate";
 import type { RunEngine } from "../runs/engine";
 import { startEmbeddedEngine } from "../runs/embedded";
@@ -65,7 +66,8 @@ type SluiceContext = RequestContext & { trace: OperationTrace };
 /** Opens the database, migrates, bootstraps the admin, and serves HTTP and WebSocket. */
 export async function startServer(config: SluiceConfig, options: StartOptions = {}): Promise<RunningServer> {
   const log = options.log ?? createLogger(config.logLevel);
-  const db = options.db ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize }));
+  const db =
+    options.db ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, entities }));
   const applied = await migrate(db);
   if (applied.length > 0) log.info({ migrations: applied }, "applied migrations");
   const opened = await openServices(config, db, log);
