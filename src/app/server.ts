@@ -13,6 +13,7 @@ import { entities } from "./entities";
 import { migrate, migrationsApplied } from "../db/migrate";
 import type { RunEngine } from "../runs/engine";
 import { startEmbeddedEngine } from "../runs/embedded";
+import { DATA_PLANE_OPERATORS } from "../operators/catalog";
 import { type TriggerService, EVENT_HOOK_PATH, registerEventHook, startTriggerService } from "../triggers";
 import { registerDatasetUploads } from "../datasets/upload";
 import { registerModelFileRoutes } from "../registry/routes";
@@ -212,7 +213,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
     if (!options.db) await db.close();
     throw err;
   }
-  const engine = startEmbeddedEngine(services, config, opened, log);
+  const engine = startEmbeddedEngine(services, config, opened, log, DATA_PLANE_OPERATORS);
   // Without an engine of its own, the server still takes back the leases of remote runners that died.
   services.agents.start({ sweepLeases: !engine, log: log.child({ component: "agents" }) });
   const triggers = await startTriggerService(services, log);
