@@ -23,6 +23,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import pino from "pino";
 import { type Database, openDatabase } from "../src/db/data-source";
+import { entities } from "../src/app/entities";
 import { migrate } from "../src/db/migrate";
 import { PredictionLog } from "../src/serving/prediction-log/prediction-log";
 import type { PredictionDraft } from "../src/serving/prediction-log/prediction-rows";
@@ -130,12 +131,12 @@ async function bench(kind: "pglite" | "postgres"): Promise<void> {
   let version: string;
   if (kind === "pglite") {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-bench-predlog-"));
-    db = await openDatabase({ databaseUrl: undefined, dataDir: dir });
+    db = await openDatabase({ databaseUrl: undefined, dataDir: dir, entities });
     cleanup = async () => fs.rmSync(dir, { recursive: true, force: true });
     version = `PGlite ${pgliteVersion()} (file-backed)`;
   } else {
     const created = await createDatabase(BASE_URL);
-    db = await openDatabase({ databaseUrl: created.url, dataDir: "memory://" });
+    db = await openDatabase({ databaseUrl: created.url, dataDir: "memory://", entities });
     cleanup = created.drop;
     version = `PostgreSQL ${await postgresVersion(BASE_URL)}`;
   }

@@ -6,7 +6,16 @@
  * retry semantics, and the process runner's file-and-environment contract), and later the remote
  * agent's wire protocol.
  */
-import type { ArtifactKind, StageRun } from "../src/pipelines/spec";
+import type { ArtifactKind } from "../src/artifacts/kind";
+
+/** What a stage runs: exactly one of a built-in operator, a TypeScript/JS module, or a command. */
+export type StageRun =
+  /** A built-in operator by name, e.g. `noop`, `ingest`, `validate`. */
+  | { operator: string }
+  /** A module (path relative to the spec file) whose `export` is the stage function. `export` @default "default" */
+  | { module: string; export?: string; codeVersion?: string }
+  /** A command and its arguments, run by the process runner; `codeVersion` names the code for caching. */
+  | { command: string[]; cwd?: string; env?: Record<string, string>; codeVersion?: string };
 
 /** An input as a stage sees it: the artifact, resolved to a local file or folder. */
 export interface ResolvedInput {

@@ -7,11 +7,12 @@
  */
 import "reflect-metadata";
 import { openDatabase } from "../src/db/data-source";
+import { entities } from "../src/app/entities";
 import { migrate } from "../src/db/migrate";
 
 async function main(): Promise<void> {
   const name = process.argv[2] ?? "NextMigration";
-  const db = await openDatabase({ databaseUrl: undefined, dataDir: "memory://" });
+  const db = await openDatabase({ databaseUrl: undefined, dataDir: "memory://", entities });
   try {
     await migrate(db);
     const sql = await db.dataSource.driver.createSchemaBuilder().log();

@@ -1,6 +1,8 @@
 import fs from "node:fs/promises";
 import type { Logger } from "pino";
-import type { Services } from "../../src/app/services";
+import type { Database } from "../../src/db/data-source";
+import type { EventBus } from "../../src/events/event-bus";
+import type { RegistryService } from "../../src/registry/registry.service";
 import type { MlflowSettings } from "../../src/tracking/mlflow/settings";
 import { MlflowClient, MlflowHttpError } from "./client";
 
@@ -27,6 +29,14 @@ interface Job {
  * Every write is idempotent (runs are found again by their `sluice.run_id` tag, versions by
  * their `sluice.origin_version_id` tag, params are immutable), so a retry never duplicates.
  */
+/** What the mirror uses of the server; `config.mlflow.mirror` says where to (undefined: no mirror). */
+export interface MirrorDeps {
+  db: Database;
+  events: EventBus;
+  registry: RegistryService;
+  config: { mlflow: MlflowSettings };
+}
+
 export class MlflowMirror {
   private readonly client: MlflowClient;
   private readonly queue: Job[] = [];
@@ -39,7 +49,7 @@ export class MlflowMirror {
   readonly stats = { mirrored: 0, failed: 0 };
 
   constructor(
-    private readonly services: Services,
+    private readonly services: MirrorDeps,
     private readonly settings: MirrorSettings,
     private readonly log: Logger,
   ) {
@@ -251,7 +261,7 @@ export class MlflowMirror {
 }
 
 /** Starts the mirror when `SLUICE_MLFLOW_MIRROR_URI` is set; undefined otherwise. */
-export function startMlflowMirror(services: Services, log: Logger): MlflowMirror | undefined {
+export function startMlflowMirror(services: MirrorDeps, log: Logger): MlflowMirror | undefined {
   const settings = services.config.mlflow.mirror;
   if (!settings) return undefined;
   log.info({ target: settings.uri, experiment: settings.experiment }, "mlflow mirror: copying pipeline runs and model versions");

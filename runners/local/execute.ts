@@ -57,7 +57,7 @@ async function loadStage(modulePath: string, exportName: string, fresh?: string)
   // A sandboxed host may have its own `.ts` loader already (modules transpiled by the runner).
   if (/\.[cm]?ts$/.test(modulePath) && !typeScriptReady && !require.extensions[".ts"]) {
     // Loaded lazily: the TypeScript compiler is large and only .ts stages need it.
-    const { registerTypeScript } = require("../../src/pipelines/typescript") as typeof import("../../src/pipelines/typescript");
+    const { registerTypeScript } = require("./typescript") as typeof import("./typescript");
     registerTypeScript();
     typeScriptReady = true;
   }

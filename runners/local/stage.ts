@@ -3,7 +3,7 @@
  * Type-only; import with `import type` from stage code. `runners/PROTOCOL.md` ("The local runner")
  * describes the same in prose.
  */
-import type { ArtifactKind } from "../../src/pipelines/spec";
+import type { ArtifactKind } from "../../src/artifacts/kind";
 
 /** One input as a stage function sees it: the resolved artifact and ways to read it. */
 export interface StageInput {

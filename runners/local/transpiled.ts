@@ -22,7 +22,7 @@ export function transpiledModules(entry: string): Record<string, string> {
   const out: Record<string, string> = {};
   if (!TS_FILE.test(entry)) return out;
   // Loaded lazily: only TypeScript stages need the compiler, and then once per server.
-  const { transpileTypeScript } = require("../../src/pipelines/typescript") as typeof import("../../src/pipelines/typescript");
+  const { transpileTypeScript } = require("./typescript") as typeof import("./typescript");
   const queue = [entry];
   while (queue.length > 0 && Object.keys(out).length < MAX_FILES) {
     const file = queue.shift()!;
@@ -69,7 +69,7 @@ export function registerTranspiled(transpiled: Record<string, string>): void {
   const compile = (m: NodeModule, filename: string) => {
     let js = transpiled[filename];
     if (js === undefined) {
-      fallback ??= (require("../../src/pipelines/typescript") as typeof import("../../src/pipelines/typescript")).transpileTypeScript;
+      fallback ??= (require("./typescript") as typeof import("./typescript")).transpileTypeScript;
       js = fallback(readFileSync(filename, "utf8"), filename);
     }
     (m as unknown as { _compile(code: string, filename: string): void })._compile(js, filename);

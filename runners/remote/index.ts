@@ -19,14 +19,14 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { runKindOf, type ResolvedInput, type Runner, type StageOutcome, type StageTask } from "../contract";
+import { runKindOf, type ResolvedInput, type Runner, type StageOutcome, type StageRun, type StageTask } from "../contract";
 import { FailureType } from "../failures";
 import { type OperatorRef, createLocalRunner } from "../local";
 import type { WarmPoolOptions } from "../local/warm-hosts";
 import { type StageIsolation } from "../sandbox";
 import { createProcessRunner, DEFAULT_ENV_PASSTHROUGH } from "../process";
 import { maskingReporter, maskOutcome, secretMasker } from "../secret-mask";
-import type { ArtifactKind, StageRun } from "../../src/pipelines/spec";
+import type { ArtifactKind } from "../../src/artifacts/kind";
 import {
   type Completion,
   completeStageRun,

@@ -9,8 +9,10 @@ import { expressMiddleware } from "@as-integrations/express5";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { AUTH_CHANGED } from "../auth/auth.service";
 import { type Database, openDatabase } from "../db/data-source";
+import { entities } from "./entities";
 import { migrate, migrationsApplied } from "../db/migrate";
 import { type RunEngine, startEmbeddedEngine, registerArtifactTransfer } from "../runs";
+import { DATA_PLANE_OPERATORS } from "../operators/catalog";
 import { type TriggerService, EVENT_HOOK_PATH, registerEventHook, startTriggerService } from "../triggers";
 import { registerDatasetUploads } from "../datasets/upload";
 import { registerModelFileRoutes } from "../registry/routes";
@@ -63,7 +65,8 @@ type SluiceContext = RequestContext & { trace: OperationTrace };
 /** Opens the database, migrates, bootstraps the admin, and serves HTTP and WebSocket. */
 export async function startServer(config: SluiceConfig, options: StartOptions = {}): Promise<RunningServer> {
   const log = options.log ?? createLogger(config.logLevel);
-  const db = options.db ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize }));
+  const db =
+    options.db ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, entities }));
   const applied = await migrate(db);
   if (applied.length > 0) log.info({ migrations: applied }, "applied migrations");
   const opened = await openServices(config, db, log);
@@ -208,7 +211,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
     if (!options.db) await db.close();
     throw err;
   }
-  const engine = startEmbeddedEngine(services, config, opened, log);
+  const engine = startEmbeddedEngine(services, config, opened, log, DATA_PLANE_OPERATORS);
   // Without an engine of its own, the server still takes back the leases of remote runners that died.
   services.agents.start({ sweepLeases: !engine, log: log.child({ component: "agents" }) });
   const triggers = await startTriggerService(services, log);

@@ -1,6 +1,6 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from "typeorm";
 import type { JsonObject } from "../db/json";
-import type { ArtifactKind } from "../pipelines/spec";
+import type { ArtifactKind } from "./kind";
 
 /**
  * A recorded output: what kind it is, where its bytes are (content-addressed, so equal content

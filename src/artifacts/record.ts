@@ -1,6 +1,6 @@
 import type { EntityManager } from "typeorm";
 import { ArtifactRow } from "./artifact.entity";
-import type { ArtifactKind } from "../pipelines/spec";
+import type { ArtifactKind } from "./kind";
 import type { StoredObject } from "./store";
 
 /**

@@ -1,6 +1,6 @@
 import { loadConfig } from "../app/config";
 import { createLogger } from "../kernel/logger";
-import { startServingReplica } from "../serving/replica";
+import { startServingReplica } from "../app/serving-replica";
 
 export interface ServeFlags {
   port?: string;
@@ -9,7 +9,7 @@ export interface ServeFlags {
 
 /**
  * `sluice serve`: a stateless serving replica over the control plane's PostgreSQL database
- * (src/serving/replica.ts). Serves until SIGTERM or SIGINT, then drains and exits 0; a second
+ * (src/app/serving-replica.ts). Serves until SIGTERM or SIGINT, then drains and exits 0; a second
  * signal exits at once with 1.
  */
 export async function serveCommand(flags: ServeFlags): Promise<void> {

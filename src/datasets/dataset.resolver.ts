@@ -6,7 +6,7 @@ import { captureErrors } from "../kernel/graphql/results";
 import { type MutationScope, prepareMutation, runMutation } from "../kernel/mutation";
 import { ArtifactRow } from "../artifacts/artifact.entity";
 import { Permission } from "../kernel/roles";
-import { Artifact } from "../runs";
+import { Artifact } from "../artifacts/artifact.types";
 import { SchemaPolicyError } from "./dataset.errors";
 import {
   CreateDatasetInput,

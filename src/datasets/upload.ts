@@ -6,8 +6,8 @@ import type { Logger } from "pino";
 import { InvalidInputError, NotFoundError } from "../kernel/errors";
 import { httpContext, receiveBody, sendError } from "../kernel/http";
 import { type MutationScope, prepareMutation, runMutation } from "../kernel/mutation";
+import type { AppServices } from "../kernel/context";
 import type { RequestRateLimiter } from "../kernel/rate-limit";
-import type { Services } from "../app/services";
 import { Permission } from "../kernel/roles";
 import { SchemaPolicyError } from "./dataset.errors";
 import { expandUpload } from "./upload-expansion";
@@ -24,7 +24,7 @@ const FORMATS = ["csv", "parquet", "jsonl"] as const;
  */
 export function registerDatasetUploads(
   app: Express,
-  deps: { services: Services; limiter: RequestRateLimiter; log: Logger; maxBytes: number },
+  deps: { services: AppServices; limiter: RequestRateLimiter; log: Logger; maxBytes: number },
 ): void {
   app.post("/datasets/:id/uploads", async (req, res) => {
     let scratch: string | undefined;

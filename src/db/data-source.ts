@@ -1,8 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
-import { DataSource } from "typeorm";
+import { DataSource, type DataSourceOptions } from "typeorm";
 import { migrations } from "../../migrations";
-import { entities } from "./entities";
 import { openPGlite, pgliteDriverModule } from "./pglite-pool";
 
 /** Which engine holds the data: the embedded PGlite or a PostgreSQL server. */
@@ -15,6 +14,11 @@ export interface DatabaseOptions {
   dataDir: string;
   /** Connections in the PostgreSQL pool. @default 10 */
   poolSize?: number;
+  /**
+   * Every TypeORM entity class. The list is composed by the caller (`src/app/entities.ts`):
+   * storage sits below the capabilities and so cannot import their rows itself.
+   */
+  entities: NonNullable<DataSourceOptions["entities"]>;
 }
 
 /** Connection counts for the `/metrics` gauges; the same shape for both engines. */
@@ -47,7 +51,7 @@ interface PoolCounters {
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const common = {
     type: "postgres" as const,
-    entities,
+    entities: options.entities,
     migrations,
     migrationsTableName: "migrations",
     migrationsTransactionMode: "each" as const,

@@ -16,7 +16,7 @@ import { queryJson, sqlString, withDuckDb } from "../datasets/columnar/duckdb";
 import type { FeatureView } from "../features/definition";
 import { materializeOffline } from "../features/offline";
 import { buildTrainingSet } from "../features/training-set";
-import { registerTypeScript } from "../pipelines/typescript";
+import { registerTypeScript } from "../../runners/local/typescript";
 
 /** One replayed flight: its id, month (`2001-03`), the model's inputs, and whether it left > 15 min late. */
 export interface ReplayFlight {

@@ -4,6 +4,9 @@
  * inside a stage runner, a test, or a benchmark alike.
  */
 
+// Lives with the registry (below evaluation): a model version stores the same flat metrics.
+export { finiteMetrics } from "../registry/metrics";
+
 /** Ground-truth labels: class indices (0/1 for binary) or, for regression, real values. */
 export type Labels = Int32Array | Float64Array;
 
@@ -86,13 +89,4 @@ export function takeRows(values: Float64Array, k: number, indices: Int32Array): 
   const out = new Float64Array(indices.length * k);
   for (let i = 0; i < indices.length; i++) out.set(values.subarray(indices[i] * k, indices[i] * k + k), i * k);
   return out;
-}
-
-/**
- * The finite numbers of a metrics object: what can be stored as a model version's or report's
- * flat metrics (a null AUC of a one-class slice, NaN or Infinity are dropped).
- */
-export function finiteMetrics(value: unknown): Record<string, number> {
-  if (!value || typeof value !== "object") return {};
-  return Object.fromEntries(Object.entries(value).filter((e): e is [string, number] => typeof e[1] === "number" && Number.isFinite(e[1])));
 }

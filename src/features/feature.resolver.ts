@@ -7,7 +7,7 @@ import { type MutationScope, prepareMutation, runMutation } from "../kernel/muta
 import { ArtifactRow } from "../artifacts/artifact.entity";
 import { Permission } from "../kernel/roles";
 import { Dataset, DatasetVersion } from "../datasets/dataset.types";
-import { Artifact } from "../runs";
+import { Artifact } from "../artifacts/artifact.types";
 import {
   BuildTrainingSetInput,
   BuildTrainingSetPayload,

@@ -1,8 +1,10 @@
 import type { Logger } from "pino";
 import { SluiceError } from "../kernel/errors";
 import { runSystemChange, type SystemTx } from "../events/system-change";
-import type { Services } from "../app/services";
-import type { PreparedModel } from "../registry/registry.service";
+import type { Database } from "../db/data-source";
+import type { EventBus } from "../events/event-bus";
+import type { StageFailure } from "../../runners/contract";
+import type { PreparedModel, RegistryService } from "../registry/registry.service";
 import { RegisteredModelRow } from "../registry/registered-model.entity";
 import { ModelVersionRow } from "../registry/model-version.entity";
 import { RegistryEvents } from "../registry/registry.service";
@@ -20,7 +22,7 @@ import {
   StageRunRow,
 } from "../runs";
 import { ApprovalRequestRow, GateWaitRow } from "./approval-request.entity";
-import { GovernanceEvents } from "./governance.service";
+import { GovernanceEvents, type GovernanceService } from "./governance.service";
 
 /** Failure types of a gate stage; none is retried. */
 export const GateFailures = {
@@ -50,6 +52,14 @@ type Preparation = { kind: "none" } | { kind: "prepared"; prepared: PreparedMode
  * sweep expires overdue requests and catches anything an event missed, e.g. across a restart.
  * Every step is idempotent and guarded by the stage run's row lock, so servers may race.
  */
+/** What settling gates uses of the server. */
+export interface GateKeeperDeps {
+  db: Database;
+  events: EventBus;
+  governance: GovernanceService;
+  registry: RegistryService;
+}
+
 export class GateKeeper {
   private active = false;
   private timer: NodeJS.Timeout | undefined;
@@ -57,7 +67,7 @@ export class GateKeeper {
   private queue: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly services: Services,
+    private readonly services: GateKeeperDeps,
     private readonly log: Logger,
     private readonly sweepMs: number,
   ) {}
@@ -300,7 +310,7 @@ export class GateKeeper {
 }
 
 /** Starts settling gates in this server process. */
-export function startGateKeeper(services: Services, log: Logger, sweepMs: number): GateKeeper {
+export function startGateKeeper(services: GateKeeperDeps, log: Logger, sweepMs: number): GateKeeper {
   const keeper = new GateKeeper(services, log.child({ component: "gates" }), sweepMs);
   keeper.start();
   return keeper;

@@ -1,6 +1,10 @@
 import Ajv, { type ErrorObject } from "ajv";
 import { InvalidInputError, type InputProblem } from "../kernel/errors";
 import { formatFieldPath, segmentsOfPointer } from "../pipelines/field-path";
+import { isLowerBetter } from "../evaluation/metric-direction";
+
+// Policy rules compare metrics in the direction they improve; re-exported for policy readers.
+export { isLowerBetter };
 
 /**
  * Model governance policies: their types, checking an untrusted definition into a normalized
@@ -229,14 +233,6 @@ function dedupe(problems: InputProblem[]): InputProblem[] {
 
 // ---------------------------------------------------------------------------------------------
 // Evaluation
-
-const LOWER_IS_BETTER = new Set(["log_loss", "brier_score", "rmse", "mse", "mae", "mape"]);
-
-/** Whether a smaller value of this metric is better: errors and losses, by name. */
-export function isLowerBetter(metric: string): boolean {
-  const m = metric.toLowerCase();
-  return LOWER_IS_BETTER.has(m) || m.endsWith("_loss") || m.endsWith("_error");
-}
 
 /**
  * Metrics are floating point, so `0.83 - 0.82` is 0.00999…; without a tolerance a candidate that

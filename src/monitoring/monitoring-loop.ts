@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { Services } from "../app/services";
+import type { MonitoringService } from "./monitoring.service";
 
 /**
  * Closes due windows of every enabled monitor, every `intervalMs`, in the process that leads
@@ -13,7 +13,7 @@ export class MonitoringLoop {
   private active = false;
 
   constructor(
-    private readonly services: Services,
+    private readonly services: { monitoring: MonitoringService },
     private readonly isLeader: () => boolean,
     private readonly intervalMs: number,
     private readonly log: Logger,

@@ -3,7 +3,6 @@ import type { EntityManager } from "typeorm";
 import { ConflictError, type InputProblem, NotFoundError } from "../kernel/errors";
 import type { MutationTx } from "../kernel/mutation";
 import { type Page, type PageArgs, paginate, type SortSpec } from "../kernel/pagination";
-import type { Services } from "../app/services";
 import type { ArtifactStore } from "../artifacts/store";
 import type { Database } from "../db/data-source";
 import type { DatasetService } from "../datasets/dataset.service";
@@ -20,7 +19,7 @@ import {
 import { checkMonitorSettings, fail, type FeatureOverrideInput, overridesObject, VARIANTS } from "./monitors/monitor-input";
 import { ReferenceService } from "./references/reference.service";
 import { ModelVersionRow } from "../registry/model-version.entity";
-import { WindowCloser } from "./windows/window-closer";
+import { WindowCloser, type WindowCloserDeps } from "./windows/window-closer";
 
 type WriteTx = Pick<MutationTx, "manager" | "emit" | "caller">;
 
@@ -97,7 +96,7 @@ export class MonitoringService {
   }
 
   /** The window closer needs every service (the prediction log, events): bound once they exist. */
-  bind(services: Services, log: Logger): void {
+  bind(services: WindowCloserDeps, log: Logger): void {
     this.closer = new WindowCloser(services, this.references, { maxRows: this.maxWindowRows }, log);
   }
 

@@ -1,10 +1,12 @@
 import type { Logger } from "pino";
 import type { Notification, NotifierPlugin } from "../../plugins/notifier";
-import type { Services } from "../app/services";
+import type { Database } from "../db/data-source";
+import type { EventBus } from "../events/event-bus";
+import type { SecretService } from "../secrets/secret.service";
 import { EventRow } from "../events/event.entity";
 import { matchesAny } from "./event-pattern";
 import { NotificationChannelRow } from "./notification-channel.entity";
-import { NotificationEvents } from "./notification.service";
+import { NotificationEvents, type NotificationService } from "./notification.service";
 import { notifierPlugin } from "./notifiers";
 import { type NextStep, type RetryPolicy, nextStep } from "./retry-policy";
 
@@ -18,6 +20,15 @@ const SWEEP_PAGE = 1000;
  * timeout), so that only a sender that died loses it, and another process then takes it.
  */
 const LEASE_SECONDS = 60;
+
+/** What delivering notifications uses of the server, with its retry settings. */
+export interface DispatcherDeps {
+  db: Database;
+  events: EventBus;
+  notifications: NotificationService;
+  secrets: SecretService;
+  config: { notifyRetryMs: number; notifyMaxAttempts: number };
+}
 
 export interface DispatcherOptions {
   retry: RetryPolicy;
@@ -71,7 +82,7 @@ export class NotificationDispatcher {
   private readonly concurrency: number;
 
   constructor(
-    private readonly services: Services,
+    private readonly services: DispatcherDeps,
     private readonly log: Logger,
     private readonly options: DispatcherOptions,
   ) {
@@ -372,7 +383,7 @@ export class NotificationDispatcher {
 }
 
 /** Starts the notification dispatcher of a server process. */
-export async function startNotificationDispatcher(services: Services, log: Logger): Promise<NotificationDispatcher> {
+export async function startNotificationDispatcher(services: DispatcherDeps, log: Logger): Promise<NotificationDispatcher> {
   const { notifyRetryMs, notifyMaxAttempts } = services.config;
   const dispatcher = new NotificationDispatcher(services, log.child({ component: "notifications" }), {
     retry: { baseMs: notifyRetryMs, maxAttempts: notifyMaxAttempts },

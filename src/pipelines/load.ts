@@ -4,7 +4,7 @@ import path from "node:path";
 import YAML from "yaml";
 import { ErrorCode, InvalidInputError, SluiceError, type InputProblem } from "../kernel/errors";
 import type { NormalizedPipelineSpec } from "./spec";
-import { registerTypeScript } from "./typescript";
+import { registerTypeScript } from "../../runners/local/typescript";
 import { validatePipelineSpec } from "./validate";
 
 /**

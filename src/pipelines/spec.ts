@@ -3,27 +3,18 @@
  * or as the same object in JSON/YAML. Pure types and constructors, no I/O.
  */
 
-/**
- * What an artifact is. Outputs declare their kind; an input wired with `from` takes the kind of the
- * output it names, and an input given a stored `artifact` states the kind that artifact must have.
- */
-export type ArtifactKind = "Dataset" | "FeatureSet" | "Model" | "Report" | "Metrics" | "File";
-export const ARTIFACT_KINDS: readonly ArtifactKind[] = ["Dataset", "FeatureSet", "Model", "Report", "Metrics", "File"];
+// Artifact kinds belong to the artifact store and a stage's `run` to the runners, both below the
+// pipelines; the spec re-exports them so authors import one module.
+import { ARTIFACT_KINDS, type ArtifactKind } from "../artifacts/kind";
+import type { StageRun } from "../../runners/contract";
+
+export { ARTIFACT_KINDS, type ArtifactKind, type StageRun };
 
 /**
  * A JSON Schema, as accepted by ajv: draft-07 unless its `$schema` names draft 2019-09 or 2020-12.
  * Unknown keywords and formats are refused (ajv's strict mode), so a typo does not pass silently.
  */
 export type JsonSchema = Record<string, unknown>;
-
-/** What a stage runs: exactly one of a built-in operator, a TypeScript/JS module, or a command. */
-export type StageRun =
-  /** A built-in operator by name, e.g. `noop`, `ingest`, `validate`. */
-  | { operator: string }
-  /** A module (path relative to the spec file) whose `export` is the stage function. `export` @default "default" */
-  | { module: string; export?: string; codeVersion?: string }
-  /** A command and its arguments, run by the process runner; `codeVersion` names the code for caching. */
-  | { command: string[]; cwd?: string; env?: Record<string, string>; codeVersion?: string };
 
 /** Where an input comes from: another stage's output, an artifact already stored, or a deployment. */
 export type InputRef =

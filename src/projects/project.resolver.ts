@@ -5,7 +5,6 @@ import { InvalidInputError } from "../kernel/errors";
 import { captureErrors } from "../kernel/graphql/results";
 import { runMutation } from "../kernel/mutation";
 import { Permission } from "../kernel/roles";
-import { RoleBinding } from "../auth/auth.types";
 import type { EventRow } from "../events/event.entity";
 import {
   CreateProjectInput,
@@ -60,12 +59,6 @@ export class ProjectResolver {
       projectSort(orderBy),
     );
     return ProjectConnection.from(result, Project.from);
-  }
-
-  @FieldResolver(() => [RoleBinding], { description: "Who holds which role in this project." })
-  async roleBindings(@Root() project: Project, @Ctx() ctx: RequestContext): Promise<RoleBinding[]> {
-    ctx.authz.require(Permission.READ, project.id);
-    return (await ctx.services.auth.bindingsInProject(project.id)).map(RoleBinding.from);
   }
 
   @Mutation(() => ProjectResult, { description: "Creates a project. Needs a global EDITOR or ADMIN role." })

@@ -1,6 +1,6 @@
 import type { EntityManager, Repository } from "typeorm";
-import { finiteMetrics } from "../evaluation/common";
 import { ConflictError, InvalidInputError, NotFoundError, type InputProblem } from "../kernel/errors";
+import type { EventDraft } from "../kernel/ledger";
 import type { MutationTx } from "../kernel/mutation";
 import type { SystemTx } from "../events/system-change";
 import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";
@@ -10,8 +10,7 @@ import type { ArtifactStore, StoredObject } from "../artifacts/store";
 import type { Database } from "../db/data-source";
 import type { JsonObject } from "../db/json";
 import { escapeLike } from "../kernel/sql-text";
-import type { EvaluationService } from "../evaluation/evaluation.service";
-import type { GovernanceService } from "../governance/governance.service";
+import { finiteMetrics } from "./metrics";
 import { lockWritableProject } from "../projects/project.service";
 import { ModelAliasHistoryRow, ModelAliasRow } from "./model-alias.entity";
 import { type ModelVersionStatus, ModelVersionRow } from "./model-version.entity";
@@ -74,14 +73,35 @@ function checkMetrics(metrics: Record<string, unknown> | null | undefined): Reco
  * lineage) and aliases that move atomically and keep their history. Decisions on a version's
  * status belong to governance; the registry only records them.
  */
+/**
+ * Links a new version to the evaluation reports of its file and answers the newest one's metrics
+ * (null: none). The evaluation service implements it; it sits above the registry, so the app
+ * passes it in.
+ */
+export interface VersionEvaluations {
+  linkToVersion(manager: EntityManager, artifactId: string, versionId: string): Promise<Record<string, number> | null>;
+}
+
+/**
+ * Judges a new version by its model's policy in the registering transaction and sets its status.
+ * The governance service implements it (above the registry; the app passes it in).
+ */
+export interface VersionJudge {
+  onVersionRegistered(
+    tx: { manager: EntityManager; emit(event: EventDraft): void },
+    version: ModelVersionRow,
+    model: RegisteredModelRow,
+  ): Promise<unknown>;
+}
+
 export class RegistryService {
   constructor(
     private readonly db: Database,
     private readonly store: ArtifactStore,
     /** Links a new version to the evaluation reports of its file. */
-    private readonly evaluation?: EvaluationService,
+    private readonly evaluation?: VersionEvaluations,
     /** Judges each new version by its model's policy (and sets its status). */
-    private readonly governance?: GovernanceService,
+    private readonly governance?: VersionJudge,
     /** Bounds of the output check every new version's file passes (output-check.ts). */
     private readonly outputCheck: OutputCheckSettings = DEFAULT_OUTPUT_CHECK,
   ) {}

@@ -7,8 +7,8 @@ import type { Logger } from "pino";
 import { InvalidInputError, NotFoundError } from "../kernel/errors";
 import { httpContext, receiveBody, sendError } from "../kernel/http";
 import { type MutationScope, prepareMutation, runMutation } from "../kernel/mutation";
+import type { AppServices } from "../kernel/context";
 import type { RequestRateLimiter } from "../kernel/rate-limit";
-import type { Services } from "../app/services";
 import { Permission } from "../kernel/roles";
 
 /**
@@ -21,7 +21,7 @@ import { Permission } from "../kernel/roles";
  */
 export function registerModelFileRoutes(
   app: Express,
-  deps: { services: Services; limiter: RequestRateLimiter; log: Logger; maxBytes: number },
+  deps: { services: AppServices; limiter: RequestRateLimiter; log: Logger; maxBytes: number },
 ): void {
   app.post("/registered-models/:id/versions", async (req, res) => {
     let scratch: string | undefined;

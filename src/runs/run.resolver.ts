@@ -5,7 +5,7 @@ import { PageArgsInput } from "../kernel/graphql/connection";
 import { captureErrors } from "../kernel/graphql/results";
 import { runMutation } from "../kernel/mutation";
 import { ArtifactRow } from "../artifacts/artifact.entity";
-import { StageRunInputRow } from "../artifacts/stage-run-input.entity";
+import { StageRunInputRow } from "./stage-run-input.entity";
 import { Permission } from "../kernel/roles";
 import type { EventRow } from "../events/event.entity";
 import { Pipeline, PipelineVersion } from "../pipelines/pipeline.types";

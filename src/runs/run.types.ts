@@ -2,7 +2,7 @@ import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 import { Connection, OrderBy } from "../kernel/graphql/connection";
 import { MutationResult } from "../kernel/graphql/results";
-import type { ArtifactRow } from "../artifacts/artifact.entity";
+import { Artifact } from "../artifacts/artifact.types";
 import type { EventRow } from "../events/event.entity";
 import type { RunMetricRow } from "./streams/run-metric.entity";
 import { RUN_STATUSES, STAGE_STATUSES, type RunStatus, type StageStatus, type TriggerKind } from "./engine/run-state";
@@ -10,6 +10,8 @@ import type { RunRow } from "./run.entity";
 import type { StageAttemptRow } from "./stage-attempt.entity";
 import type { StageLogRow } from "./streams/stage-log.entity";
 import type { StageRunRow } from "./stage-run.entity";
+
+export { Artifact };
 
 const asEnum = <T extends string>(values: readonly T[]) => Object.fromEntries(values.map((v) => [v, v])) as Record<T, T>;
 export const RunStatusEnum = asEnum(RUN_STATUSES);
@@ -204,53 +206,6 @@ export class StageAttempt {
 
   static from(row: StageAttemptRow): StageAttempt {
     return Object.assign(new StageAttempt(), row);
-  }
-}
-
-@ObjectType({ description: "A recorded output: content-addressed bytes, their kind, and their lineage." })
-export class Artifact {
-  @Field(() => ID)
-  id: string;
-
-  @Field(() => ID)
-  projectId: string;
-
-  @Field()
-  kind: string;
-
-  @Field({
-    description:
-      "Where a client reads the content: the server's `/artifacts/{id}/content` route. The store's own location stays inside the server.",
-  })
-  uri: string;
-
-  @Field({ description: "`sha256:<hex>` of the content." })
-  hash: string;
-
-  @Field(() => Float, { description: "Bytes." })
-  size: number;
-
-  @Field()
-  isDirectory: boolean;
-
-  @Field(() => GraphQLJSONObject)
-  metadata: Record<string, unknown>;
-
-  @Field(() => ID, { nullable: true, description: "The stage run that produced it." })
-  producedBy: string | null;
-
-  @Field(() => ID, { nullable: true })
-  runId: string | null;
-
-  @Field(() => String, { nullable: true })
-  outputName: string | null;
-
-  @Field()
-  createdAt: Date;
-
-  static from(row: ArtifactRow): Artifact {
-    // The stored uri names the server's artifact folder: never part of an answer.
-    return Object.assign(new Artifact(), { ...row, uri: `/artifacts/${row.id}/content`, size: Number(row.size) });
   }
 }
 

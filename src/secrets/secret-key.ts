@@ -2,7 +2,6 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "pino";
-import type { SluiceConfig } from "../app/config";
 import { KEY_BYTES, type SecretKey, secretKeyOf } from "./cipher";
 
 /** Where the key comes from: `SLUICE_SECRET_KEY`, the key file in the data dir, or this process only. */
@@ -10,6 +9,16 @@ export type SecretKeySource = "env" | "file" | "memory";
 
 /** Name of the key file in the data dir, used when `SLUICE_SECRET_KEY` is unset. */
 export const KEY_FILE = "secret.key";
+
+/** Where the key may come from (the server's configuration has these). */
+export interface SecretKeySettings {
+  /** `SLUICE_SECRET_KEY`, decoded; undefined when unset. */
+  readonly secretKey: Buffer | undefined;
+  /** The data folder holding the key file, or `memory://`. */
+  readonly dataDir: string;
+  /** Set when the database is PostgreSQL (shared by several servers). */
+  readonly databaseUrl: string | undefined;
+}
 
 /**
  * The key secrets are encrypted under, chosen at start:
@@ -26,7 +35,7 @@ export const KEY_FILE = "secret.key";
  * @throws Error when the key file exists but does not hold 32 bytes in base64.
  */
 export async function loadSecretKey(
-  config: Pick<SluiceConfig, "secretKey" | "dataDir" | "databaseUrl">,
+  config: SecretKeySettings,
   log: Pick<Logger, "warn">,
 ): Promise<{ key: SecretKey; source: SecretKeySource }> {
   if (config.secretKey) return { key: secretKeyOf(config.secretKey), source: "env" };

@@ -20,7 +20,7 @@ import fs from "node:fs";
 import path from "node:path";
 import express, { type Express, type Request, type Response } from "express";
 import type { Logger } from "pino";
-import { Authorizer } from "../kernel/context";
+import { type AppServices, Authorizer } from "../kernel/context";
 import {
   ErrorCode,
   HTTP_STATUS,
@@ -31,7 +31,6 @@ import {
   UnauthenticatedError,
 } from "../kernel/errors";
 import type { RequestRateLimiter } from "../kernel/rate-limit";
-import type { Services } from "../app/services";
 import type { Caller } from "../kernel/principal";
 import { Permission, allowedProjects } from "../kernel/roles";
 import { bearerToken } from "../kernel/token";
@@ -45,7 +44,7 @@ const NAME_CACHE_MS = 10_000;
 
 export function registerServingRoutes(
   app: Express,
-  deps: { services: Services; limiter: RequestRateLimiter; log: Logger; bodyLimitBytes: number; isReady: () => boolean },
+  deps: { services: AppServices; limiter: RequestRateLimiter; log: Logger; bodyLimitBytes: number; isReady: () => boolean },
 ): void {
   const { services, log } = deps;
   const projectIds = new Map<string, { id: string | null; until: number }>();

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import { ErrorCode, InvalidInputError, NotFoundError, SluiceError } from "../kernel/errors";
 import { runSystemChange } from "../events/system-change";
-import type { Services } from "../app/services";
+import type { TriggerDeps } from "./deps";
 import { returnedRows } from "../kernel/sql-text";
 import { EventRow } from "../events/event.entity";
 import type { EventDraft } from "../events/event.store";
@@ -24,7 +24,7 @@ export interface FiredResult {
   detail: Record<string, unknown>;
 }
 
-type FireServices = Pick<Services, "db" | "events" | "runs">;
+type FireServices = Pick<TriggerDeps, "db" | "events" | "runs">;
 
 /** The dedupe key of a schedule's tick: one fire per schedule and scheduled instant. */
 export function scheduleFireKey(scheduleId: string, scheduledFor: Date): string {

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { Services } from "../app/services";
+import type { TriggerDeps } from "./deps";
 import { EventRow } from "../events/event.entity";
 import { REPLAY_PAGE } from "../events/stream-subscription";
 import { EventRuleRow } from "./event-rule.entity";
@@ -54,7 +54,7 @@ export class EventRuleMatcher {
   private sweeping: Promise<void> | undefined;
 
   constructor(
-    private readonly services: Services,
+    private readonly services: TriggerDeps,
     private readonly log: Logger,
     private readonly options: RuleMatcherOptions,
   ) {}

@@ -1,6 +1,6 @@
 import { type ScheduledTask, createTask } from "node-cron";
 import type { Logger } from "pino";
-import type { Services } from "../app/services";
+import type { TriggerDeps } from "./deps";
 import { latestMissedFire, shortestInterval } from "./cron";
 import { fireSchedule, retryTransient } from "./fire";
 import { ScheduleRow } from "./schedule.entity";
@@ -31,7 +31,7 @@ export class ScheduleTicker {
   private readonly tooFrequent = new Map<string, string>();
 
   constructor(
-    private readonly services: Services,
+    private readonly services: TriggerDeps,
     private readonly log: Logger,
     private readonly options: ScheduleTickerOptions,
   ) {}

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { Services } from "../app/services";
+import type { TriggerDeps } from "./deps";
 import { LeaderElection } from "./leader";
 import { EventRuleMatcher } from "./rule-matcher";
 import { ScheduleTicker } from "./schedule-ticker";
@@ -32,7 +32,7 @@ export class TriggerService {
   private readonly resolved: Required<Omit<TriggerServiceOptions, "alwaysLeader">>;
 
   constructor(
-    private readonly services: Services,
+    private readonly services: TriggerDeps,
     private readonly log: Logger,
     options: TriggerServiceOptions = {},
   ) {
@@ -89,7 +89,7 @@ export class TriggerService {
 }
 
 /** Starts the trigger service of a server process. */
-export async function startTriggerService(services: Services, log: Logger, options?: TriggerServiceOptions): Promise<TriggerService> {
+export async function startTriggerService(services: TriggerDeps, log: Logger, options?: TriggerServiceOptions): Promise<TriggerService> {
   const service = new TriggerService(services, log.child({ component: "triggers" }), options);
   await service.start();
   return service;

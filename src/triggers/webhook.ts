@@ -2,17 +2,17 @@ import { randomUUID } from "node:crypto";
 import express, { type Express, type Request, type Response } from "express";
 import type { Logger } from "pino";
 import { authenticate } from "../kernel/authenticate";
-import { Authorizer, type RequestContext } from "../kernel/context";
+import { type AppServices, Authorizer, type RequestContext } from "../kernel/context";
 import { ErrorCode, HTTP_STATUS, InvalidInputError, SluiceError } from "../kernel/errors";
 import type { RequestRateLimiter } from "../kernel/rate-limit";
-import type { Services } from "../app/services";
 import { emitCustomEvent } from "./event-rule.resolver";
 
 /** Where external systems post events. */
 export const EVENT_HOOK_PATH = "/hooks/events";
 
 export interface EventHookOptions {
-  services: Services;
+  /** The request context's services: the hook runs the `emitEvent` mutation. */
+  services: AppServices;
   limiter: RequestRateLimiter;
   log: Logger;
   /** Largest body accepted, as for /graphql (`SLUICE_BODY_LIMIT`). */

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, it } from "node:test";
 import { Client as PgClient } from "pg";
 import { type Database, openDatabase } from "../../src/db/data-source";
+import { entities } from "../../src/app/entities";
 import { createTestDatabase, type TestDatabase } from "../helpers/database";
 import { seedCaller, seedProject } from "../helpers/fixtures";
 import { dataOf, startTestServer, type GqlResponse, type TestServer } from "../helpers/server";
@@ -392,7 +393,7 @@ describe("admin bootstrap", () => {
   let first: TestServer | undefined;
   before(async () => {
     testDb = await createTestDatabase();
-    db = await openDatabase({ databaseUrl: testDb.url, dataDir: "memory://" });
+    db = await openDatabase({ databaseUrl: testDb.url, dataDir: "memory://", entities });
     first = await startTestServer({ db, testDb, env: { SLUICE_ADMIN_TOKEN: undefined } });
   });
   after(async () => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { openDatabase } from "../../src/db/data-source";
+import { entities } from "../../src/app/entities";
 import { migrate, migrationsApplied } from "../../src/db/migrate";
 import { migrations } from "../../migrations";
 import { createTestDatabase } from "../helpers/database";
@@ -10,7 +11,7 @@ const onPostgres = Boolean(process.env.DATABASE_URL);
 describe("migrations", () => {
   it("installs the schema; running again does no harm", async () => {
     const testDb = await createTestDatabase();
-    const db = await openDatabase({ databaseUrl: testDb.url, dataDir: "memory://" });
+    const db = await openDatabase({ databaseUrl: testDb.url, dataDir: "memory://", entities });
     try {
       assert.equal(await migrationsApplied(db), false);
       const first = await migrate(db);
@@ -25,7 +26,7 @@ describe("migrations", () => {
 
   it("leaves the entities with no pending schema diff", async () => {
     const testDb = await createTestDatabase();
-    const db = await openDatabase({ databaseUrl: testDb.url, dataDir: "memory://" });
+    const db = await openDatabase({ databaseUrl: testDb.url, dataDir: "memory://", entities });
     try {
       await migrate(db);
       const diff = await db.dataSource.driver.createSchemaBuilder().log();
@@ -42,7 +43,7 @@ describe("migrations", () => {
 
   it("needs no database extension (gen_random_uuid is built in)", async () => {
     const testDb = await createTestDatabase();
-    const db = await openDatabase({ databaseUrl: testDb.url, dataDir: "memory://" });
+    const db = await openDatabase({ databaseUrl: testDb.url, dataDir: "memory://", entities });
     try {
       await migrate(db);
       const rows: Array<{ extname: string }> = await db.dataSource.query("SELECT extname FROM pg_extension ORDER BY extname");
@@ -58,8 +59,8 @@ describe("migrations", () => {
 
   it("lets two servers migrate one database at once", { skip: onPostgres ? false : "PGlite belongs to one process" }, async () => {
     const testDb = await createTestDatabase();
-    const a = await openDatabase({ databaseUrl: testDb.url, dataDir: "memory://" });
-    const b = await openDatabase({ databaseUrl: testDb.url, dataDir: "memory://" });
+    const a = await openDatabase({ databaseUrl: testDb.url, dataDir: "memory://", entities });
+    const b = await openDatabase({ databaseUrl: testDb.url, dataDir: "memory://", entities });
     try {
       const [ra, rb] = await Promise.all([migrate(a), migrate(b)]);
       assert.equal(ra.length + rb.length, migrations.length, "each migration applied exactly once");

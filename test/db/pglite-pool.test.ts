@@ -4,12 +4,13 @@ import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { openDatabase } from "../../src/db/data-source";
+import { entities } from "../../src/app/entities";
 import { migrate } from "../../src/db/migrate";
 import { ProjectRow } from "../../src/projects/project.entity";
 
 describe("the embedded PGlite data source", () => {
   it("keeps a transaction's uncommitted rows from other callers, who wait for the session", async () => {
-    const db = await openDatabase({ databaseUrl: undefined, dataDir: "memory://" });
+    const db = await openDatabase({ databaseUrl: undefined, dataDir: "memory://", entities });
     try {
       await migrate(db);
       const repo = db.dataSource.getRepository(ProjectRow);
@@ -38,7 +39,7 @@ describe("the embedded PGlite data source", () => {
   });
 
   it("runs concurrent transactions one after another without mixing them", async () => {
-    const db = await openDatabase({ databaseUrl: undefined, dataDir: "memory://" });
+    const db = await openDatabase({ databaseUrl: undefined, dataDir: "memory://", entities });
     try {
       await migrate(db);
       await Promise.all(
@@ -62,11 +63,11 @@ describe("the embedded PGlite data source", () => {
   it("keeps its data in the data folder across a reopen", async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-pglite-"));
     try {
-      const first = await openDatabase({ databaseUrl: undefined, dataDir: dir });
+      const first = await openDatabase({ databaseUrl: undefined, dataDir: dir, entities });
       await migrate(first);
       await first.dataSource.getRepository(ProjectRow).save({ name: "persisted", description: "" });
       await first.close();
-      const second = await openDatabase({ databaseUrl: undefined, dataDir: dir });
+      const second = await openDatabase({ databaseUrl: undefined, dataDir: dir, entities });
       assert.deepEqual(await migrate(second), []);
       assert.equal(await second.dataSource.getRepository(ProjectRow).countBy({ name: "persisted" }), 1);
       await second.close();

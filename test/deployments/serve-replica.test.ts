@@ -5,7 +5,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { loadConfig } from "../../src/app/config";
 import { createLogger } from "../../src/kernel/logger";
-import { type RunningReplica, startServingReplica } from "../../src/serving/replica";
+import { type RunningReplica, startServingReplica } from "../../src/app/serving-replica";
 import { type RunningCli, sluice, startCli } from "../cli/cli";
 import { createTestDatabase, type TestDatabase } from "../helpers/database";
 import { seedProject } from "../helpers/fixtures";

@@ -1,5 +1,6 @@
 import "reflect-metadata";
 import { type Database, openDatabase } from "../../src/db/data-source";
+import { entities } from "../../src/app/entities";
 import { createTestDatabase, type TestDatabase } from "./database";
 
 /**
@@ -17,7 +18,7 @@ export interface SharedDatabase {
 /** A fresh in-memory PGlite, or a fresh PostgreSQL database when DATABASE_URL is set. */
 export async function openSharedDatabase(): Promise<SharedDatabase> {
   const testDb = await createTestDatabase();
-  const db = await openDatabase({ databaseUrl: testDb.url, dataDir: "memory://" });
+  const db = await openDatabase({ databaseUrl: testDb.url, dataDir: "memory://", entities });
   return {
     db,
     testDb,

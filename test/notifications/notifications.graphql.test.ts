@@ -4,6 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { generateSecret, verifyWebhook } from "../../plugins/webhook";
 import { runSystemChange } from "../../src/events/system-change";
 import { openDatabase, type Database } from "../../src/db/data-source";
+import { entities } from "../../src/app/entities";
 import { appendEvents } from "../../src/events/event.store";
 import { createTestDatabase, type TestDatabase } from "../helpers/database";
 import { seedCaller, seedProject } from "../helpers/fixtures";
@@ -334,7 +335,7 @@ describe("notification dispatch across a restart", () => {
   before(async () => {
     receiver = await TestReceiver.start();
     testDb = await createTestDatabase();
-    db = await openDatabase({ databaseUrl: testDb.url, dataDir: "memory://" });
+    db = await openDatabase({ databaseUrl: testDb.url, dataDir: "memory://", entities });
   });
   after(async () => {
     await db.close();

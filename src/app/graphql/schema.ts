@@ -4,6 +4,7 @@ import { GraphQLDateTime } from "graphql-scalars";
 import { buildSchema } from "type-graphql";
 import { AuditResolver } from "../../audit/audit.resolver";
 import { AuthResolver } from "../../auth/auth.resolver";
+import { ProjectRoleBindingsResolver } from "../../auth/project-role-bindings.resolver";
 import { DatasetResolver, DatasetVersionResolver } from "../../datasets/dataset.resolver";
 import {
   FeatureMaterializationResolver,
@@ -35,6 +36,7 @@ import { auditRefusedAttempt, auditRowsWritten, noteMutationResolverRan } from "
 /** Every resolver class, by capability. A new capability adds its resolvers here. */
 const resolvers = [
   ProjectResolver,
+  ProjectRoleBindingsResolver,
   DeploymentResolver,
   AuthResolver,
   AuditResolver,

@@ -1,7 +1,9 @@
 import type { EntityManager } from "typeorm";
 import type { Logger } from "pino";
 import type { SystemTx } from "../../events/system-change";
-import type { Services } from "../../app/services";
+import type { Database } from "../../db/data-source";
+import type { EventBus } from "../../events/event-bus";
+import type { MonitoringService } from "../monitoring.service";
 import { runSystemChange } from "../../events/system-change";
 import { ModelVersionRow } from "../../registry/model-version.entity";
 import type { ModelSignature } from "../../registry/signature";
@@ -15,6 +17,15 @@ import { type LabeledRow, livePerformance, PERFORMANCE_METRICS } from "./perform
 export const MonitoringEvents = {
   windowClosed: "monitoring.window.closed",
 } as const;
+
+/** What closing windows uses of the server. */
+export interface WindowCloserDeps {
+  db: Database;
+  events: EventBus;
+  monitoring: MonitoringService;
+  /** The prediction log, flushed before a window reads its rows (rows still queued would be missed). */
+  predictionLog: { log: { flush(): Promise<void> } };
+}
 
 export type CloseReason = "COUNT" | "TIME" | "MANUAL";
 
@@ -76,7 +87,7 @@ export class WindowCloser {
   private readonly references = new Map<string, { rowId: string; summary: ReferenceSummary; output: string | null; index: number }>();
 
   constructor(
-    private readonly services: Services,
+    private readonly services: WindowCloserDeps,
     private readonly referenceService: ReferenceService,
     private readonly settings: WindowSettings,
     private readonly log: Logger,

@@ -7,7 +7,6 @@
  */
 import type { Logger } from "pino";
 import { type EntityManager, In } from "typeorm";
-import type { SluiceConfig } from "../../app/config";
 import { ConflictError, ForbiddenError, InvalidInputError, type InputProblem } from "../../kernel/errors";
 import { runSystemChange } from "../../events/system-change";
 import { isUuid } from "../../kernel/ids";
@@ -132,7 +131,8 @@ export interface UploadedOutput {
 export interface AgentServiceDeps {
   db: Database;
   events: EventBus;
-  config: Pick<SluiceConfig, "leaseMs" | "labelLimits">;
+  /** Lease length, and how many attempts of each label may run at once (the server's settings). */
+  config: { leaseMs: number; labelLimits: Readonly<Record<string, number>> };
   /** The server's stage hooks, run when a remote runner completes a stage. */
   hooks?: StageHooks;
   /** Project secrets, decrypted for the stages that are granted some. */

@@ -27,17 +27,16 @@ import type { Express, Request, Response } from "express";
 import type { Logger } from "pino";
 import * as tar from "tar";
 import { authenticate } from "../../kernel/authenticate";
-import { Authorizer } from "../../kernel/context";
+import { type AppServices, Authorizer } from "../../kernel/context";
 import { ErrorCode, HTTP_STATUS, InvalidInputError, NotFoundError, SluiceError } from "../../kernel/errors";
 import type { RequestRateLimiter } from "../../kernel/rate-limit";
-import type { Services } from "../../app/services";
 import { ArtifactRow } from "../../artifacts/artifact.entity";
 import { removeTree } from "../../artifacts/tree";
 import { Permission } from "../../kernel/roles";
 import { isUuid } from "./agent.service";
 
 export interface ArtifactTransferOptions {
-  services: Services;
+  services: AppServices;
   limiter: RequestRateLimiter;
   log: Logger;
   /** Where uploads are written before they move into the artifact store (best on the store's filesystem). */

@@ -3,13 +3,28 @@ import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
 import type { Logger } from "pino";
 import type { Runner } from "../../../runners/contract";
+import type { OperatorRef } from "../../../runners/local";
+import type { ArtifactStore } from "../../artifacts/store";
 import { createLocalRunner } from "../../../runners/local";
-import { DATA_PLANE_OPERATORS } from "../../operators/catalog";
 import { createProcessRunner } from "../../../runners/process";
-import { stageIsolation } from "./isolation";
-import type { SluiceConfig } from "../../app/config";
-import type { Services } from "../../app/services";
-import { RunEngine } from "./engine";
+import { type IsolationSettings, stageIsolation } from "./isolation";
+import { type EngineDeps, RunEngine } from "./engine";
+import type { LogService } from "../streams/logs";
+import type { MetricsService } from "../streams/metrics.service";
+
+/** The server's settings the embedded runners read (`SLUICE_RUNNERS`, `SLUICE_RUNNER_LABELS`, …). */
+export interface EmbeddedEngineSettings extends IsolationSettings {
+  dataDir: string;
+  embeddedRunners: ReadonlySet<string>;
+  embeddedLabels: readonly string[];
+  localThreads: number | undefined;
+  sandboxPoolIdleMs: number;
+  sandboxPoolMax: number;
+  sandboxPoolPerProject: number;
+  leaseMs: number;
+  labelLimits: Readonly<Record<string, number>>;
+  logRetentionDays: number;
+}
 
 /**
  * The run engine with the runners this server hosts itself (`SLUICE_RUNNERS`): worker threads
@@ -18,10 +33,12 @@ import { RunEngine } from "./engine";
  * then do the work.
  */
 export function startEmbeddedEngine(
-  services: Services,
-  config: SluiceConfig,
+  services: EngineDeps & { artifacts: ArtifactStore; logs: LogService; metrics: MetricsService },
+  config: EmbeddedEngineSettings,
   folders: { workRoot: string; artifactRoot: string },
   log: Logger,
+  /** The built-in operators the local runner hosts (the app's catalogue). */
+  operators: Record<string, OperatorRef>,
 ): RunEngine {
   const { workRoot } = folders;
   const runners: Runner[] = [];
@@ -38,7 +55,7 @@ export function startEmbeddedEngine(
         labels: [...config.embeddedLabels],
         threads,
         capacity: Math.max(16, threads * 8),
-        operators: { ...DATA_PLANE_OPERATORS },
+        operators: { ...operators },
         isolation,
         warmPool: { idleMs: config.sandboxPoolIdleMs, max: config.sandboxPoolMax, perProject: config.sandboxPoolPerProject },
       }),

@@ -4,7 +4,10 @@ import type { Logger } from "pino";
 import type { ResolvedInput, Runner, StageFailure, StageOutcome, StageTask } from "../../../runners/contract";
 import { type Masker, maskingReporter, maskOutcome, secretMasker } from "../../../runners/secret-mask";
 import { runSystemChange } from "../../events/system-change";
-import type { Services } from "../../app/services";
+import type { Database } from "../../db/data-source";
+import type { EventBus } from "../../events/event-bus";
+import type { SecretService } from "../../secrets/secret.service";
+import type { StageHooks } from "./output-hooks";
 import type { ArtifactStore } from "../../artifacts/store";
 import type { EventDraft } from "../../events/event.store";
 import type { EntityManager } from "typeorm";
@@ -26,6 +29,14 @@ import { runRef } from "./run-meta";
 import { stageWrite } from "./run-state";
 import type { StageRunRow } from "../stage-run.entity";
 import { revealStageSecrets } from "./stage-secrets";
+
+/** What the engine uses of the server: storage, events, stage secrets and the stage hooks. */
+export interface EngineDeps {
+  db: Database;
+  events: EventBus;
+  secrets: SecretService;
+  stageHooks: StageHooks;
+}
 
 export interface EngineOptions {
   /** This process's name as a lease holder, e.g. `server:host:1234:ab12`. */
@@ -88,7 +99,7 @@ export class RunEngine {
   private completing: Promise<void> | undefined;
 
   constructor(
-    private readonly services: Services,
+    private readonly services: EngineDeps,
     private readonly options: EngineOptions,
   ) {
     this.leaseMs = options.leaseMs ?? 30_000;

@@ -1,17 +1,20 @@
 import type { Logger } from "pino";
 import { probeSandbox, resolveProgram, type StageIsolation } from "../../../runners/sandbox";
-import type { SluiceConfig } from "../../app/config";
+
+/** The server's settings for hosting project code (`SLUICE_SANDBOX_BWRAP`, `SLUICE_TRUSTED_CODE`, …). */
+export interface IsolationSettings {
+  sandboxBwrap: string;
+  trustedCode: boolean;
+  codeRoots: readonly string[];
+  stageMemoryBytes: number;
+}
 
 /**
  * How this server (or `sluice runner`) hosts project code, said once in its log: sandboxed when
  * bubblewrap passes its probe; otherwise unsandboxed if `SLUICE_TRUSTED_CODE` says every EDITOR is trusted, else not at
  * all. `hide` are the server's own folders, kept out of every sandbox.
  */
-export function stageIsolation(
-  config: Pick<SluiceConfig, "sandboxBwrap" | "trustedCode" | "codeRoots" | "stageMemoryBytes">,
-  hide: string[],
-  log: Logger,
-): StageIsolation {
+export function stageIsolation(config: IsolationSettings, hide: string[], log: Logger): StageIsolation {
   // Resolved once, here: a stage's own PATH (its `env`) must never choose the program that sandboxes it.
   const bwrap = config.sandboxBwrap === "none" ? undefined : resolveProgram(config.sandboxBwrap);
   const problem =

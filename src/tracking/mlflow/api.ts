@@ -1,10 +1,9 @@
 import express, { type Express, type NextFunction, type Request, type Response, Router } from "express";
 import type { Logger } from "pino";
-import type { RequestContext } from "../../kernel/context";
+import type { AppServices, RequestContext } from "../../kernel/context";
 import { httpContext } from "../../kernel/http";
 import { type MutationTx, runMutation } from "../../kernel/mutation";
 import type { RequestRateLimiter } from "../../kernel/rate-limit";
-import type { Services } from "../../app/services";
 import { Permission } from "../../kernel/roles";
 import type { ProjectRow } from "../../projects/project.entity";
 import { MlflowError, missingParam, sendMlflowError } from "./errors";
@@ -92,7 +91,7 @@ export interface EndpointTable {
  */
 export function registerMlflowApi(
   app: Express,
-  deps: { services: Services; limiter: RequestRateLimiter; log: Logger; bodyLimitBytes: number; maxBytes: number },
+  deps: { services: AppServices; limiter: RequestRateLimiter; log: Logger; bodyLimitBytes: number; maxBytes: number },
 ): void {
   const router = Router();
   router.use(express.json({ limit: deps.bodyLimitBytes }));

@@ -7,8 +7,8 @@ import type { Logger } from "pino";
 import { NotFoundError } from "../../kernel/errors";
 import { httpContext, receiveBody } from "../../kernel/http";
 import { type MutationScope, prepareMutation, runMutation } from "../../kernel/mutation";
+import type { AppServices } from "../../kernel/context";
 import type { RequestRateLimiter } from "../../kernel/rate-limit";
-import type { Services } from "../../app/services";
 import { artifactFor } from "../../artifacts/record";
 import { Permission } from "../../kernel/roles";
 import { MlflowError, sendMlflowError } from "./errors";
@@ -32,7 +32,7 @@ export function parseArtifactPath(raw: string): { experimentId: string; runId: s
  */
 export function registerMlflowArtifacts(
   app: Express,
-  deps: { services: Services; limiter: RequestRateLimiter; log: Logger; maxBytes: number },
+  deps: { services: AppServices; limiter: RequestRateLimiter; log: Logger; maxBytes: number },
 ): void {
   app.put(`${ARTIFACTS_PREFIX}/*path`, async (req: Request, res: Response) => {
     let scratch: string | undefined;

@@ -1,4 +1,4 @@
-import type { Services } from "../../app/services";
+import type { Database } from "../../db/data-source";
 import { ModelAliasRow } from "../../registry/model-alias.entity";
 import { ModelVersionRow } from "../../registry/model-version.entity";
 import { RegisteredModelRow } from "../../registry/registered-model.entity";
@@ -7,13 +7,16 @@ import { type FilterClause, parseFilter, parseOrderBy } from "../search-filter";
 import { MlflowError } from "./errors";
 import { compact, keyValues } from "./json";
 
+/** The views only read the database. */
+type ViewDeps = { db: Database };
+
 /**
  * Sluice's registry rows as MLflow's `RegisteredModel` and `ModelVersion` JSON, and MLflow's
  * registry searches (read-only SQL over the registry's tables).
  */
 type Json = Record<string, unknown>;
 
-async function principalName(services: Services, id: string | null): Promise<string | undefined> {
+async function principalName(services: ViewDeps, id: string | null): Promise<string | undefined> {
   if (!id) return undefined;
   const [row] = await services.db.dataSource.query(`SELECT name FROM principals WHERE id = $1`, [id]);
   return row?.name;
@@ -22,7 +25,7 @@ async function principalName(services: Services, id: string | null): Promise<str
 /** What MLflow calls the stage: Sluice has none but ARCHIVED; its status is in the `sluice.status` tag. */
 const stageOf = (v: ModelVersionRow) => (v.status === "ARCHIVED" ? "Archived" : "None");
 
-export async function modelVersionJson(services: Services, v: ModelVersionRow, model: RegisteredModelRow): Promise<Json> {
+export async function modelVersionJson(services: ViewDeps, v: ModelVersionRow, model: RegisteredModelRow): Promise<Json> {
   const aliases = await services.db.dataSource.getRepository(ModelAliasRow).find({ where: { versionId: v.id }, order: { alias: "ASC" } });
   const lineage = v.lineage as { mlflowSource?: string; trackingRunId?: string };
   return compact({
@@ -42,7 +45,7 @@ export async function modelVersionJson(services: Services, v: ModelVersionRow, m
   });
 }
 
-export async function registeredModelJson(services: Services, m: RegisteredModelRow): Promise<Json> {
+export async function registeredModelJson(services: ViewDeps, m: RegisteredModelRow): Promise<Json> {
   const manager = services.db.dataSource.manager;
   const aliases = await manager.query(
     `SELECT a.alias, v.version FROM model_aliases a JOIN model_versions v ON v.id = a.version_id WHERE a.registered_model_id = $1 ORDER BY a.alias`,
@@ -109,7 +112,7 @@ function orderSql(items: string[] | undefined, columns: Columns): string[] {
   });
 }
 
-async function page<T>(services: Services, sql: string, params: unknown[], input: SearchInput, load: (ids: string[]) => Promise<T[]>) {
+async function page<T>(services: ViewDeps, sql: string, params: unknown[], input: SearchInput, load: (ids: string[]) => Promise<T[]>) {
   const offset = decodePageToken(input.pageToken);
   const rows: Array<{ id: string }> = await services.db.dataSource.query(`${sql} LIMIT ${input.maxResults + 1} OFFSET ${offset}`, params);
   return {
@@ -126,7 +129,7 @@ const MODEL_COLUMNS: Columns = {
 };
 
 /** MLflow's registered-models/search in one project: `name` (=, !=, LIKE, ILIKE) and `tags.<key>`. */
-export async function searchModels(services: Services, projectId: string, input: SearchInput) {
+export async function searchModels(services: ViewDeps, projectId: string, input: SearchInput) {
   const params: unknown[] = [projectId];
   const p = (v: unknown) => (params.push(v), `$${params.length}`);
   const conditions = ["m.project_id = $1", ...where(parseFilter(input.filter), MODEL_COLUMNS, "m.tags", p)];
@@ -154,7 +157,7 @@ const VERSION_COLUMNS: Columns = {
 };
 
 /** MLflow's model-versions/search in one project: `name`, `run_id`, `version_number`, `source_path`, `tags.<key>`. */
-export async function searchVersions(services: Services, projectId: string, input: SearchInput) {
+export async function searchVersions(services: ViewDeps, projectId: string, input: SearchInput) {
   const params: unknown[] = [projectId];
   const p = (v: unknown) => (params.push(v), `$${params.length}`);
   const conditions = ["m.project_id = $1", ...where(parseFilter(input.filter), VERSION_COLUMNS, "v.tags", p)];

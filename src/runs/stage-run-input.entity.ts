@@ -1,6 +1,6 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from "typeorm";
-import { StageRunRow } from "../runs/stage-run.entity";
-import { ArtifactRow } from "./artifact.entity";
+import { StageRunRow } from "./stage-run.entity";
+import { ArtifactRow } from "../artifacts/artifact.entity";
 
 /** Lineage: stage run `stageRunId` read `artifactId` as its input `inputName`. */
 @Entity({ name: "stage_run_inputs" })

@@ -1,6 +1,6 @@
 import { ApprovalDecisionRow, ApprovalRequestRow, GateWaitRow } from "../governance/approval-request.entity";
 import { ArtifactRow } from "../artifacts/artifact.entity";
-import { StageRunInputRow } from "../artifacts/stage-run-input.entity";
+import { StageRunInputRow } from "../runs/stage-run-input.entity";
 import { AuditEventRow } from "../audit/audit-event.entity";
 import { ApiTokenRow } from "../auth/api-token.entity";
 import { PrincipalRow } from "../auth/principal.entity";

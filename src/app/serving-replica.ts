@@ -11,16 +11,17 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import express, { type Request, type Response } from "express";
 import { authenticate } from "../kernel/authenticate";
-import type { SluiceConfig } from "../app/config";
+import type { SluiceConfig } from "./config";
 import { ErrorCode, SluiceError, UnauthenticatedError } from "../kernel/errors";
 import { type Logger, createLogger } from "../kernel/logger";
-import { ServerMetrics } from "../app/metrics";
+import { ServerMetrics } from "./metrics";
 import { RequestRateLimiter } from "../kernel/rate-limit";
-import { type Services, openServices } from "../app/services";
+import { type Services, openServices } from "./services";
 import { AUTH_CHANGED } from "../auth/auth.service";
 import { openDatabase } from "../db/data-source";
+import { entities } from "./entities";
 import { migrationsApplied } from "../db/migrate";
-import { registerServingRoutes } from "./routes";
+import { registerServingRoutes } from "../serving/routes";
 
 /** Why a replica cannot start: said to the operator as it is. */
 export class ReplicaStartError extends Error {
@@ -46,7 +47,7 @@ export async function startServingReplica(config: SluiceConfig, options: { log?:
         "belongs to one process, so a separate serving process cannot share it. Without PostgreSQL, `sluice server` serves models itself.",
     );
   }
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize });
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, entities });
   let opened: Awaited<ReturnType<typeof openServices>> | undefined;
   try {
     if (!(await migrationsApplied(db))) {
