@@ -8,7 +8,7 @@
  * `servedVersions` (used by serving and by the API's `status`): an alias that moves to a version
  * that is not approved leaves the endpoint on the last approved version the alias pointed at.
  */
-import { DEPLOYMENT_NAME } from "./deployment-name";
+import { DEPLOYMENT_NAME } from "../pipelines/deployment-name";
 import type { EntityManager, Repository } from "typeorm";
 import { InvalidInputError, NotFoundError } from "../kernel/errors";
 import type { MutationTx } from "../kernel/mutation";

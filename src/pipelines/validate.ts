@@ -1,4 +1,4 @@
-import { DEPLOYMENT_NAME } from "../deployments/deployment-name";
+import { DEPLOYMENT_NAME } from "./deployment-name";
 import Ajv, { type ErrorObject } from "ajv";
 import { InvalidInputError, type InputProblem } from "../kernel/errors";
 import { cycleMessage, findCycles, hasCycle } from "./dag";
