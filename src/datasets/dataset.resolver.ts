@@ -7,7 +7,6 @@ import { type MutationScope, prepareMutation, runMutation } from "../kernel/muta
 import { ArtifactRow } from "../artifacts/artifact.entity";
 import { Permission } from "../kernel/roles";
 import { Artifact } from "../runs/run.types";
-import { SchemaPolicyError } from "./dataset.errors";
 import {
   CreateDatasetInput,
   Dataset,
@@ -27,7 +26,6 @@ import {
   IngestDatasetPayload,
   IngestDatasetResult,
   PutDatasetSourceInput,
-  SchemaChangeRefused,
   UpdateDatasetInput,
   datasetSort,
   datasetVersionSort,
@@ -192,7 +190,7 @@ export class DatasetResolver {
       "Reads a source into a new version (Parquet, profiled, schema-checked against the dataset's policy). Identical data returns the existing version. Needs EDITOR.",
   })
   async ingestDataset(@Ctx() ctx: RequestContext, @Arg("input") input: IngestDatasetInput): Promise<typeof IngestDatasetResult> {
-    return captureErrors<IngestDatasetPayload | SchemaChangeRefused>(async () => {
+    return captureErrors(async () => {
       const dataset = await ctx.services.datasets.get(input.datasetId);
       const scope: MutationScope = { action: "dataset.ingest", permission: Permission.WRITE, projectId: dataset?.projectId, input };
       const data = await prepareMutation(ctx, scope, async () => {
@@ -204,22 +202,18 @@ export class DatasetResolver {
           materialized: await ctx.services.ingestion.materialize(dataset.projectId, source.config as unknown as SourceConfig),
         };
       });
-      try {
-        return await runMutation(ctx, scope, async (tx) => {
-          const r = await ctx.services.datasets.registerVersion(tx, dataset!.id, data.materialized, { sourceId: data.source.id });
-          return {
-            value: Object.assign(new IngestDatasetPayload(), {
-              version: DatasetVersion.from(r.version, dataset!.projectId),
-              created: r.created,
-            }),
-            targetId: r.version.id,
-            result: { versionId: r.version.id, version: r.version.version, created: r.created, rowCount: Number(r.version.rowCount) },
-          };
-        });
-      } catch (err) {
-        if (err instanceof SchemaPolicyError) return SchemaChangeRefused.from(err);
-        throw err;
-      }
+      // A SchemaPolicyError answers as its registered member, SchemaChangeRefusedError.
+      return runMutation(ctx, scope, async (tx) => {
+        const r = await ctx.services.datasets.registerVersion(tx, dataset!.id, data.materialized, { sourceId: data.source.id });
+        return {
+          value: Object.assign(new IngestDatasetPayload(), {
+            version: DatasetVersion.from(r.version, dataset!.projectId),
+            created: r.created,
+          }),
+          targetId: r.version.id,
+          result: { versionId: r.version.id, version: r.version.version, created: r.created, rowCount: Number(r.version.rowCount) },
+        };
+      });
     });
   }
 }

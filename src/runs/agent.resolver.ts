@@ -14,7 +14,6 @@ import { captureErrors } from "../kernel/graphql/results";
 import { runMutation } from "../kernel/mutation";
 import { runSystemChange } from "../events/system-change";
 import { Permission } from "../kernel/roles";
-import { LeaseLostError } from "./agent.errors";
 import { type AgentService, type RunnerCaller, agentOwner, isUuid, MAX_LEASE_BATCH, MAX_LEASE_WAIT_MS } from "./agent.service";
 import {
   AppendStageLogsInput,
@@ -30,7 +29,6 @@ import {
   LeasedInput,
   LeasedOutput,
   LeasedTask,
-  LeaseLostProblem,
   LeaseStageRunsInput,
   LeaseStageRunsPayload,
   LeaseStageRunsResult,
@@ -88,25 +86,6 @@ async function ownRunner(ctx: RequestContext, scope: RunnerScope, runnerId: stri
   const runner = await agents(ctx).ownedBy(runnerId, scope);
   if (!runner) throw new NotFoundError("Runner", runnerId);
   return runner;
-}
-
-/** `captureErrors`, plus `LeaseLostError` as its union member. */
-function captureFenced<T>(work: () => Promise<T>) {
-  return captureErrors<T | LeaseLostProblem>(async () => {
-    try {
-      return await work();
-    } catch (err) {
-      if (!(err instanceof LeaseLostError)) throw err;
-      return Object.assign(new LeaseLostProblem(), {
-        message: err.message,
-        code: err.code,
-        stageRunId: err.stageRunId,
-        epoch: err.epoch,
-        currentEpoch: err.currentEpoch,
-        reason: err.reason,
-      });
-    }
-  });
 }
 
 async function stageRunAndRun(ctx: RequestContext, stageRunId: string): Promise<{ sr: StageRunRow | null; run: RunRow | null }> {
@@ -261,7 +240,8 @@ export class AgentResolver {
       "Appends output of a leased stage run, in order. Refused with LeaseLostError once the lease is gone. Needs RUNNER; not audited.",
   })
   async appendStageLogs(@Ctx() ctx: RequestContext, @Arg("input") input: AppendStageLogsInput): Promise<typeof AppendStageLogsResult> {
-    return captureFenced(async () => {
+    // A LeaseLostError answers as its registered member (listed in this union).
+    return captureErrors(async () => {
       const { sr, run } = await stageRunAndRun(ctx, input.stageRunId);
       ctx.authz.require(Permission.RUN, run?.projectId);
       if (!sr || !run) throw new NotFoundError("StageRun", input.stageRunId);
@@ -283,7 +263,8 @@ export class AgentResolver {
       "Records how a leased attempt ended, fenced by its lease epoch: from a runner that lost the lease it answers LeaseLostError and changes nothing. Needs RUNNER.",
   })
   async completeStageRun(@Ctx() ctx: RequestContext, @Arg("input") input: CompleteStageRunInput): Promise<typeof CompleteStageRunResult> {
-    return captureFenced(async () => {
+    // A LeaseLostError answers as its registered member (listed in this union).
+    return captureErrors(async () => {
       const { sr, run } = await stageRunAndRun(ctx, input.stageRunId);
       const summary = {
         stageRunId: input.stageRunId,
