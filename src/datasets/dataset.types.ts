@@ -2,7 +2,7 @@ import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 import { ErrorCode } from "../kernel/errors";
 import { Connection, OrderBy } from "../kernel/graphql/connection";
-import { ErrorInterface, MutationResult, registerErrorMember } from "../kernel/graphql/results";
+import { CODE, ErrorInterface, MESSAGE, MutationResult, registerErrorMember } from "../kernel/graphql/results";
 import type { DatasetSourceRow } from "./dataset-source.entity";
 import type { DatasetVersionRow } from "./dataset-version.entity";
 import type { DatasetRow } from "./dataset.entity";
@@ -473,10 +473,10 @@ export class IngestDatasetPayload {
   description: "The new data changes the schema in a way the dataset's policy refuses; no version was recorded.",
 })
 export class SchemaChangeRefused implements ErrorInterface {
-  @Field()
+  @Field({ description: MESSAGE })
   message: string;
 
-  @Field(() => ErrorCode)
+  @Field(() => ErrorCode, { description: CODE })
   code: ErrorCode;
 
   @Field(() => SchemaPolicyEnum)

@@ -1,7 +1,7 @@
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 import { Connection, OrderBy } from "../kernel/graphql/connection";
-import { ConflictProblem, ErrorInterface, MutationResult, registerErrorMember } from "../kernel/graphql/results";
+import { ConflictProblem, ErrorInterface, MESSAGE, MutationResult, registerErrorMember } from "../kernel/graphql/results";
 import { ErrorCode } from "../kernel/errors";
 import { AlreadyDecidedError, SeparationOfDutiesError } from "./governance.errors";
 import type { EventRow } from "../events/event.entity";
@@ -234,7 +234,7 @@ export const ModelPolicyResult = MutationResult("ModelPolicy", ModelPolicyPayloa
     "The caller triggered the training run of the version and the model's policy separates duties: another approver must decide. Nothing was recorded.",
 })
 export class SeparationOfDutiesProblem implements ErrorInterface {
-  @Field({ description: "What was refused, for people; branch on `__typename`, not on this text." })
+  @Field({ description: MESSAGE })
   message: string;
 
   @Field(() => ErrorCode, { description: "Always FORBIDDEN." })

@@ -104,8 +104,13 @@ export class AgentResolver {
   async runners(
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => RunnerAgentFilter, { nullable: true }) filter?: RunnerAgentFilter | null,
-    @Arg("orderBy", () => RunnerAgentOrder, { nullable: true }) orderBy?: RunnerAgentOrder | null,
+    @Arg("filter", () => RunnerAgentFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: RunnerAgentFilter | null,
+    @Arg("orderBy", () => RunnerAgentOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: RunnerAgentOrder | null,
   ): Promise<RunnerAgentConnection> {
     ctx.authz.require(Permission.READ);
     const result = await agents(ctx).list(
@@ -128,7 +133,10 @@ export class AgentResolver {
   @Mutation(() => RegisterRunnerResult, {
     description: "Registers a remote runner (the same name again updates it) and says how often to heartbeat. Needs RUNNER.",
   })
-  async registerRunner(@Ctx() ctx: RequestContext, @Arg("input") input: RegisterRunnerInput): Promise<typeof RegisterRunnerResult> {
+  async registerRunner(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: RegisterRunnerInput,
+  ): Promise<typeof RegisterRunnerResult> {
     return captureErrors(async () => {
       const scope = runnerScope(ctx);
       return runMutation(
@@ -151,7 +159,10 @@ export class AgentResolver {
   @Mutation(() => LeaseStageRunsResult, {
     description: "Leases up to `max` queued stage runs the runner can run (long-polling up to `waitMs` when there are none). Needs RUNNER.",
   })
-  async leaseStageRuns(@Ctx() ctx: RequestContext, @Arg("input") input: LeaseStageRunsInput): Promise<typeof LeaseStageRunsResult> {
+  async leaseStageRuns(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: LeaseStageRunsInput,
+  ): Promise<typeof LeaseStageRunsResult> {
     return captureErrors(async () => {
       const scope = requireRunner(ctx);
       const waitMs = input.waitMs ?? 0;
@@ -223,7 +234,10 @@ export class AgentResolver {
     description:
       "Renews the leases of the stage runs the runner is running and says, for each, whether it still holds it and whether its run was canceled. Needs RUNNER; not audited.",
   })
-  async heartbeat(@Ctx() ctx: RequestContext, @Arg("input") input: HeartbeatInput): Promise<typeof HeartbeatResult> {
+  async heartbeat(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: HeartbeatInput,
+  ): Promise<typeof HeartbeatResult> {
     return captureErrors(async () => {
       const scope = requireRunner(ctx);
       if (input.stageRunIds.length > MAX_LEASE_BATCH) {
@@ -239,7 +253,10 @@ export class AgentResolver {
     description:
       "Appends output of a leased stage run, in order. Refused with LeaseLostError once the lease is gone. Needs RUNNER; not audited.",
   })
-  async appendStageLogs(@Ctx() ctx: RequestContext, @Arg("input") input: AppendStageLogsInput): Promise<typeof AppendStageLogsResult> {
+  async appendStageLogs(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: AppendStageLogsInput,
+  ): Promise<typeof AppendStageLogsResult> {
     // A LeaseLostError answers as its registered member (listed in this union).
     return captureErrors(async () => {
       const { sr, run } = await stageRunAndRun(ctx, input.stageRunId);
@@ -262,7 +279,10 @@ export class AgentResolver {
     description:
       "Records how a leased attempt ended, fenced by its lease epoch: from a runner that lost the lease it answers LeaseLostError and changes nothing. Needs RUNNER.",
   })
-  async completeStageRun(@Ctx() ctx: RequestContext, @Arg("input") input: CompleteStageRunInput): Promise<typeof CompleteStageRunResult> {
+  async completeStageRun(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: CompleteStageRunInput,
+  ): Promise<typeof CompleteStageRunResult> {
     // A LeaseLostError answers as its registered member (listed in this union).
     return captureErrors(async () => {
       const { sr, run } = await stageRunAndRun(ctx, input.stageRunId);
@@ -296,7 +316,10 @@ export class AgentResolver {
     description:
       "A runner stopping: gives back the stage runs it still holds (requeued without charging retries) and marks it STOPPED. Needs RUNNER.",
   })
-  async deregisterRunner(@Ctx() ctx: RequestContext, @Arg("input") input: RunnerIdInput): Promise<typeof DeregisterRunnerResult> {
+  async deregisterRunner(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: RunnerIdInput,
+  ): Promise<typeof DeregisterRunnerResult> {
     return captureErrors(async () => {
       const scope = runnerScope(ctx);
       const runner = scope.projects === "all" || scope.projects.length > 0 ? await agents(ctx).ownedBy(input.runnerId, scope) : null;

@@ -3,28 +3,32 @@ import { ConflictError, ErrorCode, InvalidInputError, NotFoundError, SluiceError
 import "./errors"; // registers ErrorCode in the schema
 import { hideServerPaths } from "../server-paths";
 
+/** The descriptions of `message` and `code`, which every error member repeats. */
+export const MESSAGE = "What went wrong and what to do, for people; branch on `__typename` and the typed fields, not on this text.";
+export const CODE = "The error's code: the same as `extensions.code` of the top-level error it would otherwise be.";
+
 /** Every typed error in a result union implements this. */
 @InterfaceType("Error", { description: "An expected reason an operation did not succeed." })
 export abstract class ErrorInterface {
-  @Field()
+  @Field({ description: MESSAGE })
   message: string;
 
-  @Field(() => ErrorCode)
+  @Field(() => ErrorCode, { description: CODE })
   code: ErrorCode;
 }
 
 @ObjectType("NotFoundError", { implements: ErrorInterface, description: "The resource named in the input does not exist." })
 export class NotFoundProblem implements ErrorInterface {
-  @Field()
+  @Field({ description: MESSAGE })
   message: string;
 
-  @Field(() => ErrorCode)
+  @Field(() => ErrorCode, { description: CODE })
   code: ErrorCode;
 
   @Field({ description: "Kind of resource, e.g. `Project`." })
   resourceType: string;
 
-  @Field()
+  @Field({ description: "The id (or name) the input gave for it." })
   resourceId: string;
 }
 
@@ -33,10 +37,10 @@ export class NotFoundProblem implements ErrorInterface {
   description: "The change clashes with stored state (a taken name, an archived project).",
 })
 export class ConflictProblem implements ErrorInterface {
-  @Field()
+  @Field({ description: MESSAGE })
   message: string;
 
-  @Field(() => ErrorCode)
+  @Field(() => ErrorCode, { description: CODE })
   code: ErrorCode;
 
   @Field(() => String, { nullable: true, description: "The input field at fault, when one is." })
@@ -45,22 +49,22 @@ export class ConflictProblem implements ErrorInterface {
 
 @ObjectType("InputProblem", { description: "One input field refused, and why." })
 export class InputProblemType {
-  @Field()
+  @Field({ description: "Path of the input field, e.g. `spec.stages[2].name`." })
   field: string;
 
-  @Field()
+  @Field({ description: "Why the field was refused, for people." })
   message: string;
 }
 
 @ObjectType("InvalidInputError", { implements: ErrorInterface, description: "The input failed validation; `problems` names each field." })
 export class InvalidInputProblem implements ErrorInterface {
-  @Field()
+  @Field({ description: MESSAGE })
   message: string;
 
-  @Field(() => ErrorCode)
+  @Field(() => ErrorCode, { description: CODE })
   code: ErrorCode;
 
-  @Field(() => [InputProblemType])
+  @Field(() => [InputProblemType], { description: "Each refused field and why; at least one." })
   problems: InputProblemType[];
 }
 
