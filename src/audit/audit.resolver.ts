@@ -12,8 +12,13 @@ export class AuditResolver {
   async auditEvents(
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => AuditEventFilter, { nullable: true }) filter?: AuditEventFilter | null,
-    @Arg("orderBy", () => AuditEventOrder, { nullable: true }) orderBy?: AuditEventOrder | null,
+    @Arg("filter", () => AuditEventFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: AuditEventFilter | null,
+    @Arg("orderBy", () => AuditEventOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: AuditEventOrder | null,
   ): Promise<AuditEventConnection> {
     ctx.authz.require(Permission.ADMIN, filter?.projectId ?? undefined);
     const result = await ctx.services.audit.list(

@@ -61,8 +61,13 @@ export class AuthResolver {
   async principals(
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => PrincipalFilter, { nullable: true }) filter?: PrincipalFilter | null,
-    @Arg("orderBy", () => PrincipalOrder, { nullable: true }) orderBy?: PrincipalOrder | null,
+    @Arg("filter", () => PrincipalFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: PrincipalFilter | null,
+    @Arg("orderBy", () => PrincipalOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: PrincipalOrder | null,
   ): Promise<PrincipalConnection> {
     ctx.authz.require(Permission.ADMIN);
     const result = await ctx.services.auth.listPrincipals(
@@ -77,8 +82,13 @@ export class AuthResolver {
   async apiTokens(
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => ApiTokenFilter, { nullable: true }) filter?: ApiTokenFilter | null,
-    @Arg("orderBy", () => ApiTokenOrder, { nullable: true }) orderBy?: ApiTokenOrder | null,
+    @Arg("filter", () => ApiTokenFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: ApiTokenFilter | null,
+    @Arg("orderBy", () => ApiTokenOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: ApiTokenOrder | null,
   ): Promise<ApiTokenConnection> {
     ctx.authz.require(Permission.ADMIN);
     const result = await ctx.services.auth.listTokens(
@@ -97,7 +107,10 @@ export class AuthResolver {
   }
 
   @Mutation(() => PrincipalResult, { description: "Creates a user or service account. Needs global ADMIN." })
-  async createPrincipal(@Ctx() ctx: RequestContext, @Arg("input") input: CreatePrincipalInput): Promise<typeof PrincipalResult> {
+  async createPrincipal(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: CreatePrincipalInput,
+  ): Promise<typeof PrincipalResult> {
     return captureErrors(() =>
       runMutation(ctx, { action: "principal.create", permission: Permission.ADMIN, input }, async (tx) => {
         const row = await ctx.services.auth.createPrincipal(tx, input);
@@ -113,7 +126,10 @@ export class AuthResolver {
   @Mutation(() => CreateApiTokenResult, {
     description: "Issues a token for a principal; the secret is in the answer only. Needs global ADMIN.",
   })
-  async createApiToken(@Ctx() ctx: RequestContext, @Arg("input") input: CreateApiTokenInput): Promise<typeof CreateApiTokenResult> {
+  async createApiToken(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: CreateApiTokenInput,
+  ): Promise<typeof CreateApiTokenResult> {
     return captureErrors(() =>
       runMutation(ctx, { action: "token.create", permission: Permission.ADMIN, input }, async (tx) => {
         const { row, secret } = await ctx.services.auth.createToken(tx, {
@@ -131,7 +147,10 @@ export class AuthResolver {
   }
 
   @Mutation(() => ApiTokenResult, { description: "Revokes a token at once, in every server process. Needs global ADMIN." })
-  async revokeApiToken(@Ctx() ctx: RequestContext, @Arg("input") input: IdInput): Promise<typeof ApiTokenResult> {
+  async revokeApiToken(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: IdInput,
+  ): Promise<typeof ApiTokenResult> {
     return captureErrors(() =>
       afterAuthChange(
         ctx,
@@ -148,7 +167,10 @@ export class AuthResolver {
   }
 
   @Mutation(() => RoleBindingResult, { description: "Grants a role globally (needs global ADMIN) or in a project (needs ADMIN there)." })
-  async grantRole(@Ctx() ctx: RequestContext, @Arg("input") input: GrantRoleInput): Promise<typeof RoleBindingResult> {
+  async grantRole(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: GrantRoleInput,
+  ): Promise<typeof RoleBindingResult> {
     const projectId = input.projectId ?? undefined;
     return captureErrors(() =>
       afterAuthChange(
@@ -170,7 +192,10 @@ export class AuthResolver {
   }
 
   @Mutation(() => RoleBindingResult, { description: "Removes a role binding. Needs ADMIN in the binding's scope." })
-  async revokeRole(@Ctx() ctx: RequestContext, @Arg("input") input: IdInput): Promise<typeof RoleBindingResult> {
+  async revokeRole(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: IdInput,
+  ): Promise<typeof RoleBindingResult> {
     return captureErrors(async () => {
       // The binding's scope decides who may remove it, so it is read before authorizing.
       const existing = await ctx.services.auth.findBinding(input.id);

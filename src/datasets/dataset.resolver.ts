@@ -27,7 +27,6 @@ import {
   IngestDatasetPayload,
   IngestDatasetResult,
   PutDatasetSourceInput,
-  SchemaChangeRefused,
   UpdateDatasetInput,
   datasetSort,
   datasetVersionSort,
@@ -68,8 +67,13 @@ export class DatasetResolver {
   async datasets(
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => DatasetFilter, { nullable: true }) filter?: DatasetFilter | null,
-    @Arg("orderBy", () => DatasetOrder, { nullable: true }) orderBy?: DatasetOrder | null,
+    @Arg("filter", () => DatasetFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: DatasetFilter | null,
+    @Arg("orderBy", () => DatasetOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: DatasetOrder | null,
   ): Promise<DatasetConnection> {
     const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
     const result = await ctx.services.datasets.list(
@@ -106,7 +110,8 @@ export class DatasetResolver {
     @Root() dataset: Dataset,
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
-    @Arg("orderBy", () => DatasetVersionOrder, { nullable: true }) orderBy?: DatasetVersionOrder | null,
+    @Arg("orderBy", () => DatasetVersionOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: DatasetVersionOrder | null,
   ): Promise<DatasetVersionConnection> {
     ctx.authz.require(Permission.READ, dataset.projectId);
     const result = await ctx.services.datasets.versions(dataset.id, page, datasetVersionSort(orderBy));
@@ -120,7 +125,10 @@ export class DatasetResolver {
   }
 
   @Mutation(() => DatasetResult, { description: "Creates a dataset. Needs EDITOR." })
-  async createDataset(@Ctx() ctx: RequestContext, @Arg("input") input: CreateDatasetInput): Promise<typeof DatasetResult> {
+  async createDataset(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: CreateDatasetInput,
+  ): Promise<typeof DatasetResult> {
     return captureErrors(() =>
       runMutation(ctx, { action: "dataset.create", permission: Permission.WRITE, projectId: input.projectId, input }, async (tx) => {
         const row = await ctx.services.datasets.create(tx, input);
@@ -134,7 +142,10 @@ export class DatasetResolver {
   }
 
   @Mutation(() => DatasetResult, { description: "Changes a dataset's description or schema policy. Needs EDITOR." })
-  async updateDataset(@Ctx() ctx: RequestContext, @Arg("input") input: UpdateDatasetInput): Promise<typeof DatasetResult> {
+  async updateDataset(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: UpdateDatasetInput,
+  ): Promise<typeof DatasetResult> {
     return captureErrors(async () => {
       const existing = await ctx.services.datasets.get(input.id);
       return runMutation(
@@ -149,7 +160,10 @@ export class DatasetResolver {
   }
 
   @Mutation(() => DatasetSourceResult, { description: "Adds a source to a dataset, or replaces the one with the same name. Needs EDITOR." })
-  async putDatasetSource(@Ctx() ctx: RequestContext, @Arg("input") input: PutDatasetSourceInput): Promise<typeof DatasetSourceResult> {
+  async putDatasetSource(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: PutDatasetSourceInput,
+  ): Promise<typeof DatasetSourceResult> {
     return captureErrors(async () => {
       const dataset = await ctx.services.datasets.get(input.datasetId);
       return runMutation(
@@ -168,7 +182,10 @@ export class DatasetResolver {
   }
 
   @Mutation(() => DatasetSourceResult, { description: "Removes a source (its versions stay). Needs EDITOR." })
-  async deleteDatasetSource(@Ctx() ctx: RequestContext, @Arg("input") input: DatasetIdInput): Promise<typeof DatasetSourceResult> {
+  async deleteDatasetSource(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: DatasetIdInput,
+  ): Promise<typeof DatasetSourceResult> {
     return captureErrors(async () => {
       const source = await ctx.services.datasets.source(input.id);
       const dataset = source ? await ctx.services.datasets.get(source.datasetId) : null;
@@ -191,8 +208,11 @@ export class DatasetResolver {
     description:
       "Reads a source into a new version (Parquet, profiled, schema-checked against the dataset's policy). Identical data returns the existing version. Needs EDITOR.",
   })
-  async ingestDataset(@Ctx() ctx: RequestContext, @Arg("input") input: IngestDatasetInput): Promise<typeof IngestDatasetResult> {
-    return captureErrors<IngestDatasetPayload | SchemaChangeRefused>(async () => {
+  async ingestDataset(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: IngestDatasetInput,
+  ): Promise<typeof IngestDatasetResult> {
+    return captureErrors(async () => {
       const dataset = await ctx.services.datasets.get(input.datasetId);
       const scope: MutationScope = { action: "dataset.ingest", permission: Permission.WRITE, projectId: dataset?.projectId, input };
       const data = await prepareMutation(ctx, scope, async () => {
@@ -204,22 +224,18 @@ export class DatasetResolver {
           materialized: await ctx.services.ingestion.materialize(dataset.projectId, source.config as unknown as SourceConfig),
         };
       });
-      try {
-        return await runMutation(ctx, scope, async (tx) => {
-          const r = await ctx.services.datasets.registerVersion(tx, dataset!.id, data.materialized, { sourceId: data.source.id });
-          return {
-            value: Object.assign(new IngestDatasetPayload(), {
-              version: DatasetVersion.from(r.version, dataset!.projectId),
-              created: r.created,
-            }),
-            targetId: r.version.id,
-            result: { versionId: r.version.id, version: r.version.version, created: r.created, rowCount: Number(r.version.rowCount) },
-          };
-        });
-      } catch (err) {
-        if (err instanceof SchemaPolicyError) return SchemaChangeRefused.from(err);
-        throw err;
-      }
+      // A SchemaPolicyError answers as its registered member, SchemaChangeRefusedError.
+      return runMutation(ctx, scope, async (tx) => {
+        const r = await ctx.services.datasets.registerVersion(tx, dataset!.id, data.materialized, { sourceId: data.source.id });
+        return {
+          value: Object.assign(new IngestDatasetPayload(), {
+            version: DatasetVersion.from(r.version, dataset!.projectId),
+            created: r.created,
+          }),
+          targetId: r.version.id,
+          result: { versionId: r.version.id, version: r.version.version, created: r.created, rowCount: Number(r.version.rowCount) },
+        };
+      });
     });
   }
 }

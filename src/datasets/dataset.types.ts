@@ -2,11 +2,11 @@ import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 import { ErrorCode } from "../kernel/errors";
 import { Connection, OrderBy } from "../kernel/graphql/connection";
-import { ErrorInterface, MutationResult } from "../kernel/graphql/results";
+import { CODE, ErrorInterface, MESSAGE, MutationResult, registerErrorMember } from "../kernel/graphql/results";
 import type { DatasetSourceRow } from "./dataset-source.entity";
 import type { DatasetVersionRow } from "./dataset-version.entity";
 import type { DatasetRow } from "./dataset.entity";
-import type { SchemaPolicyError } from "./dataset.errors";
+import { SchemaPolicyError } from "./dataset.errors";
 import type { ColumnProfile, ColumnSchema, DatasetProfile, SchemaDiff, SchemaPolicy } from "./types";
 
 export const SchemaPolicyEnum = { ALLOW_ALL: "ALLOW_ALL", FAIL_ON_BREAKING: "FAIL_ON_BREAKING", FAIL_ON_ANY: "FAIL_ON_ANY" } as const;
@@ -473,10 +473,10 @@ export class IngestDatasetPayload {
   description: "The new data changes the schema in a way the dataset's policy refuses; no version was recorded.",
 })
 export class SchemaChangeRefused implements ErrorInterface {
-  @Field()
+  @Field({ description: MESSAGE })
   message: string;
 
-  @Field(() => ErrorCode)
+  @Field(() => ErrorCode, { description: CODE })
   code: ErrorCode;
 
   @Field(() => SchemaPolicyEnum)
@@ -487,17 +487,12 @@ export class SchemaChangeRefused implements ErrorInterface {
 
   @Field(() => SchemaDiffType)
   diff: SchemaDiffType;
-
-  static from(err: SchemaPolicyError): SchemaChangeRefused {
-    return Object.assign(new SchemaChangeRefused(), {
-      message: err.message,
-      code: err.code,
-      policy: err.policy,
-      violations: err.violations,
-      diff: SchemaDiffType.from(err.diff),
-    });
-  }
 }
+registerErrorMember(SchemaPolicyError, SchemaChangeRefused, (err) => ({
+  policy: err.policy,
+  violations: err.violations,
+  diff: SchemaDiffType.from(err.diff),
+}));
 
 export const DatasetResult = MutationResult("Dataset", DatasetPayload);
 export const DatasetSourceResult = MutationResult("DatasetSource", DatasetSourcePayload);

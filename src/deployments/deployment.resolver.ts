@@ -61,8 +61,13 @@ export class DeploymentResolver {
   async deployments(
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => DeploymentFilter, { nullable: true }) filter?: DeploymentFilter | null,
-    @Arg("orderBy", () => DeploymentOrder, { nullable: true }) orderBy?: DeploymentOrder | null,
+    @Arg("filter", () => DeploymentFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: DeploymentFilter | null,
+    @Arg("orderBy", () => DeploymentOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: DeploymentOrder | null,
   ): Promise<DeploymentConnection> {
     const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
     const result = await ctx.services.deployments.list(
@@ -123,7 +128,10 @@ export class DeploymentResolver {
       "Creates the endpoint `name` serving a registered model's pinned APPROVED version or following an alias, or changes its target. " +
       "A version that is not APPROVED is refused (InvalidInputError naming it and its status). Needs EDITOR in the project.",
   })
-  async deployModel(@Ctx() ctx: RequestContext, @Arg("input") input: DeployModelInput): Promise<typeof DeploymentResult> {
+  async deployModel(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: DeployModelInput,
+  ): Promise<typeof DeploymentResult> {
     return this.change(ctx, "deployment.deploy", input, (tx) => ctx.services.deployments.deploy(tx, input).then((r) => r.row));
   }
 
@@ -131,7 +139,10 @@ export class DeploymentResolver {
     description:
       "Sends `percent` % of an endpoint's requests to an APPROVED canary version; a null version removes the canary. Needs EDITOR.",
   })
-  async setCanary(@Ctx() ctx: RequestContext, @Arg("input") input: SetCanaryInput): Promise<typeof DeploymentResult> {
+  async setCanary(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: SetCanaryInput,
+  ): Promise<typeof DeploymentResult> {
     return this.change(ctx, "deployment.set_canary", input, (tx) =>
       ctx.services.deployments.setCanary(tx, input.projectId, input.name, input.version ?? null, input.percent ?? null),
     );
@@ -141,7 +152,10 @@ export class DeploymentResolver {
     description:
       "Mirrors every request of an endpoint to an APPROVED shadow version (answers logged, never returned); null removes it. Needs EDITOR.",
   })
-  async setShadow(@Ctx() ctx: RequestContext, @Arg("input") input: SetShadowInput): Promise<typeof DeploymentResult> {
+  async setShadow(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: SetShadowInput,
+  ): Promise<typeof DeploymentResult> {
     return this.change(ctx, "deployment.set_shadow", input, (tx) =>
       ctx.services.deployments.setShadow(tx, input.projectId, input.name, input.version ?? null),
     );
@@ -150,7 +164,10 @@ export class DeploymentResolver {
   @Mutation(() => DeploymentResult, {
     description: "The canary version becomes the endpoint's pinned version; the canary is removed. Needs EDITOR.",
   })
-  async promoteCanary(@Ctx() ctx: RequestContext, @Arg("input") input: DeploymentRefInput): Promise<typeof DeploymentResult> {
+  async promoteCanary(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: DeploymentRefInput,
+  ): Promise<typeof DeploymentResult> {
     return this.change(ctx, "deployment.promote_canary", input, (tx) =>
       ctx.services.deployments.promoteCanary(tx, input.projectId, input.name),
     );
@@ -160,7 +177,10 @@ export class DeploymentResolver {
     description:
       "Returns an endpoint to an earlier revision's target (by default the one before the latest), as a new revision. Needs EDITOR.",
   })
-  async rollbackDeployment(@Ctx() ctx: RequestContext, @Arg("input") input: RollbackDeploymentInput): Promise<typeof DeploymentResult> {
+  async rollbackDeployment(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: RollbackDeploymentInput,
+  ): Promise<typeof DeploymentResult> {
     return this.change(ctx, "deployment.rollback", input, async (tx) => {
       const r = await ctx.services.deployments.rollback(tx, input.projectId, input.name, input.toRevision ?? null);
       return r.row;
@@ -170,7 +190,10 @@ export class DeploymentResolver {
   @Mutation(() => DeploymentResult, {
     description: "Deletes an endpoint and its revisions; its name then serves the registered model of that name, if any. Needs EDITOR.",
   })
-  async deleteDeployment(@Ctx() ctx: RequestContext, @Arg("input") input: DeploymentRefInput): Promise<typeof DeploymentResult> {
+  async deleteDeployment(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: DeploymentRefInput,
+  ): Promise<typeof DeploymentResult> {
     return this.change(ctx, "deployment.delete", input, (tx) => ctx.services.deployments.delete(tx, input.projectId, input.name));
   }
 

@@ -11,6 +11,7 @@
 import { DEPLOYMENT_NAME } from "../pipelines/deployment-name";
 import type { EntityManager, Repository } from "typeorm";
 import { InvalidInputError, NotFoundError } from "../kernel/errors";
+import { VersionNotApprovedError } from "./deployment.errors";
 import type { MutationTx } from "../kernel/mutation";
 import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";
 import type { Database } from "../db/data-source";
@@ -317,9 +318,7 @@ async function requireApproved(
   const v = await manager.findOneBy(ModelVersionRow, { registeredModelId: model.id, version });
   if (!v) throw new NotFoundError("ModelVersion", `${model.name} v${version}`);
   if (v.status !== "APPROVED") {
-    throw new InvalidInputError([
-      { field, message: `version ${version} of ${model.name} is ${v.status}; only APPROVED versions can serve as ${role}` },
-    ]);
+    throw new VersionNotApprovedError(model.id, model.name, version, v.status, field, null, role);
   }
   return v;
 }
@@ -329,12 +328,7 @@ async function requireAliasApproved(manager: EntityManager, model: RegisteredMod
   if (!a) throw new NotFoundError("ModelAlias", `${model.name}@${alias}`);
   const v = await manager.findOneByOrFail(ModelVersionRow, { id: a.versionId });
   if (v.status !== "APPROVED") {
-    throw new InvalidInputError([
-      {
-        field,
-        message: `alias '${alias}' of ${model.name} points at version ${v.version}, which is ${v.status}; only APPROVED versions can be deployed`,
-      },
-    ]);
+    throw new VersionNotApprovedError(model.id, model.name, v.version, v.status, field, alias, "a deployment");
   }
 }
 

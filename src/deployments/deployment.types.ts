@@ -1,7 +1,10 @@
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 import { Connection, OrderBy } from "../kernel/graphql/connection";
-import { MutationResult } from "../kernel/graphql/results";
+import { ConflictProblem, ErrorInterface, MutationResult, registerErrorMember } from "../kernel/graphql/results";
+import { ModelVersionStatusEnum } from "../registry/registry.types";
+import type { ModelVersionStatus } from "../registry/model-version.entity";
+import { VersionNotApprovedError } from "./deployment.errors";
 import type { EventRow } from "../events/event.entity";
 import type { DeploymentChange, DeploymentMode, DeploymentRevisionRow, DeploymentRow } from "./deployment.entity";
 
@@ -277,7 +280,37 @@ export class DeploymentPayload {
   }
 }
 
-export const DeploymentResult = MutationResult("Deployment", DeploymentPayload);
+@ObjectType("VersionNotApprovedError", {
+  implements: ErrorInterface,
+  description:
+    "The deployment would serve a version that is not APPROVED (directly, as canary or shadow, or through an alias). Nothing changed: approve the version or pick another.",
+})
+export class VersionNotApprovedProblem extends ConflictProblem {
+  @Field(() => ID, { description: "The registered model." })
+  registeredModelId: string;
+
+  @Field({ description: "The registered model's name." })
+  modelName: string;
+
+  @Field(() => Int, { description: "The version refused." })
+  version: number;
+
+  @Field(() => ModelVersionStatusEnum, { description: "Its status now." })
+  status: ModelVersionStatus;
+
+  @Field(() => String, { nullable: true, description: "The alias that points at it, when the deployment named an alias." })
+  alias: string | null;
+}
+registerErrorMember(VersionNotApprovedError, VersionNotApprovedProblem, (err) => ({
+  field: err.field,
+  registeredModelId: err.registeredModelId,
+  modelName: err.modelName,
+  version: err.version,
+  status: err.status as ModelVersionStatus,
+  alias: err.alias,
+}));
+
+export const DeploymentResult = MutationResult("Deployment", DeploymentPayload, [VersionNotApprovedProblem]);
 export const DeploymentConnection = Connection(Deployment, "Deployment");
 export type DeploymentConnection = InstanceType<typeof DeploymentConnection>;
 export const DeploymentRevisionConnection = Connection(DeploymentRevision, "DeploymentRevision");

@@ -24,8 +24,13 @@ export class EvaluationResolver {
   async evaluationReports(
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => EvaluationReportFilter, { nullable: true }) filter?: EvaluationReportFilter | null,
-    @Arg("orderBy", () => EvaluationReportOrder, { nullable: true }) orderBy?: EvaluationReportOrder | null,
+    @Arg("filter", () => EvaluationReportFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: EvaluationReportFilter | null,
+    @Arg("orderBy", () => EvaluationReportOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: EvaluationReportOrder | null,
   ): Promise<EvaluationReportConnection> {
     const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
     const result = await ctx.services.evaluation.reports(

@@ -74,8 +74,13 @@ export class FeatureViewResolver {
   async featureViews(
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => FeatureViewFilter, { nullable: true }) filter?: FeatureViewFilter | null,
-    @Arg("orderBy", () => FeatureViewOrder, { nullable: true }) orderBy?: FeatureViewOrder | null,
+    @Arg("filter", () => FeatureViewFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: FeatureViewFilter | null,
+    @Arg("orderBy", () => FeatureViewOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: FeatureViewOrder | null,
   ): Promise<FeatureViewConnection> {
     const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
     const result = await ctx.services.features.listViews(
@@ -125,7 +130,11 @@ export class FeatureViewResolver {
     @Root() view: FeatureView,
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
-    @Arg("orderBy", () => FeatureMaterializationOrder, { nullable: true }) orderBy?: FeatureMaterializationOrder | null,
+    @Arg("orderBy", () => FeatureMaterializationOrder, {
+      nullable: true,
+      description: "How to sort the list; each list has its own default.",
+    })
+    orderBy?: FeatureMaterializationOrder | null,
   ): Promise<FeatureMaterializationConnection> {
     ctx.authz.require(Permission.READ, view.projectId);
     const result = await ctx.services.features.materializations(view.id, page, featureMaterializationSort(orderBy));
@@ -138,7 +147,7 @@ export class FeatureViewResolver {
   })
   async defineFeatureView(
     @Ctx() ctx: RequestContext,
-    @Arg("input") input: DefineFeatureViewInput,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: DefineFeatureViewInput,
   ): Promise<typeof DefineFeatureViewResult> {
     return captureErrors(() =>
       runMutation(ctx, { action: "feature.define", permission: Permission.WRITE, projectId: input.projectId, input }, async (tx) => {
@@ -158,7 +167,7 @@ export class FeatureViewResolver {
   })
   async materializeFeatureView(
     @Ctx() ctx: RequestContext,
-    @Arg("input") input: MaterializeFeatureViewInput,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: MaterializeFeatureViewInput,
   ): Promise<typeof MaterializeFeatureViewResult> {
     return captureErrors(async () => {
       const view = await ctx.services.features.getView(input.featureViewId);
@@ -219,8 +228,13 @@ export class TrainingSetResolver {
   async trainingSets(
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => TrainingSetFilter, { nullable: true }) filter?: TrainingSetFilter | null,
-    @Arg("orderBy", () => TrainingSetOrder, { nullable: true }) orderBy?: TrainingSetOrder | null,
+    @Arg("filter", () => TrainingSetFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: TrainingSetFilter | null,
+    @Arg("orderBy", () => TrainingSetOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: TrainingSetOrder | null,
   ): Promise<TrainingSetConnection> {
     const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
     const result = await ctx.services.features.listTrainingSets(
@@ -247,7 +261,10 @@ export class TrainingSetResolver {
     description:
       "Builds a point-in-time correct training set from an entity dataset version and the latest materialization of each view (views must have been materialized). Needs EDITOR.",
   })
-  async buildTrainingSet(@Ctx() ctx: RequestContext, @Arg("input") input: BuildTrainingSetInput): Promise<typeof BuildTrainingSetResult> {
+  async buildTrainingSet(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: BuildTrainingSetInput,
+  ): Promise<typeof BuildTrainingSetResult> {
     return captureErrors(async () => {
       const scope: MutationScope = { action: "feature.trainingSet", permission: Permission.WRITE, projectId: input.projectId, input };
       const prepared = await prepareMutation(ctx, scope, () => ctx.services.features.prepareTrainingSet(input));

@@ -46,8 +46,13 @@ export class GovernanceResolver {
   async approvalRequests(
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => ApprovalRequestFilter, { nullable: true }) filter?: ApprovalRequestFilter | null,
-    @Arg("orderBy", () => ApprovalRequestOrder, { nullable: true }) orderBy?: ApprovalRequestOrder | null,
+    @Arg("filter", () => ApprovalRequestFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: ApprovalRequestFilter | null,
+    @Arg("orderBy", () => ApprovalRequestOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: ApprovalRequestOrder | null,
   ): Promise<ApprovalRequestConnection> {
     const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
     const result = await ctx.services.governance.requests(
@@ -79,7 +84,10 @@ export class GovernanceResolver {
   @Mutation(() => ModelPolicyResult, {
     description: "Sets the governance policy of a registered model (null: the default, one approval). Needs ADMIN in the project.",
   })
-  async setModelPolicy(@Ctx() ctx: RequestContext, @Arg("input") input: SetModelPolicyInput): Promise<typeof ModelPolicyResult> {
+  async setModelPolicy(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: SetModelPolicyInput,
+  ): Promise<typeof ModelPolicyResult> {
     return captureErrors(async () => {
       const model = await ctx.services.registry.model(input.registeredModelId);
       // Who may weaken the rules that guard production is an administrator's call, not an editor's.
@@ -103,7 +111,7 @@ export class GovernanceResolver {
   })
   async approveModelVersion(
     @Ctx() ctx: RequestContext,
-    @Arg("input") input: DecideModelVersionInput,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: DecideModelVersionInput,
   ): Promise<typeof ApprovalDecisionResult> {
     return this.decide(ctx, input, "APPROVE");
   }
@@ -113,7 +121,7 @@ export class GovernanceResolver {
   })
   async rejectModelVersion(
     @Ctx() ctx: RequestContext,
-    @Arg("input") input: DecideModelVersionInput,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: DecideModelVersionInput,
   ): Promise<typeof ApprovalDecisionResult> {
     return this.decide(ctx, input, "REJECT");
   }

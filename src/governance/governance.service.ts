@@ -1,6 +1,7 @@
 import type { EntityManager } from "typeorm";
 import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from "../kernel/errors";
 import { type MutationTx } from "../kernel/mutation";
+import { AlreadyDecidedError, SeparationOfDutiesError } from "./governance.errors";
 import { runSystemChange } from "../events/system-change";
 import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";
 import type { Database } from "../db/data-source";
@@ -145,24 +146,34 @@ export class GovernanceService {
     });
     if (!request) throw new NotFoundError("ApprovalRequest for ModelVersion", versionId);
     if (request.status !== "OPEN") {
-      throw new ConflictError(
+      throw new AlreadyDecidedError(
         `The approval request of version ${version.version} is already ${request.status}${request.decidedAt ? ` (since ${request.decidedAt.toISOString()})` : ""}; a decision is final`,
-        { requestId: request.id, status: request.status },
+        request.id,
+        request.status,
+        request.decidedAt,
+        false,
       );
     }
     if (request.expiresAt && request.expiresAt.getTime() <= now.getTime()) {
-      throw new ConflictError(`The approval request of version ${version.version} expired at ${request.expiresAt.toISOString()}`, {
-        requestId: request.id,
-        status: "EXPIRED",
-      });
+      throw new AlreadyDecidedError(
+        `The approval request of version ${version.version} expired at ${request.expiresAt.toISOString()}`,
+        request.id,
+        "EXPIRED",
+        request.expiresAt,
+        false,
+      );
     }
     if (version.status === "ARCHIVED") throw new ConflictError(`Version ${version.version} is archived`, { status: version.status });
     const approverId = tx.caller.principalId;
     const earlier = await tx.manager.findBy(ApprovalDecisionRow, { requestId: request.id });
     if (earlier.some((d) => d.principalId === approverId)) {
-      throw new ConflictError(`${tx.caller.principalName} has already decided on this request; a decision is final`, {
-        requestId: request.id,
-      });
+      throw new AlreadyDecidedError(
+        `${tx.caller.principalName} has already decided on this request; a decision is final`,
+        request.id,
+        request.status,
+        null,
+        true,
+      );
     }
     const policy = validatePolicy(request.policy);
     if (verdict === "APPROVE") {
@@ -172,6 +183,9 @@ export class GovernanceService {
         createdBy: request.requestedBy,
         alreadyApprovedBy: earlier.filter((d) => d.verdict === "APPROVE").map((d) => d.principalId),
       });
+      if (!eligible.ok && eligible.rule === "SEPARATION_OF_DUTIES") {
+        throw new SeparationOfDutiesError(request.id, version.id, tx.caller.principalName);
+      }
       if (!eligible.ok) throw new ForbiddenError(eligible.reason.replace(approverId, tx.caller.principalName));
     }
     await tx.manager.save(

@@ -1,7 +1,9 @@
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 import { Connection, OrderBy } from "../kernel/graphql/connection";
-import { MutationResult } from "../kernel/graphql/results";
+import { ConflictProblem, ErrorInterface, MESSAGE, MutationResult, registerErrorMember } from "../kernel/graphql/results";
+import { ErrorCode } from "../kernel/errors";
+import { AlreadyDecidedError, SeparationOfDutiesError } from "./governance.errors";
 import type { EventRow } from "../events/event.entity";
 import { ModelVersion, RegisteredModel } from "../registry/registry.types";
 import { DEFAULT_POLICY } from "./governance.service";
@@ -226,7 +228,68 @@ export class ApprovalDecisionPayload {
 }
 
 export const ModelPolicyResult = MutationResult("ModelPolicy", ModelPolicyPayload);
-export const ApprovalDecisionResult = MutationResult("ApprovalDecision", ApprovalDecisionPayload);
+@ObjectType("SeparationOfDutiesError", {
+  implements: ErrorInterface,
+  description:
+    "The caller triggered the training run of the version and the model's policy separates duties: another approver must decide. Nothing was recorded.",
+})
+export class SeparationOfDutiesProblem implements ErrorInterface {
+  @Field({ description: MESSAGE })
+  message: string;
+
+  @Field(() => ErrorCode, { description: "Always FORBIDDEN." })
+  code: ErrorCode;
+
+  @Field(() => ID, { description: "The approval request the decision was for." })
+  approvalRequestId: string;
+
+  @Field(() => ID, { description: "The version awaiting approval." })
+  modelVersionId: string;
+
+  @Field({ description: "The caller, who triggered the training run." })
+  approver: string;
+}
+registerErrorMember(SeparationOfDutiesError, SeparationOfDutiesProblem, (err) => ({
+  approvalRequestId: err.approvalRequestId,
+  modelVersionId: err.modelVersionId,
+  approver: err.approverName,
+}));
+
+@ObjectType("AlreadyDecidedError", {
+  implements: ErrorInterface,
+  description:
+    "The approval request takes no more decisions: it is already APPROVED, REJECTED or EXPIRED, or the caller already decided on it. Nothing was recorded.",
+})
+export class AlreadyDecidedProblem extends ConflictProblem {
+  @Field(() => ID, { description: "The approval request." })
+  approvalRequestId: string;
+
+  @Field(() => ApprovalRequestStatusEnum, {
+    description: "The request's status now (EXPIRED once past its expiry, even before the sweep).",
+  })
+  status: ApprovalRequestStatus;
+
+  @Field(() => Date, {
+    nullable: true,
+    description: "When it was decided or expired; null when the caller's own earlier decision is the reason.",
+  })
+  decidedAt: Date | null;
+
+  @Field({ description: "True when the caller already decided on this request (which may still be OPEN for other approvers)." })
+  byCaller: boolean;
+}
+registerErrorMember(AlreadyDecidedError, AlreadyDecidedProblem, (err) => ({
+  field: null,
+  approvalRequestId: err.approvalRequestId,
+  status: err.status as ApprovalRequestStatus,
+  decidedAt: err.decidedAt,
+  byCaller: err.byCaller,
+}));
+
+export const ApprovalDecisionResult = MutationResult("ApprovalDecision", ApprovalDecisionPayload, [
+  SeparationOfDutiesProblem,
+  AlreadyDecidedProblem,
+]);
 
 @ObjectType({ description: "The policy in force for a registered model's new versions." })
 export class ModelPolicyView {

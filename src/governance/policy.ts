@@ -363,7 +363,7 @@ export function evaluatePolicy(policy: Policy, facts: PolicyFacts): PolicyEvalua
 // ---------------------------------------------------------------------------------------------
 // Approvals
 
-export type ApprovalEligibility = { ok: true } | { ok: false; reason: string };
+export type ApprovalEligibility = { ok: true } | { ok: false; rule: "SEPARATION_OF_DUTIES" | "ONE_APPROVAL_PER_PERSON"; reason: string };
 
 /**
  * Whether `approverId` may add an approval to a request. `createdBy` is whoever triggered the
@@ -377,11 +377,15 @@ export function canApprove(args: {
 }): ApprovalEligibility {
   const { policy, approverId, createdBy, alreadyApprovedBy } = args;
   if (policy.approvals.separationOfDuties && createdBy !== null && approverId === createdBy) {
-    return { ok: false, reason: `separation of duties: ${approverId} triggered the training run and cannot approve it` };
+    return {
+      ok: false,
+      rule: "SEPARATION_OF_DUTIES",
+      reason: `separation of duties: ${approverId} triggered the training run and cannot approve it`,
+    };
   }
   // Counting one person twice would let a single approver meet a requirement of two.
   if (alreadyApprovedBy.includes(approverId)) {
-    return { ok: false, reason: `${approverId} has already approved this version` };
+    return { ok: false, rule: "ONE_APPROVAL_PER_PERSON", reason: `${approverId} has already approved this version` };
   }
   return { ok: true };
 }

@@ -70,8 +70,13 @@ export class MonitoringResolver {
     @Ctx() ctx: RequestContext,
     @Arg("projectId", () => ID) projectId: string,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => MonitorFilter, { nullable: true }) filter?: MonitorFilter | null,
-    @Arg("orderBy", () => MonitorOrder, { nullable: true }) orderBy?: MonitorOrder | null,
+    @Arg("filter", () => MonitorFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: MonitorFilter | null,
+    @Arg("orderBy", () => MonitorOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: MonitorOrder | null,
   ): Promise<MonitorConnection> {
     ctx.authz.require(Permission.READ, projectId);
     return MonitorConnection.from(
@@ -81,7 +86,10 @@ export class MonitoringResolver {
   }
 
   @Mutation(() => MonitorResult, { description: "Starts monitoring a served name (endpoint or model) and variant. Needs EDITOR." })
-  async createMonitor(@Ctx() ctx: RequestContext, @Arg("input") input: CreateMonitorInput): Promise<typeof MonitorResult> {
+  async createMonitor(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: CreateMonitorInput,
+  ): Promise<typeof MonitorResult> {
     // Rows still queued here were answered before the monitor existed: written first, they stay history.
     await ctx.services.predictionLog.log.flush();
     return captureErrors(() =>
@@ -93,7 +101,10 @@ export class MonitoringResolver {
   }
 
   @Mutation(() => MonitorResult, { description: "Changes a monitor's windows, overrides or drift share. Needs EDITOR." })
-  async updateMonitor(@Ctx() ctx: RequestContext, @Arg("input") input: UpdateMonitorInput): Promise<typeof MonitorResult> {
+  async updateMonitor(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: UpdateMonitorInput,
+  ): Promise<typeof MonitorResult> {
     return captureErrors(async () => {
       const found = await ctx.services.monitoring.monitor(input.monitorId);
       return runMutation(
@@ -109,7 +120,10 @@ export class MonitoringResolver {
   }
 
   @Mutation(() => DeleteMonitorResult, { description: "Deletes a monitor with its windows, series, alert rules and alerts. Needs EDITOR." })
-  async deleteMonitor(@Ctx() ctx: RequestContext, @Arg("input") input: MonitorIdInput): Promise<typeof DeleteMonitorResult> {
+  async deleteMonitor(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: MonitorIdInput,
+  ): Promise<typeof DeleteMonitorResult> {
     return captureErrors(async () => {
       const found = await ctx.services.monitoring.monitor(input.monitorId);
       return runMutation(
@@ -128,7 +142,10 @@ export class MonitoringResolver {
     description:
       "Closes the monitor's window now: first the windows already due (a backlog of several windows' worth of predictions closes as that many), then one with the predictions left since the last (ConflictError when none are left). Needs EDITOR.",
   })
-  async closeMonitoringWindow(@Ctx() ctx: RequestContext, @Arg("input") input: MonitorIdInput): Promise<typeof MonitoringWindowResult> {
+  async closeMonitoringWindow(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: MonitorIdInput,
+  ): Promise<typeof MonitoringWindowResult> {
     return captureErrors(async () => {
       const monitoring = ctx.services.monitoring;
       const found = await monitoring.monitor(input.monitorId);
@@ -184,7 +201,7 @@ export class MonitoringResolver {
   })
   async setMonitoringReference(
     @Ctx() ctx: RequestContext,
-    @Arg("input") input: SetMonitoringReferenceInput,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: SetMonitoringReferenceInput,
   ): Promise<typeof MonitoringReferenceResult> {
     return captureErrors(async () => {
       const version = await ctx.services.monitoring.version(input.modelVersionId);
@@ -213,8 +230,13 @@ export class MonitoringResolver {
     @Arg("projectId", () => ID) projectId: string,
     @Arg("servedName") servedName: string,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => MonitoringWindowFilter, { nullable: true }) filter?: MonitoringWindowFilter | null,
-    @Arg("orderBy", () => MonitoringWindowOrder, { nullable: true }) orderBy?: MonitoringWindowOrder | null,
+    @Arg("filter", () => MonitoringWindowFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: MonitoringWindowFilter | null,
+    @Arg("orderBy", () => MonitoringWindowOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: MonitoringWindowOrder | null,
   ): Promise<MonitoringWindowConnection> {
     ctx.authz.require(Permission.READ, projectId);
     const rows = await ctx.services.monitoring.windowsOf(projectId, servedName, filter ?? {}, page, monitoringWindowSort(orderBy));
@@ -285,8 +307,13 @@ export class MonitoringResolver {
     @Ctx() ctx: RequestContext,
     @Arg("projectId", () => ID) projectId: string,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => AlertRuleFilter, { nullable: true }) filter?: AlertRuleFilter | null,
-    @Arg("orderBy", () => AlertRuleOrder, { nullable: true }) orderBy?: AlertRuleOrder | null,
+    @Arg("filter", () => AlertRuleFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: AlertRuleFilter | null,
+    @Arg("orderBy", () => AlertRuleOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: AlertRuleOrder | null,
   ): Promise<AlertRuleConnection> {
     ctx.authz.require(Permission.READ, projectId);
     MonitoringService.checkFilterIds({ ...filter }, ["monitorId"]);
@@ -299,7 +326,10 @@ export class MonitoringResolver {
   @Mutation(() => AlertRuleResult, {
     description: "Adds an alert rule to a monitor (by monitorId, or servedName and variant). Needs EDITOR.",
   })
-  createAlertRule(@Ctx() ctx: RequestContext, @Arg("input") input: CreateAlertRuleInput): Promise<typeof AlertRuleResult> {
+  createAlertRule(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: CreateAlertRuleInput,
+  ): Promise<typeof AlertRuleResult> {
     return captureErrors(() =>
       runMutation(ctx, { action: "alertRule.create", permission: Permission.WRITE, projectId: input.projectId, input }, async (tx) => {
         let monitor: MonitorRow | null;
@@ -320,7 +350,10 @@ export class MonitoringResolver {
   }
 
   @Mutation(() => AlertRuleResult, { description: "Changes an alert rule. Needs EDITOR." })
-  async updateAlertRule(@Ctx() ctx: RequestContext, @Arg("input") input: UpdateAlertRuleInput): Promise<typeof AlertRuleResult> {
+  async updateAlertRule(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: UpdateAlertRuleInput,
+  ): Promise<typeof AlertRuleResult> {
     return captureErrors(async () => {
       const found = await ctx.services.monitoring.rule(input.ruleId);
       return runMutation(
@@ -337,7 +370,10 @@ export class MonitoringResolver {
   }
 
   @Mutation(() => DeleteAlertRuleResult, { description: "Deletes an alert rule and its alerts. Needs EDITOR." })
-  async deleteAlertRule(@Ctx() ctx: RequestContext, @Arg("input") input: AlertRuleIdInput): Promise<typeof DeleteAlertRuleResult> {
+  async deleteAlertRule(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: AlertRuleIdInput,
+  ): Promise<typeof DeleteAlertRuleResult> {
     return captureErrors(async () => {
       const found = await ctx.services.monitoring.rule(input.ruleId);
       return runMutation(
@@ -360,8 +396,13 @@ export class MonitoringResolver {
     @Ctx() ctx: RequestContext,
     @Arg("projectId", () => ID) projectId: string,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => AlertFilter, { nullable: true }) filter?: AlertFilter | null,
-    @Arg("orderBy", () => AlertOrder, { nullable: true }) orderBy?: AlertOrder | null,
+    @Arg("filter", () => AlertFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: AlertFilter | null,
+    @Arg("orderBy", () => AlertOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: AlertOrder | null,
   ): Promise<AlertConnection> {
     ctx.authz.require(Permission.READ, projectId);
     MonitoringService.checkFilterIds({ ...filter }, ["ruleId"]);
@@ -369,12 +410,18 @@ export class MonitoringResolver {
   }
 
   @Mutation(() => AlertResult, { description: "FIRING → ACKNOWLEDGED (event alert.acknowledged). Needs EDITOR." })
-  acknowledgeAlert(@Ctx() ctx: RequestContext, @Arg("input") input: AlertActionInput): Promise<typeof AlertResult> {
+  acknowledgeAlert(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: AlertActionInput,
+  ): Promise<typeof AlertResult> {
     return this.act(ctx, input, "alert.acknowledge", (tx, a) => ctx.services.monitoring.acknowledge(tx, a, input.note));
   }
 
   @Mutation(() => AlertResult, { description: "Resolves an open alert by hand (event alert.resolved). Needs EDITOR." })
-  resolveAlert(@Ctx() ctx: RequestContext, @Arg("input") input: AlertActionInput): Promise<typeof AlertResult> {
+  resolveAlert(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: AlertActionInput,
+  ): Promise<typeof AlertResult> {
     return this.act(ctx, input, "alert.resolve", (tx, a) => ctx.services.monitoring.resolve(tx, a, input.note));
   }
 

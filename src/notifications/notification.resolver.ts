@@ -47,8 +47,13 @@ export class NotificationChannelResolver {
     @Ctx() ctx: RequestContext,
     @Arg("projectId", () => ID) projectId: string,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => NotificationChannelFilter, { nullable: true }) filter?: NotificationChannelFilter | null,
-    @Arg("orderBy", () => NotificationChannelOrder, { nullable: true }) orderBy?: NotificationChannelOrder | null,
+    @Arg("filter", () => NotificationChannelFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: NotificationChannelFilter | null,
+    @Arg("orderBy", () => NotificationChannelOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: NotificationChannelOrder | null,
   ): Promise<NotificationChannelConnection> {
     ctx.authz.require(Permission.READ, projectId);
     const result = await ctx.services.notifications.list(
@@ -67,8 +72,16 @@ export class NotificationChannelResolver {
     @Ctx() ctx: RequestContext,
     @Arg("channelId", () => ID) channelId: string,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => NotificationDeliveryFilter, { nullable: true }) filter?: NotificationDeliveryFilter | null,
-    @Arg("orderBy", () => NotificationDeliveryOrder, { nullable: true }) orderBy?: NotificationDeliveryOrder | null,
+    @Arg("filter", () => NotificationDeliveryFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: NotificationDeliveryFilter | null,
+    @Arg("orderBy", () => NotificationDeliveryOrder, {
+      nullable: true,
+      description: "How to sort the list; each list has its own default.",
+    })
+    orderBy?: NotificationDeliveryOrder | null,
   ): Promise<NotificationDeliveryConnection> {
     const channel = await ctx.services.notifications.get(channelId);
     ctx.authz.require(Permission.READ, channel?.projectId);
@@ -80,8 +93,16 @@ export class NotificationChannelResolver {
     @Root() channel: NotificationChannel,
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => NotificationDeliveryFilter, { nullable: true }) filter?: NotificationDeliveryFilter | null,
-    @Arg("orderBy", () => NotificationDeliveryOrder, { nullable: true }) orderBy?: NotificationDeliveryOrder | null,
+    @Arg("filter", () => NotificationDeliveryFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: NotificationDeliveryFilter | null,
+    @Arg("orderBy", () => NotificationDeliveryOrder, {
+      nullable: true,
+      description: "How to sort the list; each list has its own default.",
+    })
+    orderBy?: NotificationDeliveryOrder | null,
   ): Promise<NotificationDeliveryConnection> {
     ctx.authz.require(Permission.READ, channel.projectId);
     return this.deliveriesOf(ctx, channel.id, page, filter, orderBy);
@@ -109,7 +130,7 @@ export class NotificationChannelResolver {
   })
   async createNotificationChannel(
     @Ctx() ctx: RequestContext,
-    @Arg("input") input: CreateNotificationChannelInput,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: CreateNotificationChannelInput,
   ): Promise<typeof NotificationChannelResult> {
     return captureErrors(() =>
       runMutation(
@@ -126,7 +147,7 @@ export class NotificationChannelResolver {
   @Mutation(() => NotificationChannelResult, { description: "Changes a notification channel. Needs ADMIN in its project." })
   async updateNotificationChannel(
     @Ctx() ctx: RequestContext,
-    @Arg("input") input: UpdateNotificationChannelInput,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: UpdateNotificationChannelInput,
   ): Promise<typeof NotificationChannelResult> {
     return captureErrors(async () => {
       const existing = await ctx.services.notifications.get(input.id);
@@ -146,7 +167,7 @@ export class NotificationChannelResolver {
   })
   async deleteNotificationChannel(
     @Ctx() ctx: RequestContext,
-    @Arg("input") input: NotificationChannelIdInput,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: NotificationChannelIdInput,
   ): Promise<typeof NotificationChannelResult> {
     return captureErrors(async () => {
       const existing = await ctx.services.notifications.get(input.id);

@@ -47,8 +47,13 @@ export class PipelineResolver {
   async pipelines(
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => PipelineFilter, { nullable: true }) filter?: PipelineFilter | null,
-    @Arg("orderBy", () => PipelineOrder, { nullable: true }) orderBy?: PipelineOrder | null,
+    @Arg("filter", () => PipelineFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: PipelineFilter | null,
+    @Arg("orderBy", () => PipelineOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: PipelineOrder | null,
   ): Promise<PipelineConnection> {
     const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
     const result = await ctx.services.pipelines.list(
@@ -91,7 +96,8 @@ export class PipelineResolver {
     @Root() pipeline: Pipeline,
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
-    @Arg("orderBy", () => PipelineVersionOrder, { nullable: true }) orderBy?: PipelineVersionOrder | null,
+    @Arg("orderBy", () => PipelineVersionOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: PipelineVersionOrder | null,
   ): Promise<PipelineVersionConnection> {
     ctx.authz.require(Permission.READ, pipeline.projectId);
     return PipelineVersionConnection.from(
@@ -103,7 +109,10 @@ export class PipelineResolver {
   @Mutation(() => ApplyPipelineResult, {
     description: "Validates a spec and stores it as the pipeline's newest version; the same spec again changes nothing. Needs EDITOR.",
   })
-  async applyPipeline(@Ctx() ctx: RequestContext, @Arg("input") input: ApplyPipelineInput): Promise<typeof ApplyPipelineResult> {
+  async applyPipeline(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: ApplyPipelineInput,
+  ): Promise<typeof ApplyPipelineResult> {
     return captureErrors(() =>
       runMutation(ctx, { action: "pipeline.apply", permission: Permission.WRITE, projectId: input.projectId, input }, async (tx) => {
         const r = await ctx.services.pipelines.apply(tx, input.projectId, input.spec, input.baseDir ?? "");

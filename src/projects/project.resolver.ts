@@ -48,8 +48,13 @@ export class ProjectResolver {
   async projects(
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => ProjectFilter, { nullable: true }) filter?: ProjectFilter | null,
-    @Arg("orderBy", () => ProjectOrder, { nullable: true }) orderBy?: ProjectOrder | null,
+    @Arg("filter", () => ProjectFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: ProjectFilter | null,
+    @Arg("orderBy", () => ProjectOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: ProjectOrder | null,
   ): Promise<ProjectConnection> {
     const visible = ctx.authz.visibleProjects(Permission.READ);
     const result = await ctx.services.projects.list(
@@ -62,7 +67,10 @@ export class ProjectResolver {
   }
 
   @Mutation(() => ProjectResult, { description: "Creates a project. Needs a global EDITOR or ADMIN role." })
-  async createProject(@Ctx() ctx: RequestContext, @Arg("input") input: CreateProjectInput): Promise<typeof ProjectResult> {
+  async createProject(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: CreateProjectInput,
+  ): Promise<typeof ProjectResult> {
     return captureErrors(() =>
       runMutation(ctx, { action: "project.create", permission: Permission.WRITE, input }, async (tx) => {
         const row = await ctx.services.projects.create(tx, input);
@@ -72,7 +80,10 @@ export class ProjectResolver {
   }
 
   @Mutation(() => ProjectResult, { description: "Gives a project a new unique name. Needs EDITOR in the project." })
-  async renameProject(@Ctx() ctx: RequestContext, @Arg("input") input: RenameProjectInput): Promise<typeof ProjectResult> {
+  async renameProject(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: RenameProjectInput,
+  ): Promise<typeof ProjectResult> {
     return captureErrors(() =>
       runMutation(ctx, { action: "project.rename", permission: Permission.WRITE, projectId: input.id, input }, async (tx) => {
         const row = await ctx.services.projects.rename(tx, input.id, input.name);
@@ -82,7 +93,10 @@ export class ProjectResolver {
   }
 
   @Mutation(() => ProjectResult, { description: "Makes a project read-only. Needs ADMIN in the project." })
-  async archiveProject(@Ctx() ctx: RequestContext, @Arg("input") input: ProjectIdInput): Promise<typeof ProjectResult> {
+  async archiveProject(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: ProjectIdInput,
+  ): Promise<typeof ProjectResult> {
     return captureErrors(() =>
       runMutation(ctx, { action: "project.archive", permission: Permission.ADMIN, projectId: input.id, input }, async (tx) => {
         const row = await ctx.services.projects.archive(tx, input.id);
@@ -92,7 +106,10 @@ export class ProjectResolver {
   }
 
   @Mutation(() => ProjectResult, { description: "Makes an archived project writable again. Needs ADMIN in the project." })
-  async restoreProject(@Ctx() ctx: RequestContext, @Arg("input") input: ProjectIdInput): Promise<typeof ProjectResult> {
+  async restoreProject(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: ProjectIdInput,
+  ): Promise<typeof ProjectResult> {
     return captureErrors(() =>
       runMutation(ctx, { action: "project.restore", permission: Permission.ADMIN, projectId: input.id, input }, async (tx) => {
         const row = await ctx.services.projects.restore(tx, input.id);

@@ -61,8 +61,13 @@ export class RegisteredModelResolver {
   async registeredModels(
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => RegisteredModelFilter, { nullable: true }) filter?: RegisteredModelFilter | null,
-    @Arg("orderBy", () => RegisteredModelOrder, { nullable: true }) orderBy?: RegisteredModelOrder | null,
+    @Arg("filter", () => RegisteredModelFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: RegisteredModelFilter | null,
+    @Arg("orderBy", () => RegisteredModelOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: RegisteredModelOrder | null,
   ): Promise<RegisteredModelConnection> {
     const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
     const result = await ctx.services.registry.listModels(
@@ -100,8 +105,13 @@ export class RegisteredModelResolver {
     @Root() model: RegisteredModel,
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => ModelVersionFilter, { nullable: true }) filter?: ModelVersionFilter | null,
-    @Arg("orderBy", () => ModelVersionOrder, { nullable: true }) orderBy?: ModelVersionOrder | null,
+    @Arg("filter", () => ModelVersionFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: ModelVersionFilter | null,
+    @Arg("orderBy", () => ModelVersionOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: ModelVersionOrder | null,
   ): Promise<ModelVersionConnection> {
     ctx.authz.require(Permission.READ, model.projectId);
     const result = await ctx.services.registry.listVersions(
@@ -131,7 +141,7 @@ export class RegisteredModelResolver {
   @Mutation(() => RegisteredModelResult, { description: "Creates a registered model. Needs EDITOR." })
   async createRegisteredModel(
     @Ctx() ctx: RequestContext,
-    @Arg("input") input: CreateRegisteredModelInput,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: CreateRegisteredModelInput,
   ): Promise<typeof RegisteredModelResult> {
     return captureErrors(() =>
       runMutation(ctx, { action: "model.create", permission: Permission.WRITE, projectId: input.projectId, input }, async (tx) => {
@@ -144,7 +154,7 @@ export class RegisteredModelResolver {
   @Mutation(() => RegisteredModelResult, { description: "Changes a registered model's description or tags. Needs EDITOR." })
   async updateRegisteredModel(
     @Ctx() ctx: RequestContext,
-    @Arg("input") input: UpdateRegisteredModelInput,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: UpdateRegisteredModelInput,
   ): Promise<typeof RegisteredModelResult> {
     return captureErrors(async () => {
       const model = await ctx.services.registry.model(input.id);
@@ -158,7 +168,10 @@ export class RegisteredModelResolver {
   @Mutation(() => ModelVersionResult, {
     description: "Registers a run's Model output (an ONNX file) as the model's next version, with its lineage. Needs EDITOR.",
   })
-  async createModelVersion(@Ctx() ctx: RequestContext, @Arg("input") input: CreateModelVersionInput): Promise<typeof ModelVersionResult> {
+  async createModelVersion(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: CreateModelVersionInput,
+  ): Promise<typeof ModelVersionResult> {
     return captureErrors(async () => {
       const model = await ctx.services.registry.model(input.registeredModelId);
       const scope: MutationScope = { action: "model.version.create", permission: Permission.WRITE, projectId: model?.projectId, input };
@@ -181,7 +194,10 @@ export class RegisteredModelResolver {
   }
 
   @Mutation(() => ModelVersionResult, { description: "Changes a version's description or tags. Needs EDITOR." })
-  async updateModelVersion(@Ctx() ctx: RequestContext, @Arg("input") input: UpdateModelVersionInput): Promise<typeof ModelVersionResult> {
+  async updateModelVersion(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: UpdateModelVersionInput,
+  ): Promise<typeof ModelVersionResult> {
     return captureErrors(async () => {
       const v = await ctx.services.registry.version(input.id);
       return runMutation(
@@ -196,7 +212,10 @@ export class RegisteredModelResolver {
   }
 
   @Mutation(() => ModelVersionResult, { description: "Archives a version no alias points at (final). Needs EDITOR." })
-  async archiveModelVersion(@Ctx() ctx: RequestContext, @Arg("input") input: ModelVersionIdInput): Promise<typeof ModelVersionResult> {
+  async archiveModelVersion(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: ModelVersionIdInput,
+  ): Promise<typeof ModelVersionResult> {
     return captureErrors(async () => {
       const v = await ctx.services.registry.version(input.id);
       return runMutation(
@@ -211,7 +230,10 @@ export class RegisteredModelResolver {
   }
 
   @Mutation(() => ModelAliasResult, { description: "Points an alias at a version, atomically, keeping its history. Needs EDITOR." })
-  async setModelAlias(@Ctx() ctx: RequestContext, @Arg("input") input: SetModelAliasInput): Promise<typeof ModelAliasResult> {
+  async setModelAlias(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: SetModelAliasInput,
+  ): Promise<typeof ModelAliasResult> {
     return captureErrors(async () => {
       const model = await ctx.services.registry.model(input.registeredModelId);
       return runMutation(
@@ -229,7 +251,10 @@ export class RegisteredModelResolver {
   }
 
   @Mutation(() => ModelAliasResult, { description: "Removes an alias (its history stays). Needs EDITOR." })
-  async deleteModelAlias(@Ctx() ctx: RequestContext, @Arg("input") input: DeleteModelAliasInput): Promise<typeof ModelAliasResult> {
+  async deleteModelAlias(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: DeleteModelAliasInput,
+  ): Promise<typeof ModelAliasResult> {
     return captureErrors(async () => {
       const model = await ctx.services.registry.model(input.registeredModelId);
       return runMutation(

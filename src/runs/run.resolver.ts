@@ -80,8 +80,13 @@ export class RunResolver {
   async runs(
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => RunFilterInput, { nullable: true }) filter?: RunFilterInput | null,
-    @Arg("orderBy", () => RunOrder, { nullable: true }) orderBy?: RunOrder | null,
+    @Arg("filter", () => RunFilterInput, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: RunFilterInput | null,
+    @Arg("orderBy", () => RunOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: RunOrder | null,
   ): Promise<RunConnection> {
     const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
     const result = await ctx.services.runs.list(
@@ -118,8 +123,13 @@ export class RunResolver {
     @Arg("runId", () => ID) runId: string,
     @Arg("key") key: string,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => MetricPointFilter, { nullable: true }) filter?: MetricPointFilter | null,
-    @Arg("orderBy", () => MetricPointOrder, { nullable: true }) orderBy?: MetricPointOrder | null,
+    @Arg("filter", () => MetricPointFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: MetricPointFilter | null,
+    @Arg("orderBy", () => MetricPointOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: MetricPointOrder | null,
   ): Promise<MetricPointConnection> {
     const run = await ctx.services.runs.get(runId);
     ctx.authz.require(Permission.READ, run?.projectId);
@@ -133,8 +143,13 @@ export class RunResolver {
     @Ctx() ctx: RequestContext,
     @Arg("stageRunId", () => ID) stageRunId: string,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => LogChunkFilter, { nullable: true }) filter?: LogChunkFilter | null,
-    @Arg("orderBy", () => LogChunkOrder, { nullable: true }) orderBy?: LogChunkOrder | null,
+    @Arg("filter", () => LogChunkFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: LogChunkFilter | null,
+    @Arg("orderBy", () => LogChunkOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: LogChunkOrder | null,
   ): Promise<LogChunkConnection> {
     await this.requireStageRunRead(ctx, stageRunId);
     return LogChunkConnection.from(
@@ -182,7 +197,10 @@ export class RunResolver {
   }
 
   @Mutation(() => RunResult, { description: "Starts a run of a pipeline (its latest version unless `version` is given). Needs EDITOR." })
-  async triggerRun(@Ctx() ctx: RequestContext, @Arg("input") input: TriggerRunInput): Promise<typeof RunResult> {
+  async triggerRun(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: TriggerRunInput,
+  ): Promise<typeof RunResult> {
     return captureErrors(async () => {
       const pipeline = await ctx.services.pipelines.get(input.pipelineId);
       return runMutation(
@@ -209,7 +227,10 @@ export class RunResolver {
   }
 
   @Mutation(() => RunResult, { description: "Cancels a run; running stages are stopped by their runners. Needs EDITOR." })
-  async cancelRun(@Ctx() ctx: RequestContext, @Arg("input") input: RunIdInput): Promise<typeof RunResult> {
+  async cancelRun(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: RunIdInput,
+  ): Promise<typeof RunResult> {
     return captureErrors(async () => {
       const existing = await ctx.services.runs.get(input.id);
       return runMutation(ctx, { action: "run.cancel", permission: Permission.WRITE, projectId: existing?.projectId, input }, async (tx) => {
@@ -220,7 +241,10 @@ export class RunResolver {
   }
 
   @Mutation(() => RunResult, { description: "Runs a finished run again, reusing the outputs of its successful stages. Needs EDITOR." })
-  async rerunRun(@Ctx() ctx: RequestContext, @Arg("input") input: RerunInput): Promise<typeof RunResult> {
+  async rerunRun(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: RerunInput,
+  ): Promise<typeof RunResult> {
     return captureErrors(async () => {
       const parent = await ctx.services.runs.get(input.id);
       return runMutation(ctx, { action: "run.rerun", permission: Permission.WRITE, projectId: parent?.projectId, input }, async (tx) => {
@@ -233,7 +257,10 @@ export class RunResolver {
   }
 
   @Mutation(() => RunResult, { description: "Adds or replaces tags of a run. Needs EDITOR." })
-  async setRunTags(@Ctx() ctx: RequestContext, @Arg("input") input: SetRunTagsInput): Promise<typeof RunResult> {
+  async setRunTags(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: SetRunTagsInput,
+  ): Promise<typeof RunResult> {
     return captureErrors(async () => {
       const existing = await ctx.services.runs.get(input.id);
       return runMutation(ctx, { action: "run.tag", permission: Permission.WRITE, projectId: existing?.projectId, input }, async (tx) => {
@@ -244,7 +271,10 @@ export class RunResolver {
   }
 
   @Mutation(() => LogMetricsResult, { description: "Records up to 10,000 metric points of a run (or stage run). Needs EDITOR or RUNNER." })
-  async logMetrics(@Ctx() ctx: RequestContext, @Arg("input") input: LogMetricsInput): Promise<typeof LogMetricsResult> {
+  async logMetrics(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: LogMetricsInput,
+  ): Promise<typeof LogMetricsResult> {
     return captureErrors(async () => {
       const run = await ctx.services.runs.get(input.runId);
       const permission = ctx.authz.can(Permission.RUN, run?.projectId) ? Permission.RUN : Permission.WRITE;

@@ -25,8 +25,13 @@ export class SecretResolver {
   async secrets(
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => SecretFilter, { nullable: true }) filter?: SecretFilter | null,
-    @Arg("orderBy", () => SecretOrder, { nullable: true }) orderBy?: SecretOrder | null,
+    @Arg("filter", () => SecretFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: SecretFilter | null,
+    @Arg("orderBy", () => SecretOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: SecretOrder | null,
   ): Promise<SecretConnection> {
     let projectIds: "all" | string[];
     if (filter?.projectId) {
@@ -40,7 +45,10 @@ export class SecretResolver {
   @Mutation(() => SecretResult, {
     description: "Creates a project secret or replaces its value. Needs ADMIN in the project. The value is never returned or audited.",
   })
-  async setSecret(@Ctx() ctx: RequestContext, @Arg("input") input: SetSecretInput): Promise<typeof SecretResult> {
+  async setSecret(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: SetSecretInput,
+  ): Promise<typeof SecretResult> {
     // The value never reaches the audit log, whatever its redaction rules.
     const audited = { projectId: input.projectId, name: input.name, value: REDACTED };
     return captureErrors(() =>
@@ -52,7 +60,10 @@ export class SecretResolver {
   }
 
   @Mutation(() => SecretResult, { description: "Deletes a project secret. Needs ADMIN in the project." })
-  async deleteSecret(@Ctx() ctx: RequestContext, @Arg("input") input: DeleteSecretInput): Promise<typeof SecretResult> {
+  async deleteSecret(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: DeleteSecretInput,
+  ): Promise<typeof SecretResult> {
     return captureErrors(() =>
       runMutation(ctx, { action: "secret.delete", permission: Permission.ADMIN, projectId: input.projectId, input }, async (tx) => {
         const row = await ctx.services.secrets.delete(tx, input.projectId, input.name);

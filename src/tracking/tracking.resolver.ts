@@ -27,8 +27,13 @@ export class ExperimentResolver {
   async experiments(
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => ExperimentFilter, { nullable: true }) filter?: ExperimentFilter | null,
-    @Arg("orderBy", () => ExperimentOrder, { nullable: true }) orderBy?: ExperimentOrder | null,
+    @Arg("filter", () => ExperimentFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: ExperimentFilter | null,
+    @Arg("orderBy", () => ExperimentOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: ExperimentOrder | null,
   ): Promise<ExperimentConnection> {
     let projectIds: "all" | string[];
     if (filter?.projectId) {
@@ -59,8 +64,13 @@ export class ExperimentResolver {
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
     @Arg("experimentId", () => ID) experimentId: string,
-    @Arg("filter", () => TrackingRunFilter, { nullable: true }) filter?: TrackingRunFilter | null,
-    @Arg("orderBy", () => TrackingRunOrder, { nullable: true }) orderBy?: TrackingRunOrder | null,
+    @Arg("filter", () => TrackingRunFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: TrackingRunFilter | null,
+    @Arg("orderBy", () => TrackingRunOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: TrackingRunOrder | null,
   ): Promise<TrackingRunConnection> {
     const args = filter ?? {};
     const experiment = await ctx.services.tracking.experiment(undefined, experimentId);

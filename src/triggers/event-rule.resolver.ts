@@ -67,8 +67,13 @@ export class EventRuleResolver {
   async eventRules(
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => EventRuleFilter, { nullable: true }) filter?: EventRuleFilter | null,
-    @Arg("orderBy", () => EventRuleOrder, { nullable: true }) orderBy?: EventRuleOrder | null,
+    @Arg("filter", () => EventRuleFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: EventRuleFilter | null,
+    @Arg("orderBy", () => EventRuleOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: EventRuleOrder | null,
   ): Promise<EventRuleConnection> {
     const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
     const result = await ctx.services.eventRules.list(
@@ -102,7 +107,10 @@ export class EventRuleResolver {
     description:
       "Creates a rule that starts runs of a pipeline's latest version on matching events. Needs EDITOR in the pipeline's project.",
   })
-  async createEventRule(@Ctx() ctx: RequestContext, @Arg("input") input: CreateEventRuleInput): Promise<typeof EventRuleResult> {
+  async createEventRule(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: CreateEventRuleInput,
+  ): Promise<typeof EventRuleResult> {
     return captureErrors(async () => {
       const pipeline = isRowId(input.pipelineId) ? await ctx.services.pipelines.get(input.pipelineId) : null;
       return runMutation(
@@ -119,7 +127,10 @@ export class EventRuleResolver {
   }
 
   @Mutation(() => EventRuleResult, { description: "Changes an event rule. Needs EDITOR." })
-  async updateEventRule(@Ctx() ctx: RequestContext, @Arg("input") input: UpdateEventRuleInput): Promise<typeof EventRuleResult> {
+  async updateEventRule(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: UpdateEventRuleInput,
+  ): Promise<typeof EventRuleResult> {
     return captureErrors(async () => {
       const existing = await ctx.services.eventRules.get(input.id);
       return runMutation(
@@ -135,7 +146,10 @@ export class EventRuleResolver {
   }
 
   @Mutation(() => EventRuleResult, { description: "Deletes an event rule (its fires stay on record). Needs EDITOR." })
-  async deleteEventRule(@Ctx() ctx: RequestContext, @Arg("input") input: EventRuleIdInput): Promise<typeof EventRuleResult> {
+  async deleteEventRule(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: EventRuleIdInput,
+  ): Promise<typeof EventRuleResult> {
     return captureErrors(async () => {
       const existing = await ctx.services.eventRules.get(input.id);
       return runMutation(
@@ -152,7 +166,10 @@ export class EventRuleResolver {
   @Mutation(() => EmitEventResult, {
     description: "Appends a custom event to a project's stream, where event rules and subscribers see it. Needs EDITOR in the project.",
   })
-  async emitEvent(@Ctx() ctx: RequestContext, @Arg("input") input: EmitEventInput): Promise<typeof EmitEventResult> {
+  async emitEvent(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: EmitEventInput,
+  ): Promise<typeof EmitEventResult> {
     return captureErrors(async () => {
       const row = await emitCustomEvent(ctx, input);
       return Object.assign(new EmitEventPayload(), { event: ProjectEvent.from(row) });

@@ -40,8 +40,13 @@ export class ScheduleResolver {
   async schedules(
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => ScheduleFilter, { nullable: true }) filter?: ScheduleFilter | null,
-    @Arg("orderBy", () => ScheduleOrder, { nullable: true }) orderBy?: ScheduleOrder | null,
+    @Arg("filter", () => ScheduleFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: ScheduleFilter | null,
+    @Arg("orderBy", () => ScheduleOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: ScheduleOrder | null,
   ): Promise<ScheduleConnection> {
     const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
     const result = await ctx.services.schedules.list(
@@ -69,7 +74,10 @@ export class ScheduleResolver {
   @Mutation(() => ScheduleResult, {
     description: "Creates a cron schedule that starts runs of a pipeline's latest version. Needs EDITOR in the pipeline's project.",
   })
-  async createSchedule(@Ctx() ctx: RequestContext, @Arg("input") input: CreateScheduleInput): Promise<typeof ScheduleResult> {
+  async createSchedule(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: CreateScheduleInput,
+  ): Promise<typeof ScheduleResult> {
     return captureErrors(async () => {
       const pipeline = isRowId(input.pipelineId) ? await ctx.services.pipelines.get(input.pipelineId) : null;
       return runMutation(
@@ -85,7 +93,10 @@ export class ScheduleResolver {
   }
 
   @Mutation(() => ScheduleResult, { description: "Changes a schedule's name, expression, time zone, parameters or policy. Needs EDITOR." })
-  async updateSchedule(@Ctx() ctx: RequestContext, @Arg("input") input: UpdateScheduleInput): Promise<typeof ScheduleResult> {
+  async updateSchedule(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: UpdateScheduleInput,
+  ): Promise<typeof ScheduleResult> {
     return captureErrors(async () => {
       const existing = await ctx.services.schedules.get(input.id);
       return runMutation(
@@ -100,14 +111,20 @@ export class ScheduleResolver {
   }
 
   @Mutation(() => ScheduleResult, { description: "Stops a schedule firing until it is resumed. Needs EDITOR." })
-  async pauseSchedule(@Ctx() ctx: RequestContext, @Arg("input") input: ScheduleIdInput): Promise<typeof ScheduleResult> {
+  async pauseSchedule(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: ScheduleIdInput,
+  ): Promise<typeof ScheduleResult> {
     return this.setPaused(ctx, input, true);
   }
 
   @Mutation(() => ScheduleResult, {
     description: "Lets a paused schedule fire again; with RUN_ONCE it first fires once for the latest tick it missed. Needs EDITOR.",
   })
-  async resumeSchedule(@Ctx() ctx: RequestContext, @Arg("input") input: ScheduleIdInput): Promise<typeof ScheduleResult> {
+  async resumeSchedule(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: ScheduleIdInput,
+  ): Promise<typeof ScheduleResult> {
     return this.setPaused(ctx, input, false);
   }
 
@@ -123,7 +140,10 @@ export class ScheduleResolver {
   }
 
   @Mutation(() => ScheduleResult, { description: "Deletes a schedule (its fires stay on record). Needs EDITOR." })
-  async deleteSchedule(@Ctx() ctx: RequestContext, @Arg("input") input: ScheduleIdInput): Promise<typeof ScheduleResult> {
+  async deleteSchedule(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: ScheduleIdInput,
+  ): Promise<typeof ScheduleResult> {
     return captureErrors(async () => {
       const existing = await ctx.services.schedules.get(input.id);
       return runMutation(

@@ -1,6 +1,7 @@
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, ID, InputType, ObjectType, registerEnumType } from "type-graphql";
-import { Connection, OrderBy } from "../kernel/graphql/connection";
+import { Connection } from "../kernel/graphql/connection";
+import { FilterBy, ListTypes } from "../kernel/graphql/list";
 import { MutationResult } from "../kernel/graphql/results";
 import { ProjectEvent } from "../projects/project.types";
 import { nextFireTimes } from "./cron";
@@ -197,50 +198,46 @@ export class TriggerFire {
   }
 }
 
-export const ScheduleConnection = Connection(Schedule, "Schedule");
+export const {
+  Connection: ScheduleConnection,
+  Order: ScheduleOrder,
+  sortOf: scheduleSort,
+  Filter: ScheduleFilter,
+} = ListTypes(Schedule, "Schedule", {
+  orderBy: { CREATED_AT: "createdAt", NAME: "name" } as const,
+  defaultOrder: { property: "createdAt", direction: "DESC" },
+  filter: {
+    projectId: FilterBy.id("Only schedules of pipelines in this project."),
+    pipelineId: FilterBy.id("Only this pipeline's schedules."),
+    paused: FilterBy.flag("True: only paused schedules; false: only active ones."),
+  },
+});
 export type ScheduleConnection = InstanceType<typeof ScheduleConnection>;
-export const EventRuleConnection = Connection(EventRule, "EventRule");
+export type ScheduleOrder = InstanceType<typeof ScheduleOrder>;
+export type ScheduleFilter = InstanceType<typeof ScheduleFilter>;
+
+export const {
+  Connection: EventRuleConnection,
+  Order: EventRuleOrder,
+  sortOf: eventRuleSort,
+  Filter: EventRuleFilter,
+} = ListTypes(EventRule, "EventRule", {
+  orderBy: { CREATED_AT: "createdAt", NAME: "name" } as const,
+  defaultOrder: { property: "createdAt", direction: "DESC" },
+  filter: {
+    projectId: FilterBy.id("Only event rules of pipelines in this project."),
+    pipelineId: FilterBy.id("Only this pipeline's event rules."),
+    eventType: FilterBy.text("Only rules matching this event type exactly, e.g. `dataset.version.created`."),
+    enabled: FilterBy.flag("True: only enabled rules; false: only disabled ones."),
+  },
+});
 export type EventRuleConnection = InstanceType<typeof EventRuleConnection>;
+export type EventRuleOrder = InstanceType<typeof EventRuleOrder>;
+export type EventRuleFilter = InstanceType<typeof EventRuleFilter>;
+
+/** A schedule's or event rule's fires: a page with no sort or filter of its own. */
 export const TriggerFireConnection = Connection(TriggerFire, "TriggerFire");
 export type TriggerFireConnection = InstanceType<typeof TriggerFireConnection>;
-
-export const { Order: ScheduleOrder, sortOf: scheduleSort } = OrderBy("Schedule", { CREATED_AT: "createdAt", NAME: "name" } as const, {
-  property: "createdAt",
-  direction: "DESC",
-});
-export type ScheduleOrder = InstanceType<typeof ScheduleOrder>;
-export const { Order: EventRuleOrder, sortOf: eventRuleSort } = OrderBy("EventRule", { CREATED_AT: "createdAt", NAME: "name" } as const, {
-  property: "createdAt",
-  direction: "DESC",
-});
-export type EventRuleOrder = InstanceType<typeof EventRuleOrder>;
-
-@InputType()
-export class ScheduleFilter {
-  @Field(() => ID, { nullable: true })
-  projectId?: string | null;
-
-  @Field(() => ID, { nullable: true })
-  pipelineId?: string | null;
-
-  @Field(() => Boolean, { nullable: true })
-  paused?: boolean | null;
-}
-
-@InputType()
-export class EventRuleFilter {
-  @Field(() => ID, { nullable: true })
-  projectId?: string | null;
-
-  @Field(() => ID, { nullable: true })
-  pipelineId?: string | null;
-
-  @Field(() => String, { nullable: true })
-  eventType?: string | null;
-
-  @Field(() => Boolean, { nullable: true })
-  enabled?: boolean | null;
-}
 
 @InputType()
 export class CreateScheduleInput {

@@ -39,8 +39,13 @@ export class ValidationResolver {
   async validationSuites(
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => ValidationSuiteFilter, { nullable: true }) filter?: ValidationSuiteFilter | null,
-    @Arg("orderBy", () => ValidationSuiteOrder, { nullable: true }) orderBy?: ValidationSuiteOrder | null,
+    @Arg("filter", () => ValidationSuiteFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: ValidationSuiteFilter | null,
+    @Arg("orderBy", () => ValidationSuiteOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: ValidationSuiteOrder | null,
   ): Promise<ValidationSuiteConnection> {
     const result = await ctx.services.validation.suites(
       {
@@ -65,8 +70,13 @@ export class ValidationResolver {
   async validationReports(
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => ValidationReportFilter, { nullable: true }) filter?: ValidationReportFilter | null,
-    @Arg("orderBy", () => ValidationReportOrder, { nullable: true }) orderBy?: ValidationReportOrder | null,
+    @Arg("filter", () => ValidationReportFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: ValidationReportFilter | null,
+    @Arg("orderBy", () => ValidationReportOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: ValidationReportOrder | null,
   ): Promise<ValidationReportConnection> {
     const result = await ctx.services.validation.reports(
       {
@@ -87,7 +97,7 @@ export class ValidationResolver {
   })
   async defineValidationSuite(
     @Ctx() ctx: RequestContext,
-    @Arg("input") input: DefineValidationSuiteInput,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: DefineValidationSuiteInput,
   ): Promise<typeof ValidationSuiteResult> {
     return captureErrors(async () => {
       const dataset = await ctx.services.datasets.get(input.datasetId);
@@ -113,7 +123,10 @@ export class ValidationResolver {
     description:
       "Checks a dataset version against a suite and stores the report; an `error` breach emits `validation.failed`. Optionally quarantines failing rows. Needs EDITOR.",
   })
-  async validateDataset(@Ctx() ctx: RequestContext, @Arg("input") input: ValidateDatasetInput): Promise<typeof ValidationReportResult> {
+  async validateDataset(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: ValidateDatasetInput,
+  ): Promise<typeof ValidationReportResult> {
     return captureErrors(async () => {
       const version = await ctx.services.datasets.version(input.versionId);
       const dataset = version ? await ctx.services.datasets.get(version.datasetId) : null;

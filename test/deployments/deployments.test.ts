@@ -42,9 +42,12 @@ describe("deployments", () => {
       model: "guarded",
       version: 1,
     });
-    assert.equal(pinned.result.__typename, "InvalidInputError");
-    assert.equal(pinned.result.problems[0].field, "version");
-    assert.match(pinned.result.problems[0].message, /version 1 of guarded is PENDING_APPROVAL; only APPROVED versions/);
+    assert.equal(pinned.result.__typename, "VersionNotApprovedError");
+    assert.deepEqual(
+      [pinned.result.code, pinned.result.field, pinned.result.registeredModelId, pinned.result.modelName],
+      ["CONFLICT", "version", modelId, "guarded"],
+    );
+    assert.deepEqual([pinned.result.version, pinned.result.status, pinned.result.alias], [1, "PENDING_APPROVAL", null]);
 
     await setChampion(t, modelId, 1);
     const byAlias = await deployMutation(t, "deployModel", "DeployModelInput", {
@@ -53,8 +56,8 @@ describe("deployments", () => {
       model: "guarded",
       alias: "champion",
     });
-    assert.equal(byAlias.result.__typename, "InvalidInputError");
-    assert.match(byAlias.result.message, /alias 'champion' of guarded points at version 1, which is PENDING_APPROVAL/);
+    assert.equal(byAlias.result.__typename, "VersionNotApprovedError");
+    assert.deepEqual([byAlias.result.alias, byAlias.result.version, byAlias.result.status], ["champion", 1, "PENDING_APPROVAL"]);
     assert.equal(
       dataOf(await t.gql(`query($p: ID!) { deployment(projectId: $p, name: "guarded-ep") { id } }`, { p: projectId })).deployment,
       null,
@@ -80,11 +83,11 @@ describe("deployments", () => {
 
     const v2 = await uploadVersion(t, modelId, linearModel([1, 1], 100));
     const canary = await deployMutation(t, "setCanary", "SetCanaryInput", { projectId, name: "guarded-ep", version: 2, percent: 10 });
-    assert.equal(canary.result.__typename, "InvalidInputError");
-    assert.match(canary.result.message, /version 2 of guarded is PENDING_APPROVAL; only APPROVED versions can serve as a canary/);
+    assert.equal(canary.result.__typename, "VersionNotApprovedError");
+    assert.deepEqual([canary.result.version, canary.result.status], [2, "PENDING_APPROVAL"]);
     const shadow = await deployMutation(t, "setShadow", "SetShadowInput", { projectId, name: "guarded-ep", version: 2 });
-    assert.equal(shadow.result.__typename, "InvalidInputError");
-    assert.match(shadow.result.message, /version 2 of guarded is PENDING_APPROVAL; only APPROVED versions can serve as a shadow/);
+    assert.equal(shadow.result.__typename, "VersionNotApprovedError");
+    assert.deepEqual([shadow.result.version, shadow.result.status], [2, "PENDING_APPROVAL"]);
     const missing = await deployMutation(t, "setShadow", "SetShadowInput", { projectId, name: "guarded-ep", version: 9 });
     assert.equal(missing.result.__typename, "NotFoundError");
     const badPercent = await deployMutation(t, "setCanary", "SetCanaryInput", { projectId, name: "guarded-ep", version: 1, percent: 101 });
@@ -427,7 +430,7 @@ describe("deployments", () => {
     assert.deepEqual([d.status, d.servingVersion], ["NOTHING_TO_SERVE", null]);
     assert.match(d.statusReason, /version 1 of retired is ARCHIVED/);
     const rollback = await deployMutation(t, "rollbackDeployment", "RollbackDeploymentInput", { projectId, name: "retired-ep" });
-    assert.equal(rollback.result.__typename, "InvalidInputError");
-    assert.match(rollback.result.message, /version 1 of retired is ARCHIVED/);
+    assert.equal(rollback.result.__typename, "VersionNotApprovedError");
+    assert.deepEqual([rollback.result.modelName, rollback.result.version, rollback.result.status], ["retired", 1, "ARCHIVED"]);
   });
 });

@@ -6,7 +6,8 @@ const RESULT = `__typename
   ... on DeploymentPayload { deployment { id name version alias mode revision shadowVersion canary { version percent } status servingVersion statusReason } }
   ... on InvalidInputError { message problems { field message } }
   ... on NotFoundError { message }
-  ... on ConflictError { message }`;
+  ... on ConflictError { message }
+  ... on VersionNotApprovedError { code field registeredModelId modelName version status alias }`;
 
 /** Calls one deployment mutation (`deployModel`, `setCanary`…) with `input`; answers its result union member. */
 export async function deployMutation(t: TestServer, name: string, inputType: string, input: Record<string, unknown>, token?: string) {

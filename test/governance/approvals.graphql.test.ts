@@ -7,7 +7,9 @@ import { linearModel } from "../helpers/onnx-models";
 const REQUEST = `id status reason requiredApprovals policyIsDefault requestedBy expiresAt decidedBy
   checks { kind name passed observed expected reason } decisions { principalId verdict comment }`;
 const DECIDE_RESULT = `__typename ... on ApprovalDecisionPayload { approvalRequest { ${REQUEST} } modelVersion { id status } }
-  ... on Error { code message } ... on InvalidInputError { problems { field message } }`;
+  ... on Error { code message } ... on InvalidInputError { problems { field message } }
+  ... on AlreadyDecidedError { approvalRequestId status decidedAt byCaller }
+  ... on SeparationOfDutiesError { approvalRequestId modelVersionId approver }`;
 
 describe("governance: policies and approvals", () => {
   let t: TestServer;
@@ -124,8 +126,9 @@ describe("governance: policies and approvals", () => {
       [["metric", "auc", false, 0.7]],
     );
     const late = dataOf(await decide("approve", v.id, "looks fine", approverA.token)).approveModelVersion;
-    assert.equal(late.__typename, "ConflictError");
-    assert.match(late.message, /already REJECTED/);
+    assert.equal(late.__typename, "AlreadyDecidedError");
+    assert.deepEqual([late.code, late.status, late.byCaller], ["CONFLICT", "REJECTED", false]);
+    assert.equal(late.approvalRequestId, v.approvalRequest.id);
   });
 
   it("approves outright when the policy needs no person, and compares with the champion", async () => {
@@ -151,9 +154,9 @@ describe("governance: policies and approvals", () => {
     const modelId = await createModel("sod");
     // The admin uploads (so the admin is the requester) and holds APPROVE, but may not approve.
     const v = await upload(modelId, { auc: 0.8 }, t.adminToken);
-    const own = await decide("approve", v.id, "mine is great", t.adminToken);
-    assert.equal(own.errors?.[0]?.extensions?.code, "FORBIDDEN");
-    assert.match(own.errors[0].message, /separation of duties/);
+    const own = dataOf(await decide("approve", v.id, "mine is great", t.adminToken)).approveModelVersion;
+    assert.equal(own.__typename, "SeparationOfDutiesError");
+    assert.deepEqual([own.code, own.modelVersionId, own.approvalRequestId], ["FORBIDDEN", v.id, v.approvalRequest.id]);
     for (const token of [editor.token, viewer.token]) {
       const r = await decide("approve", v.id, "ok", token);
       assert.equal(r.errors?.[0]?.extensions?.code, "FORBIDDEN", "approving needs APPROVER");
@@ -167,8 +170,9 @@ describe("governance: policies and approvals", () => {
     assert.equal(ok.approvalRequest.decidedBy, approverA.principalId);
     assert.equal(ok.modelVersion.status, "APPROVED");
     const second = dataOf(await decide("reject", v.id, "changed my mind", approverB.token)).rejectModelVersion;
-    assert.equal(second.__typename, "ConflictError");
-    assert.match(second.message, /a decision is final/);
+    assert.equal(second.__typename, "AlreadyDecidedError");
+    assert.deepEqual([second.status, second.byCaller], ["APPROVED", false]);
+    assert.ok(second.decidedAt);
     assert.equal((await version(v.id)).status, "APPROVED", "the refused decision changed nothing");
 
     const audit = dataOf(
@@ -191,7 +195,8 @@ describe("governance: policies and approvals", () => {
     assert.equal(firstApproval.approvalRequest.status, "OPEN");
     assert.equal(firstApproval.modelVersion.status, "PENDING_APPROVAL");
     const twice = dataOf(await decide("approve", v.id, "again", approverA.token)).approveModelVersion;
-    assert.equal(twice.__typename, "ConflictError", "one person counts once");
+    assert.equal(twice.__typename, "AlreadyDecidedError", "one person counts once");
+    assert.deepEqual([twice.status, twice.byCaller, twice.decidedAt], ["OPEN", true, null]);
     const done = dataOf(await decide("approve", v.id, "second look ok", approverB.token)).approveModelVersion;
     assert.equal(done.approvalRequest.status, "APPROVED");
     assert.deepEqual(
@@ -208,7 +213,8 @@ describe("governance: policies and approvals", () => {
     assert.match(rejected.approvalRequest.reason, /leaks the label/);
     assert.equal(rejected.modelVersion.status, "REJECTED");
     const after = dataOf(await decide("approve", w.id, "ok", approverA.token)).approveModelVersion;
-    assert.equal(after.__typename, "ConflictError");
+    assert.equal(after.__typename, "AlreadyDecidedError");
+    assert.equal(after.status, "REJECTED");
   });
 
   it("expires open requests after the policy's time, rejecting the version", async () => {
@@ -227,7 +233,8 @@ describe("governance: policies and approvals", () => {
     assert.equal(now.status, "REJECTED");
     assert.match(now.approvalRequest.reason, /no decision by/);
     const late = dataOf(await decide("approve", v.id, "sorry, late", approverA.token)).approveModelVersion;
-    assert.equal(late.__typename, "ConflictError");
+    assert.equal(late.__typename, "AlreadyDecidedError");
+    assert.equal(late.status, "EXPIRED");
   });
 
   it("streams requests and decisions to an approvalRequests subscription", async () => {

@@ -268,6 +268,7 @@ describe("approvals", () => {
   test("separation of duties: whoever triggered the run cannot approve it", () => {
     assert.deepEqual(canApprove({ policy: two, approverId: "ann", createdBy: "ann", alreadyApprovedBy: [] }), {
       ok: false,
+      rule: "SEPARATION_OF_DUTIES",
       reason: "separation of duties: ann triggered the training run and cannot approve it",
     });
     assert.deepEqual(canApprove({ policy: two, approverId: "bob", createdBy: "ann", alreadyApprovedBy: [] }), { ok: true });
@@ -280,6 +281,7 @@ describe("approvals", () => {
   test("the same person cannot approve twice", () => {
     assert.deepEqual(canApprove({ policy: two, approverId: "bob", createdBy: "ann", alreadyApprovedBy: ["bob"] }), {
       ok: false,
+      rule: "ONE_APPROVAL_PER_PERSON",
       reason: "bob has already approved this version",
     });
   });

@@ -5,20 +5,24 @@ export enum OrderDirection {
   ASC = "ASC",
   DESC = "DESC",
 }
-registerEnumType(OrderDirection, { name: "OrderDirection" });
+registerEnumType(OrderDirection, {
+  name: "OrderDirection",
+  description: "Which way a list is sorted.",
+  valuesConfig: { ASC: { description: "Smallest (or oldest, or A) first." }, DESC: { description: "Largest (or newest, or Z) first." } },
+});
 
 @ObjectType({ description: "Where a page sits in its list (Relay cursor connections)." })
 export class PageInfo {
-  @Field()
+  @Field({ description: "True when more items follow; pass `endCursor` as `after` to get them." })
   hasNextPage: boolean;
 
-  @Field()
+  @Field({ description: "True when items come before this page (only when the page was asked `after` a cursor)." })
   hasPreviousPage: boolean;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "The cursor of the first item of the page; null when the page is empty." })
   startCursor: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "The cursor of the last item of the page: the `after` of the next page." })
   endCursor: string | null;
 }
 
@@ -45,24 +49,24 @@ export interface ConnectionOf<T> {
  * resolver method, so its COUNT query runs only when a client selects it.
  */
 export function Connection<TNode extends object>(nodeType: ClassType<TNode>, name: string) {
-  @ObjectType(`${name}Edge`)
+  @ObjectType(`${name}Edge`, { description: `One ${name} of a page, with its cursor.` })
   class Edge {
-    @Field()
+    @Field({ description: "Opaque position of this item; pass it as `after` to page on from here." })
     cursor: string;
 
-    @Field(() => nodeType)
+    @Field(() => nodeType, { description: "The item." })
     node: TNode;
   }
 
   @ObjectType(`${name}Connection`, { description: `A page of ${name} items.` })
   class ConnectionType implements ConnectionOf<TNode> {
-    @Field(() => [Edge])
+    @Field(() => [Edge], { description: "The items of this page with their cursors, in list order." })
     edges: Edge[];
 
     @Field(() => [nodeType], { description: "The nodes of `edges`, for clients that need no cursors." })
     nodes: TNode[];
 
-    @Field(() => PageInfo)
+    @Field(() => PageInfo, { description: "Where this page sits in the list: whether more follow, and the cursors." })
     pageInfo: PageInfo;
 
     count: () => Promise<number>;
@@ -102,15 +106,25 @@ export interface Sort<P extends string> {
  * properties, and `direction`) and a function giving the sort to use, `fallback` when the
  * client sent none.
  */
-export function OrderBy<P extends string>(name: string, fieldEnum: Record<string, P>, fallback: Sort<P>) {
-  registerEnumType(fieldEnum, { name: `${name}OrderField` });
+export function OrderBy<P extends string>(
+  name: string,
+  fieldEnum: Record<string, P>,
+  fallback: Sort<P>,
+  fieldDescriptions: Partial<Record<string, string>> = {},
+) {
+  const valuesConfig = Object.fromEntries(
+    Object.entries(fieldEnum).map(([key, property]) => [key, { description: fieldDescriptions[key] ?? `Sorts by \`${property}\`.` }]),
+  );
+  registerEnumType(fieldEnum, { name: `${name}OrderField`, description: `What a ${name} list can be sorted by.`, valuesConfig });
 
-  @InputType(`${name}Order`)
+  @InputType(`${name}Order`, {
+    description: `How to sort a ${name} list; without one it is sorted by \`${fallback.property}\` ${fallback.direction}.`,
+  })
   class Order {
-    @Field(() => fieldEnum)
+    @Field(() => fieldEnum, { description: "What to sort by." })
     field: P;
 
-    @Field(() => OrderDirection, { defaultValue: fallback.direction })
+    @Field(() => OrderDirection, { defaultValue: fallback.direction, description: "Which way to sort." })
     direction: OrderDirection;
   }
 

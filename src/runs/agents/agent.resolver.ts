@@ -14,7 +14,6 @@ import { captureErrors } from "../../kernel/graphql/results";
 import { runMutation } from "../../kernel/mutation";
 import { runSystemChange } from "../../events/system-change";
 import { Permission } from "../../kernel/roles";
-import { LeaseLostError } from "./agent.errors";
 import { type AgentService, type RunnerCaller, agentOwner, isUuid, MAX_LEASE_BATCH, MAX_LEASE_WAIT_MS } from "./agent.service";
 import {
   AppendStageLogsInput,
@@ -30,7 +29,6 @@ import {
   LeasedInput,
   LeasedOutput,
   LeasedTask,
-  LeaseLostProblem,
   LeaseStageRunsInput,
   LeaseStageRunsPayload,
   LeaseStageRunsResult,
@@ -90,25 +88,6 @@ async function ownRunner(ctx: RequestContext, scope: RunnerScope, runnerId: stri
   return runner;
 }
 
-/** `captureErrors`, plus `LeaseLostError` as its union member. */
-function captureFenced<T>(work: () => Promise<T>) {
-  return captureErrors<T | LeaseLostProblem>(async () => {
-    try {
-      return await work();
-    } catch (err) {
-      if (!(err instanceof LeaseLostError)) throw err;
-      return Object.assign(new LeaseLostProblem(), {
-        message: err.message,
-        code: err.code,
-        stageRunId: err.stageRunId,
-        epoch: err.epoch,
-        currentEpoch: err.currentEpoch,
-        reason: err.reason,
-      });
-    }
-  });
-}
-
 async function stageRunAndRun(ctx: RequestContext, stageRunId: string): Promise<{ sr: StageRunRow | null; run: RunRow | null }> {
   const sr = isUuid(stageRunId) ? await ctx.services.runs.stageRun(stageRunId) : null;
   const run = sr ? await ctx.services.runs.get(sr.runId) : null;
@@ -125,8 +104,13 @@ export class AgentResolver {
   async runners(
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => RunnerAgentFilter, { nullable: true }) filter?: RunnerAgentFilter | null,
-    @Arg("orderBy", () => RunnerAgentOrder, { nullable: true }) orderBy?: RunnerAgentOrder | null,
+    @Arg("filter", () => RunnerAgentFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: RunnerAgentFilter | null,
+    @Arg("orderBy", () => RunnerAgentOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: RunnerAgentOrder | null,
   ): Promise<RunnerAgentConnection> {
     ctx.authz.require(Permission.READ);
     const result = await agents(ctx).list(
@@ -149,7 +133,10 @@ export class AgentResolver {
   @Mutation(() => RegisterRunnerResult, {
     description: "Registers a remote runner (the same name again updates it) and says how often to heartbeat. Needs RUNNER.",
   })
-  async registerRunner(@Ctx() ctx: RequestContext, @Arg("input") input: RegisterRunnerInput): Promise<typeof RegisterRunnerResult> {
+  async registerRunner(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: RegisterRunnerInput,
+  ): Promise<typeof RegisterRunnerResult> {
     return captureErrors(async () => {
       const scope = runnerScope(ctx);
       return runMutation(
@@ -172,7 +159,10 @@ export class AgentResolver {
   @Mutation(() => LeaseStageRunsResult, {
     description: "Leases up to `max` queued stage runs the runner can run (long-polling up to `waitMs` when there are none). Needs RUNNER.",
   })
-  async leaseStageRuns(@Ctx() ctx: RequestContext, @Arg("input") input: LeaseStageRunsInput): Promise<typeof LeaseStageRunsResult> {
+  async leaseStageRuns(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: LeaseStageRunsInput,
+  ): Promise<typeof LeaseStageRunsResult> {
     return captureErrors(async () => {
       const scope = requireRunner(ctx);
       const waitMs = input.waitMs ?? 0;
@@ -244,7 +234,10 @@ export class AgentResolver {
     description:
       "Renews the leases of the stage runs the runner is running and says, for each, whether it still holds it and whether its run was canceled. Needs RUNNER; not audited.",
   })
-  async heartbeat(@Ctx() ctx: RequestContext, @Arg("input") input: HeartbeatInput): Promise<typeof HeartbeatResult> {
+  async heartbeat(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: HeartbeatInput,
+  ): Promise<typeof HeartbeatResult> {
     return captureErrors(async () => {
       const scope = requireRunner(ctx);
       if (input.stageRunIds.length > MAX_LEASE_BATCH) {
@@ -260,8 +253,12 @@ export class AgentResolver {
     description:
       "Appends output of a leased stage run, in order. Refused with LeaseLostError once the lease is gone. Needs RUNNER; not audited.",
   })
-  async appendStageLogs(@Ctx() ctx: RequestContext, @Arg("input") input: AppendStageLogsInput): Promise<typeof AppendStageLogsResult> {
-    return captureFenced(async () => {
+  async appendStageLogs(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: AppendStageLogsInput,
+  ): Promise<typeof AppendStageLogsResult> {
+    // A LeaseLostError answers as its registered member (listed in this union).
+    return captureErrors(async () => {
       const { sr, run } = await stageRunAndRun(ctx, input.stageRunId);
       ctx.authz.require(Permission.RUN, run?.projectId);
       if (!sr || !run) throw new NotFoundError("StageRun", input.stageRunId);
@@ -282,8 +279,12 @@ export class AgentResolver {
     description:
       "Records how a leased attempt ended, fenced by its lease epoch: from a runner that lost the lease it answers LeaseLostError and changes nothing. Needs RUNNER.",
   })
-  async completeStageRun(@Ctx() ctx: RequestContext, @Arg("input") input: CompleteStageRunInput): Promise<typeof CompleteStageRunResult> {
-    return captureFenced(async () => {
+  async completeStageRun(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: CompleteStageRunInput,
+  ): Promise<typeof CompleteStageRunResult> {
+    // A LeaseLostError answers as its registered member (listed in this union).
+    return captureErrors(async () => {
       const { sr, run } = await stageRunAndRun(ctx, input.stageRunId);
       const summary = {
         stageRunId: input.stageRunId,
@@ -315,7 +316,10 @@ export class AgentResolver {
     description:
       "A runner stopping: gives back the stage runs it still holds (requeued without charging retries) and marks it STOPPED. Needs RUNNER.",
   })
-  async deregisterRunner(@Ctx() ctx: RequestContext, @Arg("input") input: RunnerIdInput): Promise<typeof DeregisterRunnerResult> {
+  async deregisterRunner(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: RunnerIdInput,
+  ): Promise<typeof DeregisterRunnerResult> {
     return captureErrors(async () => {
       const scope = runnerScope(ctx);
       const runner = scope.projects === "all" || scope.projects.length > 0 ? await agents(ctx).ownedBy(input.runnerId, scope) : null;

@@ -5,7 +5,8 @@
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 import { Connection, OrderBy } from "../../kernel/graphql/connection";
-import { ErrorInterface, MutationResult } from "../../kernel/graphql/results";
+import { CODE, ErrorInterface, MESSAGE, MutationResult, registerErrorMember } from "../../kernel/graphql/results";
+import { LeaseLostError } from "./agent.errors";
 import { ErrorCode } from "../../kernel/errors";
 import type { RunnerAgentRow } from "./runner-agent.entity";
 
@@ -383,10 +384,10 @@ export class CompleteStageRunPayload {
   description: "The runner no longer holds the stage run (its lease expired or was taken over); nothing was changed.",
 })
 export class LeaseLostProblem implements ErrorInterface {
-  @Field()
+  @Field({ description: MESSAGE })
   message: string;
 
-  @Field(() => ErrorCode)
+  @Field(() => ErrorCode, { description: CODE })
   code: ErrorCode;
 
   @Field(() => ID)
@@ -401,6 +402,13 @@ export class LeaseLostProblem implements ErrorInterface {
   @Field({ description: "`LEASE_LOST` (another lease replaced it) or `NOT_RUNNING` (the stage run is no longer running)." })
   reason: string;
 }
+
+registerErrorMember(LeaseLostError, LeaseLostProblem, (err) => ({
+  stageRunId: err.stageRunId,
+  epoch: err.epoch,
+  currentEpoch: err.currentEpoch,
+  reason: err.reason,
+}));
 
 export const RegisterRunnerResult = MutationResult("RegisterRunner", RegisterRunnerPayload);
 export const DeregisterRunnerResult = MutationResult("DeregisterRunner", RunnerPayload);

@@ -27,8 +27,13 @@ export class PredictionLogResolver {
     @Arg("projectId", () => ID) projectId: string,
     @Arg("model", { description: "The registered model's name (or id)." }) model: string,
     @Args() page: PageArgsInput,
-    @Arg("filter", () => LoggedPredictionFilter, { nullable: true }) filter?: LoggedPredictionFilter | null,
-    @Arg("orderBy", () => LoggedPredictionOrder, { nullable: true }) orderBy?: LoggedPredictionOrder | null,
+    @Arg("filter", () => LoggedPredictionFilter, {
+      nullable: true,
+      description: "Narrows the list; omitted, the list holds everything the caller may read.",
+    })
+    filter?: LoggedPredictionFilter | null,
+    @Arg("orderBy", () => LoggedPredictionOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
+    orderBy?: LoggedPredictionOrder | null,
   ): Promise<LoggedPredictionConnection> {
     ctx.authz.require(Permission.READ, projectId);
     const rows = await ctx.services.predictionLog.list(projectId, model, page, filter ?? {}, loggedPredictionSort(orderBy));
@@ -36,7 +41,10 @@ export class PredictionLogResolver {
   }
 
   @Mutation(() => OutcomesResult, { description: "Joins one ground-truth outcome to its logged prediction(s). Needs EDITOR." })
-  async recordOutcome(@Ctx() ctx: RequestContext, @Arg("input") input: RecordOutcomeInput): Promise<typeof OutcomesResult> {
+  async recordOutcome(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: RecordOutcomeInput,
+  ): Promise<typeof OutcomesResult> {
     return this.record(ctx, input.projectId, input.model, [{ predictionId: input.predictionId, outcome: input.outcome }], "single", input);
   }
 
@@ -44,7 +52,10 @@ export class PredictionLogResolver {
     description:
       "Joins ground-truth outcomes to logged predictions by prediction id; unknown ids are counted and listed, not refused. Needs EDITOR.",
   })
-  async recordOutcomes(@Ctx() ctx: RequestContext, @Arg("input") input: RecordOutcomesInput): Promise<typeof OutcomesResult> {
+  async recordOutcomes(
+    @Ctx() ctx: RequestContext,
+    @Arg("input", { description: "What to do; each field is described on the input type." }) input: RecordOutcomesInput,
+  ): Promise<typeof OutcomesResult> {
     return this.record(ctx, input.projectId, input.model, input.outcomes, "outcomes", input);
   }
 

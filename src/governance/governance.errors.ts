@@ -1,0 +1,34 @@
+import { ConflictError, ForbiddenError } from "../kernel/errors";
+
+/**
+ * The approver triggered the training run of the version, and the model's policy separates
+ * duties: someone else must approve it. Still FORBIDDEN (audited as a denial); mutations that
+ * decide approvals answer it as the `SeparationOfDutiesError` member.
+ */
+export class SeparationOfDutiesError extends ForbiddenError {
+  constructor(
+    readonly approvalRequestId: string,
+    readonly modelVersionId: string,
+    readonly approverName: string,
+  ) {
+    super(`separation of duties: ${approverName} triggered the training run and cannot approve it`);
+    this.name = "SeparationOfDutiesError";
+  }
+}
+
+/**
+ * A decision on an approval request that takes no more: it is already APPROVED, REJECTED or
+ * EXPIRED, or the caller already decided on it (a decision is final and counts once).
+ */
+export class AlreadyDecidedError extends ConflictError {
+  constructor(
+    message: string,
+    readonly approvalRequestId: string,
+    readonly status: string,
+    readonly decidedAt: Date | null,
+    readonly byCaller: boolean,
+  ) {
+    super(message, { requestId: approvalRequestId, status });
+    this.name = "AlreadyDecidedError";
+  }
+}
