@@ -7,7 +7,6 @@ import { type MutationScope, prepareMutation, runMutation } from "../kernel/muta
 import { ArtifactRow } from "../artifacts/artifact.entity";
 import { Permission } from "../kernel/roles";
 import { Artifact } from "../artifacts/artifact.types";
-import { SchemaPolicyError } from "./dataset.errors";
 import {
   CreateDatasetInput,
   Dataset,
