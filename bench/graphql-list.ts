@@ -131,6 +131,7 @@ function parseArgs(argv: string[]): Options {
       case "--help":
       case "-h":
         usage();
+      // eslint-disable-next-line no-fallthrough -- usage() exits
       default:
         process.stderr.write(`unknown argument ${arg}\n`);
         usage();

@@ -168,7 +168,8 @@ async function fanout(url: string, runId: string, subscribers: number, events: n
     if (received < subscribers) log(`event ${e}: only ${received}/${subscribers} deliveries within 10 s`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  await Promise.all(clients.map((c) => c.dispose()));
+  // dispose() returns a promise only when the socket is still open.
+  await Promise.all(clients.map(async (c) => c.dispose()));
   return latencies;
 }
 

@@ -58,7 +58,7 @@ export class MlflowClient {
       const qs = new URLSearchParams();
       for (const [k, v] of Object.entries(params))
         if (v !== undefined) for (const item of Array.isArray(v) ? v : [v]) qs.append(k, String(item));
-      url += `?${qs}`;
+      url += `?${qs.toString()}`;
     } else body = JSON.stringify(params);
     const res = await this.send(method, url, { body, headers: body ? { "content-type": "application/json" } : {} });
     const text = await res.text();

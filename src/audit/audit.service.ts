@@ -2,7 +2,7 @@ import type { EntityManager, Repository } from "typeorm";
 import type { Database } from "../db/data-source";
 import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";
 import type { AuditEntry } from "../kernel/ledger";
-import { AuditEventRow, AuditOutcome } from "./audit-event.entity";
+import { AuditEventRow, type AuditOutcome } from "./audit-event.entity";
 import { storableJson, storableText, summarizeInput } from "./redact";
 
 export type { AuditEntry };

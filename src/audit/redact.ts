@@ -4,6 +4,7 @@ const MAX_STRING = 200;
 const MAX_ITEMS = 20;
 const MAX_DEPTH = 4;
 
+// eslint-disable-next-line no-control-regex -- NUL is exactly what this strips
 const NUL = /\u0000/g;
 const LONE_SURROGATES = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 

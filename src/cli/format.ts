@@ -49,8 +49,10 @@ export function styleFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = p
   return makeStyle(Boolean(stream.isTTY) && env.TERM !== "dumb");
 }
 
+// eslint-disable-next-line no-control-regex -- ESC starts the ANSI sequences this matches
 const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
 /** One escape sequence exactly at `lastIndex`. */
+// eslint-disable-next-line no-control-regex -- as above
 const ANSI_AT = /\x1b\[[0-9;?]*[A-Za-z]/y;
 
 /** `text` without ANSI escape sequences. */

@@ -3,5 +3,4 @@
  * `unknown`: TypeORM's insert typing (a deep partial of the entity) rejects `unknown`.
  * Read values are still checked where they are used.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type JsonObject = Record<string, any>;

@@ -57,7 +57,6 @@ export async function landFlights(raw: string, landingFile: string, until: strin
 /** The example's views and model inputs, from examples/flights/views.ts (TypeScript, loaded as the pipeline loader does). */
 export function flightsExample(repoRoot: string): { views: FeatureView[]; features: readonly string[] } {
   registerTypeScript();
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { airportDelays, MODEL_FEATURES } = require(path.join(repoRoot, "examples/flights/views.ts")) as {
     airportDelays: (role: "origin" | "destination") => FeatureView;
     MODEL_FEATURES: readonly string[];

@@ -261,7 +261,7 @@ function normalize(view: FeatureView): FeatureView {
  *
  * @throws InvalidInputError when `view` is not a valid definition.
  */
-export function viewHash(view: FeatureView | unknown): string {
+export function viewHash(view: unknown): string {
   return canonicalHash(validateFeatureView(view));
 }
 

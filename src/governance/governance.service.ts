@@ -68,7 +68,7 @@ export class GovernanceService {
   ) {}
 
   /** Sets (or, with null, removes) a registered model's policy; versions already judged keep theirs. */
-  async setPolicy(tx: MutationTx, registeredModelId: string, input: unknown | null): Promise<RegisteredModelRow> {
+  async setPolicy(tx: MutationTx, registeredModelId: string, input: unknown): Promise<RegisteredModelRow> {
     const model = await tx.manager.findOne(RegisteredModelRow, { where: { id: registeredModelId }, lock: { mode: "pessimistic_write" } });
     if (!model) throw new NotFoundError("RegisteredModel", registeredModelId);
     await lockWritableProject(tx.manager, model.projectId);

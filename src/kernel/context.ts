@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Caller } from "./principal";
-import { Permission, allowedProjects, isAllowed } from "./roles";
+import { type Permission, allowedProjects, isAllowed } from "./roles";
 import { ForbiddenError, UnauthenticatedError } from "./errors";
 import type { MutationLedger } from "./ledger";
 
@@ -67,7 +67,6 @@ export interface TokenVerifier {
  * itself (the ledger of mutations, token checks); `app/services.ts` merges in the rest, so the
  * kernel names no capability.
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by declaration merging
 export interface AppServices {
   readonly ledger: MutationLedger;
   readonly tokens: TokenVerifier;

@@ -26,6 +26,7 @@ export function translateDatabaseError(err: unknown): unknown {
   if (err instanceof QueryFailedError) {
     const driverError = err.driverError as { code?: string; constraint?: string; message?: string } | undefined;
     if (driverError?.code && BAD_VALUE_CODES.has(driverError.code)) {
+      // eslint-disable-next-line no-control-regex -- NUL is exactly what this escapes
       const reason = (driverError.message ?? "a value is not valid").split("\n")[0]!.replace(/\u0000/g, "\\u0000");
       return new SluiceError(ErrorCode.BAD_USER_INPUT, `A value in the request cannot be stored or compared: ${reason}`, {
         sqlState: driverError.code,

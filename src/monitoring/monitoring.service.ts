@@ -12,7 +12,7 @@ import {
   AlertRow,
   AlertRuleRow,
   MonitoringMetricRow,
-  MonitoringReferenceRow,
+  type MonitoringReferenceRow,
   MonitoringWindowRow,
   MonitorRow,
 } from "./monitoring.entities";

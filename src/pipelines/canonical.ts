@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import type { PipelineSpec } from "./spec";
 import { validatePipelineSpec } from "./validate";
 
 /**
@@ -77,6 +76,6 @@ export function canonicalHash(value: unknown): string {
  *
  * @throws InvalidInputError when `spec` is not a valid spec (it is validated to be normalized).
  */
-export function specHash(spec: PipelineSpec | unknown): string {
+export function specHash(spec: unknown): string {
   return canonicalHash(validatePipelineSpec(spec));
 }

@@ -195,6 +195,7 @@ function jsonErrorOffset(text: string): number {
     while (i < n && (text[i] === " " || text[i] === "\t" || text[i] === "\n" || text[i] === "\r")) i++;
   };
   const fail = (): never => {
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- a control-flow sentinel caught below, never seen outside
     throw new JsonStop(i);
   };
   const string = () => {

@@ -8,7 +8,7 @@
  * constants are not; any other node's outputs are request values when one of its inputs is. Inside
  * subgraphs (If, Loop, Scan) every value not defined as a constant there counts as a request value.
  */
-import { onnx } from "onnx-proto";
+import type { onnx } from "onnx-proto";
 
 /** Per operator (default domain), the inputs that set its output size or its trip count. */
 const SIZE_INPUTS: Record<string, number[]> = {

@@ -14,7 +14,7 @@
  */
 import fs from "node:fs/promises";
 import * as ort from "onnxruntime-node";
-import { SluiceError } from "../kernel/errors";
+import type { SluiceError } from "../kernel/errors";
 import { type OutputCheckSettings, checkModelOutputs, formatBytes } from "../registry/output-check";
 import { type ModelSignature, decodeModel } from "../registry/signature";
 import { syntheticFeeds } from "../registry/synthetic-feeds";

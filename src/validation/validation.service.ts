@@ -6,7 +6,7 @@ import type { MutationTx } from "../kernel/mutation";
 import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";
 import type { Database } from "../db/data-source";
 import type { JsonObject } from "../db/json";
-import { DatasetVersionRow } from "../datasets/dataset-version.entity";
+import type { DatasetVersionRow } from "../datasets/dataset-version.entity";
 import { DatasetRow } from "../datasets/dataset.entity";
 import type { DatasetService, Materialized, WriteTx } from "../datasets/dataset.service";
 import { describeParquet } from "../datasets/columnar/schema";

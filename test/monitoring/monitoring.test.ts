@@ -503,7 +503,7 @@ describe("monitoring: windows, drift series and alerts", () => {
   });
 
   it("refuses bad input, naming the field", async () => {
-    const problems = async (query: string, input: Record<string, unknown>, field: string) => {
+    const problems = async (query: string, input: Record<string, unknown>, _field: string) => {
       const r = Object.values(dataOf(await t.gql(query, { i: input })))[0] as any;
       assert.equal(r.__typename, "InvalidInputError", JSON.stringify(r));
       return r.problems.map((p: any) => p.field);

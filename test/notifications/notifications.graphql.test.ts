@@ -125,7 +125,7 @@ describe("notification channels and signed webhooks", () => {
     assert.ok(!Number.isNaN(Date.parse(body.timestamp)));
     // The signature covers the body: a receiver refuses one that was changed on the way.
     assert.throws(() => verifyWebhook(secret, req.headers, req.rawBody.toString().replace("APPROVED", "REJECTED")), /no v1 signature/);
-    await dataOf(await t.gql(DELETE, { i: { id: channelId } }));
+    dataOf(await t.gql(DELETE, { i: { id: channelId } }));
   });
 
   it("retries a receiver that answers 500, with the same webhook-id, until it answers 200", async () => {
@@ -148,7 +148,7 @@ describe("notification channels and signed webhooks", () => {
       verifyWebhook(secret, r.headers, r.rawBody);
     }
     assert.ok(reqs[1]!.at - reqs[0]!.at >= 90, "the retry waited for the back-off");
-    await dataOf(await t.gql(DELETE, { i: { id: channelId } }));
+    dataOf(await t.gql(DELETE, { i: { id: channelId } }));
   });
 
   it("does not retry a 400, and gives up on network errors after the last attempt", async () => {
@@ -181,7 +181,7 @@ describe("notification channels and signed webhooks", () => {
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(receiver.at("/bad").length, 1, "a 400 is never retried");
     assert.equal((await deliveries(bad)).length, 1);
-    for (const id of [bad, down]) await dataOf(await t.gql(DELETE, { i: { id } }));
+    for (const id of [bad, down]) dataOf(await t.gql(DELETE, { i: { id } }));
   });
 
   it("sends only the types a channel's patterns match, only from its own project, and nothing to a disabled channel", async () => {
@@ -215,7 +215,7 @@ describe("notification channels and signed webhooks", () => {
       (await settled(off, 1, ["alert.resolved"])).map((d) => d.eventType),
       ["alert.resolved"],
     );
-    for (const id of [picky, all, off]) await dataOf(await t.gql(DELETE, { i: { id } }));
+    for (const id of [picky, all, off]) dataOf(await t.gql(DELETE, { i: { id } }));
   });
 
   it("never returns or audits the signing secret", async () => {
@@ -246,7 +246,7 @@ describe("notification channels and signed webhooks", () => {
     const req = await waitFor("a delivery", () => receiver.at("/secretive").find((r) => r.rawBody.toString().includes("approval.expired")));
     verifyWebhook(rotated, req.headers, req.rawBody);
     assert.throws(() => verifyWebhook(secret, req.headers, req.rawBody));
-    await dataOf(await t.gql(DELETE, { i: { id } }));
+    dataOf(await t.gql(DELETE, { i: { id } }));
   });
 
   it("refuses callers who are not ADMIN in the project, and audits the refusal", async () => {
@@ -284,7 +284,7 @@ describe("notification channels and signed webhooks", () => {
     assert.equal(peek.errors?.[0]?.extensions?.code, "FORBIDDEN", "an admin of another project cannot read the log");
     const denied = dataOf(await t.gql(`{ auditEvents(filter: { action: "notification_channel.create" }) { nodes { outcome } } }`));
     assert.ok(denied.auditEvents.nodes.some((n: { outcome: string }) => n.outcome === "DENIED"));
-    await dataOf(await t.gql(DELETE, { i: { id } }));
+    dataOf(await t.gql(DELETE, { i: { id } }));
   });
 
   it("names the field of each bad input", async () => {
@@ -317,7 +317,7 @@ describe("notification channels and signed webhooks", () => {
     // Reusing a secret the project already holds, by name only.
     const reuse = await createChannel({ name: "reuse", config: { url: receiver.url("/reuse") }, signingSecret: null });
     assert.equal(reuse.__typename, "NotificationChannelPayload", JSON.stringify(reuse));
-    for (const id of [first, reuse.notificationChannel.id]) await dataOf(await t.gql(DELETE, { i: { id } }));
+    for (const id of [first, reuse.notificationChannel.id]) dataOf(await t.gql(DELETE, { i: { id } }));
   });
 });
 

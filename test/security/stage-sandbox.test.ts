@@ -14,7 +14,6 @@ import { dataOf, startTestServer, type GqlResponse, type TestServer } from "../h
 const REPO = path.resolve(__dirname, "../../..");
 const BWRAP = "/usr/bin/bwrap";
 const FAKE_ADMIN_TOKEN = "slc_fake_admin_token_for_the_sandbox_test_0123456789";
-const FAKE_DB_URL = "postgres://sluice:pw-that-must-not-leak@127.0.0.1:1/nowhere";
 
 /** A project module stage, plain CommonJS, written next to the data dir (so the pipeline's folder contains it). */
 const STAGES_JS = `

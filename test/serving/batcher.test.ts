@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { onnx } from "onnx-proto";
 import * as ort from "onnxruntime-node";
 import { type BatchSettings, MicroBatcher, type RunFn } from "../../src/serving/batcher";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { InvalidInputError } from "../../src/kernel/errors";
+import type { InvalidInputError } from "../../src/kernel/errors";
 import type { FeatureView } from "../../src/features/definition";
 import { MAX_ONLINE_KEYS } from "../../src/features/feature.service";
 import type { ModelSignature } from "../../src/registry/signature";

@@ -1,5 +1,5 @@
 import "reflect-metadata";
-import { GraphQLSchema, defaultFieldResolver, lexicographicSortSchema, printSchema } from "graphql";
+import { type GraphQLSchema, defaultFieldResolver, lexicographicSortSchema, printSchema } from "graphql";
 import { GraphQLDateTime } from "graphql-scalars";
 import { buildSchema } from "type-graphql";
 import { AuditResolver } from "../../audit/audit.resolver";

@@ -5,7 +5,7 @@ import { ArtifactRow } from "../../artifacts/artifact.entity";
 import type { ArtifactStore } from "../../artifacts/store";
 import type { Database } from "../../db/data-source";
 import type { DatasetService } from "../../datasets/dataset.service";
-import { ModelVersionRow } from "../../registry/model-version.entity";
+import type { ModelVersionRow } from "../../registry/model-version.entity";
 import type { ModelSignature } from "../../registry/signature";
 import { feedsFor, scoreColumnsOf } from "../../scoring/columns";
 import { getColumn, type Table } from "../../training/data";

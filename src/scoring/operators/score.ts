@@ -102,7 +102,7 @@ export async function score(ctx: StageContext): Promise<Record<string, StageOutp
             await flush();
             appender.closeSync();
             const [{ n: input }] = await queryJson(reader, `SELECT count(*)::BIGINT AS n FROM read_parquet(${sqlString(data.path)})`);
-            if (Number(input) !== total) throw new Error(`scored ${total} rows of ${input}: the input was not read to its end`);
+            if (Number(input) !== total) throw new Error(`scored ${total} rows of ${String(input)}: the input was not read to its end`);
             // Both scans read the file in order (DuckDB preserves insertion order), so row i of the
             // predictions belongs to row i of the input.
             const kept = keep.map((k) => `d.${sqlIdent(k)}`);
