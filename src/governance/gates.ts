@@ -3,7 +3,6 @@ import { SluiceError } from "../kernel/errors";
 import { runSystemChange, type SystemTx } from "../events/system-change";
 import type { Database } from "../db/data-source";
 import type { EventBus } from "../events/event-bus";
-import type { StageFailure } from "../../runners/contract";
 import type { PreparedModel, RegistryService } from "../registry/registry.service";
 import { RegisteredModelRow } from "../registry/registered-model.entity";
 import { ModelVersionRow } from "../registry/model-version.entity";

@@ -15,7 +15,6 @@ import { type ProgressTx, queueStages, settleRun } from "./engine/progress";
 import { RunEvents } from "./engine/run-events";
 import {
   type RunStatus,
-  type StageStatus,
   type TriggerKind,
   isTerminalRun,
   NEW_RUN_STATUS,

@@ -78,6 +78,7 @@ interface ErrorMemberMapping {
 }
 
 /** Error class → its GraphQL member. Filled by `registerErrorMember` where each member is declared. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- keys are error classes of any constructor shape
 const ERROR_MEMBERS_BY_CLASS = new Map<Function, ErrorMemberMapping>();
 
 /**
@@ -144,7 +145,8 @@ export function MutationResult<T extends object>(name: string, success: ClassTyp
     resolveType: (value) => {
       for (const cls of members) if (value instanceof cls) return cls;
       const original = (value as { [ORIGINAL_ERROR]?: unknown })[ORIGINAL_ERROR];
-      if (original) throw original;
+      // The original is the SluiceError (an Error) the member was built from.
+      if (original) throw original as Error;
       return undefined;
     },
   });
