@@ -230,7 +230,7 @@ describe("governance: policies and approvals", () => {
     assert.equal(late.__typename, "ConflictError");
   });
 
-  it("streams requests and decisions to an approvalRequests subscription", async () => {
+  it("streams requests and decisions to an approvalRequestEvents subscription", async () => {
     const modelId = await createModel("streamed");
     const client = t.ws(viewer.token);
     const seen: any[] = [];
@@ -238,13 +238,13 @@ describe("governance: policies and approvals", () => {
       const timer = setTimeout(() => reject(new Error(`only saw ${JSON.stringify(seen)}`)), 10_000);
       client.subscribe(
         {
-          query: `subscription($p: ID!) { approvalRequests(projectId: $p) { cursor type requestId payload } }`,
+          query: `subscription($p: ID!) { approvalRequestEvents(projectId: $p) { cursor type requestId payload } }`,
           variables: { p: projectId },
         },
         {
           next: (r: any) => {
             if (r.errors) return reject(new Error(JSON.stringify(r.errors)));
-            const e = r.data.approvalRequests;
+            const e = r.data.approvalRequestEvents;
             if (e.payload.registeredModelId !== modelId) return;
             seen.push(e);
             if (e.type === "approval.decided") {

@@ -483,21 +483,21 @@ describe("monitoring: windows, drift series and alerts", () => {
     );
   });
 
-  it("streams each window as it closes over the driftMetrics subscription", async () => {
+  it("streams each window as it closes over the driftMetricEvents subscription", async () => {
     await served("sub-model");
     const monitorId = await monitor("sub-model", { windowSize: 1000 });
     await send("sub-model", rows(30, 12));
     const client = t.ws();
     const outcome = firstOutcome(client, {
-      query: `subscription($p: ID!, $s: String!) { driftMetrics(projectId: $p, servedName: $s) { servedName sequence rows reason metrics { metric feature value } } }`,
+      // From the first event on (`after: "0"`): however late the subscription starts, the window is replayed, so no wait is needed.
+      query: `subscription($p: ID!, $s: String!) { driftMetricEvents(projectId: $p, servedName: $s, after: "0") { servedName sequence rows reason metrics { metric feature value } } }`,
       variables: { p: projectId, s: "sub-model" },
     });
-    await new Promise((r) => setTimeout(r, 300));
     const closed = dataOf(await t.gql(CLOSE, { i: { monitorId } })).closeMonitoringWindow;
     assert.equal(closed.__typename, "MonitoringWindowPayload");
     const got = await outcome;
     assert.equal(got.kind, "data", JSON.stringify(got));
-    const w = (got as any).data.driftMetrics;
+    const w = (got as any).data.driftMetricEvents;
     assert.deepEqual([w.servedName, w.sequence, w.rows, w.reason], ["sub-model", 1, 12, "MANUAL"]);
     assert.ok(w.metrics.some((m: any) => m.metric === "drift_score" && m.feature === "x0"));
   });
