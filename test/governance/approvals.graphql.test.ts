@@ -238,7 +238,8 @@ describe("governance: policies and approvals", () => {
       const timer = setTimeout(() => reject(new Error(`only saw ${JSON.stringify(seen)}`)), 10_000);
       client.subscribe(
         {
-          query: `subscription($p: ID!) { approvalRequestEvents(projectId: $p) { cursor type requestId payload } }`,
+          // From the first event on: the events of this model are replayed however late the subscription starts, so no wait is needed.
+          query: `subscription($p: ID!) { approvalRequestEvents(projectId: $p, after: "0") { cursor type requestId payload } }`,
           variables: { p: projectId },
         },
         {
@@ -257,7 +258,6 @@ describe("governance: policies and approvals", () => {
         },
       );
     });
-    await new Promise((r) => setTimeout(r, 300)); // the subscription is live
     const v = await upload(modelId, { auc: 0.8 });
     dataOf(await decide("approve", v.id, "ship it", approverA.token));
     await done;

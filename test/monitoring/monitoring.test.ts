@@ -9,6 +9,7 @@ import { applyPipeline } from "../helpers/pipelines";
 import { firstOutcome } from "../helpers/subscriptions";
 import { createEventRule, firesOf } from "../triggers/support";
 import { createModel, infer, linearModel, logisticModel, setChampion } from "../serving/helpers";
+import { waitUntil } from "../helpers/eventually";
 
 const WINDOW_FIELDS = `id sequence reason rows outcomes modelVersionId datasetDrift driftedShare drift performance problem servedName
   firstPredictionAt lastPredictionAt closedAt metrics { metric feature value }`;
@@ -48,14 +49,8 @@ function rows(seed: number, n: number, shift = 0): Array<{ x0: number; x1: numbe
   return a.map((x, i) => ({ x0: Math.round((x + shift) * 1e4) / 1e4, x1: Math.round((b[i] + shift) * 1e4) / 1e4 }));
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+function until<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
+  return waitUntil(what, probe, { timeoutMs });
 }
 
 describe("monitoring: windows, drift series and alerts", () => {
