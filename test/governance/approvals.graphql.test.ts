@@ -3,6 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { seedCaller, seedProject } from "../helpers/fixtures";
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";
 import { linearModel } from "../helpers/onnx-models";
+import { eventually } from "../helpers/eventually";
 
 const REQUEST = `id status reason requiredApprovals policyIsDefault requestedBy expiresAt decidedBy
   checks { kind name passed observed expected reason } decisions { principalId verdict comment }`;
@@ -217,13 +218,14 @@ describe("governance: policies and approvals", () => {
     const v = await upload(modelId, { auc: 0.8 });
     assert.equal(v.approvalRequest.status, "OPEN");
     assert.ok(v.approvalRequest.expiresAt);
-    const deadline = Date.now() + 10_000;
-    let now = await version(v.id);
-    while (now.approvalRequest.status === "OPEN" && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-      now = await version(v.id);
-    }
-    assert.equal(now.approvalRequest.status, "EXPIRED");
+    const now = await eventually(
+      async () => {
+        const seen = await version(v.id);
+        assert.equal(seen.approvalRequest.status, "EXPIRED");
+        return seen;
+      },
+      { intervalMs: 100 },
+    );
     assert.equal(now.status, "REJECTED");
     assert.match(now.approvalRequest.reason, /no decision by/);
     const late = dataOf(await decide("approve", v.id, "sorry, late", approverA.token)).approveModelVersion;
