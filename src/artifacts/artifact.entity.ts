@@ -1,6 +1,7 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from "typeorm";
+import { Column, Entity, Index, PrimaryGeneratedColumn } from "typeorm";
 import type { JsonObject } from "../db/json";
 import type { ArtifactKind } from "./kind";
+import { CreatedAtColumns } from "../db/audited-columns";
 
 /**
  * A recorded output: what kind it is, where its bytes are (content-addressed, so equal content
@@ -11,7 +12,7 @@ import type { ArtifactKind } from "./kind";
 @Index("artifacts_project_hash_idx", ["projectId", "hash"])
 @Index("artifacts_produced_by_idx", ["producedBy"])
 @Index("artifacts_run_idx", ["runId"])
-export class ArtifactRow {
+export class ArtifactRow extends CreatedAtColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -47,7 +48,4 @@ export class ArtifactRow {
   /** The output name it was produced as. */
   @Column({ name: "output_name", type: "text", nullable: true })
   outputName: string | null;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
 }

@@ -1,5 +1,6 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import { PrincipalRow } from "./principal.entity";
+import { CreatedByColumns } from "../db/audited-columns";
 
 /**
  * An API token. The secret is shown once at creation; only its SHA-256 is stored, which is
@@ -7,7 +8,7 @@ import { PrincipalRow } from "./principal.entity";
  * authenticated with one indexed lookup.
  */
 @Entity({ name: "api_tokens" })
-export class ApiTokenRow {
+export class ApiTokenRow extends CreatedByColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -38,10 +39,4 @@ export class ApiTokenRow {
 
   @Column({ name: "last_used_at", type: "timestamptz", precision: 3, nullable: true })
   lastUsedAt: Date | null;
-
-  @Column({ name: "created_by", type: "uuid", nullable: true })
-  createdBy: string | null;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
 }

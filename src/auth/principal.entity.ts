@@ -1,4 +1,5 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from "typeorm";
+import { Column, Entity, Index, PrimaryGeneratedColumn } from "typeorm";
+import { CreatedAtColumns } from "../db/audited-columns";
 
 /** Whether a principal is a person or a machine (CI, a runner, a governance tool). */
 export enum PrincipalKind {
@@ -11,7 +12,7 @@ export enum PrincipalKind {
  * grant it roles; the audit log and separation-of-duties checks name principals.
  */
 @Entity({ name: "principals" })
-export class PrincipalRow {
+export class PrincipalRow extends CreatedAtColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -21,7 +22,4 @@ export class PrincipalRow {
 
   @Column({ type: "text" })
   kind: PrincipalKind;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
 }

@@ -1,12 +1,13 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import { ProjectRow } from "../projects/project.entity";
 import { PrincipalRow } from "./principal.entity";
 import type { Role } from "../kernel/roles";
+import { CreatedAtColumns } from "../db/audited-columns";
 
 /** Grants one role to a principal, everywhere (`projectId` null) or in one project. */
 @Entity({ name: "role_bindings" })
 @Index("role_bindings_unique", ["principalId", "role", "scopeKey"], { unique: true })
-export class RoleBindingRow {
+export class RoleBindingRow extends CreatedAtColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -35,7 +36,4 @@ export class RoleBindingRow {
    */
   @Column({ name: "scope_key", type: "text" })
   scopeKey: string;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
 }

@@ -1,6 +1,7 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from "typeorm";
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import type { JsonObject } from "../db/json";
 import { DatasetRow } from "./dataset.entity";
+import { AuditedColumns } from "../db/audited-columns";
 
 /**
  * Where a dataset's data comes from: files (paths, globs, partitioned folders) or a read-only
@@ -9,7 +10,7 @@ import { DatasetRow } from "./dataset.entity";
  */
 @Entity({ name: "dataset_sources" })
 @Index("dataset_sources_dataset_name_key", ["datasetId", "name"], { unique: true })
-export class DatasetSourceRow {
+export class DatasetSourceRow extends AuditedColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -26,13 +27,4 @@ export class DatasetSourceRow {
   /** A `SourceConfig` (FILE or POSTGRES_QUERY). */
   @Column({ type: "jsonb" })
   config: JsonObject;
-
-  @Column({ name: "created_by", type: "uuid", nullable: true })
-  createdBy: string | null;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
-
-  @UpdateDateColumn({ name: "updated_at", type: "timestamptz", precision: 3 })
-  updatedAt: Date;
 }

@@ -1,7 +1,8 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import { ArtifactRow } from "../artifacts/artifact.entity";
 import type { JsonObject } from "../db/json";
 import { DatasetRow } from "./dataset.entity";
+import { CreatedByColumns } from "../db/audited-columns";
 
 /**
  * One immutable version of a dataset: a Parquet artifact named by its content hash (so the same
@@ -11,7 +12,7 @@ import { DatasetRow } from "./dataset.entity";
 @Entity({ name: "dataset_versions" })
 @Index("dataset_versions_number_key", ["datasetId", "version"], { unique: true })
 @Index("dataset_versions_hash_key", ["datasetId", "contentHash"], { unique: true })
-export class DatasetVersionRow {
+export class DatasetVersionRow extends CreatedByColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -63,10 +64,4 @@ export class DatasetVersionRow {
   /** The stage run that produced it, when a pipeline did. */
   @Column({ name: "produced_by", type: "uuid", nullable: true })
   producedBy: string | null;
-
-  @Column({ name: "created_by", type: "uuid", nullable: true })
-  createdBy: string | null;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
 }

@@ -1,11 +1,12 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from "typeorm";
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import { ProjectRow } from "../projects/project.entity";
 import type { SchemaPolicy } from "./types";
+import { TimestampColumns } from "../db/audited-columns";
 
 /** A dataset: a named series of immutable versions in a project, fed by its sources. */
 @Entity({ name: "datasets" })
 @Index("datasets_project_name_key", ["projectId", "name"], { unique: true })
-export class DatasetRow {
+export class DatasetRow extends TimestampColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -28,10 +29,4 @@ export class DatasetRow {
 
   @Column({ name: "latest_version_id", type: "uuid", nullable: true })
   latestVersionId: string | null;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
-
-  @UpdateDateColumn({ name: "updated_at", type: "timestamptz", precision: 3 })
-  updatedAt: Date;
 }

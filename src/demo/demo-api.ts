@@ -202,12 +202,12 @@ export class DemoApi {
       .map(windowView);
   }
 
-  /** Calls `onWindow` as each window of the endpoint closes (the `driftMetrics` subscription); returns a function that stops. */
+  /** Calls `onWindow` as each window of the endpoint closes (the `driftMetricEvents` subscription); returns a function that stops. */
   watchWindows(projectId: string, servedName: string, onWindow: (w: WindowView) => void): () => void {
     return this.client.subscribe<Json>(
-      `subscription($p: ID!, $s: String!) { driftMetrics(projectId: $p, servedName: $s) { sequence rows driftedShare performance metrics { metric feature value } } }`,
+      `subscription($p: ID!, $s: String!) { driftMetricEvents(projectId: $p, servedName: $s) { sequence rows driftedShare performance metrics { metric feature value } } }`,
       { p: projectId, s: servedName },
-      { next: (data) => onWindow(windowView(data.driftMetrics)), error: () => undefined, complete: () => undefined },
+      { next: (data) => onWindow(windowView(data.driftMetricEvents)), error: () => undefined, complete: () => undefined },
     );
   }
 

@@ -13,52 +13,42 @@
 import type { Logger } from "pino";
 import { ConflictError } from "../kernel/errors";
 import type { EventBus } from "../events/event-bus";
-import { GovernanceEvents } from "../governance/governance.service";
 import type { ModelVersionRow } from "../registry/model-version.entity";
 import { RegistryEvents, type RegistryService } from "../registry/registry.service";
-import type { ModelSignature } from "../registry/signature";
 import type { RunObserver } from "../serving/batcher";
+import { MODEL_SERVING_EVENTS, RefreshPath, loadVersion, type RefreshedEntry } from "../serving/refresh-path";
 import type { ServedModelRef, ServedRoute, ServingRegistry } from "../serving/serving-registry";
-import { LoadedModel, ModelHolder, ModelLoadError, type ModelSettings } from "../serving/session";
+import { ModelHolder, type ModelSettings } from "../serving/session";
 import { DEPLOYMENT_EVENT_TYPES, type DeploymentService } from "./deployment.service";
 
-interface Entry {
+interface Entry extends RefreshedEntry {
   key: string;
   projectId: string;
-  name: string;
   deploymentId: string;
-  modelId: string;
   modelName: string;
   primary: ModelHolder;
   canary: { holder: ModelHolder; percent: number } | undefined;
   shadow: ModelHolder | undefined;
-  /** Refreshes, one after another. */
-  chain: Promise<void>;
   /** Set once the endpoint is deleted: the entry is dropped and its holders closed. */
   gone: boolean;
 }
 
 const MODEL_EVENTS = [
-  RegistryEvents.aliasMoved,
-  RegistryEvents.aliasDeleted,
-  RegistryEvents.versionArchived,
+  ...MODEL_SERVING_EVENTS,
   // Deleting a model deletes its endpoints (cascade) without deployment events.
   RegistryEvents.modelDeleted,
-  GovernanceEvents.decided,
-  GovernanceEvents.expired,
 ];
 
 /** Names known to have no endpoint are remembered (until an event says otherwise), at most this many. */
 const MAX_NEGATIVE = 10_000;
 
 export class DeploymentServingRegistry implements ServingRegistry {
-  private readonly entries = new Map<string, Promise<Entry | undefined>>();
+  private readonly path: RefreshPath<Entry>;
+  private readonly entries: Map<string, Promise<Entry | undefined>>;
   /** Keys known to have no endpoint, so serving a model by its name costs no query per request. */
   private readonly none = new Set<string>();
   /** Bumped by every deployment event of a key, so a lookup that raced one is not remembered as "none". */
   private readonly generation = new Map<string, number>();
-  private readonly watch: AsyncIterableIterator<{ type: string; payload: Record<string, unknown> }>;
-  private closed = false;
 
   constructor(
     private readonly deps: {
@@ -72,27 +62,21 @@ export class DeploymentServingRegistry implements ServingRegistry {
       log: Logger;
     },
   ) {
-    this.watch = deps.events.subscribe({ types: [...DEPLOYMENT_EVENT_TYPES, ...MODEL_EVENTS] });
-    void this.follow();
-  }
-
-  private async follow(): Promise<void> {
-    try {
-      for await (const event of this.watch) {
+    this.path = new RefreshPath<Entry>({
+      events: deps.events,
+      log: deps.log,
+      types: [...DEPLOYMENT_EVENT_TYPES, ...MODEL_EVENTS],
+      refresh: (entry) => this.refresh(entry),
+      // A deployment event names the endpoint; the model events reach entries through their model.
+      intercept: (event) => {
+        if (!DEPLOYMENT_EVENT_TYPES.includes(event.type)) return false;
         const p = event.payload;
-        if (DEPLOYMENT_EVENT_TYPES.includes(event.type)) {
-          if (typeof p.projectId === "string" && typeof p.name === "string") void this.changed(p.projectId, p.name);
-          continue;
-        }
-        if (typeof p.registeredModelId !== "string") continue;
-        for (const pending of this.entries.values()) {
-          const entry = await pending.catch(() => undefined);
-          if (entry && entry.modelId === p.registeredModelId) this.schedule(entry);
-        }
-      }
-    } catch (err) {
-      if (!this.closed) this.deps.log.error({ err }, "serving stopped following deployment events");
-    }
+        if (typeof p.projectId === "string" && typeof p.name === "string") void this.changed(p.projectId, p.name);
+        return true;
+      },
+      subject: "endpoint",
+    });
+    this.entries = this.path.entries;
   }
 
   /**
@@ -173,14 +157,12 @@ export class DeploymentServingRegistry implements ServingRegistry {
   }
 
   private schedule(entry: Entry): void {
-    entry.chain = entry.chain.then(() =>
-      this.refresh(entry).catch((err) => this.deps.log.error({ err, endpoint: entry.name }, "serving could not refresh an endpoint")),
-    );
+    this.path.schedule(entry);
   }
 
   /** Brings the entry's holders in line with the endpoint's row: the right versions loaded, or a refusal saying why. */
   private async refresh(entry: Entry): Promise<void> {
-    if (this.closed || entry.gone) return;
+    if (this.path.closed || entry.gone) return;
     const { deployments } = this.deps;
     const row = await deployments.byName(entry.projectId, entry.name);
     if (!row) {
@@ -220,22 +202,9 @@ export class DeploymentServingRegistry implements ServingRegistry {
     } else await this.dropShadow(entry);
   }
 
-  /** Loads and warms `v` into `holder` unless it serves it already; a version that cannot load leaves what serves. */
-  private async load(holder: ModelHolder, v: ModelVersionRow, entry: Entry): Promise<void> {
-    if (holder.ready && holder.current?.identity.versionId === v.id) return;
-    const file = await this.deps.registry.versionFile(v);
-    // The answer names the endpoint (OIP `model_name`) and the version that answered (`model_version`).
-    const identity = { name: entry.name, version: String(v.version), versionId: v.id, registeredModelId: v.registeredModelId };
-    try {
-      await holder.swap(() =>
-        LoadedModel.load(file, identity, v.signature as unknown as ModelSignature, this.deps.settings, this.deps.observe(entry.name)),
-      );
-      this.deps.log.info({ endpoint: entry.name, version: v.version }, "endpoint serving a new model version");
-    } catch (err) {
-      if (!(err instanceof ModelLoadError)) throw err;
-      this.deps.log.error({ err, endpoint: entry.name, version: v.version }, "a model version failed to load for an endpoint");
-      if (!holder.ready) await holder.refuse(new ConflictError(err.message));
-    }
+  /** Loads `v` into `holder`; the answer names the endpoint (OIP `model_name`) and the version that answered. */
+  private load(holder: ModelHolder, v: ModelVersionRow, entry: Entry): Promise<void> {
+    return loadVersion(holder, v, entry.name, "endpoint", this.deps);
   }
 
   private async dropCanary(entry: Entry): Promise<void> {
@@ -258,16 +227,7 @@ export class DeploymentServingRegistry implements ServingRegistry {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    await this.watch.return?.();
-    for (const pending of this.entries.values()) {
-      const entry = await pending.catch(() => undefined);
-      if (entry) {
-        await entry.chain;
-        await this.closeHolders(entry);
-      }
-    }
-    this.entries.clear();
+    await this.path.close((entry) => this.closeHolders(entry));
     await this.deps.fallback.close();
   }
 }

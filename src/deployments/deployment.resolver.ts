@@ -6,6 +6,7 @@ import { captureErrors } from "../kernel/graphql/results";
 import { type MutationTx, runMutation } from "../kernel/mutation";
 import { Permission } from "../kernel/roles";
 import type { EventRow } from "../events/event.entity";
+import { cursorSubscription, eventScope } from "../events/event-subscription";
 import { RegisteredModel } from "../registry/registry.types";
 import type { DeploymentRow } from "./deployment.entity";
 import { DEPLOYMENT_EVENT_TYPES } from "./deployment.service";
@@ -216,15 +217,9 @@ export class DeploymentResolver {
   @Subscription(() => DeploymentEvent, {
     name: "deploymentEvents",
     description: "Changes of a project's endpoints as they happen. Pass `after` (a cursor) to first receive what was missed.",
-    subscribe: ({ args, context }) => {
-      const ctx = context as RequestContext;
-      const { projectId, after } = args as { projectId: string; after?: string | null };
-      ctx.authz.require(Permission.READ, projectId);
-      if (after !== null && after !== undefined && after !== "" && !/^\d{1,19}$/.test(after)) {
-        throw new InvalidInputError([{ field: "after", message: "must be a cursor received from this subscription" }]);
-      }
-      return ctx.services.events.subscribe({ projectId, types: DEPLOYMENT_EVENT_TYPES }, after || undefined);
-    },
+    subscribe: cursorSubscription<{ projectId: string }, EventRow>(({ projectId }, ctx) =>
+      eventScope(ctx.services.events, projectId, { projectId, types: DEPLOYMENT_EVENT_TYPES }),
+    ),
   })
   deploymentEvents(
     @Root() row: EventRow,

@@ -1,8 +1,9 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import { DatasetVersionRow } from "../datasets/dataset-version.entity";
 import type { JsonObject } from "../db/json";
 import { ProjectRow } from "../projects/project.entity";
 import { ModelVersionRow } from "../registry/model-version.entity";
+import { CreatedAtColumns } from "../db/audited-columns";
 
 /**
  * One evaluation of a model (an ONNX artifact) on one evaluation set, as an `evaluate` stage
@@ -15,7 +16,7 @@ import { ModelVersionRow } from "../registry/model-version.entity";
 @Index("evaluation_reports_model_artifact_idx", ["modelArtifactId", "createdAt"])
 @Index("evaluation_reports_model_version_idx", ["modelVersionId", "createdAt"])
 @Index("evaluation_reports_dataset_version_idx", ["datasetVersionId", "createdAt"])
-export class EvaluationReportRow {
+export class EvaluationReportRow extends CreatedAtColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -69,7 +70,4 @@ export class EvaluationReportRow {
   /** The `evaluate` stage run that produced it. */
   @Column({ name: "stage_run_id", type: "uuid", nullable: true })
   stageRunId: string | null;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
 }

@@ -1,12 +1,12 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
-import Ajv, { type ErrorObject } from "ajv";
+import Ajv from "ajv";
 import { InvalidInputError, type InputProblem } from "../kernel/errors";
+import { schemaProblems } from "../kernel/schema-problems";
 import { queryJson, sqlIdent, sqlString, withDuckDb } from "../datasets/columnar/duckdb";
 import { redactSandboxMessage, withSandbox } from "../datasets/columnar/sandbox";
 import { refuseUserExpression } from "../datasets/columnar/user-sql";
 import { canonicalHash } from "../pipelines/canonical";
 import { compileFeatureSql } from "./compile";
-import { formatFieldPath, segmentsOfPointer } from "../pipelines/field-path";
 
 /**
  * Feature views: the definition of a feature table, in the sense of Feast's FeatureView. A view
@@ -141,25 +141,6 @@ const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTy
 ajv.addKeyword({ keyword: "messages", schemaType: "object" });
 const validateShape = ajv.compile(VIEW_SCHEMA);
 
-function shapeProblem(error: ErrorObject, data: unknown): InputProblem {
-  const params = error.params as Record<string, unknown>;
-  let pointer = error.instancePath;
-  let message =
-    (error.parentSchema as { messages?: Record<string, string> } | undefined)?.messages?.[error.keyword] ?? error.message ?? "is invalid";
-  if (error.keyword === "required") {
-    pointer += `/${String(params.missingProperty)}`;
-    message = "is required";
-  } else if (error.keyword === "additionalProperties") {
-    pointer += `/${String(params.additionalProperty)}`;
-    const parent = error.parentSchema as { title?: string; properties?: Record<string, unknown> };
-    message = `is not a field of ${parent.title ?? "this object"}; the fields are ${Object.keys(parent.properties ?? {}).join(", ")}`;
-  } else if (error.keyword === "enum") {
-    message = `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
-  }
-  const field = formatFieldPath(segmentsOfPointer(pointer, data));
-  return { field: field === "" ? "view" : field, message };
-}
-
 /** The checks JSON Schema cannot say: identifiers, unique names, which fields go with an aggregation. */
 function semanticProblems(view: FeatureView): InputProblem[] {
   const problems: InputProblem[] = [];
@@ -224,7 +205,7 @@ export function validateFeatureView(input: unknown): FeatureView {
       { field: "view", message: "must be a feature view object with name, entities, timestampColumn, source and features" },
     ]);
   }
-  if (!validateShape(input)) throw new InvalidInputError((validateShape.errors ?? []).map((e) => shapeProblem(e, input)));
+  if (!validateShape(input)) throw new InvalidInputError(schemaProblems(validateShape.errors, { data: input, whole: "view" }));
   const view = input as unknown as FeatureView;
   const problems = semanticProblems(view);
   if (problems.length > 0) throw new InvalidInputError(problems);

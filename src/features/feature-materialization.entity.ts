@@ -1,8 +1,9 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import { ArtifactRow } from "../artifacts/artifact.entity";
 import { DatasetVersionRow } from "../datasets/dataset-version.entity";
 import { ProjectRow } from "../projects/project.entity";
 import { FeatureViewRow } from "./feature-view.entity";
+import { CreatedByColumns } from "../db/audited-columns";
 
 /**
  * A view version's feature table computed from one source dataset version: the offline Parquet
@@ -11,7 +12,7 @@ import { FeatureViewRow } from "./feature-view.entity";
  */
 @Entity({ name: "feature_materializations" })
 @Index("feature_materializations_view_idx", ["featureViewId", "createdAt"])
-export class FeatureMaterializationRow {
+export class FeatureMaterializationRow extends CreatedByColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -54,10 +55,4 @@ export class FeatureMaterializationRow {
   /** The stage run that asked for it, when a pipeline did. */
   @Column({ name: "produced_by", type: "uuid", nullable: true })
   producedBy: string | null;
-
-  @Column({ name: "created_by", type: "uuid", nullable: true })
-  createdBy: string | null;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
 }

@@ -1,7 +1,8 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import { DatasetRow } from "../datasets/dataset.entity";
 import type { JsonObject } from "../db/json";
 import { ProjectRow } from "../projects/project.entity";
+import { CreatedByColumns } from "../db/audited-columns";
 
 /**
  * One version of a named feature view. Versions are immutable: defining the name again with a
@@ -11,7 +12,7 @@ import { ProjectRow } from "../projects/project.entity";
 @Entity({ name: "feature_views" })
 @Index("feature_views_name_version_key", ["projectId", "name", "version"], { unique: true })
 @Index("feature_views_name_hash_key", ["projectId", "name", "hash"], { unique: true })
-export class FeatureViewRow {
+export class FeatureViewRow extends CreatedByColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -47,10 +48,4 @@ export class FeatureViewRow {
 
   @Column({ type: "text", default: "" })
   description: string;
-
-  @Column({ name: "created_by", type: "uuid", nullable: true })
-  createdBy: string | null;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
 }

@@ -1,8 +1,9 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import { ArtifactRow } from "../artifacts/artifact.entity";
 import { DatasetVersionRow } from "../datasets/dataset-version.entity";
 import type { JsonObject } from "../db/json";
 import { ProjectRow } from "../projects/project.entity";
+import { CreatedByColumns } from "../db/audited-columns";
 
 /** What a training set took from one view: the version and the materialization it read. */
 export interface TrainingSetViewRef {
@@ -19,7 +20,7 @@ export interface TrainingSetViewRef {
  */
 @Entity({ name: "training_sets" })
 @Index("training_sets_project_idx", ["projectId", "createdAt"])
-export class TrainingSetRow {
+export class TrainingSetRow extends CreatedByColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -64,10 +65,4 @@ export class TrainingSetRow {
 
   @Column({ name: "produced_by", type: "uuid", nullable: true })
   producedBy: string | null;
-
-  @Column({ name: "created_by", type: "uuid", nullable: true })
-  createdBy: string | null;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
 }

@@ -1,8 +1,9 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, PrimaryGeneratedColumn } from "typeorm";
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, PrimaryGeneratedColumn } from "typeorm";
 import type { JsonObject } from "../db/json";
 import { ModelVersionRow } from "../registry/model-version.entity";
 import { RegisteredModelRow } from "../registry/registered-model.entity";
 import { StageRunRow } from "../runs/stage-run.entity";
+import { CreatedAtColumns } from "../db/audited-columns";
 
 /**
  * OPEN waits for people; the others are final. APPROVED and REJECTED come from the policy's
@@ -17,7 +18,7 @@ export type ApprovalRequestStatus = "OPEN" | "APPROVED" | "REJECTED" | "EXPIRED"
  */
 @Entity({ name: "approval_requests" })
 @Index("approval_requests_project_status_idx", ["projectId", "status"])
-export class ApprovalRequestRow {
+export class ApprovalRequestRow extends CreatedAtColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -75,9 +76,6 @@ export class ApprovalRequestRow {
   /** The approver whose decision ended it; null when the policy or the clock did. */
   @Column({ name: "decided_by", type: "uuid", nullable: true })
   decidedBy: string | null;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
 }
 
 export type ApprovalVerdict = "APPROVE" | "REJECT";
@@ -85,7 +83,7 @@ export type ApprovalVerdict = "APPROVE" | "REJECT";
 /** One approver's decision on a request: at most one per person, never changed. */
 @Entity({ name: "approval_decisions" })
 @Index("approval_decisions_request_principal_key", ["requestId", "principalId"], { unique: true })
-export class ApprovalDecisionRow {
+export class ApprovalDecisionRow extends CreatedAtColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -104,14 +102,11 @@ export class ApprovalDecisionRow {
 
   @Column({ type: "text" })
   comment: string;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
 }
 
 /** A pipeline `gate` stage run waiting on (or settled by) an approval request. */
 @Entity({ name: "gate_waits" })
-export class GateWaitRow {
+export class GateWaitRow extends CreatedAtColumns {
   @PrimaryColumn({ name: "stage_run_id", type: "uuid" })
   stageRunId: string;
 
@@ -126,7 +121,4 @@ export class GateWaitRow {
   @ManyToOne(() => ApprovalRequestRow, { onDelete: "CASCADE" })
   @JoinColumn({ name: "request_id", foreignKeyConstraintName: "gate_waits_request_id_fkey" })
   request?: ApprovalRequestRow;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
 }

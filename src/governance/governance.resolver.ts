@@ -6,6 +6,7 @@ import { captureErrors } from "../kernel/graphql/results";
 import { runMutation } from "../kernel/mutation";
 import { Permission } from "../kernel/roles";
 import type { EventRow } from "../events/event.entity";
+import { cursorSubscription, eventScope } from "../events/event-subscription";
 import { ModelVersion, RegisteredModel } from "../registry/registry.types";
 import type { ApprovalVerdict } from "./approval-request.entity";
 import { APPROVAL_EVENT_TYPES } from "./governance.service";
@@ -146,19 +147,11 @@ export class GovernanceResolver {
   }
 
   @Subscription(() => ApprovalRequestEvent, {
-    // The same name as the query: a governance tool lists, then subscribes for what changes.
-    name: "approvalRequests",
     description:
       "Approval requests of a project as they open, gain approvals, are decided or expire. Pass `after` (a cursor) to first receive what was missed.",
-    subscribe: ({ args, context }) => {
-      const ctx = context as RequestContext;
-      const { projectId, after } = args as { projectId: string; after?: string | null };
-      ctx.authz.require(Permission.READ, projectId);
-      if (after !== null && after !== undefined && after !== "" && !/^\d{1,19}$/.test(after)) {
-        throw new InvalidInputError([{ field: "after", message: "must be a cursor received from this subscription" }]);
-      }
-      return ctx.services.events.subscribe({ projectId, types: APPROVAL_EVENT_TYPES }, after || undefined);
-    },
+    subscribe: cursorSubscription<{ projectId: string }, EventRow>(({ projectId }, ctx) =>
+      eventScope(ctx.services.events, projectId, { projectId, types: APPROVAL_EVENT_TYPES }),
+    ),
   })
   approvalRequestEvents(
     @Root() row: EventRow,

@@ -138,7 +138,7 @@ export class ApprovalRequest {
   }
 }
 
-@ObjectType({ description: "A change to an approval request, as streamed by the `approvalRequests` subscription." })
+@ObjectType({ description: "A change to an approval request, as streamed by the `approvalRequestEvents` subscription." })
 export class ApprovalRequestEvent {
   @Field({ description: "Pass as `after` to resume from here." })
   cursor: string;

@@ -1,6 +1,6 @@
-import Ajv, { type ErrorObject } from "ajv";
+import Ajv from "ajv";
 import { InvalidInputError, type InputProblem } from "../kernel/errors";
-import { formatFieldPath, segmentsOfPointer } from "../pipelines/field-path";
+import { schemaProblems } from "../kernel/schema-problems";
 import { isLowerBetter } from "../evaluation/metric-direction";
 
 // Policy rules compare metrics in the direction they improve; re-exported for policy readers.
@@ -120,43 +120,9 @@ const SCHEMA = {
 };
 
 const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, logger: false });
-// Our own per-keyword messages, read back in `shapeProblem`; ajv's defaults ("must be >= 0") name no range.
+// Our own per-keyword messages, read back by `schemaProblems`; ajv's defaults ("must be >= 0") name no range.
 ajv.addKeyword({ keyword: "messages", schemaType: "object" });
 const validateShape = ajv.compile(SCHEMA);
-
-const TYPE_NAMES: Record<string, string> = {
-  string: "a string",
-  integer: "an integer",
-  number: "a number",
-  boolean: "true or false",
-  object: "an object",
-  array: "a list",
-};
-
-function shapeProblem(error: ErrorObject, data: unknown): InputProblem {
-  const params = error.params as Record<string, unknown>;
-  const parent = error.parentSchema as
-    { title?: string; properties?: Record<string, unknown>; messages?: Record<string, string> } | undefined;
-  let pointer = error.instancePath;
-  let message = error.message ?? `fails ${error.keyword}`;
-  switch (error.keyword) {
-    case "required":
-      pointer += `/${String(params.missingProperty)}`;
-      message = "is required";
-      break;
-    case "additionalProperties":
-      pointer += `/${String(params.additionalProperty).replace(/~/g, "~0").replace(/\//g, "~1")}`;
-      message = `is not a field of ${parent?.title ?? "this object"}; the fields are ${Object.keys(parent?.properties ?? {}).join(", ")}`;
-      break;
-    case "type":
-      message = `must be ${TYPE_NAMES[String(params.type)] ?? String(params.type)}`;
-      break;
-  }
-  const own = parent?.messages?.[error.keyword];
-  if (own) message = own;
-  const field = formatFieldPath(segmentsOfPointer(pointer, data));
-  return { field: field === "" ? "policy" : field, message };
-}
 
 /** Bounds that cannot all hold, or a rule that checks nothing, are author mistakes worth naming. */
 function boundProblems(at: string, rule: { min?: number; max?: number }, needs: string): InputProblem[] {
@@ -193,7 +159,7 @@ export function validatePolicy(input: unknown): Policy {
     throw new InvalidInputError([{ field: "policy", message: `must be plain JSON data (${(err as Error).message})` }]);
   }
   if (!validateShape(data)) {
-    throw new InvalidInputError(dedupe((validateShape.errors ?? []).map((e) => shapeProblem(e, data))));
+    throw new InvalidInputError(dedupe(schemaProblems(validateShape.errors, { data, whole: "policy" })));
   }
   const raw = data as unknown as PolicyInput;
   const metrics = raw.metrics ?? [];

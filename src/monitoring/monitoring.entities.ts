@@ -1,5 +1,6 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from "typeorm";
+import { Column, Entity, Index, PrimaryGeneratedColumn } from "typeorm";
 import type { JsonObject } from "../db/json";
+import { CreatedAtColumns, TimestampColumns } from "../db/audited-columns";
 
 /**
  * The training reference of one model version: a ReferenceSummary (src/monitoring/drift) of the
@@ -8,7 +9,7 @@ import type { JsonObject } from "../db/json";
  */
 @Entity({ name: "monitoring_references" })
 @Index("monitoring_references_version_key", ["modelVersionId"], { unique: true })
-export class MonitoringReferenceRow {
+export class MonitoringReferenceRow extends CreatedAtColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -39,9 +40,6 @@ export class MonitoringReferenceRow {
   /** ReferenceSummary JSON (checked with parseReferenceSummary when read back). */
   @Column({ type: "jsonb" })
   summary: JsonObject;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
 }
 
 /**
@@ -53,7 +51,7 @@ export class MonitoringReferenceRow {
  */
 @Entity({ name: "monitors" })
 @Index("monitors_served_name_key", ["projectId", "servedName", "variant"], { unique: true })
-export class MonitorRow {
+export class MonitorRow extends TimestampColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -95,12 +93,6 @@ export class MonitorRow {
 
   @Column({ name: "window_count", type: "int", default: 0 })
   windowCount: number;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
-
-  @UpdateDateColumn({ name: "updated_at", type: "timestamptz", precision: 3 })
-  updatedAt: Date;
 }
 
 /** One closed window: what its predictions looked like next to the training reference. */
@@ -207,7 +199,7 @@ export class MonitoringMetricRow {
 /** Fires when the last `windows` windows of its monitor all breach `metric op threshold`. */
 @Entity({ name: "alert_rules" })
 @Index("alert_rules_name_key", ["projectId", "name"], { unique: true })
-export class AlertRuleRow {
+export class AlertRuleRow extends TimestampColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -243,12 +235,6 @@ export class AlertRuleRow {
 
   @Column({ type: "boolean", default: true })
   enabled: boolean;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
-
-  @UpdateDateColumn({ name: "updated_at", type: "timestamptz", precision: 3 })
-  updatedAt: Date;
 }
 
 /**

@@ -6,6 +6,7 @@ import { captureErrors } from "../kernel/graphql/results";
 import { prepareMutation, runMutation } from "../kernel/mutation";
 import { Permission } from "../kernel/roles";
 import type { EventRow } from "../events/event.entity";
+import { cursorSubscription, eventScope } from "../events/event-subscription";
 import { MonitorRow } from "./monitoring.entities";
 import { MonitoringService } from "./monitoring.service";
 import {
@@ -265,28 +266,19 @@ export class MonitoringResolver {
   }
 
   @Subscription(() => MonitoringWindow, {
-    name: "driftMetrics",
+    name: "driftMetricEvents",
     description:
       "Each window of a served name as it closes, with its metrics. Pass `after` (an event cursor) to first receive windows closed since.",
-    subscribe: ({ args, context }) => {
-      const ctx = context as RequestContext;
-      const { projectId, servedName, variant, after } = args as {
-        projectId: string;
-        servedName: string;
-        variant?: string | null;
-        after?: string | null;
-      };
-      ctx.authz.require(Permission.READ, projectId);
-      if (after !== null && after !== undefined && after !== "" && !/^\d{1,19}$/.test(after)) {
-        throw new InvalidInputError([{ field: "after", message: "must be an event cursor" }]);
-      }
-      return ctx.services.events.subscribe(
-        { projectId, types: [MonitoringEvents.windowClosed], payloadEquals: { servedName, ...(variant ? { variant } : {}) } },
-        after || undefined,
-      );
-    },
+    subscribe: cursorSubscription<{ projectId: string; servedName: string; variant?: string | null }, EventRow>(
+      ({ projectId, servedName, variant }, ctx) =>
+        eventScope(ctx.services.events, projectId, {
+          projectId,
+          types: [MonitoringEvents.windowClosed],
+          payloadEquals: { servedName, ...(variant ? { variant } : {}) },
+        }),
+    ),
   })
-  async driftMetricsStream(
+  async driftMetricEvents(
     @Root() event: EventRow,
     @Ctx() ctx: RequestContext,
     @Arg("projectId", () => ID) _projectId: string,

@@ -1,6 +1,7 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from "typeorm";
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import type { JsonObject } from "../db/json";
 import { ProjectRow } from "../projects/project.entity";
+import { AuditedColumns } from "../db/audited-columns";
 
 /**
  * Where a project's events are sent: a notifier plugin (`kind`) with its config, the project
@@ -9,7 +10,7 @@ import { ProjectRow } from "../projects/project.entity";
  */
 @Entity({ name: "notification_channels" })
 @Index("notification_channels_project_name_key", ["projectId", "name"], { unique: true })
-export class NotificationChannelRow {
+export class NotificationChannelRow extends AuditedColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -41,13 +42,4 @@ export class NotificationChannelRow {
 
   @Column({ type: "boolean", default: true })
   enabled: boolean;
-
-  @Column({ name: "created_by", type: "uuid", nullable: true })
-  createdBy: string | null;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
-
-  @UpdateDateColumn({ name: "updated_at", type: "timestamptz", precision: 3 })
-  updatedAt: Date;
 }

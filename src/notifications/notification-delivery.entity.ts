@@ -1,5 +1,6 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import { NotificationChannelRow } from "./notification-channel.entity";
+import { CreatedAtColumns } from "../db/audited-columns";
 
 /**
  * PENDING: waiting to be sent (at `dueAt`). SUCCEEDED: the receiver accepted it. RETRYING: failed,
@@ -18,7 +19,7 @@ export type DeliveryStatus = "PENDING" | "SUCCEEDED" | "RETRYING" | "FAILED" | "
 @Index("notification_deliveries_attempt_key", ["channelId", "eventId", "attempt"], { unique: true })
 @Index("notification_deliveries_channel_idx", ["channelId", "createdAt"])
 @Index("notification_deliveries_due_idx", ["status", "dueAt"])
-export class NotificationDeliveryRow {
+export class NotificationDeliveryRow extends CreatedAtColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -72,7 +73,4 @@ export class NotificationDeliveryRow {
 
   @Column({ name: "finished_at", type: "timestamptz", precision: 3, nullable: true })
   finishedAt: Date | null;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
 }

@@ -1,7 +1,8 @@
-import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
+import Ajv, { type ValidateFunction } from "ajv";
 import type { NotifierPlugin, OutboundNetwork } from "../../plugins/notifier";
 import { webhookNotifier } from "../../plugins/webhook";
-import { type InputProblem, InvalidInputError } from "../kernel/errors";
+import { InvalidInputError } from "../kernel/errors";
+import { schemaProblems } from "../kernel/schema-problems";
 import type { JsonObject } from "../db/json";
 
 /**
@@ -25,17 +26,6 @@ export function notifierPlugin(kind: string): NotifierPlugin<any> {
   return entry.plugin;
 }
 
-/** `config.<path>` for an ajv error, naming the property for `required` and `additionalProperties`. */
-function problemOf(e: ErrorObject): InputProblem {
-  const path = e.instancePath.split("/").filter(Boolean);
-  if (e.keyword === "required") path.push(String(e.params.missingProperty));
-  if (e.keyword === "additionalProperties") {
-    path.push(String(e.params.additionalProperty));
-    return { field: ["config", ...path].join("."), message: "is not a setting of this kind" };
-  }
-  return { field: ["config", ...path].join("."), message: e.message ?? "is invalid" };
-}
-
 /**
  * Validates a channel's config against its plugin: the JSON Schema (defaults filled in), then
  * the plugin's own checks (a target the network policy refuses, among them). Returns a copy; the input is not changed.
@@ -49,7 +39,14 @@ export function checkNotifierConfig(kind: string, config: unknown, network: Outb
     throw new InvalidInputError([{ field: "config", message: "must be a JSON object" }]);
   }
   const copy = structuredClone(config) as JsonObject;
-  if (!entry.validate(copy)) throw new InvalidInputError((entry.validate.errors ?? []).map(problemOf));
+  if (!entry.validate(copy))
+    throw new InvalidInputError(
+      schemaProblems(entry.validate.errors, {
+        data: copy,
+        base: "config",
+        messages: { additionalProperties: "is not a setting of this kind" },
+      }),
+    );
   const problems = entry.plugin.checkConfig?.(copy, network) ?? [];
   if (problems.length > 0) throw new InvalidInputError(problems.map((p) => ({ field: `config.${p.field}`, message: p.message })));
   return copy;

@@ -1,7 +1,8 @@
 import type { InputProblem } from "../kernel/errors";
 import { OPERATOR_CONTRACTS } from "../operators/catalog";
-import { segmentsOfPointer, type PathSegment } from "./field-path";
-import { compileParamsSchema, describeAjvError } from "./params-schema";
+import type { PathSegment } from "./field-path";
+import { compileParamsSchema } from "./params-schema";
+import { schemaErrorAt } from "../kernel/schema-problems";
 
 type Obj = Record<string, unknown>;
 const isObject = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -57,8 +58,8 @@ export function operatorContractProblems(
   if (!check) compiled.set(op, (check = compileParamsSchema(contract.paramsSchema)));
   if (check.ok && !check.validate(params)) {
     for (const error of check.validate.errors ?? []) {
-      const { pointer, message } = describeAjvError(error);
-      add([...at("params"), ...segmentsOfPointer(pointer, params)], message);
+      const { segments, message } = schemaErrorAt(error, { data: params })!;
+      add([...at("params"), ...segments], message);
     }
   } else if (check.ok && contract.checkParams) {
     for (const p of contract.checkParams(params)) add([...at("params"), ...p.path], p.message);

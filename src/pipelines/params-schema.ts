@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import net from "node:net";
-import Ajv, { type ErrorObject, type Options, type ValidateFunction } from "ajv";
+import Ajv, { type Options, type ValidateFunction } from "ajv";
 import Ajv2019 from "ajv/dist/2019";
 import Ajv2020 from "ajv/dist/2020";
 import type { JsonSchema } from "./spec";
@@ -128,31 +128,6 @@ function compileByHash(schema: JsonSchema): CompiledParamsSchema {
   cache.set(key, compiled);
   if (cache.size > CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
   return compiled;
-}
-
-/** ajv's errors as readable `(segments-pointer, message)` pairs: `required` and `additionalProperties` point at the property. */
-export function describeAjvError(error: ErrorObject): { pointer: string; message: string } {
-  const params = error.params as Record<string, unknown>;
-  switch (error.keyword) {
-    case "required":
-      return { pointer: `${error.instancePath}/${escapePointer(String(params.missingProperty))}`, message: "is required" };
-    case "additionalProperties":
-      return {
-        pointer: `${error.instancePath}/${escapePointer(String(params.additionalProperty))}`,
-        message: "is not an allowed property",
-      };
-    case "enum":
-      return {
-        pointer: error.instancePath,
-        message: `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`,
-      };
-    default:
-      return { pointer: error.instancePath, message: error.message ?? `fails ${error.keyword}` };
-  }
-}
-
-function escapePointer(key: string): string {
-  return key.replace(/~/g, "~0").replace(/\//g, "~1");
 }
 
 /** How many compiled validators are cached (for tests). @internal */

@@ -1,6 +1,7 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import type { JsonObject } from "../db/json";
 import { PipelineRow } from "./pipeline.entity";
+import { CreatedByColumns } from "../db/audited-columns";
 
 /**
  * One immutable version of a pipeline, identified by the hash of its normalized spec (and its
@@ -9,7 +10,7 @@ import { PipelineRow } from "./pipeline.entity";
 @Entity({ name: "pipeline_versions" })
 @Index("pipeline_versions_hash_key", ["pipelineId", "contentHash", "baseDir"], { unique: true })
 @Index("pipeline_versions_number_key", ["pipelineId", "version"], { unique: true })
-export class PipelineVersionRow {
+export class PipelineVersionRow extends CreatedByColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -39,10 +40,4 @@ export class PipelineVersionRow {
    */
   @Column({ name: "base_dir", type: "text", default: "" })
   baseDir: string;
-
-  @Column({ name: "created_by", type: "uuid", nullable: true })
-  createdBy: string | null;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
 }

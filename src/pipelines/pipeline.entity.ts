@@ -1,10 +1,11 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from "typeorm";
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import { ProjectRow } from "../projects/project.entity";
+import { TimestampColumns } from "../db/audited-columns";
 
 /** A named pipeline in a project; its content lives in immutable versions. */
 @Entity({ name: "pipelines" })
 @Index("pipelines_project_name_key", ["projectId", "name"], { unique: true })
-export class PipelineRow {
+export class PipelineRow extends TimestampColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -24,10 +25,4 @@ export class PipelineRow {
   /** The version applied last, which runs use unless told otherwise. */
   @Column({ name: "latest_version_id", type: "uuid", nullable: true })
   latestVersionId: string | null;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
-
-  @UpdateDateColumn({ name: "updated_at", type: "timestamptz", precision: 3 })
-  updatedAt: Date;
 }

@@ -1,10 +1,11 @@
 import { DEPLOYMENT_NAME } from "./deployment-name";
-import Ajv, { type ErrorObject } from "ajv";
+import Ajv from "ajv";
 import { InvalidInputError, type InputProblem } from "../kernel/errors";
+import { schemaErrorAt, schemaProblems } from "../kernel/schema-problems";
 import { cycleMessage, findCycles, hasCycle } from "./dag";
-import { formatFieldPath, joinFieldPath, segmentsOfPointer, type PathSegment } from "./field-path";
+import { formatFieldPath, joinFieldPath, type PathSegment } from "./field-path";
 import { operatorContractProblems } from "./operator-contracts";
-import { compileParamsSchema, describeAjvError } from "./params-schema";
+import { compileParamsSchema } from "./params-schema";
 import { normalizeStageSecrets, stageSecretProblems } from "./stage-secrets";
 import {
   ARTIFACT_KINDS,
@@ -164,28 +165,14 @@ const specAjv = new Ajv({ allErrors: true, verbose: true, strict: true, logger: 
 specAjv.addKeyword({ keyword: "messages", schemaType: "object" });
 const validateShape = specAjv.compile(SPEC_SCHEMA);
 
-const TYPE_NAMES: Record<string, string> = {
-  string: "a string",
-  integer: "an integer",
-  number: "a number",
-  boolean: "true or false",
-  object: "an object",
-  array: "a list",
-};
-
-/** A shape error as a problem, with the spec schema's own message where it has one. */
-function shapeProblem(error: ErrorObject, data: unknown): InputProblem {
-  const own = (error.parentSchema as { messages?: Record<string, string> } | undefined)?.messages?.[error.keyword];
-  let { pointer, message } = describeAjvError(error);
-  if (own) message = own;
-  else if (error.keyword === "type") message = `must be ${TYPE_NAMES[String(error.params.type)] ?? error.params.type}`;
-  else if (error.keyword === "additionalProperties") {
-    const parent = error.parentSchema as { title?: string; properties?: Record<string, unknown> };
-    message = `is not a field of ${parent.title ?? "this object"}; the fields are ${Object.keys(parent.properties ?? {}).join(", ")}`;
-  }
-  const field = formatFieldPath(segmentsOfPointer(pointer, data));
-  if (field === "") return { field: "spec", message: "must be a pipeline spec: an object with name and stages" };
-  return { field, message };
+/** The spec's shape errors as problems; a spec that is not even an object says what a spec is. */
+function shapeProblems(errors: Parameters<typeof schemaProblems>[0], data: unknown): InputProblem[] {
+  return schemaProblems(errors, {
+    data,
+    whole: "spec",
+    refine: (_error, problem) =>
+      problem.pointer === "" ? { pointer: "", message: "must be a pipeline spec: an object with name and stages" } : problem,
+  });
 }
 
 /**
@@ -395,8 +382,8 @@ function semanticProblems(spec: Obj): InputProblem[] {
         const params = structuredClone(stage.params ?? {});
         if (!compiled.validate(params)) {
           for (const error of compiled.validate.errors ?? []) {
-            const { pointer, message } = describeAjvError(error);
-            add([...at("params"), ...segmentsOfPointer(pointer, params)], message);
+            const { segments, message } = schemaErrorAt(error, { data: params })!;
+            add([...at("params"), ...segments], message);
           }
         }
       }
@@ -456,7 +443,7 @@ export function validatePipelineSpec(input: unknown): NormalizedPipelineSpec {
   if (data === undefined) {
     throw new InvalidInputError(refused > 0 ? problems : [{ field: "spec", message: "must be a pipeline spec object, not undefined" }]);
   }
-  if (!validateShape(data)) problems.push(...(validateShape.errors ?? []).map((e) => shapeProblem(e, data)));
+  if (!validateShape(data)) problems.push(...shapeProblems(validateShape.errors, data));
   if (isObject(data)) problems.push(...semanticProblems(data));
   // A value already refused as non-JSON data need not be refused again for its type or absence.
   const kept = problems.filter((p, i) => i < refused || !unusable.has(p.field));
@@ -588,12 +575,7 @@ export function resolveStageParams(
   if (!compiled.ok)
     throw new InvalidInputError([{ field: base, message: `the stage's paramsSchema does not compile: ${compiled.message}` }]);
   if (!compiled.validate(params)) {
-    throw new InvalidInputError(
-      (compiled.validate.errors ?? []).map((error) => {
-        const { pointer, message } = describeAjvError(error);
-        return { field: joinFieldPath(base, segmentsOfPointer(pointer, params)), message };
-      }),
-    );
+    throw new InvalidInputError(schemaProblems(compiled.validate.errors, { data: params, base }));
   }
   return params;
 }

@@ -1,11 +1,12 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from "typeorm";
+import { Column, Entity, Index, PrimaryGeneratedColumn } from "typeorm";
+import { TimestampColumns } from "../db/audited-columns";
 
 /**
  * A project is the namespace every later resource lives in (datasets, pipelines, models…).
  * Archived projects stay readable; their `archivedAt` is set and they refuse writes.
  */
 @Entity({ name: "projects" })
-export class ProjectRow {
+export class ProjectRow extends TimestampColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -19,10 +20,4 @@ export class ProjectRow {
 
   @Column({ name: "archived_at", type: "timestamptz", precision: 3, nullable: true })
   archivedAt: Date | null;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
-
-  @UpdateDateColumn({ name: "updated_at", type: "timestamptz", precision: 3 })
-  updatedAt: Date;
 }

@@ -1,11 +1,11 @@
 import { Arg, Args, Ctx, ID, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
 import type { RequestContext } from "../kernel/context";
 import { PageArgsInput } from "../kernel/graphql/connection";
-import { InvalidInputError } from "../kernel/errors";
 import { captureErrors } from "../kernel/graphql/results";
 import { runMutation } from "../kernel/mutation";
 import { Permission } from "../kernel/roles";
 import type { EventRow } from "../events/event.entity";
+import { cursorSubscription, eventScope } from "../events/event-subscription";
 import {
   CreateProjectInput,
   Project,
@@ -120,12 +120,9 @@ export class ProjectResolver {
 
   @Subscription(() => ProjectEvent, {
     description: "Changes in one project as they commit. Pass `after` (a cursor) to first receive what was missed.",
-    subscribe: ({ args, context }) => {
-      const ctx = context as RequestContext;
-      const { projectId, after } = args as { projectId: string; after?: string | null };
-      ctx.authz.require(Permission.READ, projectId);
-      return ctx.services.events.subscribe({ projectId }, parseCursor(after));
-    },
+    subscribe: cursorSubscription<{ projectId: string }, EventRow>(({ projectId }, ctx) =>
+      eventScope(ctx.services.events, projectId, { projectId }),
+    ),
   })
   projectEvents(
     @Root() row: EventRow,
@@ -134,13 +131,4 @@ export class ProjectResolver {
   ): ProjectEvent {
     return ProjectEvent.from(row);
   }
-}
-
-/** Event cursors are the event ids: decimal strings. */
-function parseCursor(after: string | null | undefined): string | undefined {
-  if (after === null || after === undefined || after === "") return undefined;
-  if (!/^\d{1,19}$/.test(after)) {
-    throw new InvalidInputError([{ field: "after", message: "must be a cursor received from this subscription" }]);
-  }
-  return after;
 }

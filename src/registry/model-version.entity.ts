@@ -1,7 +1,8 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from "typeorm";
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import { ArtifactRow } from "../artifacts/artifact.entity";
 import type { JsonObject } from "../db/json";
 import { RegisteredModelRow } from "./registered-model.entity";
+import { AuditedColumns } from "../db/audited-columns";
 
 /** Where a model version stands. Governance moves it from PENDING_APPROVAL; ARCHIVED is final. */
 export type ModelVersionStatus = "PENDING_APPROVAL" | "APPROVED" | "REJECTED" | "ARCHIVED";
@@ -13,7 +14,7 @@ export type ModelVersionStatus = "PENDING_APPROVAL" | "APPROVED" | "REJECTED" | 
  */
 @Entity({ name: "model_versions" })
 @Index("model_versions_number_key", ["registeredModelId", "version"], { unique: true })
-export class ModelVersionRow {
+export class ModelVersionRow extends AuditedColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -62,13 +63,5 @@ export class ModelVersionRow {
   @Column({ type: "jsonb", default: () => "'{}'" })
   lineage: JsonObject;
 
-  /** Who triggered the training run, or uploaded the file (separation of duties reads it). */
-  @Column({ name: "created_by", type: "uuid", nullable: true })
-  createdBy: string | null;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
-
-  @UpdateDateColumn({ name: "updated_at", type: "timestamptz", precision: 3 })
-  updatedAt: Date;
+  // createdBy (from AuditedColumns): who triggered the training run, or uploaded the file (separation of duties reads it).
 }

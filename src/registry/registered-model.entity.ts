@@ -1,11 +1,12 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from "typeorm";
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import type { JsonObject } from "../db/json";
 import { ProjectRow } from "../projects/project.entity";
+import { AuditedColumns } from "../db/audited-columns";
 
 /** A registered model: a named series of model versions in a project, with aliases pointing into it. */
 @Entity({ name: "registered_models" })
 @Index("registered_models_project_name_key", ["projectId", "name"], { unique: true })
-export class RegisteredModelRow {
+export class RegisteredModelRow extends AuditedColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -29,13 +30,4 @@ export class RegisteredModelRow {
   /** The governance `Policy` (src/governance/policy.ts) for its versions; null: the default policy. */
   @Column({ type: "jsonb", nullable: true })
   policy: JsonObject | null;
-
-  @Column({ name: "created_by", type: "uuid", nullable: true })
-  createdBy: string | null;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
-
-  @UpdateDateColumn({ name: "updated_at", type: "timestamptz", precision: 3 })
-  updatedAt: Date;
 }

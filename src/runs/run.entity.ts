@@ -1,7 +1,8 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import type { JsonObject } from "../db/json";
 import { PipelineVersionRow } from "../pipelines/pipeline-version.entity";
 import type { RunStatus, TriggerKind } from "./engine/run-state";
+import { CreatedByColumns } from "../db/audited-columns";
 
 /** One execution of a pipeline version. Its stages are `StageRunRow`s. */
 @Entity({ name: "runs" })
@@ -9,7 +10,7 @@ import type { RunStatus, TriggerKind } from "./engine/run-state";
 @Index("runs_pipeline_created_idx", ["pipelineId", "createdAt"])
 @Index("runs_pipeline_number_key", ["pipelineId", "number"], { unique: true })
 @Index("runs_status_idx", ["status"])
-export class RunRow {
+export class RunRow extends CreatedByColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -50,12 +51,6 @@ export class RunRow {
   /** For a rerun: the run whose successful stages it reuses. */
   @Column({ name: "parent_run_id", type: "uuid", nullable: true })
   parentRunId: string | null;
-
-  @Column({ name: "created_by", type: "uuid", nullable: true })
-  createdBy: string | null;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
 
   @Column({ name: "started_at", type: "timestamptz", precision: 3, nullable: true })
   startedAt: Date | null;

@@ -8,6 +8,7 @@ import { ArtifactRow } from "../artifacts/artifact.entity";
 import { StageRunInputRow } from "./stage-run-input.entity";
 import { Permission } from "../kernel/roles";
 import type { EventRow } from "../events/event.entity";
+import { cursorSubscription } from "../events/event-subscription";
 import { Pipeline, PipelineVersion } from "../pipelines/pipeline.types";
 import { planForVersion } from "./engine/plan";
 import { RunEvents } from "./engine/run-events";
@@ -51,13 +52,6 @@ import {
 } from "./run.types";
 
 const ALL_RUN_EVENTS = Object.values(RunEvents);
-
-/** Stream cursors are row ids: decimal strings. */
-function cursorArg(after: string | null | undefined, field = "after"): string | undefined {
-  if (after === null || after === undefined || after === "") return undefined;
-  if (!/^\d{1,19}$/.test(after)) throw new InvalidInputError([{ field, message: "must be a cursor received from this stream" }]);
-  return after;
-}
 
 @Resolver(() => Run)
 export class RunResolver {
@@ -304,18 +298,21 @@ export class RunResolver {
 
   @Subscription(() => RunEvent, {
     description: "State changes of one run, or of every run of a pipeline. Pass `after` (a cursor) to first receive what was missed.",
-    subscribe: async ({ args, context }) => {
-      const ctx = context as RequestContext;
-      const { runId, pipelineId, after } = args as { runId?: string | null; pipelineId?: string | null; after?: string | null };
+    subscribe: cursorSubscription<{ runId?: string | null; pipelineId?: string | null }, EventRow>(async ({ runId, pipelineId }, ctx) => {
       if (!runId === !pipelineId) throw new InvalidInputError([{ field: "runId", message: "give exactly one of runId and pipelineId" }]);
       const owner = runId ? await ctx.services.runs.get(runId) : await ctx.services.pipelines.get(pipelineId!);
-      ctx.authz.require(Permission.READ, owner?.projectId);
-      if (!owner) throw new NotFoundError(runId ? "Run" : "Pipeline", (runId ?? pipelineId)!);
-      const filter = runId
-        ? { subjectId: runId, types: ALL_RUN_EVENTS }
-        : { projectId: owner.projectId, types: ALL_RUN_EVENTS, payloadEquals: { pipelineId: pipelineId! } };
-      return ctx.services.events.subscribe(filter, cursorArg(after));
-    },
+      return {
+        projectId: owner?.projectId,
+        missing: owner ? undefined : new NotFoundError(runId ? "Run" : "Pipeline", (runId ?? pipelineId)!),
+        open: (after) =>
+          ctx.services.events.subscribe(
+            runId
+              ? { subjectId: runId, types: ALL_RUN_EVENTS }
+              : { projectId: owner!.projectId, types: ALL_RUN_EVENTS, payloadEquals: { pipelineId: pipelineId! } },
+            after,
+          ),
+      };
+    }),
   })
   runEvents(
     @Root() row: EventRow,
@@ -328,15 +325,15 @@ export class RunResolver {
 
   @Subscription(() => LogChunk, {
     description: 'Output of a stage run as it is written; `after: "0"` starts from the beginning.',
-    subscribe: async ({ args, context }) => {
-      const ctx = context as RequestContext;
-      const { stageRunId, after } = args as { stageRunId: string; after?: string | null };
+    subscribe: cursorSubscription<{ stageRunId: string }, StageLogRow>(async ({ stageRunId }, ctx) => {
       const sr = await ctx.services.runs.stageRun(stageRunId);
       const run = sr ? await ctx.services.runs.get(sr.runId) : null;
-      ctx.authz.require(Permission.READ, run?.projectId);
-      if (!sr) throw new NotFoundError("StageRun", stageRunId);
-      return ctx.services.logs.subscribe(stageRunId, cursorArg(after));
-    },
+      return {
+        projectId: run?.projectId,
+        missing: sr ? undefined : new NotFoundError("StageRun", stageRunId),
+        open: (after) => ctx.services.logs.subscribe(stageRunId, after),
+      };
+    }),
   })
   stageLogStream(
     @Root() row: StageLogRow,
@@ -348,14 +345,14 @@ export class RunResolver {
 
   @Subscription(() => MetricPointType, {
     description: 'Metric points of a run as they are recorded (only `keys` when given); `after: "0"` starts from the beginning.',
-    subscribe: async ({ args, context }) => {
-      const ctx = context as RequestContext;
-      const { runId, keys, after } = args as { runId: string; keys?: string[] | null; after?: string | null };
+    subscribe: cursorSubscription<{ runId: string; keys?: string[] | null }, RunMetricRow>(async ({ runId, keys }, ctx) => {
       const run = await ctx.services.runs.get(runId);
-      ctx.authz.require(Permission.READ, run?.projectId);
-      if (!run) throw new NotFoundError("Run", runId);
-      return ctx.services.metrics.subscribe(runId, keys ?? undefined, cursorArg(after));
-    },
+      return {
+        projectId: run?.projectId,
+        missing: run ? undefined : new NotFoundError("Run", runId),
+        open: (after) => ctx.services.metrics.subscribe(runId, keys ?? undefined, after),
+      };
+    }),
   })
   runMetrics(
     @Root() row: RunMetricRow,

@@ -1,5 +1,6 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from "typeorm";
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import { ProjectRow } from "../projects/project.entity";
+import { AuditedColumns } from "../db/audited-columns";
 
 /**
  * A project secret: a named value (a database URL, an API key) that sources and stages use
@@ -8,7 +9,7 @@ import { ProjectRow } from "../projects/project.entity";
  */
 @Entity({ name: "secrets" })
 @Index("secrets_project_name_key", ["projectId", "name"], { unique: true })
-export class SecretRow {
+export class SecretRow extends AuditedColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -30,13 +31,4 @@ export class SecretRow {
   /** Which key encrypted it (a fingerprint of the key, not the key): tells a wrong key from a corrupt value. */
   @Column({ name: "key_id", type: "text" })
   keyId: string;
-
-  @Column({ name: "created_by", type: "uuid", nullable: true })
-  createdBy: string | null;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
-
-  @UpdateDateColumn({ name: "updated_at", type: "timestamptz", precision: 3 })
-  updatedAt: Date;
 }

@@ -13,12 +13,11 @@
 import type { Logger } from "pino";
 import { ConflictError, ErrorCode, NotFoundError, SluiceError } from "../kernel/errors";
 import type { EventBus } from "../events/event-bus";
-import { GovernanceEvents } from "../governance/governance.service";
 import type { ModelVersionRow } from "../registry/model-version.entity";
-import { RegistryEvents, type RegistryService } from "../registry/registry.service";
-import type { ModelSignature } from "../registry/signature";
+import type { RegistryService } from "../registry/registry.service";
 import type { RunObserver } from "./batcher";
-import { LoadedModel, ModelHolder, ModelLoadError, type ModelSettings } from "./session";
+import { MODEL_SERVING_EVENTS, RefreshPath, loadVersion, type RefreshedEntry } from "./refresh-path";
+import { ModelHolder, type ModelSettings } from "./session";
 
 /** A served name: a model name in a project, and optionally an explicit version. */
 export interface ServedModelRef {
@@ -58,28 +57,15 @@ export class NothingServedError extends SluiceError {
   }
 }
 
-interface Entry {
-  modelId: string;
-  name: string;
+interface Entry extends RefreshedEntry {
   /** A version number, or undefined for the champion alias. */
   pinned: number | undefined;
   holder: ModelHolder;
-  /** Refreshes of this entry, one after another. */
-  chain: Promise<void>;
 }
 
-const WATCHED = [
-  RegistryEvents.aliasMoved,
-  RegistryEvents.aliasDeleted,
-  RegistryEvents.versionArchived,
-  GovernanceEvents.decided,
-  GovernanceEvents.expired,
-];
-
 export class ChampionServingRegistry implements ServingRegistry {
-  private readonly entries = new Map<string, Promise<Entry | undefined>>();
-  private readonly watch: AsyncIterableIterator<{ payload: Record<string, unknown> }>;
-  private closed = false;
+  private readonly path: RefreshPath<Entry>;
+  private readonly entries: Map<string, Promise<Entry | undefined>>;
 
   constructor(
     private readonly deps: {
@@ -91,24 +77,15 @@ export class ChampionServingRegistry implements ServingRegistry {
       log: Logger;
     },
   ) {
-    this.watch = deps.events.subscribe({ types: WATCHED });
-    void this.follow();
-  }
-
-  /** Re-reads every entry of a model that an event touched. */
-  private async follow(): Promise<void> {
-    try {
-      for await (const event of this.watch) {
-        const modelId = event.payload.registeredModelId;
-        if (typeof modelId !== "string") continue;
-        for (const pending of this.entries.values()) {
-          const entry = await pending.catch(() => undefined);
-          if (entry && entry.modelId === modelId) this.schedule(entry);
-        }
-      }
-    } catch (err) {
-      if (!this.closed) this.deps.log.error({ err }, "serving stopped following model events");
-    }
+    // Every entry of a model that an event touched is re-read.
+    this.path = new RefreshPath<Entry>({
+      events: deps.events,
+      log: deps.log,
+      types: MODEL_SERVING_EVENTS,
+      refresh: (entry) => this.refresh(entry),
+      subject: "model",
+    });
+    this.entries = this.path.entries;
   }
 
   async route(ref: ServedModelRef): Promise<ServedRoute | undefined> {
@@ -165,14 +142,12 @@ export class ChampionServingRegistry implements ServingRegistry {
   }
 
   private schedule(entry: Entry): void {
-    entry.chain = entry.chain.then(() =>
-      this.refresh(entry).catch((err) => this.deps.log.error({ err, model: entry.name }, "serving could not refresh a model")),
-    );
+    this.path.schedule(entry);
   }
 
   /** Brings the entry's holder in line with the registry: the right version, loaded, or a refusal saying why. */
   private async refresh(entry: Entry): Promise<void> {
-    if (this.closed) return;
+    if (this.path.closed) return;
     const { registry } = this.deps;
     const v: ModelVersionRow | null =
       entry.pinned === undefined
@@ -195,32 +170,10 @@ export class ChampionServingRegistry implements ServingRegistry {
       );
       return;
     }
-    if (entry.holder.ready && entry.holder.current?.identity.versionId === v.id) return;
-    const file = await registry.versionFile(v);
-    const identity = { name: entry.name, version: String(v.version), versionId: v.id, registeredModelId: entry.modelId };
-    try {
-      await entry.holder.swap(() =>
-        LoadedModel.load(file, identity, v.signature as unknown as ModelSignature, this.deps.settings, this.deps.observe(entry.name)),
-      );
-      this.deps.log.info({ model: entry.name, version: v.version }, "serving a new model version");
-    } catch (err) {
-      if (!(err instanceof ModelLoadError)) throw err;
-      // An approved version that cannot load: keep serving what serves, else say why.
-      this.deps.log.error({ err, model: entry.name, version: v.version }, "a model version failed to load for serving");
-      if (!entry.holder.ready) await entry.holder.refuse(new ConflictError(err.message));
-    }
+    await loadVersion(entry.holder, v, entry.name, "model", this.deps);
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    await this.watch.return?.();
-    for (const pending of this.entries.values()) {
-      const entry = await pending.catch(() => undefined);
-      if (entry) {
-        await entry.chain;
-        await entry.holder.close();
-      }
-    }
-    this.entries.clear();
+    await this.path.close((entry) => entry.holder.close());
   }
 }

@@ -1,5 +1,6 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from "typeorm";
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import { ProjectRow } from "../projects/project.entity";
+import { TimestampColumns } from "../db/audited-columns";
 
 /** `active`, or `deleted` (restorable; the name stays taken, as in MLflow). */
 export type LifecycleStage = "active" | "deleted";
@@ -7,7 +8,7 @@ export type LifecycleStage = "active" | "deleted";
 /** An experiment: a named group of tracking runs in a project (MLflow's experiment). */
 @Entity({ name: "tracking_experiments" })
 @Index("tracking_experiments_project_name_key", ["projectId", "name"], { unique: true })
-export class TrackingExperimentRow {
+export class TrackingExperimentRow extends TimestampColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -30,10 +31,4 @@ export class TrackingExperimentRow {
 
   @Column({ type: "jsonb", default: () => "'{}'" })
   tags: Record<string, string>;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
-
-  @UpdateDateColumn({ name: "updated_at", type: "timestamptz", precision: 3 })
-  updatedAt: Date;
 }

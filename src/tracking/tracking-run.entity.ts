@@ -1,6 +1,7 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import { ProjectRow } from "../projects/project.entity";
 import { type LifecycleStage, TrackingExperimentRow } from "./experiment.entity";
+import { CreatedAtColumns } from "../db/audited-columns";
 
 /** MLflow's run statuses. */
 export type TrackingRunStatus = "RUNNING" | "SCHEDULED" | "FINISHED" | "FAILED" | "KILLED";
@@ -23,7 +24,7 @@ export interface LatestMetric {
 @Entity({ name: "tracking_runs" })
 @Index("tracking_runs_experiment_idx", ["experimentId", "startTime"])
 @Index("tracking_runs_parent_idx", ["parentRunId"])
-export class TrackingRunRow {
+export class TrackingRunRow extends CreatedAtColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -88,7 +89,4 @@ export class TrackingRunRow {
   /** Files uploaded through MLflow's artifact API: path below the run's artifact root → artifact id. */
   @Column({ type: "jsonb", default: () => "'{}'" })
   artifacts: Record<string, string>;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
 }

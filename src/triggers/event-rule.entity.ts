@@ -1,12 +1,13 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from "typeorm";
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import { PipelineRow } from "../pipelines/pipeline.entity";
 import type { JsonObject } from "../db/json";
+import { AuditedColumns } from "../db/audited-columns";
 
 /** `on <eventType> where <filter> -> run <pipeline> with <params from the event>`. */
 @Entity({ name: "event_rules" })
 @Index("event_rules_pipeline_name_key", ["pipelineId", "name"], { unique: true })
 @Index("event_rules_type_idx", ["eventType"])
-export class EventRuleRow {
+export class EventRuleRow extends AuditedColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -37,13 +38,4 @@ export class EventRuleRow {
 
   @Column({ type: "boolean", default: true })
   enabled: boolean;
-
-  @Column({ name: "created_by", type: "uuid", nullable: true })
-  createdBy: string | null;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
-
-  @UpdateDateColumn({ name: "updated_at", type: "timestamptz", precision: 3 })
-  updatedAt: Date;
 }

@@ -1,6 +1,7 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from "typeorm";
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import { PipelineRow } from "../pipelines/pipeline.entity";
 import type { JsonObject } from "../db/json";
+import { AuditedColumns } from "../db/audited-columns";
 
 /** After downtime: skip the fires that were missed, or run once for the latest of them. */
 export type MissedFirePolicy = "SKIP" | "RUN_ONCE";
@@ -8,7 +9,7 @@ export type MissedFirePolicy = "SKIP" | "RUN_ONCE";
 /** A cron schedule that triggers runs of a pipeline. */
 @Entity({ name: "schedules" })
 @Index("schedules_pipeline_name_key", ["pipelineId", "name"], { unique: true })
-export class ScheduleRow {
+export class ScheduleRow extends AuditedColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -46,13 +47,4 @@ export class ScheduleRow {
   /** The scheduled time of the last fire (not when it ran). */
   @Column({ name: "last_fire_at", type: "timestamptz", precision: 3, nullable: true })
   lastFireAt: Date | null;
-
-  @Column({ name: "created_by", type: "uuid", nullable: true })
-  createdBy: string | null;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
-
-  @UpdateDateColumn({ name: "updated_at", type: "timestamptz", precision: 3 })
-  updatedAt: Date;
 }

@@ -1,6 +1,6 @@
-import Ajv, { type ErrorObject } from "ajv";
+import Ajv from "ajv";
 import { InvalidInputError, type InputProblem } from "../kernel/errors";
-import { formatFieldPath, segmentsOfPointer } from "../pipelines/field-path";
+import { schemaProblems } from "../kernel/schema-problems";
 
 /**
  * Validation expectation suites: their types, and checking an untrusted definition (parsed JSON or
@@ -259,59 +259,26 @@ const ajv = new Ajv({
 ajv.addKeyword({ keyword: "messages", schemaType: "object" });
 const validateShape = ajv.compile(SUITE_SCHEMA);
 
-const TYPE_NAMES: Record<string, string> = {
-  string: "a string",
-  integer: "an integer",
-  number: "a number",
-  boolean: "true or false",
-  object: "an object",
-  array: "a list",
-};
-
 const EXPECTATION_TYPES: readonly string[] = EXPECTATION_SCHEMA.oneOf.map((b) => (b.properties as { type: { const: string } }).type.const);
 
-function escapePointer(key: string): string {
-  return key.replace(/~/g, "~0").replace(/\//g, "~1");
-}
-
-function shapeProblem(error: ErrorObject, data: unknown): InputProblem | undefined {
-  const params = error.params as Record<string, unknown>;
-  const parent = error.parentSchema as
-    { title?: string; properties?: Record<string, unknown>; messages?: Record<string, string> } | undefined;
-  let pointer = error.instancePath;
-  let message = error.message ?? `fails ${error.keyword}`;
-  switch (error.keyword) {
-    case "required":
-      pointer += `/${escapePointer(String(params.missingProperty))}`;
-      message = "is required";
-      break;
-    case "additionalProperties":
-      pointer += `/${escapePointer(String(params.additionalProperty))}`;
-      message = `is not a field of ${parent?.title ?? "this object"}; the fields are ${Object.keys(parent?.properties ?? {}).join(", ")}`;
-      break;
-    case "enum":
-      message = `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
-      break;
-    case "type":
-      message = `must be ${[params.type]
-        .flat()
-        .map((t) => TYPE_NAMES[String(t)] ?? String(t))
-        .join(" or ")}`;
-      break;
-    case "discriminator":
+/** A suite's schema errors as problems: an unknown expectation type names the types there are. */
+function suiteProblems(errors: Parameters<typeof schemaProblems>[0], data: unknown): InputProblem[] {
+  return schemaProblems(errors, {
+    data,
+    whole: "suite",
+    refine: (error, problem) => {
+      if (error.keyword !== "discriminator") return problem;
       // A missing type is already reported by `required`.
-      if (params.tagValue === undefined) return undefined;
-      pointer += "/type";
-      message =
-        typeof params.tagValue === "string"
-          ? `must be one of ${EXPECTATION_TYPES.join(", ")}`
-          : "must be a string naming the expectation type";
-      break;
-  }
-  const own = parent?.messages?.[error.keyword];
-  if (own) message = own;
-  const field = formatFieldPath(segmentsOfPointer(pointer, data));
-  return { field: field === "" ? "suite" : field, message };
+      if (error.params.tagValue === undefined) return undefined;
+      return {
+        pointer: `${error.instancePath}/type`,
+        message:
+          typeof error.params.tagValue === "string"
+            ? `must be one of ${EXPECTATION_TYPES.join(", ")}`
+            : "must be a string naming the expectation type",
+      };
+    },
+  });
 }
 
 /**
@@ -328,7 +295,7 @@ export function validateSuite(input: unknown): Suite {
     throw new InvalidInputError([{ field: "suite", message: `must be plain JSON data (${(err as Error).message})` }]);
   }
   if (!validateShape(data)) {
-    const problems = dedupe((validateShape.errors ?? []).flatMap((e) => shapeProblem(e, data) ?? []));
+    const problems = dedupe(suiteProblems(validateShape.errors, data));
     throw new InvalidInputError(problems);
   }
   const suite = data as unknown as SuiteDefinition;

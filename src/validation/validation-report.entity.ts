@@ -1,6 +1,7 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import { DatasetVersionRow } from "../datasets/dataset-version.entity";
 import type { JsonObject } from "../db/json";
+import { CreatedByColumns } from "../db/audited-columns";
 
 /**
  * What checking one dataset version against one suite found: per expectation its observed value,
@@ -10,7 +11,7 @@ import type { JsonObject } from "../db/json";
 @Entity({ name: "validation_reports" })
 @Index("validation_reports_version_idx", ["datasetVersionId", "createdAt"])
 @Index("validation_reports_dataset_idx", ["datasetId", "createdAt"])
-export class ValidationReportRow {
+export class ValidationReportRow extends CreatedByColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -66,10 +67,4 @@ export class ValidationReportRow {
 
   @Column({ name: "duration_ms", type: "integer" })
   durationMs: number;
-
-  @Column({ name: "created_by", type: "uuid", nullable: true })
-  createdBy: string | null;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
 }

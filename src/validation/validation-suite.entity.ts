@@ -1,6 +1,7 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import { DatasetRow } from "../datasets/dataset.entity";
 import type { JsonObject } from "../db/json";
+import { CreatedByColumns } from "../db/audited-columns";
 
 /**
  * One version of an expectation suite attached to a dataset. Defining a suite again with the
@@ -10,7 +11,7 @@ import type { JsonObject } from "../db/json";
  */
 @Entity({ name: "validation_suites" })
 @Index("validation_suites_number_key", ["datasetId", "name", "version"], { unique: true })
-export class ValidationSuiteRow {
+export class ValidationSuiteRow extends CreatedByColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -37,10 +38,4 @@ export class ValidationSuiteRow {
   /** `sha256:<hex>` of the canonical definition. */
   @Column({ type: "text" })
   hash: string;
-
-  @Column({ name: "created_by", type: "uuid", nullable: true })
-  createdBy: string | null;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { dataOf, type TestServer } from "../helpers/server";
 import { infer } from "../serving/helpers";
+import { waitUntil } from "../helpers/eventually";
 
 const RESULT = `__typename
   ... on DeploymentPayload { deployment { id name version alias mode revision shadowVersion canary { version percent } status servingVersion statusReason } }
@@ -41,13 +42,9 @@ export async function inferX(t: { url: string; adminToken: string }, name: strin
   return infer(t as TestServer, `/v2/models/${name}/infer`, oipX(a, b), { project });
 }
 
-/** Polls `check` every 50 ms until it holds (or fails after `ms`). */
+/** Polls `check` until it holds (or fails after `ms`). */
 export async function eventually(what: string, check: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitUntil(what, check, { timeoutMs: ms });
 }
 
 /**

@@ -5,6 +5,7 @@ import { seedCaller, seedProject } from "../helpers/fixtures";
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";
 import { TestReceiver } from "../notifications/receiver";
 import { linearModel } from "../helpers/onnx-models";
+import { waitUntil } from "../helpers/eventually";
 
 /** Governance and notifications together: a request and its decision reach a signed webhook. */
 describe("approval requests and decisions on a webhook", () => {
@@ -61,8 +62,7 @@ describe("approval requests and decisions on a webhook", () => {
     ).approveModelVersion;
     assert.equal(decided.__typename, "ApprovalDecisionPayload");
 
-    const deadline = Date.now() + 20_000;
-    while (receiver.at("/governance").length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await waitUntil("two governance webhooks", () => receiver.at("/governance").length >= 2, { timeoutMs: 20_000, intervalMs: 100 });
     const bodies = receiver.at("/governance").map((r) => {
       verifyWebhook(secret, r.headers, r.rawBody);
       return JSON.parse(r.rawBody.toString("utf8"));

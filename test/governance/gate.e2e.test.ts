@@ -5,6 +5,7 @@ import { seedCaller, seedProject } from "../helpers/fixtures";
 import { applyPipeline, getRun, stage, triggerRun, waitForRun } from "../helpers/pipelines";
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";
 import { linearModel } from "../helpers/onnx-models";
+import { waitUntil } from "../helpers/eventually";
 
 const FIXTURES = path.resolve(__dirname, "../../../test/registry/fixtures");
 
@@ -75,18 +76,17 @@ describe("pipeline gate stages", () => {
     assert.equal(stage(waiting, "deploy").status, "PENDING");
 
     // The gate registered the train stage's output (the model was created on first use).
-    let open: any[] = [];
-    for (let i = 0; i < 50 && open.length === 0; i++) {
-      open = await openRequest();
-      if (open.length === 0) await new Promise((r) => setTimeout(r, 100));
-    }
+    const open: any[] = await waitUntil("the gate's approval request", async () => {
+      const found = await openRequest();
+      return found.length > 0 && found;
+    });
     assert.equal(open.length, 1);
     const v = open[0].modelVersion;
     assert.equal(v.status, "PENDING_APPROVAL");
     assert.equal(v.lineage.runId, runId);
     assert.equal(v.lineage.stage, "train");
 
-    // Still waiting a moment later: nothing but a decision moves a gate.
+    // Still waiting a moment later: nothing but a decision moves a gate (the pause is the test: nothing is to be observed).
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(stage(await getRun(t, runId), "approval").status, "WAITING");
 
@@ -124,11 +124,10 @@ describe("pipeline gate stages", () => {
           },
         ),
       ).registeredModel;
-    let open: any[] = [];
-    for (let i = 0; i < 50 && open.length === 0; i++) {
-      open = (await openRequest()).filter((r: any) => r.modelVersion.lineage.runId === runId);
-      if (open.length === 0) await new Promise((r) => setTimeout(r, 100));
-    }
+    const open: any[] = await waitUntil("the run's approval request", async () => {
+      const found = (await openRequest()).filter((r: any) => r.modelVersion.lineage.runId === runId);
+      return found.length > 0 && found;
+    });
     const v = open[0].modelVersion;
     assert.deepEqual((await aliases()).aliases, [], "nothing promoted while the request is open");
     assert.equal((await decide("approveModelVersion", v.id, "ship it")).__typename, "ApprovalDecisionPayload");
@@ -142,11 +141,10 @@ describe("pipeline gate stages", () => {
     const { pipelineId } = await applyPipeline(t, projectId, gatedPipeline(linearModel([3, 4], 1), { auc: 0.7 }), FIXTURES);
     const runId = await triggerRun(t, pipelineId);
     await waitForRun(t, runId, 20_000, waitingAtGate);
-    let open: any[] = [];
-    for (let i = 0; i < 50 && open.length === 0; i++) {
-      open = await openRequest();
-      if (open.length === 0) await new Promise((r) => setTimeout(r, 100));
-    }
+    const open: any[] = await waitUntil("the gate's approval request", async () => {
+      const found = await openRequest();
+      return found.length > 0 && found;
+    });
     assert.equal(
       (await decide("rejectModelVersion", open[0].modelVersion.id, "AUC too low for production")).__typename,
       "ApprovalDecisionPayload",

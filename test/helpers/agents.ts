@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { createRemoteAgent, type RemoteAgent, type RemoteAgentOptions } from "../../runners/remote";
 import { dataOf, type TestServer } from "./server";
+import { waitUntil } from "./eventually";
 
 /** The repository root (where bin/sluice.js lives). */
 export function repositoryRoot(): string {
@@ -78,16 +79,16 @@ export function spawnAgent(t: TestServer, token: string, args: string[], env: Re
 
 /** The registered runner named `name`, once it is (polls `runners`). */
 export async function waitForRunner(t: TestServer, name: string, timeoutMs = 10_000): Promise<{ id: string; status: string }> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const runners = dataOf(await t.gql(`{ runners(first: 500) { nodes { id name status } } }`)).runners.nodes as Array<{
-      id: string;
-      name: string;
-      status: string;
-    }>;
-    const found = runners.find((r) => r.name === name);
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`runner ${name} did not register within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return waitUntil(
+    `runner ${name} to register`,
+    async () => {
+      const runners = dataOf(await t.gql(`{ runners(first: 500) { nodes { id name status } } }`)).runners.nodes as Array<{
+        id: string;
+        name: string;
+        status: string;
+      }>;
+      return runners.find((r) => r.name === name);
+    },
+    { timeoutMs },
+  );
 }

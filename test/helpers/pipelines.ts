@@ -1,5 +1,6 @@
 import path from "node:path";
 import { dataOf, type TestServer } from "./server";
+import { eventually } from "./eventually";
 
 /** Stage modules the run-engine tests use, loaded from source by the local runner. */
 export const RUN_FIXTURES = path.resolve(__dirname, "../../../test/runs/fixtures");
@@ -68,25 +69,26 @@ export async function getRun(t: TestServer, runId: string): Promise<RunView> {
 
 /** Polls until the run is finished (or `until` holds); fails the test after `timeoutMs`. */
 export async function waitForRun(t: TestServer, runId: string, timeoutMs = 15_000, until?: (r: RunView) => boolean): Promise<RunView> {
-  const deadline = Date.now() + timeoutMs;
   const finished = (status: string) => ["SUCCEEDED", "FAILED", "CANCELED"].includes(status);
-  for (;;) {
-    if (!until) {
-      // A light poll; the whole run is read once, at the end.
-      const { status } = dataOf(await t.gql(`query($id: ID!) { run(id: $id) { status } }`, { id: runId })).run;
-      if (finished(status)) return getRun(t, runId);
-    } else {
+  const stages = (run: RunView) => JSON.stringify(run.stageRuns.map((s) => [s.stageName, s.status]));
+  return eventually(
+    async () => {
+      if (!until) {
+        // A light poll; the whole run is read once, at the end.
+        const { status } = dataOf(await t.gql(`query($id: ID!) { run(id: $id) { status } }`, { id: runId })).run;
+        if (finished(status)) return getRun(t, runId);
+        throw new Error(`run ${runId} still ${status}`);
+      }
       const run = await getRun(t, runId);
       if (until(run)) return run;
-    }
-    if (Date.now() > deadline) {
-      const run = await getRun(t, runId);
-      throw new Error(
-        `run ${runId} still ${run.status} after ${timeoutMs} ms: ${JSON.stringify(run.stageRuns.map((s) => [s.stageName, s.status]))}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 40));
-  }
+      throw new Error(`run ${runId} still ${run.status}: ${stages(run)}`);
+    },
+    { timeoutMs, intervalMs: 40 },
+  ).catch(async (err: Error) => {
+    // Say where each stage stood when the wait gave up.
+    if (!until) err.message += `: ${stages(await getRun(t, runId))}`;
+    throw err;
+  });
 }
 
 export function stage(run: RunView, name: string): RunView["stageRuns"][number] {

@@ -8,15 +8,10 @@ import { applyPipeline, moduleRun, triggerRun, waitForRun } from "../helpers/pip
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";
 import { mlflowClient } from "./client";
 import { linearModel } from "../helpers/onnx-models";
+import { waitUntil } from "../helpers/eventually";
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+function eventually<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
+  return waitUntil(what, probe, { timeoutMs, intervalMs: 100 });
 }
 
 const text = { kind: "File" };

@@ -9,6 +9,7 @@ import { applyPipeline } from "../helpers/pipelines";
 import { firstOutcome } from "../helpers/subscriptions";
 import { createEventRule, firesOf } from "../triggers/support";
 import { createModel, infer, linearModel, logisticModel, setChampion } from "../serving/helpers";
+import { waitUntil } from "../helpers/eventually";
 
 const WINDOW_FIELDS = `id sequence reason rows outcomes modelVersionId datasetDrift driftedShare drift performance problem servedName
   firstPredictionAt lastPredictionAt closedAt metrics { metric feature value }`;
@@ -48,14 +49,8 @@ function rows(seed: number, n: number, shift = 0): Array<{ x0: number; x1: numbe
   return a.map((x, i) => ({ x0: Math.round((x + shift) * 1e4) / 1e4, x1: Math.round((b[i] + shift) * 1e4) / 1e4 }));
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+function until<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
+  return waitUntil(what, probe, { timeoutMs });
 }
 
 describe("monitoring: windows, drift series and alerts", () => {
@@ -483,21 +478,21 @@ describe("monitoring: windows, drift series and alerts", () => {
     );
   });
 
-  it("streams each window as it closes over the driftMetrics subscription", async () => {
+  it("streams each window as it closes over the driftMetricEvents subscription", async () => {
     await served("sub-model");
     const monitorId = await monitor("sub-model", { windowSize: 1000 });
     await send("sub-model", rows(30, 12));
     const client = t.ws();
     const outcome = firstOutcome(client, {
-      query: `subscription($p: ID!, $s: String!) { driftMetrics(projectId: $p, servedName: $s) { servedName sequence rows reason metrics { metric feature value } } }`,
+      // From the first event on (`after: "0"`): however late the subscription starts, the window is replayed, so no wait is needed.
+      query: `subscription($p: ID!, $s: String!) { driftMetricEvents(projectId: $p, servedName: $s, after: "0") { servedName sequence rows reason metrics { metric feature value } } }`,
       variables: { p: projectId, s: "sub-model" },
     });
-    await new Promise((r) => setTimeout(r, 300));
     const closed = dataOf(await t.gql(CLOSE, { i: { monitorId } })).closeMonitoringWindow;
     assert.equal(closed.__typename, "MonitoringWindowPayload");
     const got = await outcome;
     assert.equal(got.kind, "data", JSON.stringify(got));
-    const w = (got as any).data.driftMetrics;
+    const w = (got as any).data.driftMetricEvents;
     assert.deepEqual([w.servedName, w.sequence, w.rows, w.reason], ["sub-model", 1, 12, "MANUAL"]);
     assert.ok(w.metrics.some((m: any) => m.metric === "drift_score" && m.feature === "x0"));
   });

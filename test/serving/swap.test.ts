@@ -6,6 +6,7 @@ import { LoadedModel, ModelHolder } from "../../src/serving/session";
 import { seedCaller, seedProject } from "../helpers/fixtures";
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";
 import { createModel, getJson, infer, linearModel, servedModel, setChampion, uploadVersion } from "./helpers";
+import { eventually } from "../helpers/eventually";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const settings = { maxBatchRows: 64, maxWaitMs: 5 };
@@ -168,12 +169,13 @@ describe("serving the champion alias", () => {
   });
 });
 
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await sleep(25);
-  }
+function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  return eventually(
+    async () => {
+      const v = await probe();
+      if (v === undefined) throw new Error("condition not met");
+      return v;
+    },
+    { timeoutMs, intervalMs: 25 },
+  );
 }

@@ -1,4 +1,5 @@
 import { dataOf, type TestServer } from "../helpers/server";
+import { waitUntil } from "../helpers/eventually";
 
 /** Fields of a fire, with its run. */
 export const FIRE_FIELDS = `id kind sourceId firedAt scheduledFor eventId outcome detail run { id triggerKind triggerRef params status }`;
@@ -74,14 +75,8 @@ export async function firesOf(t: TestServer, kind: "schedule" | "eventRule", id:
 }
 
 /** Polls `probe` until it returns something truthy; fails after `timeoutMs` with `what`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
+export function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
+  return waitUntil(what, probe, { timeoutMs, intervalMs: 100 });
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

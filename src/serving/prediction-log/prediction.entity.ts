@@ -1,4 +1,5 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from "typeorm";
+import { Column, Entity, Index, PrimaryGeneratedColumn } from "typeorm";
+import { CreatedAtColumns } from "../../db/audited-columns";
 
 /**
  * One logged prediction: one row (instance) of one inference request, with its inputs by input
@@ -11,7 +12,7 @@ import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 
 @Index("predictions_model_prediction_id_idx", ["projectId", "registeredModelId", "predictionId"])
 @Index("predictions_model_created_idx", ["registeredModelId", "createdAt"])
 @Index("predictions_served_name_created_idx", ["projectId", "servedName", "createdAt"])
-export class PredictionRow {
+export class PredictionRow extends CreatedAtColumns {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
@@ -58,7 +59,4 @@ export class PredictionRow {
 
   @Column({ name: "outcome_at", type: "timestamptz", precision: 3, nullable: true })
   outcomeAt: Date | null;
-
-  @CreateDateColumn({ name: "created_at", type: "timestamptz", precision: 3 })
-  createdAt: Date;
 }
