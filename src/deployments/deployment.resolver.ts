@@ -1,6 +1,5 @@
 import { Arg, Args, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
 import type { RequestContext } from "../kernel/context";
-import { InvalidInputError } from "../kernel/errors";
 import { PageArgsInput } from "../kernel/graphql/connection";
 import { captureErrors } from "../kernel/graphql/results";
 import { type MutationTx, runMutation } from "../kernel/mutation";

@@ -13,14 +13,7 @@ import { resolveStageParams } from "../pipelines/validate";
 import { type RunPlan, isGateStage, planFor } from "./engine/plan";
 import { type ProgressTx, queueStages, settleRun } from "./engine/progress";
 import { RunEvents } from "./engine/run-events";
-import {
-  type RunStatus,
-  type TriggerKind,
-  isTerminalRun,
-  NEW_RUN_STATUS,
-  newStageStatus,
-  stageWrite,
-} from "./engine/run-state";
+import { type RunStatus, type TriggerKind, isTerminalRun, NEW_RUN_STATUS, newStageStatus, stageWrite } from "./engine/run-state";
 import { RunRow } from "./run.entity";
 import { StageAttemptRow } from "./stage-attempt.entity";
 import { StageRunRow } from "./stage-run.entity";

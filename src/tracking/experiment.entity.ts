@@ -22,7 +22,7 @@ export class TrackingExperimentRow extends TimestampColumns {
   @Column({ type: "text" })
   name: string;
 
-  /** Where a client would put the runs' artifacts; Sluice stores none there (see the README). */
+  /** Where a client would put the runs' artifacts; Sluice stores none there (see docs/tracking.md). */
   @Column({ name: "artifact_location", type: "text" })
   artifactLocation: string;
 

@@ -114,7 +114,7 @@ export function predictValidation(data: TrialData, model: TrainedModel): Expecte
   return { kind: "regression", values: predictLinear(model, X) };
 }
 
-/** The validation metrics of a trial's predictions: see the README's list by task. */
+/** The validation metrics of a trial's predictions: see docs/training.md's list by task. */
 export function validationMetrics(data: TrialData, expected: ExpectedPredictions): Record<string, number> {
   if (expected.kind === "classification") {
     if (!isClassifier(data.algorithm) || !data.classes) throw new Error("classification predictions from a regressor");

@@ -90,7 +90,7 @@ function badSearch(problems: SearchProblem[]): Error {
 /**
  * Worker threads for a search's trials. By default none: the trials run one after another in the
  * stage's own worker thread. On the 2-core machines Sluice is measured on, the local runner already
- * keeps one core for the server, and two trial threads did not finish sooner (README, "Hyperparameter
+ * keeps one core for the server, and two trial threads did not finish sooner (docs/training.md, "Hyperparameter
  * search"; bench/training-search.ts); `search.workers` asks for threads where there are cores to spare.
  */
 function searchWorkers(requested: number | undefined): number {
