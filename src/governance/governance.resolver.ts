@@ -155,8 +155,12 @@ export class GovernanceResolver {
   })
   approvalRequestEvents(
     @Root() row: EventRow,
-    @Arg("projectId", () => ID) _projectId: string,
-    @Arg("after", () => String, { nullable: true }) _after?: string | null,
+    @Arg("projectId", () => ID, { description: "The project whose approval requests to follow." }) _projectId: string,
+    @Arg("after", () => String, {
+      nullable: true,
+      description: 'The cursor of the last event received: events after it are replayed first. "0" replays from the beginning.',
+    })
+    _after?: string | null,
   ): ApprovalRequestEvent {
     return ApprovalRequestEvent.from(row);
   }

@@ -281,10 +281,18 @@ export class MonitoringResolver {
   async driftMetricEvents(
     @Root() event: EventRow,
     @Ctx() ctx: RequestContext,
-    @Arg("projectId", () => ID) _projectId: string,
-    @Arg("servedName") _servedName: string,
-    @Arg("variant", () => String, { nullable: true }) _variant?: string | null,
-    @Arg("after", () => String, { nullable: true }) _after?: string | null,
+    @Arg("projectId", () => ID, { description: "The project of the served name." }) _projectId: string,
+    @Arg("servedName", { description: "The served name (endpoint or model) whose windows to follow." }) _servedName: string,
+    @Arg("variant", () => String, {
+      nullable: true,
+      description: "Only windows of this variant of the endpoint (`primary`, `canary` or `shadow`); all variants when omitted.",
+    })
+    _variant?: string | null,
+    @Arg("after", () => String, {
+      nullable: true,
+      description: 'The cursor of the last event received: windows closed after it are replayed first. "0" replays from the beginning.',
+    })
+    _after?: string | null,
   ): Promise<MonitoringWindow> {
     const id = String(event.payload.windowId);
     const row = await ctx.services.monitoring.window(id);
