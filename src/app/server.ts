@@ -22,9 +22,10 @@ import { registerMlflowApi } from "../tracking/mlflow/api";
 import { startMlflowMirror } from "../../plugins/mlflow";
 import { registerServingRoutes } from "../serving/routes";
 import { authenticate } from "../kernel/authenticate";
+import { probeAllowed } from "../kernel/http";
 import type { SluiceConfig } from "./config";
 import { Authorizer, type RequestContext } from "../kernel/context";
-import { ErrorCode, SluiceError, UnauthenticatedError } from "../kernel/errors";
+import { ErrorCode, SluiceError } from "../kernel/errors";
 import { formatGraphQLError, toGraphQLError } from "../kernel/graphql/errors";
 import { depthLimitRule, noIntrospectionRule, noSubscriptionOverHttpRule } from "./graphql/guards";
 import { type OperationTrace, drainSubscriptionsPlugin, observabilityPlugin, operationGuardPlugin } from "./graphql/plugins";
@@ -75,6 +76,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
 
   const metrics = new ServerMetrics(() => db.poolStats());
   const limiter = new RequestRateLimiter(config.rateLimitPerSecond, config.rateLimitBurst);
+  const probeAccess = { tokens: services.tokens, limiter, publicEndpoints: config.publicEndpoints };
   const schema = await buildSluiceSchema();
   const app = express();
   app.disable("x-powered-by");
@@ -126,7 +128,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
     res.json({ status: "ok" });
   });
   app.get("/readyz", async (req, res) => {
-    if (!(await openEndpoint("readyz", req, res))) return;
+    if (!(await probeAllowed(probeAccess, "readyz", req, res))) return;
     // `listener`: this process hears other processes' events (its LISTEN connection is up).
     const checks = { database: false, migrations: false, listener: services.bus.listening, accepting: !draining };
     try {
@@ -140,7 +142,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
     res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "not ready", checks });
   });
   app.get("/metrics", async (req, res) => {
-    if (!(await openEndpoint("metrics", req, res))) return;
+    if (!(await probeAllowed(probeAccess, "metrics", req, res))) return;
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.use(
@@ -183,19 +185,6 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
   registerModelFileRoutes(app, { services, limiter, log, maxBytes: config.uploadLimitBytes });
   registerMlflowApi(app, { services, limiter, log, bodyLimitBytes: config.bodyLimitBytes, maxBytes: config.uploadLimitBytes });
   app.use(bodyErrorHandler(config.bodyLimitBytes, log));
-
-  /** Health probes stay open by default; a locked-down endpoint needs any valid token. */
-  async function openEndpoint(name: "readyz" | "metrics", req: Request, res: Response): Promise<boolean> {
-    if (config.publicEndpoints.has(name)) return true;
-    try {
-      await authenticate(services.tokens, limiter, { authorization: req.headers.authorization, clientAddress: req.ip ?? "unknown" });
-      return true;
-    } catch (err) {
-      const e = err instanceof SluiceError ? err : new UnauthenticatedError("Authentication required");
-      res.status(e.code === ErrorCode.RATE_LIMITED ? 429 : 401).json({ error: { code: e.code, message: e.message } });
-      return false;
-    }
-  }
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once("error", reject);

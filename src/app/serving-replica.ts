@@ -9,10 +9,9 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import express, { type Request, type Response } from "express";
-import { authenticate } from "../kernel/authenticate";
+import express from "express";
+import { probeAllowed } from "../kernel/http";
 import type { SluiceConfig } from "./config";
-import { ErrorCode, SluiceError, UnauthenticatedError } from "../kernel/errors";
 import { type Logger, createLogger } from "../kernel/logger";
 import { ServerMetrics } from "./metrics";
 import { RequestRateLimiter } from "../kernel/rate-limit";
@@ -68,6 +67,7 @@ export async function startServingReplica(config: SluiceConfig, options: { log?:
   const metrics = new ServerMetrics(() => db.poolStats());
   services.serving.instrument(metrics.registry);
   const limiter = new RequestRateLimiter(config.rateLimitPerSecond, config.rateLimitBurst);
+  const probeAccess = { tokens: services.tokens, limiter, publicEndpoints: config.publicEndpoints };
   let draining = false;
   const app = express();
   app.disable("x-powered-by");
@@ -75,7 +75,7 @@ export async function startServingReplica(config: SluiceConfig, options: { log?:
     res.json({ status: "ok", role: "serve" });
   });
   app.get("/readyz", async (req, res) => {
-    if (!(await open("readyz", req, res))) return;
+    if (!(await probeAllowed(probeAccess, "readyz", req, res))) return;
     let database = false;
     try {
       await db.dataSource.query("SELECT 1");
@@ -87,25 +87,13 @@ export async function startServingReplica(config: SluiceConfig, options: { log?:
     res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "not ready", checks: { database, accepting: !draining } });
   });
   app.get("/metrics", async (req, res) => {
-    if (!(await open("metrics", req, res))) return;
+    if (!(await probeAllowed(probeAccess, "metrics", req, res))) return;
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   registerServingRoutes(app, { services, limiter, log, bodyLimitBytes: config.bodyLimitBytes, isReady: () => !draining });
   app.use((_req, res) => {
     res.status(404).json({ error: "a serving replica answers only /v2, /healthz, /readyz and /metrics" });
   });
-
-  async function open(name: "readyz" | "metrics", req: Request, res: Response): Promise<boolean> {
-    if (config.publicEndpoints.has(name)) return true;
-    try {
-      await authenticate(services.tokens, limiter, { authorization: req.headers.authorization, clientAddress: req.ip ?? "unknown" });
-      return true;
-    } catch (err) {
-      const e = err instanceof SluiceError ? err : new UnauthenticatedError("Authentication required");
-      res.status(e.code === ErrorCode.RATE_LIMITED ? 429 : 401).json({ error: { code: e.code, message: e.message } });
-      return false;
-    }
-  }
 
   const httpServer = http.createServer(app);
   await new Promise<void>((resolve, reject) => {

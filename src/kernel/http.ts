@@ -5,8 +5,8 @@ import { pipeline } from "node:stream/promises";
 import type { Request, Response } from "express";
 import type { Logger } from "pino";
 import { authenticate } from "./authenticate";
-import { type AppServices, Authorizer, type RequestContext } from "./context";
-import { ErrorCode, HTTP_STATUS, InvalidInputError, SluiceError } from "./errors";
+import { type AppServices, Authorizer, type RequestContext, type TokenVerifier } from "./context";
+import { ErrorCode, HTTP_STATUS, InvalidInputError, SluiceError, UnauthenticatedError } from "./errors";
 import type { RequestRateLimiter } from "./rate-limit";
 import { hideServerPaths, hideServerPathsIn } from "./server-paths";
 
@@ -75,4 +75,26 @@ export async function receiveBody(req: Request, file: string, maxBytes: number):
   const declared = Number(req.headers["content-length"] ?? NaN);
   if (Number.isFinite(declared) && declared > maxBytes) throw new PayloadTooLargeError(maxBytes, "SLUICE_UPLOAD_LIMIT");
   await pipeline(req, limit, createWriteStream(file));
+}
+
+/**
+ * Whether a request may read the probe `name` (`/readyz`, `/metrics`): open when the endpoint is
+ * listed public, else with any valid token. A refusal is answered here (401, or 429 when rate
+ * limited) and false returned. The API server and serving replicas share it.
+ */
+export async function probeAllowed(
+  deps: { tokens: TokenVerifier; limiter: RequestRateLimiter; publicEndpoints: ReadonlySet<string> },
+  name: "readyz" | "metrics",
+  req: Request,
+  res: Response,
+): Promise<boolean> {
+  if (deps.publicEndpoints.has(name)) return true;
+  try {
+    await authenticate(deps.tokens, deps.limiter, { authorization: req.headers.authorization, clientAddress: req.ip ?? "unknown" });
+    return true;
+  } catch (err) {
+    const e = err instanceof SluiceError ? err : new UnauthenticatedError("Authentication required");
+    res.status(e.code === ErrorCode.RATE_LIMITED ? 429 : 401).json({ error: { code: e.code, message: e.message } });
+    return false;
+  }
 }
