@@ -6,59 +6,13 @@
  */
 import type { StageFailure } from "../contract";
 import type { AgentClient } from "./client";
+import type { LeasedTask, LeaseState, UploadedOutput } from "./wire";
 
 export interface Registration {
   runnerId: string;
   leaseMs: number;
   heartbeatIntervalMs: number;
   maxWaitMs: number;
-}
-
-export interface LeasedInput {
-  name: string;
-  artifactId: string;
-  kind: string;
-  hash: string;
-  size: number;
-  isDirectory: boolean;
-  metadata: Record<string, unknown>;
-  downloadUrl: string;
-}
-
-export interface LeasedTask {
-  stageRunId: string;
-  runId: string;
-  /** The run's project (a warm sandboxed host serves one project only). */
-  projectId?: string;
-  attempt: number;
-  stageName: string;
-  epoch: number;
-  run: Record<string, unknown>;
-  baseDir: string;
-  params: Record<string, unknown>;
-  inputs: LeasedInput[];
-  outputs: Array<{ name: string; kind: string }>;
-  /** The stage's runner labels. */
-  labels?: string[];
-  timeoutMs: number | null;
-  /** The project secrets the stage is granted, by variable name: kept in memory, never logged. */
-  secrets?: Record<string, string> | null;
-}
-
-export interface LeaseState {
-  stageRunId: string;
-  held: boolean;
-  epoch: number | null;
-  cancelRequested: boolean;
-}
-
-export interface UploadedOutput {
-  name: string;
-  hash: string;
-  uri: string;
-  size: number;
-  isDirectory: boolean;
-  metadata?: Record<string, unknown>;
 }
 
 export type Completion =

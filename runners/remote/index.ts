@@ -32,13 +32,12 @@ import {
   completeStageRun,
   deregisterRunner,
   heartbeat,
-  type LeasedTask,
   leaseStageRuns,
   type Registration,
   registerRunner,
   RunnerGoneError,
-  type UploadedOutput,
 } from "./api";
+import type { LeasedTask, UploadedOutput } from "./wire";
 import { AgentClient, type AgentLogger, AuthError, silentLogger, TransientError } from "./client";
 import { LogShipper, MetricShipper } from "./shipping";
 import { InputCache, UploadRefused, uploadOutput } from "./transfer";

@@ -14,7 +14,7 @@ import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import * as tar from "tar";
 import { hashPath } from "../../src/artifacts/hash";
 import { removeTree } from "../../src/artifacts/tree";
-import type { LeasedInput, UploadedOutput } from "./api";
+import type { LeasedInput, UploadedOutput } from "./wire";
 import { ApiError, type AgentClient } from "./client";
 
 /** Downloaded inputs, by content hash: `<dir>/<64 hex>`, a file or a folder. Shared by every attempt. */

@@ -28,6 +28,7 @@ import { RunRow } from "../run.entity";
 import { RunnerAgentRow } from "./runner-agent.entity";
 import { StageRunRow } from "../stage-run.entity";
 import { revealStageSecrets } from "../engine/stage-secrets";
+import type { LeasedTask, LeaseState, UploadedOutput } from "../../../runners/remote/wire";
 
 /** The longest a lease request may wait for work. */
 export const MAX_LEASE_WAIT_MS = 30_000;
@@ -78,54 +79,6 @@ export interface RegisterRunner {
   concurrency: number;
   hostname?: string | null;
   version?: string | null;
-}
-
-/** One input of a leased task, before it becomes a GraphQL object. */
-export interface LeasedInputData {
-  name: string;
-  artifactId: string;
-  kind: string;
-  hash: string;
-  size: number;
-  isDirectory: boolean;
-  metadata: Record<string, unknown>;
-  downloadUrl: string;
-}
-
-export interface LeasedTaskData {
-  stageRunId: string;
-  runId: string;
-  projectId: string;
-  attempt: number;
-  stageName: string;
-  epoch: number;
-  run: Record<string, unknown>;
-  baseDir: string;
-  params: Record<string, unknown>;
-  inputs: LeasedInputData[];
-  outputs: Array<{ name: string; kind: string }>;
-  /** The stage's runner labels (`network` lets a sandboxed stage use the network). */
-  labels: string[];
-  timeoutMs: number | null;
-  /** The project secrets the stage is granted, decrypted, by variable name. Only in the lease answer. */
-  secrets: Record<string, string>;
-}
-
-export interface LeaseStateData {
-  stageRunId: string;
-  held: boolean;
-  epoch: number | null;
-  cancelRequested: boolean;
-}
-
-/** An output as the upload endpoint stored it and the agent reported it. */
-export interface UploadedOutput {
-  name: string;
-  hash: string;
-  uri: string;
-  size: number;
-  isDirectory: boolean;
-  metadata?: Record<string, unknown> | null;
 }
 
 export interface AgentServiceDeps {
@@ -353,9 +306,9 @@ export class AgentService {
    * allowed to lease it, so holds RUN there). A stage whose secret is gone or unreadable is failed
    * here (`SECRET_UNAVAILABLE`, non-retryable) and left out.
    */
-  async tasksFor(rows: readonly StageRunRow[]): Promise<LeasedTaskData[]> {
+  async tasksFor(rows: readonly StageRunRow[]): Promise<LeasedTask[]> {
     const manager = this.deps.db.dataSource.manager;
-    const tasks: LeasedTaskData[] = [];
+    const tasks: LeasedTask[] = [];
     for (const sr of rows) {
       const run = await manager.findOneByOrFail(RunRow, { id: sr.runId });
       const plan = planFor(await manager.findOneByOrFail(PipelineVersionRow, { id: run.pipelineVersionId }));
@@ -414,7 +367,7 @@ export class AgentService {
    * Renews the leases `runner` holds among `stageRunIds` and notes that it is alive. Not audited:
    * it changes only lease deadlines and the runner's last-seen time, every few seconds.
    */
-  async heartbeat(runner: RunnerAgentRow, stageRunIds: readonly string[]): Promise<LeaseStateData[]> {
+  async heartbeat(runner: RunnerAgentRow, stageRunIds: readonly string[]): Promise<LeaseState[]> {
     await this.touch(runner.id);
     const ids = [...new Set(stageRunIds)];
     const held = await renewLeases(this.deps.db.dataSource.manager, agentOwner(runner.id), ids.filter(isUuid), this.leaseMs);
