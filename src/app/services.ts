@@ -12,7 +12,7 @@ import { MessageBus } from "../events/message-bus";
 import type { ArtifactStore } from "../artifacts/store";
 import { PipelineService } from "../pipelines/pipeline.service";
 import { ProjectService } from "../projects/project.service";
-import { AgentService, LogService, MetricsService, RunService, type StageHooks } from "../runs";
+import { AgentService, LogService, MetricsService, RunService, type StageHooks, resolveDeploymentInputsWith } from "../runs";
 import { DatasetService } from "../datasets/dataset.service";
 import { IngestionService } from "../datasets/ingestion.service";
 import { EvaluationService } from "../evaluation/evaluation.service";
@@ -24,6 +24,8 @@ import { RegistryService } from "../registry/registry.service";
 import { TrackingService } from "../tracking/tracking.service";
 import { searchTrialsHook } from "../training/search-hook";
 import { dataPlaneHooks } from "../operators/hooks";
+import { OPERATOR_CONTRACTS } from "../operators/catalog";
+import { registerOperatorContracts } from "../pipelines/operator-contracts";
 import { SecretService } from "../secrets/secret.service";
 import { FeatureEnricher } from "../serving/enrichment/enricher";
 import { PredictionLog } from "../serving/prediction-log/prediction-log";
@@ -32,6 +34,7 @@ import { ServingService } from "../serving/serving.service";
 import { ChampionServingRegistry } from "../serving/serving-registry";
 import { DeploymentService } from "../deployments/deployment.service";
 import { DeploymentServingRegistry } from "../deployments/deployment-serving-registry";
+import { deploymentModelArtifact } from "../deployments/deployment-input";
 import { ValidationService } from "../validation/validation.service";
 import { loadSecretKey } from "../secrets/secret-key";
 import { EventRuleService } from "../triggers/event-rule.service";
@@ -137,6 +140,10 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
   registerServerFolder(workRoot, "work folder");
   if (config.dataDir !== "memory://") registerServerFolder(config.dataDir, "data folder");
   for (const root of config.dataRoots) registerServerFolder(root, "data root");
+  // applyPipeline checks stages of built-in operators against the catalogue's contracts.
+  registerOperatorContracts(OPERATOR_CONTRACTS);
+  // A stage input `{ deployment }` reads the model file the endpoint serves when the stage starts.
+  resolveDeploymentInputsWith(deploymentModelArtifact);
   const secretKey = await loadSecretKey(config, log);
   const bus = MessageBus.create(db, config.databaseUrl, log);
   const audit = new AuditService(db);

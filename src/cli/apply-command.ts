@@ -54,6 +54,10 @@ export async function applyCommand(file: string, flags: ApplyFlags): Promise<num
   const style = styleFor(process.stdout);
   // Loaded on demand: the TypeScript compiler and the validator take a moment to load.
   const { loadSpecFile, SpecFileError, InvalidSpecFileError } = require("../pipelines/load") as typeof import("../pipelines/load");
+  // Stages of built-in operators are checked against their contracts here as on the server.
+  const { registerOperatorContracts } = require("../pipelines/operator-contracts") as typeof import("../pipelines/operator-contracts");
+  const { OPERATOR_CONTRACTS } = require("../operators/catalog") as typeof import("../operators/catalog");
+  registerOperatorContracts(OPERATOR_CONTRACTS);
   let loaded: LoadedSpec;
   try {
     loaded = await loadSpecFile(file);

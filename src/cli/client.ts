@@ -203,6 +203,27 @@ export class SluiceClient {
   }
 
   /**
+   * Runs the mutation `field(input: $i)`, `$i` of GraphQL type `inputType`, selecting `select` on
+   * its `expected` result member and {@link ERROR_FIELDS} on the others: the `expected` member, or a
+   * CliError for an error member (see {@link unwrap}). Members named in `accept` come back as they are.
+   */
+  async mutate<T = Record<string, any>>(
+    field: string,
+    inputType: string,
+    input: Record<string, unknown>,
+    expected: string,
+    select: string,
+    accept: readonly string[] = [],
+  ): Promise<T> {
+    const data = await this.request<Record<string, ResultUnion>>(
+      `mutation($i: ${inputType}!) { ${field}(input: $i) { ${ERROR_FIELDS} ... on ${expected} { ${select} } } }`,
+      { i: input },
+    );
+    const result = data[field]!;
+    return accept.includes(result.__typename) ? (result as unknown as T) : unwrap<T>(result, expected, field);
+  }
+
+  /**
    * Subscribes over graphql-ws (the token in `connection_init`); returns a function that
    * unsubscribes. A dropped connection is retried a few times; the operation is then sent again
    * with the same variables, so a handler should skip what it has already seen (by cursor).

@@ -3,6 +3,7 @@ import { createLogger } from "../kernel/logger";
 import { startServer } from "../app/server";
 import { forgetServerSecrets } from "../app/server-secrets";
 import { probeSandbox, resolveProgram } from "../../runners/sandbox";
+import { SluiceClient } from "./client";
 
 export interface ServerFlags {
   port?: string;
@@ -45,7 +46,13 @@ export async function serverCommand(flags: ServerFlags): Promise<void> {
   if (demo) {
     // Loaded on demand, like this module: a server without the demo need not load it.
     const { startDemo } = require("../demo") as typeof import("../demo");
-    void startDemo(server, config, (line) => process.stdout.write(`${line}\n`));
+    // The demo is a client of the public API, through this command line's client.
+    void startDemo(
+      server,
+      config,
+      (line) => process.stdout.write(`${line}\n`),
+      (settings) => new SluiceClient(settings),
+    );
   }
   let stopping = false;
   const stop = (signal: string) => {

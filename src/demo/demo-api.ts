@@ -2,7 +2,7 @@
  * The GraphQL operations the demo sends, in one place: each one a public API call a client of
  * Sluice could make, unwrapped so that any error result stops the demo with its message.
  */
-import { ERROR_FIELDS, type SluiceClient, unwrap } from "../cli/client";
+import type { SluiceClient } from "../cli/client";
 
 type Json = Record<string, any>;
 
@@ -39,11 +39,7 @@ export class DemoApi {
   constructor(readonly client: SluiceClient) {}
 
   private async mutate(field: string, inputType: string, input: Json, expected: string, select: string): Promise<Json> {
-    const data = await this.client.request<Json>(
-      `mutation($i: ${inputType}!) { ${field}(input: $i) { ${ERROR_FIELDS} ... on ${expected} { ${select} } } }`,
-      { i: input },
-    );
-    return unwrap<Json>(data[field], expected, field);
+    return this.client.mutate<Json>(field, inputType, input, expected, select);
   }
 
   async createProject(name: string, description: string): Promise<string> {
@@ -181,13 +177,10 @@ export class DemoApi {
 
   /** Closes what the monitor has buffered into a window now (the end of a month). */
   async closeWindow(monitorId: string): Promise<void> {
-    const data = await this.client.request<Json>(
-      `mutation($i: MonitorIdInput!) { closeMonitoringWindow(input: $i) { ${ERROR_FIELDS} ... on MonitoringWindowPayload { window { id } } } }`,
-      { i: { monitorId } },
-    );
-    const r = data.closeMonitoringWindow;
-    // Nothing buffered is not an error for the demo.
-    if (r.__typename !== "ConflictError") unwrap(r, "MonitoringWindowPayload", "closeMonitoringWindow");
+    // Nothing buffered (a ConflictError) is not an error for the demo.
+    await this.client.mutate("closeMonitoringWindow", "MonitorIdInput", { monitorId }, "MonitoringWindowPayload", "window { id }", [
+      "ConflictError",
+    ]);
   }
 
   /** Closed windows of the endpoint after `sequence`, oldest first. */

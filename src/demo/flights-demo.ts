@@ -13,7 +13,7 @@
  * to it. A summary closes.
  */
 import path from "node:path";
-import { SluiceClient } from "../cli/client";
+import type { ConnectionSettings, SluiceClient } from "../cli/client";
 import { rocAuc } from "../evaluation/classification";
 import { loadSpecFile } from "../pipelines/load";
 import { buildReplaySet, flightsExample, flightsFile, landFlights, monthEnd, type ReplayFlight } from "./flights-data";
@@ -39,6 +39,8 @@ export interface DemoOptions {
   /** The running server, `http://host:port`. */
   baseUrl: string;
   token: string;
+  /** The API client to talk to it with (the command line's, handed in by whoever starts the demo). */
+  connect: (settings: ConnectionSettings) => SluiceClient;
   /** Where package.json and examples/ are. */
   repoRoot: string;
   /** Scratch space: the landing file and the replay set (inside the server's data roots). */
@@ -75,7 +77,7 @@ export interface DemoSummary {
 export async function runFlightsDemo(o: DemoOptions): Promise<DemoSummary> {
   const started = Date.now();
   const p = new Progress(o.out, 9);
-  const client = new SluiceClient({ url: `${o.baseUrl}/graphql`, wsUrl: `${o.baseUrl.replace(/^http/, "ws")}/graphql`, token: o.token });
+  const client = o.connect({ url: `${o.baseUrl}/graphql`, wsUrl: `${o.baseUrl.replace(/^http/, "ws")}/graphql`, token: o.token });
   const api = new DemoApi(client);
   const raw = flightsFile(o.repoRoot);
   const landing = path.join(o.workDir, "landing", "flights.parquet");

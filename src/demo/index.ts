@@ -6,7 +6,7 @@
 import path from "node:path";
 import type { SluiceConfig } from "../app/config";
 import type { RunningServer } from "../app/server";
-import { DEMO_PROJECT, runFlightsDemo } from "./flights-demo";
+import { DEMO_PROJECT, type DemoOptions, runFlightsDemo } from "./flights-demo";
 
 /** Knobs, from the environment: `SLUICE_DEMO_FLIGHTS_PER_MONTH`, `SLUICE_DEMO_WINDOW`, `SLUICE_DEMO_TRAINING_SAMPLE`. */
 export function demoSettings(env: NodeJS.ProcessEnv) {
@@ -44,10 +44,16 @@ function demoWorkDir(config: SluiceConfig): string {
 }
 
 /**
- * Runs the demo unless it ran in this database before or there is no admin token to run it with.
+ * Runs the demo unless it ran in this database before or there is no admin token to run it with,
+ * talking to `server` through the API clients `connect` makes (the command line's).
  * Never rejects: a failure is printed, and the server goes on serving.
  */
-export async function startDemo(server: RunningServer, config: SluiceConfig, out: (line: string) => void): Promise<void> {
+export async function startDemo(
+  server: RunningServer,
+  config: SluiceConfig,
+  out: (line: string) => void,
+  connect: DemoOptions["connect"],
+): Promise<void> {
   if (await server.services.projects.getByName(DEMO_PROJECT)) {
     out(
       `[demo] project ${DEMO_PROJECT} exists in this database: the demo ran before. To run it again, start on a new data dir (SLUICE_DATA_DIR).`,
@@ -64,7 +70,7 @@ export async function startDemo(server: RunningServer, config: SluiceConfig, out
   const root = repoRoot();
   const workDir = demoWorkDir(config);
   try {
-    await runFlightsDemo({ baseUrl: server.url, token, repoRoot: root, workDir, out, ...demoSettings(process.env) });
+    await runFlightsDemo({ baseUrl: server.url, token, connect, repoRoot: root, workDir, out, ...demoSettings(process.env) });
     out("[demo] done; the server keeps running (Ctrl-C stops it).");
   } catch (err) {
     out(`[demo] stopped: ${(err as Error).message}`);

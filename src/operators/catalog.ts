@@ -6,27 +6,9 @@
  * than at the end of a run.
  */
 import type { OperatorRef } from "../../runners/local/operators";
-import type { ArtifactKind, JsonSchema } from "../pipelines/spec";
+import type { OperatorContract } from "../pipelines/operator-contracts";
 import { HYPERPARAMETERS, hyperparameterSchema, TRAIN_ALGORITHMS, type TrainAlgorithm } from "../training/hyperparameters";
 import { MAX_TRIALS, searchSpecProblems } from "../training/search";
-
-export interface OperatorContract {
-  /** Inputs that must be wired, with their kind. */
-  inputs: Record<string, ArtifactKind>;
-  /** Other inputs the operator reads when present. `*` means any further input of that kind. */
-  optionalInputs?: Record<string, ArtifactKind>;
-  /** Outputs that must be declared, with their kind. */
-  outputs: Record<string, ArtifactKind>;
-  /** Outputs a parameter switches on: `quarantine: true` needs `passed` and `quarantine`. */
-  conditionalOutputs?: { param: string; outputs: Record<string, ArtifactKind> };
-  /** The parameters, checked when the pipeline is applied. */
-  paramsSchema: JsonSchema;
-  /**
-   * Checks a schema cannot express (e.g. a search space against the algorithm's hyperparameters),
-   * run at apply after the schema passed; each problem's path is below the stage's params.
-   */
-  checkParams?: (params: Record<string, unknown>) => Array<{ path: Array<string | number>; message: string }>;
-}
 
 const name = { type: "string", pattern: "^[a-z0-9][a-z0-9_-]{0,62}$" };
 

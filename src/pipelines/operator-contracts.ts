@@ -1,19 +1,53 @@
 import type { InputProblem } from "../kernel/errors";
-import { OPERATOR_CONTRACTS } from "../operators/catalog";
 import type { PathSegment } from "./field-path";
 import { compileParamsSchema } from "./params-schema";
 import { schemaErrorAt } from "../kernel/schema-problems";
+import type { ArtifactKind, JsonSchema } from "./spec";
+
+/** What a stage using a built-in operator must declare (the catalogue is src/operators/catalog.ts). */
+export interface OperatorContract {
+  /** Inputs that must be wired, with their kind. */
+  inputs: Record<string, ArtifactKind>;
+  /** Other inputs the operator reads when present. `*` means any further input of that kind. */
+  optionalInputs?: Record<string, ArtifactKind>;
+  /** Outputs that must be declared, with their kind. */
+  outputs: Record<string, ArtifactKind>;
+  /** Outputs a parameter switches on: `quarantine: true` needs `passed` and `quarantine`. */
+  conditionalOutputs?: { param: string; outputs: Record<string, ArtifactKind> };
+  /** The parameters, checked when the pipeline is applied. */
+  paramsSchema: JsonSchema;
+  /**
+   * Checks a schema cannot express (e.g. a search space against the algorithm's hyperparameters),
+   * run at apply after the schema passed; each problem's path is below the stage's params.
+   */
+  checkParams?: (params: Record<string, unknown>) => Array<{ path: Array<string | number>; message: string }>;
+}
+
+/**
+ * The contracts stages are checked against, by operator name. Pipeline validation knows no
+ * operator itself: the process that validates specs registers the catalogue at start (the server
+ * in app/services.ts, `sluice apply` before loading a file).
+ */
+const contracts = new Map<string, OperatorContract>();
+/** Each contract's parameter schema, compiled on first use. */
+const compiled = new Map<string, ReturnType<typeof compileParamsSchema>>();
+
+/** Adds (or replaces) the contracts of `catalogue`'s operators; a stage of an operator with none is not checked. */
+export function registerOperatorContracts(catalogue: Readonly<Record<string, OperatorContract>>): void {
+  for (const [name, contract] of Object.entries(catalogue)) {
+    if (contracts.get(name) !== contract) compiled.delete(name);
+    contracts.set(name, contract);
+  }
+}
 
 type Obj = Record<string, unknown>;
 const isObject = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
-
-const compiled = new Map<string, ReturnType<typeof compileParamsSchema>>();
 
 /**
  * A built-in operator's stage against the operator's contract: its required inputs wired, its
  * outputs declared with the right kind (and the ones a parameter switches on), its parameters
  * valid — so `applyPipeline` refuses what would otherwise fail at the end of a run. Stages of
- * operators without a contract (`noop`) and of modules or commands are not checked here.
+ * operators without a registered contract (`noop`) and of modules or commands are not checked here.
  */
 export function operatorContractProblems(
   stage: Obj,
@@ -22,7 +56,7 @@ export function operatorContractProblems(
 ): InputProblem[] {
   const run = stage.run;
   if (!isObject(run) || typeof run.operator !== "string") return [];
-  const contract = OPERATOR_CONTRACTS[run.operator];
+  const contract = contracts.get(run.operator);
   if (!contract) return [];
   const problems: InputProblem[] = [];
   const add = (segments: PathSegment[], message: string) => problems.push({ field: format(segments), message });

@@ -27,7 +27,7 @@ export { type RunStatus, type StageStatus, type TriggerKind, isTerminalRun, isTe
 export { RunEvents, type RunEventType } from "./engine/run-events";
 export { type RunRef, runRef } from "./engine/run-meta";
 export { type RunPlan, type StagePlan, isGateStage, planFor, planForVersion } from "./engine/plan";
-export { resolveInputArtifacts } from "./engine/inputs";
+export { type DeploymentInputResolver, resolveDeploymentInputsWith, resolveInputArtifacts } from "./engine/inputs";
 export { type ProgressTx } from "./engine/progress";
 export {
   type FailureHookContext,

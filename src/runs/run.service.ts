@@ -1,4 +1,3 @@
-import { deploymentModelArtifact } from "../deployments/deployment-input";
 import { type EntityManager, In, type Repository } from "typeorm";
 import { ConflictError, InvalidInputError, NotFoundError } from "../kernel/errors";
 import type { MutationTx } from "../kernel/mutation";
@@ -10,6 +9,7 @@ import type { PipelineVersionRow } from "../pipelines/pipeline-version.entity";
 import type { PipelineRow } from "../pipelines/pipeline.entity";
 import { checkSecretGrants, runGrantField } from "../pipelines/secret-grants";
 import { resolveStageParams } from "../pipelines/validate";
+import { deploymentInputArtifact } from "./engine/inputs";
 import { type RunPlan, isGateStage, planFor } from "./engine/plan";
 import { type ProgressTx, queueStages, settleRun } from "./engine/progress";
 import { RunEvents } from "./engine/run-events";
@@ -128,7 +128,7 @@ export class RunService {
         const field = `stages.${name}.inputs.${input}`;
         if ("artifact" in ref) refs.push({ field, id: ref.artifact, kind: ref.kind });
         if ("deployment" in ref) {
-          const found = await deploymentModelArtifact(manager, projectId, ref.deployment);
+          const found = await deploymentInputArtifact(manager, projectId, ref.deployment);
           if ("problem" in found) problems.push({ field: `${field}.deployment`, message: found.problem });
         }
       }

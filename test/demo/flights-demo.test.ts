@@ -3,6 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { SluiceClient } from "../../src/cli/client";
 import { runFlightsDemo } from "../../src/demo/flights-demo";
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";
 
@@ -38,6 +39,7 @@ describe("the flights demo (npm start)", () => {
     const summary = await runFlightsDemo({
       baseUrl: t.url,
       token: t.adminToken,
+      connect: (settings) => new SluiceClient(settings),
       repoRoot: REPO,
       workDir,
       perMonth: 2000,

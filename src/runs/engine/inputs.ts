@@ -1,12 +1,35 @@
 import { type EntityManager, In } from "typeorm";
 import { ArtifactRow } from "../../artifacts/artifact.entity";
-import { deploymentModelArtifact } from "../../deployments/deployment-input";
 import type { RunPlan } from "./plan";
+
+/**
+ * What a `{ deployment }` input names, in `projectId`: the model file of the version the
+ * endpoint serves now, or why there is none. Deployments own that answer
+ * (deployments/deployment-input.ts); the server registers it with {@link resolveDeploymentInputsWith}.
+ */
+export type DeploymentInputResolver = (
+  manager: EntityManager,
+  projectId: string,
+  name: string,
+) => Promise<{ artifact: ArtifactRow; version: number } | { problem: string }>;
+
+let deploymentInputs: DeploymentInputResolver = (_manager, _projectId, name) =>
+  Promise.resolve({ problem: `deployment ${JSON.stringify(name)} cannot be resolved: this process serves no deployments` });
+
+/** Sets how `{ deployment }` inputs are resolved (once, when the server's services open). */
+export function resolveDeploymentInputsWith(resolver: DeploymentInputResolver): void {
+  deploymentInputs = resolver;
+}
+
+/** The artifact a `{ deployment }` input of a run in `projectId` reads now, or why there is none. */
+export function deploymentInputArtifact(manager: EntityManager, projectId: string, name: string): ReturnType<DeploymentInputResolver> {
+  return deploymentInputs(manager, projectId, name);
+}
 
 /**
  * The artifacts a stage of `runId` reads, by input name: outputs of its upstream stage runs
  * (following `reused_from` to whoever really produced them), artifacts named directly, and the
- * model files of deployments named (see deployments/deployment-input.ts).
+ * model files of deployments named (resolved by the registered {@link DeploymentInputResolver}).
  * An input with nothing behind it is absent from the result.
  */
 export async function resolveInputArtifacts(
@@ -39,7 +62,7 @@ export async function resolveInputArtifacts(
     else {
       // Resolved now, when the stage starts: the run scores with what the endpoint serves at that moment.
       const [{ project_id: projectId }] = await manager.query(`SELECT project_id FROM runs WHERE id = $1`, [runId]);
-      const found = await deploymentModelArtifact(manager, projectId, ref.deployment);
+      const found = await deploymentInputArtifact(manager, projectId, ref.deployment);
       if ("artifact" in found) artifact = found.artifact;
     }
     if (artifact) result[name] = artifact;
