@@ -6,9 +6,8 @@
  * than at the end of a run.
  */
 import type { OperatorRef } from "../../runners/local/operators";
-import type { ArtifactKind, JsonSchema } from "../pipelines/spec";
-import { HYPERPARAMETERS, hyperparameterSchema, TRAIN_ALGORITHMS, type TrainAlgorithm } from "../training/hyperparameters";
-import { MAX_TRIALS, searchSpecProblems } from "../training/search";
+import type { ArtifactKind, JsonSchema } from "../pipelines";
+import { HYPERPARAMETERS, hyperparameterSchema, TRAIN_ALGORITHMS, type TrainAlgorithm, MAX_TRIALS, searchSpecProblems } from "../training";
 
 export interface OperatorContract {
   /** Inputs that must be wired, with their kind. */

@@ -1,5 +1,5 @@
 import type { InputProblem } from "../kernel/errors";
-import { OPERATOR_CONTRACTS } from "../operators/catalog";
+import { OPERATOR_CONTRACTS } from "../operators";
 import type { PathSegment } from "./field-path";
 import { compileParamsSchema } from "./params-schema";
 import { schemaErrorAt } from "../kernel/schema-problems";

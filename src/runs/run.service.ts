@@ -1,4 +1,4 @@
-import { deploymentModelArtifact } from "../deployments/deployment-input";
+import { deploymentModelArtifact } from "../deployments";
 import { type EntityManager, In, type Repository } from "typeorm";
 import { ConflictError, InvalidInputError, NotFoundError } from "../kernel/errors";
 import type { MutationTx } from "../kernel/mutation";
@@ -6,10 +6,7 @@ import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pag
 import { ArtifactRow } from "../artifacts/artifact.entity";
 import type { Database } from "../db/data-source";
 import { returnedRows } from "../kernel/sql-text";
-import type { PipelineVersionRow } from "../pipelines/pipeline-version.entity";
-import type { PipelineRow } from "../pipelines/pipeline.entity";
-import { checkSecretGrants, runGrantField } from "../pipelines/secret-grants";
-import { resolveStageParams } from "../pipelines/validate";
+import { type PipelineVersionRow, type PipelineRow, checkSecretGrants, runGrantField, resolveStageParams } from "../pipelines";
 import { type RunPlan, isGateStage, planFor } from "./engine/plan";
 import { type ProgressTx, queueStages, settleRun } from "./engine/progress";
 import { RunEvents } from "./engine/run-events";

@@ -1,6 +1,6 @@
 import { type EntityManager, In } from "typeorm";
 import { ArtifactRow } from "../../artifacts/artifact.entity";
-import { deploymentModelArtifact } from "../../deployments/deployment-input";
+import { deploymentModelArtifact } from "../../deployments";
 import type { RunPlan } from "./plan";
 
 /**
