@@ -1,12 +1,11 @@
 import type { EntityManager, Repository } from "typeorm";
-import { AuditOutcome } from "../audit/audit-event.entity";
-import type { AuditService } from "../audit/audit.service";
+import { AuditOutcome, type AuditService } from "../audit";
 import { ConflictError, InvalidInputError, NotFoundError, UnauthenticatedError } from "../kernel/errors";
 import type { MutationTx } from "../kernel/mutation";
 import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";
 import type { Database } from "../db/data-source";
 import { escapeLike } from "../kernel/sql-text";
-import { ProjectRow } from "../projects/project.entity";
+import { ProjectRow } from "../projects";
 import { ApiTokenRow } from "./api-token.entity";
 import type { Caller } from "../kernel/principal";
 import { PrincipalKind, PrincipalRow } from "./principal.entity";

@@ -1,7 +1,7 @@
 import { Ctx, FieldResolver, Resolver, Root } from "type-graphql";
 import type { RequestContext } from "../kernel/context";
 import { Permission } from "../kernel/roles";
-import { Project } from "../projects/project.types";
+import { Project } from "../projects";
 import { RoleBinding } from "./auth.types";
 
 /**

@@ -1,5 +1,5 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
-import { ProjectRow } from "../projects/project.entity";
+import { ProjectRow } from "../projects";
 import { PrincipalRow } from "./principal.entity";
 import type { Role } from "../kernel/roles";
 import { CreatedAtColumns } from "../db/audited-columns";

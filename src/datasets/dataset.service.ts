@@ -10,7 +10,7 @@ import { artifactFor } from "../artifacts/record";
 import type { ArtifactStore, StoredObject } from "../artifacts/store";
 import type { Database } from "../db/data-source";
 import { escapeLike } from "../kernel/sql-text";
-import { lockWritableProject } from "../projects/project.service";
+import { lockWritableProject } from "../projects";
 import { profileParquet } from "./columnar/profile";
 import { materializeFiles } from "./columnar/read";
 import { DatasetSourceRow } from "./dataset-source.entity";

@@ -2,7 +2,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Database } from "../db/data-source";
-import type { SecretService } from "../secrets/secret.service";
+import type { SecretService } from "../secrets";
 import type { DatasetService, Materialized } from "./dataset.service";
 import { materializePostgresQuery, type QueryOptions } from "./sources/postgres-query";
 import type { SourceConfig } from "./types";

@@ -6,7 +6,7 @@
  */
 import type { EntityManager } from "typeorm";
 import { ArtifactRow } from "../artifacts/artifact.entity";
-import { RegisteredModelRow } from "../registry/registered-model.entity";
+import { RegisteredModelRow } from "../registry";
 import { DeploymentRow } from "./deployment.entity";
 import { servedVersionsWith } from "./deployment.service";
 

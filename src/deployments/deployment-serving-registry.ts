@@ -13,12 +13,19 @@
 import type { Logger } from "pino";
 import { ConflictError } from "../kernel/errors";
 import type { EventBus } from "../events/event-bus";
-import type { ModelVersionRow } from "../registry/model-version.entity";
-import { RegistryEvents, type RegistryService } from "../registry/registry.service";
-import type { RunObserver } from "../serving/batcher";
-import { MODEL_SERVING_EVENTS, RefreshPath, loadVersion, type RefreshedEntry } from "../serving/refresh-path";
-import type { ServedModelRef, ServedRoute, ServingRegistry } from "../serving/serving-registry";
-import { ModelHolder, type ModelSettings } from "../serving/session";
+import { type ModelVersionRow, RegistryEvents, type RegistryService } from "../registry";
+import {
+  type RunObserver,
+  MODEL_SERVING_EVENTS,
+  RefreshPath,
+  loadVersion,
+  type RefreshedEntry,
+  type ServedModelRef,
+  type ServedRoute,
+  type ServingRegistry,
+  ModelHolder,
+  type ModelSettings,
+} from "../serving";
 import { DEPLOYMENT_EVENT_TYPES, type DeploymentService } from "./deployment.service";
 
 interface Entry extends RefreshedEntry {

@@ -1,6 +1,6 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from "typeorm";
-import { ProjectRow } from "../projects/project.entity";
-import { RegisteredModelRow } from "../registry/registered-model.entity";
+import { ProjectRow } from "../projects";
+import { RegisteredModelRow } from "../registry";
 import {} from "../db/audited-columns";
 
 /** How an endpoint is used: answered online (`/v2/models/{name}/infer`, `predict`), or only named by batch scoring. */

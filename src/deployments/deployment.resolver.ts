@@ -6,7 +6,7 @@ import { type MutationTx, runMutation } from "../kernel/mutation";
 import { Permission } from "../kernel/roles";
 import type { EventRow } from "../events/event.entity";
 import { cursorSubscription, eventScope } from "../events/event-subscription";
-import { RegisteredModel } from "../registry/registry.types";
+import { RegisteredModel } from "../registry";
 import type { DeploymentRow } from "./deployment.entity";
 import { DEPLOYMENT_EVENT_TYPES } from "./deployment.service";
 import {

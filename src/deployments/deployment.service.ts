@@ -8,7 +8,7 @@
  * `servedVersions` (used by serving and by the API's `status`): an alias that moves to a version
  * that is not approved leaves the endpoint on the last approved version the alias pointed at.
  */
-import { DEPLOYMENT_NAME } from "../pipelines/deployment-name";
+import { DEPLOYMENT_NAME } from "../pipelines";
 import type { EntityManager, Repository } from "typeorm";
 import { InvalidInputError, NotFoundError } from "../kernel/errors";
 import { VersionNotApprovedError } from "./deployment.errors";
@@ -16,10 +16,8 @@ import type { MutationTx } from "../kernel/mutation";
 import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";
 import type { Database } from "../db/data-source";
 import { escapeLike } from "../kernel/sql-text";
-import { lockWritableProject } from "../projects/project.service";
-import { ModelAliasHistoryRow, ModelAliasRow } from "../registry/model-alias.entity";
-import { ModelVersionRow } from "../registry/model-version.entity";
-import { RegisteredModelRow } from "../registry/registered-model.entity";
+import { lockWritableProject } from "../projects";
+import { ModelAliasHistoryRow, ModelAliasRow, ModelVersionRow, RegisteredModelRow } from "../registry";
 import {
   type DeploymentChange,
   type DeploymentMode,

@@ -1,8 +1,8 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
-import { DatasetVersionRow } from "../datasets/dataset-version.entity";
+import { DatasetVersionRow } from "../datasets";
 import type { JsonObject } from "../db/json";
-import { ProjectRow } from "../projects/project.entity";
-import { ModelVersionRow } from "../registry/model-version.entity";
+import { ProjectRow } from "../projects";
+import { ModelVersionRow } from "../registry";
 import { CreatedAtColumns } from "../db/audited-columns";
 
 /**

@@ -2,7 +2,7 @@ import { Arg, Args, Ctx, FieldResolver, ID, Query, Resolver, Root } from "type-g
 import type { RequestContext } from "../kernel/context";
 import { PageArgsInput } from "../kernel/graphql/connection";
 import { Permission } from "../kernel/roles";
-import { ModelVersion } from "../registry/registry.types";
+import { ModelVersion } from "../registry";
 import {
   EvaluationReport,
   EvaluationReportConnection,

@@ -1,4 +1,4 @@
-import { modelVersionIdOfFile } from "../registry/version-of-file";
+import { modelVersionIdOfFile } from "../registry";
 import type { EntityManager } from "typeorm";
 import { finiteMetrics } from "./common";
 import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";

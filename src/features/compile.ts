@@ -1,4 +1,4 @@
-import { sqlIdent, sqlString } from "../datasets/columnar/duckdb";
+import { sqlIdent, sqlString } from "../datasets/columnar";
 import { aggregateSql, isWindowFeature, parseWindow, type FeatureView } from "./definition";
 
 /**

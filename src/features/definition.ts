@@ -2,9 +2,7 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import Ajv from "ajv";
 import { InvalidInputError, type InputProblem } from "../kernel/errors";
 import { schemaProblems } from "../kernel/schema-problems";
-import { queryJson, sqlIdent, sqlString, withDuckDb } from "../datasets/columnar/duckdb";
-import { redactSandboxMessage, withSandbox } from "../datasets/columnar/sandbox";
-import { refuseUserExpression } from "../datasets/columnar/user-sql";
+import { queryJson, sqlIdent, sqlString, withDuckDb, redactSandboxMessage, withSandbox, refuseUserExpression } from "../datasets/columnar";
 import { canonicalHash } from "../pipelines/canonical";
 import { compileFeatureSql } from "./compile";
 

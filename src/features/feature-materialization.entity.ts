@@ -1,7 +1,7 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import { ArtifactRow } from "../artifacts/artifact.entity";
-import { DatasetVersionRow } from "../datasets/dataset-version.entity";
-import { ProjectRow } from "../projects/project.entity";
+import { DatasetVersionRow } from "../datasets";
+import { ProjectRow } from "../projects";
 import { FeatureViewRow } from "./feature-view.entity";
 import { CreatedByColumns } from "../db/audited-columns";
 

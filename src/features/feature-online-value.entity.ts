@@ -1,6 +1,6 @@
 import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn } from "typeorm";
 import type { JsonObject } from "../db/json";
-import { ProjectRow } from "../projects/project.entity";
+import { ProjectRow } from "../projects";
 import { FeatureMaterializationRow } from "./feature-materialization.entity";
 import { FeatureViewRow } from "./feature-view.entity";
 

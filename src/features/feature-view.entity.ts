@@ -1,7 +1,7 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
-import { DatasetRow } from "../datasets/dataset.entity";
+import { DatasetRow } from "../datasets";
 import type { JsonObject } from "../db/json";
-import { ProjectRow } from "../projects/project.entity";
+import { ProjectRow } from "../projects";
 import { CreatedByColumns } from "../db/audited-columns";
 
 /**

@@ -6,7 +6,7 @@ import { captureErrors } from "../kernel/graphql/results";
 import { type MutationScope, prepareMutation, runMutation } from "../kernel/mutation";
 import { ArtifactRow } from "../artifacts/artifact.entity";
 import { Permission } from "../kernel/roles";
-import { Dataset, DatasetVersion } from "../datasets/dataset.types";
+import { Dataset, DatasetVersion } from "../datasets";
 import { Artifact } from "../artifacts/artifact.types";
 import {
   BuildTrainingSetInput,

@@ -7,14 +7,12 @@ import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pag
 import { ArtifactRow } from "../artifacts/artifact.entity";
 import { artifactFor } from "../artifacts/record";
 import type { ArtifactStore, StoredObject } from "../artifacts/store";
-import { sqlIdent, sqlString, withDuckDb } from "../datasets/columnar/duckdb";
-import { DatasetVersionRow } from "../datasets/dataset-version.entity";
-import { DatasetRow } from "../datasets/dataset.entity";
-import type { WriteTx } from "../datasets/dataset.service";
+import { sqlIdent, sqlString, withDuckDb } from "../datasets/columnar";
+import { DatasetVersionRow, DatasetRow, type WriteTx } from "../datasets";
 import type { Database } from "../db/data-source";
 import { escapeLike } from "../kernel/sql-text";
-import { canonicalHash } from "../pipelines/canonical";
-import { lockWritableProject } from "../projects/project.service";
+import { canonicalHash } from "../pipelines";
+import { lockWritableProject } from "../projects";
 import { checkAgainstSource, checkViewSql, validateFeatureView, type ColumnType, type FeatureView } from "./definition";
 import { FeatureMaterializationRow } from "./feature-materialization.entity";
 import { FeatureViewRow } from "./feature-view.entity";

@@ -1,8 +1,7 @@
 import { rename, rm } from "node:fs/promises";
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { queryJson, sqlIdent, sqlString } from "../datasets/columnar/duckdb";
+import { queryJson, sqlIdent, sqlString, isSandboxRefusal, redactSandboxMessage, withSandbox } from "../datasets/columnar";
 import { InvalidInputError } from "../kernel/errors";
-import { isSandboxRefusal, redactSandboxMessage, withSandbox } from "../datasets/columnar/sandbox";
 import { compileFeatureSql, type CompileOptions } from "./compile";
 import { assertAgainstSource, validateFeatureView, type ColumnType, type FeatureView } from "./definition";
 

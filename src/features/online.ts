@@ -1,5 +1,5 @@
 import { InvalidInputError } from "../kernel/errors";
-import { sqlIdent, sqlString, withDuckDb } from "../datasets/columnar/duckdb";
+import { sqlIdent, sqlString, withDuckDb } from "../datasets/columnar";
 import { epochMicros } from "./compile";
 import { validateFeatureView, type ColumnType, type FeatureView } from "./definition";
 import { copyToParquet } from "./offline";

@@ -1,8 +1,8 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import { ArtifactRow } from "../artifacts/artifact.entity";
-import { DatasetVersionRow } from "../datasets/dataset-version.entity";
+import { DatasetVersionRow } from "../datasets";
 import type { JsonObject } from "../db/json";
-import { ProjectRow } from "../projects/project.entity";
+import { ProjectRow } from "../projects";
 import { CreatedByColumns } from "../db/audited-columns";
 
 /** What a training set took from one view: the version and the materialization it read. */

@@ -1,5 +1,5 @@
 import { InvalidInputError, type InputProblem } from "../kernel/errors";
-import { queryJson, sqlIdent, sqlString, withDuckDb } from "../datasets/columnar/duckdb";
+import { queryJson, sqlIdent, sqlString, withDuckDb } from "../datasets/columnar";
 import { TIMESTAMP_TYPES, validateFeatureView, type ColumnType, type FeatureView } from "./definition";
 import { copyToParquet } from "./offline";
 

@@ -1,8 +1,7 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, PrimaryGeneratedColumn } from "typeorm";
 import type { JsonObject } from "../db/json";
-import { ModelVersionRow } from "../registry/model-version.entity";
-import { RegisteredModelRow } from "../registry/registered-model.entity";
-import { StageRunRow } from "../runs/stage-run.entity";
+import { ModelVersionRow, RegisteredModelRow } from "../registry";
+import { StageRunRow } from "../runs";
 import { CreatedAtColumns } from "../db/audited-columns";
 
 /**

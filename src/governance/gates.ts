@@ -3,11 +3,14 @@ import { SluiceError } from "../kernel/errors";
 import { runSystemChange, type SystemTx } from "../events/system-change";
 import type { Database } from "../db/data-source";
 import type { EventBus } from "../events/event-bus";
-import type { PreparedModel, RegistryService } from "../registry/registry.service";
-import { RegisteredModelRow } from "../registry/registered-model.entity";
-import { ModelVersionRow } from "../registry/model-version.entity";
-import { RegistryEvents } from "../registry/registry.service";
-import { modelVersionIdOfFile } from "../registry/version-of-file";
+import {
+  type PreparedModel,
+  type RegistryService,
+  RegisteredModelRow,
+  ModelVersionRow,
+  RegistryEvents,
+  modelVersionIdOfFile,
+} from "../registry";
 import {
   type GateEnd,
   RunEvents,

@@ -7,7 +7,7 @@ import { runMutation } from "../kernel/mutation";
 import { Permission } from "../kernel/roles";
 import type { EventRow } from "../events/event.entity";
 import { cursorSubscription, eventScope } from "../events/event-subscription";
-import { ModelVersion, RegisteredModel } from "../registry/registry.types";
+import { ModelVersion, RegisteredModel } from "../registry";
 import type { ApprovalVerdict } from "./approval-request.entity";
 import { APPROVAL_EVENT_TYPES } from "./governance.service";
 import {

@@ -8,9 +8,8 @@ import type { Database } from "../db/data-source";
 import type { JsonObject } from "../db/json";
 import type { EventBus } from "../events/event-bus";
 import type { EventDraft } from "../events/event.store";
-import { lockWritableProject } from "../projects/project.service";
-import { ModelVersionRow } from "../registry/model-version.entity";
-import { RegisteredModelRow } from "../registry/registered-model.entity";
+import { lockWritableProject } from "../projects";
+import { ModelVersionRow, RegisteredModelRow } from "../registry";
 import { ApprovalDecisionRow, ApprovalRequestRow, type ApprovalRequestStatus, type ApprovalVerdict } from "./approval-request.entity";
 import {
   type Policy,

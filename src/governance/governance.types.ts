@@ -5,7 +5,7 @@ import { ConflictProblem, ErrorInterface, MESSAGE, MutationResult, registerError
 import { ErrorCode } from "../kernel/errors";
 import { AlreadyDecidedError, SeparationOfDutiesError } from "./governance.errors";
 import type { EventRow } from "../events/event.entity";
-import { ModelVersion, RegisteredModel } from "../registry/registry.types";
+import { ModelVersion, RegisteredModel } from "../registry";
 import { DEFAULT_POLICY } from "./governance.service";
 import type { ApprovalDecisionRow, ApprovalRequestRow, ApprovalRequestStatus, ApprovalVerdict } from "./approval-request.entity";
 

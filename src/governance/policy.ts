@@ -1,7 +1,7 @@
 import Ajv from "ajv";
 import { InvalidInputError, type InputProblem } from "../kernel/errors";
 import { schemaProblems } from "../kernel/schema-problems";
-import { isLowerBetter } from "../evaluation/metric-direction";
+import { isLowerBetter } from "../evaluation";
 
 // Policy rules compare metrics in the direction they improve; re-exported for policy readers.
 export { isLowerBetter };

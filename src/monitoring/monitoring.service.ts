@@ -5,7 +5,7 @@ import type { MutationTx } from "../kernel/mutation";
 import { type Page, type PageArgs, paginate, type SortSpec } from "../kernel/pagination";
 import type { ArtifactStore } from "../artifacts/store";
 import type { Database } from "../db/data-source";
-import type { DatasetService } from "../datasets/dataset.service";
+import type { DatasetService } from "../datasets";
 import { AlertEvents, alertPayload } from "./alerts/alert-evaluator";
 import { metricScope, splitMetric } from "./alerts/alert-metrics";
 import {
@@ -18,7 +18,7 @@ import {
 } from "./monitoring.entities";
 import { checkMonitorSettings, fail, type FeatureOverrideInput, overridesObject, VARIANTS } from "./monitors/monitor-input";
 import { ReferenceService } from "./references/reference.service";
-import { ModelVersionRow } from "../registry/model-version.entity";
+import { ModelVersionRow } from "../registry";
 import { WindowCloser, type WindowCloserDeps } from "./windows/window-closer";
 
 type WriteTx = Pick<MutationTx, "manager" | "emit" | "caller">;

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { Notification, NotifierPlugin } from "../../plugins/notifier";
 import type { Database } from "../db/data-source";
 import type { EventBus } from "../events/event-bus";
-import type { SecretService } from "../secrets/secret.service";
+import type { SecretService } from "../secrets";
 import { EventRow } from "../events/event.entity";
 import { matchesAny } from "./event-pattern";
 import { NotificationChannelRow } from "./notification-channel.entity";

@@ -1,6 +1,6 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import type { JsonObject } from "../db/json";
-import { ProjectRow } from "../projects/project.entity";
+import { ProjectRow } from "../projects";
 import { AuditedColumns } from "../db/audited-columns";
 
 /**

@@ -3,8 +3,8 @@ import { ConflictError, type InputProblem, InvalidInputError, NotFoundError } fr
 import type { MutationTx } from "../kernel/mutation";
 import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";
 import type { Database } from "../db/data-source";
-import { lockWritableProject } from "../projects/project.service";
-import { SECRET_NAME, type SecretService } from "../secrets/secret.service";
+import { lockWritableProject } from "../projects";
+import { SECRET_NAME, type SecretService } from "../secrets";
 import { checkPatterns } from "./event-pattern";
 import { NotificationChannelRow } from "./notification-channel.entity";
 import { type DeliveryStatus, NotificationDeliveryRow } from "./notification-delivery.entity";

@@ -6,9 +6,8 @@
  * than at the end of a run.
  */
 import type { OperatorRef } from "../../runners/local/operators";
-import type { OperatorContract } from "../pipelines/operator-contracts";
-import { HYPERPARAMETERS, hyperparameterSchema, TRAIN_ALGORITHMS, type TrainAlgorithm } from "../training/hyperparameters";
-import { MAX_TRIALS, searchSpecProblems } from "../training/search";
+import type { ArtifactKind, JsonSchema, OperatorContract } from "../pipelines";
+import { HYPERPARAMETERS, hyperparameterSchema, TRAIN_ALGORITHMS, type TrainAlgorithm, MAX_TRIALS, searchSpecProblems } from "../training";
 
 const name = { type: "string", pattern: "^[a-z0-9][a-z0-9_-]{0,62}$" };
 

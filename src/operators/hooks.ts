@@ -10,21 +10,12 @@ import path from "node:path";
 import type { EntityManager } from "typeorm";
 import { InvalidInputError } from "../kernel/errors";
 import type { ArtifactStore } from "../artifacts/store";
-import { DatasetVersionRow } from "../datasets/dataset-version.entity";
-import { DatasetRow } from "../datasets/dataset.entity";
-import type { DatasetService } from "../datasets/dataset.service";
+import { DatasetVersionRow, DatasetRow, type DatasetService, type ColumnSchema, type DatasetProfile, type SchemaPolicy } from "../datasets";
 import type { EvaluationService } from "../evaluation/evaluation.service";
-import type { EvaluationReport } from "../evaluation/report";
-import type { ColumnSchema, DatasetProfile, SchemaPolicy } from "../datasets/types";
-import type { FeatureView } from "../features/definition";
-import { FeatureMaterializationRow } from "../features/feature-materialization.entity";
-import type { FeatureService } from "../features/feature.service";
-import { latestPerEntity } from "../features/online";
-import type { ColumnType } from "../features/definition";
+import type { EvaluationReport } from "../evaluation";
+import { type FeatureView, FeatureMaterializationRow, type FeatureService, latestPerEntity, type ColumnType } from "../features";
 import { type FailureHookContext, type HookTx, type OutputHookContext, StageHooks } from "../runs";
-import type { ValidationReport } from "../validation/run-suite";
-import type { Suite } from "../validation/suite";
-import { ValidationEvents, type ValidationService } from "../validation/validation.service";
+import { type ValidationReport, type Suite, ValidationEvents, type ValidationService } from "../validation";
 
 /** The dataset version an input artifact is: the one recorded from it, else one with its content. */
 async function versionOf(manager: EntityManager, projectId: string, artifactId: string | undefined) {

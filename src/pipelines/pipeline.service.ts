@@ -4,7 +4,7 @@ import type { MutationTx } from "../kernel/mutation";
 import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";
 import type { Database } from "../db/data-source";
 import { escapeLike } from "../kernel/sql-text";
-import { lockWritableProject } from "../projects/project.service";
+import { lockWritableProject } from "../projects";
 import { specHash } from "./canonical";
 import { type SpecDiff, diffSpecs } from "./diff";
 import { PipelineVersionRow } from "./pipeline-version.entity";

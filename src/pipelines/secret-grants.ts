@@ -5,7 +5,7 @@
  */
 import { type EntityManager, In } from "typeorm";
 import { InvalidInputError, type InputProblem } from "../kernel/errors";
-import { SecretRow } from "../secrets/secret.entity";
+import { SecretRow } from "../secrets";
 import type { PipelineSpec } from "./spec";
 
 /** The stages' secret grants, each with the field it is written at. */

@@ -11,7 +11,7 @@ import type { Database } from "../db/data-source";
 import type { JsonObject } from "../db/json";
 import { escapeLike } from "../kernel/sql-text";
 import { finiteMetrics } from "./metrics";
-import { lockWritableProject } from "../projects/project.service";
+import { lockWritableProject } from "../projects";
 import { ModelAliasHistoryRow, ModelAliasRow } from "./model-alias.entity";
 import { type ModelVersionStatus, ModelVersionRow } from "./model-version.entity";
 import { RegisteredModelRow } from "./registered-model.entity";

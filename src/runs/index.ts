@@ -4,10 +4,11 @@
  * the one writer of stage and run status), `agents/` is the remote-runner API and `streams/`
  * holds stage logs and run metrics.
  *
- * Entity classes are exported here for code that queries them, but entity files elsewhere (and
- * `db/entities.ts`) import them from their own files: a TypeORM decorator reads a related class
- * when its module loads, and loading this barrel from an entity file would load the whole
- * engine in the middle of that file's load (a circular require that leaves the class undefined).
+ * Entity classes are exported here for code that queries them and for entity files elsewhere
+ * (`governance/approval-request.entity.ts`). Loading this barrel from an entity file loads the
+ * engine in the middle of that file's load, which is safe only because relations name their class
+ * lazily (`@ManyToOne(() => StageRunRow)`): nothing here may read another folder's entity class
+ * while its module loads (no `extends`, no eager decorator argument).
  */
 export { RunRow } from "./run.entity";
 export { StageRunRow } from "./stage-run.entity";

@@ -1,6 +1,6 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
 import type { JsonObject } from "../db/json";
-import { PipelineVersionRow } from "../pipelines/pipeline-version.entity";
+import { PipelineVersionRow } from "../pipelines";
 import type { RunStatus, TriggerKind } from "./engine/run-state";
 import { CreatedByColumns } from "../db/audited-columns";
 

@@ -9,7 +9,7 @@ import { StageRunInputRow } from "./stage-run-input.entity";
 import { Permission } from "../kernel/roles";
 import type { EventRow } from "../events/event.entity";
 import { cursorSubscription } from "../events/event-subscription";
-import { Pipeline, PipelineVersion } from "../pipelines/pipeline.types";
+import { Pipeline, PipelineVersion } from "../pipelines";
 import { planForVersion } from "./engine/plan";
 import { RunEvents } from "./engine/run-events";
 import { runRef } from "./engine/run-meta";

@@ -5,10 +5,7 @@ import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pag
 import { ArtifactRow } from "../artifacts/artifact.entity";
 import type { Database } from "../db/data-source";
 import { returnedRows } from "../kernel/sql-text";
-import type { PipelineVersionRow } from "../pipelines/pipeline-version.entity";
-import type { PipelineRow } from "../pipelines/pipeline.entity";
-import { checkSecretGrants, runGrantField } from "../pipelines/secret-grants";
-import { resolveStageParams } from "../pipelines/validate";
+import { type PipelineVersionRow, type PipelineRow, checkSecretGrants, runGrantField, resolveStageParams } from "../pipelines";
 import { deploymentInputArtifact } from "./engine/inputs";
 import { type RunPlan, isGateStage, planFor } from "./engine/plan";
 import { type ProgressTx, queueStages, settleRun } from "./engine/progress";

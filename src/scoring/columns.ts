@@ -1,7 +1,7 @@
 import type { DuckDBDataChunk } from "@duckdb/node-api";
 import * as ort from "onnxruntime-node";
 import { InvalidInputError } from "../kernel/errors";
-import type { ModelSignature, TensorSpec } from "../registry/signature";
+import type { ModelSignature, TensorSpec } from "../registry";
 import { isValid, readDoubles } from "./vectors";
 
 /**

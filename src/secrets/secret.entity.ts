@@ -1,5 +1,5 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
-import { ProjectRow } from "../projects/project.entity";
+import { ProjectRow } from "../projects";
 import { AuditedColumns } from "../db/audited-columns";
 
 /**

@@ -3,7 +3,7 @@ import { InvalidInputError, NotFoundError } from "../kernel/errors";
 import type { MutationTx } from "../kernel/mutation";
 import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";
 import type { Database } from "../db/data-source";
-import { lockWritableProject } from "../projects/project.service";
+import { lockWritableProject } from "../projects";
 import { type SecretKey, decryptSecret, encryptSecret } from "./cipher";
 import { SecretUnreadableError } from "./secret.errors";
 import { SecretRow } from "./secret.entity";

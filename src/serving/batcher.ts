@@ -14,7 +14,7 @@
  * batched run fails, each member is run alone, so one bad request cannot fail the others.
  */
 import * as ort from "onnxruntime-node";
-import type { ModelSignature } from "../registry/signature";
+import type { ModelSignature } from "../registry";
 
 /** Batching limits. */
 export interface BatchSettings {

@@ -4,7 +4,7 @@
  * Both refusals are `PayloadTooLargeError`: 413 on the OIP routes, BAD_USER_INPUT in GraphQL.
  */
 import { PayloadTooLargeError } from "../kernel/errors";
-import { formatBytes } from "../registry/output-check";
+import { formatBytes } from "../registry";
 
 export interface RequestBounds {
   /** Most rows in one request. `SLUICE_SERVING_MAX_ROWS`. @default 10000 */

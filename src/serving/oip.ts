@@ -13,7 +13,7 @@
  */
 import * as ort from "onnxruntime-node";
 import { InvalidInputError, type InputProblem } from "../kernel/errors";
-import type { ModelSignature, TensorSpec } from "../registry/signature";
+import type { ModelSignature, TensorSpec } from "../registry";
 
 /** OIP tensor data types. */
 export type OipDatatype =

@@ -9,10 +9,8 @@
 import type { Logger } from "pino";
 import { ConflictError } from "../kernel/errors";
 import type { EventBus } from "../events/event-bus";
-import { GovernanceEvents } from "../governance/governance.service";
-import type { ModelVersionRow } from "../registry/model-version.entity";
-import { RegistryEvents, type RegistryService } from "../registry/registry.service";
-import type { ModelSignature } from "../registry/signature";
+import { GovernanceEvents } from "../governance";
+import { type ModelVersionRow, RegistryEvents, type RegistryService, type ModelSignature } from "../registry";
 import type { RunObserver } from "./batcher";
 import { LoadedModel, type ModelHolder, ModelLoadError, type ModelSettings } from "./session";
 

@@ -13,8 +13,7 @@
 import type { Logger } from "pino";
 import { ConflictError, ErrorCode, NotFoundError, SluiceError } from "../kernel/errors";
 import type { EventBus } from "../events/event-bus";
-import type { ModelVersionRow } from "../registry/model-version.entity";
-import type { RegistryService } from "../registry/registry.service";
+import type { ModelVersionRow, RegistryService } from "../registry";
 import type { RunObserver } from "./batcher";
 import { MODEL_SERVING_EVENTS, RefreshPath, loadVersion, type RefreshedEntry } from "./refresh-path";
 import { ModelHolder, type ModelSettings } from "./session";

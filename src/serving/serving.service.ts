@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { ErrorCode, InvalidInputError, NotFoundError, SluiceError } from "../kernel/errors";
 import type { EventBus } from "../events/event-bus";
-import type { RegistryService } from "../registry/registry.service";
+import type { RegistryService } from "../registry";
 import type { RunObserver } from "./batcher";
 import { DEFAULT_REQUEST_BOUNDS, type RequestBounds, checkOutputBytes, checkRows } from "./bounds";
 import type { FeatureEnricher } from "./enrichment/enricher";

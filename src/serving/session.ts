@@ -15,10 +15,15 @@
 import fs from "node:fs/promises";
 import * as ort from "onnxruntime-node";
 import type { SluiceError } from "../kernel/errors";
-import { type OutputCheckSettings, checkModelOutputs, formatBytes } from "../registry/output-check";
-import { type ModelSignature, decodeModel } from "../registry/signature";
-import { syntheticFeeds } from "../registry/synthetic-feeds";
-import { valueDependentSizes } from "../registry/value-dependent-sizes";
+import {
+  type OutputCheckSettings,
+  checkModelOutputs,
+  formatBytes,
+  type ModelSignature,
+  decodeModel,
+  syntheticFeeds,
+  valueDependentSizes,
+} from "../registry";
 import { type BatchSettings, MicroBatcher, type OutputMap, type RunObserver } from "./batcher";
 import { isTensorOutput } from "./oip";
 

@@ -1,5 +1,5 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
-import { ProjectRow } from "../projects/project.entity";
+import { ProjectRow } from "../projects";
 import { type LifecycleStage, TrackingExperimentRow } from "./experiment.entity";
 import { CreatedAtColumns } from "../db/audited-columns";
 

@@ -1,7 +1,7 @@
 import type { EntityManager } from "typeorm";
 import { ConflictError, NotFoundError } from "../kernel/errors";
 import type { Database } from "../db/data-source";
-import { lockWritableProject } from "../projects/project.service";
+import { lockWritableProject } from "../projects";
 import { type LifecycleStage, TrackingExperimentRow } from "./experiment.entity";
 import { TrackingMetricRow } from "./metric.entity";
 import { decodePageToken, encodePageToken } from "./page-token";

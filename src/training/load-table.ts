@@ -4,8 +4,7 @@
  * per row is ever built. Numeric columns become Float64Array (NULL → NaN), VARCHAR and BOOLEAN
  * (and any other non-numeric, non-temporal type) become string arrays (NULL → null).
  */
-import { queryJson, sqlIdent, sqlString, withDuckDb } from "../datasets/columnar/duckdb";
-import { describeParquet, typeKind } from "../datasets/columnar/schema";
+import { queryJson, sqlIdent, sqlString, withDuckDb, describeParquet, typeKind } from "../datasets/columnar";
 import type { Column, Table } from "./data";
 
 export interface LoadColumn {

@@ -7,7 +7,7 @@
  * its keys reordered, and the order must not change which configurations are tried or in what
  * order): a grid varies the last name fastest; a random draw samples the names in that order.
  */
-import { isLowerBetter } from "../evaluation/metric-direction";
+import { isLowerBetter } from "../evaluation";
 import { mulberry32 } from "./data";
 import {
   familyOf,

@@ -5,8 +5,7 @@
  * way the trial's model is what gets exported, and its predictions are what the ONNX graph must
  * reproduce. No I/O, no export here.
  */
-import { finiteMetrics } from "../evaluation/common";
-import { evaluateBinary, evaluateMulticlass, evaluateRegression } from "../evaluation";
+import { finiteMetrics, evaluateBinary, evaluateMulticlass, evaluateRegression } from "../evaluation";
 import { trainValidationSplit } from "./data";
 import type { ExpectedPredictions } from "./export-linear";
 import { predictProba as gbtPredictProba, predictRaw as gbtPredictRaw, trainGbt, type GbtModel, type GbtParams } from "./gbt/boost";

@@ -1,6 +1,6 @@
 import type { Database } from "../db/data-source";
 import type { EventBus } from "../events/event-bus";
-import type { RunService } from "../runs/run.service";
+import type { RunService } from "../runs";
 
 /** The settings firing triggers reads (the app passes its configuration, which has these). */
 export interface TriggerSettings {

@@ -1,5 +1,5 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
-import { PipelineRow } from "../pipelines/pipeline.entity";
+import { PipelineRow } from "../pipelines";
 import type { JsonObject } from "../db/json";
 import { AuditedColumns } from "../db/audited-columns";
 

@@ -5,7 +5,7 @@ import type { TriggerDeps } from "./deps";
 import { returnedRows } from "../kernel/sql-text";
 import { EventRow } from "../events/event.entity";
 import type { EventDraft } from "../events/event.store";
-import { PipelineRow } from "../pipelines/pipeline.entity";
+import { PipelineRow } from "../pipelines";
 import type { ProgressTx, TriggerKind } from "../runs";
 import { EventRuleRow } from "./event-rule.entity";
 import { armingEventIds } from "./event-rule.service";

@@ -5,7 +5,7 @@ import { PageArgsInput } from "../kernel/graphql/connection";
 import { captureErrors } from "../kernel/graphql/results";
 import { runMutation } from "../kernel/mutation";
 import { Permission } from "../kernel/roles";
-import { Pipeline } from "../pipelines/pipeline.types";
+import { Pipeline } from "../pipelines";
 import { Run } from "../runs";
 import { listFires } from "./fire-history";
 import { isRowId } from "./target";

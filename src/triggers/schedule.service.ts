@@ -3,9 +3,8 @@ import { ConflictError, InvalidInputError, NotFoundError } from "../kernel/error
 import type { MutationTx } from "../kernel/mutation";
 import { type Page, type PageArgs, type SortSpec, paginate } from "../kernel/pagination";
 import type { Database } from "../db/data-source";
-import { PipelineRow } from "../pipelines/pipeline.entity";
-import { NAME_PATTERN } from "../pipelines/validate";
-import { lockWritableProject } from "../projects/project.service";
+import { PipelineRow, NAME_PATTERN } from "../pipelines";
+import { lockWritableProject } from "../projects";
 import { checkCron, checkMinimumInterval, checkTimeZone } from "./cron";
 import { type MissedFirePolicy, ScheduleRow } from "./schedule.entity";
 import { checkParamsShape, checkStageParams, isRowId, latestVersionOf } from "./target";

@@ -1,9 +1,6 @@
 import type { EntityManager } from "typeorm";
 import { type InputProblem, InvalidInputError, NotFoundError } from "../kernel/errors";
-import { PipelineVersionRow } from "../pipelines/pipeline-version.entity";
-import type { PipelineRow } from "../pipelines/pipeline.entity";
-import type { PipelineSpec } from "../pipelines/spec";
-import { resolveStageParams } from "../pipelines/validate";
+import { PipelineVersionRow, type PipelineRow, type PipelineSpec, resolveStageParams } from "../pipelines";
 
 /** What a schedule or event rule runs: its pipeline's latest version, read in `manager`'s transaction. */
 export async function latestVersionOf(manager: EntityManager, pipeline: PipelineRow): Promise<PipelineVersionRow> {

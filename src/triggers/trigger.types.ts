@@ -3,7 +3,7 @@ import { Field, ID, InputType, ObjectType, registerEnumType } from "type-graphql
 import { Connection } from "../kernel/graphql/connection";
 import { FilterBy, ListTypes } from "../kernel/graphql/list";
 import { MutationResult } from "../kernel/graphql/results";
-import { ProjectEvent } from "../projects/project.types";
+import { ProjectEvent } from "../projects";
 import { nextFireTimes } from "./cron";
 import type { EventRuleRow } from "./event-rule.entity";
 import type { MissedFirePolicy, ScheduleRow } from "./schedule.entity";

@@ -1,5 +1,5 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { queryJson, sqlIdent } from "../datasets/columnar/duckdb";
+import { queryJson, sqlIdent } from "../datasets/columnar";
 import { sqlNumber } from "./predicates";
 
 /**

@@ -1,5 +1,5 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { queryJson, sqlIdent, sqlString } from "../datasets/columnar/duckdb";
+import { queryJson, sqlIdent, sqlString } from "../datasets/columnar";
 import type { Expectation, RowLevelExpectation } from "./suite";
 
 /**

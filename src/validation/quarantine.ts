@@ -1,6 +1,5 @@
 import { InvalidInputError, type InputProblem } from "../kernel/errors";
-import { queryJson, sqlIdent, sqlString } from "../datasets/columnar/duckdb";
-import { withSandbox } from "../datasets/columnar/sandbox";
+import { queryJson, sqlIdent, sqlString, withSandbox } from "../datasets/columnar";
 import { checkParameters, describeColumns, parquetSource, resolveColumn, unexpectedRowSql } from "./predicates";
 import { isRowLevel, validateSuite, type SuiteDefinition } from "./suite";
 

@@ -1,6 +1,5 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { queryJson, sqlIdent } from "../datasets/columnar/duckdb";
-import { withSandbox } from "../datasets/columnar/sandbox";
+import { queryJson, sqlIdent, withSandbox } from "../datasets/columnar";
 import { EmptySampleError, ksTest, psi, type PsiBin } from "./distribution";
 import {
   checkParameters,

@@ -1,5 +1,5 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
-import { DatasetVersionRow } from "../datasets/dataset-version.entity";
+import { DatasetVersionRow } from "../datasets";
 import type { JsonObject } from "../db/json";
 import { CreatedByColumns } from "../db/audited-columns";
 

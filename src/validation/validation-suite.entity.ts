@@ -1,5 +1,5 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
-import { DatasetRow } from "../datasets/dataset.entity";
+import { DatasetRow } from "../datasets";
 import type { JsonObject } from "../db/json";
 import { CreatedByColumns } from "../db/audited-columns";
 

@@ -5,7 +5,7 @@ import { PageArgsInput } from "../kernel/graphql/connection";
 import { captureErrors } from "../kernel/graphql/results";
 import { type MutationScope, prepareMutation, runMutation } from "../kernel/mutation";
 import { Permission } from "../kernel/roles";
-import { DatasetVersion } from "../datasets/dataset.types";
+import { DatasetVersion } from "../datasets";
 import type { Suite } from "./suite";
 import {
   DefineValidationSuiteInput,

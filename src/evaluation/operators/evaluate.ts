@@ -2,9 +2,9 @@ import * as ort from "onnxruntime-node";
 import { finiteMetrics } from "../common";
 import type { StageContext, StageInput, StageOutputResult } from "../../../runners/local/stage";
 import { InvalidInputError } from "../../kernel/errors";
-import { queryJson, sqlIdent, sqlString, withDuckDb } from "../../datasets/columnar/duckdb";
+import { queryJson, sqlIdent, sqlString, withDuckDb } from "../../datasets/columnar";
 import { required, withInputErrorsFinal } from "../../kernel/operator-errors";
-import { type ModelSignature, readSignature, type TensorSpec } from "../../registry/signature";
+import { type ModelSignature, readSignature, type TensorSpec } from "../../registry";
 import { EvaluationInputError } from "../common";
 import { type ClassifierPredictions, type EvaluationReport, evaluateClassifier, evaluateRegressor, type SliceRequest } from "../report";
 

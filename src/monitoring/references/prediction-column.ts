@@ -1,4 +1,4 @@
-import type { ModelSignature, TensorSpec } from "../../registry/signature";
+import type { ModelSignature, TensorSpec } from "../../registry";
 import type { FeatureKind } from "../drift";
 
 /** Which output value per row is "the prediction" for prediction drift and live performance. */

@@ -14,8 +14,8 @@ import { type Page, type PageArgs, type SortSpec, paginate } from "../../kernel/
 import type { ArtifactStore, StoredObject } from "../../artifacts/store";
 import type { Database } from "../../db/data-source";
 import type { EventBus } from "../../events/event-bus";
-import { PipelineVersionRow } from "../../pipelines/pipeline-version.entity";
-import type { SecretService } from "../../secrets/secret.service";
+import { PipelineVersionRow } from "../../pipelines";
+import type { SecretService } from "../../secrets";
 import { LeaseLostError } from "./agent.errors";
 import { claimStageRuns, renewLeases } from "../engine/claims";
 import { type AttemptResult, completeAttempt, reclaimExpiredLeases, releaseLeases } from "../engine/completion";

@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
-import { canonicalJson } from "../../pipelines/canonical";
-import type { StageSpec } from "../../pipelines/spec";
+import { canonicalJson, type StageSpec } from "../../pipelines";
 
 /**
  * The cache key of a stage run: what it runs (the `run` field, which carries the code

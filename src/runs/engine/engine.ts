@@ -6,7 +6,7 @@ import { type Masker, maskingReporter, maskOutcome, secretMasker } from "../../.
 import { runSystemChange } from "../../events/system-change";
 import type { Database } from "../../db/data-source";
 import type { EventBus } from "../../events/event-bus";
-import type { SecretService } from "../../secrets/secret.service";
+import type { SecretService } from "../../secrets";
 import type { StageHooks } from "./output-hooks";
 import type { ArtifactStore } from "../../artifacts/store";
 import type { EventDraft } from "../../events/event.store";

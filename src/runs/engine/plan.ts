@@ -1,8 +1,6 @@
 import { type RunKind, runKindOf } from "../../../runners/contract";
 import type { EntityManager } from "typeorm";
-import { PipelineVersionRow } from "../../pipelines/pipeline-version.entity";
-import type { PipelineSpec, StageSpec } from "../../pipelines/spec";
-import { buildDag } from "../../pipelines/dag";
+import { PipelineVersionRow, type PipelineSpec, type StageSpec, buildDag } from "../../pipelines";
 
 /**
  * The operator of approval gates. A gate runs on no runner: when it is ready it goes straight to

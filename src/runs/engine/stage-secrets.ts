@@ -6,9 +6,8 @@ import type { EntityManager } from "typeorm";
 import type { StageFailure } from "../../../runners/contract";
 import { FailureType } from "../../../runners/failures";
 import { NotFoundError } from "../../kernel/errors";
-import type { StageSpec } from "../../pipelines/spec";
-import { SecretUnreadableError } from "../../secrets/secret.errors";
-import type { SecretService } from "../../secrets/secret.service";
+import type { StageSpec } from "../../pipelines";
+import { SecretUnreadableError, type SecretService } from "../../secrets";
 
 /** The variable names and secret names a stage is granted (names only: safe to show). */
 export function secretGrantsOf(stage: StageSpec): Array<{ variable: string; secret: string }> {

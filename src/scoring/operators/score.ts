@@ -3,11 +3,9 @@ import { BIGINT, BOOLEAN, DOUBLE, type DuckDBAppender, DuckDBDataChunk, DuckDBVe
 import * as ort from "onnxruntime-node";
 import type { StageContext, StageOutputResult } from "../../../runners/local/stage";
 import { InvalidInputError } from "../../kernel/errors";
-import { profileParquet } from "../../datasets/columnar/profile";
-import { describeParquet, typeKind } from "../../datasets/columnar/schema";
-import { queryJson, sqlIdent, sqlString, withDuckDb } from "../../datasets/columnar/duckdb";
+import { profileParquet, describeParquet, typeKind, queryJson, sqlIdent, sqlString, withDuckDb } from "../../datasets/columnar";
 import { required, withInputErrorsFinal } from "../../kernel/operator-errors";
-import { readSignature } from "../../registry/signature";
+import { readSignature } from "../../registry";
 import { type OutputColumn, feedsFor, outputColumnsOf, scoreColumnsOf } from "../columns";
 import { writeColumn } from "../vectors";
 

@@ -17,9 +17,8 @@
  * rows that need it. Pure apart from the lookup the caller passes in.
  */
 import { InvalidInputError, type InputProblem } from "../../kernel/errors";
-import { MAX_ONLINE_KEYS } from "../../features/feature.service";
-import { encodeEntityKey } from "../../features/online";
-import type { ModelSignature, TensorSpec } from "../../registry/signature";
+import { MAX_ONLINE_KEYS, encodeEntityKey } from "../../features";
+import type { ModelSignature, TensorSpec } from "../../registry";
 import { datatypeOfOnnx } from "../oip";
 import type { EnrichedInput, EnrichmentPlan, ViewPlan } from "./plan";
 

@@ -9,8 +9,7 @@
  * reads them, one query per view.
  */
 import { Counter, type Registry } from "prom-client";
-import type { FeatureView } from "../../features/definition";
-import type { FeatureService } from "../../features/feature.service";
+import type { FeatureView, FeatureService } from "../../features";
 import type { Database } from "../../db/data-source";
 import type { ServedModelRef } from "../serving-registry";
 import type { LoadedModel } from "../session";

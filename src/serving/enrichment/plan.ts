@@ -9,8 +9,8 @@
  *
  * Pure: the caller loads the views.
  */
-import type { FeatureView } from "../../features/definition";
-import type { ModelSignature, TensorSpec } from "../../registry/signature";
+import type { FeatureView } from "../../features";
+import type { ModelSignature, TensorSpec } from "../../registry";
 import { datatypeOfOnnx } from "../oip";
 
 /** One model input fed by one feature of a view. */

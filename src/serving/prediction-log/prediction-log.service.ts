@@ -8,8 +8,7 @@ import type { DataSource, EntityManager } from "typeorm";
 import { InvalidInputError, NotFoundError } from "../../kernel/errors";
 import type { MutationTx } from "../../kernel/mutation";
 import { type Page, type PageArgs, type SortSpec, paginate } from "../../kernel/pagination";
-import { RegisteredModelRow } from "../../registry/registered-model.entity";
-import type { RegistryService } from "../../registry/registry.service";
+import { RegisteredModelRow, type RegistryService } from "../../registry";
 import type { PredictionLog } from "./prediction-log";
 import { PredictionRow } from "./prediction.entity";
 

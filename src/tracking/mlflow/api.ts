@@ -5,7 +5,7 @@ import { httpContext } from "../../kernel/http";
 import { type MutationTx, runMutation } from "../../kernel/mutation";
 import type { RequestRateLimiter } from "../../kernel/rate-limit";
 import { Permission } from "../../kernel/roles";
-import type { ProjectRow } from "../../projects/project.entity";
+import type { ProjectRow } from "../../projects";
 import { MlflowError, missingParam, sendMlflowError } from "./errors";
 import { findProject, resolveProject } from "./project-scope";
 import { registerMlflowArtifacts } from "./artifacts";

@@ -1,7 +1,7 @@
 import type { Request } from "express";
 import type { RequestContext } from "../../kernel/context";
 import { UnauthenticatedError } from "../../kernel/errors";
-import type { ProjectRow } from "../../projects/project.entity";
+import type { ProjectRow } from "../../projects";
 import { MlflowError } from "./errors";
 
 export const PROJECT_HEADER = "x-sluice-project";

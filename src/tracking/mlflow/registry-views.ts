@@ -1,7 +1,5 @@
 import type { Database } from "../../db/data-source";
-import { ModelAliasRow } from "../../registry/model-alias.entity";
-import { ModelVersionRow } from "../../registry/model-version.entity";
-import { RegisteredModelRow } from "../../registry/registered-model.entity";
+import { ModelAliasRow, ModelVersionRow, RegisteredModelRow } from "../../registry";
 import { decodePageToken, encodePageToken } from "../page-token";
 import { type FilterClause, parseFilter, parseOrderBy } from "../search-filter";
 import { MlflowError } from "./errors";

@@ -1,7 +1,5 @@
 import type { StageContext, StageOutputResult } from "../../../runners/local/stage";
-import { queryJson, sqlString, withDuckDb } from "../../datasets/columnar/duckdb";
-import { profileParquet } from "../../datasets/columnar/profile";
-import { describeParquet } from "../../datasets/columnar/schema";
+import { queryJson, sqlString, withDuckDb, profileParquet, describeParquet } from "../../datasets/columnar";
 import { required, withInputErrorsFinal } from "../../kernel/operator-errors";
 import { splitRows } from "../quarantine";
 import { runSuite } from "../run-suite";
