@@ -30,6 +30,7 @@ import { formatGraphQLError, toGraphQLError } from "../kernel/graphql/errors";
 import { depthLimitRule, noIntrospectionRule, noSubscriptionOverHttpRule } from "./graphql/guards";
 import { type OperationTrace, drainSubscriptionsPlugin, observabilityPlugin, operationGuardPlugin } from "./graphql/plugins";
 import { buildSluiceSchema } from "./graphql/schema";
+import { resolverContainer } from "./graphql/resolver-container";
 import { attachSubscriptions } from "./graphql/websocket";
 import { type Logger, createLogger } from "../kernel/logger";
 import { ServerMetrics } from "./metrics";
@@ -78,10 +79,12 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
   const limiter = new RequestRateLimiter(config.rateLimitPerSecond, config.rateLimitBurst);
   const probeAccess = { tokens: services.tokens, limiter, publicEndpoints: config.publicEndpoints };
   const schema = await buildSluiceSchema();
+  // Every resolver is built now with what it uses, so a missing or failing factory stops the start.
+  const resolvers = resolverContainer(services);
   const app = express();
   app.disable("x-powered-by");
   const httpServer = http.createServer(app);
-  const subscriptions = attachSubscriptions({ httpServer, path: "/graphql", schema, services, limiter, metrics, log });
+  const subscriptions = attachSubscriptions({ httpServer, path: "/graphql", schema, services, resolvers, limiter, metrics, log });
   let draining = false;
 
   const apollo = new ApolloServer<SluiceContext>({
@@ -165,6 +168,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
             requestId,
             authz: new Authorizer(caller),
             services,
+            resolvers,
             log: log.child({ requestId, principal: caller.principalName }),
             trace,
             signal: gone.signal,

@@ -72,6 +72,14 @@ export interface AppServices {
   readonly tokens: TokenVerifier;
 }
 
+/**
+ * The resolver instances of one server, each built once with the dependencies it declares
+ * (type-graphql's container): `get(DatasetResolver)` is the one instance serving every request.
+ */
+export interface ResolverContainer {
+  get<T>(resolverClass: abstract new (...args: never[]) => T): T;
+}
+
 /** What every resolver receives. One per HTTP request, one per subscription operation. */
 export interface RequestContext {
   requestId: string;
@@ -80,4 +88,16 @@ export interface RequestContext {
   log: Logger;
   /** Aborted when the client goes away before its response is sent (HTTP only); long polls stop waiting then. */
   signal?: AbortSignal;
+  /** GraphQL operations only: this server's resolver instances (see `resolverOf`). */
+  resolvers?: ResolverContainer;
+}
+
+/**
+ * The instance of `resolverClass` serving this operation, for code that runs outside it: a
+ * subscription's `subscribe` function, which type-graphql calls without the instance, reads its
+ * resolver's dependencies through `resolverOf(ctx, TheResolver).deps`.
+ */
+export function resolverOf<T>(ctx: RequestContext, resolverClass: abstract new (...args: never[]) => T): T {
+  if (!ctx.resolvers) throw new Error(`No resolvers on this request context (only GraphQL operations carry them): ${resolverClass.name}`);
+  return ctx.resolvers.get(resolverClass);
 }
