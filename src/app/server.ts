@@ -114,14 +114,20 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
   // against the dozens of MLflow, upload and artifact routes before reaching its own.
   services.serving.instrument(metrics.registry);
   registerServingRoutes(app, {
-    services,
+    auth: services.auth,
+    projects: services.projects,
+    serving: services.serving,
     limiter,
     log,
     bodyLimitBytes: config.bodyLimitBytes,
     isReady: () => !draining,
   });
   registerArtifactTransfer(app, {
-    services,
+    tokens: services.tokens,
+    db: services.db,
+    runs: services.runs,
+    agents: services.agents,
+    artifacts: services.artifacts,
     limiter,
     log,
     stagingDir: path.join(opened.workRoot, "uploads"),
@@ -184,10 +190,29 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
       },
     }),
   );
-  registerEventHook(app, { services, limiter, log, bodyLimitBytes: config.bodyLimitBytes });
-  registerDatasetUploads(app, { services, limiter, log, maxBytes: config.uploadLimitBytes });
-  registerModelFileRoutes(app, { services, limiter, log, maxBytes: config.uploadLimitBytes });
-  registerMlflowApi(app, { services, limiter, log, bodyLimitBytes: config.bodyLimitBytes, maxBytes: config.uploadLimitBytes });
+  registerEventHook(app, { services, eventRules: services.eventRules, limiter, log, bodyLimitBytes: config.bodyLimitBytes });
+  registerDatasetUploads(app, {
+    services,
+    datasets: services.datasets,
+    ingestion: services.ingestion,
+    limiter,
+    log,
+    maxBytes: config.uploadLimitBytes,
+  });
+  registerModelFileRoutes(app, { services, registry: services.registry, limiter, log, maxBytes: config.uploadLimitBytes });
+  registerMlflowApi(app, {
+    services,
+    projects: services.projects,
+    tracking: services.tracking,
+    registry: services.registry,
+    artifacts: services.artifacts,
+    db: services.db,
+    defaultProject: config.mlflow.defaultProject,
+    limiter,
+    log,
+    bodyLimitBytes: config.bodyLimitBytes,
+    maxBytes: config.uploadLimitBytes,
+  });
   app.use(bodyErrorHandler(config.bodyLimitBytes, log));
 
   await new Promise<void>((resolve, reject) => {

@@ -1,3 +1,4 @@
+import "reflect-metadata";
 import type { ResolverContainer } from "../../kernel/context";
 import { AuditResolver } from "../../audit/audit.resolver";
 import { AuthResolver } from "../../auth/auth.resolver";
@@ -47,44 +48,59 @@ function factory<T extends object>(resolverClass: abstract new (...args: never[]
 
 /** How each resolver class is built from the server's services. */
 const factories: readonly Factory[] = [
-  factory(ProjectResolver, () => new ProjectResolver()),
-  factory(ProjectRoleBindingsResolver, () => new ProjectRoleBindingsResolver()),
-  factory(DeploymentResolver, () => new DeploymentResolver()),
-  factory(AuthResolver, () => new AuthResolver()),
-  factory(AuditResolver, () => new AuditResolver()),
-  factory(PipelineResolver, () => new PipelineResolver()),
-  factory(RunResolver, () => new RunResolver()),
-  factory(StageRunResolver, () => new StageRunResolver()),
-  factory(ArtifactResolver, () => new ArtifactResolver()),
-  factory(ScheduleResolver, () => new ScheduleResolver()),
-  factory(EventRuleResolver, () => new EventRuleResolver()),
-  factory(TriggerFireResolver, () => new TriggerFireResolver()),
-  factory(AgentResolver, () => new AgentResolver()),
-  factory(SecretResolver, () => new SecretResolver()),
-  factory(DatasetResolver, () => new DatasetResolver()),
-  factory(DatasetVersionResolver, () => new DatasetVersionResolver()),
-  factory(ValidationResolver, () => new ValidationResolver()),
-  factory(DatasetVersionValidationResolver, () => new DatasetVersionValidationResolver()),
-  factory(FeatureViewResolver, () => new FeatureViewResolver()),
-  factory(FeatureMaterializationResolver, () => new FeatureMaterializationResolver()),
-  factory(TrainingSetResolver, () => new TrainingSetResolver()),
-  factory(TrainingSetViewResolver, () => new TrainingSetViewResolver()),
-  factory(RegisteredModelResolver, () => new RegisteredModelResolver()),
-  factory(ModelVersionResolver, () => new ModelVersionResolver()),
-  factory(EvaluationResolver, () => new EvaluationResolver()),
-  factory(GovernanceResolver, () => new GovernanceResolver()),
-  factory(ModelVersionApprovalResolver, () => new ModelVersionApprovalResolver()),
+  factory(ProjectResolver, (s) => new ProjectResolver({ events: s.events, projects: s.projects })),
+  factory(ProjectRoleBindingsResolver, (s) => new ProjectRoleBindingsResolver({ auth: s.auth })),
+  factory(
+    DeploymentResolver,
+    (s) => new DeploymentResolver({ deployments: s.deployments, events: s.events, registry: s.registry, serving: s.serving }),
+  ),
+  factory(AuthResolver, (s) => new AuthResolver({ auth: s.auth })),
+  factory(AuditResolver, (s) => new AuditResolver({ audit: s.audit })),
+  factory(PipelineResolver, (s) => new PipelineResolver({ pipelines: s.pipelines })),
+  factory(
+    RunResolver,
+    (s) => new RunResolver({ db: s.db, events: s.events, logs: s.logs, metrics: s.metrics, pipelines: s.pipelines, runs: s.runs }),
+  ),
+  factory(StageRunResolver, (s) => new StageRunResolver({ db: s.db, runs: s.runs })),
+  factory(ArtifactResolver, (s) => new ArtifactResolver({ db: s.db, runs: s.runs })),
+  factory(ScheduleResolver, (s) => new ScheduleResolver({ db: s.db, pipelines: s.pipelines, schedules: s.schedules })),
+  factory(EventRuleResolver, (s) => new EventRuleResolver({ db: s.db, eventRules: s.eventRules, pipelines: s.pipelines })),
+  factory(TriggerFireResolver, (s) => new TriggerFireResolver({ runs: s.runs })),
+  factory(
+    AgentResolver,
+    (s) => new AgentResolver({ agents: s.agents, artifacts: s.artifacts, db: s.db, events: s.events, logs: s.logs, runs: s.runs }),
+  ),
+  factory(SecretResolver, (s) => new SecretResolver({ secrets: s.secrets })),
+  factory(DatasetResolver, (s) => new DatasetResolver({ datasets: s.datasets, ingestion: s.ingestion })),
+  factory(DatasetVersionResolver, (s) => new DatasetVersionResolver({ db: s.db })),
+  factory(ValidationResolver, (s) => new ValidationResolver({ datasets: s.datasets, validation: s.validation })),
+  factory(DatasetVersionValidationResolver, (s) => new DatasetVersionValidationResolver({ validation: s.validation })),
+  factory(FeatureViewResolver, (s) => new FeatureViewResolver({ datasets: s.datasets, features: s.features })),
+  factory(
+    FeatureMaterializationResolver,
+    (s) => new FeatureMaterializationResolver({ datasets: s.datasets, db: s.db, features: s.features }),
+  ),
+  factory(TrainingSetResolver, (s) => new TrainingSetResolver({ datasets: s.datasets, db: s.db, features: s.features })),
+  factory(TrainingSetViewResolver, (s) => new TrainingSetViewResolver({ features: s.features })),
+  factory(RegisteredModelResolver, (s) => new RegisteredModelResolver({ registry: s.registry })),
+  factory(ModelVersionResolver, (s) => new ModelVersionResolver({ registry: s.registry })),
+  factory(EvaluationResolver, (s) => new EvaluationResolver({ evaluation: s.evaluation })),
+  factory(GovernanceResolver, (s) => new GovernanceResolver({ events: s.events, governance: s.governance, registry: s.registry })),
+  factory(ModelVersionApprovalResolver, (s) => new ModelVersionApprovalResolver({ governance: s.governance })),
   factory(RegisteredModelPolicyResolver, () => new RegisteredModelPolicyResolver()),
-  factory(ModelVersionEvaluationResolver, () => new ModelVersionEvaluationResolver()),
-  factory(StageRunSearchResolver, () => new StageRunSearchResolver()),
-  factory(NotificationChannelResolver, () => new NotificationChannelResolver()),
+  factory(ModelVersionEvaluationResolver, (s) => new ModelVersionEvaluationResolver({ evaluation: s.evaluation })),
+  factory(StageRunSearchResolver, (s) => new StageRunSearchResolver({ db: s.db })),
+  factory(NotificationChannelResolver, (s) => new NotificationChannelResolver({ notifications: s.notifications })),
   factory(NotificationDeliveryResolver, () => new NotificationDeliveryResolver()),
-  factory(ExperimentResolver, () => new ExperimentResolver()),
-  factory(TrackingRunResolver, () => new TrackingRunResolver()),
-  factory(ServingResolver, () => new ServingResolver()),
-  factory(PredictionLogResolver, () => new PredictionLogResolver()),
-  factory(MonitoringResolver, () => new MonitoringResolver()),
-  factory(MonitoringWindowResolver, () => new MonitoringWindowResolver()),
+  factory(ExperimentResolver, (s) => new ExperimentResolver({ db: s.db, tracking: s.tracking })),
+  factory(TrackingRunResolver, (s) => new TrackingRunResolver({ tracking: s.tracking })),
+  factory(ServingResolver, (s) => new ServingResolver({ serving: s.serving })),
+  factory(PredictionLogResolver, (s) => new PredictionLogResolver({ predictionLog: s.predictionLog })),
+  factory(
+    MonitoringResolver,
+    (s) => new MonitoringResolver({ events: s.events, monitoring: s.monitoring, predictionLog: s.predictionLog }),
+  ),
+  factory(MonitoringWindowResolver, (s) => new MonitoringWindowResolver({ monitoring: s.monitoring })),
 ];
 
 const factoryByClass = new Map<ResolverClass, Factory>(factories.map((f) => [f.resolverClass, f]));
@@ -107,7 +123,7 @@ export function resolverContainer(services: Services): ResolverContainer {
     const instances = new Map<ResolverClass, object>(factories.map((f) => [f.resolverClass, f.build(services)]));
     container = {
       get<T>(resolverClass: abstract new (...args: never[]) => T): T {
-        const instance = instances.get(resolverClass);
+        const instance = instances.get(resolverClass as ResolverClass);
         if (!instance) throw new Error(`No factory for resolver ${resolverClass.name} in app/graphql/resolver-container.ts`);
         return instance as T;
       },
