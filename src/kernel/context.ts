@@ -63,9 +63,9 @@ export interface TokenVerifier {
 }
 
 /**
- * The app's long-lived services as resolvers see them. The kernel declares only what it uses
- * itself (the ledger of mutations, token checks); `app/services.ts` merges in the rest, so the
- * kernel names no capability.
+ * The part of the app's services the kernel itself uses: the ledger of mutations (`runMutation`)
+ * and token checks (`httpContext`). Capabilities receive what they use through their own
+ * constructors and route parameters, never from the request context.
  */
 export interface AppServices {
   readonly ledger: MutationLedger;
