@@ -30,6 +30,7 @@ import { formatGraphQLError, toGraphQLError } from "../kernel/graphql/errors";
 import { depthLimitRule, noIntrospectionRule, noSubscriptionOverHttpRule } from "./graphql/guards";
 import { type OperationTrace, drainSubscriptionsPlugin, observabilityPlugin, operationGuardPlugin } from "./graphql/plugins";
 import { buildSluiceSchema } from "./graphql/schema";
+import { resolverContainer } from "./graphql/resolver-container";
 import { attachSubscriptions } from "./graphql/websocket";
 import { type Logger, createLogger } from "../kernel/logger";
 import { ServerMetrics } from "./metrics";
@@ -78,10 +79,12 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
   const limiter = new RequestRateLimiter(config.rateLimitPerSecond, config.rateLimitBurst);
   const probeAccess = { tokens: services.tokens, limiter, publicEndpoints: config.publicEndpoints };
   const schema = await buildSluiceSchema();
+  // Every resolver is built now with what it uses, so a missing or failing factory stops the start.
+  const resolvers = resolverContainer(services);
   const app = express();
   app.disable("x-powered-by");
   const httpServer = http.createServer(app);
-  const subscriptions = attachSubscriptions({ httpServer, path: "/graphql", schema, services, limiter, metrics, log });
+  const subscriptions = attachSubscriptions({ httpServer, path: "/graphql", schema, services, resolvers, limiter, metrics, log });
   let draining = false;
 
   const apollo = new ApolloServer<SluiceContext>({
@@ -111,14 +114,20 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
   // against the dozens of MLflow, upload and artifact routes before reaching its own.
   services.serving.instrument(metrics.registry);
   registerServingRoutes(app, {
-    services,
+    auth: services.auth,
+    projects: services.projects,
+    serving: services.serving,
     limiter,
     log,
     bodyLimitBytes: config.bodyLimitBytes,
     isReady: () => !draining,
   });
   registerArtifactTransfer(app, {
-    services,
+    tokens: services.tokens,
+    db: services.db,
+    runs: services.runs,
+    agents: services.agents,
+    artifacts: services.artifacts,
     limiter,
     log,
     stagingDir: path.join(opened.workRoot, "uploads"),
@@ -165,6 +174,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
             requestId,
             authz: new Authorizer(caller),
             services,
+            resolvers,
             log: log.child({ requestId, principal: caller.principalName }),
             trace,
             signal: gone.signal,
@@ -180,10 +190,29 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
       },
     }),
   );
-  registerEventHook(app, { services, limiter, log, bodyLimitBytes: config.bodyLimitBytes });
-  registerDatasetUploads(app, { services, limiter, log, maxBytes: config.uploadLimitBytes });
-  registerModelFileRoutes(app, { services, limiter, log, maxBytes: config.uploadLimitBytes });
-  registerMlflowApi(app, { services, limiter, log, bodyLimitBytes: config.bodyLimitBytes, maxBytes: config.uploadLimitBytes });
+  registerEventHook(app, { services, eventRules: services.eventRules, limiter, log, bodyLimitBytes: config.bodyLimitBytes });
+  registerDatasetUploads(app, {
+    services,
+    datasets: services.datasets,
+    ingestion: services.ingestion,
+    limiter,
+    log,
+    maxBytes: config.uploadLimitBytes,
+  });
+  registerModelFileRoutes(app, { services, registry: services.registry, limiter, log, maxBytes: config.uploadLimitBytes });
+  registerMlflowApi(app, {
+    services,
+    projects: services.projects,
+    tracking: services.tracking,
+    registry: services.registry,
+    artifacts: services.artifacts,
+    db: services.db,
+    defaultProject: config.mlflow.defaultProject,
+    limiter,
+    log,
+    bodyLimitBytes: config.bodyLimitBytes,
+    maxBytes: config.uploadLimitBytes,
+  });
   app.use(bodyErrorHandler(config.bodyLimitBytes, log));
 
   await new Promise<void>((resolve, reject) => {

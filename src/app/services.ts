@@ -102,12 +102,6 @@ export interface Services {
   monitoring: MonitoringService;
 }
 
-// Resolvers see these services on their request context; the kernel declares only its own part.
-declare module "../kernel/context" {
-  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- merges Services into the kernel's declaration
-  interface AppServices extends Services {}
-}
-
 /** Services plus what they hold open, to be released at shutdown. */
 export interface OpenServices {
   services: Services;

@@ -90,7 +90,15 @@ export async function startServingReplica(config: SluiceConfig, options: { log?:
     if (!(await probeAllowed(probeAccess, "metrics", req, res))) return;
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  registerServingRoutes(app, { services, limiter, log, bodyLimitBytes: config.bodyLimitBytes, isReady: () => !draining });
+  registerServingRoutes(app, {
+    auth: services.auth,
+    projects: services.projects,
+    serving: services.serving,
+    limiter,
+    log,
+    bodyLimitBytes: config.bodyLimitBytes,
+    isReady: () => !draining,
+  });
   app.use((_req, res) => {
     res.status(404).json({ error: "a serving replica answers only /v2, /healthz, /readyz and /metrics" });
   });

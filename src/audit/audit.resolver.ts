@@ -3,9 +3,17 @@ import type { RequestContext } from "../kernel/context";
 import { PageArgsInput } from "../kernel/graphql/connection";
 import { Permission } from "../kernel/roles";
 import { AuditEvent, AuditEventConnection, AuditEventFilter, AuditEventOrder, auditEventSort } from "./audit.types";
+import type { AuditService } from "./audit.service";
+
+/** What AuditResolver uses. */
+export interface AuditResolverDeps {
+  audit: AuditService;
+}
 
 @Resolver()
 export class AuditResolver {
+  constructor(readonly deps: AuditResolverDeps) {}
+
   @Query(() => AuditEventConnection, {
     description: "The audit log, newest first. Global ADMIN sees all; a project ADMIN sees its project when filtering by it.",
   })
@@ -21,7 +29,7 @@ export class AuditResolver {
     orderBy?: AuditEventOrder | null,
   ): Promise<AuditEventConnection> {
     ctx.authz.require(Permission.ADMIN, filter?.projectId ?? undefined);
-    const result = await ctx.services.audit.list(
+    const result = await this.deps.audit.list(
       {
         actorId: filter?.actorId ?? undefined,
         projectId: filter?.projectId ?? undefined,

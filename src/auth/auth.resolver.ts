@@ -32,16 +32,24 @@ import {
   principalSort,
 } from "./auth.types";
 import { Permission } from "../kernel/roles";
+import type { AuthService } from "./auth.service";
 
 /** Principals, tokens and role bindings: administration, plus `me` for every caller. */
+/** What AuthResolver uses. */
+export interface AuthResolverDeps {
+  auth: AuthService;
+}
+
 @Resolver(() => Principal)
 export class AuthResolver {
+  constructor(readonly deps: AuthResolverDeps) {}
+
   @Query(() => Me, { description: "Who the token authenticates as. Any valid token may ask." })
   async me(@Ctx() ctx: RequestContext): Promise<Me> {
     const caller = ctx.authz.caller;
     ctx.authz.can(Permission.READ);
     if (!caller) throw new UnauthenticatedError("Authentication required: send 'Authorization: Bearer <token>'");
-    const principal = await ctx.services.auth.getPrincipal(caller.principalId);
+    const principal = await this.deps.auth.getPrincipal(caller.principalId);
     if (!principal) throw new NotFoundError("Principal", caller.principalId);
     return Object.assign(new Me(), {
       principal: Principal.from(principal),
@@ -53,7 +61,7 @@ export class AuthResolver {
   @Query(() => Principal, { nullable: true, description: "Needs global ADMIN." })
   async principal(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<Principal | null> {
     ctx.authz.require(Permission.ADMIN);
-    const row = await ctx.services.auth.getPrincipal(id);
+    const row = await this.deps.auth.getPrincipal(id);
     return row ? Principal.from(row) : null;
   }
 
@@ -70,11 +78,7 @@ export class AuthResolver {
     orderBy?: PrincipalOrder | null,
   ): Promise<PrincipalConnection> {
     ctx.authz.require(Permission.ADMIN);
-    const result = await ctx.services.auth.listPrincipals(
-      { nameContains: filter?.nameContains ?? undefined },
-      page,
-      principalSort(orderBy),
-    );
+    const result = await this.deps.auth.listPrincipals({ nameContains: filter?.nameContains ?? undefined }, page, principalSort(orderBy));
     return PrincipalConnection.from(result, Principal.from);
   }
 
@@ -91,7 +95,7 @@ export class AuthResolver {
     orderBy?: ApiTokenOrder | null,
   ): Promise<ApiTokenConnection> {
     ctx.authz.require(Permission.ADMIN);
-    const result = await ctx.services.auth.listTokens(
+    const result = await this.deps.auth.listTokens(
       { principalId: filter?.principalId ?? undefined, includeRevoked: filter?.includeRevoked ?? false },
       page,
       apiTokenSort(orderBy),
@@ -103,7 +107,7 @@ export class AuthResolver {
   async roleBindings(@Root() principal: Principal, @Ctx() ctx: RequestContext): Promise<RoleBinding[]> {
     const own = ctx.authz.caller?.principalId === principal.id;
     if (!own) ctx.authz.require(Permission.ADMIN);
-    return (await ctx.services.auth.bindingsOfPrincipal(principal.id)).map(RoleBinding.from);
+    return (await this.deps.auth.bindingsOfPrincipal(principal.id)).map(RoleBinding.from);
   }
 
   @Mutation(() => PrincipalResult, { description: "Creates a user or service account. Needs global ADMIN." })
@@ -113,7 +117,7 @@ export class AuthResolver {
   ): Promise<typeof PrincipalResult> {
     return captureErrors(() =>
       runMutation(ctx, { action: "principal.create", permission: Permission.ADMIN, input }, async (tx) => {
-        const row = await ctx.services.auth.createPrincipal(tx, input);
+        const row = await this.deps.auth.createPrincipal(tx, input);
         return {
           value: Object.assign(new PrincipalPayload(), { principal: Principal.from(row) }),
           targetId: row.id,
@@ -132,7 +136,7 @@ export class AuthResolver {
   ): Promise<typeof CreateApiTokenResult> {
     return captureErrors(() =>
       runMutation(ctx, { action: "token.create", permission: Permission.ADMIN, input }, async (tx) => {
-        const { row, secret } = await ctx.services.auth.createToken(tx, {
+        const { row, secret } = await this.deps.auth.createToken(tx, {
           principalId: input.principalId,
           name: input.name,
           expiresAt: input.expiresAt ?? null,
@@ -153,9 +157,9 @@ export class AuthResolver {
   ): Promise<typeof ApiTokenResult> {
     return captureErrors(() =>
       afterAuthChange(
-        ctx,
+        this.deps.auth,
         runMutation(ctx, { action: "token.revoke", permission: Permission.ADMIN, input }, async (tx) => {
-          const row = await ctx.services.auth.revokeToken(tx, input.id);
+          const row = await this.deps.auth.revokeToken(tx, input.id);
           return {
             value: Object.assign(new ApiTokenPayload(), { apiToken: ApiToken.from(row) }),
             targetId: row.id,
@@ -174,9 +178,9 @@ export class AuthResolver {
     const projectId = input.projectId ?? undefined;
     return captureErrors(() =>
       afterAuthChange(
-        ctx,
+        this.deps.auth,
         runMutation(ctx, { action: "role.grant", permission: Permission.ADMIN, projectId, input }, async (tx) => {
-          const row = await ctx.services.auth.grantRole(tx, {
+          const row = await this.deps.auth.grantRole(tx, {
             principalId: input.principalId,
             role: input.role,
             projectId: input.projectId ?? null,
@@ -198,12 +202,12 @@ export class AuthResolver {
   ): Promise<typeof RoleBindingResult> {
     return captureErrors(async () => {
       // The binding's scope decides who may remove it, so it is read before authorizing.
-      const existing = await ctx.services.auth.findBinding(input.id);
+      const existing = await this.deps.auth.findBinding(input.id);
       const projectId = existing?.projectId ?? undefined;
       return afterAuthChange(
-        ctx,
+        this.deps.auth,
         runMutation(ctx, { action: "role.revoke", permission: Permission.ADMIN, projectId, input }, async (tx) => {
-          const row = await ctx.services.auth.revokeRole(tx, input.id);
+          const row = await this.deps.auth.revokeRole(tx, input.id);
           return {
             value: Object.assign(new RoleBindingPayload(), { roleBinding: RoleBinding.from(row) }),
             targetId: row.id,
@@ -219,8 +223,8 @@ export class AuthResolver {
  * Once a change to tokens or bindings has committed, this process forgets its cached
  * authentications at once; other processes do on the `auth.changed` event.
  */
-async function afterAuthChange<T>(ctx: RequestContext, committed: Promise<T>): Promise<T> {
+async function afterAuthChange<T>(auth: AuthService, committed: Promise<T>): Promise<T> {
   const value = await committed;
-  ctx.services.auth.invalidate();
+  auth.invalidate();
   return value;
 }

@@ -31,6 +31,9 @@ import {
   datasetVersionSort,
 } from "./dataset.types";
 import type { FileSourceConfig, SourceConfig } from "./types";
+import type { Database } from "../db/data-source";
+import type { DatasetService } from "./dataset.service";
+import type { IngestionService } from "./ingestion.service";
 
 /** The source config a `putDatasetSource` input describes (validated by the service). */
 function sourceConfigOf(input: PutDatasetSourceInput): SourceConfig {
@@ -43,8 +46,16 @@ function sourceConfigOf(input: PutDatasetSourceInput): SourceConfig {
   return { kind: "POSTGRES_QUERY", secret: input.secret ?? "", query: input.query ?? "" };
 }
 
+/** What DatasetResolver uses. */
+export interface DatasetResolverDeps {
+  datasets: DatasetService;
+  ingestion: IngestionService;
+}
+
 @Resolver(() => Dataset)
 export class DatasetResolver {
+  constructor(readonly deps: DatasetResolverDeps) {}
+
   @Query(() => Dataset, { nullable: true, description: "A dataset by id, or by project and name." })
   async dataset(
     @Ctx() ctx: RequestContext,
@@ -53,11 +64,7 @@ export class DatasetResolver {
     @Arg("name", () => String, { nullable: true }) name?: string | null,
   ): Promise<Dataset | null> {
     if (projectId) ctx.authz.require(Permission.READ, projectId);
-    const row = id
-      ? await ctx.services.datasets.get(id)
-      : projectId && name
-        ? await ctx.services.datasets.getByName(projectId, name)
-        : null;
+    const row = id ? await this.deps.datasets.get(id) : projectId && name ? await this.deps.datasets.getByName(projectId, name) : null;
     ctx.authz.require(Permission.READ, row?.projectId ?? projectId ?? undefined);
     return row ? Dataset.from(row) : null;
   }
@@ -75,7 +82,7 @@ export class DatasetResolver {
     orderBy?: DatasetOrder | null,
   ): Promise<DatasetConnection> {
     const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
-    const result = await ctx.services.datasets.list(
+    const result = await this.deps.datasets.list(
       { projectIds, nameContains: filter?.nameContains ?? undefined },
       page,
       datasetSort(orderBy),
@@ -91,8 +98,8 @@ export class DatasetResolver {
     @Arg("version", () => Int, { nullable: true }) version?: number | null,
   ): Promise<DatasetVersion | null> {
     if (!id && !(datasetId && version)) throw new InvalidInputError([{ field: "id", message: "give id, or datasetId and version" }]);
-    const row = id ? await ctx.services.datasets.version(id) : await ctx.services.datasets.versionByNumber(datasetId!, version!);
-    const dataset = row ? await ctx.services.datasets.get(row.datasetId) : datasetId ? await ctx.services.datasets.get(datasetId) : null;
+    const row = id ? await this.deps.datasets.version(id) : await this.deps.datasets.versionByNumber(datasetId!, version!);
+    const dataset = row ? await this.deps.datasets.get(row.datasetId) : datasetId ? await this.deps.datasets.get(datasetId) : null;
     ctx.authz.require(Permission.READ, dataset?.projectId);
     return row && dataset ? DatasetVersion.from(row, dataset.projectId) : null;
   }
@@ -100,7 +107,7 @@ export class DatasetResolver {
   @FieldResolver(() => DatasetVersion, { nullable: true })
   async latestVersion(@Root() dataset: Dataset, @Ctx() ctx: RequestContext): Promise<DatasetVersion | null> {
     ctx.authz.require(Permission.READ, dataset.projectId);
-    const row = dataset.latestVersionId ? await ctx.services.datasets.version(dataset.latestVersionId) : null;
+    const row = dataset.latestVersionId ? await this.deps.datasets.version(dataset.latestVersionId) : null;
     return row ? DatasetVersion.from(row, dataset.projectId) : null;
   }
 
@@ -113,14 +120,14 @@ export class DatasetResolver {
     orderBy?: DatasetVersionOrder | null,
   ): Promise<DatasetVersionConnection> {
     ctx.authz.require(Permission.READ, dataset.projectId);
-    const result = await ctx.services.datasets.versions(dataset.id, page, datasetVersionSort(orderBy));
+    const result = await this.deps.datasets.versions(dataset.id, page, datasetVersionSort(orderBy));
     return DatasetVersionConnection.from(result, (r) => DatasetVersion.from(r, dataset.projectId));
   }
 
   @FieldResolver(() => [DatasetSource])
   async sources(@Root() dataset: Dataset, @Ctx() ctx: RequestContext): Promise<DatasetSource[]> {
     ctx.authz.require(Permission.READ, dataset.projectId);
-    return (await ctx.services.datasets.sources(dataset.id)).map(DatasetSource.from);
+    return (await this.deps.datasets.sources(dataset.id)).map(DatasetSource.from);
   }
 
   @Mutation(() => DatasetResult, { description: "Creates a dataset. Needs EDITOR." })
@@ -130,7 +137,7 @@ export class DatasetResolver {
   ): Promise<typeof DatasetResult> {
     return captureErrors(() =>
       runMutation(ctx, { action: "dataset.create", permission: Permission.WRITE, projectId: input.projectId, input }, async (tx) => {
-        const row = await ctx.services.datasets.create(tx, input);
+        const row = await this.deps.datasets.create(tx, input);
         return {
           value: Object.assign(new DatasetPayload(), { dataset: Dataset.from(row) }),
           targetId: row.id,
@@ -146,12 +153,12 @@ export class DatasetResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: UpdateDatasetInput,
   ): Promise<typeof DatasetResult> {
     return captureErrors(async () => {
-      const existing = await ctx.services.datasets.get(input.id);
+      const existing = await this.deps.datasets.get(input.id);
       return runMutation(
         ctx,
         { action: "dataset.update", permission: Permission.WRITE, projectId: existing?.projectId, input },
         async (tx) => {
-          const row = await ctx.services.datasets.update(tx, input.id, input);
+          const row = await this.deps.datasets.update(tx, input.id, input);
           return { value: Object.assign(new DatasetPayload(), { dataset: Dataset.from(row) }), targetId: row.id, result: { id: row.id } };
         },
       );
@@ -164,12 +171,12 @@ export class DatasetResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: PutDatasetSourceInput,
   ): Promise<typeof DatasetSourceResult> {
     return captureErrors(async () => {
-      const dataset = await ctx.services.datasets.get(input.datasetId);
+      const dataset = await this.deps.datasets.get(input.datasetId);
       return runMutation(
         ctx,
         { action: "dataset.source.put", permission: Permission.WRITE, projectId: dataset?.projectId, input },
         async (tx) => {
-          const row = await ctx.services.datasets.putSource(tx, input.datasetId, input.name, sourceConfigOf(input));
+          const row = await this.deps.datasets.putSource(tx, input.datasetId, input.name, sourceConfigOf(input));
           return {
             value: Object.assign(new DatasetSourcePayload(), { source: DatasetSource.from(row) }),
             targetId: row.id,
@@ -186,13 +193,13 @@ export class DatasetResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: DatasetIdInput,
   ): Promise<typeof DatasetSourceResult> {
     return captureErrors(async () => {
-      const source = await ctx.services.datasets.source(input.id);
-      const dataset = source ? await ctx.services.datasets.get(source.datasetId) : null;
+      const source = await this.deps.datasets.source(input.id);
+      const dataset = source ? await this.deps.datasets.get(source.datasetId) : null;
       return runMutation(
         ctx,
         { action: "dataset.source.delete", permission: Permission.WRITE, projectId: dataset?.projectId, input },
         async (tx) => {
-          const row = await ctx.services.datasets.deleteSource(tx, input.id);
+          const row = await this.deps.datasets.deleteSource(tx, input.id);
           return {
             value: Object.assign(new DatasetSourcePayload(), { source: DatasetSource.from(row) }),
             targetId: row.id,
@@ -212,20 +219,20 @@ export class DatasetResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: IngestDatasetInput,
   ): Promise<typeof IngestDatasetResult> {
     return captureErrors(async () => {
-      const dataset = await ctx.services.datasets.get(input.datasetId);
+      const dataset = await this.deps.datasets.get(input.datasetId);
       const scope: MutationScope = { action: "dataset.ingest", permission: Permission.WRITE, projectId: dataset?.projectId, input };
       const data = await prepareMutation(ctx, scope, async () => {
         if (!dataset) throw new NotFoundError("Dataset", input.datasetId);
-        const source = (await ctx.services.datasets.sources(dataset.id)).find((s) => s.name === input.source);
+        const source = (await this.deps.datasets.sources(dataset.id)).find((s) => s.name === input.source);
         if (!source) throw new NotFoundError("DatasetSource", input.source);
         return {
           source,
-          materialized: await ctx.services.ingestion.materialize(dataset.projectId, source.config as unknown as SourceConfig),
+          materialized: await this.deps.ingestion.materialize(dataset.projectId, source.config as unknown as SourceConfig),
         };
       });
       // A SchemaPolicyError answers as its registered member, SchemaChangeRefusedError.
       return runMutation(ctx, scope, async (tx) => {
-        const r = await ctx.services.datasets.registerVersion(tx, dataset!.id, data.materialized, { sourceId: data.source.id });
+        const r = await this.deps.datasets.registerVersion(tx, dataset!.id, data.materialized, { sourceId: data.source.id });
         return {
           value: Object.assign(new IngestDatasetPayload(), {
             version: DatasetVersion.from(r.version, dataset!.projectId),
@@ -239,11 +246,18 @@ export class DatasetResolver {
   }
 }
 
+/** What DatasetVersionResolver uses. */
+export interface DatasetVersionResolverDeps {
+  db: Database;
+}
+
 @Resolver(() => DatasetVersion)
 export class DatasetVersionResolver {
+  constructor(readonly deps: DatasetVersionResolverDeps) {}
+
   @FieldResolver(() => Artifact, { description: "The Parquet file, content-addressed." })
   async artifact(@Root() v: DatasetVersion, @Ctx() ctx: RequestContext): Promise<Artifact> {
     ctx.authz.require(Permission.READ, v.projectId);
-    return Artifact.from(await ctx.services.db.dataSource.getRepository(ArtifactRow).findOneByOrFail({ id: v.artifactId }));
+    return Artifact.from(await this.deps.db.dataSource.getRepository(ArtifactRow).findOneByOrFail({ id: v.artifactId }));
   }
 }

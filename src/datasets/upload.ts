@@ -11,6 +11,8 @@ import type { RequestRateLimiter } from "../kernel/rate-limit";
 import { Permission } from "../kernel/roles";
 import { SchemaPolicyError } from "./dataset.errors";
 import { expandUpload } from "./upload-expansion";
+import type { DatasetService } from "./dataset.service";
+import type { IngestionService } from "./ingestion.service";
 
 const FORMATS = ["csv", "parquet", "jsonl"] as const;
 
@@ -24,7 +26,14 @@ const FORMATS = ["csv", "parquet", "jsonl"] as const;
  */
 export function registerDatasetUploads(
   app: Express,
-  deps: { services: AppServices; limiter: RequestRateLimiter; log: Logger; maxBytes: number },
+  deps: {
+    services: AppServices;
+    datasets: DatasetService;
+    ingestion: IngestionService;
+    limiter: RequestRateLimiter;
+    log: Logger;
+    maxBytes: number;
+  },
 ): void {
   app.post("/datasets/:id/uploads", async (req, res) => {
     let scratch: string | undefined;
@@ -35,7 +44,7 @@ export function registerDatasetUploads(
         throw new InvalidInputError([{ field: "format", message: `must be given as ?format= one of ${FORMATS.join(", ")}` }]);
       }
       const name = typeof req.query.name === "string" && req.query.name ? path.basename(req.query.name) : `upload.${format}`;
-      const dataset = await deps.services.datasets.get(String(req.params.id));
+      const dataset = await deps.datasets.get(String(req.params.id));
       const scope: MutationScope = {
         action: "dataset.upload",
         permission: Permission.WRITE,
@@ -49,10 +58,10 @@ export function registerDatasetUploads(
         await receiveBody(req, file, deps.maxBytes);
         // What the body expands to (decompressed, Parquet's encoded rows) is held to the same limit.
         const plain = await expandUpload(file, name, format as (typeof FORMATS)[number], deps.maxBytes);
-        return deps.services.ingestion.materializeUpload(plain.file, format as (typeof FORMATS)[number], name);
+        return deps.ingestion.materializeUpload(plain.file, format as (typeof FORMATS)[number], name);
       });
       const result = await runMutation(ctx, scope, async (tx) => {
-        const r = await deps.services.datasets.registerVersion(tx, dataset!.id, data, {});
+        const r = await deps.datasets.registerVersion(tx, dataset!.id, data, {});
         return { value: r, targetId: r.version.id, result: { versionId: r.version.id, version: r.version.version, created: r.created } };
       });
       res.status(result.created ? 201 : 200).json({

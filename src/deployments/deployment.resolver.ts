@@ -27,6 +27,11 @@ import {
   SetShadowInput,
   deploymentSort,
 } from "./deployment.types";
+import { resolverOf } from "../kernel/context";
+import type { DeploymentService } from "./deployment.service";
+import type { EventBus } from "../events/event-bus";
+import type { RegistryService } from "../registry/registry.service";
+import type { ServingService } from "../serving/serving.service";
 
 const summary = (row: DeploymentRow) => ({
   id: row.id,
@@ -44,8 +49,18 @@ const summary = (row: DeploymentRow) => ({
  * project's resources: what may serve is already decided by approval (APPROVER), and only
  * APPROVED versions are accepted here.
  */
+/** What DeploymentResolver uses. */
+export interface DeploymentResolverDeps {
+  deployments: DeploymentService;
+  events: EventBus;
+  registry: RegistryService;
+  serving: ServingService;
+}
+
 @Resolver(() => Deployment)
 export class DeploymentResolver {
+  constructor(readonly deps: DeploymentResolverDeps) {}
+
   @Query(() => Deployment, { nullable: true, description: "A project's endpoint by name; null when there is none." })
   async deployment(
     @Ctx() ctx: RequestContext,
@@ -53,7 +68,7 @@ export class DeploymentResolver {
     @Arg("name") name: string,
   ): Promise<Deployment | null> {
     ctx.authz.require(Permission.READ, projectId);
-    const row = await ctx.services.deployments.byName(projectId, name);
+    const row = await this.deps.deployments.byName(projectId, name);
     return row ? Deployment.from(row) : null;
   }
 
@@ -70,7 +85,7 @@ export class DeploymentResolver {
     orderBy?: DeploymentOrder | null,
   ): Promise<DeploymentConnection> {
     const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
-    const result = await ctx.services.deployments.list(
+    const result = await this.deps.deployments.list(
       { projectIds, nameContains: filter?.nameContains ?? undefined, registeredModelId: filter?.registeredModelId ?? undefined },
       page,
       deploymentSort(orderBy),
@@ -83,13 +98,13 @@ export class DeploymentResolver {
   })
   async revisions(@Root() d: Deployment, @Ctx() ctx: RequestContext, @Args() page: PageArgsInput): Promise<DeploymentRevisionConnection> {
     ctx.authz.require(Permission.READ, d.projectId);
-    return DeploymentRevisionConnection.from(await ctx.services.deployments.revisions(d.id, page), DeploymentRevision.from);
+    return DeploymentRevisionConnection.from(await this.deps.deployments.revisions(d.id, page), DeploymentRevision.from);
   }
 
   @FieldResolver(() => RegisteredModel, { nullable: true, description: "The registered model it serves." })
   async registeredModel(@Root() d: Deployment, @Ctx() ctx: RequestContext): Promise<RegisteredModel | null> {
     ctx.authz.require(Permission.READ, d.projectId);
-    const row = await ctx.services.registry.model(d.registeredModelId);
+    const row = await this.deps.registry.model(d.registeredModelId);
     return row ? RegisteredModel.from(row) : null;
   }
 
@@ -116,8 +131,8 @@ export class DeploymentResolver {
 
   private async served(d: Deployment, ctx: RequestContext) {
     ctx.authz.require(Permission.READ, d.projectId);
-    const model = await ctx.services.registry.model(d.registeredModelId);
-    return ctx.services.deployments.servedVersions(
+    const model = await this.deps.registry.model(d.registeredModelId);
+    return this.deps.deployments.servedVersions(
       { ...d, canaryVersion: d.canary?.version ?? null, canaryPercent: d.canary?.percent ?? 0 },
       model?.name ?? "",
     );
@@ -132,7 +147,7 @@ export class DeploymentResolver {
     @Ctx() ctx: RequestContext,
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: DeployModelInput,
   ): Promise<typeof DeploymentResult> {
-    return this.change(ctx, "deployment.deploy", input, (tx) => ctx.services.deployments.deploy(tx, input).then((r) => r.row));
+    return this.change(ctx, "deployment.deploy", input, (tx) => this.deps.deployments.deploy(tx, input).then((r) => r.row));
   }
 
   @Mutation(() => DeploymentResult, {
@@ -144,7 +159,7 @@ export class DeploymentResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: SetCanaryInput,
   ): Promise<typeof DeploymentResult> {
     return this.change(ctx, "deployment.set_canary", input, (tx) =>
-      ctx.services.deployments.setCanary(tx, input.projectId, input.name, input.version ?? null, input.percent ?? null),
+      this.deps.deployments.setCanary(tx, input.projectId, input.name, input.version ?? null, input.percent ?? null),
     );
   }
 
@@ -157,7 +172,7 @@ export class DeploymentResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: SetShadowInput,
   ): Promise<typeof DeploymentResult> {
     return this.change(ctx, "deployment.set_shadow", input, (tx) =>
-      ctx.services.deployments.setShadow(tx, input.projectId, input.name, input.version ?? null),
+      this.deps.deployments.setShadow(tx, input.projectId, input.name, input.version ?? null),
     );
   }
 
@@ -169,7 +184,7 @@ export class DeploymentResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: DeploymentRefInput,
   ): Promise<typeof DeploymentResult> {
     return this.change(ctx, "deployment.promote_canary", input, (tx) =>
-      ctx.services.deployments.promoteCanary(tx, input.projectId, input.name),
+      this.deps.deployments.promoteCanary(tx, input.projectId, input.name),
     );
   }
 
@@ -182,7 +197,7 @@ export class DeploymentResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: RollbackDeploymentInput,
   ): Promise<typeof DeploymentResult> {
     return this.change(ctx, "deployment.rollback", input, async (tx) => {
-      const r = await ctx.services.deployments.rollback(tx, input.projectId, input.name, input.toRevision ?? null);
+      const r = await this.deps.deployments.rollback(tx, input.projectId, input.name, input.toRevision ?? null);
       return r.row;
     });
   }
@@ -194,7 +209,7 @@ export class DeploymentResolver {
     @Ctx() ctx: RequestContext,
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: DeploymentRefInput,
   ): Promise<typeof DeploymentResult> {
-    return this.change(ctx, "deployment.delete", input, (tx) => ctx.services.deployments.delete(tx, input.projectId, input.name));
+    return this.change(ctx, "deployment.delete", input, (tx) => this.deps.deployments.delete(tx, input.projectId, input.name));
   }
 
   /** One audited change of the endpoint `input.name`; once committed, this process serves it before the caller hears back. */
@@ -207,7 +222,7 @@ export class DeploymentResolver {
     return captureErrors(() =>
       runMutation(ctx, { action, permission: Permission.WRITE, projectId: input.projectId, input }, async (tx) => {
         const row = await work(tx);
-        tx.afterCommit(() => ctx.services.serving.registry.changed?.(input.projectId, input.name));
+        tx.afterCommit(() => this.deps.serving.registry.changed?.(input.projectId, input.name));
         return { value: DeploymentPayload.of(row), targetId: row.id, result: summary(row) };
       }),
     );
@@ -217,7 +232,7 @@ export class DeploymentResolver {
     name: "deploymentEvents",
     description: "Changes of a project's endpoints as they happen. Pass `after` (a cursor) to first receive what was missed.",
     subscribe: cursorSubscription<{ projectId: string }, EventRow>(({ projectId }, ctx) =>
-      eventScope(ctx.services.events, projectId, { projectId, types: DEPLOYMENT_EVENT_TYPES }),
+      eventScope(resolverOf(ctx, DeploymentResolver).deps.events, projectId, { projectId, types: DEPLOYMENT_EVENT_TYPES }),
     ),
   })
   deploymentEvents(

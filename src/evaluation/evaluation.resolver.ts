@@ -10,12 +10,20 @@ import {
   EvaluationReportOrder,
   evaluationReportSort,
 } from "./evaluation.types";
+import type { EvaluationService } from "./evaluation.service";
+
+/** What EvaluationResolver uses. */
+export interface EvaluationResolverDeps {
+  evaluation: EvaluationService;
+}
 
 @Resolver()
 export class EvaluationResolver {
+  constructor(readonly deps: EvaluationResolverDeps) {}
+
   @Query(() => EvaluationReport, { nullable: true })
   async evaluationReport(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<EvaluationReport | null> {
-    const row = await ctx.services.evaluation.report(id);
+    const row = await this.deps.evaluation.report(id);
     ctx.authz.require(Permission.READ, row?.projectId);
     return row ? EvaluationReport.from(row) : null;
   }
@@ -33,7 +41,7 @@ export class EvaluationResolver {
     orderBy?: EvaluationReportOrder | null,
   ): Promise<EvaluationReportConnection> {
     const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
-    const result = await ctx.services.evaluation.reports(
+    const result = await this.deps.evaluation.reports(
       {
         projectIds,
         modelVersionId: filter?.modelVersionId ?? undefined,
@@ -46,8 +54,15 @@ export class EvaluationResolver {
   }
 }
 
+/** What ModelVersionEvaluationResolver uses. */
+export interface ModelVersionEvaluationResolverDeps {
+  evaluation: EvaluationService;
+}
+
 @Resolver(() => ModelVersion)
 export class ModelVersionEvaluationResolver {
+  constructor(readonly deps: ModelVersionEvaluationResolverDeps) {}
+
   @FieldResolver(() => EvaluationReportConnection, { description: "Evaluation reports of this version's file, newest first." })
   async evaluationReports(
     @Root() version: ModelVersion,
@@ -55,7 +70,7 @@ export class ModelVersionEvaluationResolver {
     @Args() page: PageArgsInput,
   ): Promise<EvaluationReportConnection> {
     ctx.authz.require(Permission.READ, version.projectId);
-    const result = await ctx.services.evaluation.reports(
+    const result = await this.deps.evaluation.reports(
       { projectIds: [version.projectId], modelVersionId: version.id },
       page,
       evaluationReportSort(null),

@@ -12,7 +12,7 @@ import type { EventRow } from "./event.entity";
  * ```ts
  * @Subscription(() => ProjectEvent, {
  *   subscribe: cursorSubscription<{ projectId: string }, EventRow>(({ projectId }, ctx) =>
- *     eventScope(ctx.services.events, projectId, { projectId })),
+ *     eventScope(resolverOf(ctx, ProjectResolver).deps.events, projectId, { projectId })),
  * })
  * ```
  *

@@ -36,18 +36,29 @@ import {
   featureViewSort,
   trainingSetSort,
 } from "./feature.types";
+import type { DatasetService } from "../datasets/dataset.service";
+import type { Database } from "../db/data-source";
+import type { FeatureService } from "./feature.service";
 
-async function datasetVersion(ctx: RequestContext, id: string, projectId: string): Promise<DatasetVersion | null> {
-  const row = await ctx.services.datasets.version(id);
+async function datasetVersion(datasets: DatasetService, id: string, projectId: string): Promise<DatasetVersion | null> {
+  const row = await datasets.version(id);
   return row ? DatasetVersion.from(row, projectId) : null;
 }
 
-async function artifact(ctx: RequestContext, id: string): Promise<Artifact> {
-  return Artifact.from(await ctx.services.db.dataSource.getRepository(ArtifactRow).findOneByOrFail({ id }));
+async function artifact(db: Database, id: string): Promise<Artifact> {
+  return Artifact.from(await db.dataSource.getRepository(ArtifactRow).findOneByOrFail({ id }));
+}
+
+/** What FeatureViewResolver uses. */
+export interface FeatureViewResolverDeps {
+  datasets: DatasetService;
+  features: FeatureService;
 }
 
 @Resolver(() => FeatureView)
 export class FeatureViewResolver {
+  constructor(readonly deps: FeatureViewResolverDeps) {}
+
   @Query(() => FeatureView, {
     nullable: true,
     description: "A feature view version by id, or by project and name (the latest version unless `version` is given).",
@@ -61,9 +72,7 @@ export class FeatureViewResolver {
   ): Promise<FeatureView | null> {
     if (!id && !(projectId && name)) throw new InvalidInputError([{ field: "id", message: "give id, or projectId and name" }]);
     if (projectId) ctx.authz.require(Permission.READ, projectId);
-    const row = id
-      ? await ctx.services.features.getView(id)
-      : await ctx.services.features.getViewByName(projectId!, name!, version ?? undefined);
+    const row = id ? await this.deps.features.getView(id) : await this.deps.features.getViewByName(projectId!, name!, version ?? undefined);
     ctx.authz.require(Permission.READ, row?.projectId ?? projectId ?? undefined);
     return row ? FeatureView.from(row) : null;
   }
@@ -83,7 +92,7 @@ export class FeatureViewResolver {
     orderBy?: FeatureViewOrder | null,
   ): Promise<FeatureViewConnection> {
     const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
-    const result = await ctx.services.features.listViews(
+    const result = await this.deps.features.listViews(
       {
         projectIds,
         nameContains: filter?.nameContains ?? undefined,
@@ -107,21 +116,21 @@ export class FeatureViewResolver {
     @Arg("entityKeys", () => [[String]]) entityKeys: string[][],
   ): Promise<OnlineFeatures> {
     ctx.authz.require(Permission.READ, projectId);
-    const vectors = await ctx.services.features.onlineFeatures(projectId, view, entityKeys);
+    const vectors = await this.deps.features.onlineFeatures(projectId, view, entityKeys);
     return Object.assign(new OnlineFeatures(), { view, vectors: vectors.map(OnlineFeatureVector.from) });
   }
 
   @FieldResolver(() => Dataset, { nullable: true, description: "The dataset the view reads." })
   async sourceDataset(@Root() view: FeatureView, @Ctx() ctx: RequestContext): Promise<Dataset | null> {
     ctx.authz.require(Permission.READ, view.projectId);
-    const row = await ctx.services.datasets.get(view.sourceDatasetId);
+    const row = await this.deps.datasets.get(view.sourceDatasetId);
     return row ? Dataset.from(row) : null;
   }
 
   @FieldResolver(() => FeatureMaterialization, { nullable: true, description: "This version's most recent materialization." })
   async latestMaterialization(@Root() view: FeatureView, @Ctx() ctx: RequestContext): Promise<FeatureMaterialization | null> {
     ctx.authz.require(Permission.READ, view.projectId);
-    const row = await ctx.services.features.latestMaterialization(view.id);
+    const row = await this.deps.features.latestMaterialization(view.id);
     return row ? FeatureMaterialization.from(row) : null;
   }
 
@@ -137,7 +146,7 @@ export class FeatureViewResolver {
     orderBy?: FeatureMaterializationOrder | null,
   ): Promise<FeatureMaterializationConnection> {
     ctx.authz.require(Permission.READ, view.projectId);
-    const result = await ctx.services.features.materializations(view.id, page, featureMaterializationSort(orderBy));
+    const result = await this.deps.features.materializations(view.id, page, featureMaterializationSort(orderBy));
     return FeatureMaterializationConnection.from(result, FeatureMaterialization.from);
   }
 
@@ -151,7 +160,7 @@ export class FeatureViewResolver {
   ): Promise<typeof DefineFeatureViewResult> {
     return captureErrors(() =>
       runMutation(ctx, { action: "feature.define", permission: Permission.WRITE, projectId: input.projectId, input }, async (tx) => {
-        const r = await ctx.services.features.defineView(tx, input.projectId, input.definition, input.description);
+        const r = await this.deps.features.defineView(tx, input.projectId, input.definition, input.description);
         return {
           value: Object.assign(new DefineFeatureViewPayload(), { featureView: FeatureView.from(r.view), created: r.created }),
           targetId: r.view.id,
@@ -170,15 +179,15 @@ export class FeatureViewResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: MaterializeFeatureViewInput,
   ): Promise<typeof MaterializeFeatureViewResult> {
     return captureErrors(async () => {
-      const view = await ctx.services.features.getView(input.featureViewId);
+      const view = await this.deps.features.getView(input.featureViewId);
       const scope: MutationScope = { action: "feature.materialize", permission: Permission.WRITE, projectId: view?.projectId, input };
       const prepared = await prepareMutation(ctx, scope, async () => {
         if (!view) throw new NotFoundError("FeatureView", input.featureViewId);
-        return ctx.services.features.prepareMaterialization(view.id, input.sourceVersionId, input.online ?? true);
+        return this.deps.features.prepareMaterialization(view.id, input.sourceVersionId, input.online ?? true);
       });
       try {
         return await runMutation(ctx, scope, async (tx) => {
-          const row = await ctx.services.features.recordMaterialization(tx, prepared);
+          const row = await this.deps.features.recordMaterialization(tx, prepared);
           return {
             value: Object.assign(new MaterializeFeatureViewPayload(), { materialization: FeatureMaterialization.from(row) }),
             targetId: row.id,
@@ -192,12 +201,21 @@ export class FeatureViewResolver {
   }
 }
 
+/** What FeatureMaterializationResolver uses. */
+export interface FeatureMaterializationResolverDeps {
+  datasets: DatasetService;
+  db: Database;
+  features: FeatureService;
+}
+
 @Resolver(() => FeatureMaterialization)
 export class FeatureMaterializationResolver {
+  constructor(readonly deps: FeatureMaterializationResolverDeps) {}
+
   @FieldResolver(() => FeatureView)
   async featureView(@Root() m: FeatureMaterialization, @Ctx() ctx: RequestContext): Promise<FeatureView> {
     ctx.authz.require(Permission.READ, m.projectId);
-    const row = await ctx.services.features.getView(m.featureViewId);
+    const row = await this.deps.features.getView(m.featureViewId);
     if (!row) throw new NotFoundError("FeatureView", m.featureViewId);
     return FeatureView.from(row);
   }
@@ -205,21 +223,30 @@ export class FeatureMaterializationResolver {
   @FieldResolver(() => DatasetVersion, { nullable: true, description: "The source dataset version it was computed from." })
   async sourceVersion(@Root() m: FeatureMaterialization, @Ctx() ctx: RequestContext): Promise<DatasetVersion | null> {
     ctx.authz.require(Permission.READ, m.projectId);
-    return datasetVersion(ctx, m.sourceVersionId, m.projectId);
+    return datasetVersion(this.deps.datasets, m.sourceVersionId, m.projectId);
   }
 
   @FieldResolver(() => Artifact, { description: "The offline feature table (Parquet)." })
   async artifact(@Root() m: FeatureMaterialization, @Ctx() ctx: RequestContext): Promise<Artifact> {
     ctx.authz.require(Permission.READ, m.projectId);
-    return artifact(ctx, m.artifactId);
+    return artifact(this.deps.db, m.artifactId);
   }
+}
+
+/** What TrainingSetResolver uses. */
+export interface TrainingSetResolverDeps {
+  datasets: DatasetService;
+  db: Database;
+  features: FeatureService;
 }
 
 @Resolver(() => TrainingSet)
 export class TrainingSetResolver {
+  constructor(readonly deps: TrainingSetResolverDeps) {}
+
   @Query(() => TrainingSet, { nullable: true })
   async trainingSet(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<TrainingSet | null> {
-    const row = await ctx.services.features.trainingSet(id);
+    const row = await this.deps.features.trainingSet(id);
     ctx.authz.require(Permission.READ, row?.projectId);
     return row ? TrainingSet.from(row) : null;
   }
@@ -237,7 +264,7 @@ export class TrainingSetResolver {
     orderBy?: TrainingSetOrder | null,
   ): Promise<TrainingSetConnection> {
     const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
-    const result = await ctx.services.features.listTrainingSets(
+    const result = await this.deps.features.listTrainingSets(
       { projectIds, nameContains: filter?.nameContains ?? undefined },
       page,
       trainingSetSort(orderBy),
@@ -248,13 +275,13 @@ export class TrainingSetResolver {
   @FieldResolver(() => Artifact, { description: "The Parquet file." })
   async artifact(@Root() t: TrainingSet, @Ctx() ctx: RequestContext): Promise<Artifact> {
     ctx.authz.require(Permission.READ, t.projectId);
-    return artifact(ctx, t.artifactId);
+    return artifact(this.deps.db, t.artifactId);
   }
 
   @FieldResolver(() => DatasetVersion, { nullable: true, description: "The entity data frame: keys and timestamps." })
   async entityVersion(@Root() t: TrainingSet, @Ctx() ctx: RequestContext): Promise<DatasetVersion | null> {
     ctx.authz.require(Permission.READ, t.projectId);
-    return datasetVersion(ctx, t.entityVersionId, t.projectId);
+    return datasetVersion(this.deps.datasets, t.entityVersionId, t.projectId);
   }
 
   @Mutation(() => BuildTrainingSetResult, {
@@ -267,9 +294,9 @@ export class TrainingSetResolver {
   ): Promise<typeof BuildTrainingSetResult> {
     return captureErrors(async () => {
       const scope: MutationScope = { action: "feature.trainingSet", permission: Permission.WRITE, projectId: input.projectId, input };
-      const prepared = await prepareMutation(ctx, scope, () => ctx.services.features.prepareTrainingSet(input));
+      const prepared = await prepareMutation(ctx, scope, () => this.deps.features.prepareTrainingSet(input));
       return runMutation(ctx, scope, async (tx) => {
-        const row = await ctx.services.features.recordTrainingSet(tx, prepared);
+        const row = await this.deps.features.recordTrainingSet(tx, prepared);
         return {
           value: Object.assign(new BuildTrainingSetPayload(), { trainingSet: TrainingSet.from(row) }),
           targetId: row.id,
@@ -280,19 +307,26 @@ export class TrainingSetResolver {
   }
 }
 
+/** What TrainingSetViewResolver uses. */
+export interface TrainingSetViewResolverDeps {
+  features: FeatureService;
+}
+
 @Resolver(() => TrainingSetView)
 export class TrainingSetViewResolver {
+  constructor(readonly deps: TrainingSetViewResolverDeps) {}
+
   @FieldResolver(() => FeatureView, { nullable: true })
   async featureView(@Root() v: TrainingSetView, @Ctx() ctx: RequestContext): Promise<FeatureView | null> {
     ctx.authz.require(Permission.READ, v.projectId);
-    const row = await ctx.services.features.getView(v.featureViewId);
+    const row = await this.deps.features.getView(v.featureViewId);
     return row ? FeatureView.from(row) : null;
   }
 
   @FieldResolver(() => FeatureMaterialization, { nullable: true, description: "The materialization the features were read from." })
   async materialization(@Root() v: TrainingSetView, @Ctx() ctx: RequestContext): Promise<FeatureMaterialization | null> {
     ctx.authz.require(Permission.READ, v.projectId);
-    const row = await ctx.services.features.materialization(v.materializationId);
+    const row = await this.deps.features.materialization(v.materializationId);
     return row ? FeatureMaterialization.from(row) : null;
   }
 }

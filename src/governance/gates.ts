@@ -69,14 +69,14 @@ export class GateKeeper {
   private queue: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly services: GateKeeperDeps,
+    private readonly deps: GateKeeperDeps,
     private readonly log: Logger,
     private readonly sweepMs: number,
   ) {}
 
   start(): void {
     this.active = true;
-    const subscription = this.services.events.subscribe({
+    const subscription = this.deps.events.subscribe({
       types: [RunEvents.stageWaiting, RunEvents.cancelRequested, GovernanceEvents.decided, GovernanceEvents.expired],
     });
     this.subscription = subscription;
@@ -102,7 +102,7 @@ export class GateKeeper {
         } else if (event.type === RunEvents.cancelRequested && event.subjectId) {
           const runId = event.subjectId;
           void this.enqueue(async () => {
-            const rows: Array<{ id: string }> = await this.services.db.dataSource.query(
+            const rows: Array<{ id: string }> = await this.deps.db.dataSource.query(
               `SELECT id FROM stage_runs WHERE run_id = $1 AND ${gateAwaitingSettlement()}`,
               [runId],
             );
@@ -111,7 +111,7 @@ export class GateKeeper {
         } else if (event.subjectId) {
           const requestId = event.subjectId;
           void this.enqueue(async () => {
-            const rows: Array<{ stage_run_id: string }> = await this.services.db.dataSource.query(
+            const rows: Array<{ stage_run_id: string }> = await this.deps.db.dataSource.query(
               `SELECT stage_run_id FROM gate_waits WHERE request_id = $1`,
               [requestId],
             );
@@ -132,8 +132,8 @@ export class GateKeeper {
 
   /** Expires overdue requests, then settles every gate that has something to act on. */
   async sweep(now = new Date()): Promise<void> {
-    await this.services.governance.expireOverdue(now);
-    const rows: Array<{ id: string }> = await this.services.db.dataSource.query(
+    await this.deps.governance.expireOverdue(now);
+    const rows: Array<{ id: string }> = await this.deps.db.dataSource.query(
       `SELECT sr.id FROM stage_runs sr JOIN runs r ON r.id = sr.run_id
          LEFT JOIN gate_waits g ON g.stage_run_id = sr.id LEFT JOIN approval_requests q ON q.id = g.request_id
         WHERE ${gateAwaitingSettlement("sr")}
@@ -146,7 +146,7 @@ export class GateKeeper {
   /** Moves one gate on as far as it can go now. */
   async settle(stageRunId: string): Promise<void> {
     const preparation = await this.prepare(stageRunId);
-    await runSystemChange(this.services, (tx) => this.settleIn(tx, stageRunId, preparation));
+    await runSystemChange(this.deps, (tx) => this.settleIn(tx, stageRunId, preparation));
   }
 
   /**
@@ -155,7 +155,7 @@ export class GateKeeper {
    * check the file the way `createModelVersion` does.
    */
   private async prepare(stageRunId: string): Promise<Preparation> {
-    const manager = this.services.db.dataSource.manager;
+    const manager = this.deps.db.dataSource.manager;
     const sr = await manager.findOneBy(StageRunRow, { id: stageRunId });
     if (!sr || !isAwaitingGate(sr) || (await manager.existsBy(GateWaitRow, { stageRunId }))) return { kind: "none" };
     const run = await runRef(manager, sr.runId);
@@ -168,7 +168,7 @@ export class GateKeeper {
     const model = await manager.findOneBy(RegisteredModelRow, { projectId: run.projectId, name: params.model });
     if (model && (await this.versionOfFile(manager, model.id, artifact.id))) return { kind: "none" };
     try {
-      return { kind: "prepared", prepared: await this.services.registry.prepareFromArtifact(run.projectId, artifact.id) };
+      return { kind: "prepared", prepared: await this.deps.registry.prepareFromArtifact(run.projectId, artifact.id) };
     } catch (err) {
       if (err instanceof SluiceError) return { kind: "failed", message: err.message };
       throw err;
@@ -194,7 +194,7 @@ export class GateKeeper {
     const passed = async (approved: { request: ApprovalRequestRow; version: ModelVersionRow }): Promise<void> => {
       if (stage.spec.outputs?.model) await this.passModelOn(tx, sr, run, approved);
       const promote = (sr.params as unknown as GateParams).promote;
-      if (promote) await this.services.registry.setAlias(tx, approved.version.registeredModelId, promote, approved.version.version);
+      if (promote) await this.deps.registry.setAlias(tx, approved.version.registeredModelId, promote, approved.version.version);
     };
     const end = (gateEnd: GateEnd, approved?: { request: ApprovalRequestRow; version: ModelVersionRow }): Promise<void> =>
       settleGateStage(tx, sr.id, gateEnd, approved && (() => passed(approved)));
@@ -303,7 +303,7 @@ export class GateKeeper {
         payload: { registeredModelId: model.id, name: model.name, byRunId: run.id },
       });
     }
-    return this.services.registry.createVersion(tx, model.id, preparation.prepared, {
+    return this.deps.registry.createVersion(tx, model.id, preparation.prepared, {
       description: params.description ?? null,
       tags: params.tags ?? null,
       createdBy: triggeredBy ?? null,

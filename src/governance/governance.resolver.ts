@@ -26,9 +26,22 @@ import {
   SetModelPolicyInput,
   approvalRequestSort,
 } from "./governance.types";
+import { resolverOf } from "../kernel/context";
+import type { EventBus } from "../events/event-bus";
+import type { GovernanceService } from "./governance.service";
+import type { RegistryService } from "../registry/registry.service";
+
+/** What GovernanceResolver uses. */
+export interface GovernanceResolverDeps {
+  events: EventBus;
+  governance: GovernanceService;
+  registry: RegistryService;
+}
 
 @Resolver(() => ApprovalRequest)
 export class GovernanceResolver {
+  constructor(readonly deps: GovernanceResolverDeps) {}
+
   @Query(() => ApprovalRequest, { nullable: true, description: "An approval request by id, or the one of a model version." })
   async approvalRequest(
     @Ctx() ctx: RequestContext,
@@ -36,7 +49,7 @@ export class GovernanceResolver {
     @Arg("modelVersionId", () => ID, { nullable: true }) modelVersionId?: string | null,
   ): Promise<ApprovalRequest | null> {
     if (!id === !modelVersionId) throw new InvalidInputError([{ field: "id", message: "give exactly one of id and modelVersionId" }]);
-    const row = id ? await ctx.services.governance.request(id) : await ctx.services.governance.requestForVersion(modelVersionId!);
+    const row = id ? await this.deps.governance.request(id) : await this.deps.governance.requestForVersion(modelVersionId!);
     ctx.authz.require(Permission.READ, row?.projectId);
     return row ? ApprovalRequest.from(row) : null;
   }
@@ -56,7 +69,7 @@ export class GovernanceResolver {
     orderBy?: ApprovalRequestOrder | null,
   ): Promise<ApprovalRequestConnection> {
     const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
-    const result = await ctx.services.governance.requests(
+    const result = await this.deps.governance.requests(
       { projectIds, status: filter?.status ?? undefined, registeredModelId: filter?.registeredModelId ?? undefined },
       page,
       approvalRequestSort(orderBy),
@@ -67,19 +80,19 @@ export class GovernanceResolver {
   @FieldResolver(() => [ApprovalDecision], { description: "Oldest first." })
   async decisions(@Root() r: ApprovalRequest, @Ctx() ctx: RequestContext): Promise<ApprovalDecision[]> {
     ctx.authz.require(Permission.READ, r.projectId);
-    return (await ctx.services.governance.decisions(r.id)).map(ApprovalDecision.from);
+    return (await this.deps.governance.decisions(r.id)).map(ApprovalDecision.from);
   }
 
   @FieldResolver(() => ModelVersion)
   async modelVersion(@Root() r: ApprovalRequest, @Ctx() ctx: RequestContext): Promise<ModelVersion> {
     ctx.authz.require(Permission.READ, r.projectId);
-    return ModelVersion.from((await ctx.services.registry.version(r.modelVersionId))!);
+    return ModelVersion.from((await this.deps.registry.version(r.modelVersionId))!);
   }
 
   @FieldResolver(() => RegisteredModel)
   async registeredModel(@Root() r: ApprovalRequest, @Ctx() ctx: RequestContext): Promise<RegisteredModel> {
     ctx.authz.require(Permission.READ, r.projectId);
-    return RegisteredModel.from((await ctx.services.registry.model(r.registeredModelId))!);
+    return RegisteredModel.from((await this.deps.registry.model(r.registeredModelId))!);
   }
 
   @Mutation(() => ModelPolicyResult, {
@@ -90,13 +103,13 @@ export class GovernanceResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: SetModelPolicyInput,
   ): Promise<typeof ModelPolicyResult> {
     return captureErrors(async () => {
-      const model = await ctx.services.registry.model(input.registeredModelId);
+      const model = await this.deps.registry.model(input.registeredModelId);
       // Who may weaken the rules that guard production is an administrator's call, not an editor's.
       return runMutation(
         ctx,
         { action: "model.policy.set", permission: Permission.ADMIN, projectId: model?.projectId, input },
         async (tx) => {
-          const row = await ctx.services.governance.setPolicy(tx, input.registeredModelId, input.policy ?? null);
+          const row = await this.deps.governance.setPolicy(tx, input.registeredModelId, input.policy ?? null);
           return {
             value: Object.assign(new ModelPolicyPayload(), { registeredModel: RegisteredModel.from(row), policy: row.policy }),
             targetId: row.id,
@@ -129,11 +142,11 @@ export class GovernanceResolver {
 
   private decide(ctx: RequestContext, input: DecideModelVersionInput, verdict: ApprovalVerdict): Promise<typeof ApprovalDecisionResult> {
     return captureErrors(async () => {
-      const version = await ctx.services.registry.version(input.modelVersionId);
+      const version = await this.deps.registry.version(input.modelVersionId);
       const action = verdict === "APPROVE" ? "model.version.approve" : "model.version.reject";
       return runMutation(ctx, { action, permission: Permission.APPROVE, projectId: version?.projectId, input }, async (tx) => {
         if (!version) throw new NotFoundError("ModelVersion", input.modelVersionId);
-        const { request, version: row } = await ctx.services.governance.decide(tx, version.id, verdict, input.comment);
+        const { request, version: row } = await this.deps.governance.decide(tx, version.id, verdict, input.comment);
         return {
           value: Object.assign(new ApprovalDecisionPayload(), {
             approvalRequest: ApprovalRequest.from(request),
@@ -150,7 +163,7 @@ export class GovernanceResolver {
     description:
       "Approval requests of a project as they open, gain approvals, are decided or expire. Pass `after` (a cursor) to first receive what was missed.",
     subscribe: cursorSubscription<{ projectId: string }, EventRow>(({ projectId }, ctx) =>
-      eventScope(ctx.services.events, projectId, { projectId, types: APPROVAL_EVENT_TYPES }),
+      eventScope(resolverOf(ctx, GovernanceResolver).deps.events, projectId, { projectId, types: APPROVAL_EVENT_TYPES }),
     ),
   })
   approvalRequestEvents(
@@ -166,12 +179,19 @@ export class GovernanceResolver {
   }
 }
 
+/** What ModelVersionApprovalResolver uses. */
+export interface ModelVersionApprovalResolverDeps {
+  governance: GovernanceService;
+}
+
 @Resolver(() => ModelVersion)
 export class ModelVersionApprovalResolver {
+  constructor(readonly deps: ModelVersionApprovalResolverDeps) {}
+
   @FieldResolver(() => ApprovalRequest, { nullable: true, description: "Its governance record: policy checks, approvals, outcome." })
   async approvalRequest(@Root() v: ModelVersion, @Ctx() ctx: RequestContext): Promise<ApprovalRequest | null> {
     ctx.authz.require(Permission.READ, v.projectId);
-    const row = await ctx.services.governance.requestForVersion(v.id);
+    const row = await this.deps.governance.requestForVersion(v.id);
     return row ? ApprovalRequest.from(row) : null;
   }
 }

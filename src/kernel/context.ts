@@ -63,13 +63,21 @@ export interface TokenVerifier {
 }
 
 /**
- * The app's long-lived services as resolvers see them. The kernel declares only what it uses
- * itself (the ledger of mutations, token checks); `app/services.ts` merges in the rest, so the
- * kernel names no capability.
+ * The part of the app's services the kernel itself uses: the ledger of mutations (`runMutation`)
+ * and token checks (`httpContext`). Capabilities receive what they use through their own
+ * constructors and route parameters, never from the request context.
  */
 export interface AppServices {
   readonly ledger: MutationLedger;
   readonly tokens: TokenVerifier;
+}
+
+/**
+ * The resolver instances of one server, each built once with the dependencies it declares
+ * (type-graphql's container): `get(DatasetResolver)` is the one instance serving every request.
+ */
+export interface ResolverContainer {
+  get<T>(resolverClass: abstract new (...args: never[]) => T): T;
 }
 
 /** What every resolver receives. One per HTTP request, one per subscription operation. */
@@ -80,4 +88,16 @@ export interface RequestContext {
   log: Logger;
   /** Aborted when the client goes away before its response is sent (HTTP only); long polls stop waiting then. */
   signal?: AbortSignal;
+  /** GraphQL operations only: this server's resolver instances (see `resolverOf`). */
+  resolvers?: ResolverContainer;
+}
+
+/**
+ * The instance of `resolverClass` serving this operation, for code that runs outside it: a
+ * subscription's `subscribe` function, which type-graphql calls without the instance, reads its
+ * resolver's dependencies through `resolverOf(ctx, TheResolver).deps`.
+ */
+export function resolverOf<T>(ctx: RequestContext, resolverClass: abstract new (...args: never[]) => T): T {
+  if (!ctx.resolvers) throw new Error(`No resolvers on this request context (only GraphQL operations carry them): ${resolverClass.name}`);
+  return ctx.resolvers.get(resolverClass);
 }

@@ -58,12 +58,24 @@ import {
   UpdateMonitorInput,
 } from "./monitoring.types";
 import { MonitoringEvents } from "./windows/window-closer";
+import { resolverOf } from "../kernel/context";
+import type { EventBus } from "../events/event-bus";
+import type { PredictionLogService } from "../serving/prediction-log/prediction-log.service";
 
 /** Most points `driftMetrics` returns (the newest ones). */
 const MAX_SERIES_POINTS = 10_000;
 
+/** What MonitoringResolver uses. */
+export interface MonitoringResolverDeps {
+  events: EventBus;
+  monitoring: MonitoringService;
+  predictionLog: PredictionLogService;
+}
+
 @Resolver()
 export class MonitoringResolver {
+  constructor(readonly deps: MonitoringResolverDeps) {}
+
   // ---- monitors
 
   @Query(() => MonitorConnection, { description: "A project's monitors." })
@@ -80,10 +92,7 @@ export class MonitoringResolver {
     orderBy?: MonitorOrder | null,
   ): Promise<MonitorConnection> {
     ctx.authz.require(Permission.READ, projectId);
-    return MonitorConnection.from(
-      await ctx.services.monitoring.monitors(projectId, filter ?? {}, page, monitorSort(orderBy)),
-      Monitor.from,
-    );
+    return MonitorConnection.from(await this.deps.monitoring.monitors(projectId, filter ?? {}, page, monitorSort(orderBy)), Monitor.from);
   }
 
   @Mutation(() => MonitorResult, { description: "Starts monitoring a served name (endpoint or model) and variant. Needs EDITOR." })
@@ -92,10 +101,10 @@ export class MonitoringResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: CreateMonitorInput,
   ): Promise<typeof MonitorResult> {
     // Rows still queued here were answered before the monitor existed: written first, they stay history.
-    await ctx.services.predictionLog.log.flush();
+    await this.deps.predictionLog.log.flush();
     return captureErrors(() =>
       runMutation(ctx, { action: "monitor.create", permission: Permission.WRITE, projectId: input.projectId, input }, async (tx) => {
-        const row = await ctx.services.monitoring.createMonitor(tx, input);
+        const row = await this.deps.monitoring.createMonitor(tx, input);
         return { value: Object.assign(new MonitorPayload(), { monitor: Monitor.from(row) }), targetId: row.id };
       }),
     );
@@ -107,13 +116,13 @@ export class MonitoringResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: UpdateMonitorInput,
   ): Promise<typeof MonitorResult> {
     return captureErrors(async () => {
-      const found = await ctx.services.monitoring.monitor(input.monitorId);
+      const found = await this.deps.monitoring.monitor(input.monitorId);
       return runMutation(
         ctx,
         { action: "monitor.update", permission: Permission.WRITE, projectId: found?.projectId, input },
         async (tx) => {
-          const m = await ctx.services.monitoring.requireMonitor(input.monitorId, tx.manager);
-          const row = await ctx.services.monitoring.updateMonitor(tx, m, input);
+          const m = await this.deps.monitoring.requireMonitor(input.monitorId, tx.manager);
+          const row = await this.deps.monitoring.updateMonitor(tx, m, input);
           return { value: Object.assign(new MonitorPayload(), { monitor: Monitor.from(row) }), targetId: row.id };
         },
       );
@@ -126,13 +135,13 @@ export class MonitoringResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: MonitorIdInput,
   ): Promise<typeof DeleteMonitorResult> {
     return captureErrors(async () => {
-      const found = await ctx.services.monitoring.monitor(input.monitorId);
+      const found = await this.deps.monitoring.monitor(input.monitorId);
       return runMutation(
         ctx,
         { action: "monitor.delete", permission: Permission.WRITE, projectId: found?.projectId, input },
         async (tx) => {
-          const m = await ctx.services.monitoring.requireMonitor(input.monitorId, tx.manager);
-          await ctx.services.monitoring.deleteMonitor(tx, m);
+          const m = await this.deps.monitoring.requireMonitor(input.monitorId, tx.manager);
+          await this.deps.monitoring.deleteMonitor(tx, m);
           return { value: Object.assign(new DeleteMonitorPayload(), { monitorId: m.id }), targetId: m.id };
         },
       );
@@ -148,7 +157,7 @@ export class MonitoringResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: MonitorIdInput,
   ): Promise<typeof MonitoringWindowResult> {
     return captureErrors(async () => {
-      const monitoring = ctx.services.monitoring;
+      const monitoring = this.deps.monitoring;
       const found = await monitoring.monitor(input.monitorId);
       const scope = { action: "monitor.closeWindow", permission: Permission.WRITE, projectId: found?.projectId, input };
       // Reading the rows and computing drift (maybe the reference too) happens before the transaction.
@@ -190,9 +199,9 @@ export class MonitoringResolver {
     @Ctx() ctx: RequestContext,
     @Arg("modelVersionId", () => ID) modelVersionId: string,
   ): Promise<MonitoringReference | null> {
-    const version = await ctx.services.monitoring.version(modelVersionId);
+    const version = await this.deps.monitoring.version(modelVersionId);
     ctx.authz.require(Permission.READ, version?.projectId);
-    const row = version ? await ctx.services.monitoring.reference(version.id) : null;
+    const row = version ? await this.deps.monitoring.reference(version.id) : null;
     return row ? MonitoringReference.from(row) : null;
   }
 
@@ -205,9 +214,9 @@ export class MonitoringResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: SetMonitoringReferenceInput,
   ): Promise<typeof MonitoringReferenceResult> {
     return captureErrors(async () => {
-      const version = await ctx.services.monitoring.version(input.modelVersionId);
+      const version = await this.deps.monitoring.version(input.modelVersionId);
       const scope = { action: "monitoring.reference.set", permission: Permission.WRITE, projectId: version?.projectId, input };
-      const refs = ctx.services.monitoring.references;
+      const refs = this.deps.monitoring.references;
       const computed = await prepareMutation(ctx, scope, async () => {
         if (!version) throw new NotFoundError("ModelVersion", input.modelVersionId);
         return input.datasetVersionId ? refs.computeFromDataset(version, input.datasetVersionId) : refs.computeFromTraining(version);
@@ -240,7 +249,7 @@ export class MonitoringResolver {
     orderBy?: MonitoringWindowOrder | null,
   ): Promise<MonitoringWindowConnection> {
     ctx.authz.require(Permission.READ, projectId);
-    const rows = await ctx.services.monitoring.windowsOf(projectId, servedName, filter ?? {}, page, monitoringWindowSort(orderBy));
+    const rows = await this.deps.monitoring.windowsOf(projectId, servedName, filter ?? {}, page, monitoringWindowSort(orderBy));
     return MonitoringWindowConnection.from(rows, (r) => MonitoringWindow.from(r));
   }
 
@@ -260,7 +269,7 @@ export class MonitoringResolver {
   ): Promise<DriftMetrics> {
     ctx.authz.require(Permission.READ, projectId);
     const series = DriftSeries.group(
-      await ctx.services.monitoring.series(projectId, servedName, { metric, feature, since, variant }, MAX_SERIES_POINTS),
+      await this.deps.monitoring.series(projectId, servedName, { metric, feature, since, variant }, MAX_SERIES_POINTS),
     );
     return Object.assign(new DriftMetrics(), { servedName, series });
   }
@@ -271,7 +280,7 @@ export class MonitoringResolver {
       "Each window of a served name as it closes, with its metrics. Pass `after` (an event cursor) to first receive windows closed since.",
     subscribe: cursorSubscription<{ projectId: string; servedName: string; variant?: string | null }, EventRow>(
       ({ projectId, servedName, variant }, ctx) =>
-        eventScope(ctx.services.events, projectId, {
+        eventScope(resolverOf(ctx, MonitoringResolver).deps.events, projectId, {
           projectId,
           types: [MonitoringEvents.windowClosed],
           payloadEquals: { servedName, ...(variant ? { variant } : {}) },
@@ -280,7 +289,6 @@ export class MonitoringResolver {
   })
   async driftMetricEvents(
     @Root() event: EventRow,
-    @Ctx() ctx: RequestContext,
     @Arg("projectId", () => ID, { description: "The project of the served name." }) _projectId: string,
     @Arg("servedName", { description: "The served name (endpoint or model) whose windows to follow." }) _servedName: string,
     @Arg("variant", () => String, {
@@ -295,7 +303,7 @@ export class MonitoringResolver {
     _after?: string | null,
   ): Promise<MonitoringWindow> {
     const id = String(event.payload.windowId);
-    const row = await ctx.services.monitoring.window(id);
+    const row = await this.deps.monitoring.window(id);
     if (!row) throw new NotFoundError("MonitoringWindow", id);
     return MonitoringWindow.from(row);
   }
@@ -318,7 +326,7 @@ export class MonitoringResolver {
     ctx.authz.require(Permission.READ, projectId);
     MonitoringService.checkFilterIds({ ...filter }, ["monitorId"]);
     return AlertRuleConnection.from(
-      await ctx.services.monitoring.rules(projectId, filter ?? {}, page, alertRuleSort(orderBy)),
+      await this.deps.monitoring.rules(projectId, filter ?? {}, page, alertRuleSort(orderBy)),
       AlertRule.from,
     );
   }
@@ -334,7 +342,7 @@ export class MonitoringResolver {
       runMutation(ctx, { action: "alertRule.create", permission: Permission.WRITE, projectId: input.projectId, input }, async (tx) => {
         let monitor: MonitorRow | null;
         if (input.monitorId) {
-          monitor = await ctx.services.monitoring.monitor(input.monitorId, tx.manager);
+          monitor = await this.deps.monitoring.monitor(input.monitorId, tx.manager);
           if (!monitor || monitor.projectId !== input.projectId) throw new NotFoundError("Monitor", input.monitorId);
         } else if (input.servedName) {
           const variant = input.variant ?? "primary";
@@ -343,7 +351,7 @@ export class MonitoringResolver {
             .findOneBy({ projectId: input.projectId, servedName: input.servedName, variant });
           if (!monitor) throw new NotFoundError("Monitor", `${input.servedName} (${variant})`);
         } else throw new InvalidInputError([{ field: "monitorId", message: "give monitorId, or servedName (and variant)" }]);
-        const rule = await ctx.services.monitoring.createRule(tx, monitor, input);
+        const rule = await this.deps.monitoring.createRule(tx, monitor, input);
         return { value: Object.assign(new AlertRulePayload(), { rule: AlertRule.from(rule) }), targetId: rule.id };
       }),
     );
@@ -355,14 +363,14 @@ export class MonitoringResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: UpdateAlertRuleInput,
   ): Promise<typeof AlertRuleResult> {
     return captureErrors(async () => {
-      const found = await ctx.services.monitoring.rule(input.ruleId);
+      const found = await this.deps.monitoring.rule(input.ruleId);
       return runMutation(
         ctx,
         { action: "alertRule.update", permission: Permission.WRITE, projectId: found?.projectId, input },
         async (tx) => {
-          const rule = await ctx.services.monitoring.rule(input.ruleId, tx.manager);
+          const rule = await this.deps.monitoring.rule(input.ruleId, tx.manager);
           if (!rule) throw new NotFoundError("AlertRule", input.ruleId);
-          const saved = await ctx.services.monitoring.updateRule(tx, rule, input);
+          const saved = await this.deps.monitoring.updateRule(tx, rule, input);
           return { value: Object.assign(new AlertRulePayload(), { rule: AlertRule.from(saved) }), targetId: saved.id };
         },
       );
@@ -375,14 +383,14 @@ export class MonitoringResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: AlertRuleIdInput,
   ): Promise<typeof DeleteAlertRuleResult> {
     return captureErrors(async () => {
-      const found = await ctx.services.monitoring.rule(input.ruleId);
+      const found = await this.deps.monitoring.rule(input.ruleId);
       return runMutation(
         ctx,
         { action: "alertRule.delete", permission: Permission.WRITE, projectId: found?.projectId, input },
         async (tx) => {
-          const rule = await ctx.services.monitoring.rule(input.ruleId, tx.manager);
+          const rule = await this.deps.monitoring.rule(input.ruleId, tx.manager);
           if (!rule) throw new NotFoundError("AlertRule", input.ruleId);
-          await ctx.services.monitoring.deleteRule(tx, rule);
+          await this.deps.monitoring.deleteRule(tx, rule);
           return { value: Object.assign(new DeleteAlertRulePayload(), { ruleId: rule.id }), targetId: rule.id };
         },
       );
@@ -406,7 +414,7 @@ export class MonitoringResolver {
   ): Promise<AlertConnection> {
     ctx.authz.require(Permission.READ, projectId);
     MonitoringService.checkFilterIds({ ...filter }, ["ruleId"]);
-    return AlertConnection.from(await ctx.services.monitoring.alerts(projectId, filter ?? {}, page, alertSort(orderBy)), Alert.from);
+    return AlertConnection.from(await this.deps.monitoring.alerts(projectId, filter ?? {}, page, alertSort(orderBy)), Alert.from);
   }
 
   @Mutation(() => AlertResult, { description: "FIRING → ACKNOWLEDGED (event alert.acknowledged). Needs EDITOR." })
@@ -414,7 +422,7 @@ export class MonitoringResolver {
     @Ctx() ctx: RequestContext,
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: AlertActionInput,
   ): Promise<typeof AlertResult> {
-    return this.act(ctx, input, "alert.acknowledge", (tx, a) => ctx.services.monitoring.acknowledge(tx, a, input.note));
+    return this.act(ctx, input, "alert.acknowledge", (tx, a) => this.deps.monitoring.acknowledge(tx, a, input.note));
   }
 
   @Mutation(() => AlertResult, { description: "Resolves an open alert by hand (event alert.resolved). Needs EDITOR." })
@@ -422,7 +430,7 @@ export class MonitoringResolver {
     @Ctx() ctx: RequestContext,
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: AlertActionInput,
   ): Promise<typeof AlertResult> {
-    return this.act(ctx, input, "alert.resolve", (tx, a) => ctx.services.monitoring.resolve(tx, a, input.note));
+    return this.act(ctx, input, "alert.resolve", (tx, a) => this.deps.monitoring.resolve(tx, a, input.note));
   }
 
   private act(
@@ -431,13 +439,13 @@ export class MonitoringResolver {
     action: string,
     work: (
       tx: Parameters<Parameters<typeof runMutation>[2]>[0],
-      alert: NonNullable<Awaited<ReturnType<RequestContext["services"]["monitoring"]["alert"]>>>,
-    ) => Promise<NonNullable<Awaited<ReturnType<RequestContext["services"]["monitoring"]["alert"]>>>>,
+      alert: NonNullable<Awaited<ReturnType<MonitoringResolverDeps["monitoring"]["alert"]>>>,
+    ) => Promise<NonNullable<Awaited<ReturnType<MonitoringResolverDeps["monitoring"]["alert"]>>>>,
   ): Promise<typeof AlertResult> {
     return captureErrors(async () => {
-      const found = await ctx.services.monitoring.alert(input.alertId);
+      const found = await this.deps.monitoring.alert(input.alertId);
       return runMutation(ctx, { action, permission: Permission.WRITE, projectId: found?.projectId, input }, async (tx) => {
-        const alert = await ctx.services.monitoring.alert(input.alertId, tx.manager);
+        const alert = await this.deps.monitoring.alert(input.alertId, tx.manager);
         if (!alert) throw new NotFoundError("Alert", input.alertId);
         const saved = await work(tx, alert);
         return {
@@ -450,13 +458,20 @@ export class MonitoringResolver {
   }
 }
 
+/** What MonitoringWindowResolver uses. */
+export interface MonitoringWindowResolverDeps {
+  monitoring: MonitoringService;
+}
+
 @Resolver(() => MonitoringWindow)
 export class MonitoringWindowResolver {
+  constructor(readonly deps: MonitoringWindowResolverDeps) {}
+
   @FieldResolver(() => [MetricValue], { description: "Every metric point the window stored (the series' values at this window)." })
   async metrics(@Root() w: MonitoringWindow, @Ctx() ctx: RequestContext): Promise<MetricValue[]> {
     ctx.authz.require(Permission.READ, w.projectId);
     if (w.metricRows) return w.metricRows;
-    return (await ctx.services.monitoring.metricsOfWindow(w.id)).map(MetricValue.from);
+    return (await this.deps.monitoring.metricsOfWindow(w.id)).map(MetricValue.from);
   }
 }
 

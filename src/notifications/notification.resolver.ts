@@ -22,6 +22,7 @@ import {
   notificationChannelSort,
   notificationDeliverySort,
 } from "./notification.types";
+import type { NotificationService } from "./notification.service";
 
 /** What the audit log keeps in place of a signing secret, whatever its redaction rules. */
 const REDACTED = "[redacted]";
@@ -33,11 +34,18 @@ function audited<T extends { signingSecret?: string | null }>(input: T): T {
   return input.signingSecret == null ? input : { ...input, signingSecret: REDACTED };
 }
 
+/** What NotificationChannelResolver uses. */
+export interface NotificationChannelResolverDeps {
+  notifications: NotificationService;
+}
+
 @Resolver(() => NotificationChannel)
 export class NotificationChannelResolver {
+  constructor(readonly deps: NotificationChannelResolverDeps) {}
+
   @Query(() => NotificationChannel, { nullable: true, description: "One notification channel; null when there is none." })
   async notificationChannel(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<NotificationChannel | null> {
-    const row = await ctx.services.notifications.get(id);
+    const row = await this.deps.notifications.get(id);
     ctx.authz.require(Permission.READ, row?.projectId);
     return row ? NotificationChannel.from(row) : null;
   }
@@ -56,7 +64,7 @@ export class NotificationChannelResolver {
     orderBy?: NotificationChannelOrder | null,
   ): Promise<NotificationChannelConnection> {
     ctx.authz.require(Permission.READ, projectId);
-    const result = await ctx.services.notifications.list(
+    const result = await this.deps.notifications.list(
       projectId,
       { kind: filter?.kind ?? undefined, enabled: filter?.enabled ?? undefined },
       page,
@@ -83,7 +91,7 @@ export class NotificationChannelResolver {
     })
     orderBy?: NotificationDeliveryOrder | null,
   ): Promise<NotificationDeliveryConnection> {
-    const channel = await ctx.services.notifications.get(channelId);
+    const channel = await this.deps.notifications.get(channelId);
     ctx.authz.require(Permission.READ, channel?.projectId);
     return this.deliveriesOf(ctx, channelId, page, filter, orderBy);
   }
@@ -115,7 +123,7 @@ export class NotificationChannelResolver {
     filter?: NotificationDeliveryFilter | null,
     orderBy?: NotificationDeliveryOrder | null,
   ): Promise<NotificationDeliveryConnection> {
-    const result = await ctx.services.notifications.deliveries(
+    const result = await this.deps.notifications.deliveries(
       channelId,
       { status: filter?.status ?? undefined, eventType: filter?.eventType ?? undefined, eventId: filter?.eventId ?? undefined },
       page,
@@ -137,7 +145,7 @@ export class NotificationChannelResolver {
         ctx,
         { action: "notification_channel.create", permission: Permission.ADMIN, projectId: input.projectId, input: audited(input) },
         async (tx) => {
-          const row = await ctx.services.notifications.create(tx, input.projectId, input);
+          const row = await this.deps.notifications.create(tx, input.projectId, input);
           return { value: NotificationChannelPayload.of(row), targetId: row.id, result: summary(row) };
         },
       ),
@@ -150,12 +158,12 @@ export class NotificationChannelResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: UpdateNotificationChannelInput,
   ): Promise<typeof NotificationChannelResult> {
     return captureErrors(async () => {
-      const existing = await ctx.services.notifications.get(input.id);
+      const existing = await this.deps.notifications.get(input.id);
       return runMutation(
         ctx,
         { action: "notification_channel.update", permission: Permission.ADMIN, projectId: existing?.projectId, input: audited(input) },
         async (tx) => {
-          const row = await ctx.services.notifications.update(tx, input.id, input);
+          const row = await this.deps.notifications.update(tx, input.id, input);
           return { value: NotificationChannelPayload.of(row), targetId: row.id, result: summary(row) };
         },
       );
@@ -170,12 +178,12 @@ export class NotificationChannelResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: NotificationChannelIdInput,
   ): Promise<typeof NotificationChannelResult> {
     return captureErrors(async () => {
-      const existing = await ctx.services.notifications.get(input.id);
+      const existing = await this.deps.notifications.get(input.id);
       return runMutation(
         ctx,
         { action: "notification_channel.delete", permission: Permission.ADMIN, projectId: existing?.projectId, input },
         async (tx) => {
-          const row = await ctx.services.notifications.delete(tx, input.id);
+          const row = await this.deps.notifications.delete(tx, input.id);
           return { value: NotificationChannelPayload.of(row), targetId: row.id, result: summary(row) };
         },
       );

@@ -19,9 +19,17 @@ import {
   pipelineSort,
   pipelineVersionSort,
 } from "./pipeline.types";
+import type { PipelineService } from "./pipeline.service";
+
+/** What PipelineResolver uses. */
+export interface PipelineResolverDeps {
+  pipelines: PipelineService;
+}
 
 @Resolver(() => Pipeline)
 export class PipelineResolver {
+  constructor(readonly deps: PipelineResolverDeps) {}
+
   @Query(() => Pipeline, { nullable: true, description: "A pipeline by id, or by project and name." })
   async pipeline(
     @Ctx() ctx: RequestContext,
@@ -30,11 +38,7 @@ export class PipelineResolver {
     @Arg("name", () => String, { nullable: true }) name?: string | null,
   ): Promise<Pipeline | null> {
     if (projectId) ctx.authz.require(Permission.READ, projectId);
-    const row = id
-      ? await ctx.services.pipelines.get(id)
-      : projectId && name
-        ? await ctx.services.pipelines.getByName(projectId, name)
-        : null;
+    const row = id ? await this.deps.pipelines.get(id) : projectId && name ? await this.deps.pipelines.getByName(projectId, name) : null;
     if (!row) {
       ctx.authz.require(Permission.READ, projectId ?? undefined);
       return null;
@@ -56,7 +60,7 @@ export class PipelineResolver {
     orderBy?: PipelineOrder | null,
   ): Promise<PipelineConnection> {
     const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
-    const result = await ctx.services.pipelines.list(
+    const result = await this.deps.pipelines.list(
       { projectIds, nameContains: filter?.nameContains ?? undefined },
       page,
       pipelineSort(orderBy),
@@ -66,8 +70,8 @@ export class PipelineResolver {
 
   @Query(() => PipelineVersion, { nullable: true })
   async pipelineVersion(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<PipelineVersion | null> {
-    const row = await ctx.services.pipelines.getVersion(id);
-    const pipeline = row ? await ctx.services.pipelines.get(row.pipelineId) : null;
+    const row = await this.deps.pipelines.getVersion(id);
+    const pipeline = row ? await this.deps.pipelines.get(row.pipelineId) : null;
     ctx.authz.require(Permission.READ, pipeline?.projectId);
     return row ? PipelineVersion.from(row) : null;
   }
@@ -78,8 +82,8 @@ export class PipelineResolver {
     @Arg("from", () => ID) from: string,
     @Arg("to", () => ID) to: string,
   ): Promise<PipelineVersionDiff> {
-    const d = await ctx.services.pipelines.diff(from, to);
-    const pipeline = await ctx.services.pipelines.get(d.from.pipelineId);
+    const d = await this.deps.pipelines.diff(from, to);
+    const pipeline = await this.deps.pipelines.get(d.from.pipelineId);
     ctx.authz.require(Permission.READ, pipeline?.projectId);
     return PipelineVersionDiff.from(d.from, d.to, d.diff);
   }
@@ -87,7 +91,7 @@ export class PipelineResolver {
   @FieldResolver(() => PipelineVersion, { nullable: true })
   async latestVersion(@Root() pipeline: Pipeline, @Ctx() ctx: RequestContext): Promise<PipelineVersion | null> {
     ctx.authz.require(Permission.READ, pipeline.projectId);
-    const row = pipeline.latestVersionId ? await ctx.services.pipelines.getVersion(pipeline.latestVersionId) : null;
+    const row = pipeline.latestVersionId ? await this.deps.pipelines.getVersion(pipeline.latestVersionId) : null;
     return row ? PipelineVersion.from(row) : null;
   }
 
@@ -101,7 +105,7 @@ export class PipelineResolver {
   ): Promise<PipelineVersionConnection> {
     ctx.authz.require(Permission.READ, pipeline.projectId);
     return PipelineVersionConnection.from(
-      await ctx.services.pipelines.listVersions(pipeline.id, page, pipelineVersionSort(orderBy)),
+      await this.deps.pipelines.listVersions(pipeline.id, page, pipelineVersionSort(orderBy)),
       PipelineVersion.from,
     );
   }
@@ -115,7 +119,7 @@ export class PipelineResolver {
   ): Promise<typeof ApplyPipelineResult> {
     return captureErrors(() =>
       runMutation(ctx, { action: "pipeline.apply", permission: Permission.WRITE, projectId: input.projectId, input }, async (tx) => {
-        const r = await ctx.services.pipelines.apply(tx, input.projectId, input.spec, input.baseDir ?? "");
+        const r = await this.deps.pipelines.apply(tx, input.projectId, input.spec, input.baseDir ?? "");
         return {
           value: Object.assign(new ApplyPipelinePayload(), {
             pipeline: Pipeline.from(r.pipeline),

@@ -19,16 +19,27 @@ import {
   RenameProjectInput,
   projectSort,
 } from "./project.types";
+import { resolverOf } from "../kernel/context";
+import type { EventBus } from "../events/event-bus";
+import type { ProjectService } from "./project.service";
+
+/** What ProjectResolver uses. */
+export interface ProjectResolverDeps {
+  events: EventBus;
+  projects: ProjectService;
+}
 
 @Resolver(() => Project)
 export class ProjectResolver {
+  constructor(readonly deps: ProjectResolverDeps) {}
+
   @Query(() => Project, { nullable: true, description: "One project by id or by name; null when there is none." })
   async project(
     @Ctx() ctx: RequestContext,
     @Arg("id", () => ID, { nullable: true }) id?: string | null,
     @Arg("name", () => String, { nullable: true }) name?: string | null,
   ): Promise<Project | null> {
-    const projects = ctx.services.projects;
+    const projects = this.deps.projects;
     if (id) {
       ctx.authz.require(Permission.READ, id);
       const row = await projects.get(id);
@@ -57,7 +68,7 @@ export class ProjectResolver {
     orderBy?: ProjectOrder | null,
   ): Promise<ProjectConnection> {
     const visible = ctx.authz.visibleProjects(Permission.READ);
-    const result = await ctx.services.projects.list(
+    const result = await this.deps.projects.list(
       { nameContains: filter?.nameContains ?? undefined, includeArchived: filter?.includeArchived ?? false },
       visible,
       page,
@@ -73,7 +84,7 @@ export class ProjectResolver {
   ): Promise<typeof ProjectResult> {
     return captureErrors(() =>
       runMutation(ctx, { action: "project.create", permission: Permission.WRITE, input }, async (tx) => {
-        const row = await ctx.services.projects.create(tx, input);
+        const row = await this.deps.projects.create(tx, input);
         return { value: ProjectPayload.of(row), targetId: row.id, projectId: row.id, result: { id: row.id, name: row.name } };
       }),
     );
@@ -86,7 +97,7 @@ export class ProjectResolver {
   ): Promise<typeof ProjectResult> {
     return captureErrors(() =>
       runMutation(ctx, { action: "project.rename", permission: Permission.WRITE, projectId: input.id, input }, async (tx) => {
-        const row = await ctx.services.projects.rename(tx, input.id, input.name);
+        const row = await this.deps.projects.rename(tx, input.id, input.name);
         return { value: ProjectPayload.of(row), targetId: row.id, result: { id: row.id, name: row.name } };
       }),
     );
@@ -99,7 +110,7 @@ export class ProjectResolver {
   ): Promise<typeof ProjectResult> {
     return captureErrors(() =>
       runMutation(ctx, { action: "project.archive", permission: Permission.ADMIN, projectId: input.id, input }, async (tx) => {
-        const row = await ctx.services.projects.archive(tx, input.id);
+        const row = await this.deps.projects.archive(tx, input.id);
         return { value: ProjectPayload.of(row), targetId: row.id, result: { id: row.id } };
       }),
     );
@@ -112,7 +123,7 @@ export class ProjectResolver {
   ): Promise<typeof ProjectResult> {
     return captureErrors(() =>
       runMutation(ctx, { action: "project.restore", permission: Permission.ADMIN, projectId: input.id, input }, async (tx) => {
-        const row = await ctx.services.projects.restore(tx, input.id);
+        const row = await this.deps.projects.restore(tx, input.id);
         return { value: ProjectPayload.of(row), targetId: row.id, result: { id: row.id } };
       }),
     );
@@ -121,7 +132,7 @@ export class ProjectResolver {
   @Subscription(() => ProjectEvent, {
     description: "Changes in one project as they commit. Pass `after` (a cursor) to first receive what was missed.",
     subscribe: cursorSubscription<{ projectId: string }, EventRow>(({ projectId }, ctx) =>
-      eventScope(ctx.services.events, projectId, { projectId }),
+      eventScope(resolverOf(ctx, ProjectResolver).deps.events, projectId, { projectId }),
     ),
   })
   projectEvents(

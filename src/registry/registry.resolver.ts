@@ -32,14 +32,22 @@ import {
   modelVersionSort,
   registeredModelSort,
 } from "./registry.types";
+import type { RegistryService } from "./registry.service";
 
 const modelPayload = (row: Parameters<typeof RegisteredModel.from>[0]) =>
   Object.assign(new RegisteredModelPayload(), { registeredModel: RegisteredModel.from(row) });
 const versionPayload = (row: Parameters<typeof ModelVersion.from>[0]) =>
   Object.assign(new ModelVersionPayload(), { modelVersion: ModelVersion.from(row) });
 
+/** What RegisteredModelResolver uses. */
+export interface RegisteredModelResolverDeps {
+  registry: RegistryService;
+}
+
 @Resolver(() => RegisteredModel)
 export class RegisteredModelResolver {
+  constructor(readonly deps: RegisteredModelResolverDeps) {}
+
   @Query(() => RegisteredModel, { nullable: true, description: "A registered model by id, or by project and name." })
   async registeredModel(
     @Ctx() ctx: RequestContext,
@@ -48,11 +56,7 @@ export class RegisteredModelResolver {
     @Arg("name", () => String, { nullable: true }) name?: string | null,
   ): Promise<RegisteredModel | null> {
     if (projectId) ctx.authz.require(Permission.READ, projectId);
-    const row = id
-      ? await ctx.services.registry.model(id)
-      : projectId && name
-        ? await ctx.services.registry.modelByName(projectId, name)
-        : null;
+    const row = id ? await this.deps.registry.model(id) : projectId && name ? await this.deps.registry.modelByName(projectId, name) : null;
     ctx.authz.require(Permission.READ, row?.projectId ?? projectId ?? undefined);
     return row ? RegisteredModel.from(row) : null;
   }
@@ -70,7 +74,7 @@ export class RegisteredModelResolver {
     orderBy?: RegisteredModelOrder | null,
   ): Promise<RegisteredModelConnection> {
     const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
-    const result = await ctx.services.registry.listModels(
+    const result = await this.deps.registry.listModels(
       { projectIds, nameContains: filter?.nameContains ?? undefined },
       page,
       registeredModelSort(orderBy),
@@ -86,7 +90,7 @@ export class RegisteredModelResolver {
     @Arg("version", () => Int, { nullable: true }) version?: number | null,
     @Arg("alias", () => String, { nullable: true }) alias?: string | null,
   ): Promise<ModelVersion | null> {
-    const registry = ctx.services.registry;
+    const registry = this.deps.registry;
     if (!id && !(registeredModelId && (version || alias))) {
       throw new InvalidInputError([{ field: "id", message: "give id, or registeredModelId with version or alias" }]);
     }
@@ -114,7 +118,7 @@ export class RegisteredModelResolver {
     orderBy?: ModelVersionOrder | null,
   ): Promise<ModelVersionConnection> {
     ctx.authz.require(Permission.READ, model.projectId);
-    const result = await ctx.services.registry.listVersions(
+    const result = await this.deps.registry.listVersions(
       { registeredModelId: model.id, status: filter?.status ?? undefined },
       page,
       modelVersionSort(orderBy),
@@ -125,7 +129,7 @@ export class RegisteredModelResolver {
   @FieldResolver(() => [ModelAlias])
   async aliases(@Root() model: RegisteredModel, @Ctx() ctx: RequestContext): Promise<ModelAlias[]> {
     ctx.authz.require(Permission.READ, model.projectId);
-    return (await ctx.services.registry.aliases(model.id)).map(ModelAlias.from);
+    return (await this.deps.registry.aliases(model.id)).map(ModelAlias.from);
   }
 
   @FieldResolver(() => [ModelAliasMove], { description: "Every move of `alias` (or of every alias), oldest first." })
@@ -135,7 +139,7 @@ export class RegisteredModelResolver {
     @Arg("alias", () => String, { nullable: true }) alias?: string | null,
   ): Promise<ModelAliasMove[]> {
     ctx.authz.require(Permission.READ, model.projectId);
-    return (await ctx.services.registry.aliasHistory(model.id, alias ?? undefined)).map(ModelAliasMove.from);
+    return (await this.deps.registry.aliasHistory(model.id, alias ?? undefined)).map(ModelAliasMove.from);
   }
 
   @Mutation(() => RegisteredModelResult, { description: "Creates a registered model. Needs EDITOR." })
@@ -145,7 +149,7 @@ export class RegisteredModelResolver {
   ): Promise<typeof RegisteredModelResult> {
     return captureErrors(() =>
       runMutation(ctx, { action: "model.create", permission: Permission.WRITE, projectId: input.projectId, input }, async (tx) => {
-        const row = await ctx.services.registry.createModel(tx, input);
+        const row = await this.deps.registry.createModel(tx, input);
         return { value: modelPayload(row), targetId: row.id };
       }),
     );
@@ -157,9 +161,9 @@ export class RegisteredModelResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: UpdateRegisteredModelInput,
   ): Promise<typeof RegisteredModelResult> {
     return captureErrors(async () => {
-      const model = await ctx.services.registry.model(input.id);
+      const model = await this.deps.registry.model(input.id);
       return runMutation(ctx, { action: "model.update", permission: Permission.WRITE, projectId: model?.projectId, input }, async (tx) => {
-        const row = await ctx.services.registry.updateModel(tx, input.id, input);
+        const row = await this.deps.registry.updateModel(tx, input.id, input);
         return { value: modelPayload(row), targetId: row.id };
       });
     });
@@ -173,18 +177,18 @@ export class RegisteredModelResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: CreateModelVersionInput,
   ): Promise<typeof ModelVersionResult> {
     return captureErrors(async () => {
-      const model = await ctx.services.registry.model(input.registeredModelId);
+      const model = await this.deps.registry.model(input.registeredModelId);
       const scope: MutationScope = { action: "model.version.create", permission: Permission.WRITE, projectId: model?.projectId, input };
       const prepared = await prepareMutation(ctx, scope, async () => {
         if (!model) throw new NotFoundError("RegisteredModel", input.registeredModelId);
-        return ctx.services.registry.prepareFromArtifact(model.projectId, input.artifactId);
+        return this.deps.registry.prepareFromArtifact(model.projectId, input.artifactId);
       });
       return runMutation(ctx, scope, async (tx) => {
         // Separation of duties reads createdBy: for a run's output it is whoever triggered the run.
         const [run] = prepared.lineage.runId
           ? await tx.manager.query(`SELECT created_by FROM runs WHERE id = $1`, [prepared.lineage.runId])
           : [undefined];
-        const row = await ctx.services.registry.createVersion(tx, model!.id, prepared, {
+        const row = await this.deps.registry.createVersion(tx, model!.id, prepared, {
           ...input,
           createdBy: run?.created_by ?? tx.caller.principalId,
         });
@@ -199,12 +203,12 @@ export class RegisteredModelResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: UpdateModelVersionInput,
   ): Promise<typeof ModelVersionResult> {
     return captureErrors(async () => {
-      const v = await ctx.services.registry.version(input.id);
+      const v = await this.deps.registry.version(input.id);
       return runMutation(
         ctx,
         { action: "model.version.update", permission: Permission.WRITE, projectId: v?.projectId, input },
         async (tx) => {
-          const row = await ctx.services.registry.updateVersion(tx, input.id, input);
+          const row = await this.deps.registry.updateVersion(tx, input.id, input);
           return { value: versionPayload(row), targetId: row.id };
         },
       );
@@ -217,12 +221,12 @@ export class RegisteredModelResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: ModelVersionIdInput,
   ): Promise<typeof ModelVersionResult> {
     return captureErrors(async () => {
-      const v = await ctx.services.registry.version(input.id);
+      const v = await this.deps.registry.version(input.id);
       return runMutation(
         ctx,
         { action: "model.version.archive", permission: Permission.WRITE, projectId: v?.projectId, input },
         async (tx) => {
-          const row = await ctx.services.registry.archiveVersion(tx, input.id);
+          const row = await this.deps.registry.archiveVersion(tx, input.id);
           return { value: versionPayload(row), targetId: row.id };
         },
       );
@@ -235,12 +239,12 @@ export class RegisteredModelResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: SetModelAliasInput,
   ): Promise<typeof ModelAliasResult> {
     return captureErrors(async () => {
-      const model = await ctx.services.registry.model(input.registeredModelId);
+      const model = await this.deps.registry.model(input.registeredModelId);
       return runMutation(
         ctx,
         { action: "model.alias.set", permission: Permission.WRITE, projectId: model?.projectId, input },
         async (tx) => {
-          const alias = await ctx.services.registry.setAlias(tx, input.registeredModelId, input.alias, input.version);
+          const alias = await this.deps.registry.setAlias(tx, input.registeredModelId, input.alias, input.version);
           return {
             value: Object.assign(new ModelAliasPayload(), { registeredModel: RegisteredModel.from(model!), alias: ModelAlias.from(alias) }),
             targetId: model!.id,
@@ -256,12 +260,12 @@ export class RegisteredModelResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: DeleteModelAliasInput,
   ): Promise<typeof ModelAliasResult> {
     return captureErrors(async () => {
-      const model = await ctx.services.registry.model(input.registeredModelId);
+      const model = await this.deps.registry.model(input.registeredModelId);
       return runMutation(
         ctx,
         { action: "model.alias.delete", permission: Permission.WRITE, projectId: model?.projectId, input },
         async (tx) => {
-          await ctx.services.registry.deleteAlias(tx, input.registeredModelId, input.alias);
+          await this.deps.registry.deleteAlias(tx, input.registeredModelId, input.alias);
           return {
             value: Object.assign(new ModelAliasPayload(), { registeredModel: RegisteredModel.from(model!), alias: null }),
             targetId: model!.id,
@@ -272,17 +276,24 @@ export class RegisteredModelResolver {
   }
 }
 
+/** What ModelVersionResolver uses. */
+export interface ModelVersionResolverDeps {
+  registry: RegistryService;
+}
+
 @Resolver(() => ModelVersion)
 export class ModelVersionResolver {
+  constructor(readonly deps: ModelVersionResolverDeps) {}
+
   @FieldResolver(() => RegisteredModel)
   async registeredModel(@Root() v: ModelVersion, @Ctx() ctx: RequestContext): Promise<RegisteredModel> {
     ctx.authz.require(Permission.READ, v.projectId);
-    return RegisteredModel.from((await ctx.services.registry.model(v.registeredModelId))!);
+    return RegisteredModel.from((await this.deps.registry.model(v.registeredModelId))!);
   }
 
   @FieldResolver(() => [String], { description: "The aliases pointing at this version." })
   async aliases(@Root() v: ModelVersion, @Ctx() ctx: RequestContext): Promise<string[]> {
     ctx.authz.require(Permission.READ, v.projectId);
-    return (await ctx.services.registry.aliases(v.registeredModelId)).filter((a) => a.versionId === v.id).map((a) => a.alias);
+    return (await this.deps.registry.aliases(v.registeredModelId)).filter((a) => a.versionId === v.id).map((a) => a.alias);
   }
 }

@@ -10,6 +10,7 @@ import { type MutationScope, prepareMutation, runMutation } from "../kernel/muta
 import type { AppServices } from "../kernel/context";
 import type { RequestRateLimiter } from "../kernel/rate-limit";
 import { Permission } from "../kernel/roles";
+import type { RegistryService } from "./registry.service";
 
 /**
  * The model files over HTTP, not through GraphQL strings:
@@ -21,13 +22,13 @@ import { Permission } from "../kernel/roles";
  */
 export function registerModelFileRoutes(
   app: Express,
-  deps: { services: AppServices; limiter: RequestRateLimiter; log: Logger; maxBytes: number },
+  deps: { services: AppServices; registry: RegistryService; limiter: RequestRateLimiter; log: Logger; maxBytes: number },
 ): void {
   app.post("/registered-models/:id/versions", async (req, res) => {
     let scratch: string | undefined;
     try {
       const ctx = await httpContext(deps, req, res);
-      const model = await deps.services.registry.model(String(req.params.id));
+      const model = await deps.registry.model(String(req.params.id));
       const description = typeof req.query.description === "string" ? req.query.description : undefined;
       // Metrics and tags ride in the query string as JSON objects, since the body is the file.
       const metrics = jsonQuery(req.query.metrics, "metrics");
@@ -43,10 +44,10 @@ export function registerModelFileRoutes(
         scratch = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-model-"));
         const file = path.join(scratch, "model.onnx");
         await receiveBody(req, file, deps.maxBytes);
-        return deps.services.registry.prepareUpload(file, await fs.readFile(file));
+        return deps.registry.prepareUpload(file, await fs.readFile(file));
       });
       const row = await runMutation(ctx, scope, async (tx) => {
-        const v = await deps.services.registry.createVersion(tx, model!.id, prepared, { description, metrics, tags });
+        const v = await deps.registry.createVersion(tx, model!.id, prepared, { description, metrics, tags });
         return { value: v, targetId: v.id, result: { versionId: v.id, version: v.version } };
       });
       res.status(201).json({ versionId: row.id, version: row.version, status: row.status, signature: row.signature });
@@ -60,10 +61,10 @@ export function registerModelFileRoutes(
   app.get("/model-versions/:id/model.onnx", async (req, res) => {
     try {
       const ctx = await httpContext(deps, req, res);
-      const v = await deps.services.registry.version(String(req.params.id));
+      const v = await deps.registry.version(String(req.params.id));
       ctx.authz.require(Permission.READ, v?.projectId);
       if (!v) throw new NotFoundError("ModelVersion", String(req.params.id));
-      const file = await deps.services.registry.versionFile(v);
+      const file = await deps.registry.versionFile(v);
       const stat = await fs.stat(file);
       res.setHeader("content-type", "application/octet-stream");
       res.setHeader("content-length", String(stat.size));

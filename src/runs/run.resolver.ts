@@ -50,11 +50,30 @@ import {
   metricPointSort,
   runSort,
 } from "./run.types";
+import { resolverOf } from "../kernel/context";
+import type { Database } from "../db/data-source";
+import type { EventBus } from "../events/event-bus";
+import type { LogService } from "./streams/logs";
+import type { MetricsService } from "./streams/metrics.service";
+import type { PipelineService } from "../pipelines/pipeline.service";
+import type { RunService } from "./run.service";
 
 const ALL_RUN_EVENTS = Object.values(RunEvents);
 
+/** What RunResolver uses. */
+export interface RunResolverDeps {
+  db: Database;
+  events: EventBus;
+  logs: LogService;
+  metrics: MetricsService;
+  pipelines: PipelineService;
+  runs: RunService;
+}
+
 @Resolver(() => Run)
 export class RunResolver {
+  constructor(readonly deps: RunResolverDeps) {}
+
   @Query(() => Run, { nullable: true, description: "A run by id, or by pipeline and run number." })
   async run(
     @Ctx() ctx: RequestContext,
@@ -65,7 +84,7 @@ export class RunResolver {
     if (!id && !(pipelineId && number !== null && number !== undefined)) {
       throw new InvalidInputError([{ field: "id", message: "give id, or pipelineId and number" }]);
     }
-    const row = id ? await ctx.services.runs.get(id) : await ctx.services.runs.getByNumber(pipelineId!, number!);
+    const row = id ? await this.deps.runs.get(id) : await this.deps.runs.getByNumber(pipelineId!, number!);
     ctx.authz.require(Permission.READ, row?.projectId);
     return row ? Run.from(row) : null;
   }
@@ -83,7 +102,7 @@ export class RunResolver {
     orderBy?: RunOrder | null,
   ): Promise<RunConnection> {
     const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
-    const result = await ctx.services.runs.list(
+    const result = await this.deps.runs.list(
       {
         projectIds,
         pipelineId: filter?.pipelineId ?? undefined,
@@ -98,15 +117,15 @@ export class RunResolver {
 
   @Query(() => StageRun, { nullable: true })
   async stageRun(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<StageRun | null> {
-    const row = await ctx.services.runs.stageRun(id);
-    const run = row ? await ctx.services.runs.get(row.runId) : null;
+    const row = await this.deps.runs.stageRun(id);
+    const run = row ? await this.deps.runs.get(row.runId) : null;
     ctx.authz.require(Permission.READ, run?.projectId);
     return row && run ? StageRun.from(row, run.projectId) : null;
   }
 
   @Query(() => Artifact, { nullable: true })
   async artifact(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<Artifact | null> {
-    const row = await ctx.services.db.dataSource.getRepository(ArtifactRow).findOneBy({ id });
+    const row = await this.deps.db.dataSource.getRepository(ArtifactRow).findOneBy({ id });
     ctx.authz.require(Permission.READ, row?.projectId);
     return row ? Artifact.from(row) : null;
   }
@@ -125,10 +144,10 @@ export class RunResolver {
     @Arg("orderBy", () => MetricPointOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
     orderBy?: MetricPointOrder | null,
   ): Promise<MetricPointConnection> {
-    const run = await ctx.services.runs.get(runId);
+    const run = await this.deps.runs.get(runId);
     ctx.authz.require(Permission.READ, run?.projectId);
     if (!run) throw new NotFoundError("Run", runId);
-    const result = await ctx.services.metrics.history(runId, key, filter?.stageRunId ?? undefined, page, metricPointSort(orderBy));
+    const result = await this.deps.metrics.history(runId, key, filter?.stageRunId ?? undefined, page, metricPointSort(orderBy));
     return MetricPointConnection.from(result, MetricPointType.from);
   }
 
@@ -147,14 +166,14 @@ export class RunResolver {
   ): Promise<LogChunkConnection> {
     await this.requireStageRunRead(ctx, stageRunId);
     return LogChunkConnection.from(
-      await ctx.services.logs.page(stageRunId, filter?.stream ?? undefined, page, logChunkSort(orderBy)),
+      await this.deps.logs.page(stageRunId, filter?.stream ?? undefined, page, logChunkSort(orderBy)),
       LogChunk.from,
     );
   }
 
   private async requireStageRunRead(ctx: RequestContext, stageRunId: string): Promise<void> {
-    const sr = await ctx.services.runs.stageRun(stageRunId);
-    const run = sr ? await ctx.services.runs.get(sr.runId) : null;
+    const sr = await this.deps.runs.stageRun(stageRunId);
+    const run = sr ? await this.deps.runs.get(sr.runId) : null;
     ctx.authz.require(Permission.READ, run?.projectId);
     if (!sr) throw new NotFoundError("StageRun", stageRunId);
   }
@@ -162,8 +181,8 @@ export class RunResolver {
   @FieldResolver(() => [StageRun], { description: "In the pipeline's topological order." })
   async stageRuns(@Root() run: Run, @Ctx() ctx: RequestContext): Promise<StageRun[]> {
     ctx.authz.require(Permission.READ, run.projectId);
-    const rows = await ctx.services.runs.stageRuns(run.id);
-    const version = await ctx.services.pipelines.getVersion(run.pipelineVersionId);
+    const rows = await this.deps.runs.stageRuns(run.id);
+    const version = await this.deps.pipelines.getVersion(run.pipelineVersionId);
     const order = new Map(((version?.spec.stages as Array<{ name: string }>) ?? []).map((s, i) => [s.name, i]));
     return rows.sort((a, b) => (order.get(a.stageName) ?? 0) - (order.get(b.stageName) ?? 0)).map((r) => StageRun.from(r, run.projectId));
   }
@@ -171,7 +190,7 @@ export class RunResolver {
   @FieldResolver(() => Pipeline)
   async pipeline(@Root() run: Run, @Ctx() ctx: RequestContext): Promise<Pipeline> {
     ctx.authz.require(Permission.READ, run.projectId);
-    const row = await ctx.services.pipelines.get(run.pipelineId);
+    const row = await this.deps.pipelines.get(run.pipelineId);
     if (!row) throw new NotFoundError("Pipeline", run.pipelineId);
     return Pipeline.from(row);
   }
@@ -179,7 +198,7 @@ export class RunResolver {
   @FieldResolver(() => PipelineVersion)
   async pipelineVersion(@Root() run: Run, @Ctx() ctx: RequestContext): Promise<PipelineVersion> {
     ctx.authz.require(Permission.READ, run.projectId);
-    const row = await ctx.services.pipelines.getVersion(run.pipelineVersionId);
+    const row = await this.deps.pipelines.getVersion(run.pipelineVersionId);
     if (!row) throw new NotFoundError("PipelineVersion", run.pipelineVersionId);
     return PipelineVersion.from(row);
   }
@@ -187,7 +206,7 @@ export class RunResolver {
   @FieldResolver(() => [MetricPointType], { description: "The latest point of each metric key." })
   async metrics(@Root() run: Run, @Ctx() ctx: RequestContext): Promise<MetricPointType[]> {
     ctx.authz.require(Permission.READ, run.projectId);
-    return (await ctx.services.metrics.latest(run.id)).map(MetricPointType.from);
+    return (await this.deps.metrics.latest(run.id)).map(MetricPointType.from);
   }
 
   @Mutation(() => RunResult, { description: "Starts a run of a pipeline (its latest version unless `version` is given). Needs EDITOR." })
@@ -196,7 +215,7 @@ export class RunResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: TriggerRunInput,
   ): Promise<typeof RunResult> {
     return captureErrors(async () => {
-      const pipeline = await ctx.services.pipelines.get(input.pipelineId);
+      const pipeline = await this.deps.pipelines.get(input.pipelineId);
       return runMutation(
         ctx,
         { action: "run.trigger", permission: Permission.WRITE, projectId: pipeline?.projectId, input },
@@ -204,12 +223,12 @@ export class RunResolver {
           if (!pipeline) throw new NotFoundError("Pipeline", input.pipelineId);
           const version =
             input.version !== null && input.version !== undefined
-              ? await ctx.services.pipelines.getVersionByNumber(pipeline.id, input.version, tx.manager)
+              ? await this.deps.pipelines.getVersionByNumber(pipeline.id, input.version, tx.manager)
               : pipeline.latestVersionId
-                ? await ctx.services.pipelines.getVersion(pipeline.latestVersionId, tx.manager)
+                ? await this.deps.pipelines.getVersion(pipeline.latestVersionId, tx.manager)
                 : null;
           if (!version) throw new NotFoundError("PipelineVersion", `${pipeline.name} v${input.version ?? "latest"}`);
-          const run = await ctx.services.runs.trigger(
+          const run = await this.deps.runs.trigger(
             tx,
             { pipeline, version, params: input.params ?? {}, tags: input.tags ?? {}, triggerKind: "MANUAL" },
             tx.caller.principalId,
@@ -226,9 +245,9 @@ export class RunResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: RunIdInput,
   ): Promise<typeof RunResult> {
     return captureErrors(async () => {
-      const existing = await ctx.services.runs.get(input.id);
+      const existing = await this.deps.runs.get(input.id);
       return runMutation(ctx, { action: "run.cancel", permission: Permission.WRITE, projectId: existing?.projectId, input }, async (tx) => {
-        const run = await ctx.services.runs.cancel(tx, input.id);
+        const run = await this.deps.runs.cancel(tx, input.id);
         return { value: RunPayload.of(run), targetId: run.id, result: { runId: run.id, status: run.status } };
       });
     });
@@ -240,11 +259,11 @@ export class RunResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: RerunInput,
   ): Promise<typeof RunResult> {
     return captureErrors(async () => {
-      const parent = await ctx.services.runs.get(input.id);
+      const parent = await this.deps.runs.get(input.id);
       return runMutation(ctx, { action: "run.rerun", permission: Permission.WRITE, projectId: parent?.projectId, input }, async (tx) => {
         if (!parent) throw new NotFoundError("Run", input.id);
-        const version = await ctx.services.pipelines.getVersion(parent.pipelineVersionId, tx.manager);
-        const run = await ctx.services.runs.rerun(tx, parent, version!, input.fromStages ?? undefined, tx.caller.principalId);
+        const version = await this.deps.pipelines.getVersion(parent.pipelineVersionId, tx.manager);
+        const run = await this.deps.runs.rerun(tx, parent, version!, input.fromStages ?? undefined, tx.caller.principalId);
         return { value: RunPayload.of(run), targetId: run.id, result: { runId: run.id, number: run.number, parentRunId: parent.id } };
       });
     });
@@ -256,9 +275,9 @@ export class RunResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: SetRunTagsInput,
   ): Promise<typeof RunResult> {
     return captureErrors(async () => {
-      const existing = await ctx.services.runs.get(input.id);
+      const existing = await this.deps.runs.get(input.id);
       return runMutation(ctx, { action: "run.tag", permission: Permission.WRITE, projectId: existing?.projectId, input }, async (tx) => {
-        const run = await ctx.services.runs.setTags(tx, input.id, input.tags);
+        const run = await this.deps.runs.setTags(tx, input.id, input.tags);
         return { value: RunPayload.of(run), targetId: run.id, result: { runId: run.id } };
       });
     });
@@ -270,7 +289,7 @@ export class RunResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: LogMetricsInput,
   ): Promise<typeof LogMetricsResult> {
     return captureErrors(async () => {
-      const run = await ctx.services.runs.get(input.runId);
+      const run = await this.deps.runs.get(input.runId);
       const permission = ctx.authz.can(Permission.RUN, run?.projectId) ? Permission.RUN : Permission.WRITE;
       const summary = { runId: input.runId, stageRunId: input.stageRunId, points: input.points.length };
       return runMutation(ctx, { action: "run.log_metrics", permission, projectId: run?.projectId, input: summary }, async (tx) => {
@@ -284,9 +303,9 @@ export class RunResolver {
           step: p.step ?? undefined,
           timestamp: p.timestamp ?? undefined,
         }));
-        ctx.services.metrics.validate(points);
-        const batch = await ctx.services.metrics.insert(tx.manager, run.id, input.stageRunId ?? null, points);
-        await ctx.services.metrics.announce(tx, batch);
+        this.deps.metrics.validate(points);
+        const batch = await this.deps.metrics.insert(tx.manager, run.id, input.stageRunId ?? null, points);
+        await this.deps.metrics.announce(tx, batch);
         return {
           value: Object.assign(new LogMetricsPayload(), { count: points.length }),
           targetId: run.id,
@@ -300,12 +319,13 @@ export class RunResolver {
     description: "State changes of one run, or of every run of a pipeline. Pass `after` (a cursor) to first receive what was missed.",
     subscribe: cursorSubscription<{ runId?: string | null; pipelineId?: string | null }, EventRow>(async ({ runId, pipelineId }, ctx) => {
       if (!runId === !pipelineId) throw new InvalidInputError([{ field: "runId", message: "give exactly one of runId and pipelineId" }]);
-      const owner = runId ? await ctx.services.runs.get(runId) : await ctx.services.pipelines.get(pipelineId!);
+      const { deps } = resolverOf(ctx, RunResolver);
+      const owner = runId ? await deps.runs.get(runId) : await deps.pipelines.get(pipelineId!);
       return {
         projectId: owner?.projectId,
         missing: owner ? undefined : new NotFoundError(runId ? "Run" : "Pipeline", (runId ?? pipelineId)!),
         open: (after) =>
-          ctx.services.events.subscribe(
+          deps.events.subscribe(
             runId
               ? { subjectId: runId, types: ALL_RUN_EVENTS }
               : { projectId: owner!.projectId, types: ALL_RUN_EVENTS, payloadEquals: { pipelineId: pipelineId! } },
@@ -326,12 +346,13 @@ export class RunResolver {
   @Subscription(() => LogChunk, {
     description: 'Output of a stage run as it is written; `after: "0"` starts from the beginning.',
     subscribe: cursorSubscription<{ stageRunId: string }, StageLogRow>(async ({ stageRunId }, ctx) => {
-      const sr = await ctx.services.runs.stageRun(stageRunId);
-      const run = sr ? await ctx.services.runs.get(sr.runId) : null;
+      const { deps } = resolverOf(ctx, RunResolver);
+      const sr = await deps.runs.stageRun(stageRunId);
+      const run = sr ? await deps.runs.get(sr.runId) : null;
       return {
         projectId: run?.projectId,
         missing: sr ? undefined : new NotFoundError("StageRun", stageRunId),
-        open: (after) => ctx.services.logs.subscribe(stageRunId, after),
+        open: (after) => deps.logs.subscribe(stageRunId, after),
       };
     }),
   })
@@ -346,11 +367,12 @@ export class RunResolver {
   @Subscription(() => MetricPointType, {
     description: 'Metric points of a run as they are recorded (only `keys` when given); `after: "0"` starts from the beginning.',
     subscribe: cursorSubscription<{ runId: string; keys?: string[] | null }, RunMetricRow>(async ({ runId, keys }, ctx) => {
-      const run = await ctx.services.runs.get(runId);
+      const { deps } = resolverOf(ctx, RunResolver);
+      const run = await deps.runs.get(runId);
       return {
         projectId: run?.projectId,
         missing: run ? undefined : new NotFoundError("Run", runId),
-        open: (after) => ctx.services.metrics.subscribe(runId, keys ?? undefined, after),
+        open: (after) => deps.metrics.subscribe(runId, keys ?? undefined, after),
       };
     }),
   })
@@ -364,18 +386,26 @@ export class RunResolver {
   }
 }
 
+/** What StageRunResolver uses. */
+export interface StageRunResolverDeps {
+  db: Database;
+  runs: RunService;
+}
+
 @Resolver(() => StageRun)
 export class StageRunResolver {
+  constructor(readonly deps: StageRunResolverDeps) {}
+
   @FieldResolver(() => [StageAttempt])
   async attempts(@Root() sr: StageRun, @Ctx() ctx: RequestContext): Promise<StageAttempt[]> {
     ctx.authz.require(Permission.READ, sr.projectId);
-    return (await ctx.services.runs.attempts(sr.id)).map(StageAttempt.from);
+    return (await this.deps.runs.attempts(sr.id)).map(StageAttempt.from);
   }
 
   @FieldResolver(() => [Artifact], { description: "What it produced (for a reused stage, what the original produced)." })
   async outputs(@Root() sr: StageRun, @Ctx() ctx: RequestContext): Promise<Artifact[]> {
     ctx.authz.require(Permission.READ, sr.projectId);
-    const rows = await ctx.services.db.dataSource
+    const rows = await this.deps.db.dataSource
       .getRepository(ArtifactRow)
       .find({ where: { producedBy: sr.reusedFrom ?? sr.id }, order: { outputName: "ASC" } });
     return rows.map(Artifact.from);
@@ -386,7 +416,7 @@ export class StageRunResolver {
   })
   async secrets(@Root() sr: StageRun, @Ctx() ctx: RequestContext): Promise<StageSecretGrant[]> {
     ctx.authz.require(Permission.READ, sr.projectId);
-    const manager = ctx.services.db.dataSource.manager;
+    const manager = this.deps.db.dataSource.manager;
     const plan = await planForVersion(manager, (await runRef(manager, sr.runId)).pipelineVersionId);
     const stage = plan.stages.get(sr.stageName);
     return (stage ? secretGrantsOf(stage.spec) : [])
@@ -397,7 +427,7 @@ export class StageRunResolver {
   @FieldResolver(() => [ArtifactUse], { description: "What it read, by input name (lineage upstream)." })
   async inputs(@Root() sr: StageRun, @Ctx() ctx: RequestContext): Promise<ArtifactUse[]> {
     ctx.authz.require(Permission.READ, sr.projectId);
-    const uses = await ctx.services.db.dataSource
+    const uses = await this.deps.db.dataSource
       .getRepository(StageRunInputRow)
       .find({ where: { stageRunId: sr.id }, relations: { artifact: true } });
     return uses
@@ -406,19 +436,27 @@ export class StageRunResolver {
   }
 }
 
+/** What ArtifactResolver uses. */
+export interface ArtifactResolverDeps {
+  db: Database;
+  runs: RunService;
+}
+
 @Resolver(() => Artifact)
 export class ArtifactResolver {
+  constructor(readonly deps: ArtifactResolverDeps) {}
+
   @FieldResolver(() => StageRun, { nullable: true, description: "The stage run that made it (lineage upstream)." })
   async producer(@Root() a: Artifact, @Ctx() ctx: RequestContext): Promise<StageRun | null> {
     ctx.authz.require(Permission.READ, a.projectId);
-    const row = a.producedBy ? await ctx.services.runs.stageRun(a.producedBy) : null;
+    const row = a.producedBy ? await this.deps.runs.stageRun(a.producedBy) : null;
     return row ? StageRun.from(row, a.projectId) : null;
   }
 
   @FieldResolver(() => [ArtifactReader], { description: "Every stage run that read it (lineage downstream)." })
   async readBy(@Root() a: Artifact, @Ctx() ctx: RequestContext): Promise<ArtifactReader[]> {
     ctx.authz.require(Permission.READ, a.projectId);
-    const uses = await ctx.services.db.dataSource
+    const uses = await this.deps.db.dataSource
       .getRepository(StageRunInputRow)
       .find({ where: { artifactId: a.id }, relations: { stageRun: true } });
     return uses.map((u) =>

@@ -15,12 +15,20 @@ import {
   SetSecretInput,
   secretSort,
 } from "./secret.types";
+import type { SecretService } from "./secret.service";
 
 /** What the audit log keeps in place of a secret's value. */
 const REDACTED = "[redacted]";
 
+/** What SecretResolver uses. */
+export interface SecretResolverDeps {
+  secrets: SecretService;
+}
+
 @Resolver(() => Secret)
 export class SecretResolver {
+  constructor(readonly deps: SecretResolverDeps) {}
+
   @Query(() => SecretConnection, { description: "Secrets (names and timestamps) of the projects where the caller is EDITOR or ADMIN." })
   async secrets(
     @Ctx() ctx: RequestContext,
@@ -38,7 +46,7 @@ export class SecretResolver {
       ctx.authz.require(Permission.WRITE, filter.projectId);
       projectIds = [filter.projectId];
     } else projectIds = ctx.authz.visibleProjects(Permission.WRITE);
-    const result = await ctx.services.secrets.list({ projectIds }, page, secretSort(orderBy));
+    const result = await this.deps.secrets.list({ projectIds }, page, secretSort(orderBy));
     return SecretConnection.from(result, Secret.from);
   }
 
@@ -53,7 +61,7 @@ export class SecretResolver {
     const audited = { projectId: input.projectId, name: input.name, value: REDACTED };
     return captureErrors(() =>
       runMutation(ctx, { action: "secret.set", permission: Permission.ADMIN, projectId: input.projectId, input: audited }, async (tx) => {
-        const { row, created } = await ctx.services.secrets.put(tx, input.projectId, input.name, input.value);
+        const { row, created } = await this.deps.secrets.put(tx, input.projectId, input.name, input.value);
         return { value: SecretPayload.of(row), targetId: row.id, result: { id: row.id, name: row.name, created } };
       }),
     );
@@ -66,7 +74,7 @@ export class SecretResolver {
   ): Promise<typeof SecretResult> {
     return captureErrors(() =>
       runMutation(ctx, { action: "secret.delete", permission: Permission.ADMIN, projectId: input.projectId, input }, async (tx) => {
-        const row = await ctx.services.secrets.delete(tx, input.projectId, input.name);
+        const row = await this.deps.secrets.delete(tx, input.projectId, input.name);
         return { value: SecretPayload.of(row), targetId: row.id, result: { id: row.id, name: row.name } };
       }),
     );

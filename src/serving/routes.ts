@@ -20,7 +20,10 @@ import fs from "node:fs";
 import path from "node:path";
 import express, { type Express, type Request, type Response } from "express";
 import type { Logger } from "pino";
-import { type AppServices, Authorizer } from "../kernel/context";
+import { Authorizer } from "../kernel/context";
+import type { AuthService } from "../auth/auth.service";
+import type { ProjectService } from "../projects/project.service";
+import type { ServingService } from "./serving.service";
 import {
   ErrorCode,
   HTTP_STATUS,
@@ -44,16 +47,24 @@ const NAME_CACHE_MS = 10_000;
 
 export function registerServingRoutes(
   app: Express,
-  deps: { services: AppServices; limiter: RequestRateLimiter; log: Logger; bodyLimitBytes: number; isReady: () => boolean },
+  deps: {
+    auth: AuthService;
+    projects: ProjectService;
+    serving: ServingService;
+    limiter: RequestRateLimiter;
+    log: Logger;
+    bodyLimitBytes: number;
+    isReady: () => boolean;
+  },
 ): void {
-  const { services, log } = deps;
+  const { log } = deps;
   const projectIds = new Map<string, { id: string | null; until: number }>();
 
   async function caller(req: Request): Promise<Caller> {
     const token = bearerToken(req.headers.authorization);
     try {
       if (!token) throw new UnauthenticatedError("Authentication required: send 'Authorization: Bearer <token>'");
-      return await services.auth.authenticate(token);
+      return await deps.auth.authenticate(token);
     } catch (err) {
       await deps.limiter.consume(`ip:${req.ip ?? "unknown"}`);
       throw err;
@@ -72,7 +83,7 @@ export function registerServingRoutes(
         // Names are looked up (and kept briefly: a rename shows within NAME_CACHE_MS).
         let cached = projectIds.get(given);
         if (!cached || cached.until < Date.now()) {
-          const row = await services.projects.getByName(given);
+          const row = await deps.projects.getByName(given);
           cached = { id: row?.id ?? null, until: Date.now() + NAME_CACHE_MS };
           projectIds.set(given, cached);
         }
@@ -115,7 +126,7 @@ export function registerServingRoutes(
   for (const base of ["/v2/models/:name", "/v2/models/:name/versions/:version"]) {
     app.get(base, async (req, res) => {
       try {
-        res.json(await services.serving.metadata(await ref(req)));
+        res.json(await deps.serving.metadata(await ref(req)));
       } catch (err) {
         sendOipError(res, err, log);
       }
@@ -123,7 +134,7 @@ export function registerServingRoutes(
     app.get(`${base}/ready`, async (req, res) => {
       try {
         const r = await ref(req);
-        const state = await services.serving.ready(r);
+        const state = await deps.serving.ready(r);
         res.status(state.ready ? 200 : 503).json({ name: r.name, ready: state.ready, ...(state.reason ? { error: state.reason } : {}) });
       } catch (err) {
         sendOipError(res, err, log);
@@ -136,7 +147,7 @@ export function registerServingRoutes(
       (req, res, next) => json(req, res, (err?: unknown) => (err ? sendBodyError(res, err, deps.bodyLimitBytes) : next())),
       async (req, res) => {
         try {
-          res.json(await services.serving.infer(await ref(req), req.body));
+          res.json(await deps.serving.infer(await ref(req), req.body));
         } catch (err) {
           sendOipError(res, err, log);
         }

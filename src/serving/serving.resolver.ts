@@ -2,6 +2,7 @@ import { GraphQLJSON, GraphQLJSONObject } from "graphql-scalars";
 import { Arg, Ctx, Field, ID, ObjectType, Query, Resolver } from "type-graphql";
 import type { RequestContext } from "../kernel/context";
 import { Permission } from "../kernel/roles";
+import type { ServingService } from "./serving.service";
 
 @ObjectType({ description: "Predictions of a served model, one per instance, in request order." })
 export class Prediction {
@@ -17,8 +18,15 @@ export class Prediction {
   predictions: Array<Record<string, unknown>>;
 }
 
+/** What ServingResolver uses. */
+export interface ServingResolverDeps {
+  serving: ServingService;
+}
+
 @Resolver()
 export class ServingResolver {
+  constructor(readonly deps: ServingResolverDeps) {}
+
   @Query(() => Prediction, {
     description:
       "Runs a served model — the project's deployment (endpoint) of that name, else the registered model's APPROVED 'champion' " +
@@ -32,7 +40,7 @@ export class ServingResolver {
     @Arg("instances", () => [GraphQLJSON]) instances: unknown[],
   ): Promise<Prediction> {
     ctx.authz.require(Permission.READ, projectId);
-    const r = await ctx.services.serving.predict({ projectId, name: model }, instances);
+    const r = await this.deps.serving.predict({ projectId, name: model }, instances);
     return Object.assign(new Prediction(), { modelName: r.model_name, modelVersion: r.model_version, predictions: r.predictions });
   }
 }

@@ -19,10 +19,20 @@ import {
   experimentSort,
   trackingRunSort,
 } from "./tracking.types";
+import type { Database } from "../db/data-source";
+import type { TrackingService } from "./tracking.service";
 
 /** Experiments and tracking runs, read-only (they are written through the MLflow API and the train operator). */
+/** What ExperimentResolver uses. */
+export interface ExperimentResolverDeps {
+  db: Database;
+  tracking: TrackingService;
+}
+
 @Resolver(() => Experiment)
 export class ExperimentResolver {
+  constructor(readonly deps: ExperimentResolverDeps) {}
+
   @Query(() => ExperimentConnection, { description: "Experiments the caller may read, newest first." })
   async experiments(
     @Ctx() ctx: RequestContext,
@@ -40,7 +50,7 @@ export class ExperimentResolver {
       ctx.authz.require(Permission.READ, filter.projectId);
       projectIds = [filter.projectId];
     } else projectIds = ctx.authz.visibleProjects(Permission.READ);
-    const qb = ctx.services.db.dataSource.getRepository(TrackingExperimentRow).createQueryBuilder("e");
+    const qb = this.deps.db.dataSource.getRepository(TrackingExperimentRow).createQueryBuilder("e");
     if (projectIds !== "all") {
       if (projectIds.length === 0) qb.andWhere("FALSE");
       else qb.andWhere("e.projectId IN (:...ids)", { ids: projectIds });
@@ -52,7 +62,7 @@ export class ExperimentResolver {
 
   @Query(() => Experiment, { nullable: true })
   async experiment(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<Experiment | null> {
-    const row = await ctx.services.tracking.experiment(undefined, id);
+    const row = await this.deps.tracking.experiment(undefined, id);
     ctx.authz.require(Permission.READ, row?.projectId);
     return row ? Experiment.from(row) : null;
   }
@@ -73,9 +83,9 @@ export class ExperimentResolver {
     orderBy?: TrackingRunOrder | null,
   ): Promise<TrackingRunConnection> {
     const args = filter ?? {};
-    const experiment = await ctx.services.tracking.experiment(undefined, experimentId);
+    const experiment = await this.deps.tracking.experiment(undefined, experimentId);
     ctx.authz.require(Permission.READ, experiment?.projectId);
-    const qb = ctx.services.db.dataSource
+    const qb = this.deps.db.dataSource
       .getRepository(TrackingRunRow)
       .createQueryBuilder("r")
       .where("r.experimentId = :e", { e: experiment?.id ?? "00000000-0000-0000-0000-000000000000" });
@@ -86,17 +96,24 @@ export class ExperimentResolver {
 
   @Query(() => TrackingRun, { nullable: true })
   async trackingRun(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<TrackingRun | null> {
-    const row = await ctx.services.tracking.run(id);
+    const row = await this.deps.tracking.run(id);
     ctx.authz.require(Permission.READ, row?.projectId);
     return row ? TrackingRun.from(row) : null;
   }
 }
 
+/** What TrackingRunResolver uses. */
+export interface TrackingRunResolverDeps {
+  tracking: TrackingService;
+}
+
 @Resolver(() => TrackingRun)
 export class TrackingRunResolver {
+  constructor(readonly deps: TrackingRunResolverDeps) {}
+
   @FieldResolver(() => [TrackingMetric], { description: "Every logged value of `key`, in logging order (at most 25,000)." })
   async metricHistory(@Root() run: TrackingRun, @Ctx() ctx: RequestContext, @Arg("key") key: string): Promise<TrackingMetric[]> {
     ctx.authz.require(Permission.READ, run.projectId);
-    return (await ctx.services.tracking.metricHistory(run.id, key)).items.map(TrackingMetric.from);
+    return (await this.deps.tracking.metricHistory(run.id, key)).items.map(TrackingMetric.from);
   }
 }

@@ -28,6 +28,9 @@ import {
   UpdateEventRuleInput,
   eventRuleSort,
 } from "./trigger.types";
+import type { Database } from "../db/data-source";
+import type { EventRuleService } from "./event-rule.service";
+import type { PipelineService } from "../pipelines/pipeline.service";
 
 const summary = (row: EventRuleRow) => ({ id: row.id, pipelineId: row.pipelineId, name: row.name, eventType: row.eventType });
 
@@ -45,20 +48,30 @@ function requireFilterProject(ctx: RequestContext, ruleProjectId: string, filter
  * `emitEvent` and by the `POST /hooks/events` webhook.
  */
 export async function emitCustomEvent(
+  eventRules: EventRuleService,
   ctx: RequestContext,
   input: { projectId: string; type: string; payload?: Record<string, unknown> | null },
 ): Promise<EventRow> {
   return runMutation(ctx, { action: "event.emit", permission: Permission.WRITE, projectId: input.projectId, input }, async (tx) => {
-    const row = await ctx.services.eventRules.emitCustom(tx, input);
+    const row = await eventRules.emitCustom(tx, input);
     return { value: row, targetId: row.id, result: { eventId: row.id, type: row.type } };
   });
 }
 
+/** What EventRuleResolver uses. */
+export interface EventRuleResolverDeps {
+  db: Database;
+  eventRules: EventRuleService;
+  pipelines: PipelineService;
+}
+
 @Resolver(() => EventRule)
 export class EventRuleResolver {
+  constructor(readonly deps: EventRuleResolverDeps) {}
+
   @Query(() => EventRule, { nullable: true, description: "One event rule; null when there is none." })
   async eventRule(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<EventRule | null> {
-    const row = await ctx.services.eventRules.get(id);
+    const row = await this.deps.eventRules.get(id);
     ctx.authz.require(Permission.READ, row?.projectId);
     return row ? EventRule.from(row) : null;
   }
@@ -76,7 +89,7 @@ export class EventRuleResolver {
     orderBy?: EventRuleOrder | null,
   ): Promise<EventRuleConnection> {
     const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
-    const result = await ctx.services.eventRules.list(
+    const result = await this.deps.eventRules.list(
       {
         projectIds,
         pipelineId: filter?.pipelineId ?? undefined,
@@ -92,7 +105,7 @@ export class EventRuleResolver {
   @FieldResolver(() => Pipeline)
   async pipeline(@Root() rule: EventRule, @Ctx() ctx: RequestContext): Promise<Pipeline> {
     ctx.authz.require(Permission.READ, rule.projectId);
-    const row = await ctx.services.pipelines.get(rule.pipelineId);
+    const row = await this.deps.pipelines.get(rule.pipelineId);
     if (!row) throw new NotFoundError("Pipeline", rule.pipelineId);
     return Pipeline.from(row);
   }
@@ -100,7 +113,7 @@ export class EventRuleResolver {
   @FieldResolver(() => TriggerFireConnection, { description: "Its fires, newest first." })
   async fires(@Root() rule: EventRule, @Ctx() ctx: RequestContext, @Args() page: PageArgsInput): Promise<TriggerFireConnection> {
     ctx.authz.require(Permission.READ, rule.projectId);
-    return TriggerFireConnection.from(await listFires(ctx.services.db, rule.id, page), (r) => TriggerFire.from(r, rule.projectId));
+    return TriggerFireConnection.from(await listFires(this.deps.db, rule.id, page), (r) => TriggerFire.from(r, rule.projectId));
   }
 
   @Mutation(() => EventRuleResult, {
@@ -112,14 +125,14 @@ export class EventRuleResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: CreateEventRuleInput,
   ): Promise<typeof EventRuleResult> {
     return captureErrors(async () => {
-      const pipeline = isRowId(input.pipelineId) ? await ctx.services.pipelines.get(input.pipelineId) : null;
+      const pipeline = isRowId(input.pipelineId) ? await this.deps.pipelines.get(input.pipelineId) : null;
       return runMutation(
         ctx,
         { action: "event_rule.create", permission: Permission.WRITE, projectId: pipeline?.projectId, input },
         async (tx) => {
           if (!pipeline) throw new NotFoundError("Pipeline", input.pipelineId);
           requireFilterProject(ctx, pipeline.projectId, input.filter);
-          const row = await ctx.services.eventRules.create(tx, pipeline, input);
+          const row = await this.deps.eventRules.create(tx, pipeline, input);
           return { value: EventRulePayload.of(row), targetId: row.id, result: summary(row) };
         },
       );
@@ -132,13 +145,13 @@ export class EventRuleResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: UpdateEventRuleInput,
   ): Promise<typeof EventRuleResult> {
     return captureErrors(async () => {
-      const existing = await ctx.services.eventRules.get(input.id);
+      const existing = await this.deps.eventRules.get(input.id);
       return runMutation(
         ctx,
         { action: "event_rule.update", permission: Permission.WRITE, projectId: existing?.projectId, input },
         async (tx) => {
           if (existing) requireFilterProject(ctx, existing.projectId, input.filter);
-          const row = await ctx.services.eventRules.update(tx, input.id, input);
+          const row = await this.deps.eventRules.update(tx, input.id, input);
           return { value: EventRulePayload.of(row), targetId: row.id, result: summary(row) };
         },
       );
@@ -151,12 +164,12 @@ export class EventRuleResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: EventRuleIdInput,
   ): Promise<typeof EventRuleResult> {
     return captureErrors(async () => {
-      const existing = await ctx.services.eventRules.get(input.id);
+      const existing = await this.deps.eventRules.get(input.id);
       return runMutation(
         ctx,
         { action: "event_rule.delete", permission: Permission.WRITE, projectId: existing?.projectId, input },
         async (tx) => {
-          const row = await ctx.services.eventRules.delete(tx, input.id);
+          const row = await this.deps.eventRules.delete(tx, input.id);
           return { value: EventRulePayload.of(row), targetId: row.id, result: summary(row) };
         },
       );
@@ -171,7 +184,7 @@ export class EventRuleResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: EmitEventInput,
   ): Promise<typeof EmitEventResult> {
     return captureErrors(async () => {
-      const row = await emitCustomEvent(ctx, input);
+      const row = await emitCustomEvent(this.deps.eventRules, ctx, input);
       return Object.assign(new EmitEventPayload(), { event: ProjectEvent.from(row) });
     });
   }

@@ -96,7 +96,7 @@ function failureDetail(err: unknown, log: Logger): Record<string, unknown> {
  * A run that cannot start (bad parameters, no version) rolls back to a savepoint and leaves the
  * fire recorded as FAILED with the reason. Returns null when the fire already existed.
  */
-async function recordFire(tx: ProgressTx, services: FireServices, req: FireRequest, log: Logger): Promise<FiredResult | null> {
+async function recordFire(tx: ProgressTx, deps: FireServices, req: FireRequest, log: Logger): Promise<FiredResult | null> {
   const inserted = returnedRows<{ id: string }>(
     await tx.manager.query(
       `INSERT INTO trigger_fires (kind, source_id, dedupe_key, scheduled_for, event_id, outcome)
@@ -114,7 +114,7 @@ async function recordFire(tx: ProgressTx, services: FireServices, req: FireReque
     if (!pipeline) throw new NotFoundError("Pipeline", req.pipelineId);
     const version = await latestVersionOf(tx.manager, pipeline);
     const params = req.params();
-    const run = await services.runs.trigger(
+    const run = await deps.runs.trigger(
       { manager: tx.manager, emit: (e) => drafts.push(e) },
       { pipeline, version, params, triggerKind: req.kind, triggerRef: fireId },
       req.createdBy,
@@ -160,19 +160,14 @@ async function recordFire(tx: ProgressTx, services: FireServices, req: FireReque
  * when the schedule is gone or paused, or the tick was already fired. The schedule row is locked
  * first (so a pause that commits meanwhile is seen) and its `lastFireAt` moves forward only.
  */
-export async function fireSchedule(
-  services: FireServices,
-  scheduleId: string,
-  scheduledFor: Date,
-  log: Logger,
-): Promise<FiredResult | null> {
-  return runSystemChange(services, async (tx) => {
+export async function fireSchedule(deps: FireServices, scheduleId: string, scheduledFor: Date, log: Logger): Promise<FiredResult | null> {
+  return runSystemChange(deps, async (tx) => {
     const schedule = await tx.manager.findOne(ScheduleRow, { where: { id: scheduleId }, lock: { mode: "pessimistic_write" } });
     if (!schedule || schedule.paused) return null;
     const at = new Date(Math.floor(scheduledFor.getTime() / 1000) * 1000);
     const fired = await recordFire(
       tx,
-      services,
+      deps,
       {
         kind: "SCHEDULE",
         sourceId: schedule.id,
@@ -203,8 +198,8 @@ export async function fireSchedule(
  * from the rule with its templates filled from the event; a template the event cannot fill
  * records a FAILED fire and starts nothing.
  */
-export async function fireEventRule(services: FireServices, ruleId: string, delivered: EventRow, log: Logger): Promise<FiredResult | null> {
-  return runSystemChange(services, async (tx) => {
+export async function fireEventRule(deps: FireServices, ruleId: string, delivered: EventRow, log: Logger): Promise<FiredResult | null> {
+  return runSystemChange(deps, async (tx) => {
     const rule = await tx.manager.findOneBy(EventRuleRow, { id: ruleId });
     // The stored row, not what the bus delivered: a live message may carry a shortened payload.
     const event = await tx.manager.findOneBy(EventRow, { id: delivered.id });
@@ -214,7 +209,7 @@ export async function fireEventRule(services: FireServices, ruleId: string, deli
     if (!ruleHears({ ...rule, armedAfter }, event, view)) return null;
     return recordFire(
       tx,
-      services,
+      deps,
       {
         kind: "EVENT",
         sourceId: rule.id,

@@ -24,14 +24,27 @@ import {
   UpdateScheduleInput,
   scheduleSort,
 } from "./trigger.types";
+import type { RunService } from "../runs/run.service";
+import type { Database } from "../db/data-source";
+import type { PipelineService } from "../pipelines/pipeline.service";
+import type { ScheduleService } from "./schedule.service";
 
 const summary = (row: ScheduleRow) => ({ id: row.id, pipelineId: row.pipelineId, name: row.name, cron: row.cron, paused: row.paused });
 
+/** What ScheduleResolver uses. */
+export interface ScheduleResolverDeps {
+  db: Database;
+  pipelines: PipelineService;
+  schedules: ScheduleService;
+}
+
 @Resolver(() => Schedule)
 export class ScheduleResolver {
+  constructor(readonly deps: ScheduleResolverDeps) {}
+
   @Query(() => Schedule, { nullable: true, description: "One schedule; null when there is none." })
   async schedule(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<Schedule | null> {
-    const row = await ctx.services.schedules.get(id);
+    const row = await this.deps.schedules.get(id);
     ctx.authz.require(Permission.READ, row?.projectId);
     return row ? Schedule.from(row) : null;
   }
@@ -49,7 +62,7 @@ export class ScheduleResolver {
     orderBy?: ScheduleOrder | null,
   ): Promise<ScheduleConnection> {
     const projectIds = ctx.authz.projectScope(Permission.READ, filter?.projectId);
-    const result = await ctx.services.schedules.list(
+    const result = await this.deps.schedules.list(
       { projectIds, pipelineId: filter?.pipelineId ?? undefined, paused: filter?.paused ?? undefined },
       page,
       scheduleSort(orderBy),
@@ -60,7 +73,7 @@ export class ScheduleResolver {
   @FieldResolver(() => Pipeline)
   async pipeline(@Root() schedule: Schedule, @Ctx() ctx: RequestContext): Promise<Pipeline> {
     ctx.authz.require(Permission.READ, schedule.projectId);
-    const row = await ctx.services.pipelines.get(schedule.pipelineId);
+    const row = await this.deps.pipelines.get(schedule.pipelineId);
     if (!row) throw new NotFoundError("Pipeline", schedule.pipelineId);
     return Pipeline.from(row);
   }
@@ -68,7 +81,7 @@ export class ScheduleResolver {
   @FieldResolver(() => TriggerFireConnection, { description: "Its fires, newest first." })
   async fires(@Root() schedule: Schedule, @Ctx() ctx: RequestContext, @Args() page: PageArgsInput): Promise<TriggerFireConnection> {
     ctx.authz.require(Permission.READ, schedule.projectId);
-    return TriggerFireConnection.from(await listFires(ctx.services.db, schedule.id, page), (r) => TriggerFire.from(r, schedule.projectId));
+    return TriggerFireConnection.from(await listFires(this.deps.db, schedule.id, page), (r) => TriggerFire.from(r, schedule.projectId));
   }
 
   @Mutation(() => ScheduleResult, {
@@ -79,13 +92,13 @@ export class ScheduleResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: CreateScheduleInput,
   ): Promise<typeof ScheduleResult> {
     return captureErrors(async () => {
-      const pipeline = isRowId(input.pipelineId) ? await ctx.services.pipelines.get(input.pipelineId) : null;
+      const pipeline = isRowId(input.pipelineId) ? await this.deps.pipelines.get(input.pipelineId) : null;
       return runMutation(
         ctx,
         { action: "schedule.create", permission: Permission.WRITE, projectId: pipeline?.projectId, input },
         async (tx) => {
           if (!pipeline) throw new NotFoundError("Pipeline", input.pipelineId);
-          const row = await ctx.services.schedules.create(tx, pipeline, input);
+          const row = await this.deps.schedules.create(tx, pipeline, input);
           return { value: SchedulePayload.of(row), targetId: row.id, result: summary(row) };
         },
       );
@@ -98,12 +111,12 @@ export class ScheduleResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: UpdateScheduleInput,
   ): Promise<typeof ScheduleResult> {
     return captureErrors(async () => {
-      const existing = await ctx.services.schedules.get(input.id);
+      const existing = await this.deps.schedules.get(input.id);
       return runMutation(
         ctx,
         { action: "schedule.update", permission: Permission.WRITE, projectId: existing?.projectId, input },
         async (tx) => {
-          const row = await ctx.services.schedules.update(tx, input.id, input);
+          const row = await this.deps.schedules.update(tx, input.id, input);
           return { value: SchedulePayload.of(row), targetId: row.id, result: summary(row) };
         },
       );
@@ -130,10 +143,10 @@ export class ScheduleResolver {
 
   private async setPaused(ctx: RequestContext, input: ScheduleIdInput, paused: boolean): Promise<typeof ScheduleResult> {
     return captureErrors(async () => {
-      const existing = await ctx.services.schedules.get(input.id);
+      const existing = await this.deps.schedules.get(input.id);
       const action = paused ? "schedule.pause" : "schedule.resume";
       return runMutation(ctx, { action, permission: Permission.WRITE, projectId: existing?.projectId, input }, async (tx) => {
-        const row = await ctx.services.schedules.setPaused(tx, input.id, paused);
+        const row = await this.deps.schedules.setPaused(tx, input.id, paused);
         return { value: SchedulePayload.of(row), targetId: row.id, result: summary(row) };
       });
     });
@@ -145,12 +158,12 @@ export class ScheduleResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: ScheduleIdInput,
   ): Promise<typeof ScheduleResult> {
     return captureErrors(async () => {
-      const existing = await ctx.services.schedules.get(input.id);
+      const existing = await this.deps.schedules.get(input.id);
       return runMutation(
         ctx,
         { action: "schedule.delete", permission: Permission.WRITE, projectId: existing?.projectId, input },
         async (tx) => {
-          const row = await ctx.services.schedules.delete(tx, input.id);
+          const row = await this.deps.schedules.delete(tx, input.id);
           return { value: SchedulePayload.of(row), targetId: row.id, result: summary(row) };
         },
       );
@@ -158,12 +171,19 @@ export class ScheduleResolver {
   }
 }
 
+/** What TriggerFireResolver uses. */
+export interface TriggerFireResolverDeps {
+  runs: RunService;
+}
+
 @Resolver(() => TriggerFire)
 export class TriggerFireResolver {
+  constructor(readonly deps: TriggerFireResolverDeps) {}
+
   @FieldResolver(() => Run, { nullable: true, description: "The run it started; null when it failed." })
   async run(@Root() fire: TriggerFire, @Ctx() ctx: RequestContext): Promise<Run | null> {
     ctx.authz.require(Permission.READ, fire.projectId);
-    const row = fire.runId ? await ctx.services.runs.get(fire.runId) : null;
+    const row = fire.runId ? await this.deps.runs.get(fire.runId) : null;
     return row ? Run.from(row) : null;
   }
 }

@@ -6,6 +6,7 @@ import { type AppServices, Authorizer, type RequestContext } from "../kernel/con
 import { ErrorCode, HTTP_STATUS, InvalidInputError, SluiceError } from "../kernel/errors";
 import type { RequestRateLimiter } from "../kernel/rate-limit";
 import { emitCustomEvent } from "./event-rule.resolver";
+import type { EventRuleService } from "./event-rule.service";
 
 /** Where external systems post events. */
 export const EVENT_HOOK_PATH = "/hooks/events";
@@ -13,6 +14,7 @@ export const EVENT_HOOK_PATH = "/hooks/events";
 export interface EventHookOptions {
   /** The request context's services: the hook runs the `emitEvent` mutation. */
   services: AppServices;
+  eventRules: EventRuleService;
   limiter: RequestRateLimiter;
   log: Logger;
   /** Largest body accepted, as for /graphql (`SLUICE_BODY_LIMIT`). */
@@ -32,7 +34,7 @@ function refuse(res: Response, status: number, code: ErrorCode, message: string,
  * 429. The call is audited as `event.emit`, like the mutation.
  */
 export function registerEventHook(app: Express, options: EventHookOptions): void {
-  const { services, limiter, log, bodyLimitBytes } = options;
+  const { services, eventRules, limiter, log, bodyLimitBytes } = options;
   const parseJson = express.json({ limit: bodyLimitBytes });
   const readBody = (req: Request, res: Response) =>
     new Promise<void>((resolve, reject) => parseJson(req, res, (err?: unknown) => (err ? reject(err) : resolve())));
@@ -71,7 +73,7 @@ export function registerEventHook(app: Express, options: EventHookOptions): void
         services,
         log: log.child({ requestId, principal: caller.principalName }),
       };
-      const row = await emitCustomEvent(ctx, input);
+      const row = await emitCustomEvent(eventRules, ctx, input);
       res.status(202).json({ eventId: row.id });
     } catch (err) {
       if (err instanceof InvalidInputError) {

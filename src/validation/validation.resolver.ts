@@ -25,12 +25,22 @@ import {
   validationReportSort,
   validationSuiteSort,
 } from "./validation.types";
+import type { DatasetService } from "../datasets/dataset.service";
+import type { ValidationService } from "./validation.service";
+
+/** What ValidationResolver uses. */
+export interface ValidationResolverDeps {
+  datasets: DatasetService;
+  validation: ValidationService;
+}
 
 @Resolver()
 export class ValidationResolver {
+  constructor(readonly deps: ValidationResolverDeps) {}
+
   @Query(() => ValidationSuite, { nullable: true })
   async validationSuite(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<ValidationSuite | null> {
-    const row = await ctx.services.validation.suite(id);
+    const row = await this.deps.validation.suite(id);
     ctx.authz.require(Permission.READ, row?.projectId);
     return row ? ValidationSuite.from(row) : null;
   }
@@ -47,7 +57,7 @@ export class ValidationResolver {
     @Arg("orderBy", () => ValidationSuiteOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
     orderBy?: ValidationSuiteOrder | null,
   ): Promise<ValidationSuiteConnection> {
-    const result = await ctx.services.validation.suites(
+    const result = await this.deps.validation.suites(
       {
         projectIds: ctx.authz.projectScope(Permission.READ, filter?.projectId),
         datasetId: filter?.datasetId ?? undefined,
@@ -61,7 +71,7 @@ export class ValidationResolver {
 
   @Query(() => ValidationReport, { nullable: true })
   async validationReport(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<ValidationReport | null> {
-    const row = await ctx.services.validation.report(id);
+    const row = await this.deps.validation.report(id);
     ctx.authz.require(Permission.READ, row?.projectId);
     return row ? ValidationReport.from(row) : null;
   }
@@ -78,7 +88,7 @@ export class ValidationResolver {
     @Arg("orderBy", () => ValidationReportOrder, { nullable: true, description: "How to sort the list; each list has its own default." })
     orderBy?: ValidationReportOrder | null,
   ): Promise<ValidationReportConnection> {
-    const result = await ctx.services.validation.reports(
+    const result = await this.deps.validation.reports(
       {
         projectIds: ctx.authz.projectScope(Permission.READ, filter?.projectId),
         datasetId: filter?.datasetId ?? undefined,
@@ -100,13 +110,13 @@ export class ValidationResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: DefineValidationSuiteInput,
   ): Promise<typeof ValidationSuiteResult> {
     return captureErrors(async () => {
-      const dataset = await ctx.services.datasets.get(input.datasetId);
+      const dataset = await this.deps.datasets.get(input.datasetId);
       return runMutation(
         ctx,
         { action: "validation.suite.define", permission: Permission.WRITE, projectId: dataset?.projectId, input },
         async (tx) => {
           if (!dataset) throw new NotFoundError("Dataset", input.datasetId);
-          const { suite, created } = await ctx.services.validation.defineSuite(tx, dataset.id, input.name, {
+          const { suite, created } = await this.deps.validation.defineSuite(tx, dataset.id, input.name, {
             expectations: input.expectations,
           });
           return {
@@ -128,24 +138,24 @@ export class ValidationResolver {
     @Arg("input", { description: "What to do; each field is described on the input type." }) input: ValidateDatasetInput,
   ): Promise<typeof ValidationReportResult> {
     return captureErrors(async () => {
-      const version = await ctx.services.datasets.version(input.versionId);
-      const dataset = version ? await ctx.services.datasets.get(version.datasetId) : null;
+      const version = await this.deps.datasets.version(input.versionId);
+      const dataset = version ? await this.deps.datasets.get(version.datasetId) : null;
       const scope: MutationScope = { action: "validation.run", permission: Permission.WRITE, projectId: dataset?.projectId, input };
       const checked = await prepareMutation(ctx, scope, async () => {
         if (!version || !dataset) throw new NotFoundError("DatasetVersion", input.versionId);
         if (!input.suiteId === !input.suite)
           throw new InvalidInputError([{ field: "suiteId", message: "give suiteId or suite (a name), not both" }]);
         const suite = input.suiteId
-          ? await ctx.services.validation.suite(input.suiteId)
-          : await ctx.services.validation.latestSuite(dataset.id, input.suite!);
+          ? await this.deps.validation.suite(input.suiteId)
+          : await this.deps.validation.latestSuite(dataset.id, input.suite!);
         if (!suite || suite.datasetId !== dataset.id) throw new NotFoundError("ValidationSuite", input.suiteId ?? input.suite!);
         const reference = input.referenceVersionId
-          ? await ctx.services.datasets.version(input.referenceVersionId)
-          : await ctx.services.datasets.versionByNumber(dataset.id, version.version - 1);
+          ? await this.deps.datasets.version(input.referenceVersionId)
+          : await this.deps.datasets.versionByNumber(dataset.id, version.version - 1);
         if (input.referenceVersionId && (!reference || reference.datasetId !== dataset.id)) {
           throw new NotFoundError("DatasetVersion", input.referenceVersionId);
         }
-        return ctx.services.validation.check({
+        return this.deps.validation.check({
           version,
           dataset,
           suite: suite.definition as unknown as Suite,
@@ -155,7 +165,7 @@ export class ValidationResolver {
         });
       });
       return runMutation(ctx, scope, async (tx) => {
-        const report = await ctx.services.validation.record(tx, checked);
+        const report = await this.deps.validation.record(tx, checked);
         return {
           value: Object.assign(new ValidationReportPayload(), { report: ValidationReport.from(report) }),
           targetId: report.id,
@@ -166,8 +176,15 @@ export class ValidationResolver {
   }
 }
 
+/** What DatasetVersionValidationResolver uses. */
+export interface DatasetVersionValidationResolverDeps {
+  validation: ValidationService;
+}
+
 @Resolver(() => DatasetVersion)
 export class DatasetVersionValidationResolver {
+  constructor(readonly deps: DatasetVersionValidationResolverDeps) {}
+
   @FieldResolver(() => ValidationReportConnection, { description: "Validation reports of this version, newest first." })
   async validationReports(
     @Root() version: DatasetVersion,
@@ -175,7 +192,7 @@ export class DatasetVersionValidationResolver {
     @Args() page: PageArgsInput,
   ): Promise<ValidationReportConnection> {
     ctx.authz.require(Permission.READ, version.projectId);
-    const result = await ctx.services.validation.reports(
+    const result = await this.deps.validation.reports(
       { projectIds: [version.projectId], datasetVersionId: version.id },
       page,
       validationReportSort(null),

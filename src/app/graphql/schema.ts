@@ -32,9 +32,13 @@ import type { RequestContext } from "../../kernel/context";
 import { translateDatabaseError } from "../../kernel/sql-text";
 import { ErrorCode, SluiceError } from "../../kernel/errors";
 import { auditRefusedAttempt, auditRowsWritten, noteMutationResolverRan } from "../../kernel/mutation";
+import { missingFactories } from "./resolver-container";
 
-/** Every resolver class, by capability. A new capability adds its resolvers here. */
-const resolvers = [
+/**
+ * Every resolver class, by capability. A new capability adds its resolvers here, and how each is
+ * built (what it receives) in `resolver-container.ts`.
+ */
+export const resolvers = [
   ProjectResolver,
   ProjectRoleBindingsResolver,
   DeploymentResolver,
@@ -151,8 +155,17 @@ const topicsUnsupported = {
 
 /** Builds the executable schema from the code-first types. */
 export async function buildSluiceSchema(): Promise<GraphQLSchema> {
+  const missing = missingFactories(resolvers);
+  if (missing.length > 0) {
+    throw new Error(`Resolvers without a factory in app/graphql/resolver-container.ts: ${missing.map((c) => c.name).join(", ")}`);
+  }
   const schema = await buildSchema({
     resolvers,
+    // Each operation's context carries its server's resolver instances (built with their dependencies).
+    container: ({ context }: { context: RequestContext }) => {
+      if (!context.resolvers) throw new Error("A GraphQL operation ran without the resolvers on its context");
+      return context.resolvers;
+    },
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     validate: false,
     emitSchemaFile: false,

@@ -17,7 +17,7 @@ import { WebSocketServer } from "ws";
 import type { Logger } from "pino";
 import type { Caller } from "../../kernel/principal";
 import { authenticate } from "../../kernel/authenticate";
-import { Authorizer, type RequestContext } from "../../kernel/context";
+import { Authorizer, type RequestContext, type ResolverContainer } from "../../kernel/context";
 import { SluiceError } from "../../kernel/errors";
 import { formatGraphQLError, toGraphQLError } from "../../kernel/graphql/errors";
 import type { ServerMetrics } from "../metrics";
@@ -54,11 +54,13 @@ export function attachSubscriptions(options: {
   path: string;
   schema: GraphQLSchema;
   services: Services;
+  /** The server's resolver instances, carried on each operation's context. */
+  resolvers: ResolverContainer;
   limiter: RequestRateLimiter;
   metrics: ServerMetrics;
   log: Logger;
 }): SubscriptionServer {
-  const { services, limiter, metrics, log, schema } = options;
+  const { services, resolvers, limiter, metrics, log, schema } = options;
   const config = services.config;
   const wss = new WebSocketServer({ server: options.httpServer, path: options.path, maxPayload: config.bodyLimitBytes });
   const states = new WeakMap<object, ConnectionState>();
@@ -142,6 +144,7 @@ export function attachSubscriptions(options: {
           requestId: randomUUID(),
           authz: new Authorizer(caller),
           services,
+          resolvers,
           log: log.child({ principal: caller.principalName }),
         };
         const refusal = checkOperation(document, payload.variables ?? undefined, payload.operationName);

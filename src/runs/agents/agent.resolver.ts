@@ -48,16 +48,17 @@ import { releaseLeases } from "../engine/completion";
 import type { RunRow } from "../run.entity";
 import { StageRun } from "../run.types";
 import type { StageRunRow } from "../stage-run.entity";
+import type { ArtifactStore } from "../../artifacts/store";
+import type { Database } from "../../db/data-source";
+import type { EventBus } from "../../events/event-bus";
+import type { LogService } from "../streams/logs";
+import type { RunService } from "../run.service";
 
 /** The caller as a runner: who it is, whether it may act for any runner, and where it may run. */
 interface RunnerScope extends RunnerCaller {
   projects: "all" | string[];
   /** The project a runner-wide change is audited under: none for a global runner, else its first. */
   auditProject: string | undefined;
-}
-
-function agents(ctx: RequestContext): AgentService {
-  return ctx.services.agents;
 }
 
 /**
@@ -82,24 +83,36 @@ function requireRunner(ctx: RequestContext): RunnerScope {
   return scope;
 }
 
-async function ownRunner(ctx: RequestContext, scope: RunnerScope, runnerId: string) {
-  const runner = await agents(ctx).ownedBy(runnerId, scope);
+async function ownRunner(agents: AgentService, scope: RunnerScope, runnerId: string) {
+  const runner = await agents.ownedBy(runnerId, scope);
   if (!runner) throw new NotFoundError("Runner", runnerId);
   return runner;
 }
 
-async function stageRunAndRun(ctx: RequestContext, stageRunId: string): Promise<{ sr: StageRunRow | null; run: RunRow | null }> {
-  const sr = isUuid(stageRunId) ? await ctx.services.runs.stageRun(stageRunId) : null;
-  const run = sr ? await ctx.services.runs.get(sr.runId) : null;
+async function stageRunAndRun(runs: RunService, stageRunId: string): Promise<{ sr: StageRunRow | null; run: RunRow | null }> {
+  const sr = isUuid(stageRunId) ? await runs.stageRun(stageRunId) : null;
+  const run = sr ? await runs.get(sr.runId) : null;
   return { sr, run };
 }
 
-function runnerPayloadOf(ctx: RequestContext, row: Parameters<typeof RunnerAgent.from>[0]): RunnerAgent {
-  return RunnerAgent.from(row, agents(ctx).offlineAfterMs);
+function runnerPayloadOf(agents: AgentService, row: Parameters<typeof RunnerAgent.from>[0]): RunnerAgent {
+  return RunnerAgent.from(row, agents.offlineAfterMs);
+}
+
+/** What AgentResolver uses. */
+export interface AgentResolverDeps {
+  agents: AgentService;
+  artifacts: ArtifactStore;
+  db: Database;
+  events: EventBus;
+  logs: LogService;
+  runs: RunService;
 }
 
 @Resolver(() => RunnerAgent)
 export class AgentResolver {
+  constructor(readonly deps: AgentResolverDeps) {}
+
   @Query(() => RunnerAgentConnection, { description: "Registered remote runners, by name by default. Needs a global VIEWER or above." })
   async runners(
     @Ctx() ctx: RequestContext,
@@ -113,18 +126,18 @@ export class AgentResolver {
     orderBy?: RunnerAgentOrder | null,
   ): Promise<RunnerAgentConnection> {
     ctx.authz.require(Permission.READ);
-    const result = await agents(ctx).list(
+    const result = await this.deps.agents.list(
       { status: filter?.status ?? undefined, label: filter?.label ?? undefined },
       page,
       runnerAgentSort(orderBy),
     );
-    const offlineAfter = agents(ctx).offlineAfterMs;
+    const offlineAfter = this.deps.agents.offlineAfterMs;
     return RunnerAgentConnection.from(result, (row) => RunnerAgent.from(row, offlineAfter));
   }
 
   @FieldResolver(() => [StageRun], { description: "The stage runs it holds now (those the caller may see)." })
   async currentWork(@Root() runner: RunnerAgent, @Ctx() ctx: RequestContext): Promise<StageRun[]> {
-    const held = await agents(ctx).heldBy(runner.id);
+    const held = await this.deps.agents.heldBy(runner.id);
     return held
       .filter((h) => ctx.authz.can(Permission.READ, h.projectId) || ctx.authz.can(Permission.RUN, h.projectId))
       .map((h) => StageRun.from(h.row, h.projectId));
@@ -143,11 +156,11 @@ export class AgentResolver {
         ctx,
         { action: "runner.register", permission: Permission.RUN, projectId: scope.auditProject, input },
         async (tx) => {
-          const row = await agents(ctx).register(tx.manager, scope, input);
+          const row = await this.deps.agents.register(tx.manager, scope, input);
           const value = Object.assign(new RegisterRunnerPayload(), {
-            runner: runnerPayloadOf(ctx, row),
-            leaseMs: agents(ctx).leaseMs,
-            heartbeatIntervalMs: agents(ctx).heartbeatIntervalMs,
+            runner: runnerPayloadOf(this.deps.agents, row),
+            leaseMs: this.deps.agents.leaseMs,
+            heartbeatIntervalMs: this.deps.agents.heartbeatIntervalMs,
             maxWaitMs: MAX_LEASE_WAIT_MS,
           });
           return { value, targetId: row.id, result: { runnerId: row.id, name: row.name, labels: row.labels } };
@@ -174,10 +187,10 @@ export class AgentResolver {
         problems.push({ field: "waitMs", message: `must be a whole number of milliseconds from 0 to ${MAX_LEASE_WAIT_MS}` });
       }
       if (problems.length) throw new InvalidInputError(problems);
-      const runner = await ownRunner(ctx, scope, input.runnerId);
+      const runner = await ownRunner(this.deps.agents, scope, input.runnerId);
       if (runner.stoppedAt) throw new NotFoundError("Runner", `${input.runnerId} (deregistered; register again)`);
       const projectIds = scope.projects === "all" ? null : scope.projects;
-      const claimed = await agents(ctx).leaseWithWait({
+      const claimed = await this.deps.agents.leaseWithWait({
         runner,
         projectIds,
         waitMs,
@@ -192,14 +205,14 @@ export class AgentResolver {
               input: { runnerId: runner.id, max: input.max },
             },
             async (tx) => {
-              const rows = await agents(ctx).claim(tx, runner, input.max, projectIds);
+              const rows = await this.deps.agents.claim(tx, runner, input.max, projectIds);
               return { value: rows, targetId: runner.id, result: { stageRunIds: rows.map((r) => r.id) } };
             },
           ),
       });
       if (claimed.length === 0) return Object.assign(new LeaseStageRunsPayload(), { tasks: [] });
       const giveBack = () =>
-        runSystemChange(ctx.services, (tx) =>
+        runSystemChange(this.deps, (tx) =>
           releaseLeases(
             tx,
             agentOwner(runner.id),
@@ -208,7 +221,7 @@ export class AgentResolver {
         );
       let tasks;
       try {
-        tasks = await agents(ctx).tasksFor(claimed);
+        tasks = await this.deps.agents.tasksFor(claimed);
       } catch (err) {
         await giveBack().catch((e) => ctx.log.error({ err: e }, "could not give back stage runs leased for a failed request"));
         throw err;
@@ -243,8 +256,8 @@ export class AgentResolver {
       if (input.stageRunIds.length > MAX_LEASE_BATCH) {
         throw new InvalidInputError([{ field: "stageRunIds", message: `at most ${MAX_LEASE_BATCH} per heartbeat` }]);
       }
-      const runner = await ownRunner(ctx, scope, input.runnerId);
-      const leases = await agents(ctx).heartbeat(runner, input.stageRunIds);
+      const runner = await ownRunner(this.deps.agents, scope, input.runnerId);
+      const leases = await this.deps.agents.heartbeat(runner, input.stageRunIds);
       return Object.assign(new HeartbeatPayload(), { leases: leases.map((l) => Object.assign(new LeaseState(), l)) });
     });
   }
@@ -259,16 +272,16 @@ export class AgentResolver {
   ): Promise<typeof AppendStageLogsResult> {
     // A LeaseLostError answers as its registered member (listed in this union).
     return captureErrors(async () => {
-      const { sr, run } = await stageRunAndRun(ctx, input.stageRunId);
+      const { sr, run } = await stageRunAndRun(this.deps.runs, input.stageRunId);
       ctx.authz.require(Permission.RUN, run?.projectId);
       if (!sr || !run) throw new NotFoundError("StageRun", input.stageRunId);
-      agents(ctx).validateLogChunks(input.chunks);
-      await agents(ctx).checkLease(sr, input.epoch, runnerScope(ctx));
+      this.deps.agents.validateLogChunks(input.chunks);
+      await this.deps.agents.checkLease(sr, input.epoch, runnerScope(ctx));
       let count = 0;
       for (const chunk of input.chunks) {
         if (chunk.text === "") continue;
         const text = chunk.text.endsWith("\n") ? chunk.text : `${chunk.text}\n`;
-        await ctx.services.logs.append({ runId: sr.runId, stageRunId: sr.id, attempt: sr.attempt }, chunk.stream, text);
+        await this.deps.logs.append({ runId: sr.runId, stageRunId: sr.id, attempt: sr.attempt }, chunk.stream, text);
         count++;
       }
       return Object.assign(new AppendStageLogsPayload(), { count });
@@ -285,7 +298,7 @@ export class AgentResolver {
   ): Promise<typeof CompleteStageRunResult> {
     // A LeaseLostError answers as its registered member (listed in this union).
     return captureErrors(async () => {
-      const { sr, run } = await stageRunAndRun(ctx, input.stageRunId);
+      const { sr, run } = await stageRunAndRun(this.deps.runs, input.stageRunId);
       const summary = {
         stageRunId: input.stageRunId,
         epoch: input.epoch,
@@ -298,10 +311,10 @@ export class AgentResolver {
         { action: "stage.complete", permission: Permission.RUN, projectId: run?.projectId, input: summary },
         async (tx) => {
           if (!sr || !run) throw new NotFoundError("StageRun", input.stageRunId);
-          await agents(ctx).checkLease(sr, input.epoch, runnerScope(ctx), tx.manager);
-          const result = await agents(ctx).attemptResult(ctx.services.artifacts, input);
-          const inputIds = await agents(ctx).inputIdsOf(sr, tx.manager);
-          const outcome = await agents(ctx).complete(tx, sr.id, input.epoch, result, inputIds);
+          await this.deps.agents.checkLease(sr, input.epoch, runnerScope(ctx), tx.manager);
+          const result = await this.deps.agents.attemptResult(this.deps.artifacts, input);
+          const inputIds = await this.deps.agents.inputIdsOf(sr, tx.manager);
+          const outcome = await this.deps.agents.complete(tx, sr.id, input.epoch, result, inputIds);
           return {
             value: Object.assign(new CompleteStageRunPayload(), { stageRunId: sr.id, status: outcome }),
             targetId: sr.id,
@@ -322,15 +335,15 @@ export class AgentResolver {
   ): Promise<typeof DeregisterRunnerResult> {
     return captureErrors(async () => {
       const scope = runnerScope(ctx);
-      const runner = scope.projects === "all" || scope.projects.length > 0 ? await agents(ctx).ownedBy(input.runnerId, scope) : null;
+      const runner = scope.projects === "all" || scope.projects.length > 0 ? await this.deps.agents.ownedBy(input.runnerId, scope) : null;
       return runMutation(
         ctx,
         { action: "runner.deregister", permission: Permission.RUN, projectId: scope.auditProject, input },
         async (tx) => {
           if (!runner) throw new NotFoundError("Runner", input.runnerId);
-          const released = await agents(ctx).deregister(tx, runner);
+          const released = await this.deps.agents.deregister(tx, runner);
           return {
-            value: Object.assign(new RunnerPayload(), { runner: runnerPayloadOf(ctx, runner), released }),
+            value: Object.assign(new RunnerPayload(), { runner: runnerPayloadOf(this.deps.agents, runner), released }),
             targetId: runner.id,
             result: { released },
           };

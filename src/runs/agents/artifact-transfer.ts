@@ -27,16 +27,23 @@ import type { Express, Request, Response } from "express";
 import type { Logger } from "pino";
 import * as tar from "tar";
 import { authenticate } from "../../kernel/authenticate";
-import { type AppServices, Authorizer } from "../../kernel/context";
+import { Authorizer, type TokenVerifier } from "../../kernel/context";
+import type { Database } from "../../db/data-source";
+import type { ArtifactStore } from "../../artifacts/store";
+import type { RunService } from "../run.service";
 import { ErrorCode, HTTP_STATUS, InvalidInputError, NotFoundError, SluiceError } from "../../kernel/errors";
 import type { RequestRateLimiter } from "../../kernel/rate-limit";
 import { ArtifactRow } from "../../artifacts/artifact.entity";
 import { removeTree } from "../../artifacts/tree";
 import { Permission } from "../../kernel/roles";
-import { isUuid } from "./agent.service";
+import { type AgentService, isUuid } from "./agent.service";
 
 export interface ArtifactTransferOptions {
-  services: AppServices;
+  tokens: TokenVerifier;
+  db: Database;
+  runs: RunService;
+  agents: AgentService;
+  artifacts: ArtifactStore;
   limiter: RequestRateLimiter;
   log: Logger;
   /** Where uploads are written before they move into the artifact store (best on the store's filesystem). */
@@ -75,7 +82,7 @@ class SizeLimit extends Transform {
 }
 
 async function callerOf(req: Request, o: ArtifactTransferOptions): Promise<Authorizer> {
-  const caller = await authenticate(o.services.tokens, o.limiter, {
+  const caller = await authenticate(o.tokens, o.limiter, {
     authorization: req.headers.authorization,
     clientAddress: req.ip ?? "unknown",
   });
@@ -92,11 +99,11 @@ async function upload(req: Request, res: Response, o: ArtifactTransferOptions): 
     if (!isUuid(stageRunId)) problems.push({ field: "stageRunId", message: "give the leased stage run's id as ?stageRunId=" });
     if (!Number.isInteger(epoch)) problems.push({ field: "epoch", message: "give the lease epoch as ?epoch=" });
     if (problems.length) throw new InvalidInputError(problems);
-    const sr = await o.services.runs.stageRun(stageRunId);
-    const run = sr ? await o.services.runs.get(sr.runId) : null;
+    const sr = await o.runs.stageRun(stageRunId);
+    const run = sr ? await o.runs.get(sr.runId) : null;
     authz.require(Permission.RUN, run?.projectId);
     if (!sr) throw new NotFoundError("StageRun", stageRunId);
-    await o.services.agents.checkLease(sr, epoch, { principalId: authz.caller!.principalId, isAdmin: authz.can(Permission.ADMIN) });
+    await o.agents.checkLease(sr, epoch, { principalId: authz.caller!.principalId, isAdmin: authz.can(Permission.ADMIN) });
 
     const declared = Number(req.headers["content-length"]);
     if (Number.isFinite(declared) && declared > o.maxBytes) throw new TooLargeError(o.maxBytes);
@@ -117,7 +124,7 @@ async function upload(req: Request, res: Response, o: ArtifactTransferOptions): 
     decoded.on("error", (err) => limited.destroy(err));
     if (isDirectory) await extractTree(limited, staged);
     else await pipeline(limited, createWriteStream(staged, { flags: "wx" }));
-    const stored = await o.services.artifacts.put(staged, { move: true });
+    const stored = await o.artifacts.put(staged, { move: true });
     staged = undefined;
     res.status(201).json({ hash: stored.hash, uri: stored.uri, size: stored.size, isDirectory: stored.isDirectory });
   } catch (err) {
@@ -160,7 +167,7 @@ async function download(req: Request, res: Response, o: ArtifactTransferOptions)
   try {
     const authz = await callerOf(req, o);
     const id = String(req.params.id);
-    const row = isUuid(id) ? await o.services.db.dataSource.getRepository(ArtifactRow).findOneBy({ id }) : null;
+    const row = isUuid(id) ? await o.db.dataSource.getRepository(ArtifactRow).findOneBy({ id }) : null;
     if (!(row && (authz.can(Permission.RUN, row.projectId) || authz.can(Permission.READ, row.projectId)))) {
       authz.require(Permission.READ, row?.projectId);
     }
@@ -168,12 +175,12 @@ async function download(req: Request, res: Response, o: ArtifactTransferOptions)
     res.setHeader("X-Sluice-Hash", row.hash);
     res.setHeader("X-Sluice-Directory", String(row.isDirectory));
     if (!row.isDirectory) {
-      const stream = await o.services.artifacts.openRead(row.uri);
+      const stream = await o.artifacts.openRead(row.uri);
       res.status(200).type("application/octet-stream").setHeader("Content-Length", row.size);
       await pipeline(stream, res);
       return;
     }
-    const folder = await o.services.artifacts.localPath(row.uri);
+    const folder = await o.artifacts.localPath(row.uri);
     const gzip = /\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""));
     res.status(200).type(TAR_MEDIA_TYPE);
     if (gzip) res.setHeader("Content-Encoding", "gzip");

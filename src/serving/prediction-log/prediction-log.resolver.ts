@@ -17,8 +17,15 @@ import {
   RecordOutcomesInput,
 } from "./prediction-log.types";
 
+/** What PredictionLogResolver uses. */
+export interface PredictionLogResolverDeps {
+  predictionLog: PredictionLogService;
+}
+
 @Resolver()
 export class PredictionLogResolver {
+  constructor(readonly deps: PredictionLogResolverDeps) {}
+
   @Query(() => LoggedPredictionConnection, {
     description: "A served model's logged predictions, newest first, with outcomes once reported.",
   })
@@ -36,7 +43,7 @@ export class PredictionLogResolver {
     orderBy?: LoggedPredictionOrder | null,
   ): Promise<LoggedPredictionConnection> {
     ctx.authz.require(Permission.READ, projectId);
-    const rows = await ctx.services.predictionLog.list(projectId, model, page, filter ?? {}, loggedPredictionSort(orderBy));
+    const rows = await this.deps.predictionLog.list(projectId, model, page, filter ?? {}, loggedPredictionSort(orderBy));
     return LoggedPredictionConnection.from(rows, LoggedPrediction.from);
   }
 
@@ -69,10 +76,10 @@ export class PredictionLogResolver {
   ) {
     return captureErrors(async () => {
       // Rows still queued are written first (outside the transaction: PGlite has one session), so fresh predictions match.
-      await ctx.services.predictionLog.log.flush();
+      await this.deps.predictionLog.log.flush();
       return runMutation(ctx, { action: "prediction.recordOutcomes", permission: Permission.WRITE, projectId, input }, async (tx) => {
         PredictionLogService.check(outcomes, form === "single" ? "" : "outcomes");
-        const service = ctx.services.predictionLog;
+        const service = this.deps.predictionLog;
         const m = await service.model(projectId, model, tx.manager);
         const r = await service.recordOutcomes(tx, m, outcomes);
         return { value: Object.assign(new OutcomesPayload(), r), targetId: m.id, result: { matched: r.matched, unmatched: r.unmatched } };

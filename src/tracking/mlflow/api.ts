@@ -6,13 +6,23 @@ import { type MutationTx, runMutation } from "../../kernel/mutation";
 import type { RequestRateLimiter } from "../../kernel/rate-limit";
 import { Permission } from "../../kernel/roles";
 import type { ProjectRow } from "../../projects";
+import type { ArtifactStore } from "../../artifacts/store";
+import type { RegistryService } from "../../registry/registry.service";
+import type { TrackingService } from "../tracking.service";
 import { MlflowError, missingParam, sendMlflowError } from "./errors";
-import { findProject, resolveProject } from "./project-scope";
+import { type ProjectScopeDeps, findProject, resolveProject } from "./project-scope";
 import { registerMlflowArtifacts } from "./artifacts";
 import { registerRegistryEndpoints } from "./registry-endpoints";
 import { registerTrackingEndpoints } from "./tracking-endpoints";
 
 export const MLFLOW_PREFIX = "/api/2.0/mlflow";
+
+/** What the MLflow API uses: its endpoints reach these through `call.deps`. */
+export interface MlflowDeps extends ProjectScopeDeps {
+  tracking: TrackingService;
+  registry: RegistryService;
+  artifacts: ArtifactStore;
+}
 
 /** One MLflow call: its context, its parameters (query and JSON body merged), its project. */
 export class MlflowCall {
@@ -20,18 +30,19 @@ export class MlflowCall {
 
   constructor(
     readonly ctx: RequestContext,
+    readonly deps: MlflowDeps,
     readonly req: Request,
     readonly params: Record<string, unknown>,
   ) {}
 
   /** The project the call is scoped to (see project-scope.ts); refused when none can be chosen. */
   project(): Promise<ProjectRow> {
-    return (this.projectRow ??= resolveProject(this.ctx, this.req));
+    return (this.projectRow ??= resolveProject(this.deps, this.ctx, this.req));
   }
 
   /** The project if one can be chosen, for authorizing a lookup of something that is missing. */
   async projectIdIfAny(): Promise<string | undefined> {
-    return (await findProject(this.ctx, this.req).catch(() => undefined))?.id;
+    return (await findProject(this.deps, this.ctx, this.req).catch(() => undefined))?.id;
   }
 
   /** A string parameter; required ones missing answer MLflow's "Missing value for required parameter". */
@@ -91,7 +102,7 @@ export interface EndpointTable {
  */
 export function registerMlflowApi(
   app: Express,
-  deps: { services: AppServices; limiter: RequestRateLimiter; log: Logger; bodyLimitBytes: number; maxBytes: number },
+  deps: MlflowDeps & { services: AppServices; limiter: RequestRateLimiter; log: Logger; bodyLimitBytes: number; maxBytes: number },
 ): void {
   const router = Router();
   router.use(express.json({ limit: deps.bodyLimitBytes }));
@@ -102,7 +113,7 @@ export function registerMlflowApi(
           try {
             const ctx = await httpContext(deps, req, res);
             const body = req.body && typeof req.body === "object" && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : {};
-            const call = new MlflowCall(ctx, req, { ...(req.query as Record<string, unknown>), ...body });
+            const call = new MlflowCall(ctx, deps, req, { ...(req.query as Record<string, unknown>), ...body });
             res.status(200).json(await endpoint(call));
           } catch (err) {
             sendMlflowError(res, err, deps.log);

@@ -8,6 +8,9 @@ import { NotFoundError } from "../../kernel/errors";
 import { httpContext, receiveBody } from "../../kernel/http";
 import { type MutationScope, prepareMutation, runMutation } from "../../kernel/mutation";
 import type { AppServices } from "../../kernel/context";
+import type { ArtifactStore } from "../../artifacts/store";
+import type { Database } from "../../db/data-source";
+import type { TrackingService } from "../tracking.service";
 import type { RequestRateLimiter } from "../../kernel/rate-limit";
 import { artifactFor } from "../../artifacts/record";
 import { Permission } from "../../kernel/roles";
@@ -32,7 +35,15 @@ export function parseArtifactPath(raw: string): { experimentId: string; runId: s
  */
 export function registerMlflowArtifacts(
   app: Express,
-  deps: { services: AppServices; limiter: RequestRateLimiter; log: Logger; maxBytes: number },
+  deps: {
+    services: AppServices;
+    tracking: TrackingService;
+    artifacts: ArtifactStore;
+    db: Database;
+    limiter: RequestRateLimiter;
+    log: Logger;
+    maxBytes: number;
+  },
 ): void {
   app.put(`${ARTIFACTS_PREFIX}/*path`, async (req: Request, res: Response) => {
     let scratch: string | undefined;
@@ -40,7 +51,7 @@ export function registerMlflowArtifacts(
       const ctx = await httpContext(deps, req, res);
       const where = parseArtifactPath(decodeURIComponent(req.path.slice(ARTIFACTS_PREFIX.length)));
       if (!where) throw new MlflowError("INVALID_PARAMETER_VALUE", "Artifact paths are <experiment_id>/<run_id>/artifacts/<file>");
-      const run = await deps.services.tracking.run(where.runId);
+      const run = await deps.tracking.run(where.runId);
       const scope: MutationScope = {
         action: "tracking.run.logArtifact",
         permission: Permission.WRITE,
@@ -52,7 +63,7 @@ export function registerMlflowArtifacts(
         scratch = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-mlflow-artifact-"));
         const file = path.join(scratch, path.basename(where.file));
         await receiveBody(req, file, deps.maxBytes);
-        return deps.services.artifacts.put(file, { move: true });
+        return deps.artifacts.put(file, { move: true });
       });
       await runMutation(ctx, scope, async (tx) => {
         const artifact = await artifactFor(tx.manager, undefined, {
@@ -61,7 +72,7 @@ export function registerMlflowArtifacts(
           stored,
           metadata: { trackingRunId: run!.id, path: where.file },
         });
-        await deps.services.tracking.recordArtifact(tx, run!.id, where.file, artifact.id);
+        await deps.tracking.recordArtifact(tx, run!.id, where.file, artifact.id);
         return { value: null, targetId: artifact.id, result: { artifactId: artifact.id } };
       });
       res.status(200).json({});
@@ -77,12 +88,12 @@ export function registerMlflowArtifacts(
       const ctx = await httpContext(deps, req, res);
       const where = parseArtifactPath(decodeURIComponent(req.path.slice(ARTIFACTS_PREFIX.length)));
       if (!where) throw new MlflowError("INVALID_PARAMETER_VALUE", "Artifact paths are <experiment_id>/<run_id>/artifacts/<file>");
-      const run = await deps.services.tracking.run(where.runId);
+      const run = await deps.tracking.run(where.runId);
       ctx.authz.require(Permission.READ, run?.projectId);
       const artifactId = run?.artifacts[where.file];
       if (!run || !artifactId) throw new MlflowError("RESOURCE_DOES_NOT_EXIST", `No artifact at ${where.file} in run ${where.runId}`);
-      const row = await deps.services.db.dataSource.query(`SELECT uri FROM artifacts WHERE id = $1`, [artifactId]);
-      const file = await deps.services.artifacts.localPath(row[0].uri);
+      const row = await deps.db.dataSource.query(`SELECT uri FROM artifacts WHERE id = $1`, [artifactId]);
+      const file = await deps.artifacts.localPath(row[0].uri);
       res.setHeader("content-type", "application/octet-stream");
       res.setHeader("content-length", String((await fs.stat(file)).size));
       createReadStream(file).pipe(res);
@@ -97,7 +108,7 @@ export function registerMlflowArtifacts(
       const raw = typeof req.query.path === "string" ? req.query.path : "";
       const m = /^\/*([^/]+)\/([^/]+)\/artifacts\/?(.*)$/.exec(raw);
       if (!m) throw new MlflowError("INVALID_PARAMETER_VALUE", "List a run's folder: path=<experiment_id>/<run_id>/artifacts[/<folder>]");
-      const run = await deps.services.tracking.run(m[2]!);
+      const run = await deps.tracking.run(m[2]!);
       ctx.authz.require(Permission.READ, run?.projectId);
       if (!run) throw new NotFoundError("Run", m[2]!);
       const folder = m[3]!.replace(/\/+$/, "");
@@ -105,7 +116,7 @@ export function registerMlflowArtifacts(
       const sizes = new Map<string, number>();
       const ids = Object.values(run.artifacts);
       if (ids.length > 0) {
-        const rows: Array<{ id: string; size: string }> = await deps.services.db.dataSource.query(
+        const rows: Array<{ id: string; size: string }> = await deps.db.dataSource.query(
           `SELECT id, size FROM artifacts WHERE id = ANY($1::uuid[])`,
           [ids],
         );

@@ -17,7 +17,7 @@ const PROXY_SOURCE = /^mlflow-artifacts:\/+([^/]+)\/([^/]+)\/artifacts\/?(.*)$/;
 async function model(call: MlflowCall, name: string, permission = Permission.READ): Promise<RegisteredModelRow> {
   const project = await call.project();
   call.ctx.authz.require(permission, project.id);
-  const row = await call.ctx.services.registry.modelByName(project.id, name);
+  const row = await call.deps.registry.modelByName(project.id, name);
   if (!row) throw new NotFoundError("RegisteredModel", name);
   return row;
 }
@@ -25,7 +25,7 @@ async function model(call: MlflowCall, name: string, permission = Permission.REA
 async function version(call: MlflowCall, m: RegisteredModelRow, v: string): Promise<ModelVersionRow> {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new MlflowError("INVALID_PARAMETER_VALUE", `Model version must be an integer, got '${v}'`);
-  const row = await call.ctx.services.registry.versionByNumber(m.id, n);
+  const row = await call.deps.registry.versionByNumber(m.id, n);
   if (!row) throw new MlflowError("RESOURCE_DOES_NOT_EXIST", `Model Version (name=${m.name}, version=${v}) not found`);
   return row;
 }
@@ -48,9 +48,9 @@ async function sourceArtifact(call: MlflowCall, source: string, projectId: strin
       `Invalid model version source: '${source}'. Sluice registers ONNX models it holds: 'sluice-artifacts:/<artifactId>', 'runs:/<run_id>/<path>' or 'mlflow-artifacts:/<experiment_id>/<run_id>/artifacts/<path>'`,
     );
   }
-  const run = await call.ctx.services.tracking.run(runId);
+  const run = await call.deps.tracking.run(runId);
   if (!run || run.projectId !== projectId) throw new NotFoundError("Run", runId);
-  const id = call.ctx.services.tracking.artifactAt(run, file);
+  const id = call.deps.tracking.artifactAt(run, file);
   if (!id)
     throw new MlflowError(
       "INVALID_PARAMETER_VALUE",
@@ -68,7 +68,7 @@ const tagsObject = (pairs: Array<{ key: string; value: string }>) => Object.from
  * version; Sluice's status is in the `sluice.status` tag, and ARCHIVED is `current_stage: Archived`.
  */
 export function registerRegistryEndpoints(api: EndpointTable): void {
-  const registry = (call: MlflowCall) => call.ctx.services.registry;
+  const registry = (call: MlflowCall) => call.deps.registry;
 
   api.add("post", "registered-models/create", async (call) => {
     const name = call.str("name", true);
@@ -86,24 +86,24 @@ export function registerRegistryEndpoints(api: EndpointTable): void {
       });
       return { value: m, targetId: m.id };
     });
-    return { registered_model: await registeredModelJson(call.ctx.services, row) };
+    return { registered_model: await registeredModelJson(call.deps, row) };
   });
 
   api.add("get", "registered-models/get", async (call) => ({
-    registered_model: await registeredModelJson(call.ctx.services, await model(call, call.str("name", true))),
+    registered_model: await registeredModelJson(call.deps, await model(call, call.str("name", true))),
   }));
 
   api.add(["get", "post"], "registered-models/search", async (call) => {
     const project = await call.project();
     call.ctx.authz.require(Permission.READ, project.id);
-    const page = await searchModels(call.ctx.services, project.id, {
+    const page = await searchModels(call.deps, project.id, {
       filter: call.str("filter"),
       orderBy: call.list("order_by"),
       maxResults: maxResults(call.params.max_results, 100, 1000),
       pageToken: call.str("page_token"),
     });
     const models = [];
-    for (const m of page.items) models.push(await registeredModelJson(call.ctx.services, m));
+    for (const m of page.items) models.push(await registeredModelJson(call.deps, m));
     return compact({ registered_models: models, next_page_token: page.nextPageToken });
   });
 
@@ -118,7 +118,7 @@ export function registerRegistryEndpoints(api: EndpointTable): void {
       const r = await registry(call).renameModel(tx, m.id, newName);
       return { value: r, targetId: r.id };
     });
-    return { registered_model: await registeredModelJson(call.ctx.services, row) };
+    return { registered_model: await registeredModelJson(call.deps, row) };
   });
 
   api.add("patch", "registered-models/update", async (call) => {
@@ -127,7 +127,7 @@ export function registerRegistryEndpoints(api: EndpointTable): void {
       const r = await registry(call).updateModel(tx, m.id, { description: call.str("description") ?? "" });
       return { value: r, targetId: r.id };
     });
-    return { registered_model: await registeredModelJson(call.ctx.services, row) };
+    return { registered_model: await registeredModelJson(call.deps, row) };
   });
 
   api.add("delete", "registered-models/delete", async (call) => {
@@ -165,14 +165,14 @@ export function registerRegistryEndpoints(api: EndpointTable): void {
     const alias = call.str("alias", true);
     const v = await registry(call).versionByAlias(m.id, alias);
     if (!v) throw new MlflowError("INVALID_PARAMETER_VALUE", `Registered model alias ${alias} not found.`);
-    return { model_version: await modelVersionJson(call.ctx.services, v, m) };
+    return { model_version: await modelVersionJson(call.deps, v, m) };
   });
 
   api.add("post", "registered-models/get-latest-versions", async (call) => {
     const m = await model(call, call.str("name", true));
     const page = await registry(call).listVersions({ registeredModelId: m.id }, { first: 1 }, { property: "version", direction: "DESC" });
     const out = [];
-    for (const v of page.rows) out.push(await modelVersionJson(call.ctx.services, v, m));
+    for (const v of page.rows) out.push(await modelVersionJson(call.deps, v, m));
     return compact({ model_versions: out });
   });
 
@@ -188,7 +188,7 @@ export function registerRegistryEndpoints(api: EndpointTable): void {
     };
     const prepared = await prepareMutation(call.ctx, scope, async () => {
       if (runId) {
-        const run = await call.ctx.services.tracking.run(runId);
+        const run = await call.deps.tracking.run(runId);
         if (!run || run.projectId !== m.projectId) throw new NotFoundError("Run", runId);
       }
       const artifactId = await sourceArtifact(call, source, m.projectId);
@@ -203,26 +203,26 @@ export function registerRegistryEndpoints(api: EndpointTable): void {
       });
       return { value: v, targetId: v.id };
     });
-    return { model_version: await modelVersionJson(call.ctx.services, row, m) };
+    return { model_version: await modelVersionJson(call.deps, row, m) };
   });
 
   api.add("get", "model-versions/get", async (call) => {
     const m = await model(call, call.str("name", true));
     const v = await version(call, m, call.str("version", true));
-    return { model_version: await modelVersionJson(call.ctx.services, v, m) };
+    return { model_version: await modelVersionJson(call.deps, v, m) };
   });
 
   api.add(["get", "post"], "model-versions/search", async (call) => {
     const project = await call.project();
     call.ctx.authz.require(Permission.READ, project.id);
-    const page = await searchVersions(call.ctx.services, project.id, {
+    const page = await searchVersions(call.deps, project.id, {
       filter: call.str("filter"),
       orderBy: call.list("order_by"),
       maxResults: maxResults(call.params.max_results, 10_000, 200_000),
       pageToken: call.str("page_token"),
     });
     const out = [];
-    for (const { version: v, model: m } of page.items) out.push(await modelVersionJson(call.ctx.services, v, m));
+    for (const { version: v, model: m } of page.items) out.push(await modelVersionJson(call.deps, v, m));
     return compact({ model_versions: out, next_page_token: page.nextPageToken });
   });
 }

@@ -36,7 +36,7 @@ const runIdOf = (call: MlflowCall) => call.str("run_id") ?? call.str("run_uuid",
 
 /** An experiment by id, readable by the caller; 404 in MLflow's words when missing. */
 async function readableExperiment(call: MlflowCall, id: string, permission = Permission.READ): Promise<TrackingExperimentRow> {
-  const tracking = call.ctx.services.tracking;
+  const tracking = call.deps.tracking;
   const projectId = id === "0" ? (await call.project()).id : undefined;
   const row = await tracking.experiment(projectId, id);
   call.ctx.authz.require(permission, row?.projectId ?? (await call.projectIdIfAny()));
@@ -45,7 +45,7 @@ async function readableExperiment(call: MlflowCall, id: string, permission = Per
 }
 
 async function readableRun(call: MlflowCall, id: string): Promise<TrackingRunRow> {
-  const row = await call.ctx.services.tracking.run(id);
+  const row = await call.deps.tracking.run(id);
   call.ctx.authz.require(Permission.READ, row?.projectId ?? (await call.projectIdIfAny()));
   if (!row) throw new NotFoundError("Run", id);
   return row;
@@ -53,7 +53,7 @@ async function readableRun(call: MlflowCall, id: string): Promise<TrackingRunRow
 
 /** The run's project, for a write (authorization happens in the mutation). */
 async function runProject(call: MlflowCall, id: string): Promise<string | undefined> {
-  return (await call.ctx.services.tracking.run(id))?.projectId ?? (await call.projectIdIfAny());
+  return (await call.deps.tracking.run(id))?.projectId ?? (await call.projectIdIfAny());
 }
 
 export function registerTrackingEndpoints(api: EndpointTable): void {
@@ -61,7 +61,7 @@ export function registerTrackingEndpoints(api: EndpointTable): void {
   api.add("post", "experiments/create", async (call) => {
     const project = await call.project();
     const row = await call.mutate("tracking.experiment.create", project.id, async (tx) => {
-      const e = await call.ctx.services.tracking.createExperiment(tx, project.id, {
+      const e = await call.deps.tracking.createExperiment(tx, project.id, {
         name: call.params.name,
         artifactLocation: call.str("artifact_location"),
         tags: call.keyValues("tags"),
@@ -80,7 +80,7 @@ export function registerTrackingEndpoints(api: EndpointTable): void {
     const name = call.str("experiment_name", true);
     const project = await call.project();
     call.ctx.authz.require(Permission.READ, project.id);
-    const e = await call.ctx.services.tracking.experimentByName(project.id, name);
+    const e = await call.deps.tracking.experimentByName(project.id, name);
     if (!e) throw new MlflowError("RESOURCE_DOES_NOT_EXIST", `Could not find experiment with name '${name}'`);
     return { experiment: experimentJson(e) };
   });
@@ -88,7 +88,7 @@ export function registerTrackingEndpoints(api: EndpointTable): void {
   api.add(["post", "get"], "experiments/search", async (call) => {
     const project = await call.project();
     call.ctx.authz.require(Permission.READ, project.id);
-    const page = await call.ctx.services.tracking.searchExperiments([project.id], {
+    const page = await call.deps.tracking.searchExperiments([project.id], {
       filter: call.str("filter"),
       orderBy: call.list("order_by"),
       maxResults: maxResults(call.params.max_results, 1000, 50_000),
@@ -104,12 +104,12 @@ export function registerTrackingEndpoints(api: EndpointTable): void {
   ] as const) {
     api.add("post", path, async (call) => {
       const id = call.str("experiment_id", true);
-      const e = await call.ctx.services.tracking.experiment(undefined, id);
+      const e = await call.deps.tracking.experiment(undefined, id);
       await call.mutate(
         `tracking.experiment.${stage === "deleted" ? "delete" : "restore"}`,
         e?.projectId ?? (await call.projectIdIfAny()),
         async (tx) => {
-          const row = await call.ctx.services.tracking.setExperimentStage(tx, id, stage);
+          const row = await call.deps.tracking.setExperimentStage(tx, id, stage);
           return { value: row, targetId: row.id };
         },
       );
@@ -119,9 +119,9 @@ export function registerTrackingEndpoints(api: EndpointTable): void {
 
   api.add("post", "experiments/update", async (call) => {
     const id = call.str("experiment_id", true);
-    const e = await call.ctx.services.tracking.experiment(undefined, id);
+    const e = await call.deps.tracking.experiment(undefined, id);
     await call.mutate("tracking.experiment.rename", e?.projectId ?? (await call.projectIdIfAny()), async (tx) => {
-      const row = await call.ctx.services.tracking.renameExperiment(tx, id, call.params.new_name ?? undefined);
+      const row = await call.deps.tracking.renameExperiment(tx, id, call.params.new_name ?? undefined);
       return { value: row, targetId: row.id };
     });
     return {};
@@ -129,9 +129,9 @@ export function registerTrackingEndpoints(api: EndpointTable): void {
 
   api.add("post", "experiments/set-experiment-tag", async (call) => {
     const id = call.str("experiment_id", true);
-    const e = await call.ctx.services.tracking.experiment(undefined, id);
+    const e = await call.deps.tracking.experiment(undefined, id);
     await call.mutate("tracking.experiment.setTag", e?.projectId ?? (await call.projectIdIfAny()), async (tx) => {
-      const row = await call.ctx.services.tracking.setExperimentTag(tx, id, call.params.key, call.params.value);
+      const row = await call.deps.tracking.setExperimentTag(tx, id, call.params.key, call.params.value);
       return { value: row, targetId: row.id };
     });
     return {};
@@ -141,11 +141,11 @@ export function registerTrackingEndpoints(api: EndpointTable): void {
   api.add("post", "runs/create", async (call) => {
     // A real experiment id names its project; MLflow's "0" (or none) is the resolved project's Default.
     const experimentId = call.str("experiment_id") ?? "0";
-    const experiment = experimentId === "0" ? null : await call.ctx.services.tracking.experiment(undefined, experimentId);
+    const experiment = experimentId === "0" ? null : await call.deps.tracking.experiment(undefined, experimentId);
     const project = experiment ? { id: experiment.projectId } : await call.project();
     const startTime = call.params.start_time === undefined ? undefined : int64(call.params.start_time, "start_time");
     const run = await call.mutate("tracking.run.create", project.id, async (tx) => {
-      const r = await call.ctx.services.tracking.createRun(tx, project.id, {
+      const r = await call.deps.tracking.createRun(tx, project.id, {
         experimentId,
         runName: call.str("run_name"),
         tags: call.keyValues("tags"),
@@ -164,7 +164,7 @@ export function registerTrackingEndpoints(api: EndpointTable): void {
     const endTime =
       call.params.end_time === undefined || call.params.end_time === null ? undefined : int64(call.params.end_time, "end_time");
     const run = await call.mutate("tracking.run.update", await runProject(call, id), async (tx) => {
-      const r = await call.ctx.services.tracking.updateRun(tx, id, {
+      const r = await call.deps.tracking.updateRun(tx, id, {
         status: status(call.str("status")),
         endTime,
         runName: call.str("run_name"),
@@ -181,7 +181,7 @@ export function registerTrackingEndpoints(api: EndpointTable): void {
     api.add("post", path, async (call) => {
       const id = call.str("run_id", true);
       await call.mutate(`tracking.run.${stage === "deleted" ? "delete" : "restore"}`, await runProject(call, id), async (tx) => {
-        const r = await call.ctx.services.tracking.setRunStage(tx, id, stage);
+        const r = await call.deps.tracking.setRunStage(tx, id, stage);
         return { value: r, targetId: r.id };
       });
       return {};
@@ -191,7 +191,7 @@ export function registerTrackingEndpoints(api: EndpointTable): void {
   api.add("post", "runs/search", async (call) => {
     const project = await call.project();
     call.ctx.authz.require(Permission.READ, project.id);
-    const page = await call.ctx.services.tracking.searchRuns(project.id, {
+    const page = await call.deps.tracking.searchRuns(project.id, {
       experimentIds: call.list("experiment_ids"),
       filter: call.str("filter"),
       orderBy: call.list("order_by"),
@@ -202,10 +202,10 @@ export function registerTrackingEndpoints(api: EndpointTable): void {
     return compact({ runs: page.items.map(runJson), next_page_token: page.nextPageToken });
   });
 
-  const logBatch = async (call: MlflowCall, action: string, input: Parameters<typeof call.ctx.services.tracking.logBatch>[2]) => {
+  const logBatch = async (call: MlflowCall, action: string, input: Parameters<typeof call.deps.tracking.logBatch>[2]) => {
     const id = runIdOf(call);
     await call.mutate(action, await runProject(call, id), async (tx) => {
-      const r = await call.ctx.services.tracking.logBatch(tx, id, input);
+      const r = await call.deps.tracking.logBatch(tx, id, input);
       return { value: r, targetId: r.id };
     });
     return {};
@@ -236,7 +236,7 @@ export function registerTrackingEndpoints(api: EndpointTable): void {
     const id = call.str("run_id", true);
     const key = call.str("key", true);
     await call.mutate("tracking.run.deleteTag", await runProject(call, id), async (tx) => {
-      const r = await call.ctx.services.tracking.deleteTag(tx, id, key);
+      const r = await call.deps.tracking.deleteTag(tx, id, key);
       return { value: r, targetId: r.id };
     });
     return {};
@@ -245,7 +245,7 @@ export function registerTrackingEndpoints(api: EndpointTable): void {
   api.add("get", "metrics/get-history", async (call) => {
     const run = await readableRun(call, runIdOf(call));
     const key = call.str("metric_key", true);
-    const page = await call.ctx.services.tracking.metricHistory(run.id, key, {
+    const page = await call.deps.tracking.metricHistory(run.id, key, {
       maxResults: maxResults(call.params.max_results, 25_000, 25_000),
       pageToken: call.str("page_token"),
     });
