@@ -31,6 +31,7 @@ let projectName = "";
 
 const CASES: LookupCase[] = [
   { query: "project", types: { id: "ID", name: "String" }, key: () => ({ name: `none-${id()}` }) },
+  { query: "principal", types: { id: "ID", name: "String" }, key: () => ({ name: `none-${id()}` }) },
   { query: "dataset", types: { id: "ID", projectId: "ID", name: "String" }, key: () => ({ projectId, name: "none" }) },
   { query: "datasetVersion", types: { id: "ID", datasetId: "ID", version: "Int" }, key: () => ({ datasetId: id(), version: 1 }) },
   { query: "pipeline", types: { id: "ID", projectId: "ID", name: "String" }, key: () => ({ projectId, name: "none" }) },
