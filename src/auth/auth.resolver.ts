@@ -2,6 +2,7 @@ import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } fr
 import type { RequestContext } from "../kernel/context";
 import { NotFoundError, UnauthenticatedError } from "../kernel/errors";
 import { PageArgsInput } from "../kernel/graphql/connection";
+import { lookupBy } from "../kernel/graphql/lookup";
 import { captureErrors } from "../kernel/graphql/results";
 import { runMutation } from "../kernel/mutation";
 import {
@@ -58,10 +59,15 @@ export class AuthResolver {
     });
   }
 
-  @Query(() => Principal, { nullable: true, description: "Needs global ADMIN." })
-  async principal(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<Principal | null> {
+  @Query(() => Principal, { nullable: true, description: "A principal by id or by name. Needs global ADMIN." })
+  async principal(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { nullable: true }) id?: string | null,
+    @Arg("name", () => String, { nullable: true, description: "The principal's name, unique on the server." }) name?: string | null,
+  ): Promise<Principal | null> {
+    const by = lookupBy({ id, name }, { key: ["name"] });
     ctx.authz.require(Permission.ADMIN);
-    const row = await this.deps.auth.getPrincipal(id);
+    const row = by.key ? await this.deps.auth.getPrincipalByName(by.key.name) : await this.deps.auth.getPrincipal(by.id);
     return row ? Principal.from(row) : null;
   }
 

@@ -208,6 +208,11 @@ export class AuthService {
     return this.repo(PrincipalRow).findOneBy({ id });
   }
 
+  /** A principal by name (unique on the server). */
+  async getPrincipalByName(name: string): Promise<PrincipalRow | null> {
+    return this.repo(PrincipalRow).findOneBy({ name });
+  }
+
   async listPrincipals(filter: { nameContains?: string }, page: PageArgs, sort: SortSpec<PrincipalRow>): Promise<Page<PrincipalRow>> {
     const qb = this.repo(PrincipalRow).createQueryBuilder("p");
     if (filter.nameContains) qb.andWhere("p.name ILIKE :pattern", { pattern: `%${escapeLike(filter.nameContains)}%` });

@@ -1,7 +1,8 @@
 import { Arg, Args, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
 import type { RequestContext } from "../kernel/context";
-import { InvalidInputError, NotFoundError } from "../kernel/errors";
+import { NotFoundError } from "../kernel/errors";
 import { PageArgsInput } from "../kernel/graphql/connection";
+import { lookupBy } from "../kernel/graphql/lookup";
 import { captureErrors } from "../kernel/graphql/results";
 import { type MutationScope, prepareMutation, runMutation } from "../kernel/mutation";
 import { ArtifactRow } from "../artifacts/artifact.entity";
@@ -63,9 +64,10 @@ export class DatasetResolver {
     @Arg("projectId", () => ID, { nullable: true }) projectId?: string | null,
     @Arg("name", () => String, { nullable: true }) name?: string | null,
   ): Promise<Dataset | null> {
-    if (projectId) ctx.authz.require(Permission.READ, projectId);
-    const row = id ? await this.deps.datasets.get(id) : projectId && name ? await this.deps.datasets.getByName(projectId, name) : null;
-    ctx.authz.require(Permission.READ, row?.projectId ?? projectId ?? undefined);
+    const by = lookupBy({ id, projectId, name }, { key: ["projectId", "name"] });
+    if (by.key) ctx.authz.require(Permission.READ, by.key.projectId);
+    const row = by.key ? await this.deps.datasets.getByName(by.key.projectId, by.key.name) : await this.deps.datasets.get(by.id);
+    ctx.authz.require(Permission.READ, row?.projectId ?? by.key?.projectId);
     return row ? Dataset.from(row) : null;
   }
 
@@ -97,9 +99,12 @@ export class DatasetResolver {
     @Arg("datasetId", () => ID, { nullable: true }) datasetId?: string | null,
     @Arg("version", () => Int, { nullable: true }) version?: number | null,
   ): Promise<DatasetVersion | null> {
-    if (!id && !(datasetId && version)) throw new InvalidInputError([{ field: "id", message: "give id, or datasetId and version" }]);
-    const row = id ? await this.deps.datasets.version(id) : await this.deps.datasets.versionByNumber(datasetId!, version!);
-    const dataset = row ? await this.deps.datasets.get(row.datasetId) : datasetId ? await this.deps.datasets.get(datasetId) : null;
+    const by = lookupBy({ id, datasetId, version }, { key: ["datasetId", "version"] });
+    const row = by.key
+      ? await this.deps.datasets.versionByNumber(by.key.datasetId, by.key.version)
+      : await this.deps.datasets.version(by.id);
+    const parentId = row?.datasetId ?? by.key?.datasetId;
+    const dataset = parentId ? await this.deps.datasets.get(parentId) : null;
     ctx.authz.require(Permission.READ, dataset?.projectId);
     return row && dataset ? DatasetVersion.from(row, dataset.projectId) : null;
   }

@@ -1,6 +1,7 @@
 import { Arg, Args, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
 import type { RequestContext } from "../kernel/context";
 import { PageArgsInput } from "../kernel/graphql/connection";
+import { lookupBy } from "../kernel/graphql/lookup";
 import { captureErrors } from "../kernel/graphql/results";
 import { type MutationTx, runMutation } from "../kernel/mutation";
 import { Permission } from "../kernel/roles";
@@ -61,14 +62,17 @@ export interface DeploymentResolverDeps {
 export class DeploymentResolver {
   constructor(readonly deps: DeploymentResolverDeps) {}
 
-  @Query(() => Deployment, { nullable: true, description: "A project's endpoint by name; null when there is none." })
+  @Query(() => Deployment, { nullable: true, description: "An endpoint by id, or by project and name; null when there is none." })
   async deployment(
     @Ctx() ctx: RequestContext,
-    @Arg("projectId", () => ID) projectId: string,
-    @Arg("name") name: string,
+    @Arg("id", () => ID, { nullable: true, description: "The endpoint's id; or give `projectId` and `name`." }) id?: string | null,
+    @Arg("projectId", () => ID, { nullable: true }) projectId?: string | null,
+    @Arg("name", () => String, { nullable: true }) name?: string | null,
   ): Promise<Deployment | null> {
-    ctx.authz.require(Permission.READ, projectId);
-    const row = await this.deps.deployments.byName(projectId, name);
+    const by = lookupBy({ id, projectId, name }, { key: ["projectId", "name"] });
+    if (by.key) ctx.authz.require(Permission.READ, by.key.projectId);
+    const row = by.key ? await this.deps.deployments.byName(by.key.projectId, by.key.name) : await this.deps.deployments.get(by.id);
+    ctx.authz.require(Permission.READ, row?.projectId ?? by.key?.projectId);
     return row ? Deployment.from(row) : null;
   }
 

@@ -1,7 +1,8 @@
 import { Arg, Args, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
 import type { RequestContext } from "../kernel/context";
-import { InvalidInputError, NotFoundError } from "../kernel/errors";
+import { NotFoundError } from "../kernel/errors";
 import { PageArgsInput } from "../kernel/graphql/connection";
+import { lookupBy } from "../kernel/graphql/lookup";
 import { captureErrors } from "../kernel/graphql/results";
 import { type MutationScope, prepareMutation, runMutation } from "../kernel/mutation";
 import { ArtifactRow } from "../artifacts/artifact.entity";
@@ -70,10 +71,12 @@ export class FeatureViewResolver {
     @Arg("name", () => String, { nullable: true }) name?: string | null,
     @Arg("version", () => Int, { nullable: true }) version?: number | null,
   ): Promise<FeatureView | null> {
-    if (!id && !(projectId && name)) throw new InvalidInputError([{ field: "id", message: "give id, or projectId and name" }]);
-    if (projectId) ctx.authz.require(Permission.READ, projectId);
-    const row = id ? await this.deps.features.getView(id) : await this.deps.features.getViewByName(projectId!, name!, version ?? undefined);
-    ctx.authz.require(Permission.READ, row?.projectId ?? projectId ?? undefined);
+    const by = lookupBy({ id, projectId, name, version }, { key: ["projectId", "name"], optional: ["version"] });
+    if (by.key) ctx.authz.require(Permission.READ, by.key.projectId);
+    const row = by.key
+      ? await this.deps.features.getViewByName(by.key.projectId, by.key.name, version ?? undefined)
+      : await this.deps.features.getView(by.id);
+    ctx.authz.require(Permission.READ, row?.projectId ?? by.key?.projectId);
     return row ? FeatureView.from(row) : null;
   }
 

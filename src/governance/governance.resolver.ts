@@ -1,7 +1,8 @@
 import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
 import type { RequestContext } from "../kernel/context";
-import { InvalidInputError, NotFoundError } from "../kernel/errors";
+import { NotFoundError } from "../kernel/errors";
 import { PageArgsInput } from "../kernel/graphql/connection";
+import { lookupBy } from "../kernel/graphql/lookup";
 import { captureErrors } from "../kernel/graphql/results";
 import { runMutation } from "../kernel/mutation";
 import { Permission } from "../kernel/roles";
@@ -48,9 +49,10 @@ export class GovernanceResolver {
     @Arg("id", () => ID, { nullable: true }) id?: string | null,
     @Arg("modelVersionId", () => ID, { nullable: true }) modelVersionId?: string | null,
   ): Promise<ApprovalRequest | null> {
-    if (!id === !modelVersionId) throw new InvalidInputError([{ field: "id", message: "give exactly one of id and modelVersionId" }]);
-    const row = id ? await this.deps.governance.request(id) : await this.deps.governance.requestForVersion(modelVersionId!);
-    ctx.authz.require(Permission.READ, row?.projectId);
+    const by = lookupBy({ id, modelVersionId }, { key: ["modelVersionId"] });
+    const row = by.key ? await this.deps.governance.requestForVersion(by.key.modelVersionId) : await this.deps.governance.request(by.id);
+    const version = by.key && !row ? await this.deps.registry.version(by.key.modelVersionId) : null;
+    ctx.authz.require(Permission.READ, row?.projectId ?? version?.projectId);
     return row ? ApprovalRequest.from(row) : null;
   }
 

@@ -1,6 +1,7 @@
 import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
 import type { RequestContext } from "../kernel/context";
 import { PageArgsInput } from "../kernel/graphql/connection";
+import { lookupBy } from "../kernel/graphql/lookup";
 import { captureErrors } from "../kernel/graphql/results";
 import { runMutation } from "../kernel/mutation";
 import { Permission } from "../kernel/roles";
@@ -43,10 +44,20 @@ export interface NotificationChannelResolverDeps {
 export class NotificationChannelResolver {
   constructor(readonly deps: NotificationChannelResolverDeps) {}
 
-  @Query(() => NotificationChannel, { nullable: true, description: "One notification channel; null when there is none." })
-  async notificationChannel(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<NotificationChannel | null> {
-    const row = await this.deps.notifications.get(id);
-    ctx.authz.require(Permission.READ, row?.projectId);
+  @Query(() => NotificationChannel, {
+    nullable: true,
+    description: "One notification channel by id, or by project and name; null when there is none.",
+  })
+  async notificationChannel(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { nullable: true }) id?: string | null,
+    @Arg("projectId", () => ID, { nullable: true, description: "The channel's project, with `name`." }) projectId?: string | null,
+    @Arg("name", () => String, { nullable: true, description: "The channel's name, unique in its project." }) name?: string | null,
+  ): Promise<NotificationChannel | null> {
+    const by = lookupBy({ id, projectId, name }, { key: ["projectId", "name"] });
+    if (by.key) ctx.authz.require(Permission.READ, by.key.projectId);
+    const row = by.key ? await this.deps.notifications.getByName(by.key.projectId, by.key.name) : await this.deps.notifications.get(by.id);
+    ctx.authz.require(Permission.READ, row?.projectId ?? by.key?.projectId);
     return row ? NotificationChannel.from(row) : null;
   }
 

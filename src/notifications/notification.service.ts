@@ -208,6 +208,11 @@ export class NotificationService {
     return UUID.test(id) ? this.repo.findOneBy({ id }) : null;
   }
 
+  /** A project's channel by name (unique in the project). */
+  async getByName(projectId: string, name: string): Promise<NotificationChannelRow | null> {
+    return UUID.test(projectId) ? this.repo.findOneBy({ projectId, name }) : null;
+  }
+
   async list(
     projectId: string,
     filter: { kind?: string; enabled?: boolean },

@@ -1,6 +1,7 @@
-import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
+import { Arg, Args, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
 import type { RequestContext } from "../kernel/context";
 import { PageArgsInput } from "../kernel/graphql/connection";
+import { lookupBy } from "../kernel/graphql/lookup";
 import { captureErrors } from "../kernel/graphql/results";
 import { runMutation } from "../kernel/mutation";
 import { Permission } from "../kernel/roles";
@@ -37,14 +38,11 @@ export class PipelineResolver {
     @Arg("projectId", () => ID, { nullable: true }) projectId?: string | null,
     @Arg("name", () => String, { nullable: true }) name?: string | null,
   ): Promise<Pipeline | null> {
-    if (projectId) ctx.authz.require(Permission.READ, projectId);
-    const row = id ? await this.deps.pipelines.get(id) : projectId && name ? await this.deps.pipelines.getByName(projectId, name) : null;
-    if (!row) {
-      ctx.authz.require(Permission.READ, projectId ?? undefined);
-      return null;
-    }
-    ctx.authz.require(Permission.READ, row.projectId);
-    return Pipeline.from(row);
+    const by = lookupBy({ id, projectId, name }, { key: ["projectId", "name"] });
+    if (by.key) ctx.authz.require(Permission.READ, by.key.projectId);
+    const row = by.key ? await this.deps.pipelines.getByName(by.key.projectId, by.key.name) : await this.deps.pipelines.get(by.id);
+    ctx.authz.require(Permission.READ, row?.projectId ?? by.key?.projectId);
+    return row ? Pipeline.from(row) : null;
   }
 
   @Query(() => PipelineConnection, { description: "Pipelines the caller may read." })
@@ -68,10 +66,22 @@ export class PipelineResolver {
     return PipelineConnection.from(result, Pipeline.from);
   }
 
-  @Query(() => PipelineVersion, { nullable: true })
-  async pipelineVersion(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<PipelineVersion | null> {
-    const row = await this.deps.pipelines.getVersion(id);
-    const pipeline = row ? await this.deps.pipelines.get(row.pipelineId) : null;
+  @Query(() => PipelineVersion, {
+    nullable: true,
+    description: "A pipeline version by id, or by pipeline and number; null when there is none.",
+  })
+  async pipelineVersion(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { nullable: true }) id?: string | null,
+    @Arg("pipelineId", () => ID, { nullable: true, description: "The version's pipeline, with `version`." }) pipelineId?: string | null,
+    @Arg("version", () => Int, { nullable: true, description: "The version's number in its pipeline." }) version?: number | null,
+  ): Promise<PipelineVersion | null> {
+    const by = lookupBy({ id, pipelineId, version }, { key: ["pipelineId", "version"] });
+    const row = by.key
+      ? await this.deps.pipelines.getVersionByNumber(by.key.pipelineId, by.key.version)
+      : await this.deps.pipelines.getVersion(by.id);
+    const parentId = row?.pipelineId ?? by.key?.pipelineId;
+    const pipeline = parentId ? await this.deps.pipelines.get(parentId) : null;
     ctx.authz.require(Permission.READ, pipeline?.projectId);
     return row ? PipelineVersion.from(row) : null;
   }

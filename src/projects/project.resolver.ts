@@ -1,6 +1,7 @@
 import { Arg, Args, Ctx, ID, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
 import type { RequestContext } from "../kernel/context";
 import { PageArgsInput } from "../kernel/graphql/connection";
+import { lookupBy } from "../kernel/graphql/lookup";
 import { captureErrors } from "../kernel/graphql/results";
 import { runMutation } from "../kernel/mutation";
 import { Permission } from "../kernel/roles";
@@ -40,16 +41,13 @@ export class ProjectResolver {
     @Arg("name", () => String, { nullable: true }) name?: string | null,
   ): Promise<Project | null> {
     const projects = this.deps.projects;
-    if (id) {
-      ctx.authz.require(Permission.READ, id);
-      const row = await projects.get(id);
+    const by = lookupBy({ id, name }, { key: ["name"] });
+    if (!by.key) {
+      ctx.authz.require(Permission.READ, by.id);
+      const row = await projects.get(by.id);
       return row ? Project.from(row) : null;
     }
-    if (!name) {
-      ctx.authz.require(Permission.READ);
-      return null;
-    }
-    const row = await projects.getByName(name);
+    const row = await projects.getByName(by.key.name);
     // Without the project, only a global reader may learn that the name is free.
     ctx.authz.require(Permission.READ, row?.id);
     return row ? Project.from(row) : null;

@@ -1,7 +1,8 @@
 import { Arg, Args, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
 import type { RequestContext } from "../kernel/context";
-import { InvalidInputError, NotFoundError } from "../kernel/errors";
+import { NotFoundError } from "../kernel/errors";
 import { PageArgsInput } from "../kernel/graphql/connection";
+import { lookupBy } from "../kernel/graphql/lookup";
 import { captureErrors } from "../kernel/graphql/results";
 import { type MutationScope, prepareMutation, runMutation } from "../kernel/mutation";
 import { Permission } from "../kernel/roles";
@@ -55,9 +56,10 @@ export class RegisteredModelResolver {
     @Arg("projectId", () => ID, { nullable: true }) projectId?: string | null,
     @Arg("name", () => String, { nullable: true }) name?: string | null,
   ): Promise<RegisteredModel | null> {
-    if (projectId) ctx.authz.require(Permission.READ, projectId);
-    const row = id ? await this.deps.registry.model(id) : projectId && name ? await this.deps.registry.modelByName(projectId, name) : null;
-    ctx.authz.require(Permission.READ, row?.projectId ?? projectId ?? undefined);
+    const by = lookupBy({ id, projectId, name }, { key: ["projectId", "name"] });
+    if (by.key) ctx.authz.require(Permission.READ, by.key.projectId);
+    const row = by.key ? await this.deps.registry.modelByName(by.key.projectId, by.key.name) : await this.deps.registry.model(by.id);
+    ctx.authz.require(Permission.READ, row?.projectId ?? by.key?.projectId);
     return row ? RegisteredModel.from(row) : null;
   }
 
@@ -91,15 +93,21 @@ export class RegisteredModelResolver {
     @Arg("alias", () => String, { nullable: true }) alias?: string | null,
   ): Promise<ModelVersion | null> {
     const registry = this.deps.registry;
-    if (!id && !(registeredModelId && (version || alias))) {
-      throw new InvalidInputError([{ field: "id", message: "give id, or registeredModelId with version or alias" }]);
-    }
-    const row = id
-      ? await registry.version(id)
-      : version
-        ? await registry.versionByNumber(registeredModelId!, version)
-        : await registry.versionByAlias(registeredModelId!, alias!);
-    const model = registeredModelId ? await registry.model(registeredModelId) : null;
+    const by = lookupBy(
+      { id, registeredModelId, version, alias },
+      {
+        key: [
+          ["registeredModelId", "version"],
+          ["registeredModelId", "alias"],
+        ],
+      },
+    );
+    const row = !by.key
+      ? await registry.version(by.id)
+      : "version" in by.key
+        ? await registry.versionByNumber(by.key.registeredModelId, by.key.version)
+        : await registry.versionByAlias(by.key.registeredModelId, by.key.alias);
+    const model = by.key && !row ? await registry.model(by.key.registeredModelId) : null;
     ctx.authz.require(Permission.READ, row?.projectId ?? model?.projectId);
     return row ? ModelVersion.from(row) : null;
   }

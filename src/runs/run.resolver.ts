@@ -2,6 +2,7 @@ import { Arg, Args, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root
 import type { RequestContext } from "../kernel/context";
 import { InvalidInputError, NotFoundError } from "../kernel/errors";
 import { PageArgsInput } from "../kernel/graphql/connection";
+import { lookupBy } from "../kernel/graphql/lookup";
 import { captureErrors } from "../kernel/graphql/results";
 import { runMutation } from "../kernel/mutation";
 import { ArtifactRow } from "../artifacts/artifact.entity";
@@ -81,11 +82,10 @@ export class RunResolver {
     @Arg("pipelineId", () => ID, { nullable: true }) pipelineId?: string | null,
     @Arg("number", () => Int, { nullable: true }) number?: number | null,
   ): Promise<Run | null> {
-    if (!id && !(pipelineId && number !== null && number !== undefined)) {
-      throw new InvalidInputError([{ field: "id", message: "give id, or pipelineId and number" }]);
-    }
-    const row = id ? await this.deps.runs.get(id) : await this.deps.runs.getByNumber(pipelineId!, number!);
-    ctx.authz.require(Permission.READ, row?.projectId);
+    const by = lookupBy({ id, pipelineId, number }, { key: ["pipelineId", "number"] });
+    const row = by.key ? await this.deps.runs.getByNumber(by.key.pipelineId, by.key.number) : await this.deps.runs.get(by.id);
+    const pipeline = by.key && !row ? await this.deps.pipelines.get(by.key.pipelineId) : null;
+    ctx.authz.require(Permission.READ, row?.projectId ?? pipeline?.projectId);
     return row ? Run.from(row) : null;
   }
 
@@ -115,10 +115,18 @@ export class RunResolver {
     return RunConnection.from(result, Run.from);
   }
 
-  @Query(() => StageRun, { nullable: true })
-  async stageRun(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<StageRun | null> {
-    const row = await this.deps.runs.stageRun(id);
-    const run = row ? await this.deps.runs.get(row.runId) : null;
+  @Query(() => StageRun, { nullable: true, description: "A stage run by id, or by run and stage name; null when there is none." })
+  async stageRun(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { nullable: true }) id?: string | null,
+    @Arg("runId", () => ID, { nullable: true, description: "The stage run's run, with `stageName`." }) runId?: string | null,
+    @Arg("stageName", () => String, { nullable: true, description: "The stage's name in the run's pipeline version." })
+    stageName?: string | null,
+  ): Promise<StageRun | null> {
+    const by = lookupBy({ id, runId, stageName }, { key: ["runId", "stageName"] });
+    const row = by.key ? await this.deps.runs.stageRunByName(by.key.runId, by.key.stageName) : await this.deps.runs.stageRun(by.id);
+    const parentId = row?.runId ?? by.key?.runId;
+    const run = parentId ? await this.deps.runs.get(parentId) : null;
     ctx.authz.require(Permission.READ, run?.projectId);
     return row && run ? StageRun.from(row, run.projectId) : null;
   }

@@ -342,6 +342,11 @@ export class RunService {
     return this.repo(StageRunRow).findOneBy({ id });
   }
 
+  /** A run's stage run by stage name (unique in the run). */
+  async stageRunByName(runId: string, stageName: string): Promise<StageRunRow | null> {
+    return this.repo(StageRunRow).findOneBy({ runId, stageName });
+  }
+
   async attempts(stageRunId: string): Promise<StageAttemptRow[]> {
     return this.repo(StageAttemptRow).find({ where: { stageRunId }, order: { attempt: "ASC" } });
   }

@@ -1,6 +1,7 @@
 import { Arg, Args, Ctx, FieldResolver, ID, Query, Resolver, Root } from "type-graphql";
 import type { RequestContext } from "../kernel/context";
 import { PageArgsInput } from "../kernel/graphql/connection";
+import { lookupBy } from "../kernel/graphql/lookup";
 import { paginate } from "../kernel/pagination";
 import { Permission } from "../kernel/roles";
 import { escapeLike } from "../kernel/sql-text";
@@ -60,10 +61,19 @@ export class ExperimentResolver {
     return ExperimentConnection.from(await paginate(qb, page, experimentSort(orderBy)), Experiment.from);
   }
 
-  @Query(() => Experiment, { nullable: true })
-  async experiment(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<Experiment | null> {
-    const row = await this.deps.tracking.experiment(undefined, id);
-    ctx.authz.require(Permission.READ, row?.projectId);
+  @Query(() => Experiment, { nullable: true, description: "An experiment by id, or by project and name; null when there is none." })
+  async experiment(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { nullable: true }) id?: string | null,
+    @Arg("projectId", () => ID, { nullable: true, description: "The experiment's project, with `name`." }) projectId?: string | null,
+    @Arg("name", () => String, { nullable: true, description: "The experiment's name, unique in its project." }) name?: string | null,
+  ): Promise<Experiment | null> {
+    const by = lookupBy({ id, projectId, name }, { key: ["projectId", "name"] });
+    if (by.key) ctx.authz.require(Permission.READ, by.key.projectId);
+    const row = by.key
+      ? await this.deps.tracking.experimentByName(by.key.projectId, by.key.name)
+      : await this.deps.tracking.experiment(undefined, by.id);
+    ctx.authz.require(Permission.READ, row?.projectId ?? by.key?.projectId);
     return row ? Experiment.from(row) : null;
   }
 

@@ -2,6 +2,7 @@ import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } fr
 import type { RequestContext } from "../kernel/context";
 import { NotFoundError } from "../kernel/errors";
 import { PageArgsInput } from "../kernel/graphql/connection";
+import { lookupBy } from "../kernel/graphql/lookup";
 import { captureErrors } from "../kernel/graphql/results";
 import { runMutation } from "../kernel/mutation";
 import { Permission } from "../kernel/roles";
@@ -69,10 +70,17 @@ export interface EventRuleResolverDeps {
 export class EventRuleResolver {
   constructor(readonly deps: EventRuleResolverDeps) {}
 
-  @Query(() => EventRule, { nullable: true, description: "One event rule; null when there is none." })
-  async eventRule(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<EventRule | null> {
-    const row = await this.deps.eventRules.get(id);
-    ctx.authz.require(Permission.READ, row?.projectId);
+  @Query(() => EventRule, { nullable: true, description: "One event rule by id, or by pipeline and name; null when there is none." })
+  async eventRule(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { nullable: true }) id?: string | null,
+    @Arg("pipelineId", () => ID, { nullable: true, description: "The rule's pipeline, with `name`." }) pipelineId?: string | null,
+    @Arg("name", () => String, { nullable: true, description: "The rule's name, unique in its pipeline." }) name?: string | null,
+  ): Promise<EventRule | null> {
+    const by = lookupBy({ id, pipelineId, name }, { key: ["pipelineId", "name"] });
+    const row = by.key ? await this.deps.eventRules.getByName(by.key.pipelineId, by.key.name) : await this.deps.eventRules.get(by.id);
+    const pipeline = by.key && !row ? await this.deps.pipelines.get(by.key.pipelineId) : null;
+    ctx.authz.require(Permission.READ, row?.projectId ?? pipeline?.projectId);
     return row ? EventRule.from(row) : null;
   }
 

@@ -167,6 +167,11 @@ export class EventRuleService {
     return isRowId(id) ? this.repo.findOneBy({ id }) : null;
   }
 
+  /** A pipeline's event rule by name (unique in the pipeline). */
+  async getByName(pipelineId: string, name: string): Promise<EventRuleRow | null> {
+    return isRowId(pipelineId) ? this.repo.findOneBy({ pipelineId, name }) : null;
+  }
+
   async list(filter: EventRuleFilter, page: PageArgs, sort: SortSpec<EventRuleRow>): Promise<Page<EventRuleRow>> {
     const qb = this.repo.createQueryBuilder("r");
     if (filter.projectIds !== "all") {

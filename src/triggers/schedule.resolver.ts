@@ -2,6 +2,7 @@ import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } fr
 import type { RequestContext } from "../kernel/context";
 import { NotFoundError } from "../kernel/errors";
 import { PageArgsInput } from "../kernel/graphql/connection";
+import { lookupBy } from "../kernel/graphql/lookup";
 import { captureErrors } from "../kernel/graphql/results";
 import { runMutation } from "../kernel/mutation";
 import { Permission } from "../kernel/roles";
@@ -42,10 +43,17 @@ export interface ScheduleResolverDeps {
 export class ScheduleResolver {
   constructor(readonly deps: ScheduleResolverDeps) {}
 
-  @Query(() => Schedule, { nullable: true, description: "One schedule; null when there is none." })
-  async schedule(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<Schedule | null> {
-    const row = await this.deps.schedules.get(id);
-    ctx.authz.require(Permission.READ, row?.projectId);
+  @Query(() => Schedule, { nullable: true, description: "One schedule by id, or by pipeline and name; null when there is none." })
+  async schedule(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { nullable: true }) id?: string | null,
+    @Arg("pipelineId", () => ID, { nullable: true, description: "The schedule's pipeline, with `name`." }) pipelineId?: string | null,
+    @Arg("name", () => String, { nullable: true, description: "The schedule's name, unique in its pipeline." }) name?: string | null,
+  ): Promise<Schedule | null> {
+    const by = lookupBy({ id, pipelineId, name }, { key: ["pipelineId", "name"] });
+    const row = by.key ? await this.deps.schedules.getByName(by.key.pipelineId, by.key.name) : await this.deps.schedules.get(by.id);
+    const pipeline = by.key && !row ? await this.deps.pipelines.get(by.key.pipelineId) : null;
+    ctx.authz.require(Permission.READ, row?.projectId ?? pipeline?.projectId);
     return row ? Schedule.from(row) : null;
   }
 

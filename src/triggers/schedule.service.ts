@@ -149,6 +149,11 @@ export class ScheduleService {
     return isRowId(id) ? this.repo.findOneBy({ id }) : null;
   }
 
+  /** A pipeline's schedule by name (unique in the pipeline). */
+  async getByName(pipelineId: string, name: string): Promise<ScheduleRow | null> {
+    return isRowId(pipelineId) ? this.repo.findOneBy({ pipelineId, name }) : null;
+  }
+
   async list(filter: ScheduleFilter, page: PageArgs, sort: SortSpec<ScheduleRow>): Promise<Page<ScheduleRow>> {
     const qb = this.repo.createQueryBuilder("s");
     if (filter.projectIds !== "all") {

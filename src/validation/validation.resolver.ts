@@ -1,7 +1,8 @@
-import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
+import { Arg, Args, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
 import type { RequestContext } from "../kernel/context";
 import { InvalidInputError, NotFoundError } from "../kernel/errors";
 import { PageArgsInput } from "../kernel/graphql/connection";
+import { lookupBy } from "../kernel/graphql/lookup";
 import { captureErrors } from "../kernel/graphql/results";
 import { type MutationScope, prepareMutation, runMutation } from "../kernel/mutation";
 import { Permission } from "../kernel/roles";
@@ -38,10 +39,24 @@ export interface ValidationResolverDeps {
 export class ValidationResolver {
   constructor(readonly deps: ValidationResolverDeps) {}
 
-  @Query(() => ValidationSuite, { nullable: true })
-  async validationSuite(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<ValidationSuite | null> {
-    const row = await this.deps.validation.suite(id);
-    ctx.authz.require(Permission.READ, row?.projectId);
+  @Query(() => ValidationSuite, {
+    nullable: true,
+    description: "A suite version by id, or by dataset and name (the newest version unless `version` is given); null when there is none.",
+  })
+  async validationSuite(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { nullable: true }) id?: string | null,
+    @Arg("datasetId", () => ID, { nullable: true, description: "The suite's dataset, with `name`." }) datasetId?: string | null,
+    @Arg("name", () => String, { nullable: true, description: "The suite's name, unique in its dataset." }) name?: string | null,
+    @Arg("version", () => Int, { nullable: true, description: "With `datasetId` and `name`: this version instead of the newest." })
+    version?: number | null,
+  ): Promise<ValidationSuite | null> {
+    const by = lookupBy({ id, datasetId, name, version }, { key: ["datasetId", "name"], optional: ["version"] });
+    const row = by.key
+      ? await this.deps.validation.suiteByName(by.key.datasetId, by.key.name, version ?? undefined)
+      : await this.deps.validation.suite(by.id);
+    const dataset = by.key && !row ? await this.deps.datasets.get(by.key.datasetId) : null;
+    ctx.authz.require(Permission.READ, row?.projectId ?? dataset?.projectId);
     return row ? ValidationSuite.from(row) : null;
   }
 

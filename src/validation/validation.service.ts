@@ -198,6 +198,12 @@ export class ValidationService {
     return this.db.dataSource.getRepository(ValidationSuiteRow).findOne({ where: { datasetId, name }, order: { version: "DESC" } });
   }
 
+  /** One version of the suite `name` of a dataset; the newest without `version`. */
+  async suiteByName(datasetId: string, name: string, version?: number): Promise<ValidationSuiteRow | null> {
+    if (version === undefined) return this.latestSuite(datasetId, name);
+    return this.db.dataSource.getRepository(ValidationSuiteRow).findOneBy({ datasetId, name, version });
+  }
+
   async report(id: string): Promise<ValidationReportRow | null> {
     return this.db.dataSource.getRepository(ValidationReportRow).findOneBy({ id });
   }
