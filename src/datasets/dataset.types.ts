@@ -1,7 +1,7 @@
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 import { ErrorCode } from "../kernel/errors";
-import { Connection, OrderBy } from "../kernel/graphql/connection";
+import { FilterBy, ListTypes } from "../kernel/graphql/list";
 import { CODE, ErrorInterface, MESSAGE, MutationResult, registerErrorMember } from "../kernel/graphql/results";
 import type { DatasetSourceRow } from "./dataset-source.entity";
 import type { DatasetVersionRow } from "./dataset-version.entity";
@@ -325,37 +325,33 @@ export class DatasetVersion {
   }
 }
 
-export const DatasetConnection = Connection(Dataset, "Dataset");
+export const {
+  Connection: DatasetConnection,
+  Order: DatasetOrder,
+  sortOf: datasetSort,
+  Filter: DatasetFilter,
+} = ListTypes(Dataset, "Dataset", {
+  orderBy: { NAME: "name", CREATED_AT: "createdAt", UPDATED_AT: "updatedAt" } as const,
+  defaultOrder: { property: "name", direction: "ASC" },
+  filter: {
+    projectId: FilterBy.id("Only datasets of this project."),
+    nameContains: FilterBy.text("Only datasets whose name contains this text."),
+  },
+});
 export type DatasetConnection = InstanceType<typeof DatasetConnection>;
-export const DatasetVersionConnection = Connection(DatasetVersion, "DatasetVersion");
-export type DatasetVersionConnection = InstanceType<typeof DatasetVersionConnection>;
-export const { Order: DatasetOrder, sortOf: datasetSort } = OrderBy(
-  "Dataset",
-  { NAME: "name", CREATED_AT: "createdAt", UPDATED_AT: "updatedAt" } as const,
-  {
-    property: "name",
-    direction: "ASC",
-  },
-);
 export type DatasetOrder = InstanceType<typeof DatasetOrder>;
-export const { Order: DatasetVersionOrder, sortOf: datasetVersionSort } = OrderBy(
-  "DatasetVersion",
-  { VERSION: "version", CREATED_AT: "createdAt" } as const,
-  {
-    property: "version",
-    direction: "DESC",
-  },
-);
+export type DatasetFilter = InstanceType<typeof DatasetFilter>;
+
+export const {
+  Connection: DatasetVersionConnection,
+  Order: DatasetVersionOrder,
+  sortOf: datasetVersionSort,
+} = ListTypes(DatasetVersion, "DatasetVersion", {
+  orderBy: { VERSION: "version", CREATED_AT: "createdAt" } as const,
+  defaultOrder: { property: "version", direction: "DESC" },
+});
+export type DatasetVersionConnection = InstanceType<typeof DatasetVersionConnection>;
 export type DatasetVersionOrder = InstanceType<typeof DatasetVersionOrder>;
-
-@InputType()
-export class DatasetFilter {
-  @Field(() => ID, { nullable: true })
-  projectId?: string | null;
-
-  @Field(() => String, { nullable: true })
-  nameContains?: string | null;
-}
 
 @InputType()
 export class CreateDatasetInput {

@@ -1,6 +1,6 @@
 import { GraphQLJSON, GraphQLJSONObject } from "graphql-scalars";
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
-import { Connection, OrderBy } from "../kernel/graphql/connection";
+import { FilterBy, ListTypes } from "../kernel/graphql/list";
 import { MutationResult } from "../kernel/graphql/results";
 import type { FieldChange, SpecDiff } from "./diff";
 import type { ApplyOutcome } from "./pipeline.service";
@@ -90,38 +90,38 @@ export class PipelineVersion {
   }
 }
 
-export const PipelineConnection = Connection(Pipeline, "Pipeline");
+export const {
+  Connection: PipelineConnection,
+  Order: PipelineOrder,
+  sortOf: pipelineSort,
+  Filter: PipelineFilter,
+} = ListTypes(Pipeline, "Pipeline", {
+  orderBy: { NAME: "name", CREATED_AT: "createdAt", UPDATED_AT: "updatedAt" } as const,
+  defaultOrder: { property: "name", direction: "ASC" },
+  filter: {
+    projectId: FilterBy.id("Only pipelines of this project."),
+    nameContains: FilterBy.text("Only pipelines whose name contains this text."),
+  },
+});
 export type PipelineConnection = InstanceType<typeof PipelineConnection>;
-export const PipelineVersionConnection = Connection(PipelineVersion, "PipelineVersion");
-export type PipelineVersionConnection = InstanceType<typeof PipelineVersionConnection>;
-
-export const { Order: PipelineOrder, sortOf: pipelineSort } = OrderBy(
-  "Pipeline",
-  { NAME: "name", CREATED_AT: "createdAt", UPDATED_AT: "updatedAt" } as const,
-  { property: "name", direction: "ASC" },
-);
 export type PipelineOrder = InstanceType<typeof PipelineOrder>;
-export const { Order: PipelineVersionOrder, sortOf: pipelineVersionSort } = OrderBy(
-  "PipelineVersion",
-  { VERSION: "version", CREATED_AT: "createdAt" } as const,
-  { property: "version", direction: "DESC" },
-);
+export type PipelineFilter = InstanceType<typeof PipelineFilter>;
+
+export const {
+  Connection: PipelineVersionConnection,
+  Order: PipelineVersionOrder,
+  sortOf: pipelineVersionSort,
+  Filter: PipelineVersionFilter,
+} = ListTypes(PipelineVersion, "PipelineVersion", {
+  orderBy: { VERSION: "version", CREATED_AT: "createdAt" } as const,
+  defaultOrder: { property: "version", direction: "DESC" },
+  filter: {
+    version: FilterBy.int("Only this version number."),
+  },
+});
+export type PipelineVersionConnection = InstanceType<typeof PipelineVersionConnection>;
 export type PipelineVersionOrder = InstanceType<typeof PipelineVersionOrder>;
-
-@InputType()
-export class PipelineFilter {
-  @Field(() => ID, { nullable: true })
-  projectId?: string | null;
-
-  @Field(() => String, { nullable: true })
-  nameContains?: string | null;
-}
-
-@InputType()
-export class PipelineVersionFilter {
-  @Field(() => Int, { nullable: true, description: "Only this version number." })
-  version?: number | null;
-}
+export type PipelineVersionFilter = InstanceType<typeof PipelineVersionFilter>;
 
 @InputType()
 export class ApplyPipelineInput {

@@ -1,6 +1,6 @@
 import { Field, ID, InputType, ObjectType } from "type-graphql";
 import { GraphQLJSONObject } from "graphql-scalars";
-import { Connection, OrderBy } from "../kernel/graphql/connection";
+import { FilterBy, ListTypes } from "../kernel/graphql/list";
 import { MutationResult } from "../kernel/graphql/results";
 import type { EventRow } from "../events/event.entity";
 import type { ProjectRow } from "./project.entity";
@@ -41,21 +41,23 @@ export class Project {
   }
 }
 
-export const ProjectConnection = Connection(Project, "Project");
-export type ProjectConnection = InstanceType<typeof ProjectConnection>;
-
 export const ProjectOrderField = { NAME: "name", CREATED_AT: "createdAt" } as const;
-export const { Order: ProjectOrder, sortOf: projectSort } = OrderBy("Project", ProjectOrderField, { property: "name", direction: "ASC" });
+export const {
+  Connection: ProjectConnection,
+  Order: ProjectOrder,
+  sortOf: projectSort,
+  Filter: ProjectFilter,
+} = ListTypes(Project, "Project", {
+  orderBy: ProjectOrderField,
+  defaultOrder: { property: "name", direction: "ASC" },
+  filter: {
+    nameContains: FilterBy.text("Case-insensitive substring of the name."),
+    includeArchived: FilterBy.flag("True: archived projects are listed too; false (default): only active ones.", false),
+  },
+});
+export type ProjectConnection = InstanceType<typeof ProjectConnection>;
 export type ProjectOrder = InstanceType<typeof ProjectOrder>;
-
-@InputType()
-export class ProjectFilter {
-  @Field(() => String, { nullable: true, description: "Case-insensitive substring of the name." })
-  nameContains?: string | null;
-
-  @Field(() => Boolean, { nullable: true, defaultValue: false })
-  includeArchived?: boolean | null;
-}
+export type ProjectFilter = InstanceType<typeof ProjectFilter>;
 
 @InputType()
 export class CreateProjectInput {

@@ -1,6 +1,6 @@
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
-import { Connection, OrderBy } from "../kernel/graphql/connection";
+import { FilterBy, ListTypes } from "../kernel/graphql/list";
 import { MutationResult } from "../kernel/graphql/results";
 import type { ModelAliasHistoryRow, ModelAliasRow } from "./model-alias.entity";
 import type { ModelVersionRow, ModelVersionStatus } from "./model-version.entity";
@@ -177,37 +177,38 @@ export class ModelAlias {
   }
 }
 
-export const RegisteredModelConnection = Connection(RegisteredModel, "RegisteredModel");
+export const {
+  Connection: RegisteredModelConnection,
+  Order: RegisteredModelOrder,
+  sortOf: registeredModelSort,
+  Filter: RegisteredModelFilter,
+} = ListTypes(RegisteredModel, "RegisteredModel", {
+  orderBy: { NAME: "name", CREATED_AT: "createdAt", UPDATED_AT: "updatedAt" } as const,
+  defaultOrder: { property: "name", direction: "ASC" },
+  filter: {
+    projectId: FilterBy.id("Only models of this project."),
+    nameContains: FilterBy.text("Only models whose name contains this text."),
+  },
+});
 export type RegisteredModelConnection = InstanceType<typeof RegisteredModelConnection>;
-export const ModelVersionConnection = Connection(ModelVersion, "ModelVersion");
-export type ModelVersionConnection = InstanceType<typeof ModelVersionConnection>;
-export const { Order: RegisteredModelOrder, sortOf: registeredModelSort } = OrderBy(
-  "RegisteredModel",
-  { NAME: "name", CREATED_AT: "createdAt", UPDATED_AT: "updatedAt" } as const,
-  { property: "name", direction: "ASC" },
-);
 export type RegisteredModelOrder = InstanceType<typeof RegisteredModelOrder>;
-export const { Order: ModelVersionOrder, sortOf: modelVersionSort } = OrderBy(
-  "ModelVersion",
-  { VERSION: "version", CREATED_AT: "createdAt" } as const,
-  { property: "version", direction: "DESC" },
-);
+export type RegisteredModelFilter = InstanceType<typeof RegisteredModelFilter>;
+
+export const {
+  Connection: ModelVersionConnection,
+  Order: ModelVersionOrder,
+  sortOf: modelVersionSort,
+  Filter: ModelVersionFilter,
+} = ListTypes(ModelVersion, "ModelVersion", {
+  orderBy: { VERSION: "version", CREATED_AT: "createdAt" } as const,
+  defaultOrder: { property: "version", direction: "DESC" },
+  filter: {
+    status: FilterBy.oneOf(ModelVersionStatusEnum, "Only versions in this approval status."),
+  },
+});
+export type ModelVersionConnection = InstanceType<typeof ModelVersionConnection>;
 export type ModelVersionOrder = InstanceType<typeof ModelVersionOrder>;
-
-@InputType()
-export class RegisteredModelFilter {
-  @Field(() => ID, { nullable: true })
-  projectId?: string | null;
-
-  @Field(() => String, { nullable: true })
-  nameContains?: string | null;
-}
-
-@InputType()
-export class ModelVersionFilter {
-  @Field(() => ModelVersionStatusEnum, { nullable: true })
-  status?: ModelVersionStatus | null;
-}
+export type ModelVersionFilter = InstanceType<typeof ModelVersionFilter>;
 
 @InputType()
 export class CreateRegisteredModelInput {

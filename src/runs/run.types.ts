@@ -1,6 +1,6 @@
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
-import { Connection, OrderBy } from "../kernel/graphql/connection";
+import { FilterBy, ListTypes } from "../kernel/graphql/list";
 import { MutationResult } from "../kernel/graphql/results";
 import { Artifact } from "../artifacts/artifact.types";
 import type { EventRow } from "../events/event.entity";
@@ -337,56 +337,57 @@ export class MetricPointType {
   }
 }
 
-export const LogChunkConnection = Connection(LogChunk, "LogChunk");
+export const {
+  Connection: LogChunkConnection,
+  Order: LogChunkOrder,
+  sortOf: logChunkSort,
+  Filter: LogChunkFilter,
+} = ListTypes(LogChunk, "LogChunk", {
+  orderBy: { WRITTEN: "id" } as const,
+  defaultOrder: { property: "id", direction: "ASC" },
+  orderDescriptions: { WRITTEN: "Sorts by the order the chunks were written in." },
+  filter: {
+    stream: FilterBy.text("`stdout` or `stderr`."),
+  },
+});
 export type LogChunkConnection = InstanceType<typeof LogChunkConnection>;
-export const MetricPointConnection = Connection(MetricPointType, "MetricPoint");
-export type MetricPointConnection = InstanceType<typeof MetricPointConnection>;
-export const { Order: LogChunkOrder, sortOf: logChunkSort } = OrderBy("LogChunk", { WRITTEN: "id" } as const, {
-  property: "id",
-  direction: "ASC",
-});
 export type LogChunkOrder = InstanceType<typeof LogChunkOrder>;
-export const { Order: MetricPointOrder, sortOf: metricPointSort } = OrderBy("MetricPoint", { STEP: "step" } as const, {
-  property: "step",
-  direction: "ASC",
+export type LogChunkFilter = InstanceType<typeof LogChunkFilter>;
+
+export const {
+  Connection: MetricPointConnection,
+  Order: MetricPointOrder,
+  sortOf: metricPointSort,
+  Filter: MetricPointFilter,
+} = ListTypes(MetricPointType, "MetricPoint", {
+  orderBy: { STEP: "step" } as const,
+  defaultOrder: { property: "step", direction: "ASC" },
+  filter: {
+    stageRunId: FilterBy.id("Only points one stage run recorded."),
+  },
 });
+export type MetricPointConnection = InstanceType<typeof MetricPointConnection>;
 export type MetricPointOrder = InstanceType<typeof MetricPointOrder>;
+export type MetricPointFilter = InstanceType<typeof MetricPointFilter>;
 
-@InputType()
-export class LogChunkFilter {
-  @Field(() => String, { nullable: true, description: "`stdout` or `stderr`." })
-  stream?: string | null;
-}
-
-@InputType()
-export class MetricPointFilter {
-  @Field(() => ID, { nullable: true, description: "Only points one stage run recorded." })
-  stageRunId?: string | null;
-}
-
-export const RunConnection = Connection(Run, "Run");
-export type RunConnection = InstanceType<typeof RunConnection>;
-
-export const { Order: RunOrder, sortOf: runSort } = OrderBy("Run", { CREATED_AT: "createdAt", NUMBER: "number" } as const, {
-  property: "createdAt",
-  direction: "DESC",
+export const {
+  Connection: RunConnection,
+  Order: RunOrder,
+  sortOf: runSort,
+  Filter: RunFilterInput,
+} = ListTypes(Run, "Run", {
+  orderBy: { CREATED_AT: "createdAt", NUMBER: "number" } as const,
+  defaultOrder: { property: "createdAt", direction: "DESC" },
+  filter: {
+    projectId: FilterBy.id("Only runs of pipelines in this project."),
+    pipelineId: FilterBy.id("Only runs of this pipeline."),
+    statuses: FilterBy.someOf(RunStatusEnum, "Only runs in one of these statuses."),
+    triggerKind: FilterBy.oneOf(TriggerKindEnum, "Only runs started this way."),
+  },
 });
+export type RunConnection = InstanceType<typeof RunConnection>;
 export type RunOrder = InstanceType<typeof RunOrder>;
-
-@InputType("RunFilter")
-export class RunFilterInput {
-  @Field(() => ID, { nullable: true })
-  projectId?: string | null;
-
-  @Field(() => ID, { nullable: true })
-  pipelineId?: string | null;
-
-  @Field(() => [RunStatusEnum], { nullable: true })
-  statuses?: RunStatus[] | null;
-
-  @Field(() => TriggerKindEnum, { nullable: true })
-  triggerKind?: TriggerKind | null;
-}
+export type RunFilterInput = InstanceType<typeof RunFilterInput>;
 
 @InputType()
 export class TriggerRunInput {

@@ -1,6 +1,6 @@
 import { GraphQLJSONObject } from "graphql-scalars";
-import { Field, Float, ID, InputType, ObjectType } from "type-graphql";
-import { Connection, OrderBy } from "../kernel/graphql/connection";
+import { Field, Float, ID, ObjectType } from "type-graphql";
+import { FilterBy, ListTypes } from "../kernel/graphql/list";
 import type { TrackingExperimentRow } from "./experiment.entity";
 import type { TrackingMetricRow } from "./metric.entity";
 import type { LatestMetric, TrackingRunRow } from "./tracking-run.entity";
@@ -142,41 +142,37 @@ export class TrackingRun {
   }
 }
 
-export const ExperimentConnection = Connection(Experiment, "Experiment");
+export const {
+  Connection: ExperimentConnection,
+  Order: ExperimentOrder,
+  sortOf: experimentSort,
+  Filter: ExperimentFilter,
+} = ListTypes(Experiment, "Experiment", {
+  orderBy: { NAME: "name", CREATED_AT: "createdAt", UPDATED_AT: "updatedAt" } as const,
+  defaultOrder: { property: "createdAt", direction: "DESC" },
+  filter: {
+    projectId: FilterBy.id("Only experiments of this project."),
+    nameContains: FilterBy.text("Only experiments whose name contains this text."),
+    includeDeleted: FilterBy.flag("Include deleted experiments. Default false."),
+  },
+});
 export type ExperimentConnection = InstanceType<typeof ExperimentConnection>;
-export const TrackingRunConnection = Connection(TrackingRun, "TrackingRun");
-export type TrackingRunConnection = InstanceType<typeof TrackingRunConnection>;
-
-@InputType()
-export class ExperimentFilter {
-  @Field(() => ID, { nullable: true })
-  projectId?: string | null;
-
-  @Field(() => String, { nullable: true })
-  nameContains?: string | null;
-
-  @Field({ nullable: true, description: "Include deleted experiments. Default false." })
-  includeDeleted?: boolean;
-}
-
-@InputType()
-export class TrackingRunFilter {
-  @Field(() => ID, { nullable: true, description: "Only the children of this run (e.g. the trials of a hyperparameter search)." })
-  parentRunId?: string | null;
-
-  @Field({ nullable: true, description: "Include deleted runs. Default false." })
-  includeDeleted?: boolean;
-}
-
-export const { Order: ExperimentOrder, sortOf: experimentSort } = OrderBy(
-  "Experiment",
-  { NAME: "name", CREATED_AT: "createdAt", UPDATED_AT: "updatedAt" } as const,
-  { property: "createdAt", direction: "DESC" },
-);
 export type ExperimentOrder = InstanceType<typeof ExperimentOrder>;
-export const { Order: TrackingRunOrder, sortOf: trackingRunSort } = OrderBy(
-  "TrackingRun",
-  { START_TIME: "startTime", NAME: "name" } as const,
-  { property: "startTime", direction: "DESC" },
-);
+export type ExperimentFilter = InstanceType<typeof ExperimentFilter>;
+
+export const {
+  Connection: TrackingRunConnection,
+  Order: TrackingRunOrder,
+  sortOf: trackingRunSort,
+  Filter: TrackingRunFilter,
+} = ListTypes(TrackingRun, "TrackingRun", {
+  orderBy: { START_TIME: "startTime", NAME: "name" } as const,
+  defaultOrder: { property: "startTime", direction: "DESC" },
+  filter: {
+    parentRunId: FilterBy.id("Only the children of this run (e.g. the trials of a hyperparameter search)."),
+    includeDeleted: FilterBy.flag("Include deleted runs. Default false."),
+  },
+});
+export type TrackingRunConnection = InstanceType<typeof TrackingRunConnection>;
 export type TrackingRunOrder = InstanceType<typeof TrackingRunOrder>;
+export type TrackingRunFilter = InstanceType<typeof TrackingRunFilter>;

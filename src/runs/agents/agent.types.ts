@@ -4,7 +4,7 @@
  */
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
-import { Connection, OrderBy } from "../../kernel/graphql/connection";
+import { FilterBy, ListTypes } from "../../kernel/graphql/list";
 import { CODE, ErrorInterface, MESSAGE, MutationResult, registerErrorMember } from "../../kernel/graphql/results";
 import { LeaseLostError } from "./agent.errors";
 import { ErrorCode } from "../../kernel/errors";
@@ -82,23 +82,22 @@ export class RunnerAgent {
   }
 }
 
-export const RunnerAgentConnection = Connection(RunnerAgent, "RunnerAgent");
+export const {
+  Connection: RunnerAgentConnection,
+  Order: RunnerAgentOrder,
+  sortOf: runnerAgentSort,
+  Filter: RunnerAgentFilter,
+} = ListTypes(RunnerAgent, "RunnerAgent", {
+  orderBy: { NAME: "name", LAST_SEEN_AT: "lastSeenAt", REGISTERED_AT: "registeredAt" } as const,
+  defaultOrder: { property: "name", direction: "ASC" },
+  filter: {
+    status: FilterBy.oneOf(RunnerStatus, "Only runners with this liveness status."),
+    label: FilterBy.text("Only runners offering this label."),
+  },
+});
 export type RunnerAgentConnection = InstanceType<typeof RunnerAgentConnection>;
-export const { Order: RunnerAgentOrder, sortOf: runnerAgentSort } = OrderBy(
-  "RunnerAgent",
-  { NAME: "name", LAST_SEEN_AT: "lastSeenAt", REGISTERED_AT: "registeredAt" } as const,
-  { property: "name", direction: "ASC" },
-);
 export type RunnerAgentOrder = InstanceType<typeof RunnerAgentOrder>;
-
-@InputType()
-export class RunnerAgentFilter {
-  @Field(() => RunnerStatus, { nullable: true })
-  status?: RunnerStatus | null;
-
-  @Field(() => String, { nullable: true, description: "Only runners offering this label." })
-  label?: string | null;
-}
+export type RunnerAgentFilter = InstanceType<typeof RunnerAgentFilter>;
 
 @InputType()
 export class RegisterRunnerInput {
