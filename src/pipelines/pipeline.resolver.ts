@@ -25,9 +25,10 @@ export class PipelineResolver {
   @Query(() => Pipeline, { nullable: true, description: "A pipeline by id, or by project and name." })
   async pipeline(
     @Ctx() ctx: RequestContext,
-    @Arg("id", () => ID, { nullable: true }) id?: string | null,
-    @Arg("projectId", () => ID, { nullable: true }) projectId?: string | null,
-    @Arg("name", () => String, { nullable: true }) name?: string | null,
+    @Arg("id", () => ID, { nullable: true, description: "UUID of the pipeline; or give `projectId` and `name` instead." })
+    id?: string | null,
+    @Arg("projectId", () => ID, { nullable: true, description: "Project of the pipeline, with `name`." }) projectId?: string | null,
+    @Arg("name", () => String, { nullable: true, description: "Name of the pipeline, with `projectId`." }) name?: string | null,
   ): Promise<Pipeline | null> {
     if (projectId) ctx.authz.require(Permission.READ, projectId);
     const row = id
@@ -64,8 +65,11 @@ export class PipelineResolver {
     return PipelineConnection.from(result, Pipeline.from);
   }
 
-  @Query(() => PipelineVersion, { nullable: true })
-  async pipelineVersion(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<PipelineVersion | null> {
+  @Query(() => PipelineVersion, { nullable: true, description: "One pipeline version by id; null when there is none." })
+  async pipelineVersion(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { description: "UUID of the pipeline version." }) id: string,
+  ): Promise<PipelineVersion | null> {
     const row = await ctx.services.pipelines.getVersion(id);
     const pipeline = row ? await ctx.services.pipelines.get(row.pipelineId) : null;
     ctx.authz.require(Permission.READ, pipeline?.projectId);
@@ -75,8 +79,8 @@ export class PipelineResolver {
   @Query(() => PipelineVersionDiff, { description: "What changed from one version of a pipeline to another." })
   async pipelineVersionDiff(
     @Ctx() ctx: RequestContext,
-    @Arg("from", () => ID) from: string,
-    @Arg("to", () => ID) to: string,
+    @Arg("from", () => ID, { description: "UUID of the version to compare from." }) from: string,
+    @Arg("to", () => ID, { description: "UUID of the version to compare to; both must be versions of the same pipeline." }) to: string,
   ): Promise<PipelineVersionDiff> {
     const d = await ctx.services.pipelines.diff(from, to);
     const pipeline = await ctx.services.pipelines.get(d.from.pipelineId);
@@ -84,7 +88,10 @@ export class PipelineResolver {
     return PipelineVersionDiff.from(d.from, d.to, d.diff);
   }
 
-  @FieldResolver(() => PipelineVersion, { nullable: true })
+  @FieldResolver(() => PipelineVersion, {
+    nullable: true,
+    description: "The newest version; null only before the first version is stored.",
+  })
   async latestVersion(@Root() pipeline: Pipeline, @Ctx() ctx: RequestContext): Promise<PipelineVersion | null> {
     ctx.authz.require(Permission.READ, pipeline.projectId);
     const row = pipeline.latestVersionId ? await ctx.services.pipelines.getVersion(pipeline.latestVersionId) : null;

@@ -50,8 +50,11 @@ export class ExperimentResolver {
     return ExperimentConnection.from(await paginate(qb, page, experimentSort(orderBy)), Experiment.from);
   }
 
-  @Query(() => Experiment, { nullable: true })
-  async experiment(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<Experiment | null> {
+  @Query(() => Experiment, { nullable: true, description: "One experiment by id; null when there is none or the caller may not read it." })
+  async experiment(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { description: "Id of the experiment." }) id: string,
+  ): Promise<Experiment | null> {
     const row = await ctx.services.tracking.experiment(undefined, id);
     ctx.authz.require(Permission.READ, row?.projectId);
     return row ? Experiment.from(row) : null;
@@ -63,7 +66,7 @@ export class ExperimentResolver {
   async trackingRuns(
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
-    @Arg("experimentId", () => ID) experimentId: string,
+    @Arg("experimentId", () => ID, { description: "Id of the experiment whose runs to list." }) experimentId: string,
     @Arg("filter", () => TrackingRunFilter, {
       nullable: true,
       description: "Narrows the list; omitted, the list holds everything the caller may read.",
@@ -84,8 +87,14 @@ export class ExperimentResolver {
     return TrackingRunConnection.from(await paginate(qb, page, trackingRunSort(orderBy)), TrackingRun.from);
   }
 
-  @Query(() => TrackingRun, { nullable: true })
-  async trackingRun(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<TrackingRun | null> {
+  @Query(() => TrackingRun, {
+    nullable: true,
+    description: "One tracking run by id; null when there is none or the caller may not read it.",
+  })
+  async trackingRun(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { description: "Id of the tracking run (MLflow's run_id)." }) id: string,
+  ): Promise<TrackingRun | null> {
     const row = await ctx.services.tracking.run(id);
     ctx.authz.require(Permission.READ, row?.projectId);
     return row ? TrackingRun.from(row) : null;
@@ -95,7 +104,11 @@ export class ExperimentResolver {
 @Resolver(() => TrackingRun)
 export class TrackingRunResolver {
   @FieldResolver(() => [TrackingMetric], { description: "Every logged value of `key`, in logging order (at most 25,000)." })
-  async metricHistory(@Root() run: TrackingRun, @Ctx() ctx: RequestContext, @Arg("key") key: string): Promise<TrackingMetric[]> {
+  async metricHistory(
+    @Root() run: TrackingRun,
+    @Ctx() ctx: RequestContext,
+    @Arg("key", { description: "Name of the metric." }) key: string,
+  ): Promise<TrackingMetric[]> {
     ctx.authz.require(Permission.READ, run.projectId);
     return (await ctx.services.tracking.metricHistory(run.id, key)).items.map(TrackingMetric.from);
   }

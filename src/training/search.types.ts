@@ -14,7 +14,7 @@ export class SearchTrial {
   @Field(() => GraphQLJSONObject, { description: "Validation metrics, name → value (finite values only; empty when the trial failed)." })
   metrics: Record<string, number>;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "How long the trial took to train and score, in milliseconds." })
   durationMs: number;
 
   @Field(() => String, { nullable: true, description: "Why the trial failed; a failed trial cannot be the best." })

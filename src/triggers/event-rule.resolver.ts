@@ -57,7 +57,10 @@ export async function emitCustomEvent(
 @Resolver(() => EventRule)
 export class EventRuleResolver {
   @Query(() => EventRule, { nullable: true, description: "One event rule; null when there is none." })
-  async eventRule(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<EventRule | null> {
+  async eventRule(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { description: "UUID of the event rule." }) id: string,
+  ): Promise<EventRule | null> {
     const row = await ctx.services.eventRules.get(id);
     ctx.authz.require(Permission.READ, row?.projectId);
     return row ? EventRule.from(row) : null;
@@ -89,7 +92,7 @@ export class EventRuleResolver {
     return EventRuleConnection.from(result, EventRule.from);
   }
 
-  @FieldResolver(() => Pipeline)
+  @FieldResolver(() => Pipeline, { description: "The pipeline the rule runs." })
   async pipeline(@Root() rule: EventRule, @Ctx() ctx: RequestContext): Promise<Pipeline> {
     ctx.authz.require(Permission.READ, rule.projectId);
     const row = await ctx.services.pipelines.get(rule.pipelineId);

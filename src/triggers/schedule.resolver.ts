@@ -30,7 +30,10 @@ const summary = (row: ScheduleRow) => ({ id: row.id, pipelineId: row.pipelineId,
 @Resolver(() => Schedule)
 export class ScheduleResolver {
   @Query(() => Schedule, { nullable: true, description: "One schedule; null when there is none." })
-  async schedule(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<Schedule | null> {
+  async schedule(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { description: "UUID of the schedule." }) id: string,
+  ): Promise<Schedule | null> {
     const row = await ctx.services.schedules.get(id);
     ctx.authz.require(Permission.READ, row?.projectId);
     return row ? Schedule.from(row) : null;
@@ -57,7 +60,7 @@ export class ScheduleResolver {
     return ScheduleConnection.from(result, Schedule.from);
   }
 
-  @FieldResolver(() => Pipeline)
+  @FieldResolver(() => Pipeline, { description: "The pipeline the schedule runs." })
   async pipeline(@Root() schedule: Schedule, @Ctx() ctx: RequestContext): Promise<Pipeline> {
     ctx.authz.require(Permission.READ, schedule.projectId);
     const row = await ctx.services.pipelines.get(schedule.pipelineId);
