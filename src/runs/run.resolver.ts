@@ -316,9 +316,11 @@ export class RunResolver {
   })
   runEvents(
     @Root() row: EventRow,
-    @Arg("runId", () => ID, { nullable: true }) _runId?: string | null,
-    @Arg("pipelineId", () => ID, { nullable: true }) _pipelineId?: string | null,
-    @Arg("after", () => String, { nullable: true }) _after?: string | null,
+    @Arg("runId", () => ID, { nullable: true, description: "The run to follow; or give `pipelineId`." }) _runId?: string | null,
+    @Arg("pipelineId", () => ID, { nullable: true, description: "Follow every run of this pipeline instead of one run." })
+    _pipelineId?: string | null,
+    @Arg("after", () => String, { nullable: true, description: "A `cursor` of an earlier event: first replays what came after it." })
+    _after?: string | null,
   ): RunEvent {
     return RunEvent.from(row);
   }
@@ -337,8 +339,12 @@ export class RunResolver {
   })
   stageLogStream(
     @Root() row: StageLogRow,
-    @Arg("stageRunId", () => ID) _stageRunId: string,
-    @Arg("after", () => String, { nullable: true }) _after?: string | null,
+    @Arg("stageRunId", () => ID, { description: "The stage run whose output to follow." }) _stageRunId: string,
+    @Arg("after", () => String, {
+      nullable: true,
+      description: 'A cursor of an earlier chunk: first replays what came after it; `"0"` replays from the start.',
+    })
+    _after?: string | null,
   ): LogChunk {
     return LogChunk.from(row);
   }
@@ -356,9 +362,14 @@ export class RunResolver {
   })
   runMetrics(
     @Root() row: RunMetricRow,
-    @Arg("runId", () => ID) _runId: string,
-    @Arg("keys", () => [String], { nullable: true }) _keys?: string[] | null,
-    @Arg("after", () => String, { nullable: true }) _after?: string | null,
+    @Arg("runId", () => ID, { description: "The run whose metrics to follow." }) _runId: string,
+    @Arg("keys", () => [String], { nullable: true, description: "Only these metric keys; every key when omitted." })
+    _keys?: string[] | null,
+    @Arg("after", () => String, {
+      nullable: true,
+      description: 'A cursor of an earlier point: first replays what came after it; `"0"` replays from the start.',
+    })
+    _after?: string | null,
   ): MetricPointType {
     return MetricPointType.from(row);
   }

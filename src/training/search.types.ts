@@ -41,7 +41,7 @@ export class HyperparameterSearch {
   @Field(() => Int, { description: "Index of the best trial, whose model is the output." })
   best: number;
 
-  @Field(() => [SearchTrial])
+  @Field(() => [SearchTrial], { description: "Every configuration the search tried, in the order tried; `best` marks the winner." })
   trials: SearchTrial[];
 
   /** From the `search` object the train operator stores in its output's metadata; null when it is not one. */
