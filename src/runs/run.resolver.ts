@@ -58,9 +58,9 @@ export class RunResolver {
   @Query(() => Run, { nullable: true, description: "A run by id, or by pipeline and run number." })
   async run(
     @Ctx() ctx: RequestContext,
-    @Arg("id", () => ID, { nullable: true }) id?: string | null,
-    @Arg("pipelineId", () => ID, { nullable: true }) pipelineId?: string | null,
-    @Arg("number", () => Int, { nullable: true }) number?: number | null,
+    @Arg("id", () => ID, { nullable: true, description: "UUID of the run; or give `pipelineId` and `number` instead." }) id?: string | null,
+    @Arg("pipelineId", () => ID, { nullable: true, description: "The pipeline, with `number`." }) pipelineId?: string | null,
+    @Arg("number", () => Int, { nullable: true, description: "The run number, with `pipelineId`." }) number?: number | null,
   ): Promise<Run | null> {
     if (!id && !(pipelineId && number !== null && number !== undefined)) {
       throw new InvalidInputError([{ field: "id", message: "give id, or pipelineId and number" }]);
@@ -96,16 +96,22 @@ export class RunResolver {
     return RunConnection.from(result, Run.from);
   }
 
-  @Query(() => StageRun, { nullable: true })
-  async stageRun(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<StageRun | null> {
+  @Query(() => StageRun, { nullable: true, description: "One stage run by id; null when there is none." })
+  async stageRun(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { description: "UUID of the stage run." }) id: string,
+  ): Promise<StageRun | null> {
     const row = await ctx.services.runs.stageRun(id);
     const run = row ? await ctx.services.runs.get(row.runId) : null;
     ctx.authz.require(Permission.READ, run?.projectId);
     return row && run ? StageRun.from(row, run.projectId) : null;
   }
 
-  @Query(() => Artifact, { nullable: true })
-  async artifact(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<Artifact | null> {
+  @Query(() => Artifact, { nullable: true, description: "One artifact by id; null when there is none." })
+  async artifact(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { description: "UUID of the artifact." }) id: string,
+  ): Promise<Artifact | null> {
     const row = await ctx.services.db.dataSource.getRepository(ArtifactRow).findOneBy({ id });
     ctx.authz.require(Permission.READ, row?.projectId);
     return row ? Artifact.from(row) : null;
@@ -114,8 +120,8 @@ export class RunResolver {
   @Query(() => MetricPointConnection, { description: "The points of one metric key of a run, by step." })
   async metricHistory(
     @Ctx() ctx: RequestContext,
-    @Arg("runId", () => ID) runId: string,
-    @Arg("key") key: string,
+    @Arg("runId", () => ID, { description: "The run whose metric to read." }) runId: string,
+    @Arg("key", { description: "Name of the metric, e.g. `loss`." }) key: string,
     @Args() page: PageArgsInput,
     @Arg("filter", () => MetricPointFilter, {
       nullable: true,
@@ -135,7 +141,7 @@ export class RunResolver {
   @Query(() => LogChunkConnection, { description: "Stored output of a stage run, oldest first by default." })
   async stageLogs(
     @Ctx() ctx: RequestContext,
-    @Arg("stageRunId", () => ID) stageRunId: string,
+    @Arg("stageRunId", () => ID, { description: "The stage run whose output to read." }) stageRunId: string,
     @Args() page: PageArgsInput,
     @Arg("filter", () => LogChunkFilter, {
       nullable: true,
@@ -168,7 +174,7 @@ export class RunResolver {
     return rows.sort((a, b) => (order.get(a.stageName) ?? 0) - (order.get(b.stageName) ?? 0)).map((r) => StageRun.from(r, run.projectId));
   }
 
-  @FieldResolver(() => Pipeline)
+  @FieldResolver(() => Pipeline, { description: "The pipeline the run executes." })
   async pipeline(@Root() run: Run, @Ctx() ctx: RequestContext): Promise<Pipeline> {
     ctx.authz.require(Permission.READ, run.projectId);
     const row = await ctx.services.pipelines.get(run.pipelineId);
@@ -176,7 +182,7 @@ export class RunResolver {
     return Pipeline.from(row);
   }
 
-  @FieldResolver(() => PipelineVersion)
+  @FieldResolver(() => PipelineVersion, { description: "The exact pipeline version the run executes." })
   async pipelineVersion(@Root() run: Run, @Ctx() ctx: RequestContext): Promise<PipelineVersion> {
     ctx.authz.require(Permission.READ, run.projectId);
     const row = await ctx.services.pipelines.getVersion(run.pipelineVersionId);
@@ -377,7 +383,7 @@ export class RunResolver {
 
 @Resolver(() => StageRun)
 export class StageRunResolver {
-  @FieldResolver(() => [StageAttempt])
+  @FieldResolver(() => [StageAttempt], { description: "Every attempt so far, first first." })
   async attempts(@Root() sr: StageRun, @Ctx() ctx: RequestContext): Promise<StageAttempt[]> {
     ctx.authz.require(Permission.READ, sr.projectId);
     return (await ctx.services.runs.attempts(sr.id)).map(StageAttempt.from);
