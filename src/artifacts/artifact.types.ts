@@ -4,13 +4,13 @@ import type { ArtifactRow } from "./artifact.entity";
 
 @ObjectType({ description: "A recorded output: content-addressed bytes, their kind, and their lineage." })
 export class Artifact {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the artifact." })
   id: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "Project the artifact belongs to." })
   projectId: string;
 
-  @Field()
+  @Field({ description: "What the artifact is: Dataset, FeatureSet, Model, Report, Metrics or File." })
   kind: string;
 
   @Field({
@@ -25,22 +25,27 @@ export class Artifact {
   @Field(() => Float, { description: "Bytes." })
   size: number;
 
-  @Field()
+  @Field({ description: "True when the content is a folder (its hash covers the tree), false for a single file." })
   isDirectory: boolean;
 
-  @Field(() => GraphQLJSONObject)
+  @Field(() => GraphQLJSONObject, {
+    description: "Free-form JSON the producer attached (e.g. a model's framework or a dataset's row count).",
+  })
   metadata: Record<string, unknown>;
 
   @Field(() => ID, { nullable: true, description: "The stage run that produced it." })
   producedBy: string | null;
 
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, { nullable: true, description: "The pipeline run whose stage produced it; null when uploaded outside a run." })
   runId: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, {
+    nullable: true,
+    description: "The name of the stage output it was recorded as; null when not produced by a stage.",
+  })
   outputName: string | null;
 
-  @Field()
+  @Field({ description: "When the artifact was recorded." })
   createdAt: Date;
 
   static from(row: ArtifactRow): Artifact {

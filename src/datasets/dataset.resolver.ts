@@ -60,9 +60,10 @@ export class DatasetResolver {
   @Query(() => Dataset, { nullable: true, description: "A dataset by id, or by project and name." })
   async dataset(
     @Ctx() ctx: RequestContext,
-    @Arg("id", () => ID, { nullable: true }) id?: string | null,
-    @Arg("projectId", () => ID, { nullable: true }) projectId?: string | null,
-    @Arg("name", () => String, { nullable: true }) name?: string | null,
+    @Arg("id", () => ID, { nullable: true, description: "UUID of the dataset; or give `projectId` and `name` instead." })
+    id?: string | null,
+    @Arg("projectId", () => ID, { nullable: true, description: "Project of the dataset, with `name`." }) projectId?: string | null,
+    @Arg("name", () => String, { nullable: true, description: "Name of the dataset, with `projectId`." }) name?: string | null,
   ): Promise<Dataset | null> {
     const by = lookupBy({ id, projectId, name }, { key: ["projectId", "name"] });
     if (by.key) ctx.authz.require(Permission.READ, by.key.projectId);
@@ -95,9 +96,10 @@ export class DatasetResolver {
   @Query(() => DatasetVersion, { nullable: true, description: "A version by id, or by dataset and number." })
   async datasetVersion(
     @Ctx() ctx: RequestContext,
-    @Arg("id", () => ID, { nullable: true }) id?: string | null,
-    @Arg("datasetId", () => ID, { nullable: true }) datasetId?: string | null,
-    @Arg("version", () => Int, { nullable: true }) version?: number | null,
+    @Arg("id", () => ID, { nullable: true, description: "UUID of the version; or give `datasetId` and `version` instead." })
+    id?: string | null,
+    @Arg("datasetId", () => ID, { nullable: true, description: "The dataset, with `version`." }) datasetId?: string | null,
+    @Arg("version", () => Int, { nullable: true, description: "The version number, with `datasetId`." }) version?: number | null,
   ): Promise<DatasetVersion | null> {
     const by = lookupBy({ id, datasetId, version }, { key: ["datasetId", "version"] });
     const row = by.key
@@ -109,7 +111,7 @@ export class DatasetResolver {
     return row && dataset ? DatasetVersion.from(row, dataset.projectId) : null;
   }
 
-  @FieldResolver(() => DatasetVersion, { nullable: true })
+  @FieldResolver(() => DatasetVersion, { nullable: true, description: "The newest version; null before the first ingest." })
   async latestVersion(@Root() dataset: Dataset, @Ctx() ctx: RequestContext): Promise<DatasetVersion | null> {
     ctx.authz.require(Permission.READ, dataset.projectId);
     const row = dataset.latestVersionId ? await this.deps.datasets.version(dataset.latestVersionId) : null;
@@ -129,7 +131,7 @@ export class DatasetResolver {
     return DatasetVersionConnection.from(result, (r) => DatasetVersion.from(r, dataset.projectId));
   }
 
-  @FieldResolver(() => [DatasetSource])
+  @FieldResolver(() => [DatasetSource], { description: "The dataset's sources, by name." })
   async sources(@Root() dataset: Dataset, @Ctx() ctx: RequestContext): Promise<DatasetSource[]> {
     ctx.authz.require(Permission.READ, dataset.projectId);
     return (await this.deps.datasets.sources(dataset.id)).map(DatasetSource.from);

@@ -1,7 +1,7 @@
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 import { ErrorCode } from "../kernel/errors";
-import { Connection, OrderBy } from "../kernel/graphql/connection";
+import { FilterBy, ListTypes } from "../kernel/graphql/list";
 import { CODE, ErrorInterface, MESSAGE, MutationResult, registerErrorMember } from "../kernel/graphql/results";
 import type { DatasetSourceRow } from "./dataset-source.entity";
 import type { DatasetVersionRow } from "./dataset-version.entity";
@@ -13,36 +13,56 @@ export const SchemaPolicyEnum = { ALLOW_ALL: "ALLOW_ALL", FAIL_ON_BREAKING: "FAI
 registerEnumType(SchemaPolicyEnum, {
   name: "SchemaPolicy",
   description: "What a new version's schema may change: anything, only additive changes, or nothing.",
+  valuesConfig: {
+    FAIL_ON_BREAKING: { description: "Additive changes are accepted; breaking ones (removed, renamed, narrowed columns) are refused." },
+    FAIL_ON_ANY: { description: "Any schema change is refused." },
+    ALLOW_ALL: { description: "Any schema change is accepted." },
+  },
 });
 export const SourceKindEnum = { FILE: "FILE", POSTGRES_QUERY: "POSTGRES_QUERY" } as const;
-registerEnumType(SourceKindEnum, { name: "DatasetSourceKind" });
+registerEnumType(SourceKindEnum, {
+  description: "Where a source reads from: files on the server, or a PostgreSQL query.",
+  name: "DatasetSourceKind",
+  valuesConfig: {
+    POSTGRES_QUERY: { description: "A read-only SELECT against a database whose URL is a project secret." },
+    FILE: { description: "Files (paths or globs) inside the server's data roots." },
+  },
+});
 export const FileFormatEnum = { csv: "csv", parquet: "parquet", jsonl: "jsonl" } as const;
-registerEnumType(FileFormatEnum, { name: "FileFormat" });
+registerEnumType(FileFormatEnum, {
+  description: "Format of a FILE source's files.",
+  name: "FileFormat",
+  valuesConfig: {
+    parquet: { description: "Apache Parquet." },
+    jsonl: { description: "One JSON object per line." },
+    csv: { description: "Comma- (or otherwise) separated text; see `csv` options." },
+  },
+});
 
 @ObjectType({ description: "A named series of immutable, content-hashed versions in a project." })
 export class Dataset {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the dataset." })
   id: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "Project the dataset belongs to." })
   projectId: string;
 
-  @Field()
+  @Field({ description: "Unique within the project: lowercase letters, digits, _ and -." })
   name: string;
 
-  @Field()
+  @Field({ description: "Free text; empty when none." })
   description: string;
 
-  @Field(() => SchemaPolicyEnum)
+  @Field(() => SchemaPolicyEnum, { description: "Which schema changes a new version may make." })
   schemaPolicy: SchemaPolicy;
 
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, { nullable: true, description: "UUID of the newest version; null before the first ingest." })
   latestVersionId: string | null;
 
-  @Field()
+  @Field({ description: "When the dataset was created." })
   createdAt: Date;
 
-  @Field()
+  @Field({ description: "When the dataset last changed (e.g. got a new version)." })
   updatedAt: Date;
 
   static from(row: DatasetRow): Dataset {
@@ -61,22 +81,22 @@ export class Dataset {
 
 @ObjectType({ description: "Where a dataset's data comes from. A SQL source names a secret; it never holds a credential." })
 export class DatasetSource {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the source." })
   id: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The dataset the source feeds." })
   datasetId: string;
 
-  @Field()
+  @Field({ description: "Unique within the dataset; `ingestDataset` names a source by it." })
   name: string;
 
-  @Field(() => SourceKindEnum)
+  @Field(() => SourceKindEnum, { description: "FILE or POSTGRES_QUERY." })
   kind: string;
 
   @Field(() => GraphQLJSONObject, { description: "The source config: paths, format and options, or secret name and query." })
   config: Record<string, unknown>;
 
-  @Field()
+  @Field({ description: "When the source was first put." })
   createdAt: Date;
 
   static from(row: DatasetSourceRow): DatasetSource {
@@ -91,15 +111,15 @@ export class DatasetSource {
   }
 }
 
-@ObjectType()
+@ObjectType({ description: "One column of a dataset version's schema." })
 export class DatasetColumn {
-  @Field()
+  @Field({ description: "Column name." })
   name: string;
 
   @Field({ description: "The DuckDB type, e.g. BIGINT, DOUBLE, VARCHAR, TIMESTAMP." })
   type: string;
 
-  @Field()
+  @Field({ description: "True when the column may hold nulls." })
   nullable: boolean;
 
   static from(c: ColumnSchema): DatasetColumn {
@@ -109,73 +129,76 @@ export class DatasetColumn {
 
 @ObjectType({ description: "One histogram bin: [lower, upper); the last bin includes upper." })
 export class HistogramBin {
-  @Field(() => Float)
+  @Field(() => Float, { description: "Lower bound, inclusive." })
   lower: number;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "Upper bound, exclusive except for the last bin." })
   upper: number;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "Values in the bin." })
   count: number;
 }
 
-@ObjectType()
+@ObjectType({ description: "One quantile of a numeric column." })
 export class QuantileValue {
-  @Field(() => Float)
+  @Field(() => Float, { description: "The quantile, between 0 and 1 (0.5 is the median)." })
   q: number;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "The column's value at that quantile." })
   value: number;
 }
 
-@ObjectType()
+@ObjectType({ description: "One frequent value of a column and how often it occurs." })
 export class TopValue {
-  @Field()
+  @Field({ description: "The value, as text." })
   value: string;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "Rows holding the value." })
   count: number;
 }
 
 @ObjectType({ description: "What a version's profile says of one column, ready to plot." })
 export class ColumnProfileType {
-  @Field()
+  @Field({ description: "Column name." })
   name: string;
 
-  @Field()
+  @Field({ description: "The DuckDB type, e.g. BIGINT, DOUBLE, VARCHAR." })
   type: string;
 
   @Field({ description: "`numeric`, `categorical`, `temporal` or `boolean`." })
   kind: string;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "Values in the column, nulls included (the row count)." })
   count: number;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "Number of null values." })
   nullCount: number;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "Approximate number of distinct non-null values." })
   distinctEstimate: number;
 
   @Field(() => GraphQLJSONObject, { nullable: true, description: "`{ value }`: a number, string or ISO timestamp." })
   min: { value: unknown } | null;
 
-  @Field(() => GraphQLJSONObject, { nullable: true })
+  @Field(() => GraphQLJSONObject, {
+    nullable: true,
+    description: "`{ value }`: the largest value (a number, string or ISO timestamp); null when the column is all null or not orderable.",
+  })
   max: { value: unknown } | null;
 
-  @Field(() => Float, { nullable: true })
+  @Field(() => Float, { nullable: true, description: "Mean of a numeric column; null for other kinds or when all values are null." })
   mean: number | null;
 
-  @Field(() => Float, { nullable: true })
+  @Field(() => Float, { nullable: true, description: "Standard deviation of a numeric column; null for other kinds or too few values." })
   std: number | null;
 
-  @Field(() => [QuantileValue])
+  @Field(() => [QuantileValue], { description: "Quantiles of a numeric column (e.g. q = 0.25, 0.5, 0.75); empty for other kinds." })
   quantiles: QuantileValue[];
 
-  @Field(() => [HistogramBin])
+  @Field(() => [HistogramBin], { description: "Equal-width bins of a numeric column; empty for other kinds." })
   histogram: HistogramBin[];
 
-  @Field(() => [TopValue])
+  @Field(() => [TopValue], { description: "The most frequent values with their counts, most frequent first." })
   topValues: TopValue[];
 
   static from(p: ColumnProfile): ColumnProfileType {
@@ -187,12 +210,12 @@ export class ColumnProfileType {
   }
 }
 
-@ObjectType()
+@ObjectType({ description: "Summary statistics of a dataset version, computed at ingest." })
 export class DatasetProfileType {
-  @Field(() => Float)
+  @Field(() => Float, { description: "Rows in the version." })
   rowCount: number;
 
-  @Field(() => [ColumnProfileType])
+  @Field(() => [ColumnProfileType], { description: "One profile per column, in schema order." })
   columns: ColumnProfileType[];
 
   static from(p: DatasetProfile): DatasetProfileType {
@@ -200,30 +223,30 @@ export class DatasetProfileType {
   }
 }
 
-@ObjectType()
+@ObjectType({ description: "A column whose type changed." })
 export class RetypedColumn {
-  @Field()
+  @Field({ description: "Column name." })
   name: string;
 
-  @Field()
+  @Field({ description: "The DuckDB type in the earlier version." })
   from: string;
 
-  @Field()
+  @Field({ description: "The DuckDB type in this version." })
   to: string;
 
   @Field({ description: "Every old value fits the new type (e.g. INTEGER to BIGINT)." })
   widening: boolean;
 }
 
-@ObjectType()
+@ObjectType({ description: "A column that looks renamed: removed under one name and added under another." })
 export class RenamedColumn {
-  @Field()
+  @Field({ description: "The column's name in the earlier version." })
   from: string;
 
-  @Field()
+  @Field({ description: "The column's name in this version." })
   to: string;
 
-  @Field()
+  @Field({ description: "The column's DuckDB type." })
   type: string;
 
   @Field({ description: "Why it looks renamed: similar names or matching values." })
@@ -232,22 +255,22 @@ export class RenamedColumn {
 
 @ObjectType({ description: "How a version's columns differ from the version before." })
 export class SchemaDiffType {
-  @Field(() => [DatasetColumn])
+  @Field(() => [DatasetColumn], { description: "Columns only in this version." })
   added: DatasetColumn[];
 
-  @Field(() => [DatasetColumn])
+  @Field(() => [DatasetColumn], { description: "Columns only in the earlier version." })
   removed: DatasetColumn[];
 
-  @Field(() => [RetypedColumn])
+  @Field(() => [RetypedColumn], { description: "Columns whose type changed." })
   retyped: RetypedColumn[];
 
-  @Field(() => [RenamedColumn])
+  @Field(() => [RenamedColumn], { description: "Columns that look renamed." })
   renamed: RenamedColumn[];
 
-  @Field()
+  @Field({ description: "True when a change could break readers (a column removed, renamed or narrowed)." })
   breaking: boolean;
 
-  @Field()
+  @Field({ description: "True when anything differs." })
   changed: boolean;
 
   static from(d: SchemaDiff): SchemaDiffType {
@@ -263,37 +286,37 @@ export class SchemaDiffType {
 
 @ObjectType({ description: "One immutable version of a dataset: a Parquet artifact with its schema and profile." })
 export class DatasetVersion {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the version." })
   id: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The dataset this is a version of." })
   datasetId: string;
 
   /** The dataset's project, for field resolvers' authorization. */
   projectId: string;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: "1, 2, 3… in order of ingestion." })
   version: number;
 
   @Field({ description: "`sha256:<hex>` of the Parquet file." })
   contentHash: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The Parquet artifact holding the data." })
   artifactId: string;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "Rows in the version." })
   rowCount: number;
 
-  @Field(() => [DatasetColumn])
+  @Field(() => [DatasetColumn], { description: "The columns, in order." })
   schema: DatasetColumn[];
 
-  @Field(() => DatasetProfileType)
+  @Field(() => DatasetProfileType, { description: "Summary statistics of each column." })
   profile: DatasetProfileType;
 
   @Field(() => SchemaDiffType, { nullable: true, description: "Null for the first version." })
   schemaDiff: SchemaDiffType | null;
 
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, { nullable: true, description: "The source it was ingested from; null for an upload or a run's output." })
   sourceId: string | null;
 
   @Field(() => GraphQLJSONObject, { description: "What was read: files with sizes, the query, or the upload." })
@@ -302,7 +325,7 @@ export class DatasetVersion {
   @Field(() => ID, { nullable: true, description: "The stage run that produced it." })
   producedBy: string | null;
 
-  @Field()
+  @Field({ description: "When the version was recorded." })
   createdAt: Date;
 
   static from(row: DatasetVersionRow, projectId: string): DatasetVersion {
@@ -325,104 +348,100 @@ export class DatasetVersion {
   }
 }
 
-export const DatasetConnection = Connection(Dataset, "Dataset");
+export const {
+  Connection: DatasetConnection,
+  Order: DatasetOrder,
+  sortOf: datasetSort,
+  Filter: DatasetFilter,
+} = ListTypes(Dataset, "Dataset", {
+  orderBy: { NAME: "name", CREATED_AT: "createdAt", UPDATED_AT: "updatedAt" } as const,
+  defaultOrder: { property: "name", direction: "ASC" },
+  filter: {
+    projectId: FilterBy.id("Only datasets of this project."),
+    nameContains: FilterBy.text("Only datasets whose name contains this text."),
+  },
+});
 export type DatasetConnection = InstanceType<typeof DatasetConnection>;
-export const DatasetVersionConnection = Connection(DatasetVersion, "DatasetVersion");
-export type DatasetVersionConnection = InstanceType<typeof DatasetVersionConnection>;
-export const { Order: DatasetOrder, sortOf: datasetSort } = OrderBy(
-  "Dataset",
-  { NAME: "name", CREATED_AT: "createdAt", UPDATED_AT: "updatedAt" } as const,
-  {
-    property: "name",
-    direction: "ASC",
-  },
-);
 export type DatasetOrder = InstanceType<typeof DatasetOrder>;
-export const { Order: DatasetVersionOrder, sortOf: datasetVersionSort } = OrderBy(
-  "DatasetVersion",
-  { VERSION: "version", CREATED_AT: "createdAt" } as const,
-  {
-    property: "version",
-    direction: "DESC",
-  },
-);
+export type DatasetFilter = InstanceType<typeof DatasetFilter>;
+
+export const {
+  Connection: DatasetVersionConnection,
+  Order: DatasetVersionOrder,
+  sortOf: datasetVersionSort,
+} = ListTypes(DatasetVersion, "DatasetVersion", {
+  orderBy: { VERSION: "version", CREATED_AT: "createdAt" } as const,
+  defaultOrder: { property: "version", direction: "DESC" },
+});
+export type DatasetVersionConnection = InstanceType<typeof DatasetVersionConnection>;
 export type DatasetVersionOrder = InstanceType<typeof DatasetVersionOrder>;
 
-@InputType()
-export class DatasetFilter {
-  @Field(() => ID, { nullable: true })
-  projectId?: string | null;
-
-  @Field(() => String, { nullable: true })
-  nameContains?: string | null;
-}
-
-@InputType()
+@InputType({ description: "A new, empty dataset: project, name, description and schema policy." })
 export class CreateDatasetInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Project the dataset belongs to; the caller needs EDITOR there." })
   projectId: string;
 
   @Field({ description: "Lowercase letters, digits, _ and -." })
   name: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "Free text; empty when omitted." })
   description?: string | null;
 
   @Field(() => SchemaPolicyEnum, { nullable: true, description: "Default FAIL_ON_BREAKING." })
   schemaPolicy?: SchemaPolicy | null;
 }
 
-@InputType()
+@InputType({ description: "Changes to a dataset; omitted fields stay as they are." })
 export class UpdateDatasetInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "UUID of the dataset to change." })
   id: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "The new description." })
   description?: string | null;
 
-  @Field(() => SchemaPolicyEnum, { nullable: true })
+  @Field(() => SchemaPolicyEnum, { nullable: true, description: "The new schema policy; applies to later versions." })
   schemaPolicy?: SchemaPolicy | null;
 }
 
-@InputType()
+@InputType({ description: "How to read CSV files; each omitted option is detected from the file." })
 export class CsvOptionsInput {
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "Column separator, e.g. `,` or `\\t`." })
   delimiter?: string | null;
 
-  @Field(() => Boolean, { nullable: true })
+  @Field(() => Boolean, { nullable: true, description: "True when the first line holds the column names." })
   header?: boolean | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'Character that quotes values, usually `"`.' })
   quote?: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "Character that escapes a quote inside a quoted value." })
   escape?: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "The text that stands for null, e.g. `NA`." })
   nullString?: string | null;
 }
 
 @InputType({ description: "A FILE source (paths, format) or a POSTGRES_QUERY source (secret, query)." })
 export class PutDatasetSourceInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The dataset the source feeds; the caller needs EDITOR in its project." })
   datasetId: string;
 
-  @Field()
+  @Field({ description: "Unique within the dataset; putting an existing name replaces that source." })
   name: string;
 
-  @Field(() => SourceKindEnum)
+  @Field(() => SourceKindEnum, { description: "FILE or POSTGRES_QUERY; decides which other fields apply." })
   kind: "FILE" | "POSTGRES_QUERY";
 
   @Field(() => [String], { nullable: true, description: "FILE: paths or globs inside SLUICE_DATA_ROOTS." })
   paths?: string[] | null;
 
-  @Field(() => FileFormatEnum, { nullable: true })
+  @Field(() => FileFormatEnum, { nullable: true, description: "FILE: the files' format; detected from the extension when omitted." })
   format?: "csv" | "parquet" | "jsonl" | null;
 
   @Field(() => Boolean, { nullable: true, description: "FILE: read key=value folder names as columns." })
   hivePartitioning?: boolean | null;
 
-  @Field(() => CsvOptionsInput, { nullable: true })
+  @Field(() => CsvOptionsInput, { nullable: true, description: "FILE with csv: how to read the files; omitted options are detected." })
   csv?: CsvOptionsInput | null;
 
   @Field(() => String, { nullable: true, description: "POSTGRES_QUERY: the name of a project secret holding the database URL." })
@@ -432,36 +451,36 @@ export class PutDatasetSourceInput {
   query?: string | null;
 }
 
-@InputType()
+@InputType({ description: "Which dataset to ingest, from which of its sources." })
 export class IngestDatasetInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "UUID of the dataset." })
   datasetId: string;
 
   @Field({ description: "The source's name." })
   source: string;
 }
 
-@InputType()
+@InputType({ description: "Names one dataset." })
 export class DatasetIdInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "UUID of the dataset." })
   id: string;
 }
 
-@ObjectType()
+@ObjectType({ description: "The dataset after the change." })
 export class DatasetPayload {
-  @Field(() => Dataset)
+  @Field(() => Dataset, { description: "The dataset after the change." })
   dataset: Dataset;
 }
 
-@ObjectType()
+@ObjectType({ description: "The source after the change." })
 export class DatasetSourcePayload {
-  @Field(() => DatasetSource)
+  @Field(() => DatasetSource, { description: "The source after the change." })
   source: DatasetSource;
 }
 
-@ObjectType()
+@ObjectType({ description: "The version the ingest produced or found." })
 export class IngestDatasetPayload {
-  @Field(() => DatasetVersion)
+  @Field(() => DatasetVersion, { description: "The new version, or the existing one with identical data when `created` is false." })
   version: DatasetVersion;
 
   @Field({ description: "False when the data was identical to an existing version (which is returned)." })
@@ -479,13 +498,13 @@ export class SchemaChangeRefused implements ErrorInterface {
   @Field(() => ErrorCode, { description: CODE })
   code: ErrorCode;
 
-  @Field(() => SchemaPolicyEnum)
+  @Field(() => SchemaPolicyEnum, { description: "The dataset's policy that refused the change." })
   policy: SchemaPolicy;
 
-  @Field(() => [String])
+  @Field(() => [String], { description: "Each change the policy refuses, in words." })
   violations: string[];
 
-  @Field(() => SchemaDiffType)
+  @Field(() => SchemaDiffType, { description: "How the new data's columns differ from the latest version." })
   diff: SchemaDiffType;
 }
 registerErrorMember(SchemaPolicyError, SchemaChangeRefused, (err) => ({

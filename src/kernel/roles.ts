@@ -17,7 +17,17 @@ export enum Role {
   ADMIN = "ADMIN",
 }
 
-registerEnumType(Role, { name: "Role", description: "What a principal may do, globally or in one project." });
+registerEnumType(Role, {
+  name: "Role",
+  description: "What a principal may do, globally or in one project.",
+  valuesConfig: {
+    VIEWER: { description: "Reads everything in its scope." },
+    RUNNER: { description: "Only the runner API: lease, heartbeat and report stage runs." },
+    EDITOR: { description: "Reads and changes resources in its scope." },
+    APPROVER: { description: "Reads, and decides approval requests." },
+    ADMIN: { description: "Everything, including tokens, principals, role bindings and the audit log." },
+  },
+});
 
 /** What an operation needs. Each resolver names one before it touches data. */
 export enum Permission {

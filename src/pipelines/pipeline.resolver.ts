@@ -34,9 +34,10 @@ export class PipelineResolver {
   @Query(() => Pipeline, { nullable: true, description: "A pipeline by id, or by project and name." })
   async pipeline(
     @Ctx() ctx: RequestContext,
-    @Arg("id", () => ID, { nullable: true }) id?: string | null,
-    @Arg("projectId", () => ID, { nullable: true }) projectId?: string | null,
-    @Arg("name", () => String, { nullable: true }) name?: string | null,
+    @Arg("id", () => ID, { nullable: true, description: "UUID of the pipeline; or give `projectId` and `name` instead." })
+    id?: string | null,
+    @Arg("projectId", () => ID, { nullable: true, description: "Project of the pipeline, with `name`." }) projectId?: string | null,
+    @Arg("name", () => String, { nullable: true, description: "Name of the pipeline, with `projectId`." }) name?: string | null,
   ): Promise<Pipeline | null> {
     const by = lookupBy({ id, projectId, name }, { key: ["projectId", "name"] });
     if (by.key) ctx.authz.require(Permission.READ, by.key.projectId);
@@ -72,7 +73,7 @@ export class PipelineResolver {
   })
   async pipelineVersion(
     @Ctx() ctx: RequestContext,
-    @Arg("id", () => ID, { nullable: true }) id?: string | null,
+    @Arg("id", () => ID, { nullable: true, description: "UUID of the pipeline version." }) id?: string | null,
     @Arg("pipelineId", () => ID, { nullable: true, description: "The version's pipeline, with `version`." }) pipelineId?: string | null,
     @Arg("version", () => Int, { nullable: true, description: "The version's number in its pipeline." }) version?: number | null,
   ): Promise<PipelineVersion | null> {
@@ -89,8 +90,8 @@ export class PipelineResolver {
   @Query(() => PipelineVersionDiff, { description: "What changed from one version of a pipeline to another." })
   async pipelineVersionDiff(
     @Ctx() ctx: RequestContext,
-    @Arg("from", () => ID) from: string,
-    @Arg("to", () => ID) to: string,
+    @Arg("from", () => ID, { description: "UUID of the version to compare from." }) from: string,
+    @Arg("to", () => ID, { description: "UUID of the version to compare to; both must be versions of the same pipeline." }) to: string,
   ): Promise<PipelineVersionDiff> {
     const d = await this.deps.pipelines.diff(from, to);
     const pipeline = await this.deps.pipelines.get(d.from.pipelineId);
@@ -98,7 +99,10 @@ export class PipelineResolver {
     return PipelineVersionDiff.from(d.from, d.to, d.diff);
   }
 
-  @FieldResolver(() => PipelineVersion, { nullable: true })
+  @FieldResolver(() => PipelineVersion, {
+    nullable: true,
+    description: "The newest version; null only before the first version is stored.",
+  })
   async latestVersion(@Root() pipeline: Pipeline, @Ctx() ctx: RequestContext): Promise<PipelineVersion | null> {
     ctx.authz.require(Permission.READ, pipeline.projectId);
     const row = pipeline.latestVersionId ? await this.deps.pipelines.getVersion(pipeline.latestVersionId) : null;

@@ -1,6 +1,6 @@
 import { GraphQLJSON, GraphQLJSONObject } from "graphql-scalars";
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
-import { Connection, OrderBy } from "../kernel/graphql/connection";
+import { FilterBy, ListTypes } from "../kernel/graphql/list";
 import { MutationResult } from "../kernel/graphql/results";
 import type { FieldChange, SpecDiff } from "./diff";
 import type { ApplyOutcome } from "./pipeline.service";
@@ -12,29 +12,37 @@ export enum ApplyOutcomeEnum {
   NEW_VERSION = "NEW_VERSION",
   UNCHANGED = "UNCHANGED",
 }
-registerEnumType(ApplyOutcomeEnum, { name: "ApplyOutcome", description: "What applying a spec did." });
+registerEnumType(ApplyOutcomeEnum, {
+  name: "ApplyOutcome",
+  description: "What applying a spec did.",
+  valuesConfig: {
+    UNCHANGED: { description: "The spec equals the latest version's: nothing was stored." },
+    NEW_VERSION: { description: "The spec differed from the latest version: a new version was stored." },
+    CREATED: { description: "The pipeline did not exist: it was created with version 1." },
+  },
+});
 
 @ObjectType({ description: "A pipeline: a named DAG of stages in a project, stored as immutable versions." })
 export class Pipeline {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the pipeline." })
   id: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "Project the pipeline belongs to." })
   projectId: string;
 
-  @Field()
+  @Field({ description: "Unique within the project; the spec's `name`." })
   name: string;
 
-  @Field()
+  @Field({ description: "Free text from the spec; empty when none." })
   description: string;
 
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, { nullable: true, description: "UUID of the newest version; null only before the first version is stored." })
   latestVersionId: string | null;
 
-  @Field()
+  @Field({ description: "When the pipeline was first applied." })
   createdAt: Date;
 
-  @Field()
+  @Field({ description: "When the pipeline last changed (e.g. got a new version)." })
   updatedAt: Date;
 
   static from(row: PipelineRow): Pipeline {
@@ -52,10 +60,10 @@ export class Pipeline {
 
 @ObjectType({ description: "One immutable version of a pipeline, named by the hash of its normalized spec." })
 export class PipelineVersion {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the version." })
   id: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The pipeline this is a version of." })
   pipelineId: string;
 
   @Field(() => Int, { description: "1, 2, 3… in order of first application." })
@@ -70,10 +78,10 @@ export class PipelineVersion {
   @Field({ description: "Folder relative module and command paths resolve against; empty when none." })
   baseDir: string;
 
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, { nullable: true, description: "The principal that applied this version; null when unknown." })
   createdBy: string | null;
 
-  @Field()
+  @Field({ description: "When this version was first applied." })
   createdAt: Date;
 
   static from(row: PipelineVersionRow): PipelineVersion {
@@ -90,42 +98,42 @@ export class PipelineVersion {
   }
 }
 
-export const PipelineConnection = Connection(Pipeline, "Pipeline");
+export const {
+  Connection: PipelineConnection,
+  Order: PipelineOrder,
+  sortOf: pipelineSort,
+  Filter: PipelineFilter,
+} = ListTypes(Pipeline, "Pipeline", {
+  orderBy: { NAME: "name", CREATED_AT: "createdAt", UPDATED_AT: "updatedAt" } as const,
+  defaultOrder: { property: "name", direction: "ASC" },
+  filter: {
+    projectId: FilterBy.id("Only pipelines of this project."),
+    nameContains: FilterBy.text("Only pipelines whose name contains this text."),
+  },
+});
 export type PipelineConnection = InstanceType<typeof PipelineConnection>;
-export const PipelineVersionConnection = Connection(PipelineVersion, "PipelineVersion");
-export type PipelineVersionConnection = InstanceType<typeof PipelineVersionConnection>;
-
-export const { Order: PipelineOrder, sortOf: pipelineSort } = OrderBy(
-  "Pipeline",
-  { NAME: "name", CREATED_AT: "createdAt", UPDATED_AT: "updatedAt" } as const,
-  { property: "name", direction: "ASC" },
-);
 export type PipelineOrder = InstanceType<typeof PipelineOrder>;
-export const { Order: PipelineVersionOrder, sortOf: pipelineVersionSort } = OrderBy(
-  "PipelineVersion",
-  { VERSION: "version", CREATED_AT: "createdAt" } as const,
-  { property: "version", direction: "DESC" },
-);
+export type PipelineFilter = InstanceType<typeof PipelineFilter>;
+
+export const {
+  Connection: PipelineVersionConnection,
+  Order: PipelineVersionOrder,
+  sortOf: pipelineVersionSort,
+  Filter: PipelineVersionFilter,
+} = ListTypes(PipelineVersion, "PipelineVersion", {
+  orderBy: { VERSION: "version", CREATED_AT: "createdAt" } as const,
+  defaultOrder: { property: "version", direction: "DESC" },
+  filter: {
+    version: FilterBy.int("Only this version number."),
+  },
+});
+export type PipelineVersionConnection = InstanceType<typeof PipelineVersionConnection>;
 export type PipelineVersionOrder = InstanceType<typeof PipelineVersionOrder>;
+export type PipelineVersionFilter = InstanceType<typeof PipelineVersionFilter>;
 
-@InputType()
-export class PipelineFilter {
-  @Field(() => ID, { nullable: true })
-  projectId?: string | null;
-
-  @Field(() => String, { nullable: true })
-  nameContains?: string | null;
-}
-
-@InputType()
-export class PipelineVersionFilter {
-  @Field(() => Int, { nullable: true, description: "Only this version number." })
-  version?: number | null;
-}
-
-@InputType()
+@InputType({ description: "A pipeline spec to create or update a pipeline from (by the spec's name, in the project)." })
 export class ApplyPipelineInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Project the pipeline belongs to; the caller needs EDITOR there." })
   projectId: string;
 
   @Field(() => GraphQLJSONObject, { description: "The pipeline spec (the JSON form of definePipeline)." })
@@ -138,15 +146,15 @@ export class ApplyPipelineInput {
   baseDir?: string | null;
 }
 
-@ObjectType()
+@ObjectType({ description: "The pipeline after applying a spec, the version the spec now is, and what happened." })
 export class ApplyPipelinePayload {
-  @Field(() => Pipeline)
+  @Field(() => Pipeline, { description: "The pipeline, with `latestVersionId` pointing at `version`." })
   pipeline: Pipeline;
 
-  @Field(() => PipelineVersion)
+  @Field(() => PipelineVersion, { description: "The version the applied spec is: new, or the existing latest when UNCHANGED." })
   version: PipelineVersion;
 
-  @Field(() => ApplyOutcomeEnum)
+  @Field(() => ApplyOutcomeEnum, { description: "Whether the pipeline was created, got a new version, or was unchanged." })
   outcome: ApplyOutcome;
 }
 
@@ -154,16 +162,16 @@ export const ApplyPipelineResult = MutationResult("ApplyPipeline", ApplyPipeline
 
 @ObjectType({ description: "One field that differs between two versions." })
 export class SpecFieldChange {
-  @Field()
+  @Field({ description: "Dotted path of the field in the spec, e.g. `params.lr`." })
   path: string;
 
   @Field({ description: "`added`, `removed` or `changed`." })
   change: string;
 
-  @Field(() => GraphQLJSON, { nullable: true })
+  @Field(() => GraphQLJSON, { nullable: true, description: "The value in `from`; null when the field was added." })
   before: unknown;
 
-  @Field(() => GraphQLJSON, { nullable: true })
+  @Field(() => GraphQLJSON, { nullable: true, description: "The value in `to`; null when the field was removed." })
   after: unknown;
 
   static from(c: FieldChange): SpecFieldChange {
@@ -171,36 +179,36 @@ export class SpecFieldChange {
   }
 }
 
-@ObjectType()
+@ObjectType({ description: "One stage present in both versions whose spec differs." })
 export class StageSpecChange {
-  @Field()
+  @Field({ description: "Name of the stage." })
   name: string;
 
-  @Field(() => [SpecFieldChange])
+  @Field(() => [SpecFieldChange], { description: "The fields of the stage that differ." })
   changes: SpecFieldChange[];
 }
 
 @ObjectType({ description: "What changed from one version of a pipeline to another." })
 export class PipelineVersionDiff {
-  @Field(() => PipelineVersion)
+  @Field(() => PipelineVersion, { description: "The version compared from (the older side)." })
   from: PipelineVersion;
 
-  @Field(() => PipelineVersion)
+  @Field(() => PipelineVersion, { description: "The version compared to (the newer side)." })
   to: PipelineVersion;
 
-  @Field()
+  @Field({ description: "True when the two versions' normalized specs are identical." })
   equal: boolean;
 
-  @Field(() => [SpecFieldChange])
+  @Field(() => [SpecFieldChange], { description: "Changes to pipeline-level fields (everything but the stages)." })
   pipeline: SpecFieldChange[];
 
-  @Field(() => [String])
+  @Field(() => [String], { description: "Names of stages only in `to`." })
   stagesAdded: string[];
 
-  @Field(() => [String])
+  @Field(() => [String], { description: "Names of stages only in `from`." })
   stagesRemoved: string[];
 
-  @Field(() => [StageSpecChange])
+  @Field(() => [StageSpecChange], { description: "Stages in both versions whose spec differs, with their field changes." })
   stagesChanged: StageSpecChange[];
 
   static from(from: PipelineVersionRow, to: PipelineVersionRow, d: SpecDiff): PipelineVersionDiff {

@@ -37,8 +37,8 @@ export class ProjectResolver {
   @Query(() => Project, { nullable: true, description: "One project by id or by name; null when there is none." })
   async project(
     @Ctx() ctx: RequestContext,
-    @Arg("id", () => ID, { nullable: true }) id?: string | null,
-    @Arg("name", () => String, { nullable: true }) name?: string | null,
+    @Arg("id", () => ID, { nullable: true, description: "UUID of the project; or give `name` instead." }) id?: string | null,
+    @Arg("name", () => String, { nullable: true, description: "Name of the project, instead of `id`." }) name?: string | null,
   ): Promise<Project | null> {
     const projects = this.deps.projects;
     const by = lookupBy({ id, name }, { key: ["name"] });
@@ -135,8 +135,9 @@ export class ProjectResolver {
   })
   projectEvents(
     @Root() row: EventRow,
-    @Arg("projectId", () => ID) _projectId: string,
-    @Arg("after", () => String, { nullable: true }) _after?: string | null,
+    @Arg("projectId", () => ID, { description: "UUID of the project to follow." }) _projectId: string,
+    @Arg("after", () => String, { nullable: true, description: "A `cursor` of an earlier event: first replays what came after it." })
+    _after?: string | null,
   ): ProjectEvent {
     return ProjectEvent.from(row);
   }

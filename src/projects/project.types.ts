@@ -1,31 +1,31 @@
 import { Field, ID, InputType, ObjectType } from "type-graphql";
 import { GraphQLJSONObject } from "graphql-scalars";
-import { Connection, OrderBy } from "../kernel/graphql/connection";
+import { FilterBy, ListTypes } from "../kernel/graphql/list";
 import { MutationResult } from "../kernel/graphql/results";
 import type { EventRow } from "../events/event.entity";
 import type { ProjectRow } from "./project.entity";
 
 @ObjectType({ description: "A namespace: datasets, pipelines, models and everything else belong to one project." })
 export class Project {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the project." })
   id: string;
 
   @Field({ description: "Unique slug." })
   name: string;
 
-  @Field()
+  @Field({ description: "Free text; empty when none." })
   description: string;
 
   @Field({ description: "Archived projects are read-only until restored." })
   archived: boolean;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: "When the project was archived; null while it is active." })
   archivedAt: Date | null;
 
-  @Field()
+  @Field({ description: "When the project was created." })
   createdAt: Date;
 
-  @Field()
+  @Field({ description: "When the project was last renamed, archived or restored." })
   updatedAt: Date;
 
   static from(row: ProjectRow): Project {
@@ -41,49 +41,51 @@ export class Project {
   }
 }
 
-export const ProjectConnection = Connection(Project, "Project");
-export type ProjectConnection = InstanceType<typeof ProjectConnection>;
-
 export const ProjectOrderField = { NAME: "name", CREATED_AT: "createdAt" } as const;
-export const { Order: ProjectOrder, sortOf: projectSort } = OrderBy("Project", ProjectOrderField, { property: "name", direction: "ASC" });
+export const {
+  Connection: ProjectConnection,
+  Order: ProjectOrder,
+  sortOf: projectSort,
+  Filter: ProjectFilter,
+} = ListTypes(Project, "Project", {
+  orderBy: ProjectOrderField,
+  defaultOrder: { property: "name", direction: "ASC" },
+  filter: {
+    nameContains: FilterBy.text("Case-insensitive substring of the name."),
+    includeArchived: FilterBy.flag("True: archived projects are listed too; false (default): only active ones.", false),
+  },
+});
+export type ProjectConnection = InstanceType<typeof ProjectConnection>;
 export type ProjectOrder = InstanceType<typeof ProjectOrder>;
+export type ProjectFilter = InstanceType<typeof ProjectFilter>;
 
-@InputType()
-export class ProjectFilter {
-  @Field(() => String, { nullable: true, description: "Case-insensitive substring of the name." })
-  nameContains?: string | null;
-
-  @Field(() => Boolean, { nullable: true, defaultValue: false })
-  includeArchived?: boolean | null;
-}
-
-@InputType()
+@InputType({ description: "A new project: its unique name and an optional description." })
 export class CreateProjectInput {
   @Field({ description: "Lowercase slug: letters, digits and '-', at most 63 characters." })
   name: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "Free text shown with the project; empty when omitted." })
   description?: string | null;
 }
 
-@InputType()
+@InputType({ description: "A project and its new name." })
 export class RenameProjectInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "UUID of the project to rename." })
   id: string;
 
-  @Field()
+  @Field({ description: "The new name: lowercase slug of letters, digits and '-', at most 63 characters." })
   name: string;
 }
 
-@InputType()
+@InputType({ description: "Names one project." })
 export class ProjectIdInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "UUID of the project." })
   id: string;
 }
 
-@ObjectType()
+@ObjectType({ description: "The project after the change." })
 export class ProjectPayload {
-  @Field(() => Project)
+  @Field(() => Project, { description: "The project after the change." })
   project: Project;
 
   static of(row: ProjectRow): ProjectPayload {
@@ -101,19 +103,19 @@ export class ProjectEvent {
   @Field({ description: "`noun.verb`, e.g. `project.renamed`." })
   type: string;
 
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, { nullable: true, description: "Project the event belongs to; null for a global event." })
   projectId: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "Id of the thing the event is about (a run, a dataset…); null when none." })
   subjectId: string | null;
 
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, { nullable: true, description: "The principal whose action caused the event; null for the system." })
   actorId: string | null;
 
-  @Field(() => GraphQLJSONObject)
+  @Field(() => GraphQLJSONObject, { description: "Event-specific details; the fields depend on `type`." })
   payload: Record<string, unknown>;
 
-  @Field()
+  @Field({ description: "When the event was committed." })
   at: Date;
 
   static from(row: EventRow): ProjectEvent {

@@ -52,9 +52,9 @@ export class RegisteredModelResolver {
   @Query(() => RegisteredModel, { nullable: true, description: "A registered model by id, or by project and name." })
   async registeredModel(
     @Ctx() ctx: RequestContext,
-    @Arg("id", () => ID, { nullable: true }) id?: string | null,
-    @Arg("projectId", () => ID, { nullable: true }) projectId?: string | null,
-    @Arg("name", () => String, { nullable: true }) name?: string | null,
+    @Arg("id", () => ID, { nullable: true, description: "UUID of the model; or give `projectId` and `name` instead." }) id?: string | null,
+    @Arg("projectId", () => ID, { nullable: true, description: "Project of the model, with `name`." }) projectId?: string | null,
+    @Arg("name", () => String, { nullable: true, description: "Name of the model, with `projectId`." }) name?: string | null,
   ): Promise<RegisteredModel | null> {
     const by = lookupBy({ id, projectId, name }, { key: ["projectId", "name"] });
     if (by.key) ctx.authz.require(Permission.READ, by.key.projectId);
@@ -87,10 +87,13 @@ export class RegisteredModelResolver {
   @Query(() => ModelVersion, { nullable: true, description: "A model version by id, by model and number, or by model and alias." })
   async modelVersion(
     @Ctx() ctx: RequestContext,
-    @Arg("id", () => ID, { nullable: true }) id?: string | null,
-    @Arg("registeredModelId", () => ID, { nullable: true }) registeredModelId?: string | null,
-    @Arg("version", () => Int, { nullable: true }) version?: number | null,
-    @Arg("alias", () => String, { nullable: true }) alias?: string | null,
+    @Arg("id", () => ID, { nullable: true, description: "UUID of the version; or give `registeredModelId` with `version` or `alias`." })
+    id?: string | null,
+    @Arg("registeredModelId", () => ID, { nullable: true, description: "The registered model, with `version` or `alias`." })
+    registeredModelId?: string | null,
+    @Arg("version", () => Int, { nullable: true, description: "The version number, with `registeredModelId`." }) version?: number | null,
+    @Arg("alias", () => String, { nullable: true, description: "An alias of the model (e.g. `champion`), with `registeredModelId`." })
+    alias?: string | null,
   ): Promise<ModelVersion | null> {
     const registry = this.deps.registry;
     const by = lookupBy(
@@ -134,7 +137,7 @@ export class RegisteredModelResolver {
     return ModelVersionConnection.from(result, ModelVersion.from);
   }
 
-  @FieldResolver(() => [ModelAlias])
+  @FieldResolver(() => [ModelAlias], { description: "The model's aliases and the versions they point at." })
   async aliases(@Root() model: RegisteredModel, @Ctx() ctx: RequestContext): Promise<ModelAlias[]> {
     ctx.authz.require(Permission.READ, model.projectId);
     return (await this.deps.registry.aliases(model.id)).map(ModelAlias.from);
@@ -144,7 +147,8 @@ export class RegisteredModelResolver {
   async aliasHistory(
     @Root() model: RegisteredModel,
     @Ctx() ctx: RequestContext,
-    @Arg("alias", () => String, { nullable: true }) alias?: string | null,
+    @Arg("alias", () => String, { nullable: true, description: "Only the moves of this alias; all aliases when omitted." })
+    alias?: string | null,
   ): Promise<ModelAliasMove[]> {
     ctx.authz.require(Permission.READ, model.projectId);
     return (await this.deps.registry.aliasHistory(model.id, alias ?? undefined)).map(ModelAliasMove.from);
@@ -293,7 +297,7 @@ export interface ModelVersionResolverDeps {
 export class ModelVersionResolver {
   constructor(readonly deps: ModelVersionResolverDeps) {}
 
-  @FieldResolver(() => RegisteredModel)
+  @FieldResolver(() => RegisteredModel, { description: "The registered model this is a version of." })
   async registeredModel(@Root() v: ModelVersion, @Ctx() ctx: RequestContext): Promise<RegisteredModel> {
     ctx.authz.require(Permission.READ, v.projectId);
     return RegisteredModel.from((await this.deps.registry.model(v.registeredModelId))!);

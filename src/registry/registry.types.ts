@@ -1,6 +1,6 @@
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
-import { Connection, OrderBy } from "../kernel/graphql/connection";
+import { FilterBy, ListTypes } from "../kernel/graphql/list";
 import { MutationResult } from "../kernel/graphql/results";
 import type { ModelAliasHistoryRow, ModelAliasRow } from "./model-alias.entity";
 import type { ModelVersionRow, ModelVersionStatus } from "./model-version.entity";
@@ -15,29 +15,35 @@ export const ModelVersionStatusEnum = {
 registerEnumType(ModelVersionStatusEnum, {
   name: "ModelVersionStatus",
   description: "Governance moves a version out of PENDING_APPROVAL; ARCHIVED is final.",
+  valuesConfig: {
+    REJECTED: { description: "An approver refused it." },
+    PENDING_APPROVAL: { description: "New; waiting for an approval decision." },
+    ARCHIVED: { description: "Retired; final." },
+    APPROVED: { description: "Approved: may be deployed." },
+  },
 });
 
 @ObjectType({ description: "A named series of model versions in a project." })
 export class RegisteredModel {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the registered model." })
   id: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "Project the model belongs to." })
   projectId: string;
 
-  @Field()
+  @Field({ description: "Unique within the project: 1-128 letters, digits, _ . and -." })
   name: string;
 
-  @Field()
+  @Field({ description: "Free text; empty when none." })
   description: string;
 
-  @Field(() => GraphQLJSONObject)
+  @Field(() => GraphQLJSONObject, { description: "`key → value` strings attached to the model." })
   tags: Record<string, string>;
 
-  @Field()
+  @Field({ description: "When the model was registered." })
   createdAt: Date;
 
-  @Field()
+  @Field({ description: "When the model last changed." })
   updatedAt: Date;
 
   /** The model's own governance policy (not a field: `policy` resolves it with the default). */
@@ -59,19 +65,19 @@ export class RegisteredModel {
 
 @ObjectType({ description: "One version of a registered model: an ONNX file with its signature, metrics and lineage." })
 export class ModelVersion {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the version." })
   id: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The registered model this is a version of." })
   registeredModelId: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "Project of the registered model." })
   projectId: string;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: "1, 2, 3… within the registered model." })
   version: number;
 
-  @Field(() => ModelVersionStatusEnum)
+  @Field(() => ModelVersionStatusEnum, { description: "Where the version stands in approval; only APPROVED versions deploy." })
   status: ModelVersionStatus;
 
   @Field(() => ID, { description: "The ONNX file, a Model artifact." })
@@ -85,13 +91,13 @@ export class ModelVersion {
   })
   signature: Record<string, unknown>;
 
-  @Field(() => GraphQLJSONObject)
+  @Field(() => GraphQLJSONObject, { description: "`name → number`: evaluation metrics recorded with the version." })
   metrics: Record<string, number>;
 
-  @Field(() => GraphQLJSONObject)
+  @Field(() => GraphQLJSONObject, { description: "`key → value` strings attached to the version." })
   tags: Record<string, string>;
 
-  @Field()
+  @Field({ description: "Free text; empty when none." })
   description: string;
 
   @Field({ description: "`UPLOAD` or `RUN`." })
@@ -105,7 +111,7 @@ export class ModelVersion {
   @Field(() => ID, { nullable: true, description: "Who uploaded it, or triggered the run that trained it." })
   createdBy: string | null;
 
-  @Field()
+  @Field({ description: "When the version was registered." })
   createdAt: Date;
 
   static from(row: ModelVersionRow): ModelVersion {
@@ -131,16 +137,16 @@ export class ModelVersion {
 
 @ObjectType({ description: "One move of an alias." })
 export class ModelAliasMove {
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, { nullable: true, description: "The version it pointed at before; null when the alias was created." })
   fromVersionId: string | null;
 
   @Field(() => ID, { nullable: true, description: "Null when the alias was deleted." })
   toVersionId: string | null;
 
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, { nullable: true, description: "The principal that moved the alias; null when unknown." })
   actorId: string | null;
 
-  @Field()
+  @Field({ description: "When the alias moved." })
   at: Date;
 
   static from(row: ModelAliasHistoryRow): ModelAliasMove {
@@ -155,16 +161,16 @@ export class ModelAliasMove {
 
 @ObjectType({ description: "A name (`champion`, `challenger`…) pointing at one version." })
 export class ModelAlias {
-  @Field()
+  @Field({ description: "Name of the alias, e.g. `champion`." })
   alias: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The model version the alias points at." })
   versionId: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The registered model the alias belongs to." })
   registeredModelId: string;
 
-  @Field()
+  @Field({ description: "When the alias last moved." })
   updatedAt: Date;
 
   static from(row: ModelAliasRow): ModelAlias {
@@ -177,59 +183,60 @@ export class ModelAlias {
   }
 }
 
-export const RegisteredModelConnection = Connection(RegisteredModel, "RegisteredModel");
+export const {
+  Connection: RegisteredModelConnection,
+  Order: RegisteredModelOrder,
+  sortOf: registeredModelSort,
+  Filter: RegisteredModelFilter,
+} = ListTypes(RegisteredModel, "RegisteredModel", {
+  orderBy: { NAME: "name", CREATED_AT: "createdAt", UPDATED_AT: "updatedAt" } as const,
+  defaultOrder: { property: "name", direction: "ASC" },
+  filter: {
+    projectId: FilterBy.id("Only models of this project."),
+    nameContains: FilterBy.text("Only models whose name contains this text."),
+  },
+});
 export type RegisteredModelConnection = InstanceType<typeof RegisteredModelConnection>;
-export const ModelVersionConnection = Connection(ModelVersion, "ModelVersion");
-export type ModelVersionConnection = InstanceType<typeof ModelVersionConnection>;
-export const { Order: RegisteredModelOrder, sortOf: registeredModelSort } = OrderBy(
-  "RegisteredModel",
-  { NAME: "name", CREATED_AT: "createdAt", UPDATED_AT: "updatedAt" } as const,
-  { property: "name", direction: "ASC" },
-);
 export type RegisteredModelOrder = InstanceType<typeof RegisteredModelOrder>;
-export const { Order: ModelVersionOrder, sortOf: modelVersionSort } = OrderBy(
-  "ModelVersion",
-  { VERSION: "version", CREATED_AT: "createdAt" } as const,
-  { property: "version", direction: "DESC" },
-);
+export type RegisteredModelFilter = InstanceType<typeof RegisteredModelFilter>;
+
+export const {
+  Connection: ModelVersionConnection,
+  Order: ModelVersionOrder,
+  sortOf: modelVersionSort,
+  Filter: ModelVersionFilter,
+} = ListTypes(ModelVersion, "ModelVersion", {
+  orderBy: { VERSION: "version", CREATED_AT: "createdAt" } as const,
+  defaultOrder: { property: "version", direction: "DESC" },
+  filter: {
+    status: FilterBy.oneOf(ModelVersionStatusEnum, "Only versions in this approval status."),
+  },
+});
+export type ModelVersionConnection = InstanceType<typeof ModelVersionConnection>;
 export type ModelVersionOrder = InstanceType<typeof ModelVersionOrder>;
+export type ModelVersionFilter = InstanceType<typeof ModelVersionFilter>;
 
-@InputType()
-export class RegisteredModelFilter {
-  @Field(() => ID, { nullable: true })
-  projectId?: string | null;
-
-  @Field(() => String, { nullable: true })
-  nameContains?: string | null;
-}
-
-@InputType()
-export class ModelVersionFilter {
-  @Field(() => ModelVersionStatusEnum, { nullable: true })
-  status?: ModelVersionStatus | null;
-}
-
-@InputType()
+@InputType({ description: "A new registered model: project, name, description and tags." })
 export class CreateRegisteredModelInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Project the model belongs to; the caller needs EDITOR there." })
   projectId: string;
 
   @Field({ description: "1-128 letters, digits, _ . and -." })
   name: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "Free text; empty when omitted." })
   description?: string | null;
 
-  @Field(() => GraphQLJSONObject, { nullable: true })
+  @Field(() => GraphQLJSONObject, { nullable: true, description: "`key → value` strings attached to the model." })
   tags?: Record<string, unknown> | null;
 }
 
-@InputType()
+@InputType({ description: "Changes to a registered model; omitted fields stay as they are." })
 export class UpdateRegisteredModelInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "UUID of the registered model to change." })
   id: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "The new description." })
   description?: string | null;
 
   @Field(() => GraphQLJSONObject, { nullable: true, description: "Replaces the tags." })
@@ -238,76 +245,76 @@ export class UpdateRegisteredModelInput {
 
 @InputType({ description: "A version from a run's Model output (an ONNX file); uploads go over HTTP instead." })
 export class CreateModelVersionInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The registered model the new version belongs to." })
   registeredModelId: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The Model artifact (an ONNX file) a run produced." })
   artifactId: string;
 
   @Field(() => GraphQLJSONObject, { nullable: true, description: "`name → number`." })
   metrics?: Record<string, unknown> | null;
 
-  @Field(() => GraphQLJSONObject, { nullable: true })
+  @Field(() => GraphQLJSONObject, { nullable: true, description: "`key → value` strings attached to the version." })
   tags?: Record<string, unknown> | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "Free text; empty when omitted." })
   description?: string | null;
 }
 
-@InputType()
+@InputType({ description: "Changes to a model version; omitted fields stay as they are." })
 export class UpdateModelVersionInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "UUID of the model version to change." })
   id: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "The new description." })
   description?: string | null;
 
   @Field(() => GraphQLJSONObject, { nullable: true, description: "Replaces the tags." })
   tags?: Record<string, unknown> | null;
 }
 
-@InputType()
+@InputType({ description: "Points an alias of a registered model at one of its versions." })
 export class SetModelAliasInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The registered model." })
   registeredModelId: string;
 
   @Field({ description: "Lowercase letters, digits, _ and -, e.g. champion." })
   alias: string;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: "The version number the alias will point at." })
   version: number;
 }
 
-@InputType()
+@InputType({ description: "The alias to delete from a registered model." })
 export class DeleteModelAliasInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The registered model the alias belongs to." })
   registeredModelId: string;
 
-  @Field()
+  @Field({ description: "Name of the alias, e.g. `champion`." })
   alias: string;
 }
 
-@InputType()
+@InputType({ description: "Names one model version." })
 export class ModelVersionIdInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "UUID of the model version." })
   id: string;
 }
 
-@ObjectType()
+@ObjectType({ description: "The registered model after the change." })
 export class RegisteredModelPayload {
-  @Field(() => RegisteredModel)
+  @Field(() => RegisteredModel, { description: "The registered model after the change." })
   registeredModel: RegisteredModel;
 }
 
-@ObjectType()
+@ObjectType({ description: "The model version after the change." })
 export class ModelVersionPayload {
-  @Field(() => ModelVersion)
+  @Field(() => ModelVersion, { description: "The model version after the change." })
   modelVersion: ModelVersion;
 }
 
-@ObjectType()
+@ObjectType({ description: "The model and the alias after the change." })
 export class ModelAliasPayload {
-  @Field(() => RegisteredModel)
+  @Field(() => RegisteredModel, { description: "The registered model after the change." })
   registeredModel: RegisteredModel;
 
   @Field(() => ModelAlias, { nullable: true, description: "Null after a delete." })

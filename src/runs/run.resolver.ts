@@ -78,9 +78,9 @@ export class RunResolver {
   @Query(() => Run, { nullable: true, description: "A run by id, or by pipeline and run number." })
   async run(
     @Ctx() ctx: RequestContext,
-    @Arg("id", () => ID, { nullable: true }) id?: string | null,
-    @Arg("pipelineId", () => ID, { nullable: true }) pipelineId?: string | null,
-    @Arg("number", () => Int, { nullable: true }) number?: number | null,
+    @Arg("id", () => ID, { nullable: true, description: "UUID of the run; or give `pipelineId` and `number` instead." }) id?: string | null,
+    @Arg("pipelineId", () => ID, { nullable: true, description: "The pipeline, with `number`." }) pipelineId?: string | null,
+    @Arg("number", () => Int, { nullable: true, description: "The run number, with `pipelineId`." }) number?: number | null,
   ): Promise<Run | null> {
     const by = lookupBy({ id, pipelineId, number }, { key: ["pipelineId", "number"] });
     const row = by.key ? await this.deps.runs.getByNumber(by.key.pipelineId, by.key.number) : await this.deps.runs.get(by.id);
@@ -118,7 +118,7 @@ export class RunResolver {
   @Query(() => StageRun, { nullable: true, description: "A stage run by id, or by run and stage name; null when there is none." })
   async stageRun(
     @Ctx() ctx: RequestContext,
-    @Arg("id", () => ID, { nullable: true }) id?: string | null,
+    @Arg("id", () => ID, { nullable: true, description: "UUID of the stage run." }) id?: string | null,
     @Arg("runId", () => ID, { nullable: true, description: "The stage run's run, with `stageName`." }) runId?: string | null,
     @Arg("stageName", () => String, { nullable: true, description: "The stage's name in the run's pipeline version." })
     stageName?: string | null,
@@ -131,8 +131,11 @@ export class RunResolver {
     return row && run ? StageRun.from(row, run.projectId) : null;
   }
 
-  @Query(() => Artifact, { nullable: true })
-  async artifact(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<Artifact | null> {
+  @Query(() => Artifact, { nullable: true, description: "One artifact by id; null when there is none." })
+  async artifact(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { description: "UUID of the artifact." }) id: string,
+  ): Promise<Artifact | null> {
     const row = await this.deps.db.dataSource.getRepository(ArtifactRow).findOneBy({ id });
     ctx.authz.require(Permission.READ, row?.projectId);
     return row ? Artifact.from(row) : null;
@@ -141,8 +144,8 @@ export class RunResolver {
   @Query(() => MetricPointConnection, { description: "The points of one metric key of a run, by step." })
   async metricHistory(
     @Ctx() ctx: RequestContext,
-    @Arg("runId", () => ID) runId: string,
-    @Arg("key") key: string,
+    @Arg("runId", () => ID, { description: "The run whose metric to read." }) runId: string,
+    @Arg("key", { description: "Name of the metric, e.g. `loss`." }) key: string,
     @Args() page: PageArgsInput,
     @Arg("filter", () => MetricPointFilter, {
       nullable: true,
@@ -162,7 +165,7 @@ export class RunResolver {
   @Query(() => LogChunkConnection, { description: "Stored output of a stage run, oldest first by default." })
   async stageLogs(
     @Ctx() ctx: RequestContext,
-    @Arg("stageRunId", () => ID) stageRunId: string,
+    @Arg("stageRunId", () => ID, { description: "The stage run whose output to read." }) stageRunId: string,
     @Args() page: PageArgsInput,
     @Arg("filter", () => LogChunkFilter, {
       nullable: true,
@@ -195,7 +198,7 @@ export class RunResolver {
     return rows.sort((a, b) => (order.get(a.stageName) ?? 0) - (order.get(b.stageName) ?? 0)).map((r) => StageRun.from(r, run.projectId));
   }
 
-  @FieldResolver(() => Pipeline)
+  @FieldResolver(() => Pipeline, { description: "The pipeline the run executes." })
   async pipeline(@Root() run: Run, @Ctx() ctx: RequestContext): Promise<Pipeline> {
     ctx.authz.require(Permission.READ, run.projectId);
     const row = await this.deps.pipelines.get(run.pipelineId);
@@ -203,7 +206,7 @@ export class RunResolver {
     return Pipeline.from(row);
   }
 
-  @FieldResolver(() => PipelineVersion)
+  @FieldResolver(() => PipelineVersion, { description: "The exact pipeline version the run executes." })
   async pipelineVersion(@Root() run: Run, @Ctx() ctx: RequestContext): Promise<PipelineVersion> {
     ctx.authz.require(Permission.READ, run.projectId);
     const row = await this.deps.pipelines.getVersion(run.pipelineVersionId);
@@ -344,9 +347,11 @@ export class RunResolver {
   })
   runEvents(
     @Root() row: EventRow,
-    @Arg("runId", () => ID, { nullable: true }) _runId?: string | null,
-    @Arg("pipelineId", () => ID, { nullable: true }) _pipelineId?: string | null,
-    @Arg("after", () => String, { nullable: true }) _after?: string | null,
+    @Arg("runId", () => ID, { nullable: true, description: "The run to follow; or give `pipelineId`." }) _runId?: string | null,
+    @Arg("pipelineId", () => ID, { nullable: true, description: "Follow every run of this pipeline instead of one run." })
+    _pipelineId?: string | null,
+    @Arg("after", () => String, { nullable: true, description: "A `cursor` of an earlier event: first replays what came after it." })
+    _after?: string | null,
   ): RunEvent {
     return RunEvent.from(row);
   }
@@ -366,8 +371,12 @@ export class RunResolver {
   })
   stageLogStream(
     @Root() row: StageLogRow,
-    @Arg("stageRunId", () => ID) _stageRunId: string,
-    @Arg("after", () => String, { nullable: true }) _after?: string | null,
+    @Arg("stageRunId", () => ID, { description: "The stage run whose output to follow." }) _stageRunId: string,
+    @Arg("after", () => String, {
+      nullable: true,
+      description: 'A cursor of an earlier chunk: first replays what came after it; `"0"` replays from the start.',
+    })
+    _after?: string | null,
   ): LogChunk {
     return LogChunk.from(row);
   }
@@ -386,9 +395,14 @@ export class RunResolver {
   })
   runMetrics(
     @Root() row: RunMetricRow,
-    @Arg("runId", () => ID) _runId: string,
-    @Arg("keys", () => [String], { nullable: true }) _keys?: string[] | null,
-    @Arg("after", () => String, { nullable: true }) _after?: string | null,
+    @Arg("runId", () => ID, { description: "The run whose metrics to follow." }) _runId: string,
+    @Arg("keys", () => [String], { nullable: true, description: "Only these metric keys; every key when omitted." })
+    _keys?: string[] | null,
+    @Arg("after", () => String, {
+      nullable: true,
+      description: 'A cursor of an earlier point: first replays what came after it; `"0"` replays from the start.',
+    })
+    _after?: string | null,
   ): MetricPointType {
     return MetricPointType.from(row);
   }
@@ -404,7 +418,7 @@ export interface StageRunResolverDeps {
 export class StageRunResolver {
   constructor(readonly deps: StageRunResolverDeps) {}
 
-  @FieldResolver(() => [StageAttempt])
+  @FieldResolver(() => [StageAttempt], { description: "Every attempt so far, first first." })
   async attempts(@Root() sr: StageRun, @Ctx() ctx: RequestContext): Promise<StageAttempt[]> {
     ctx.authz.require(Permission.READ, sr.projectId);
     return (await this.deps.runs.attempts(sr.id)).map(StageAttempt.from);

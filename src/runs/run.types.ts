@@ -1,6 +1,6 @@
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
-import { Connection, OrderBy } from "../kernel/graphql/connection";
+import { FilterBy, ListTypes } from "../kernel/graphql/list";
 import { MutationResult } from "../kernel/graphql/results";
 import { Artifact } from "../artifacts/artifact.types";
 import type { EventRow } from "../events/event.entity";
@@ -17,58 +17,96 @@ const asEnum = <T extends string>(values: readonly T[]) => Object.fromEntries(va
 export const RunStatusEnum = asEnum(RUN_STATUSES);
 export const StageStatusEnum = asEnum(STAGE_STATUSES);
 export const TriggerKindEnum = asEnum<TriggerKind>(["MANUAL", "SCHEDULE", "EVENT", "RERUN"]);
-registerEnumType(RunStatusEnum, { name: "RunStatus" });
-registerEnumType(StageStatusEnum, { name: "StageStatus" });
-registerEnumType(TriggerKindEnum, { name: "TriggerKind", description: "How a run was started." });
+registerEnumType(RunStatusEnum, {
+  description: "Where a run stands: queued, running, or one of three final statuses.",
+  name: "RunStatus",
+  valuesConfig: {
+    SUCCEEDED: { description: "Final: every stage succeeded (or reused outputs)." },
+    RUNNING: { description: "At least one stage has started and the run is not finished." },
+    QUEUED: { description: "Created; no stage has started yet." },
+    FAILED: { description: "Final: a stage failed with no attempts left." },
+    CANCELED: { description: "Final: canceled on request." },
+  },
+});
+registerEnumType(StageStatusEnum, {
+  description: "Where a stage run stands.",
+  name: "StageStatus",
+  valuesConfig: {
+    WAITING: { description: "A gate stage waiting for its decision." },
+    SUCCEEDED: { description: "Final: done, or its outputs were reused." },
+    SKIPPED: { description: "Final: not run because an upstream stage failed." },
+    RUNNING: { description: "A runner is executing an attempt." },
+    QUEUED: { description: "Waiting for a runner, or for a retry delay." },
+    PENDING: { description: "Waiting for its upstream stages." },
+    FAILED: { description: "Final: failed with no attempts left." },
+    CANCELED: { description: "Final: canceled with its run." },
+  },
+});
+registerEnumType(TriggerKindEnum, {
+  name: "TriggerKind",
+  description: "How a run was started.",
+  valuesConfig: {
+    SCHEDULE: { description: "Started by a schedule's tick." },
+    RERUN: { description: "A rerun of an earlier run." },
+    MANUAL: { description: "Started by a person or client through the API." },
+    EVENT: { description: "Started by an event rule." },
+  },
+});
 
 @ObjectType({ description: "One execution of a pipeline version." })
 export class Run {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the run." })
   id: string;
 
   @Field(() => Int, { description: "1, 2, 3… per pipeline." })
   number: number;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "Project of the run's pipeline." })
   projectId: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The pipeline the run executes." })
   pipelineId: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The exact pipeline version the run executes." })
   pipelineVersionId: string;
 
-  @Field(() => RunStatusEnum)
+  @Field(() => RunStatusEnum, { description: "Where the run stands; SUCCEEDED, FAILED and CANCELED are final." })
   status: RunStatus;
 
   @Field(() => GraphQLJSONObject, { description: "Parameter overrides by stage name." })
   params: Record<string, unknown>;
 
-  @Field(() => GraphQLJSONObject)
+  @Field(() => GraphQLJSONObject, { description: 'String tags: `{ team: "fraud" }`.' })
   tags: Record<string, unknown>;
 
-  @Field(() => TriggerKindEnum)
+  @Field(() => TriggerKindEnum, { description: "How the run was started." })
   triggerKind: TriggerKind;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, {
+    nullable: true,
+    description: "What started it: the trigger fire's id for a schedule or event rule, the parent run's id for a rerun; null when manual.",
+  })
   triggerRef: string | null;
 
   @Field(() => ID, { nullable: true, description: "For a rerun, the run whose outputs it reuses." })
   parentRunId: string | null;
 
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, {
+    nullable: true,
+    description: "The principal that started it (for a schedule or event rule, its creator); null when unknown.",
+  })
   createdBy: string | null;
 
-  @Field()
+  @Field({ description: "When the run was created (queued)." })
   createdAt: Date;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: "When the first stage started; null before." })
   startedAt: Date | null;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: "When the run reached a final status; null until then." })
   finishedAt: Date | null;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: "When cancellation was asked for; null when it was not." })
   cancelRequestedAt: Date | null;
 
   @Field(() => GraphQLJSONObject, { nullable: true, description: "The first failing stage and its failure." })
@@ -99,52 +137,55 @@ export class Run {
 
 @ObjectType({ description: "One stage of one run." })
 export class StageRun {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the stage run." })
   id: string;
 
   /** The run's project, carried along so field resolvers authorize without a lookup. */
   projectId: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The run the stage run belongs to." })
   runId: string;
 
-  @Field()
+  @Field({ description: "Name of the stage in the pipeline." })
   stageName: string;
 
-  @Field(() => StageStatusEnum)
+  @Field(() => StageStatusEnum, { description: "Where the stage stands; SUCCEEDED, FAILED, CANCELED and SKIPPED are final." })
   status: StageStatus;
 
   @Field(() => Int, { description: "The current or last attempt, from 1 (0 before the first)." })
   attempt: number;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: "Attempts allowed by the stage's retry policy, from 1." })
   maxAttempts: number;
 
-  @Field(() => [String])
+  @Field(() => [String], { description: "Labels a runner must all offer to run it." })
   runnerLabels: string[];
 
   @Field({ description: "`operator`, `module` or `command`." })
   runKind: string;
 
-  @Field(() => GraphQLJSONObject)
+  @Field(() => GraphQLJSONObject, { description: "The stage's parameters after the run's overrides." })
   params: Record<string, unknown>;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: "When it last became QUEUED; null before." })
   queuedAt: Date | null;
 
   @Field(() => Date, { nullable: true, description: "A retry waits until then." })
   notBefore: Date | null;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: "When the current or last attempt started; null before." })
   startedAt: Date | null;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: "When it reached a final status; null until then." })
   finishedAt: Date | null;
 
   @Field(() => String, { nullable: true, description: "Who runs it: a server's embedded runner or a remote agent." })
   leaseOwner: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, {
+    nullable: true,
+    description: "Hash of the stage's spec, params and inputs, for output reuse; null when caching does not apply.",
+  })
   cacheKey: string | null;
 
   @Field(() => ID, { nullable: true, description: "The stage run whose outputs this one reused." })
@@ -183,25 +224,28 @@ export class StageRun {
 
 @ObjectType({ description: "One attempt of a stage run." })
 export class StageAttempt {
-  @Field(() => Int)
+  @Field(() => Int, { description: "The attempt's number, from 1." })
   attempt: number;
 
-  @Field()
+  @Field({ description: "Who ran it: a server's embedded runner or a remote agent." })
   runner: string;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: "The lease epoch it ran under." })
   leaseEpoch: number;
 
-  @Field()
+  @Field({ description: "When it started." })
   startedAt: Date;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: "When it ended; null while running." })
   finishedAt: Date | null;
 
   @Field(() => String, { nullable: true, description: "SUCCEEDED, FAILED, CANCELED, LOST or INTERRUPTED; null while running." })
   outcome: string | null;
 
-  @Field(() => GraphQLJSONObject, { nullable: true })
+  @Field(() => GraphQLJSONObject, {
+    nullable: true,
+    description: "`{ type, message, nonRetryable, details }` when it failed; null otherwise.",
+  })
   failure: Record<string, unknown> | null;
 
   static from(row: StageAttemptRow): StageAttempt {
@@ -211,10 +255,10 @@ export class StageAttempt {
 
 @ObjectType({ description: "An artifact a stage run read, and the input it read it as." })
 export class ArtifactUse {
-  @Field()
+  @Field({ description: "The stage input the artifact was read as." })
   inputName: string;
 
-  @Field(() => Artifact)
+  @Field(() => Artifact, { description: "The artifact that was read." })
   artifact: Artifact;
 }
 
@@ -229,10 +273,10 @@ export class StageSecretGrant {
 
 @ObjectType({ description: "A stage run that read an artifact." })
 export class ArtifactReader {
-  @Field()
+  @Field({ description: "The stage input the artifact was read as." })
   inputName: string;
 
-  @Field(() => StageRun)
+  @Field(() => StageRun, { description: "The stage run that read the artifact." })
   stageRun: StageRun;
 }
 
@@ -244,19 +288,19 @@ export class RunEvent {
   @Field({ description: "e.g. `run.started`, `stage.succeeded`, `stage.retrying`." })
   type: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The run the event is about." })
   runId: string;
 
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, { nullable: true, description: "The stage run, for a stage event; null for a run event." })
   stageRunId: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "Name of the stage, for a stage event; null for a run event." })
   stage: string | null;
 
-  @Field(() => GraphQLJSONObject)
+  @Field(() => GraphQLJSONObject, { description: "Event details; the fields depend on `type`." })
   payload: Record<string, unknown>;
 
-  @Field()
+  @Field({ description: "When the change happened." })
   at: Date;
 
   static from(row: EventRow): RunEvent {
@@ -278,19 +322,19 @@ export class LogChunk {
   @Field({ description: "Pass as `after` to resume from here." })
   cursor: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The stage run that wrote it." })
   stageRunId: string;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: "The attempt that wrote it, from 1." })
   attempt: number;
 
   @Field({ description: "`stdout` or `stderr`." })
   stream: string;
 
-  @Field()
+  @Field({ description: "The output text: whole lines, each ending in a newline." })
   text: string;
 
-  @Field()
+  @Field({ description: "When the chunk was stored." })
   at: Date;
 
   static from(row: StageLogRow): LogChunk {
@@ -310,19 +354,19 @@ export class MetricPointType {
   @Field({ description: "Pass as `after` to resume a subscription from here." })
   cursor: string;
 
-  @Field()
+  @Field({ description: "Name of the metric, e.g. `loss`." })
   key: string;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "The value." })
   value: number;
 
   @Field(() => Float, { description: "Step or iteration (a whole number)." })
   step: number;
 
-  @Field()
+  @Field({ description: "When the point was recorded (its timestamp)." })
   at: Date;
 
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, { nullable: true, description: "The stage run that recorded it; null for run-level points." })
   stageRunId: string | null;
 
   static from(row: RunMetricRow): MetricPointType {
@@ -337,60 +381,61 @@ export class MetricPointType {
   }
 }
 
-export const LogChunkConnection = Connection(LogChunk, "LogChunk");
+export const {
+  Connection: LogChunkConnection,
+  Order: LogChunkOrder,
+  sortOf: logChunkSort,
+  Filter: LogChunkFilter,
+} = ListTypes(LogChunk, "LogChunk", {
+  orderBy: { WRITTEN: "id" } as const,
+  defaultOrder: { property: "id", direction: "ASC" },
+  orderDescriptions: { WRITTEN: "Sorts by the order the chunks were written in." },
+  filter: {
+    stream: FilterBy.text("`stdout` or `stderr`."),
+  },
+});
 export type LogChunkConnection = InstanceType<typeof LogChunkConnection>;
-export const MetricPointConnection = Connection(MetricPointType, "MetricPoint");
-export type MetricPointConnection = InstanceType<typeof MetricPointConnection>;
-export const { Order: LogChunkOrder, sortOf: logChunkSort } = OrderBy("LogChunk", { WRITTEN: "id" } as const, {
-  property: "id",
-  direction: "ASC",
-});
 export type LogChunkOrder = InstanceType<typeof LogChunkOrder>;
-export const { Order: MetricPointOrder, sortOf: metricPointSort } = OrderBy("MetricPoint", { STEP: "step" } as const, {
-  property: "step",
-  direction: "ASC",
+export type LogChunkFilter = InstanceType<typeof LogChunkFilter>;
+
+export const {
+  Connection: MetricPointConnection,
+  Order: MetricPointOrder,
+  sortOf: metricPointSort,
+  Filter: MetricPointFilter,
+} = ListTypes(MetricPointType, "MetricPoint", {
+  orderBy: { STEP: "step" } as const,
+  defaultOrder: { property: "step", direction: "ASC" },
+  filter: {
+    stageRunId: FilterBy.id("Only points one stage run recorded."),
+  },
 });
+export type MetricPointConnection = InstanceType<typeof MetricPointConnection>;
 export type MetricPointOrder = InstanceType<typeof MetricPointOrder>;
+export type MetricPointFilter = InstanceType<typeof MetricPointFilter>;
 
-@InputType()
-export class LogChunkFilter {
-  @Field(() => String, { nullable: true, description: "`stdout` or `stderr`." })
-  stream?: string | null;
-}
-
-@InputType()
-export class MetricPointFilter {
-  @Field(() => ID, { nullable: true, description: "Only points one stage run recorded." })
-  stageRunId?: string | null;
-}
-
-export const RunConnection = Connection(Run, "Run");
-export type RunConnection = InstanceType<typeof RunConnection>;
-
-export const { Order: RunOrder, sortOf: runSort } = OrderBy("Run", { CREATED_AT: "createdAt", NUMBER: "number" } as const, {
-  property: "createdAt",
-  direction: "DESC",
+export const {
+  Connection: RunConnection,
+  Order: RunOrder,
+  sortOf: runSort,
+  Filter: RunFilterInput,
+} = ListTypes(Run, "Run", {
+  orderBy: { CREATED_AT: "createdAt", NUMBER: "number" } as const,
+  defaultOrder: { property: "createdAt", direction: "DESC" },
+  filter: {
+    projectId: FilterBy.id("Only runs of pipelines in this project."),
+    pipelineId: FilterBy.id("Only runs of this pipeline."),
+    statuses: FilterBy.someOf(RunStatusEnum, "Only runs in one of these statuses."),
+    triggerKind: FilterBy.oneOf(TriggerKindEnum, "Only runs started this way."),
+  },
 });
+export type RunConnection = InstanceType<typeof RunConnection>;
 export type RunOrder = InstanceType<typeof RunOrder>;
+export type RunFilterInput = InstanceType<typeof RunFilterInput>;
 
-@InputType("RunFilter")
-export class RunFilterInput {
-  @Field(() => ID, { nullable: true })
-  projectId?: string | null;
-
-  @Field(() => ID, { nullable: true })
-  pipelineId?: string | null;
-
-  @Field(() => [RunStatusEnum], { nullable: true })
-  statuses?: RunStatus[] | null;
-
-  @Field(() => TriggerKindEnum, { nullable: true })
-  triggerKind?: TriggerKind | null;
-}
-
-@InputType()
+@InputType({ description: "A pipeline to run, with its version, parameter overrides and tags." })
 export class TriggerRunInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The pipeline to run; the caller needs EDITOR in its project." })
   pipelineId: string;
 
   @Field(() => Int, { nullable: true, description: "A version number; the latest when omitted." })
@@ -403,13 +448,13 @@ export class TriggerRunInput {
   tags?: Record<string, string> | null;
 }
 
-@InputType()
+@InputType({ description: "Names one run." })
 export class RunIdInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "UUID of the run." })
   id: string;
 }
 
-@InputType()
+@InputType({ description: "A finished run to run again, reusing the outputs of stages that need not run." })
 export class RerunInput {
   @Field(() => ID, { description: "The finished run to rerun." })
   id: string;
@@ -421,45 +466,45 @@ export class RerunInput {
   fromStages?: string[] | null;
 }
 
-@InputType()
+@InputType({ description: "New tags for a run." })
 export class SetRunTagsInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "UUID of the run." })
   id: string;
 
-  @Field(() => GraphQLJSONObject)
+  @Field(() => GraphQLJSONObject, { description: "String tags; replace the run's tags." })
   tags: Record<string, string>;
 }
 
-@InputType()
+@InputType({ description: "One value of a metric." })
 export class MetricPointInput {
-  @Field()
+  @Field({ description: "Name of the metric, e.g. `loss`." })
   key: string;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "The value; must be finite." })
   value: number;
 
-  @Field(() => Float, { nullable: true })
+  @Field(() => Float, { nullable: true, description: "Step or iteration (a whole number); 0 when omitted." })
   step?: number | null;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: "When it was measured; the server's time when omitted." })
   timestamp?: Date | null;
 }
 
-@InputType()
+@InputType({ description: "Metric points to record for a run." })
 export class LogMetricsInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The run the points belong to." })
   runId: string;
 
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, { nullable: true, description: "The stage run that recorded them; null for run-level points." })
   stageRunId?: string | null;
 
   @Field(() => [MetricPointInput], { description: "At most 10,000 points." })
   points: MetricPointInput[];
 }
 
-@ObjectType()
+@ObjectType({ description: "The run after the change." })
 export class RunPayload {
-  @Field(() => Run)
+  @Field(() => Run, { description: "The run after the change." })
   run: Run;
 
   static of(row: RunRow): RunPayload {
@@ -467,9 +512,9 @@ export class RunPayload {
   }
 }
 
-@ObjectType()
+@ObjectType({ description: "How many points were recorded." })
 export class LogMetricsPayload {
-  @Field(() => Int)
+  @Field(() => Int, { description: "Points recorded." })
   count: number;
 }
 

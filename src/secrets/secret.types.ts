@@ -1,14 +1,14 @@
 import { Field, ID, InputType, ObjectType } from "type-graphql";
-import { Connection, OrderBy } from "../kernel/graphql/connection";
+import { FilterBy, ListTypes } from "../kernel/graphql/list";
 import { MutationResult } from "../kernel/graphql/results";
 import type { SecretRow } from "./secret.entity";
 
 @ObjectType({ description: "A named, encrypted value of a project (a database URL, an API key). The value is never returned." })
 export class Secret {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the secret." })
   id: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "Project the secret belongs to." })
   projectId: string;
 
   @Field({ description: "Like an environment variable: uppercase letters, digits and '_'." })
@@ -17,7 +17,7 @@ export class Secret {
   @Field(() => ID, { nullable: true, description: "The principal that created it." })
   createdBy: string | null;
 
-  @Field()
+  @Field({ description: "When the secret was first set." })
   createdAt: Date;
 
   @Field({ description: "When the value was last set." })
@@ -35,25 +35,24 @@ export class Secret {
   }
 }
 
-export const SecretConnection = Connection(Secret, "Secret");
+export const {
+  Connection: SecretConnection,
+  Order: SecretOrder,
+  sortOf: secretSort,
+  Filter: SecretFilter,
+} = ListTypes(Secret, "Secret", {
+  orderBy: { NAME: "name", CREATED_AT: "createdAt", UPDATED_AT: "updatedAt" } as const,
+  defaultOrder: { property: "name", direction: "ASC" },
+  orderDescriptions: { UPDATED_AT: "Sorts by when the value was last set." },
+  filter: { projectId: FilterBy.id("Only this project's secrets.") },
+});
 export type SecretConnection = InstanceType<typeof SecretConnection>;
-
-export const { Order: SecretOrder, sortOf: secretSort } = OrderBy(
-  "Secret",
-  { NAME: "name", CREATED_AT: "createdAt", UPDATED_AT: "updatedAt" } as const,
-  { property: "name", direction: "ASC" },
-);
 export type SecretOrder = InstanceType<typeof SecretOrder>;
+export type SecretFilter = InstanceType<typeof SecretFilter>;
 
-@InputType()
-export class SecretFilter {
-  @Field(() => ID, { nullable: true, description: "Only this project's secrets." })
-  projectId?: string | null;
-}
-
-@InputType()
+@InputType({ description: "A secret to create or overwrite: project, name and the new value." })
 export class SetSecretInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Project the secret belongs to; the caller needs ADMIN there." })
   projectId: string;
 
   @Field({ description: "`^[A-Z][A-Z0-9_]{0,62}$`, e.g. `WAREHOUSE_URL`." })
@@ -63,18 +62,18 @@ export class SetSecretInput {
   value: string;
 }
 
-@InputType()
+@InputType({ description: "Which secret to delete: the project and the secret's name." })
 export class DeleteSecretInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Project the secret belongs to." })
   projectId: string;
 
-  @Field()
+  @Field({ description: "Name of the secret to delete, e.g. `WAREHOUSE_URL`." })
   name: string;
 }
 
 @ObjectType({ description: "The secret set or deleted: its name and timestamps, never its value." })
 export class SecretPayload {
-  @Field(() => Secret)
+  @Field(() => Secret, { description: "The secret's name and timestamps after the change." })
   secret: Secret;
 
   static of(row: SecretRow): SecretPayload {

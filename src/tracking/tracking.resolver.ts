@@ -64,7 +64,7 @@ export class ExperimentResolver {
   @Query(() => Experiment, { nullable: true, description: "An experiment by id, or by project and name; null when there is none." })
   async experiment(
     @Ctx() ctx: RequestContext,
-    @Arg("id", () => ID, { nullable: true }) id?: string | null,
+    @Arg("id", () => ID, { nullable: true, description: "Id of the experiment." }) id?: string | null,
     @Arg("projectId", () => ID, { nullable: true, description: "The experiment's project, with `name`." }) projectId?: string | null,
     @Arg("name", () => String, { nullable: true, description: "The experiment's name, unique in its project." }) name?: string | null,
   ): Promise<Experiment | null> {
@@ -83,7 +83,7 @@ export class ExperimentResolver {
   async trackingRuns(
     @Ctx() ctx: RequestContext,
     @Args() page: PageArgsInput,
-    @Arg("experimentId", () => ID) experimentId: string,
+    @Arg("experimentId", () => ID, { description: "Id of the experiment whose runs to list." }) experimentId: string,
     @Arg("filter", () => TrackingRunFilter, {
       nullable: true,
       description: "Narrows the list; omitted, the list holds everything the caller may read.",
@@ -104,8 +104,14 @@ export class ExperimentResolver {
     return TrackingRunConnection.from(await paginate(qb, page, trackingRunSort(orderBy)), TrackingRun.from);
   }
 
-  @Query(() => TrackingRun, { nullable: true })
-  async trackingRun(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<TrackingRun | null> {
+  @Query(() => TrackingRun, {
+    nullable: true,
+    description: "One tracking run by id; null when there is none or the caller may not read it.",
+  })
+  async trackingRun(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { description: "Id of the tracking run (MLflow's run_id)." }) id: string,
+  ): Promise<TrackingRun | null> {
     const row = await this.deps.tracking.run(id);
     ctx.authz.require(Permission.READ, row?.projectId);
     return row ? TrackingRun.from(row) : null;
@@ -122,7 +128,11 @@ export class TrackingRunResolver {
   constructor(readonly deps: TrackingRunResolverDeps) {}
 
   @FieldResolver(() => [TrackingMetric], { description: "Every logged value of `key`, in logging order (at most 25,000)." })
-  async metricHistory(@Root() run: TrackingRun, @Ctx() ctx: RequestContext, @Arg("key") key: string): Promise<TrackingMetric[]> {
+  async metricHistory(
+    @Root() run: TrackingRun,
+    @Ctx() ctx: RequestContext,
+    @Arg("key", { description: "Name of the metric." }) key: string,
+  ): Promise<TrackingMetric[]> {
     ctx.authz.require(Permission.READ, run.projectId);
     return (await this.deps.tracking.metricHistory(run.id, key)).items.map(TrackingMetric.from);
   }

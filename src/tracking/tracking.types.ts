@@ -1,6 +1,6 @@
 import { GraphQLJSONObject } from "graphql-scalars";
-import { Field, Float, ID, InputType, ObjectType } from "type-graphql";
-import { Connection, OrderBy } from "../kernel/graphql/connection";
+import { Field, Float, ID, ObjectType } from "type-graphql";
+import { FilterBy, ListTypes } from "../kernel/graphql/list";
 import type { TrackingExperimentRow } from "./experiment.entity";
 import type { TrackingMetricRow } from "./metric.entity";
 import type { LatestMetric, TrackingRunRow } from "./tracking-run.entity";
@@ -12,28 +12,28 @@ const finiteOrNull = (v: number | string): number | null => {
 
 @ObjectType({ description: "An experiment: a named group of tracking runs in a project (MLflow's experiment)." })
 export class Experiment {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned id of the experiment (MLflow's experiment_id)." })
   id: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "Project the experiment belongs to." })
   projectId: string;
 
-  @Field()
+  @Field({ description: "Name of the experiment, unique within the project." })
   name: string;
 
-  @Field()
+  @Field({ description: "MLflow's artifact location of the experiment; empty when not set." })
   artifactLocation: string;
 
   @Field({ description: "`active` or `deleted`." })
   lifecycleStage: string;
 
-  @Field(() => GraphQLJSONObject)
+  @Field(() => GraphQLJSONObject, { description: "The experiment's tags as a `key → value` object." })
   tags: Record<string, string>;
 
-  @Field()
+  @Field({ description: "When the experiment was created." })
   createdAt: Date;
 
-  @Field()
+  @Field({ description: "When the experiment was last changed." })
   updatedAt: Date;
 
   static from(row: TrackingExperimentRow): Experiment {
@@ -52,16 +52,16 @@ export class Experiment {
 
 @ObjectType({ description: "One logged value of a metric." })
 export class TrackingMetric {
-  @Field()
+  @Field({ description: "Name of the metric." })
   key: string;
 
   @Field(() => Float, { nullable: true, description: "Null for NaN and ±Infinity, which GraphQL cannot carry (the MLflow API can)." })
   value: number | null;
 
-  @Field()
+  @Field({ description: "When the value was logged (the client's timestamp)." })
   timestamp: Date;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "The step the value was logged at (0 when none was given)." })
   step: number;
 
   static from(row: TrackingMetricRow): TrackingMetric {
@@ -82,25 +82,25 @@ export class TrackingMetric {
   description: "A tracking run (MLflow's run): params, tags and metrics; a hyperparameter trial is the child of its search's run.",
 })
 export class TrackingRun {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned id of the run (MLflow's run_id)." })
   id: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "Project of the run's experiment." })
   projectId: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The experiment the run belongs to." })
   experimentId: string;
 
-  @Field()
+  @Field({ description: "Display name of the run (MLflow's run_name)." })
   name: string;
 
   @Field({ description: "RUNNING, SCHEDULED, FINISHED, FAILED or KILLED." })
   status: string;
 
-  @Field()
+  @Field({ description: "When the run started." })
   startTime: Date;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: "When the run ended; null while it runs." })
   endTime: Date | null;
 
   @Field({ description: "`active` or `deleted`." })
@@ -115,7 +115,7 @@ export class TrackingRun {
   @Field(() => GraphQLJSONObject, { description: "`key → value`; immutable once logged." })
   params: Record<string, string>;
 
-  @Field(() => GraphQLJSONObject)
+  @Field(() => GraphQLJSONObject, { description: "The run's tags as a `key → value` object (including `mlflow.*` system tags)." })
   tags: Record<string, string>;
 
   @Field(() => [TrackingMetric], { description: "The latest value of each metric (highest step, then latest timestamp), by key." })
@@ -142,41 +142,37 @@ export class TrackingRun {
   }
 }
 
-export const ExperimentConnection = Connection(Experiment, "Experiment");
+export const {
+  Connection: ExperimentConnection,
+  Order: ExperimentOrder,
+  sortOf: experimentSort,
+  Filter: ExperimentFilter,
+} = ListTypes(Experiment, "Experiment", {
+  orderBy: { NAME: "name", CREATED_AT: "createdAt", UPDATED_AT: "updatedAt" } as const,
+  defaultOrder: { property: "createdAt", direction: "DESC" },
+  filter: {
+    projectId: FilterBy.id("Only experiments of this project."),
+    nameContains: FilterBy.text("Only experiments whose name contains this text."),
+    includeDeleted: FilterBy.flag("Include deleted experiments. Default false."),
+  },
+});
 export type ExperimentConnection = InstanceType<typeof ExperimentConnection>;
-export const TrackingRunConnection = Connection(TrackingRun, "TrackingRun");
-export type TrackingRunConnection = InstanceType<typeof TrackingRunConnection>;
-
-@InputType()
-export class ExperimentFilter {
-  @Field(() => ID, { nullable: true })
-  projectId?: string | null;
-
-  @Field(() => String, { nullable: true })
-  nameContains?: string | null;
-
-  @Field({ nullable: true, description: "Include deleted experiments. Default false." })
-  includeDeleted?: boolean;
-}
-
-@InputType()
-export class TrackingRunFilter {
-  @Field(() => ID, { nullable: true, description: "Only the children of this run (e.g. the trials of a hyperparameter search)." })
-  parentRunId?: string | null;
-
-  @Field({ nullable: true, description: "Include deleted runs. Default false." })
-  includeDeleted?: boolean;
-}
-
-export const { Order: ExperimentOrder, sortOf: experimentSort } = OrderBy(
-  "Experiment",
-  { NAME: "name", CREATED_AT: "createdAt", UPDATED_AT: "updatedAt" } as const,
-  { property: "createdAt", direction: "DESC" },
-);
 export type ExperimentOrder = InstanceType<typeof ExperimentOrder>;
-export const { Order: TrackingRunOrder, sortOf: trackingRunSort } = OrderBy(
-  "TrackingRun",
-  { START_TIME: "startTime", NAME: "name" } as const,
-  { property: "startTime", direction: "DESC" },
-);
+export type ExperimentFilter = InstanceType<typeof ExperimentFilter>;
+
+export const {
+  Connection: TrackingRunConnection,
+  Order: TrackingRunOrder,
+  sortOf: trackingRunSort,
+  Filter: TrackingRunFilter,
+} = ListTypes(TrackingRun, "TrackingRun", {
+  orderBy: { START_TIME: "startTime", NAME: "name" } as const,
+  defaultOrder: { property: "startTime", direction: "DESC" },
+  filter: {
+    parentRunId: FilterBy.id("Only the children of this run (e.g. the trials of a hyperparameter search)."),
+    includeDeleted: FilterBy.flag("Include deleted runs. Default false."),
+  },
+});
+export type TrackingRunConnection = InstanceType<typeof TrackingRunConnection>;
 export type TrackingRunOrder = InstanceType<typeof TrackingRunOrder>;
+export type TrackingRunFilter = InstanceType<typeof TrackingRunFilter>;

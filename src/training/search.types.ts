@@ -14,7 +14,7 @@ export class SearchTrial {
   @Field(() => GraphQLJSONObject, { description: "Validation metrics, name → value (finite values only; empty when the trial failed)." })
   metrics: Record<string, number>;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "How long the trial took to train and score, in milliseconds." })
   durationMs: number;
 
   @Field(() => String, { nullable: true, description: "Why the trial failed; a failed trial cannot be the best." })
@@ -41,7 +41,7 @@ export class HyperparameterSearch {
   @Field(() => Int, { description: "Index of the best trial, whose model is the output." })
   best: number;
 
-  @Field(() => [SearchTrial])
+  @Field(() => [SearchTrial], { description: "Every configuration the search tried, in the order tried; `best` marks the winner." })
   trials: SearchTrial[];
 
   /** From the `search` object the train operator stores in its output's metadata; null when it is not one. */

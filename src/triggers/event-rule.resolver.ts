@@ -73,7 +73,7 @@ export class EventRuleResolver {
   @Query(() => EventRule, { nullable: true, description: "One event rule by id, or by pipeline and name; null when there is none." })
   async eventRule(
     @Ctx() ctx: RequestContext,
-    @Arg("id", () => ID, { nullable: true }) id?: string | null,
+    @Arg("id", () => ID, { nullable: true, description: "UUID of the event rule." }) id?: string | null,
     @Arg("pipelineId", () => ID, { nullable: true, description: "The rule's pipeline, with `name`." }) pipelineId?: string | null,
     @Arg("name", () => String, { nullable: true, description: "The rule's name, unique in its pipeline." }) name?: string | null,
   ): Promise<EventRule | null> {
@@ -110,7 +110,7 @@ export class EventRuleResolver {
     return EventRuleConnection.from(result, EventRule.from);
   }
 
-  @FieldResolver(() => Pipeline)
+  @FieldResolver(() => Pipeline, { description: "The pipeline the rule runs." })
   async pipeline(@Root() rule: EventRule, @Ctx() ctx: RequestContext): Promise<Pipeline> {
     ctx.authz.require(Permission.READ, rule.projectId);
     const row = await this.deps.pipelines.get(rule.pipelineId);

@@ -46,7 +46,7 @@ export class ScheduleResolver {
   @Query(() => Schedule, { nullable: true, description: "One schedule by id, or by pipeline and name; null when there is none." })
   async schedule(
     @Ctx() ctx: RequestContext,
-    @Arg("id", () => ID, { nullable: true }) id?: string | null,
+    @Arg("id", () => ID, { nullable: true, description: "UUID of the schedule." }) id?: string | null,
     @Arg("pipelineId", () => ID, { nullable: true, description: "The schedule's pipeline, with `name`." }) pipelineId?: string | null,
     @Arg("name", () => String, { nullable: true, description: "The schedule's name, unique in its pipeline." }) name?: string | null,
   ): Promise<Schedule | null> {
@@ -78,7 +78,7 @@ export class ScheduleResolver {
     return ScheduleConnection.from(result, Schedule.from);
   }
 
-  @FieldResolver(() => Pipeline)
+  @FieldResolver(() => Pipeline, { description: "The pipeline the schedule runs." })
   async pipeline(@Root() schedule: Schedule, @Ctx() ctx: RequestContext): Promise<Pipeline> {
     ctx.authz.require(Permission.READ, schedule.projectId);
     const row = await this.deps.pipelines.get(schedule.pipelineId);

@@ -20,26 +20,34 @@ registerEnumType(MissedFirePolicyEnum, {
 });
 
 export const TriggerFireKindEnum = { SCHEDULE: "SCHEDULE", EVENT: "EVENT" } as const;
-registerEnumType(TriggerFireKindEnum, { name: "TriggerFireKind", description: "What fired: a schedule's tick or an event rule." });
+registerEnumType(TriggerFireKindEnum, {
+  name: "TriggerFireKind",
+  description: "What fired: a schedule's tick or an event rule.",
+  valuesConfig: { SCHEDULE: { description: "A schedule's cron tick." }, EVENT: { description: "An event rule matched an event." } },
+});
 
 export const TriggerFireOutcomeEnum = { STARTED: "STARTED", FAILED: "FAILED" } as const;
 registerEnumType(TriggerFireOutcomeEnum, {
   name: "TriggerFireOutcome",
   description: "STARTED: a run was started. FAILED: none could be; `detail` says why.",
+  valuesConfig: {
+    STARTED: { description: "A run was started; `runId` names it." },
+    FAILED: { description: "No run could be started; `detail` says why." },
+  },
 });
 
 @ObjectType({ description: "A cron schedule that starts runs of a pipeline." })
 export class Schedule {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the schedule." })
   id: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "Project of the schedule's pipeline." })
   projectId: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The pipeline the schedule runs." })
   pipelineId: string;
 
-  @Field()
+  @Field({ description: "Unique within the pipeline: lowercase letters, digits, '_' and '-'." })
   name: string;
 
   @Field({ description: "node-cron expression: 5 fields, or 6 with seconds first." })
@@ -51,22 +59,22 @@ export class Schedule {
   @Field(() => GraphQLJSONObject, { description: "Parameter overrides of the runs it starts, by stage name." })
   params: Record<string, unknown>;
 
-  @Field()
+  @Field({ description: "True: the schedule does not fire until resumed." })
   paused: boolean;
 
-  @Field(() => MissedFirePolicyEnum)
+  @Field(() => MissedFirePolicyEnum, { description: "What the schedule does about ticks missed while no server was firing." })
   missedPolicy: MissedFirePolicy;
 
   @Field(() => Date, { nullable: true, description: "The scheduled time of the last fire (not when it ran)." })
   lastFireAt: Date | null;
 
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, { nullable: true, description: "The principal that created the schedule; null when unknown." })
   createdBy: string | null;
 
-  @Field()
+  @Field({ description: "When the schedule was created." })
   createdAt: Date;
 
-  @Field()
+  @Field({ description: "When the schedule was last changed." })
   updatedAt: Date;
 
   @Field(() => Date, { nullable: true, description: "When it fires next; null while paused." })
@@ -98,16 +106,16 @@ export class Schedule {
     'Starts a run of a pipeline when an event of `eventType` meets `filter`; `"$.payload.x"` strings in `params` are taken from the event.',
 })
 export class EventRule {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the event rule." })
   id: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "Project of the rule's pipeline; by default only this project's events match." })
   projectId: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The pipeline the rule runs." })
   pipelineId: string;
 
-  @Field()
+  @Field({ description: "Unique within the pipeline: lowercase letters, digits, '_' and '-'." })
   name: string;
 
   @Field({ description: "e.g. `run.succeeded`, `dataset.version.created`, or a custom type." })
@@ -119,16 +127,16 @@ export class EventRule {
   @Field(() => GraphQLJSONObject, { description: 'Run parameters by stage; a string `"$.payload.x"` is the event\'s value there.' })
   params: Record<string, unknown>;
 
-  @Field()
+  @Field({ description: "False: the rule matches no event until enabled again." })
   enabled: boolean;
 
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, { nullable: true, description: "The principal that created the rule; null when unknown." })
   createdBy: string | null;
 
-  @Field()
+  @Field({ description: "When the rule was created." })
   createdAt: Date;
 
-  @Field()
+  @Field({ description: "When the rule was last changed." })
   updatedAt: Date;
 
   static from(row: EventRuleRow): EventRule {
@@ -150,13 +158,13 @@ export class EventRule {
 
 @ObjectType({ description: "One fire of a schedule or event rule, and the run it started." })
 export class TriggerFire {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the fire." })
   id: string;
 
   /** The project of the schedule or rule, carried along so field resolvers authorize without a lookup. */
   projectId: string;
 
-  @Field(() => TriggerFireKindEnum)
+  @Field(() => TriggerFireKindEnum, { description: "Whether a schedule's tick or an event rule fired." })
   kind: keyof typeof TriggerFireKindEnum;
 
   @Field(() => ID, { description: "The schedule or event rule." })
@@ -171,10 +179,10 @@ export class TriggerFire {
   @Field(() => String, { nullable: true, description: "For an event rule: the cursor (id) of the event that matched." })
   eventId: string | null;
 
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, { nullable: true, description: "The run it started; null when the outcome is FAILED." })
   runId: string | null;
 
-  @Field(() => TriggerFireOutcomeEnum)
+  @Field(() => TriggerFireOutcomeEnum, { description: "Whether a run was started; FAILED gives the reason in `detail`." })
   outcome: keyof typeof TriggerFireOutcomeEnum;
 
   @Field(() => GraphQLJSONObject, {
@@ -239,9 +247,9 @@ export type EventRuleFilter = InstanceType<typeof EventRuleFilter>;
 export const TriggerFireConnection = Connection(TriggerFire, "TriggerFire");
 export type TriggerFireConnection = InstanceType<typeof TriggerFireConnection>;
 
-@InputType()
+@InputType({ description: "A new cron schedule for a pipeline." })
 export class CreateScheduleInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The pipeline to run; the caller needs EDITOR in its project." })
   pipelineId: string;
 
   @Field({ description: "Unique within the pipeline: lowercase letters, digits, '_' and '-'." })
@@ -256,40 +264,43 @@ export class CreateScheduleInput {
   @Field(() => GraphQLJSONObject, { nullable: true, description: "Parameter overrides by stage name, checked against the latest version." })
   params?: Record<string, unknown> | null;
 
-  @Field(() => MissedFirePolicyEnum, { defaultValue: "SKIP" })
+  @Field(() => MissedFirePolicyEnum, {
+    defaultValue: "SKIP",
+    description: "What to do about ticks missed while no server was firing. Default SKIP.",
+  })
   missedPolicy: MissedFirePolicy;
 }
 
-@InputType()
+@InputType({ description: "Changes to a schedule; omitted fields stay as they are." })
 export class UpdateScheduleInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "UUID of the schedule to change." })
   id: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "The new name, unique within the pipeline." })
   name?: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "The new node-cron expression." })
   cron?: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "The new IANA time zone." })
   timezone?: string | null;
 
   @Field(() => GraphQLJSONObject, { nullable: true, description: "Replaces the parameters." })
   params?: Record<string, unknown> | null;
 
-  @Field(() => MissedFirePolicyEnum, { nullable: true })
+  @Field(() => MissedFirePolicyEnum, { nullable: true, description: "The new policy for missed ticks." })
   missedPolicy?: MissedFirePolicy | null;
 }
 
-@InputType()
+@InputType({ description: "Names one schedule." })
 export class ScheduleIdInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "UUID of the schedule." })
   id: string;
 }
 
-@InputType()
+@InputType({ description: "A new event rule: which pipeline to run, on which event type, under which conditions." })
 export class CreateEventRuleInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The pipeline to run; the caller needs EDITOR in its project." })
   pipelineId: string;
 
   @Field({ description: "Unique within the pipeline: lowercase letters, digits, '_' and '-'." })
@@ -310,19 +321,19 @@ export class CreateEventRuleInput {
   })
   params?: Record<string, unknown> | null;
 
-  @Field(() => Boolean, { defaultValue: true })
+  @Field(() => Boolean, { defaultValue: true, description: "False creates the rule disabled: it matches nothing until enabled." })
   enabled: boolean;
 }
 
-@InputType()
+@InputType({ description: "Changes to an event rule; omitted fields stay as they are." })
 export class UpdateEventRuleInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "UUID of the event rule to change." })
   id: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "The new name, unique within the pipeline." })
   name?: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "The new event type to listen to." })
   eventType?: string | null;
 
   @Field(() => GraphQLJSONObject, { nullable: true, description: "Replaces the filter." })
@@ -331,19 +342,19 @@ export class UpdateEventRuleInput {
   @Field(() => GraphQLJSONObject, { nullable: true, description: "Replaces the parameters." })
   params?: Record<string, unknown> | null;
 
-  @Field(() => Boolean, { nullable: true })
+  @Field(() => Boolean, { nullable: true, description: "True enables the rule, false disables it." })
   enabled?: boolean | null;
 }
 
-@InputType()
+@InputType({ description: "Names one event rule." })
 export class EventRuleIdInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "UUID of the event rule." })
   id: string;
 }
 
-@InputType()
+@InputType({ description: "A custom event to store in a project's event stream, where event rules can match it." })
 export class EmitEventInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Project whose event stream receives the event." })
   projectId: string;
 
   @Field({ description: "`noun.verb`; not starting with run., stage., project., pipeline., auth., trigger., schedule. or event_rule." })
@@ -353,9 +364,9 @@ export class EmitEventInput {
   payload?: Record<string, unknown> | null;
 }
 
-@ObjectType()
+@ObjectType({ description: "The schedule after the change." })
 export class SchedulePayload {
-  @Field(() => Schedule)
+  @Field(() => Schedule, { description: "The schedule after the change." })
   schedule: Schedule;
 
   static of(row: ScheduleRow): SchedulePayload {
@@ -363,9 +374,9 @@ export class SchedulePayload {
   }
 }
 
-@ObjectType()
+@ObjectType({ description: "The event rule after the change." })
 export class EventRulePayload {
-  @Field(() => EventRule)
+  @Field(() => EventRule, { description: "The event rule after the change." })
   eventRule: EventRule;
 
   static of(row: EventRuleRow): EventRulePayload {
@@ -373,7 +384,7 @@ export class EventRulePayload {
   }
 }
 
-@ObjectType()
+@ObjectType({ description: "The custom event as stored." })
 export class EmitEventPayload {
   @Field(() => ProjectEvent, { description: "The stored event; its cursor is its id." })
   event: ProjectEvent;

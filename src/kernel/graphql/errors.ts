@@ -3,7 +3,19 @@ import { registerEnumType } from "type-graphql";
 import { ErrorCode, HTTP_STATUS, SluiceError } from "../errors";
 import { hideServerPaths, hideServerPathsIn } from "../server-paths";
 
-registerEnumType(ErrorCode, { name: "ErrorCode", description: "Why an operation did not succeed." });
+registerEnumType(ErrorCode, {
+  name: "ErrorCode",
+  description: "Why an operation did not succeed.",
+  valuesConfig: {
+    UNAUTHENTICATED: { description: "No valid token was presented (HTTP 401)." },
+    RATE_LIMITED: { description: "Too many requests; retry later (HTTP 429)." },
+    NOT_FOUND: { description: "The thing named does not exist, or the caller may not see it (HTTP 404)." },
+    INTERNAL: { description: "An unexpected server failure; the message hides the details (HTTP 500)." },
+    FORBIDDEN: { description: "The caller is authenticated but lacks the role the operation needs (HTTP 403)." },
+    CONFLICT: { description: "The operation clashes with the current state, e.g. a duplicate name or a stale lease (HTTP 409)." },
+    BAD_USER_INPUT: { description: "The input was invalid; the message says which field and why (HTTP 400)." },
+  },
+});
 
 /** `err` as a top-level GraphQL error with its code and HTTP status. */
 export function toGraphQLError(err: SluiceError): GraphQLError {

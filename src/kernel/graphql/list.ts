@@ -26,6 +26,10 @@ export const FilterBy = {
     type: () => enumType,
     description,
   }),
+  someOf: <E extends Record<string, string>>(enumType: E, description: string): FilterField<E[keyof E][]> => ({
+    type: () => [enumType],
+    description,
+  }),
 };
 
 /** The filter class's instance type: every field optional and nullable. */

@@ -4,7 +4,7 @@
  */
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
-import { Connection, OrderBy } from "../../kernel/graphql/connection";
+import { FilterBy, ListTypes } from "../../kernel/graphql/list";
 import { CODE, ErrorInterface, MESSAGE, MutationResult, registerErrorMember } from "../../kernel/graphql/results";
 import { LeaseLostError } from "./agent.errors";
 import { ErrorCode } from "../../kernel/errors";
@@ -19,7 +19,15 @@ export enum RunnerStatus {
   /** It deregistered (drained and stopped). */
   STOPPED = "STOPPED",
 }
-registerEnumType(RunnerStatus, { name: "RunnerStatus", description: "Whether a remote runner is alive." });
+registerEnumType(RunnerStatus, {
+  name: "RunnerStatus",
+  description: "Whether a remote runner is alive.",
+  valuesConfig: {
+    STOPPED: { description: "It deregistered (drained and stopped)." },
+    ONLINE: { description: "It heartbeated within the last three heartbeat intervals." },
+    OFFLINE: { description: "No heartbeat for three heartbeat intervals: it died or lost the network." },
+  },
+});
 
 /** How an attempt ended, as an agent reports it. */
 export enum AttemptStatus {
@@ -27,11 +35,19 @@ export enum AttemptStatus {
   FAILED = "FAILED",
   CANCELED = "CANCELED",
 }
-registerEnumType(AttemptStatus, { name: "AttemptStatus", description: "How an attempt ended, as its runner reports it." });
+registerEnumType(AttemptStatus, {
+  name: "AttemptStatus",
+  description: "How an attempt ended, as its runner reports it.",
+  valuesConfig: {
+    SUCCEEDED: { description: "The attempt finished and uploaded every declared output." },
+    FAILED: { description: "The attempt failed; `failure` says how." },
+    CANCELED: { description: "The attempt stopped because the run was canceled." },
+  },
+});
 
 @ObjectType("RunnerAgent", { description: "A remote runner (`sluice runner`) registered with the server." })
 export class RunnerAgent {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the runner." })
   id: string;
 
   @Field({ description: "Unique; registering the same name again updates this runner." })
@@ -43,13 +59,13 @@ export class RunnerAgent {
   @Field(() => Int, { description: "Attempts it runs at once." })
   concurrency: number;
 
-  @Field()
+  @Field({ description: "The machine it runs on, as it reported; empty when not given." })
   hostname: string;
 
   @Field({ description: "The agent's software version." })
   version: string;
 
-  @Field()
+  @Field({ description: "When it first registered." })
   registeredAt: Date;
 
   @Field({ description: "Its last heartbeat or lease request." })
@@ -58,7 +74,7 @@ export class RunnerAgent {
   @Field(() => Date, { nullable: true, description: "When it deregistered." })
   stoppedAt: Date | null;
 
-  @Field(() => RunnerStatus)
+  @Field(() => RunnerStatus, { description: "Whether it is alive: ONLINE, OFFLINE or STOPPED." })
   status: RunnerStatus;
 
   static from(row: RunnerAgentRow, offlineAfterMs: number, now = Date.now()): RunnerAgent {
@@ -82,25 +98,24 @@ export class RunnerAgent {
   }
 }
 
-export const RunnerAgentConnection = Connection(RunnerAgent, "RunnerAgent");
+export const {
+  Connection: RunnerAgentConnection,
+  Order: RunnerAgentOrder,
+  sortOf: runnerAgentSort,
+  Filter: RunnerAgentFilter,
+} = ListTypes(RunnerAgent, "RunnerAgent", {
+  orderBy: { NAME: "name", LAST_SEEN_AT: "lastSeenAt", REGISTERED_AT: "registeredAt" } as const,
+  defaultOrder: { property: "name", direction: "ASC" },
+  filter: {
+    status: FilterBy.oneOf(RunnerStatus, "Only runners with this liveness status."),
+    label: FilterBy.text("Only runners offering this label."),
+  },
+});
 export type RunnerAgentConnection = InstanceType<typeof RunnerAgentConnection>;
-export const { Order: RunnerAgentOrder, sortOf: runnerAgentSort } = OrderBy(
-  "RunnerAgent",
-  { NAME: "name", LAST_SEEN_AT: "lastSeenAt", REGISTERED_AT: "registeredAt" } as const,
-  { property: "name", direction: "ASC" },
-);
 export type RunnerAgentOrder = InstanceType<typeof RunnerAgentOrder>;
+export type RunnerAgentFilter = InstanceType<typeof RunnerAgentFilter>;
 
-@InputType()
-export class RunnerAgentFilter {
-  @Field(() => RunnerStatus, { nullable: true })
-  status?: RunnerStatus | null;
-
-  @Field(() => String, { nullable: true, description: "Only runners offering this label." })
-  label?: string | null;
-}
-
-@InputType()
+@InputType({ description: "A remote runner announcing itself: name, labels and capacity." })
 export class RegisterRunnerInput {
   @Field({ description: "Unique name, 1-128 characters of letters, digits and _ . : -; the same name again updates the runner." })
   name: string;
@@ -111,16 +126,16 @@ export class RegisterRunnerInput {
   @Field(() => Int, { description: "Attempts it runs at once, 1-1024." })
   concurrency: number;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "The machine it runs on, for display." })
   hostname?: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "The agent's software version, for display." })
   version?: string | null;
 }
 
-@ObjectType()
+@ObjectType({ description: "The registered runner and the timing it must keep." })
 export class RegisterRunnerPayload {
-  @Field(() => RunnerAgent)
+  @Field(() => RunnerAgent, { description: "The runner as registered." })
   runner: RunnerAgent;
 
   @Field(() => Int, { description: "How long a lease lasts without a heartbeat." })
@@ -133,24 +148,24 @@ export class RegisterRunnerPayload {
   maxWaitMs: number;
 }
 
-@InputType()
+@InputType({ description: "Names one runner." })
 export class RunnerIdInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The runner's id, from `registerRunner`." })
   runnerId: string;
 }
 
-@ObjectType()
+@ObjectType({ description: "The runner after the change." })
 export class RunnerPayload {
-  @Field(() => RunnerAgent)
+  @Field(() => RunnerAgent, { description: "The runner after the change." })
   runner: RunnerAgent;
 
   @Field(() => Int, { description: "Stage runs it still held, given back to the queue." })
   released: number;
 }
 
-@InputType()
+@InputType({ description: "A runner's request for queued stage runs matching its labels." })
 export class LeaseStageRunsInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The runner's id, from `registerRunner`." })
   runnerId: string;
 
   @Field(() => Int, { description: "Most stage runs to lease, 1-1024 (the runner's free slots)." })
@@ -166,25 +181,25 @@ export class LeaseStageRunsInput {
 
 @ObjectType({ description: "An input of a leased stage run: the artifact and where to download it." })
 export class LeasedInput {
-  @Field()
+  @Field({ description: "Name of the stage input." })
   name: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The artifact bound to the input." })
   artifactId: string;
 
-  @Field()
+  @Field({ description: "The artifact's kind: Dataset, FeatureSet, Model, Report, Metrics or File." })
   kind: string;
 
   @Field({ description: "`sha256:<hex>`; check the download against it." })
   hash: string;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "Size of the content in bytes." })
   size: number;
 
-  @Field()
+  @Field({ description: "True when the artifact is a folder (downloaded as a tar archive)." })
   isDirectory: boolean;
 
-  @Field(() => GraphQLJSONObject)
+  @Field(() => GraphQLJSONObject, { description: "The artifact's metadata, as its producer attached it." })
   metadata: Record<string, unknown>;
 
   @Field({
@@ -196,19 +211,19 @@ export class LeasedInput {
 
 @ObjectType({ description: "An output a leased stage must produce." })
 export class LeasedOutput {
-  @Field()
+  @Field({ description: "Name of the declared output; `completeStageRun` must upload one per name on success." })
   name: string;
 
-  @Field()
+  @Field({ description: "The kind the output must be recorded as." })
   kind: string;
 }
 
 @ObjectType({ description: "One attempt of one stage run, leased to a runner: everything it needs to run it." })
 export class LeasedTask {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The stage run to execute." })
   stageRunId: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The run the stage run belongs to." })
   runId: string;
 
   @Field(() => ID, {
@@ -219,7 +234,7 @@ export class LeasedTask {
   @Field(() => Int, { description: "1 for the first attempt." })
   attempt: number;
 
-  @Field()
+  @Field({ description: "Name of the stage in the pipeline." })
   stageName: string;
 
   @Field(() => Int, { description: "The lease epoch: send it with logs, uploads and the completion; a newer lease fences this one." })
@@ -231,13 +246,13 @@ export class LeasedTask {
   @Field({ description: "The folder the spec's relative paths resolve against (on the server's machine)." })
   baseDir: string;
 
-  @Field(() => GraphQLJSONObject)
+  @Field(() => GraphQLJSONObject, { description: "The stage's parameters after the run's overrides." })
   params: Record<string, unknown>;
 
-  @Field(() => [LeasedInput])
+  @Field(() => [LeasedInput], { description: "The artifacts bound to the stage's inputs, with where to download them." })
   inputs: LeasedInput[];
 
-  @Field(() => [LeasedOutput])
+  @Field(() => [LeasedOutput], { description: "The outputs the stage declares; each must be uploaded before completing SUCCEEDED." })
   outputs: LeasedOutput[];
 
   @Field(() => [String], { description: "The stage's runner labels; `network` lets a sandboxed stage use the network." })
@@ -253,15 +268,15 @@ export class LeasedTask {
   secrets: Record<string, string>;
 }
 
-@ObjectType()
+@ObjectType({ description: "The stage runs now leased to the runner." })
 export class LeaseStageRunsPayload {
   @Field(() => [LeasedTask], { description: "Empty when nothing became claimable within `waitMs`." })
   tasks: LeasedTask[];
 }
 
-@InputType()
+@InputType({ description: "A runner's heartbeat: it is alive and still running these stage runs." })
 export class HeartbeatInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The runner's id, from `registerRunner`." })
   runnerId: string;
 
   @Field(() => [ID], { description: "The stage runs the runner is running; their leases are renewed." })
@@ -270,7 +285,7 @@ export class HeartbeatInput {
 
 @ObjectType({ description: "Whether a runner still holds one stage run." })
 export class LeaseState {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The stage run named in the heartbeat." })
   stageRunId: string;
 
   @Field({ description: "False when the lease expired or was taken over: stop the attempt and do not complete it." })
@@ -283,13 +298,13 @@ export class LeaseState {
   cancelRequested: boolean;
 }
 
-@ObjectType()
+@ObjectType({ description: "Whether the runner still holds each lease it named." })
 export class HeartbeatPayload {
-  @Field(() => [LeaseState])
+  @Field(() => [LeaseState], { description: "One entry per stage run named in the heartbeat, in the same order." })
   leases: LeaseState[];
 }
 
-@InputType()
+@InputType({ description: "One chunk of output from one stream." })
 export class LogChunkInput {
   @Field({ description: "`stdout` or `stderr`." })
   stream: string;
@@ -298,69 +313,69 @@ export class LogChunkInput {
   text: string;
 }
 
-@InputType()
+@InputType({ description: "Output lines of a leased stage run, sent by its runner." })
 export class AppendStageLogsInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The stage run the output belongs to." })
   stageRunId: string;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: "The lease epoch the stage run was leased with; a stale epoch is refused." })
   epoch: number;
 
   @Field(() => [LogChunkInput], { description: "At most 100 chunks, stored in order." })
   chunks: LogChunkInput[];
 }
 
-@ObjectType()
+@ObjectType({ description: "How many chunks were stored." })
 export class AppendStageLogsPayload {
   @Field(() => Int, { description: "Chunks stored." })
   count: number;
 }
 
-@InputType()
+@InputType({ description: "How an attempt failed." })
 export class StageFailureInput {
   @Field({ description: "A stable code: `EXIT_CODE`, `STAGE_ERROR`, `TIMEOUT`, … (runners/PROTOCOL.md)." })
   type: string;
 
-  @Field()
+  @Field({ description: "What went wrong, for people." })
   message: string;
 
   @Field({ defaultValue: false, description: "True stops retries even when the stage's policy has attempts left." })
   nonRetryable: boolean;
 
-  @Field(() => GraphQLJSONObject, { nullable: true })
+  @Field(() => GraphQLJSONObject, { nullable: true, description: "Extra JSON about the failure, e.g. an exit code." })
   details?: Record<string, unknown> | null;
 }
 
 @InputType({ description: "An output, as `PUT /artifacts/uploads` stored it." })
 export class UploadedOutputInput {
-  @Field()
+  @Field({ description: "Name of the declared output." })
   name: string;
 
-  @Field()
+  @Field({ description: "`sha256:<hex>` of the content, as the upload returned it." })
   hash: string;
 
-  @Field()
+  @Field({ description: "The stored object's address, as the upload returned it." })
   uri: string;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "Size in bytes, as the upload returned it." })
   size: number;
 
-  @Field()
+  @Field({ description: "True when the output is a folder, as the upload returned it." })
   isDirectory: boolean;
 
-  @Field(() => GraphQLJSONObject, { nullable: true })
+  @Field(() => GraphQLJSONObject, { nullable: true, description: "JSON to record with the artifact." })
   metadata?: Record<string, unknown> | null;
 }
 
-@InputType()
+@InputType({ description: "How a leased attempt ended, with its failure or its outputs." })
 export class CompleteStageRunInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The stage run whose attempt ended." })
   stageRunId: string;
 
   @Field(() => Int, { description: "The epoch the stage run was leased with." })
   epoch: number;
 
-  @Field(() => AttemptStatus)
+  @Field(() => AttemptStatus, { description: "How the attempt ended." })
   status: AttemptStatus;
 
   @Field(() => StageFailureInput, { nullable: true, description: "Required when FAILED." })
@@ -370,9 +385,9 @@ export class CompleteStageRunInput {
   outputs?: UploadedOutputInput[] | null;
 }
 
-@ObjectType()
+@ObjectType({ description: "The stage run's status after the completion." })
 export class CompleteStageRunPayload {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The stage run that was completed." })
   stageRunId: string;
 
   @Field({ description: "The stage run's status now: SUCCEEDED, FAILED, CANCELED, or QUEUED for a retry." })
@@ -390,7 +405,7 @@ export class LeaseLostProblem implements ErrorInterface {
   @Field(() => ErrorCode, { description: CODE })
   code: ErrorCode;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The stage run the runner no longer holds." })
   stageRunId: string;
 
   @Field(() => Int, { description: "The epoch the runner sent." })
