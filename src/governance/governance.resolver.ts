@@ -32,8 +32,9 @@ export class GovernanceResolver {
   @Query(() => ApprovalRequest, { nullable: true, description: "An approval request by id, or the one of a model version." })
   async approvalRequest(
     @Ctx() ctx: RequestContext,
-    @Arg("id", () => ID, { nullable: true }) id?: string | null,
-    @Arg("modelVersionId", () => ID, { nullable: true }) modelVersionId?: string | null,
+    @Arg("id", () => ID, { nullable: true, description: "The request's id; give this or `modelVersionId`." }) id?: string | null,
+    @Arg("modelVersionId", () => ID, { nullable: true, description: "A model version, for its request; give this or `id`." })
+    modelVersionId?: string | null,
   ): Promise<ApprovalRequest | null> {
     if (!id === !modelVersionId) throw new InvalidInputError([{ field: "id", message: "give exactly one of id and modelVersionId" }]);
     const row = id ? await ctx.services.governance.request(id) : await ctx.services.governance.requestForVersion(modelVersionId!);
@@ -70,13 +71,13 @@ export class GovernanceResolver {
     return (await ctx.services.governance.decisions(r.id)).map(ApprovalDecision.from);
   }
 
-  @FieldResolver(() => ModelVersion)
+  @FieldResolver(() => ModelVersion, { description: "The model version under review." })
   async modelVersion(@Root() r: ApprovalRequest, @Ctx() ctx: RequestContext): Promise<ModelVersion> {
     ctx.authz.require(Permission.READ, r.projectId);
     return ModelVersion.from((await ctx.services.registry.version(r.modelVersionId))!);
   }
 
-  @FieldResolver(() => RegisteredModel)
+  @FieldResolver(() => RegisteredModel, { description: "The registered model the version belongs to." })
   async registeredModel(@Root() r: ApprovalRequest, @Ctx() ctx: RequestContext): Promise<RegisteredModel> {
     ctx.authz.require(Permission.READ, r.projectId);
     return RegisteredModel.from((await ctx.services.registry.model(r.registeredModelId))!);

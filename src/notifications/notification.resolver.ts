@@ -36,7 +36,10 @@ function audited<T extends { signingSecret?: string | null }>(input: T): T {
 @Resolver(() => NotificationChannel)
 export class NotificationChannelResolver {
   @Query(() => NotificationChannel, { nullable: true, description: "One notification channel; null when there is none." })
-  async notificationChannel(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<NotificationChannel | null> {
+  async notificationChannel(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { description: "The channel's id." }) id: string,
+  ): Promise<NotificationChannel | null> {
     const row = await ctx.services.notifications.get(id);
     ctx.authz.require(Permission.READ, row?.projectId);
     return row ? NotificationChannel.from(row) : null;
@@ -45,7 +48,7 @@ export class NotificationChannelResolver {
   @Query(() => NotificationChannelConnection, { description: "The notification channels of a project, by name. Needs VIEWER there." })
   async notificationChannels(
     @Ctx() ctx: RequestContext,
-    @Arg("projectId", () => ID) projectId: string,
+    @Arg("projectId", () => ID, { description: "The project whose channels to list." }) projectId: string,
     @Args() page: PageArgsInput,
     @Arg("filter", () => NotificationChannelFilter, {
       nullable: true,
@@ -70,7 +73,7 @@ export class NotificationChannelResolver {
   })
   async notificationDeliveries(
     @Ctx() ctx: RequestContext,
-    @Arg("channelId", () => ID) channelId: string,
+    @Arg("channelId", () => ID, { description: "The channel whose delivery attempts to list." }) channelId: string,
     @Args() page: PageArgsInput,
     @Arg("filter", () => NotificationDeliveryFilter, {
       nullable: true,
