@@ -51,7 +51,10 @@ export class AuthResolver {
   }
 
   @Query(() => Principal, { nullable: true, description: "Needs global ADMIN." })
-  async principal(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<Principal | null> {
+  async principal(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { description: "The principal's id." }) id: string,
+  ): Promise<Principal | null> {
     ctx.authz.require(Permission.ADMIN);
     const row = await ctx.services.auth.getPrincipal(id);
     return row ? Principal.from(row) : null;
@@ -99,7 +102,7 @@ export class AuthResolver {
     return ApiTokenConnection.from(result, ApiToken.from);
   }
 
-  @FieldResolver(() => [RoleBinding])
+  @FieldResolver(() => [RoleBinding], { description: "The roles the principal holds, global and per project." })
   async roleBindings(@Root() principal: Principal, @Ctx() ctx: RequestContext): Promise<RoleBinding[]> {
     const own = ctx.authz.caller?.principalId === principal.id;
     if (!own) ctx.authz.require(Permission.ADMIN);

@@ -49,8 +49,8 @@ export class DeploymentResolver {
   @Query(() => Deployment, { nullable: true, description: "A project's endpoint by name; null when there is none." })
   async deployment(
     @Ctx() ctx: RequestContext,
-    @Arg("projectId", () => ID) projectId: string,
-    @Arg("name") name: string,
+    @Arg("projectId", () => ID, { description: "The endpoint's project." }) projectId: string,
+    @Arg("name", { description: "The endpoint's name." }) name: string,
   ): Promise<Deployment | null> {
     ctx.authz.require(Permission.READ, projectId);
     const row = await ctx.services.deployments.byName(projectId, name);
@@ -93,7 +93,7 @@ export class DeploymentResolver {
     return row ? RegisteredModel.from(row) : null;
   }
 
-  @FieldResolver(() => DeploymentStatus)
+  @FieldResolver(() => DeploymentStatus, { description: "Whether the endpoint has an APPROVED version to answer with now." })
   async status(@Root() d: Deployment, @Ctx() ctx: RequestContext): Promise<DeploymentStatus> {
     if (d.mode === "BATCH") return DeploymentStatus.BATCH;
     return (await this.served(d, ctx)).primary ? DeploymentStatus.SERVING : DeploymentStatus.NOTHING_TO_SERVE;
@@ -222,8 +222,12 @@ export class DeploymentResolver {
   })
   deploymentEvents(
     @Root() row: EventRow,
-    @Arg("projectId", () => ID) _projectId: string,
-    @Arg("after", () => String, { nullable: true }) _after?: string | null,
+    @Arg("projectId", () => ID, { description: "The project whose endpoints to follow." }) _projectId: string,
+    @Arg("after", () => String, {
+      nullable: true,
+      description: 'The cursor of the last event received: events after it are replayed first. "0" replays from the beginning.',
+    })
+    _after?: string | null,
   ): DeploymentEvent {
     return DeploymentEvent.from(row);
   }

@@ -28,8 +28,11 @@ import {
 
 @Resolver()
 export class ValidationResolver {
-  @Query(() => ValidationSuite, { nullable: true })
-  async validationSuite(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<ValidationSuite | null> {
+  @Query(() => ValidationSuite, { nullable: true, description: "One suite version by id; null when there is none." })
+  async validationSuite(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { description: "The suite version's id." }) id: string,
+  ): Promise<ValidationSuite | null> {
     const row = await ctx.services.validation.suite(id);
     ctx.authz.require(Permission.READ, row?.projectId);
     return row ? ValidationSuite.from(row) : null;
@@ -59,8 +62,11 @@ export class ValidationResolver {
     return ValidationSuiteConnection.from(result, ValidationSuite.from);
   }
 
-  @Query(() => ValidationReport, { nullable: true })
-  async validationReport(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<ValidationReport | null> {
+  @Query(() => ValidationReport, { nullable: true, description: "One validation report by id; null when there is none." })
+  async validationReport(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { description: "The report's id." }) id: string,
+  ): Promise<ValidationReport | null> {
     const row = await ctx.services.validation.report(id);
     ctx.authz.require(Permission.READ, row?.projectId);
     return row ? ValidationReport.from(row) : null;
