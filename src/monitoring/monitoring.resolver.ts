@@ -69,7 +69,7 @@ export class MonitoringResolver {
   @Query(() => MonitorConnection, { description: "A project's monitors." })
   async monitors(
     @Ctx() ctx: RequestContext,
-    @Arg("projectId", () => ID, { description: "The project to read." }) projectId: string,
+    @Arg("projectId", () => ID, { description: "The project whose monitors to list." }) projectId: string,
     @Args() page: PageArgsInput,
     @Arg("filter", () => MonitorFilter, {
       nullable: true,
@@ -228,7 +228,7 @@ export class MonitoringResolver {
   @Query(() => MonitoringWindowConnection, { description: "Closed windows of a served name, newest first." })
   async monitoringWindows(
     @Ctx() ctx: RequestContext,
-    @Arg("projectId", () => ID, { description: "The project to read." }) projectId: string,
+    @Arg("projectId", () => ID, { description: "The project of the served name." }) projectId: string,
     @Arg("servedName", { description: "The served name (endpoint or model) whose windows to read." }) servedName: string,
     @Args() page: PageArgsInput,
     @Arg("filter", () => MonitoringWindowFilter, {
@@ -249,7 +249,7 @@ export class MonitoringResolver {
   })
   async driftMetrics(
     @Ctx() ctx: RequestContext,
-    @Arg("projectId", () => ID, { description: "The project to read." }) projectId: string,
+    @Arg("projectId", () => ID, { description: "The project of the served name." }) projectId: string,
     @Arg("servedName", { description: "The served name (endpoint or model) whose windows to read." }) servedName: string,
     @Arg("metric", () => String, { nullable: true, description: "One metric, e.g. drift_score; all when left out." })
     metric?: string | null,
@@ -305,7 +305,7 @@ export class MonitoringResolver {
   @Query(() => AlertRuleConnection, { description: "A project's alert rules." })
   async alertRules(
     @Ctx() ctx: RequestContext,
-    @Arg("projectId", () => ID, { description: "The project to read." }) projectId: string,
+    @Arg("projectId", () => ID, { description: "The project whose alert rules to list." }) projectId: string,
     @Args() page: PageArgsInput,
     @Arg("filter", () => AlertRuleFilter, {
       nullable: true,
@@ -394,7 +394,7 @@ export class MonitoringResolver {
   @Query(() => AlertConnection, { description: "A project's alerts, newest first." })
   async alerts(
     @Ctx() ctx: RequestContext,
-    @Arg("projectId", () => ID, { description: "The project to read." }) projectId: string,
+    @Arg("projectId", () => ID, { description: "The project whose alerts to list." }) projectId: string,
     @Args() page: PageArgsInput,
     @Arg("filter", () => AlertFilter, {
       nullable: true,
