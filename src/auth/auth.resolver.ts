@@ -62,7 +62,7 @@ export class AuthResolver {
   @Query(() => Principal, { nullable: true, description: "A principal by id or by name. Needs global ADMIN." })
   async principal(
     @Ctx() ctx: RequestContext,
-    @Arg("id", () => ID, { nullable: true }) id?: string | null,
+    @Arg("id", () => ID, { nullable: true, description: "The principal's id." }) id?: string | null,
     @Arg("name", () => String, { nullable: true, description: "The principal's name, unique on the server." }) name?: string | null,
   ): Promise<Principal | null> {
     const by = lookupBy({ id, name }, { key: ["name"] });
@@ -109,7 +109,7 @@ export class AuthResolver {
     return ApiTokenConnection.from(result, ApiToken.from);
   }
 
-  @FieldResolver(() => [RoleBinding])
+  @FieldResolver(() => [RoleBinding], { description: "The roles the principal holds, global and per project." })
   async roleBindings(@Root() principal: Principal, @Ctx() ctx: RequestContext): Promise<RoleBinding[]> {
     const own = ctx.authz.caller?.principalId === principal.id;
     if (!own) ctx.authz.require(Permission.ADMIN);

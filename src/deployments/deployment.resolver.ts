@@ -66,8 +66,8 @@ export class DeploymentResolver {
   async deployment(
     @Ctx() ctx: RequestContext,
     @Arg("id", () => ID, { nullable: true, description: "The endpoint's id; or give `projectId` and `name`." }) id?: string | null,
-    @Arg("projectId", () => ID, { nullable: true }) projectId?: string | null,
-    @Arg("name", () => String, { nullable: true }) name?: string | null,
+    @Arg("projectId", () => ID, { nullable: true, description: "The endpoint's project, with `name`." }) projectId?: string | null,
+    @Arg("name", () => String, { nullable: true, description: "The endpoint's name, unique in its project." }) name?: string | null,
   ): Promise<Deployment | null> {
     const by = lookupBy({ id, projectId, name }, { key: ["projectId", "name"] });
     if (by.key) ctx.authz.require(Permission.READ, by.key.projectId);
@@ -112,7 +112,7 @@ export class DeploymentResolver {
     return row ? RegisteredModel.from(row) : null;
   }
 
-  @FieldResolver(() => DeploymentStatus)
+  @FieldResolver(() => DeploymentStatus, { description: "Whether the endpoint has an APPROVED version to answer with now." })
   async status(@Root() d: Deployment, @Ctx() ctx: RequestContext): Promise<DeploymentStatus> {
     if (d.mode === "BATCH") return DeploymentStatus.BATCH;
     return (await this.served(d, ctx)).primary ? DeploymentStatus.SERVING : DeploymentStatus.NOTHING_TO_SERVE;
@@ -241,8 +241,12 @@ export class DeploymentResolver {
   })
   deploymentEvents(
     @Root() row: EventRow,
-    @Arg("projectId", () => ID) _projectId: string,
-    @Arg("after", () => String, { nullable: true }) _after?: string | null,
+    @Arg("projectId", () => ID, { description: "The project whose endpoints to follow." }) _projectId: string,
+    @Arg("after", () => String, {
+      nullable: true,
+      description: 'The cursor of the last event received: events after it are replayed first. "0" replays from the beginning.',
+    })
+    _after?: string | null,
   ): DeploymentEvent {
     return DeploymentEvent.from(row);
   }

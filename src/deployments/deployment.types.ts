@@ -1,6 +1,7 @@
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
-import { Connection, OrderBy } from "../kernel/graphql/connection";
+import { Connection } from "../kernel/graphql/connection";
+import { FilterBy, ListTypes } from "../kernel/graphql/list";
 import { ConflictProblem, ErrorInterface, MutationResult, registerErrorMember } from "../kernel/graphql/results";
 import { ModelVersionStatusEnum, type ModelVersionStatus } from "../registry";
 import { VersionNotApprovedError } from "./deployment.errors";
@@ -10,6 +11,7 @@ import type { DeploymentChange, DeploymentMode, DeploymentRevisionRow, Deploymen
 export const DeploymentModeEnum = { REALTIME: "REALTIME", BATCH: "BATCH" } as const satisfies Record<DeploymentMode, DeploymentMode>;
 registerEnumType(DeploymentModeEnum, {
   name: "DeploymentMode",
+  description: "Whether an endpoint is served online or only names a model for batch scoring.",
   valuesConfig: {
     REALTIME: { description: "Answered online: `/v2/models/{name}/infer`, the records form and `predict`." },
     BATCH: { description: "Not served online (online requests get 409); a name for batch scoring." },
@@ -24,7 +26,18 @@ export const DeploymentChangeEnum = {
   CANARY_PROMOTED: "CANARY_PROMOTED",
   ROLLED_BACK: "ROLLED_BACK",
 } as const satisfies Record<DeploymentChange, DeploymentChange>;
-registerEnumType(DeploymentChangeEnum, { name: "DeploymentChange", description: "What a revision of an endpoint changed." });
+registerEnumType(DeploymentChangeEnum, {
+  name: "DeploymentChange",
+  description: "What a revision of an endpoint changed.",
+  valuesConfig: {
+    CREATED: { description: "The endpoint was created (revision 1)." },
+    UPDATED: { description: "`deployModel` changed its version, alias or mode." },
+    CANARY_SET: { description: "A canary was set, changed or removed." },
+    SHADOW_SET: { description: "A shadow was set, changed or removed." },
+    CANARY_PROMOTED: { description: "The canary's version became the pinned version; the canary was removed." },
+    ROLLED_BACK: { description: "The target of an earlier revision was restored." },
+  },
+});
 
 export enum DeploymentStatus {
   SERVING = "SERVING",
@@ -33,6 +46,7 @@ export enum DeploymentStatus {
 }
 registerEnumType(DeploymentStatus, {
   name: "DeploymentStatus",
+  description: "Whether an endpoint has an approved version to answer with.",
   valuesConfig: {
     SERVING: { description: "A REALTIME endpoint whose target resolves to an APPROVED version (`servingVersion`)." },
     NOTHING_TO_SERVE: { description: "Its pinned version, or every version its alias pointed at, is no longer APPROVED (`statusReason`)." },
@@ -42,7 +56,7 @@ registerEnumType(DeploymentStatus, {
 
 @ObjectType({ description: "A second version answering a share of an endpoint's requests." })
 export class DeploymentCanary {
-  @Field(() => Int)
+  @Field(() => Int, { description: "The canary's version of the endpoint's model." })
   version: number;
 
   @Field(() => Int, { description: "The share of requests, 0-100 %, drawn at random per request." })
@@ -55,16 +69,16 @@ export class DeploymentCanary {
     "Served at `/v2/models/{name}` and by `predict(model: name)`.",
 })
 export class Deployment {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the endpoint." })
   id: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The endpoint's project." })
   projectId: string;
 
-  @Field()
+  @Field({ description: "The endpoint's name, unique in the project: `/v2/models/{name}`." })
   name: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The registered model it serves." })
   registeredModelId: string;
 
   @Field(() => Int, { nullable: true, description: "The pinned version; null when the endpoint follows `alias`." })
@@ -73,10 +87,10 @@ export class Deployment {
   @Field(() => String, { nullable: true, description: "The alias followed (e.g. `champion`); null when a version is pinned." })
   alias: string | null;
 
-  @Field(() => DeploymentModeEnum)
+  @Field(() => DeploymentModeEnum, { description: "REALTIME (served online) or BATCH." })
   mode: DeploymentMode;
 
-  @Field(() => DeploymentCanary, { nullable: true })
+  @Field(() => DeploymentCanary, { nullable: true, description: "The canary version and its share; null when there is none." })
   canary: DeploymentCanary | null;
 
   @Field(() => Int, {
@@ -88,13 +102,13 @@ export class Deployment {
   @Field(() => Int, { description: "The number of the latest revision (1 at creation)." })
   revision: number;
 
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, { nullable: true, description: "The principal who created the endpoint; null when unknown or deleted." })
   createdBy: string | null;
 
-  @Field()
+  @Field({ description: "When the endpoint was created." })
   createdAt: Date;
 
-  @Field()
+  @Field({ description: "When its target last changed." })
   updatedAt: Date;
 
   static from(row: DeploymentRow): Deployment {
@@ -121,40 +135,40 @@ export class Deployment {
 
 @ObjectType({ description: "One change of an endpoint: its whole target after the change." })
 export class DeploymentRevision {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the revision." })
   id: string;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: "The revision's number: 1 at creation, +1 per change (what `rollbackDeployment` takes)." })
   revision: number;
 
-  @Field(() => DeploymentChangeEnum)
+  @Field(() => DeploymentChangeEnum, { description: "What this change was." })
   change: DeploymentChange;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The registered model served after the change." })
   registeredModelId: string;
 
-  @Field(() => Int, { nullable: true })
+  @Field(() => Int, { nullable: true, description: "The pinned version after the change; null when it followed `alias`." })
   version: number | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "The alias followed after the change; null when a version was pinned." })
   alias: string | null;
 
-  @Field(() => DeploymentModeEnum)
+  @Field(() => DeploymentModeEnum, { description: "The mode after the change." })
   mode: DeploymentMode;
 
-  @Field(() => Int, { nullable: true })
+  @Field(() => Int, { nullable: true, description: "The canary version after the change; null: no canary." })
   canaryVersion: number | null;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: "The canary's share of requests after the change, 0-100 % (0 without a canary)." })
   canaryPercent: number;
 
-  @Field(() => Int, { nullable: true })
+  @Field(() => Int, { nullable: true, description: "The shadow version after the change; null: no shadow." })
   shadowVersion: number | null;
 
   @Field(() => ID, { nullable: true, description: "Who made the change." })
   actorId: string | null;
 
-  @Field()
+  @Field({ description: "When the change was made." })
   createdAt: Date;
 
   static from(row: DeploymentRevisionRow): DeploymentRevision {
@@ -183,7 +197,7 @@ export class DeploymentEvent {
   @Field({ description: "`deployment.created`, `deployment.updated`, `deployment.rolled_back` or `deployment.deleted`." })
   type: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The endpoint that changed." })
   deploymentId: string;
 
   @Field(() => GraphQLJSONObject, {
@@ -192,7 +206,7 @@ export class DeploymentEvent {
   })
   payload: Record<string, unknown>;
 
-  @Field()
+  @Field({ description: "When the change happened." })
   at: Date;
 
   static from(row: EventRow): DeploymentEvent {
@@ -208,7 +222,7 @@ export class DeploymentEvent {
 
 @InputType({ description: "Creates the endpoint `name`, or changes its target. Give exactly one of `version` and `alias`." })
 export class DeployModelInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The project of the endpoint and the model." })
   projectId: string;
 
   @Field({ description: "The endpoint's name, unique in the project: `/v2/models/{name}`." })
@@ -227,9 +241,9 @@ export class DeployModelInput {
   mode?: DeploymentMode | null;
 }
 
-@InputType()
+@InputType({ description: "Names one endpoint of a project." })
 export class DeploymentRefInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The endpoint's project." })
   projectId: string;
 
   @Field({ description: "The endpoint's name." })
@@ -251,27 +265,15 @@ export class SetShadowInput extends DeploymentRefInput {
   version?: number | null;
 }
 
-@InputType()
+@InputType({ description: "Restores the target (version or alias, mode, canary, shadow) of an earlier revision, as a new revision." })
 export class RollbackDeploymentInput extends DeploymentRefInput {
   @Field(() => Int, { nullable: true, description: "The revision whose target to return to; by default the one before the latest." })
   toRevision?: number | null;
 }
 
-@InputType()
-export class DeploymentFilter {
-  @Field(() => ID, { nullable: true })
-  projectId?: string | null;
-
-  @Field(() => String, { nullable: true })
-  nameContains?: string | null;
-
-  @Field(() => ID, { nullable: true })
-  registeredModelId?: string | null;
-}
-
-@ObjectType()
+@ObjectType({ description: "The endpoint a mutation created or changed." })
 export class DeploymentPayload {
-  @Field(() => Deployment)
+  @Field(() => Deployment, { description: "The endpoint as stored now." })
   deployment: Deployment;
 
   static of(row: DeploymentRow): DeploymentPayload {
@@ -310,13 +312,24 @@ registerErrorMember(VersionNotApprovedError, VersionNotApprovedProblem, (err) =>
 }));
 
 export const DeploymentResult = MutationResult("Deployment", DeploymentPayload, [VersionNotApprovedProblem]);
-export const DeploymentConnection = Connection(Deployment, "Deployment");
+export const {
+  Connection: DeploymentConnection,
+  Order: DeploymentOrder,
+  sortOf: deploymentSort,
+  Filter: DeploymentFilter,
+} = ListTypes(Deployment, "Deployment", {
+  orderBy: { NAME: "name", CREATED_AT: "createdAt", UPDATED_AT: "updatedAt" } as const,
+  defaultOrder: { property: "name", direction: "ASC" },
+  filter: {
+    projectId: FilterBy.id("Only endpoints of this project."),
+    nameContains: FilterBy.text("Only endpoints whose name contains this text, ignoring case."),
+    registeredModelId: FilterBy.id("Only endpoints serving this registered model."),
+  },
+});
 export type DeploymentConnection = InstanceType<typeof DeploymentConnection>;
+export type DeploymentOrder = InstanceType<typeof DeploymentOrder>;
+export type DeploymentFilter = InstanceType<typeof DeploymentFilter>;
+
+/** An endpoint's revisions: a page with no sort or filter of its own. */
 export const DeploymentRevisionConnection = Connection(DeploymentRevision, "DeploymentRevision");
 export type DeploymentRevisionConnection = InstanceType<typeof DeploymentRevisionConnection>;
-export const { Order: DeploymentOrder, sortOf: deploymentSort } = OrderBy(
-  "Deployment",
-  { NAME: "name", CREATED_AT: "createdAt", UPDATED_AT: "updatedAt" } as const,
-  { property: "name", direction: "ASC" },
-);
-export type DeploymentOrder = InstanceType<typeof DeploymentOrder>;

@@ -21,8 +21,11 @@ export interface EvaluationResolverDeps {
 export class EvaluationResolver {
   constructor(readonly deps: EvaluationResolverDeps) {}
 
-  @Query(() => EvaluationReport, { nullable: true })
-  async evaluationReport(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<EvaluationReport | null> {
+  @Query(() => EvaluationReport, { nullable: true, description: "One evaluation report by id; null when there is none." })
+  async evaluationReport(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { description: "The report's id." }) id: string,
+  ): Promise<EvaluationReport | null> {
     const row = await this.deps.evaluation.report(id);
     ctx.authz.require(Permission.READ, row?.projectId);
     return row ? EvaluationReport.from(row) : null;

@@ -1,14 +1,14 @@
 import { GraphQLJSONObject } from "graphql-scalars";
-import { Field, ID, InputType, ObjectType } from "type-graphql";
-import { Connection, OrderBy } from "../kernel/graphql/connection";
+import { Field, ID, ObjectType } from "type-graphql";
+import { FilterBy, ListTypes } from "../kernel/graphql/list";
 import type { EvaluationReportRow } from "./evaluation-report.entity";
 
 @ObjectType({ description: "A model evaluated on one evaluation set by an `evaluate` stage: flat metrics and the plot-ready report." })
 export class EvaluationReport {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the report." })
   id: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The project of the run whose `evaluate` stage wrote the report." })
   projectId: string;
 
   @Field({ description: "`binary`, `multiclass` or `regression`." })
@@ -38,10 +38,10 @@ export class EvaluationReport {
   @Field(() => ID, { nullable: true, description: "The champion scored on the same rows." })
   championArtifactId: string | null;
 
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, { nullable: true, description: "The `evaluate` stage run that wrote the report, when one is recorded." })
   stageRunId: string | null;
 
-  @Field()
+  @Field({ description: "When the report was stored." })
   createdAt: Date;
 
   static from(row: EvaluationReportRow): EvaluationReport {
@@ -62,23 +62,20 @@ export class EvaluationReport {
   }
 }
 
-export const EvaluationReportConnection = Connection(EvaluationReport, "EvaluationReport");
+export const {
+  Connection: EvaluationReportConnection,
+  Order: EvaluationReportOrder,
+  sortOf: evaluationReportSort,
+  Filter: EvaluationReportFilter,
+} = ListTypes(EvaluationReport, "EvaluationReport", {
+  orderBy: { CREATED_AT: "createdAt" } as const,
+  defaultOrder: { property: "createdAt", direction: "DESC" },
+  filter: {
+    projectId: FilterBy.id("Only reports of this project."),
+    modelVersionId: FilterBy.id("Only reports of this model version's file."),
+    datasetVersionId: FilterBy.id("Only reports evaluated on this dataset version."),
+  },
+});
 export type EvaluationReportConnection = InstanceType<typeof EvaluationReportConnection>;
-export const { Order: EvaluationReportOrder, sortOf: evaluationReportSort } = OrderBy(
-  "EvaluationReport",
-  { CREATED_AT: "createdAt" } as const,
-  { property: "createdAt", direction: "DESC" },
-);
 export type EvaluationReportOrder = InstanceType<typeof EvaluationReportOrder>;
-
-@InputType()
-export class EvaluationReportFilter {
-  @Field(() => ID, { nullable: true })
-  projectId?: string | null;
-
-  @Field(() => ID, { nullable: true })
-  modelVersionId?: string | null;
-
-  @Field(() => ID, { nullable: true })
-  datasetVersionId?: string | null;
-}
+export type EvaluationReportFilter = InstanceType<typeof EvaluationReportFilter>;

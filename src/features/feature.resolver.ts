@@ -66,10 +66,10 @@ export class FeatureViewResolver {
   })
   async featureView(
     @Ctx() ctx: RequestContext,
-    @Arg("id", () => ID, { nullable: true }) id?: string | null,
-    @Arg("projectId", () => ID, { nullable: true }) projectId?: string | null,
-    @Arg("name", () => String, { nullable: true }) name?: string | null,
-    @Arg("version", () => Int, { nullable: true }) version?: number | null,
+    @Arg("id", () => ID, { nullable: true, description: "A view version's id; or give `projectId` and `name`." }) id?: string | null,
+    @Arg("projectId", () => ID, { nullable: true, description: "The view's project, with `name`." }) projectId?: string | null,
+    @Arg("name", () => String, { nullable: true, description: "The view's name, with `projectId`." }) name?: string | null,
+    @Arg("version", () => Int, { nullable: true, description: "The version of `name`; the latest when omitted." }) version?: number | null,
   ): Promise<FeatureView | null> {
     const by = lookupBy({ id, projectId, name, version }, { key: ["projectId", "name"], optional: ["version"] });
     if (by.key) ctx.authz.require(Permission.READ, by.key.projectId);
@@ -114,9 +114,10 @@ export class FeatureViewResolver {
   })
   async onlineFeatures(
     @Ctx() ctx: RequestContext,
-    @Arg("projectId", () => ID) projectId: string,
-    @Arg("view") view: string,
-    @Arg("entityKeys", () => [[String]]) entityKeys: string[][],
+    @Arg("projectId", () => ID, { description: "The view's project." }) projectId: string,
+    @Arg("view", { description: "The view's name in the project." }) view: string,
+    @Arg("entityKeys", () => [[String]], { description: "The keys, each the view's entity key values in `entities` order." })
+    entityKeys: string[][],
   ): Promise<OnlineFeatures> {
     ctx.authz.require(Permission.READ, projectId);
     const vectors = await this.deps.features.onlineFeatures(projectId, view, entityKeys);
@@ -215,7 +216,7 @@ export interface FeatureMaterializationResolverDeps {
 export class FeatureMaterializationResolver {
   constructor(readonly deps: FeatureMaterializationResolverDeps) {}
 
-  @FieldResolver(() => FeatureView)
+  @FieldResolver(() => FeatureView, { description: "The view version materialized." })
   async featureView(@Root() m: FeatureMaterialization, @Ctx() ctx: RequestContext): Promise<FeatureView> {
     ctx.authz.require(Permission.READ, m.projectId);
     const row = await this.deps.features.getView(m.featureViewId);
@@ -247,8 +248,11 @@ export interface TrainingSetResolverDeps {
 export class TrainingSetResolver {
   constructor(readonly deps: TrainingSetResolverDeps) {}
 
-  @Query(() => TrainingSet, { nullable: true })
-  async trainingSet(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<TrainingSet | null> {
+  @Query(() => TrainingSet, { nullable: true, description: "One training set by id; null when there is none." })
+  async trainingSet(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { description: "The training set's id." }) id: string,
+  ): Promise<TrainingSet | null> {
     const row = await this.deps.features.trainingSet(id);
     ctx.authz.require(Permission.READ, row?.projectId);
     return row ? TrainingSet.from(row) : null;
@@ -319,7 +323,7 @@ export interface TrainingSetViewResolverDeps {
 export class TrainingSetViewResolver {
   constructor(readonly deps: TrainingSetViewResolverDeps) {}
 
-  @FieldResolver(() => FeatureView, { nullable: true })
+  @FieldResolver(() => FeatureView, { nullable: true, description: "The view version read; null once it is deleted." })
   async featureView(@Root() v: TrainingSetView, @Ctx() ctx: RequestContext): Promise<FeatureView | null> {
     ctx.authz.require(Permission.READ, v.projectId);
     const row = await this.deps.features.getView(v.featureViewId);

@@ -1,6 +1,6 @@
 import { GraphQLJSON, GraphQLJSONObject } from "graphql-scalars";
 import { Field, Float, ID, InputType, Int, ObjectType } from "type-graphql";
-import { Connection, OrderBy } from "../kernel/graphql/connection";
+import { FilterBy, ListTypes } from "../kernel/graphql/list";
 import { MutationResult } from "../kernel/graphql/results";
 import { isWindowFeature } from "./definition";
 import type { FeatureMaterializationRow } from "./feature-materialization.entity";
@@ -10,7 +10,7 @@ import type { TrainingSetRow, TrainingSetViewRef } from "./training-set.entity";
 
 @ObjectType({ description: "One feature of a view: a row-level SQL expression, or an aggregation over a trailing window." })
 export class FeatureDefinition {
-  @Field()
+  @Field({ description: "The feature's name: its column in feature tables and training sets." })
   name: string;
 
   @Field(() => String, { nullable: true, description: "SQL over one source row; absent for a `count` of rows." })
@@ -28,13 +28,13 @@ export class FeatureDefinition {
 
 @ObjectType({ description: "One version of a feature view: an immutable, hashed definition over a source dataset." })
 export class FeatureView {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of this view version." })
   id: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The view's project." })
   projectId: string;
 
-  @Field()
+  @Field({ description: "The view's name, unique in the project; its versions share it." })
   name: string;
 
   @Field(() => Int, { description: "1, 2, 3… per name; a changed definition is a new version." })
@@ -46,7 +46,7 @@ export class FeatureView {
   @Field(() => [String], { description: "The entity key columns." })
   entities: string[];
 
-  @Field()
+  @Field({ description: "The source column holding each row's event time." })
   timestampColumn: string;
 
   @Field(() => Int, { nullable: true, description: "How long a feature row stays valid after its event time; null for ever." })
@@ -55,22 +55,22 @@ export class FeatureView {
   @Field(() => String, { nullable: true, description: "SQL boolean over source rows; others are left out." })
   filter: string | null;
 
-  @Field(() => [FeatureDefinition])
+  @Field(() => [FeatureDefinition], { description: "The view's features, in column order." })
   features: FeatureDefinition[];
 
   @Field(() => GraphQLJSONObject, { description: "The normalized definition, as `defineFeatureView` takes it." })
   definition: Record<string, unknown>;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The dataset the view reads." })
   sourceDatasetId: string;
 
-  @Field()
+  @Field({ description: "Free text about the view; empty when none was given." })
   description: string;
 
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, { nullable: true, description: "The principal who defined this version; null when unknown or deleted." })
   createdBy: string | null;
 
-  @Field()
+  @Field({ description: "When this version was defined." })
   createdAt: Date;
 
   static from(row: FeatureViewRow): FeatureView {
@@ -105,16 +105,16 @@ export class FeatureView {
 
 @ObjectType({ description: "A view version's feature table computed from one source dataset version." })
 export class FeatureMaterialization {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the materialization." })
   id: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The view's project." })
   projectId: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The view version materialized." })
   featureViewId: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The source dataset version it was computed from." })
   sourceVersionId: string;
 
   @Field(() => ID, { description: "The offline feature table: a FeatureSet Parquet artifact." })
@@ -129,10 +129,10 @@ export class FeatureMaterialization {
   @Field(() => ID, { nullable: true, description: "The stage run that produced it." })
   producedBy: string | null;
 
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, { nullable: true, description: "The principal who asked for it; null when unknown or deleted." })
   createdBy: string | null;
 
-  @Field()
+  @Field({ description: "When it was stored." })
   createdAt: Date;
 
   static from(row: FeatureMaterializationRow): FeatureMaterialization {
@@ -153,7 +153,7 @@ export class FeatureMaterialization {
 
 @ObjectType({ description: "A column of a Parquet file as DuckDB reads it." })
 export class FeatureColumn {
-  @Field()
+  @Field({ description: "The column's name." })
   name: string;
 
   @Field({ description: "The DuckDB type." })
@@ -165,16 +165,16 @@ export class TrainingSetView {
   /** The training set's project, for field resolvers' authorization. */
   projectId: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The view version read." })
   featureViewId: string;
 
-  @Field()
+  @Field({ description: "The view's name." })
   name: string;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: "The view version's number." })
   version: number;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The materialization the features were read from." })
   materializationId: string;
 
   @Field(() => [String], { description: "The features taken, in column order." })
@@ -183,40 +183,40 @@ export class TrainingSetView {
 
 @ObjectType({ description: "A point-in-time correct training set: entity rows joined with features as of each row's time." })
 export class TrainingSet {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the training set." })
   id: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The training set's project." })
   projectId: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "The name given when it was built; null when none was." })
   name: string | null;
 
   @Field(() => ID, { description: "The Parquet file: a FeatureSet artifact." })
   artifactId: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The entity dataset version: keys and timestamps, one training row each." })
   entityVersionId: string;
 
-  @Field()
+  @Field({ description: "The entity dataset's column with each row's time; features are joined as of it." })
   timestampColumn: string;
 
-  @Field(() => [TrainingSetView])
+  @Field(() => [TrainingSetView], { description: "What was taken from each view, in join order." })
   views: TrainingSetView[];
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "Rows of the training set: one per entity row." })
   rowCount: number;
 
   @Field(() => [FeatureColumn], { description: "The entity dataset's columns, then the features." })
   columns: FeatureColumn[];
 
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, { nullable: true, description: "The stage run that built it; null when built by the `buildTrainingSet` mutation." })
   producedBy: string | null;
 
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, { nullable: true, description: "The principal who built it; null when unknown or deleted." })
   createdBy: string | null;
 
-  @Field()
+  @Field({ description: "When it was stored." })
   createdAt: Date;
 
   static from(row: TrainingSetRow): TrainingSet {
@@ -252,7 +252,7 @@ export class OnlineFeatureVector {
   @Field({ description: "A row exists but is older than the view's TTL; its values are withheld." })
   expired: boolean;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: "The event time of the stored row; null when no row was found." })
   eventTimestamp: Date | null;
 
   @Field(() => GraphQLJSONObject, { nullable: true, description: "Feature name → value; null unless found." })
@@ -265,65 +265,63 @@ export class OnlineFeatureVector {
 
 @ObjectType({ description: "Online feature values of one view, one vector per requested key in request order." })
 export class OnlineFeatures {
-  @Field()
+  @Field({ description: "The view's name, as asked for." })
   view: string;
 
-  @Field(() => [OnlineFeatureVector])
+  @Field(() => [OnlineFeatureVector], { description: "One vector per requested key, in request order." })
   vectors: OnlineFeatureVector[];
 }
 
-export const FeatureViewConnection = Connection(FeatureView, "FeatureView");
-export type FeatureViewConnection = InstanceType<typeof FeatureViewConnection>;
-export const FeatureMaterializationConnection = Connection(FeatureMaterialization, "FeatureMaterialization");
-export type FeatureMaterializationConnection = InstanceType<typeof FeatureMaterializationConnection>;
-export const TrainingSetConnection = Connection(TrainingSet, "TrainingSet");
-export type TrainingSetConnection = InstanceType<typeof TrainingSetConnection>;
-
-export const { Order: FeatureViewOrder, sortOf: featureViewSort } = OrderBy(
-  "FeatureView",
-  { NAME: "name", VERSION: "version", CREATED_AT: "createdAt" } as const,
-  { property: "name", direction: "ASC" },
-);
-export type FeatureViewOrder = InstanceType<typeof FeatureViewOrder>;
-export const { Order: FeatureMaterializationOrder, sortOf: featureMaterializationSort } = OrderBy(
-  "FeatureMaterialization",
-  { CREATED_AT: "createdAt" } as const,
-  { property: "createdAt", direction: "DESC" },
-);
-export type FeatureMaterializationOrder = InstanceType<typeof FeatureMaterializationOrder>;
-export const { Order: TrainingSetOrder, sortOf: trainingSetSort } = OrderBy("TrainingSet", { CREATED_AT: "createdAt" } as const, {
-  property: "createdAt",
-  direction: "DESC",
+export const {
+  Connection: FeatureViewConnection,
+  Order: FeatureViewOrder,
+  sortOf: featureViewSort,
+  Filter: FeatureViewFilter,
+} = ListTypes(FeatureView, "FeatureView", {
+  orderBy: { NAME: "name", VERSION: "version", CREATED_AT: "createdAt" } as const,
+  defaultOrder: { property: "name", direction: "ASC" },
+  filter: {
+    projectId: FilterBy.id("Only views of this project."),
+    nameContains: FilterBy.text("Only views whose name contains this text, ignoring case."),
+    name: FilterBy.text("Exactly this view name."),
+    allVersions: FilterBy.flag("List every version; by default only the latest version of each name."),
+  },
 });
+export type FeatureViewConnection = InstanceType<typeof FeatureViewConnection>;
+export type FeatureViewOrder = InstanceType<typeof FeatureViewOrder>;
+export type FeatureViewFilter = InstanceType<typeof FeatureViewFilter>;
+
+export const {
+  Connection: FeatureMaterializationConnection,
+  Order: FeatureMaterializationOrder,
+  sortOf: featureMaterializationSort,
+} = ListTypes(FeatureMaterialization, "FeatureMaterialization", {
+  orderBy: { CREATED_AT: "createdAt" } as const,
+  defaultOrder: { property: "createdAt", direction: "DESC" },
+});
+export type FeatureMaterializationConnection = InstanceType<typeof FeatureMaterializationConnection>;
+export type FeatureMaterializationOrder = InstanceType<typeof FeatureMaterializationOrder>;
+
+export const {
+  Connection: TrainingSetConnection,
+  Order: TrainingSetOrder,
+  sortOf: trainingSetSort,
+  Filter: TrainingSetFilter,
+} = ListTypes(TrainingSet, "TrainingSet", {
+  orderBy: { CREATED_AT: "createdAt" } as const,
+  defaultOrder: { property: "createdAt", direction: "DESC" },
+  filter: {
+    projectId: FilterBy.id("Only training sets of this project."),
+    nameContains: FilterBy.text("Only training sets whose name contains this text, ignoring case."),
+  },
+});
+export type TrainingSetConnection = InstanceType<typeof TrainingSetConnection>;
 export type TrainingSetOrder = InstanceType<typeof TrainingSetOrder>;
+export type TrainingSetFilter = InstanceType<typeof TrainingSetFilter>;
 
-@InputType()
-export class FeatureViewFilter {
-  @Field(() => ID, { nullable: true })
-  projectId?: string | null;
-
-  @Field(() => String, { nullable: true })
-  nameContains?: string | null;
-
-  @Field(() => String, { nullable: true, description: "Exactly this view name." })
-  name?: string | null;
-
-  @Field(() => Boolean, { nullable: true, description: "List every version; by default only the latest version of each name." })
-  allVersions?: boolean | null;
-}
-
-@InputType()
-export class TrainingSetFilter {
-  @Field(() => ID, { nullable: true })
-  projectId?: string | null;
-
-  @Field(() => String, { nullable: true })
-  nameContains?: string | null;
-}
-
-@InputType()
+@InputType({ description: "A feature view definition; a changed definition of an existing name makes a new version." })
 export class DefineFeatureViewInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The project to define the view in." })
   projectId: string;
 
   @Field(() => GraphQLJSON, {
@@ -331,11 +329,11 @@ export class DefineFeatureViewInput {
   })
   definition: unknown;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "Free text about the view." })
   description?: string | null;
 }
 
-@InputType()
+@InputType({ description: "Computes a view version's feature table from a source dataset version." })
 export class MaterializeFeatureViewInput {
   @Field(() => ID, { description: "A view version's id." })
   featureViewId: string;
@@ -347,9 +345,9 @@ export class MaterializeFeatureViewInput {
   online: boolean;
 }
 
-@InputType()
+@InputType({ description: "One view to join into a training set." })
 export class TrainingSetViewInput {
-  @Field()
+  @Field({ description: "The view's name in the project." })
   name: string;
 
   @Field(() => [String], { nullable: true, description: "Features to take, by name; all when absent." })
@@ -359,45 +357,45 @@ export class TrainingSetViewInput {
   version?: number | null;
 }
 
-@InputType()
+@InputType({ description: "Builds a point-in-time correct training set from an entity dataset version and feature views." })
 export class BuildTrainingSetInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The project of the views and the entity dataset." })
   projectId: string;
 
   @Field(() => ID, { description: "A dataset version with the entity key columns and a timestamp column." })
   entityVersionId: string;
 
-  @Field({ defaultValue: "event_timestamp" })
+  @Field({ defaultValue: "event_timestamp", description: "The entity dataset's column with each row's time." })
   timestampColumn: string;
 
-  @Field(() => [TrainingSetViewInput])
+  @Field(() => [TrainingSetViewInput], { description: "The views to join, at least one." })
   views: TrainingSetViewInput[];
 
   @Field({ defaultValue: false, description: "Name feature columns `view__feature`." })
   prefix: boolean;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "A name for the training set, to find it again." })
   name?: string | null;
 }
 
-@ObjectType()
+@ObjectType({ description: "The view version a definition resolved to." })
 export class DefineFeatureViewPayload {
-  @Field(() => FeatureView)
+  @Field(() => FeatureView, { description: "The new version, or the existing one with the same definition." })
   featureView: FeatureView;
 
   @Field({ description: "False when the same definition already existed (that version is returned)." })
   created: boolean;
 }
 
-@ObjectType()
+@ObjectType({ description: "The materialization a mutation computed." })
 export class MaterializeFeatureViewPayload {
-  @Field(() => FeatureMaterialization)
+  @Field(() => FeatureMaterialization, { description: "The stored materialization." })
   materialization: FeatureMaterialization;
 }
 
-@ObjectType()
+@ObjectType({ description: "The training set a mutation built." })
 export class BuildTrainingSetPayload {
-  @Field(() => TrainingSet)
+  @Field(() => TrainingSet, { description: "The stored training set." })
   trainingSet: TrainingSet;
 }
 

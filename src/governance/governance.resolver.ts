@@ -46,8 +46,9 @@ export class GovernanceResolver {
   @Query(() => ApprovalRequest, { nullable: true, description: "An approval request by id, or the one of a model version." })
   async approvalRequest(
     @Ctx() ctx: RequestContext,
-    @Arg("id", () => ID, { nullable: true }) id?: string | null,
-    @Arg("modelVersionId", () => ID, { nullable: true }) modelVersionId?: string | null,
+    @Arg("id", () => ID, { nullable: true, description: "The request's id; give this or `modelVersionId`." }) id?: string | null,
+    @Arg("modelVersionId", () => ID, { nullable: true, description: "A model version, for its request; give this or `id`." })
+    modelVersionId?: string | null,
   ): Promise<ApprovalRequest | null> {
     const by = lookupBy({ id, modelVersionId }, { key: ["modelVersionId"] });
     const row = by.key ? await this.deps.governance.requestForVersion(by.key.modelVersionId) : await this.deps.governance.request(by.id);
@@ -85,13 +86,13 @@ export class GovernanceResolver {
     return (await this.deps.governance.decisions(r.id)).map(ApprovalDecision.from);
   }
 
-  @FieldResolver(() => ModelVersion)
+  @FieldResolver(() => ModelVersion, { description: "The model version under review." })
   async modelVersion(@Root() r: ApprovalRequest, @Ctx() ctx: RequestContext): Promise<ModelVersion> {
     ctx.authz.require(Permission.READ, r.projectId);
     return ModelVersion.from((await this.deps.registry.version(r.modelVersionId))!);
   }
 
-  @FieldResolver(() => RegisteredModel)
+  @FieldResolver(() => RegisteredModel, { description: "The registered model the version belongs to." })
   async registeredModel(@Root() r: ApprovalRequest, @Ctx() ctx: RequestContext): Promise<RegisteredModel> {
     ctx.authz.require(Permission.READ, r.projectId);
     return RegisteredModel.from((await this.deps.registry.model(r.registeredModelId))!);

@@ -1,6 +1,6 @@
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
-import { Connection, OrderBy } from "../kernel/graphql/connection";
+import { FilterBy, ListTypes } from "../kernel/graphql/list";
 import { ConflictProblem, ErrorInterface, MESSAGE, MutationResult, registerErrorMember } from "../kernel/graphql/results";
 import { ErrorCode } from "../kernel/errors";
 import { AlreadyDecidedError, SeparationOfDutiesError } from "./governance.errors";
@@ -13,10 +13,23 @@ export const ApprovalRequestStatusEnum = { OPEN: "OPEN", APPROVED: "APPROVED", R
 registerEnumType(ApprovalRequestStatusEnum, {
   name: "ApprovalRequestStatus",
   description: "OPEN waits for approvers; APPROVED, REJECTED (by the policy's checks or a person) and EXPIRED are final.",
+  valuesConfig: {
+    OPEN: { description: "The checks passed; the request waits for its required approvals." },
+    APPROVED: { description: "Enough approvers approved (or the policy needs none); the version may be promoted." },
+    REJECTED: { description: "A policy check failed or an approver rejected it." },
+    EXPIRED: { description: "The approvals did not come before `expiresAt`." },
+  },
 });
 
 export const ApprovalVerdictEnum = { APPROVE: "APPROVE", REJECT: "REJECT" } as const;
-registerEnumType(ApprovalVerdictEnum, { name: "ApprovalVerdict" });
+registerEnumType(ApprovalVerdictEnum, {
+  name: "ApprovalVerdict",
+  description: "What an approver decided on a model version.",
+  valuesConfig: {
+    APPROVE: { description: "Counts towards the required approvals." },
+    REJECT: { description: "Rejects the request at once, whatever the other approvals." },
+  },
+});
 
 @ObjectType({ description: "One automatic check of a policy on a version." })
 export class PolicyCheck {
@@ -26,34 +39,34 @@ export class PolicyCheck {
   @Field({ description: "The metric or validation suite." })
   name: string;
 
-  @Field()
+  @Field({ description: "Whether the version met the condition; one failed check rejects the request." })
   passed: boolean;
 
-  @Field(() => Number, { nullable: true })
+  @Field(() => Number, { nullable: true, description: "The version's value; null when it was not reported, and for validations." })
   observed: number | null;
 
-  @Field()
+  @Field({ description: "The condition, readable: `>= 0.8`, `at least 0.01 above the champion's`, `a passing report`." })
   expected: string;
 
-  @Field()
+  @Field({ description: "Why the check passed or failed, in words." })
   reason: string;
 }
 
 @ObjectType({ description: "One approver's decision; at most one per person and request, never changed." })
 export class ApprovalDecision {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the decision." })
   id: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The approver who decided." })
   principalId: string;
 
-  @Field(() => ApprovalVerdictEnum)
+  @Field(() => ApprovalVerdictEnum, { description: "Approve or reject." })
   verdict: ApprovalVerdict;
 
-  @Field()
+  @Field({ description: "Why, as the approver wrote it." })
   comment: string;
 
-  @Field()
+  @Field({ description: "When the decision was recorded." })
   createdAt: Date;
 
   static from(row: ApprovalDecisionRow): ApprovalDecision {
@@ -72,19 +85,19 @@ export class ApprovalDecision {
     "The governance record of a model version: the policy it was judged by, the automatic checks, and the approvals it needs or got.",
 })
 export class ApprovalRequest {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the request." })
   id: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The project of the model." })
   projectId: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The registered model the version belongs to." })
   registeredModelId: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The model version under review; each version has at most one request." })
   modelVersionId: string;
 
-  @Field(() => ApprovalRequestStatusEnum)
+  @Field(() => ApprovalRequestStatusEnum, { description: "Where the request stands; only OPEN changes." })
   status: ApprovalRequestStatus;
 
   @Field(() => GraphQLJSONObject, { description: "The policy in force at registration (a copy)." })
@@ -93,28 +106,28 @@ export class ApprovalRequest {
   @Field({ description: "True when the model had no policy and the default (one approval, separation of duties) applied." })
   policyIsDefault: boolean;
 
-  @Field(() => [PolicyCheck])
+  @Field(() => [PolicyCheck], { description: "The policy's automatic checks, evaluated once when the version was registered." })
   checks: PolicyCheck[];
 
-  @Field(() => Int)
+  @Field(() => Int, { description: "APPROVE decisions needed, from the policy; 0 when the checks alone decide." })
   requiredApprovals: number;
 
   @Field(() => ID, { nullable: true, description: "Who triggered the training run (or uploaded the file)." })
   requestedBy: string | null;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: "When an OPEN request expires; null when the policy sets no expiry or it is decided." })
   expiresAt: Date | null;
 
   @Field({ description: "Why it ended (failed checks, the deciding comment, the expiry), or what it waits for." })
   reason: string;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: "When the request left OPEN; null while it is OPEN." })
   decidedAt: Date | null;
 
   @Field(() => ID, { nullable: true, description: "The approver whose decision ended it; null when the policy or the clock did." })
   decidedBy: string | null;
 
-  @Field()
+  @Field({ description: "When the version was registered and the request opened." })
   createdAt: Date;
 
   static from(row: ApprovalRequestRow): ApprovalRequest {
@@ -146,13 +159,13 @@ export class ApprovalRequestEvent {
   @Field({ description: "`approval.requested`, `approval.approval_added`, `approval.decided` or `approval.expired`." })
   type: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The approval request that changed." })
   requestId: string;
 
-  @Field(() => GraphQLJSONObject)
+  @Field(() => GraphQLJSONObject, { description: "The event's details, e.g. the model version and the new status." })
   payload: Record<string, unknown>;
 
-  @Field()
+  @Field({ description: "When the change happened." })
   at: Date;
 
   static from(row: EventRow): ApprovalRequestEvent {
@@ -166,30 +179,27 @@ export class ApprovalRequestEvent {
   }
 }
 
-export const ApprovalRequestConnection = Connection(ApprovalRequest, "ApprovalRequest");
+export const {
+  Connection: ApprovalRequestConnection,
+  Order: ApprovalRequestOrder,
+  sortOf: approvalRequestSort,
+  Filter: ApprovalRequestFilter,
+} = ListTypes(ApprovalRequest, "ApprovalRequest", {
+  orderBy: { CREATED_AT: "createdAt", EXPIRES_AT: "expiresAt" } as const,
+  defaultOrder: { property: "createdAt", direction: "DESC" },
+  filter: {
+    projectId: FilterBy.id("Only requests of this project."),
+    status: FilterBy.oneOf(ApprovalRequestStatusEnum, "Only requests in this status, e.g. OPEN for those awaiting approvers."),
+    registeredModelId: FilterBy.id("Only requests of this registered model's versions."),
+  },
+});
 export type ApprovalRequestConnection = InstanceType<typeof ApprovalRequestConnection>;
-export const { Order: ApprovalRequestOrder, sortOf: approvalRequestSort } = OrderBy(
-  "ApprovalRequest",
-  { CREATED_AT: "createdAt", EXPIRES_AT: "expiresAt" } as const,
-  { property: "createdAt", direction: "DESC" },
-);
 export type ApprovalRequestOrder = InstanceType<typeof ApprovalRequestOrder>;
+export type ApprovalRequestFilter = InstanceType<typeof ApprovalRequestFilter>;
 
-@InputType()
-export class ApprovalRequestFilter {
-  @Field(() => ID, { nullable: true })
-  projectId?: string | null;
-
-  @Field(() => ApprovalRequestStatusEnum, { nullable: true })
-  status?: ApprovalRequestStatus | null;
-
-  @Field(() => ID, { nullable: true })
-  registeredModelId?: string | null;
-}
-
-@InputType()
+@InputType({ description: "Sets or removes the governance policy of a registered model; it applies to versions registered later." })
 export class SetModelPolicyInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The registered model." })
   registeredModelId: string;
 
   @Field(() => GraphQLJSONObject, {
@@ -200,30 +210,30 @@ export class SetModelPolicyInput {
   policy?: Record<string, unknown> | null;
 }
 
-@InputType()
+@InputType({ description: "An approver's decision on a model version's OPEN approval request." })
 export class DecideModelVersionInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The version to approve or reject." })
   modelVersionId: string;
 
   @Field({ description: "Required: why. Kept with the decision and in the audit log." })
   comment: string;
 }
 
-@ObjectType()
+@ObjectType({ description: "The registered model with its policy as now set." })
 export class ModelPolicyPayload {
-  @Field(() => RegisteredModel)
+  @Field(() => RegisteredModel, { description: "The model whose policy changed." })
   registeredModel: RegisteredModel;
 
   @Field(() => GraphQLJSONObject, { nullable: true, description: "The policy as normalized; null: the default applies." })
   policy: Record<string, unknown> | null;
 }
 
-@ObjectType()
+@ObjectType({ description: "The approval request and model version after a decision." })
 export class ApprovalDecisionPayload {
-  @Field(() => ApprovalRequest)
+  @Field(() => ApprovalRequest, { description: "The request with the decision counted (and its status changed, if it was decisive)." })
   approvalRequest: ApprovalRequest;
 
-  @Field(() => ModelVersion)
+  @Field(() => ModelVersion, { description: "The version, whose status follows the request's." })
   modelVersion: ModelVersion;
 }
 
@@ -293,7 +303,7 @@ export const ApprovalDecisionResult = MutationResult("ApprovalDecision", Approva
 
 @ObjectType({ description: "The policy in force for a registered model's new versions." })
 export class ModelPolicyView {
-  @Field(() => GraphQLJSONObject)
+  @Field(() => GraphQLJSONObject, { description: "The policy, normalized: its own, or the default (one approval, separation of duties)." })
   policy: Record<string, unknown>;
 
   @Field({ description: "True when the model has none of its own and the default applies." })

@@ -81,7 +81,7 @@ export class MonitoringResolver {
   @Query(() => MonitorConnection, { description: "A project's monitors." })
   async monitors(
     @Ctx() ctx: RequestContext,
-    @Arg("projectId", () => ID) projectId: string,
+    @Arg("projectId", () => ID, { description: "The project whose monitors to list." }) projectId: string,
     @Args() page: PageArgsInput,
     @Arg("filter", () => MonitorFilter, {
       nullable: true,
@@ -197,7 +197,7 @@ export class MonitoringResolver {
   @Query(() => MonitoringReference, { nullable: true, description: "A model version's training reference, once computed or set." })
   async monitoringReference(
     @Ctx() ctx: RequestContext,
-    @Arg("modelVersionId", () => ID) modelVersionId: string,
+    @Arg("modelVersionId", () => ID, { description: "The model version." }) modelVersionId: string,
   ): Promise<MonitoringReference | null> {
     const version = await this.deps.monitoring.version(modelVersionId);
     ctx.authz.require(Permission.READ, version?.projectId);
@@ -237,8 +237,8 @@ export class MonitoringResolver {
   @Query(() => MonitoringWindowConnection, { description: "Closed windows of a served name, newest first." })
   async monitoringWindows(
     @Ctx() ctx: RequestContext,
-    @Arg("projectId", () => ID) projectId: string,
-    @Arg("servedName") servedName: string,
+    @Arg("projectId", () => ID, { description: "The project of the served name." }) projectId: string,
+    @Arg("servedName", { description: "The served name (endpoint or model) whose windows to read." }) servedName: string,
     @Args() page: PageArgsInput,
     @Arg("filter", () => MonitoringWindowFilter, {
       nullable: true,
@@ -258,14 +258,14 @@ export class MonitoringResolver {
   })
   async driftMetrics(
     @Ctx() ctx: RequestContext,
-    @Arg("projectId", () => ID) projectId: string,
-    @Arg("servedName") servedName: string,
+    @Arg("projectId", () => ID, { description: "The project of the served name." }) projectId: string,
+    @Arg("servedName", { description: "The served name (endpoint or model) whose windows to read." }) servedName: string,
     @Arg("metric", () => String, { nullable: true, description: "One metric, e.g. drift_score; all when left out." })
     metric?: string | null,
     @Arg("feature", () => String, { nullable: true, description: "One feature ('' for window metrics); all when left out." })
     feature?: string | null,
-    @Arg("since", () => Date, { nullable: true }) since?: Date | null,
-    @Arg("variant", () => String, { nullable: true }) variant?: string | null,
+    @Arg("since", () => Date, { nullable: true, description: "Only windows closed at or after this time." }) since?: Date | null,
+    @Arg("variant", () => String, { nullable: true, description: "primary, canary or shadow; all when left out." }) variant?: string | null,
   ): Promise<DriftMetrics> {
     ctx.authz.require(Permission.READ, projectId);
     const series = DriftSeries.group(
@@ -313,7 +313,7 @@ export class MonitoringResolver {
   @Query(() => AlertRuleConnection, { description: "A project's alert rules." })
   async alertRules(
     @Ctx() ctx: RequestContext,
-    @Arg("projectId", () => ID) projectId: string,
+    @Arg("projectId", () => ID, { description: "The project whose alert rules to list." }) projectId: string,
     @Args() page: PageArgsInput,
     @Arg("filter", () => AlertRuleFilter, {
       nullable: true,
@@ -402,7 +402,7 @@ export class MonitoringResolver {
   @Query(() => AlertConnection, { description: "A project's alerts, newest first." })
   async alerts(
     @Ctx() ctx: RequestContext,
-    @Arg("projectId", () => ID) projectId: string,
+    @Arg("projectId", () => ID, { description: "The project whose alerts to list." }) projectId: string,
     @Args() page: PageArgsInput,
     @Arg("filter", () => AlertFilter, {
       nullable: true,

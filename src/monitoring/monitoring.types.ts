@@ -1,6 +1,6 @@
 import { GraphQLJSON, GraphQLJSONObject } from "graphql-scalars";
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
-import { Connection, OrderBy } from "../kernel/graphql/connection";
+import { FilterBy, ListTypes } from "../kernel/graphql/list";
 import { MutationResult } from "../kernel/graphql/results";
 import type {
   AlertRow,
@@ -18,25 +18,50 @@ export enum AlertOp {
   LT = "LT",
   LTE = "LTE",
 }
-registerEnumType(AlertOp, { name: "AlertOp", description: "How an alert rule compares a metric with its threshold: >, ≥, <, ≤." });
+registerEnumType(AlertOp, {
+  name: "AlertOp",
+  description: "How an alert rule compares a metric with its threshold: >, ≥, <, ≤.",
+  valuesConfig: {
+    GT: { description: "Breaches when the metric is above the threshold." },
+    GTE: { description: "Breaches when the metric is at or above the threshold." },
+    LT: { description: "Breaches when the metric is below the threshold." },
+    LTE: { description: "Breaches when the metric is at or below the threshold." },
+  },
+});
 
 export enum AlertSeverity {
   INFO = "INFO",
   WARNING = "WARNING",
   CRITICAL = "CRITICAL",
 }
-registerEnumType(AlertSeverity, { name: "AlertSeverity" });
+registerEnumType(AlertSeverity, {
+  name: "AlertSeverity",
+  description: "How urgent a rule's alerts are; carried on the alert and its notifications.",
+  valuesConfig: {
+    INFO: { description: "For information; nothing needs doing." },
+    WARNING: { description: "Worth a look soon (the default)." },
+    CRITICAL: { description: "Needs attention now." },
+  },
+});
 
 export enum AlertStatus {
   FIRING = "FIRING",
   ACKNOWLEDGED = "ACKNOWLEDGED",
   RESOLVED = "RESOLVED",
 }
-registerEnumType(AlertStatus, { name: "AlertStatus" });
+registerEnumType(AlertStatus, {
+  name: "AlertStatus",
+  description: "Where an alert stands; FIRING and ACKNOWLEDGED are open, RESOLVED is final.",
+  valuesConfig: {
+    FIRING: { description: "The rule breached and nobody has acknowledged it." },
+    ACKNOWLEDGED: { description: "Someone acknowledged it; it stays open until it resolves." },
+    RESOLVED: { description: "Resolved by a person, or on its own when a window no longer breached." },
+  },
+});
 
 @ObjectType({ description: "A drift test chosen for one feature instead of the default." })
 export class FeatureOverride {
-  @Field()
+  @Field({ description: "The feature (model input) the override applies to." })
   feature: string;
 
   @Field(() => String, { nullable: true, description: "ks, wasserstein, psi (numbers); chisquare, jensenshannon, psi (categories)." })
@@ -46,24 +71,27 @@ export class FeatureOverride {
   threshold: number | null;
 }
 
-@InputType()
+@InputType({ description: "A drift test for one feature instead of the monitor's default." })
 export class FeatureOverrideInput {
-  @Field()
+  @Field({ description: "The feature (model input) to override." })
   feature: string;
 
   @Field(() => String, { nullable: true, description: "ks, wasserstein, psi (numbers); chisquare, jensenshannon, psi (categories)." })
   method?: string | null;
 
-  @Field(() => Float, { nullable: true })
+  @Field(() => Float, {
+    nullable: true,
+    description: "p-value below it (ks, chisquare) or distance at or above it drifts; the method's default when left out.",
+  })
   threshold?: number | null;
 }
 
 @ObjectType({ description: "Watches one served name (endpoint or model) and variant: closes windows of its predictions." })
 export class Monitor {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the monitor." })
   id: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The monitor's project." })
   projectId: string;
 
   @Field({ description: "The endpoint or model name requests address (the prediction log's servedName)." })
@@ -78,13 +106,13 @@ export class Monitor {
   @Field(() => Int, { nullable: true, description: "A window closes every this many seconds (when it has predictions)." })
   windowSeconds: number | null;
 
-  @Field(() => [FeatureOverride])
+  @Field(() => [FeatureOverride], { description: "Per-feature drift tests replacing the default; empty when none." })
   featureOverrides: FeatureOverride[];
 
   @Field(() => Float, { description: "The dataset drifts when at least this share of features drift." })
   driftShare: number;
 
-  @Field()
+  @Field({ description: "False: no windows close and no alerts fire." })
   enabled: boolean;
 
   @Field(() => Int, { description: "Windows closed so far." })
@@ -99,10 +127,10 @@ export class Monitor {
   })
   lastPredictionAt: Date | null;
 
-  @Field()
+  @Field({ description: "When the monitor was created." })
   createdAt: Date;
 
-  @Field()
+  @Field({ description: "When the monitor was last changed." })
   updatedAt: Date;
 
   static from(row: MonitorRow): Monitor {
@@ -127,36 +155,33 @@ export class Monitor {
   }
 }
 
-export const MonitorConnection = Connection(Monitor, "Monitor");
+export const {
+  Connection: MonitorConnection,
+  Order: MonitorOrder,
+  sortOf: monitorSort,
+  Filter: MonitorFilter,
+} = ListTypes(Monitor, "Monitor", {
+  orderBy: { SERVED_NAME: "servedName", CREATED_AT: "createdAt" } as const,
+  defaultOrder: { property: "servedName", direction: "ASC" },
+  filter: {
+    servedName: FilterBy.text("Only monitors of this served name (endpoint or model), exactly."),
+    variant: FilterBy.text("Only monitors of this variant: primary, canary or shadow."),
+    enabled: FilterBy.flag("True: only enabled monitors; false: only disabled ones."),
+  },
+});
 export type MonitorConnection = InstanceType<typeof MonitorConnection>;
-export const { Order: MonitorOrder, sortOf: monitorSort } = OrderBy(
-  "Monitor",
-  { SERVED_NAME: "servedName", CREATED_AT: "createdAt" } as const,
-  { property: "servedName", direction: "ASC" },
-);
 export type MonitorOrder = InstanceType<typeof MonitorOrder>;
-
-@InputType()
-export class MonitorFilter {
-  @Field(() => String, { nullable: true })
-  servedName?: string | null;
-
-  @Field(() => String, { nullable: true })
-  variant?: string | null;
-
-  @Field(() => Boolean, { nullable: true })
-  enabled?: boolean | null;
-}
+export type MonitorFilter = InstanceType<typeof MonitorFilter>;
 
 @ObjectType({ description: "One value of one metric in one window; feature is '' for a window-level metric." })
 export class MetricValue {
-  @Field()
+  @Field({ description: "The metric's name, e.g. drift_score or roc_auc." })
   metric: string;
 
-  @Field()
+  @Field({ description: "The feature of a per-feature metric; '' for a window-level metric." })
   feature: string;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "The metric's value in the window." })
   value: number;
 
   static from(row: MonitoringMetricRow): MetricValue {
@@ -166,19 +191,19 @@ export class MetricValue {
 
 @ObjectType({ description: "A closed window: drift against the training reference, data quality and live performance." })
 export class MonitoringWindow {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the window." })
   id: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The monitor that closed the window." })
   monitorId: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The monitor's project." })
   projectId: string;
 
-  @Field()
+  @Field({ description: "The served name (endpoint or model) whose predictions the window holds." })
   servedName: string;
 
-  @Field()
+  @Field({ description: "primary, canary or shadow." })
   variant: string;
 
   @Field(() => Int, { description: "1, 2, … per monitor." })
@@ -190,25 +215,28 @@ export class MonitoringWindow {
   @Field(() => ID, { description: "The version whose training reference the window was compared with." })
   modelVersionId: string;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: "Predictions in the window." })
   rows: number;
 
   @Field(() => Int, { description: "Rows with an outcome when the window closed." })
   outcomes: number;
 
-  @Field()
+  @Field({ description: "Time of the window's first prediction." })
   firstPredictionAt: Date;
 
-  @Field()
+  @Field({ description: "Time of the window's last prediction." })
   lastPredictionAt: Date;
 
-  @Field()
+  @Field({ description: "When the window closed." })
   closedAt: Date;
 
-  @Field(() => Boolean, { nullable: true })
+  @Field(() => Boolean, {
+    nullable: true,
+    description: "Whether at least the monitor's `driftShare` of features drifted; null when drift could not be computed (see `problem`).",
+  })
   datasetDrift: boolean | null;
 
-  @Field(() => Float, { nullable: true })
+  @Field(() => Float, { nullable: true, description: "The share of features that drifted, 0-1; null when drift could not be computed." })
   driftedShare: number | null;
 
   @Field(() => GraphQLJSONObject, {
@@ -254,51 +282,49 @@ export class MonitoringWindow {
   }
 }
 
-export const MonitoringWindowConnection = Connection(MonitoringWindow, "MonitoringWindow");
+export const {
+  Connection: MonitoringWindowConnection,
+  Order: MonitoringWindowOrder,
+  sortOf: monitoringWindowSort,
+  Filter: MonitoringWindowFilter,
+} = ListTypes(MonitoringWindow, "MonitoringWindow", {
+  orderBy: { CLOSED_AT: "closedAt", SEQUENCE: "sequence" } as const,
+  defaultOrder: { property: "closedAt", direction: "DESC" },
+  filter: {
+    variant: FilterBy.text("primary, canary or shadow; all when left out."),
+    since: FilterBy.time("Only windows closed at or after."),
+    datasetDrift: FilterBy.flag("Only windows whose dataset drifted (true) or did not (false)."),
+  },
+  filterDescription: "Narrows a served name's windows: a window must match every field given.",
+});
 export type MonitoringWindowConnection = InstanceType<typeof MonitoringWindowConnection>;
-export const { Order: MonitoringWindowOrder, sortOf: monitoringWindowSort } = OrderBy(
-  "MonitoringWindow",
-  { CLOSED_AT: "closedAt", SEQUENCE: "sequence" } as const,
-  { property: "closedAt", direction: "DESC" },
-);
 export type MonitoringWindowOrder = InstanceType<typeof MonitoringWindowOrder>;
-
-@InputType()
-export class MonitoringWindowFilter {
-  @Field(() => String, { nullable: true, description: "primary, canary or shadow; all when left out." })
-  variant?: string | null;
-
-  @Field(() => Date, { nullable: true, description: "Only windows closed at or after." })
-  since?: Date | null;
-
-  @Field(() => Boolean, { nullable: true, description: "Only windows whose dataset drifted (true) or did not (false)." })
-  datasetDrift?: boolean | null;
-}
+export type MonitoringWindowFilter = InstanceType<typeof MonitoringWindowFilter>;
 
 @ObjectType({ description: "One point of a series: the value in one window." })
 export class DriftPoint {
-  @Field()
+  @Field({ description: "When the window closed." })
   at: Date;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "The metric's value in that window." })
   value: number;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The window." })
   windowId: string;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: "The window's sequence number in its monitor." })
   sequence: number;
 }
 
 @ObjectType({ description: "A plot-ready series: one metric (of one feature, or '' for the window) over windows, oldest first." })
 export class DriftSeries {
-  @Field()
+  @Field({ description: "The metric's name." })
   metric: string;
 
-  @Field()
+  @Field({ description: "The feature; '' for a window-level metric." })
   feature: string;
 
-  @Field(() => [DriftPoint])
+  @Field(() => [DriftPoint], { description: "The values, oldest window first." })
   points: DriftPoint[];
 
   static group(points: SeriesPoint[]): DriftSeries[] {
@@ -315,7 +341,7 @@ export class DriftSeries {
 
 @ObjectType({ description: "The plot-ready series of a served name's windows." })
 export class DriftMetrics {
-  @Field()
+  @Field({ description: "The served name (endpoint or model) asked for." })
   servedName: string;
 
   @Field(() => [DriftSeries], { description: "One series per (metric, feature), sorted by metric then feature." })
@@ -324,16 +350,16 @@ export class DriftMetrics {
 
 @ObjectType({ description: "A model version's training reference: what windows are compared with." })
 export class MonitoringReference {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the reference." })
   id: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The model version it is the reference of." })
   modelVersionId: string;
 
   @Field({ description: "TRAINING (the data it was trained on, by lineage) or DATASET (set from a dataset version)." })
   source: string;
 
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, { nullable: true, description: "The dataset version it was computed from; null when it is unknown." })
   datasetVersionId: string | null;
 
   @Field(() => String, { nullable: true, description: "The prediction column: `probabilities[1]`, `variable`, `label`…" })
@@ -342,7 +368,7 @@ export class MonitoringReference {
   @Field(() => [String], { description: "The features (the model's inputs)." })
   features: string[];
 
-  @Field(() => Int)
+  @Field(() => Int, { description: "Rows summarized." })
   rows: number;
 
   @Field(() => GraphQLJSONObject, {
@@ -350,7 +376,7 @@ export class MonitoringReference {
   })
   summary: Record<string, unknown>;
 
-  @Field()
+  @Field({ description: "When it was computed." })
   createdAt: Date;
 
   static from(row: MonitoringReferenceRow): MonitoringReference {
@@ -371,16 +397,16 @@ export class MonitoringReference {
 
 @ObjectType({ description: "Fires when the last `windows` windows of its monitor all breach `metric op threshold`." })
 export class AlertRule {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the rule." })
   id: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The rule's project." })
   projectId: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The monitor whose windows the rule checks." })
   monitorId: string;
 
-  @Field()
+  @Field({ description: "The rule's name." })
   name: string;
 
   @Field({ description: "A metric a window stores: dataset_drift_share, feature_drift, drift_score, psi, prediction_drift, roc_auc…" })
@@ -389,22 +415,22 @@ export class AlertRule {
   @Field({ description: "The feature of a per-feature metric; '' for a window metric." })
   feature: string;
 
-  @Field(() => AlertOp)
+  @Field(() => AlertOp, { description: "How the metric is compared with `threshold`." })
   op: AlertOp;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "The value the metric is compared with." })
   threshold: number;
 
   @Field(() => Int, { description: "Windows in a row that must breach." })
   windows: number;
 
-  @Field(() => AlertSeverity)
+  @Field(() => AlertSeverity, { description: "How urgent its alerts are." })
   severity: AlertSeverity;
 
-  @Field()
+  @Field({ description: "False: the rule fires no alerts." })
   enabled: boolean;
 
-  @Field()
+  @Field({ description: "When the rule was created." })
   createdAt: Date;
 
   static from(row: AlertRuleRow): AlertRule {
@@ -427,52 +453,52 @@ export class AlertRule {
 
 @ObjectType({ description: "One firing of an alert rule; at most one per rule is open (FIRING or ACKNOWLEDGED)." })
 export class Alert {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the alert." })
   id: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The alert's project." })
   projectId: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The rule that fired." })
   ruleId: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The monitor of the rule." })
   monitorId: string;
 
-  @Field()
+  @Field({ description: "The served name (endpoint or model) the alert is about." })
   servedName: string;
 
-  @Field()
+  @Field({ description: "The rule's metric." })
   metric: string;
 
-  @Field()
+  @Field({ description: "The rule's feature; '' for a window metric." })
   feature: string;
 
-  @Field(() => AlertSeverity)
+  @Field(() => AlertSeverity, { description: "The rule's severity when it fired." })
   severity: AlertSeverity;
 
-  @Field(() => AlertStatus)
+  @Field(() => AlertStatus, { description: "Open (FIRING, ACKNOWLEDGED) or RESOLVED." })
   status: AlertStatus;
 
   @Field(() => Float, { description: "The metric in the window that fired it." })
   value: number;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "The rule's threshold when it fired." })
   threshold: number;
 
   @Field(() => ID, { description: "The window that fired it." })
   windowId: string;
 
-  @Field()
+  @Field({ description: "When the alert fired." })
   firedAt: Date;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: "When it was acknowledged; null until it is." })
   acknowledgedAt: Date | null;
 
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, { nullable: true, description: "Who acknowledged it; null until someone does." })
   acknowledgedBy: string | null;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: "When it resolved; null while open." })
   resolvedAt: Date | null;
 
   @Field(() => ID, { nullable: true, description: "Who resolved it; null when it resolved on its own." })
@@ -481,7 +507,7 @@ export class Alert {
   @Field(() => ID, { nullable: true, description: "The window that no longer breached, when it resolved on its own." })
   resolvedWindowId: string | null;
 
-  @Field()
+  @Field({ description: "The note of the last acknowledge or resolve; empty when none was given." })
   note: string;
 
   static from(row: AlertRow): Alert {
@@ -495,36 +521,46 @@ export class Alert {
   }
 }
 
-export const AlertRuleConnection = Connection(AlertRule, "AlertRule");
+export const {
+  Connection: AlertRuleConnection,
+  Order: AlertRuleOrder,
+  sortOf: alertRuleSort,
+  Filter: AlertRuleFilter,
+} = ListTypes(AlertRule, "AlertRule", {
+  orderBy: { NAME: "name", CREATED_AT: "createdAt" } as const,
+  defaultOrder: { property: "name", direction: "ASC" },
+  filter: {
+    monitorId: FilterBy.id("Only rules of this monitor."),
+    servedName: FilterBy.text("Rules of the monitors of this served name."),
+  },
+});
 export type AlertRuleConnection = InstanceType<typeof AlertRuleConnection>;
-export const { Order: AlertRuleOrder, sortOf: alertRuleSort } = OrderBy("AlertRule", { NAME: "name", CREATED_AT: "createdAt" } as const, {
-  property: "name",
-  direction: "ASC",
-});
 export type AlertRuleOrder = InstanceType<typeof AlertRuleOrder>;
+export type AlertRuleFilter = InstanceType<typeof AlertRuleFilter>;
 
-@InputType()
-export class AlertRuleFilter {
-  @Field(() => ID, { nullable: true })
-  monitorId?: string | null;
-
-  @Field(() => String, { nullable: true, description: "Rules of the monitors of this served name." })
-  servedName?: string | null;
-}
-
-export const AlertConnection = Connection(Alert, "Alert");
-export type AlertConnection = InstanceType<typeof AlertConnection>;
-export const { Order: AlertOrder, sortOf: alertSort } = OrderBy("Alert", { FIRED_AT: "firedAt" } as const, {
-  property: "firedAt",
-  direction: "DESC",
+export const {
+  Connection: AlertConnection,
+  Order: AlertOrder,
+  sortOf: alertSort,
+  Filter: AlertFilter,
+} = ListTypes(Alert, "Alert", {
+  orderBy: { FIRED_AT: "firedAt" } as const,
+  defaultOrder: { property: "firedAt", direction: "DESC" },
+  filter: {
+    status: FilterBy.oneOf(AlertStatus, "Only alerts in this status, e.g. FIRING."),
+    servedName: FilterBy.text("Only alerts of this served name (endpoint or model)."),
+    ruleId: FilterBy.id("Only alerts of this rule."),
+  },
 });
+export type AlertConnection = InstanceType<typeof AlertConnection>;
 export type AlertOrder = InstanceType<typeof AlertOrder>;
+export type AlertFilter = InstanceType<typeof AlertFilter>;
 
 // ---- inputs
 
-@InputType()
+@InputType({ description: "A new monitor of a served name and variant; give `windowSize`, `windowSeconds` or both." })
 export class CreateMonitorInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The project of the served name." })
   projectId: string;
 
   @Field({ description: "The endpoint or model name requests address." })
@@ -539,13 +575,13 @@ export class CreateMonitorInput {
   @Field(() => Int, { nullable: true, description: "Close a window every this many seconds." })
   windowSeconds?: number | null;
 
-  @Field(() => [FeatureOverrideInput], { nullable: true })
+  @Field(() => [FeatureOverrideInput], { nullable: true, description: "Per-feature drift tests replacing the default." })
   featureOverrides?: FeatureOverrideInput[] | null;
 
   @Field(() => Float, { nullable: true, description: "Default 0.5." })
   driftShare?: number | null;
 
-  @Field(() => Boolean, { nullable: true })
+  @Field(() => Boolean, { nullable: true, description: "Default true." })
   enabled?: boolean | null;
 
   @Field(() => Boolean, {
@@ -557,34 +593,34 @@ export class CreateMonitorInput {
 
 @InputType({ description: "Fields left out stay; windowSize or windowSeconds 0 removes that trigger; featureOverrides replaces the list." })
 export class UpdateMonitorInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The monitor to change." })
   monitorId: string;
 
-  @Field(() => Int, { nullable: true })
+  @Field(() => Int, { nullable: true, description: "Close a window every this many predictions; 0 removes it." })
   windowSize?: number | null;
 
-  @Field(() => Int, { nullable: true })
+  @Field(() => Int, { nullable: true, description: "Close a window every this many seconds; 0 removes it." })
   windowSeconds?: number | null;
 
-  @Field(() => [FeatureOverrideInput], { nullable: true })
+  @Field(() => [FeatureOverrideInput], { nullable: true, description: "Replaces the per-feature drift tests." })
   featureOverrides?: FeatureOverrideInput[] | null;
 
-  @Field(() => Float, { nullable: true })
+  @Field(() => Float, { nullable: true, description: "The share of drifting features, 0-1, at which the dataset drifts." })
   driftShare?: number | null;
 
-  @Field(() => Boolean, { nullable: true })
+  @Field(() => Boolean, { nullable: true, description: "Enables or disables the monitor." })
   enabled?: boolean | null;
 }
 
-@InputType()
+@InputType({ description: "Names one monitor." })
 export class MonitorIdInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The monitor's id." })
   monitorId: string;
 }
 
-@InputType()
+@InputType({ description: "Sets a model version's training reference, from a dataset version or its training data again." })
 export class SetMonitoringReferenceInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The model version." })
   modelVersionId: string;
 
   @Field(() => ID, {
@@ -595,21 +631,21 @@ export class SetMonitoringReferenceInput {
   datasetVersionId?: string | null;
 }
 
-@InputType()
+@InputType({ description: "A new alert rule on a monitor." })
 export class CreateAlertRuleInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The project of the monitor." })
   projectId: string;
 
   @Field(() => ID, { nullable: true, description: "The monitor; or give servedName (and variant)." })
   monitorId?: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "The served name of the monitor, when `monitorId` is not given." })
   servedName?: string | null;
 
   @Field(() => String, { nullable: true, description: "Default primary." })
   variant?: string | null;
 
-  @Field()
+  @Field({ description: "The rule's name." })
   name: string;
 
   @Field({
@@ -621,10 +657,10 @@ export class CreateAlertRuleInput {
   @Field(() => String, { nullable: true, description: "The feature of a per-feature metric (or write metric:feature)." })
   feature?: string | null;
 
-  @Field(() => AlertOp)
+  @Field(() => AlertOp, { description: "How the metric is compared with `threshold`." })
   op: AlertOp;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: "The value the metric is compared with." })
   threshold: number;
 
   @Field(() => Int, { nullable: true, description: "Windows in a row that must breach; default 1." })
@@ -633,114 +669,102 @@ export class CreateAlertRuleInput {
   @Field(() => AlertSeverity, { nullable: true, description: "Default WARNING." })
   severity?: AlertSeverity | null;
 
-  @Field(() => Boolean, { nullable: true })
+  @Field(() => Boolean, { nullable: true, description: "Default true." })
   enabled?: boolean | null;
 }
 
 @InputType({ description: "Fields left out stay." })
 export class UpdateAlertRuleInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The rule to change." })
   ruleId: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "A new name." })
   name?: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "A new metric." })
   metric?: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "A new feature ('' for a window metric)." })
   feature?: string | null;
 
-  @Field(() => AlertOp, { nullable: true })
+  @Field(() => AlertOp, { nullable: true, description: "A new comparison." })
   op?: AlertOp | null;
 
-  @Field(() => Float, { nullable: true })
+  @Field(() => Float, { nullable: true, description: "A new threshold." })
   threshold?: number | null;
 
-  @Field(() => Int, { nullable: true })
+  @Field(() => Int, { nullable: true, description: "Windows in a row that must breach." })
   windows?: number | null;
 
-  @Field(() => AlertSeverity, { nullable: true })
+  @Field(() => AlertSeverity, { nullable: true, description: "A new severity." })
   severity?: AlertSeverity | null;
 
-  @Field(() => Boolean, { nullable: true })
+  @Field(() => Boolean, { nullable: true, description: "Enables or disables the rule." })
   enabled?: boolean | null;
 }
 
-@InputType()
+@InputType({ description: "Names one alert rule." })
 export class AlertRuleIdInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The rule's id." })
   ruleId: string;
 }
 
-@InputType()
+@InputType({ description: "Acknowledges or resolves an alert." })
 export class AlertActionInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The alert." })
   alertId: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "Why, or what was done; kept on the alert." })
   note?: string | null;
-}
-
-@InputType()
-export class AlertFilter {
-  @Field(() => AlertStatus, { nullable: true })
-  status?: AlertStatus | null;
-
-  @Field(() => String, { nullable: true })
-  servedName?: string | null;
-
-  @Field(() => ID, { nullable: true })
-  ruleId?: string | null;
 }
 
 // ---- payloads
 
-@ObjectType()
+@ObjectType({ description: "The monitor a mutation created or changed." })
 export class MonitorPayload {
-  @Field(() => Monitor)
+  @Field(() => Monitor, { description: "The monitor as stored now." })
   monitor: Monitor;
 }
 export const MonitorResult = MutationResult("Monitor", MonitorPayload);
 
-@ObjectType()
+@ObjectType({ description: "The monitor a mutation deleted." })
 export class DeleteMonitorPayload {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The deleted monitor's id." })
   monitorId: string;
 }
 export const DeleteMonitorResult = MutationResult("DeleteMonitor", DeleteMonitorPayload);
 
-@ObjectType()
+@ObjectType({ description: "The window a mutation closed." })
 export class MonitoringWindowPayload {
   @Field(() => MonitoringWindow, { nullable: true, description: "The window stored; null when another process closed it first." })
   window: MonitoringWindow | null;
 }
 export const MonitoringWindowResult = MutationResult("MonitoringWindow", MonitoringWindowPayload);
 
-@ObjectType()
+@ObjectType({ description: "The training reference a mutation set." })
 export class MonitoringReferencePayload {
-  @Field(() => MonitoringReference)
+  @Field(() => MonitoringReference, { description: "The reference as stored now." })
   reference: MonitoringReference;
 }
 export const MonitoringReferenceResult = MutationResult("MonitoringReference", MonitoringReferencePayload);
 
-@ObjectType()
+@ObjectType({ description: "The alert rule a mutation created or changed." })
 export class AlertRulePayload {
-  @Field(() => AlertRule)
+  @Field(() => AlertRule, { description: "The rule as stored now." })
   rule: AlertRule;
 }
 export const AlertRuleResult = MutationResult("AlertRule", AlertRulePayload);
 
-@ObjectType()
+@ObjectType({ description: "The alert rule a mutation deleted." })
 export class DeleteAlertRulePayload {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The deleted rule's id." })
   ruleId: string;
 }
 export const DeleteAlertRuleResult = MutationResult("DeleteAlertRule", DeleteAlertRulePayload);
 
-@ObjectType()
+@ObjectType({ description: "The alert a mutation acknowledged or resolved." })
 export class AlertPayload {
-  @Field(() => Alert)
+  @Field(() => Alert, { description: "The alert as stored now." })
   alert: Alert;
 }
 export const AlertResult = MutationResult("Alert", AlertPayload);

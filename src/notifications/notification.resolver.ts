@@ -50,7 +50,7 @@ export class NotificationChannelResolver {
   })
   async notificationChannel(
     @Ctx() ctx: RequestContext,
-    @Arg("id", () => ID, { nullable: true }) id?: string | null,
+    @Arg("id", () => ID, { nullable: true, description: "The channel's id." }) id?: string | null,
     @Arg("projectId", () => ID, { nullable: true, description: "The channel's project, with `name`." }) projectId?: string | null,
     @Arg("name", () => String, { nullable: true, description: "The channel's name, unique in its project." }) name?: string | null,
   ): Promise<NotificationChannel | null> {
@@ -64,7 +64,7 @@ export class NotificationChannelResolver {
   @Query(() => NotificationChannelConnection, { description: "The notification channels of a project, by name. Needs VIEWER there." })
   async notificationChannels(
     @Ctx() ctx: RequestContext,
-    @Arg("projectId", () => ID) projectId: string,
+    @Arg("projectId", () => ID, { description: "The project whose channels to list." }) projectId: string,
     @Args() page: PageArgsInput,
     @Arg("filter", () => NotificationChannelFilter, {
       nullable: true,
@@ -89,7 +89,7 @@ export class NotificationChannelResolver {
   })
   async notificationDeliveries(
     @Ctx() ctx: RequestContext,
-    @Arg("channelId", () => ID) channelId: string,
+    @Arg("channelId", () => ID, { description: "The channel whose delivery attempts to list." }) channelId: string,
     @Args() page: PageArgsInput,
     @Arg("filter", () => NotificationDeliveryFilter, {
       nullable: true,

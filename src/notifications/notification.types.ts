@@ -1,6 +1,6 @@
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
-import { Connection, OrderBy } from "../kernel/graphql/connection";
+import { FilterBy, ListTypes } from "../kernel/graphql/list";
 import { MutationResult } from "../kernel/graphql/results";
 import type { NotificationChannelRow } from "./notification-channel.entity";
 import type { DeliveryStatus, NotificationDeliveryRow } from "./notification-delivery.entity";
@@ -26,13 +26,13 @@ registerEnumType(DeliveryStatusEnum, {
 
 @ObjectType({ description: "Where a project's events are sent: a notifier plugin (a signed webhook) and the event types it hears." })
 export class NotificationChannel {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the channel." })
   id: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The project whose events the channel hears." })
   projectId: string;
 
-  @Field()
+  @Field({ description: "Unique in the project: lowercase letters, digits, '_' and '-'." })
   name: string;
 
   @Field({ description: "The notifier plugin, e.g. `webhook`." })
@@ -47,16 +47,16 @@ export class NotificationChannel {
   @Field(() => [String], { description: "Event type patterns: `approval.decided`, `approval.*` (one or more segments), `*` (all)." })
   eventTypes: string[];
 
-  @Field()
+  @Field({ description: "False: no events are sent, and queued attempts are cancelled." })
   enabled: boolean;
 
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, { nullable: true, description: "The principal who created the channel; null when unknown or deleted." })
   createdBy: string | null;
 
-  @Field()
+  @Field({ description: "When the channel was created." })
   createdAt: Date;
 
-  @Field()
+  @Field({ description: "When the channel was last changed." })
   updatedAt: Date;
 
   static from(row: NotificationChannelRow): NotificationChannel {
@@ -78,22 +78,22 @@ export class NotificationChannel {
 
 @ObjectType({ description: "One attempt to deliver one event to one channel." })
 export class NotificationDelivery {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the attempt." })
   id: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The channel delivered to." })
   channelId: string;
 
   @Field({ description: "The event's id (its stream cursor)." })
   eventId: string;
 
-  @Field()
+  @Field({ description: "The event's type, e.g. `approval.decided`." })
   eventType: string;
 
   @Field(() => Int, { description: "1 for the first attempt; a retry is a new attempt." })
   attempt: number;
 
-  @Field(() => DeliveryStatusEnum)
+  @Field(() => DeliveryStatusEnum, { description: "What the attempt came to (so far)." })
   status: DeliveryStatus;
 
   @Field({ description: "When the attempt is (or was) due." })
@@ -113,10 +113,10 @@ export class NotificationDelivery {
   @Field(() => Int, { nullable: true, description: "How long the attempt took, in milliseconds." })
   durationMs: number | null;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: "When the attempt ended; null while PENDING." })
   finishedAt: Date | null;
 
-  @Field()
+  @Field({ description: "When the attempt was queued." })
   createdAt: Date;
 
   static from(row: NotificationDeliveryRow): NotificationDelivery {
@@ -139,48 +139,45 @@ export class NotificationDelivery {
   }
 }
 
-export const NotificationChannelConnection = Connection(NotificationChannel, "NotificationChannel");
+export const {
+  Connection: NotificationChannelConnection,
+  Order: NotificationChannelOrder,
+  sortOf: notificationChannelSort,
+  Filter: NotificationChannelFilter,
+} = ListTypes(NotificationChannel, "NotificationChannel", {
+  orderBy: { NAME: "name", CREATED_AT: "createdAt" } as const,
+  defaultOrder: { property: "name", direction: "ASC" },
+  filter: {
+    kind: FilterBy.text("Only channels of this notifier plugin, e.g. `webhook`."),
+    enabled: FilterBy.flag("True: only enabled channels; false: only disabled ones."),
+  },
+});
 export type NotificationChannelConnection = InstanceType<typeof NotificationChannelConnection>;
-export const NotificationDeliveryConnection = Connection(NotificationDelivery, "NotificationDelivery");
-export type NotificationDeliveryConnection = InstanceType<typeof NotificationDeliveryConnection>;
-
-export const { Order: NotificationChannelOrder, sortOf: notificationChannelSort } = OrderBy(
-  "NotificationChannel",
-  { NAME: "name", CREATED_AT: "createdAt" } as const,
-  { property: "name", direction: "ASC" },
-);
 export type NotificationChannelOrder = InstanceType<typeof NotificationChannelOrder>;
-export const { Order: NotificationDeliveryOrder, sortOf: notificationDeliverySort } = OrderBy(
-  "NotificationDelivery",
-  { CREATED_AT: "createdAt", DUE_AT: "dueAt" } as const,
-  { property: "createdAt", direction: "DESC" },
-);
+export type NotificationChannelFilter = InstanceType<typeof NotificationChannelFilter>;
+
+export const {
+  Connection: NotificationDeliveryConnection,
+  Order: NotificationDeliveryOrder,
+  sortOf: notificationDeliverySort,
+  Filter: NotificationDeliveryFilter,
+} = ListTypes(NotificationDelivery, "NotificationDelivery", {
+  orderBy: { CREATED_AT: "createdAt", DUE_AT: "dueAt" } as const,
+  defaultOrder: { property: "createdAt", direction: "DESC" },
+  filter: {
+    status: FilterBy.oneOf(DeliveryStatusEnum, "Only attempts in this status, e.g. FAILED."),
+    eventType: FilterBy.text("Exactly this event type."),
+    eventId: FilterBy.text("The attempts of one event."),
+  },
+  filterDescription: "Narrows a channel's delivery attempts: an attempt must match every field given.",
+});
+export type NotificationDeliveryConnection = InstanceType<typeof NotificationDeliveryConnection>;
 export type NotificationDeliveryOrder = InstanceType<typeof NotificationDeliveryOrder>;
+export type NotificationDeliveryFilter = InstanceType<typeof NotificationDeliveryFilter>;
 
-@InputType()
-export class NotificationChannelFilter {
-  @Field(() => String, { nullable: true })
-  kind?: string | null;
-
-  @Field(() => Boolean, { nullable: true })
-  enabled?: boolean | null;
-}
-
-@InputType()
-export class NotificationDeliveryFilter {
-  @Field(() => DeliveryStatusEnum, { nullable: true })
-  status?: DeliveryStatus | null;
-
-  @Field(() => String, { nullable: true, description: "Exactly this event type." })
-  eventType?: string | null;
-
-  @Field(() => String, { nullable: true, description: "The attempts of one event." })
-  eventId?: string | null;
-}
-
-@InputType()
+@InputType({ description: "A new notification channel of a project." })
 export class CreateNotificationChannelInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The project whose events the channel hears." })
   projectId: string;
 
   @Field({ description: "Unique in the project: lowercase letters, digits, '_' and '-'." })
@@ -197,7 +194,7 @@ export class CreateNotificationChannelInput {
   @Field(() => [String], { description: "Event type patterns: `approval.decided`, `approval.*`, `*`." })
   eventTypes: string[];
 
-  @Field(() => Boolean, { defaultValue: true })
+  @Field(() => Boolean, { defaultValue: true, description: "False creates the channel without sending anything yet." })
   enabled: boolean;
 
   @Field(() => String, { nullable: true, description: "The project secret holding the signing secret (required for webhooks)." })
@@ -211,12 +208,12 @@ export class CreateNotificationChannelInput {
   signingSecret?: string | null;
 }
 
-@InputType()
+@InputType({ description: "Changes a notification channel; a field left out or null keeps its value." })
 export class UpdateNotificationChannelInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The channel to change." })
   id: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "A new name, unique in the project." })
   name?: string | null;
 
   @Field(() => GraphQLJSONObject, { nullable: true, description: "Replaces the settings." })
@@ -225,10 +222,10 @@ export class UpdateNotificationChannelInput {
   @Field(() => [String], { nullable: true, description: "Replaces the patterns." })
   eventTypes?: string[] | null;
 
-  @Field(() => Boolean, { nullable: true })
+  @Field(() => Boolean, { nullable: true, description: "Enables or disables the channel; disabling cancels its queued attempts." })
   enabled?: boolean | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "Another project secret to sign with, by name." })
   secretName?: string | null;
 
   @Field(() => String, {
@@ -238,15 +235,15 @@ export class UpdateNotificationChannelInput {
   signingSecret?: string | null;
 }
 
-@InputType()
+@InputType({ description: "Names one notification channel." })
 export class NotificationChannelIdInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The channel's id." })
   id: string;
 }
 
-@ObjectType()
+@ObjectType({ description: "The notification channel a mutation created or changed." })
 export class NotificationChannelPayload {
-  @Field(() => NotificationChannel)
+  @Field(() => NotificationChannel, { description: "The channel as stored now." })
   notificationChannel: NotificationChannel;
 
   static of(row: NotificationChannelRow): NotificationChannelPayload {

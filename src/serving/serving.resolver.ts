@@ -35,9 +35,11 @@ export class ServingResolver {
   })
   async predict(
     @Ctx() ctx: RequestContext,
-    @Arg("projectId", () => ID) projectId: string,
-    @Arg("model") model: string,
-    @Arg("instances", () => [GraphQLJSON]) instances: unknown[],
+    @Arg("projectId", () => ID, { description: "The project of the deployment or registered model." }) projectId: string,
+    @Arg("model", { description: "A deployment's name in the project, else a registered model's name whose champion answers." })
+    model: string,
+    @Arg("instances", () => [GraphQLJSON], { description: "The rows to score, each an object of column → value." })
+    instances: unknown[],
   ): Promise<Prediction> {
     ctx.authz.require(Permission.READ, projectId);
     const r = await this.deps.serving.predict({ projectId, name: model }, instances);

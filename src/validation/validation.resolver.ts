@@ -45,7 +45,7 @@ export class ValidationResolver {
   })
   async validationSuite(
     @Ctx() ctx: RequestContext,
-    @Arg("id", () => ID, { nullable: true }) id?: string | null,
+    @Arg("id", () => ID, { nullable: true, description: "The suite version's id." }) id?: string | null,
     @Arg("datasetId", () => ID, { nullable: true, description: "The suite's dataset, with `name`." }) datasetId?: string | null,
     @Arg("name", () => String, { nullable: true, description: "The suite's name, unique in its dataset." }) name?: string | null,
     @Arg("version", () => Int, { nullable: true, description: "With `datasetId` and `name`: this version instead of the newest." })
@@ -84,8 +84,11 @@ export class ValidationResolver {
     return ValidationSuiteConnection.from(result, ValidationSuite.from);
   }
 
-  @Query(() => ValidationReport, { nullable: true })
-  async validationReport(@Ctx() ctx: RequestContext, @Arg("id", () => ID) id: string): Promise<ValidationReport | null> {
+  @Query(() => ValidationReport, { nullable: true, description: "One validation report by id; null when there is none." })
+  async validationReport(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { description: "The report's id." }) id: string,
+  ): Promise<ValidationReport | null> {
     const row = await this.deps.validation.report(id);
     ctx.authz.require(Permission.READ, row?.projectId);
     return row ? ValidationReport.from(row) : null;

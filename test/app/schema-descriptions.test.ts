@@ -10,7 +10,6 @@ import {
   isSpecifiedScalarType,
 } from "graphql";
 import { buildSluiceSchema } from "../../src/app/graphql/schema";
-import { UNDESCRIBED_ALLOWED } from "./schema-descriptions.allowlist";
 
 /**
  * Every element of the schema a client reads without a description: types (`Type`), fields
@@ -37,12 +36,8 @@ function undescribed(schema: GraphQLSchema): string[] {
 }
 
 describe("schema descriptions", () => {
-  it("describes every type, field, argument, input field and enum value (the allow-list only shrinks)", async () => {
+  it("describes every type, field, argument, input field and enum value", async () => {
     const missing = undescribed(await buildSluiceSchema());
-    const allowed = new Set(UNDESCRIBED_ALLOWED);
-    const newlyMissing = missing.filter((name) => !allowed.has(name));
-    assert.deepEqual(newlyMissing, [], `Undescribed schema elements (add \`description:\`): \n${newlyMissing.join("\n")}`);
-    const stale = UNDESCRIBED_ALLOWED.filter((name) => !missing.includes(name));
-    assert.deepEqual(stale, [], `Described now or gone: remove from test/app/schema-descriptions.allowlist.ts:\n${stale.join("\n")}`);
+    assert.deepEqual(missing, [], `Undescribed schema elements (add \`description:\`):\n${missing.join("\n")}`);
   });
 });

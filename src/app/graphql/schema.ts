@@ -171,6 +171,7 @@ export async function buildSluiceSchema(): Promise<GraphQLSchema> {
     emitSchemaFile: false,
     pubSub: topicsUnsupported,
   });
+  describeRootTypes(schema);
   enforcePermissionChecks(schema);
   auditEveryRefusal(schema);
   return schema;
@@ -179,4 +180,20 @@ export async function buildSluiceSchema(): Promise<GraphQLSchema> {
 /** The SDL committed as `schema.graphql`: sorted, so that diffs show only real changes. */
 export async function printSluiceSchema(): Promise<string> {
   return `${printSchema(lexicographicSortSchema(await buildSluiceSchema()))}\n`;
+}
+
+/** type-graphql builds the three root types itself, without descriptions: give them theirs. */
+function describeRootTypes(schema: GraphQLSchema): void {
+  const roots = [
+    [schema.getQueryType(), "Reads: every lookup and list of the control plane; a list is a connection (first/after, filter, orderBy)."],
+    [
+      schema.getMutationType(),
+      "Writes: each is authorized, runs in one transaction and is written to the audit log; expected failures are members of its result union.",
+    ],
+    [
+      schema.getSubscriptionType(),
+      "Live streams over graphql-ws: `…Events` replay stored events after a cursor and then follow new ones; `runMetrics` and `stageLogStream` follow a run's metrics and logs.",
+    ],
+  ] as const;
+  for (const [type, description] of roots) if (type) type.description = description;
 }

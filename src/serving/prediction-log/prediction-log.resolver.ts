@@ -31,7 +31,7 @@ export class PredictionLogResolver {
   })
   async predictions(
     @Ctx() ctx: RequestContext,
-    @Arg("projectId", () => ID) projectId: string,
+    @Arg("projectId", () => ID, { description: "The model's project." }) projectId: string,
     @Arg("model", { description: "The registered model's name (or id)." }) model: string,
     @Args() page: PageArgsInput,
     @Arg("filter", () => LoggedPredictionFilter, {

@@ -1,15 +1,15 @@
 import { GraphQLJSON, GraphQLJSONObject } from "graphql-scalars";
 import { Field, ID, InputType, Int, ObjectType } from "type-graphql";
-import { Connection, OrderBy } from "../../kernel/graphql/connection";
+import { FilterBy, ListTypes } from "../../kernel/graphql/list";
 import { MutationResult } from "../../kernel/graphql/results";
 import type { PredictionRow } from "./prediction.entity";
 
 @ObjectType({ description: "One logged prediction: one instance of one inference request, and its outcome once reported." })
 export class LoggedPrediction {
-  @Field(() => ID)
+  @Field(() => ID, { description: "Server-assigned UUID of the logged row." })
   id: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "The registered model whose version answered." })
   registeredModelId: string;
 
   @Field(() => ID, { description: "The model version that answered." })
@@ -41,10 +41,10 @@ export class LoggedPrediction {
   @Field(() => GraphQLJSON, { nullable: true, description: "The ground truth, once recordOutcome(s) reported it." })
   outcome: unknown;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: "When the outcome was last reported; null until it is." })
   outcomeAt: Date | null;
 
-  @Field()
+  @Field({ description: "When the prediction was made (and logged)." })
   createdAt: Date;
 
   static from(row: PredictionRow): LoggedPrediction {
@@ -66,25 +66,25 @@ export class LoggedPrediction {
   }
 }
 
-export const LoggedPredictionConnection = Connection(LoggedPrediction, "LoggedPrediction");
+export const {
+  Connection: LoggedPredictionConnection,
+  Order: LoggedPredictionOrder,
+  sortOf: loggedPredictionSort,
+  Filter: LoggedPredictionFilter,
+} = ListTypes(LoggedPrediction, "LoggedPrediction", {
+  orderBy: { CREATED_AT: "createdAt" } as const,
+  defaultOrder: { property: "createdAt", direction: "DESC" },
+  filter: {
+    predictionId: FilterBy.text("Only rows with this prediction id."),
+    hasOutcome: FilterBy.flag("true: only rows with an outcome; false: only rows without."),
+  },
+  filterDescription: "Narrows a model's prediction log: a row must match every field given.",
+});
 export type LoggedPredictionConnection = InstanceType<typeof LoggedPredictionConnection>;
-export const { Order: LoggedPredictionOrder, sortOf: loggedPredictionSort } = OrderBy(
-  "LoggedPrediction",
-  { CREATED_AT: "createdAt" } as const,
-  { property: "createdAt", direction: "DESC" },
-);
 export type LoggedPredictionOrder = InstanceType<typeof LoggedPredictionOrder>;
+export type LoggedPredictionFilter = InstanceType<typeof LoggedPredictionFilter>;
 
-@InputType()
-export class LoggedPredictionFilter {
-  @Field(() => String, { nullable: true, description: "Only rows with this prediction id." })
-  predictionId?: string | null;
-
-  @Field(() => Boolean, { nullable: true, description: "true: only rows with an outcome; false: only rows without." })
-  hasOutcome?: boolean | null;
-}
-
-@InputType()
+@InputType({ description: "One outcome of a `recordOutcomes` batch." })
 export class OutcomeEntryInput {
   @Field({ description: "A logged prediction's id." })
   predictionId: string;
@@ -93,24 +93,24 @@ export class OutcomeEntryInput {
   outcome: unknown;
 }
 
-@InputType()
+@InputType({ description: "Reports the ground truth of one prediction id of a registered model's log." })
 export class RecordOutcomeInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The model's project." })
   projectId: string;
 
   @Field({ description: "The registered model's name (or id)." })
   model: string;
 
-  @Field()
+  @Field({ description: "The prediction id the outcome is for (`LoggedPrediction.predictionId`); every row with it gets the outcome." })
   predictionId: string;
 
   @Field(() => GraphQLJSON, { description: "The ground truth: any JSON value but null." })
   outcome: unknown;
 }
 
-@InputType()
+@InputType({ description: "Reports the ground truth of many prediction ids of one registered model's log at once." })
 export class RecordOutcomesInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The model's project." })
   projectId: string;
 
   @Field({ description: "The registered model's name (or id)." })
