@@ -6,7 +6,7 @@ import { LoadedModel, ModelHolder } from "../../src/serving/session";
 import { seedCaller, seedProject } from "../helpers/fixtures";
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";
 import { createModel, getJson, infer, linearModel, servedModel, setChampion, uploadVersion } from "./helpers";
-import { eventually } from "../helpers/eventually";
+import { eventually, waitUntil } from "../helpers/eventually";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const settings = { maxBatchRows: 64, maxWaitMs: 5 };
@@ -35,7 +35,7 @@ describe("ModelHolder.swap", () => {
     void old.released.then(() => (released = true));
     const fresh = await holder.use(async (m) => ((await m.infer(X(1, 1), ["variable"])).variable as ort.Tensor).data[0]);
     assert.equal(fresh, 102);
-    await sleep(20);
+    await sleep(20); // time must pass: a wrongful release would happen within it
     assert.equal(released, false, "the old session is kept while requests hold it");
     open();
     const done = await Promise.all(inFlight);
@@ -87,13 +87,11 @@ describe("serving the champion alias", () => {
       return mine;
     };
     const clients = Array.from({ length: 8 }, client);
-    const warm = Date.now() + 10_000;
-    while (seen.length < 50 && Date.now() < warm) await sleep(10);
+    await waitUntil("50 answers before the swap", () => seen.length >= 50, { intervalMs: 10 });
     const before = seen.length;
     await setChampion(t, modelId, v2.version);
     // Keep the load on until the new version has answered for a while.
-    const deadline = Date.now() + 10_000;
-    while (seen.filter((s) => s.version === "2").length < 100 && Date.now() < deadline) await sleep(20);
+    await waitUntil("100 answers of v2", () => seen.filter((s) => s.version === "2").length >= 100, { intervalMs: 20 });
     stop = true;
     const perClient = await Promise.all(clients);
 
