@@ -61,7 +61,7 @@ async function spawnServer(env: Record<string, string | undefined>): Promise<Ser
       child.kill("SIGKILL");
       assert.fail(`the server did not start within ${STARTUP_TIMEOUT_MS} ms:\n${out}`);
     }
-    await sleep(25);
+    await sleep(25); // reads the child's output as it comes; fails at once if the child exits
   }
 }
 
@@ -159,7 +159,7 @@ describe("sluice server process", () => {
         `mutation($id: ID!) { archiveProject(input: { id: $id }) { __typename } restoreProject(input: { id: $id }) { __typename } }`,
         { id: projectId },
       );
-      await sleep(50);
+      await sleep(50); // a pause between the changes this loop makes until the subscription reports one
     }
 
     // An HTTP request whose body is half sent when the signal arrives.
