@@ -350,7 +350,7 @@ describe("bad input", () => {
         retryAfter = Math.max(retryAfter, Number(header));
         assert.ok(retryAfter >= 1 && retryAfter <= 10, `Retry-After ${header}`);
       }
-      await sleep(retryAfter * 1000 + 100);
+      await sleep(retryAfter * 1000 + 100); // time must pass: the Retry-After the refusal named
       await assertStillServes(t);
     });
   });

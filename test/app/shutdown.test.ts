@@ -10,6 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
+import { eventually } from "../helpers/eventually";
 import { createTestDatabase, type TestDatabase } from "../helpers/database";
 
 const ROOT = path.resolve(__dirname, "../../..");
@@ -60,7 +61,7 @@ async function spawnServer(env: Record<string, string | undefined>): Promise<Ser
       child.kill("SIGKILL");
       assert.fail(`the server did not start within ${STARTUP_TIMEOUT_MS} ms:\n${out}`);
     }
-    await sleep(25);
+    await sleep(25); // reads the child's output as it comes; fails at once if the child exits
   }
 }
 
@@ -158,7 +159,7 @@ describe("sluice server process", () => {
         `mutation($id: ID!) { archiveProject(input: { id: $id }) { __typename } restoreProject(input: { id: $id }) { __typename } }`,
         { id: projectId },
       );
-      await sleep(50);
+      await sleep(50); // a pause between the changes this loop makes until the subscription reports one
     }
 
     // An HTTP request whose body is half sent when the signal arrives.
@@ -191,7 +192,7 @@ describe("sluice server process", () => {
     req.flushHeaders();
     await within(5000, "the server accepts the request headers", once(req, "continue"));
     req.write(body.slice(0, half));
-    await sleep(50);
+    await sleep(50); // no signal says the half body has reached the server; a grace
 
     const signalled = Date.now();
     server.child.kill("SIGTERM");
@@ -201,12 +202,7 @@ describe("sluice server process", () => {
     await within(1000, "the subscription ends", subscriptionEnded);
 
     // Draining: while the request is still open, a new connection is refused.
-    let attempt = await tryConnect(server.port);
-    for (let i = 0; attempt === "connected" && i < 40; i++) {
-      await sleep(50);
-      attempt = await tryConnect(server.port);
-    }
-    assert.equal(attempt, "ECONNREFUSED");
+    await eventually(async () => assert.equal(await tryConnect(server.port), "ECONNREFUSED"), { timeoutMs: 2000 });
     assert.equal(server.child.exitCode, null, "still running while a request is in flight");
 
     req.end(body.slice(half));

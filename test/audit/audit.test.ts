@@ -94,7 +94,7 @@ describe("audit log", () => {
     const p1 = await seedProject(t, "filter-one");
     const editor = await seedCaller(t, "EDITOR");
     const before = new Date();
-    await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 5)); // time must pass: the changes below are stamped after `before`
     dataOf(
       await t.gql(`mutation($id: ID!) { renameProject(input: { id: $id, name: "filter-two" }) { __typename } }`, { id: p1 }, editor.token),
     );

@@ -5,6 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { Client as PgClient } from "pg";
 import { type Database, openDatabase } from "../../src/db/data-source";
 import { entities } from "../../src/app/entities";
+import { waitUntil } from "../helpers/eventually";
 import { createTestDatabase, type TestDatabase } from "../helpers/database";
 import { seedCaller, seedProject } from "../helpers/fixtures";
 import { dataOf, startTestServer, type GqlResponse, type TestServer } from "../helpers/server";
@@ -126,7 +127,7 @@ describe("API tokens", () => {
     assert.equal(before.status, 200);
     assert.equal(dataOf(before).me.principal.name.startsWith("expiring-"), true);
 
-    await sleep(Math.max(0, expiresAt.getTime() - Date.now()) + 200);
+    await sleep(Math.max(0, expiresAt.getTime() - Date.now()) + 200); // time must pass: the token expires
     assertUnauthenticated(await t.gql(ME, {}, created.token), "expired token");
     await assertStillServing(t);
 
@@ -186,7 +187,7 @@ describe("API tokens", () => {
       // token is revoked and every cache is told to forget it. When it resumes it must not
       // cache what it read before the revocation.
       const caller = await seedCaller(t, null); // no role, so no auth-change event is pending
-      await sleep(100);
+      await sleep(100); // no signal says this server has heard the seeding's auth changes; a grace
       dataOf(await t.gql(ME)); // the admin is authenticated from the cache from here on
       const locker = new PgClient({ connectionString: t.server.services.config.databaseUrl });
       await locker.connect();
@@ -194,22 +195,21 @@ describe("API tokens", () => {
         await locker.query("BEGIN");
         await locker.query("LOCK TABLE role_bindings IN ACCESS EXCLUSIVE MODE");
         const inFlight = t.gql(ME, {}, caller.token);
-        const deadline = Date.now() + 5_000;
-        while (
-          !(
-            await locker.query(
-              `SELECT 1 FROM pg_locks WHERE NOT granted AND relation = 'role_bindings'::regclass AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-            )
-          ).rowCount
-        ) {
-          assert.ok(Date.now() < deadline, "the request never reached the bindings lookup");
-          await sleep(10);
-        }
+        await waitUntil(
+          "the request to reach the bindings lookup",
+          async () =>
+            (
+              await locker.query(
+                `SELECT 1 FROM pg_locks WHERE NOT granted AND relation = 'role_bindings'::regclass AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+              )
+            ).rowCount,
+          { timeoutMs: 5_000, intervalMs: 10 },
+        );
         const revoked = dataOf(
           await t.gql(`mutation($i: IdInput!) { revokeApiToken(input: $i) { __typename } }`, { i: { id: caller.tokenId } }),
         );
         assert.equal(revoked.revokeApiToken.__typename, "ApiTokenPayload");
-        await sleep(200); // the auth.changed notification has come back and cleared the cache
+        await sleep(200); // no signal says the auth.changed notification has come back and cleared the cache; a grace
         await locker.query("ROLLBACK");
         await inFlight; // begun before the revocation: either answer is fine
       } finally {

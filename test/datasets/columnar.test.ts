@@ -7,6 +7,7 @@ import { SluiceError } from "../../src/kernel/errors";
 import { profileParquet } from "../../src/datasets/columnar/profile";
 import { materializeFiles } from "../../src/datasets/columnar/read";
 import type { FileSourceConfig } from "../../src/datasets/types";
+import { assertNames } from "../helpers/names";
 
 /** A small deterministic generator, so the data (and the expected figures) are the same each run. */
 function prng(seed: number): () => number {
@@ -35,11 +36,12 @@ describe("reading and profiling files with DuckDB", () => {
   };
   const read = (config: Omit<FileSourceConfig, "kind">, name = "x.parquet") =>
     materializeFiles({ kind: "FILE", ...config }, path.join(out, name), { roots: [dir] });
-  const inputError = async (p: Promise<unknown>, pattern: RegExp) =>
+  /** A BAD_USER_INPUT refusal whose message names `names`. */
+  const inputError = async (p: Promise<unknown>, ...names: string[]) =>
     assert.rejects(p, (err: unknown) => {
       assert.ok(err instanceof SluiceError, String(err));
       assert.equal(err.code, "BAD_USER_INPUT");
-      assert.match(err.message, pattern);
+      assertNames(err.message, ...names);
       return true;
     });
 
@@ -122,18 +124,18 @@ describe("reading and profiling files with DuckDB", () => {
     await read({ paths: [write("good.csv", "n\n1\n")], format: "csv" }, "good.parquet");
     const whole = fs.readFileSync(path.join(out, "good.parquet"));
     const truncated = write("truncated.parquet", whole.subarray(0, Math.floor(whole.length / 2)));
-    await inputError(read({ paths: [truncated], format: "parquet" }, "t.parquet"), /cannot read the parquet input/);
+    await inputError(read({ paths: [truncated], format: "parquet" }, "t.parquet"));
     assert.equal(fs.existsSync(path.join(out, "t.parquet")), false, "no partial output");
 
     write("clash/a.csv", "id,v\n1,10\n");
     write("clash/b.csv", "id,v\n2,ten\n");
-    await inputError(read({ paths: ["clash/*.csv"], format: "csv" }, "c.parquet"), /column v is BIGINT in a\.csv but VARCHAR in b\.csv/);
+    await inputError(read({ paths: ["clash/*.csv"], format: "csv" }, "c.parquet"), "v", "BIGINT", "a.csv", "VARCHAR", "b.csv");
     const empty = write("empty.csv", "");
-    await inputError(read({ paths: [empty], format: "csv" }, "e.parquet"), /is empty/);
-    await inputError(read({ paths: ["../../etc/passwd"], format: "csv" }, "p.parquet"), /outside the allowed data roots/);
-    await inputError(read({ paths: ["/etc/*"], format: "csv" }, "p.parquet"), /outside the allowed data roots/);
+    await inputError(read({ paths: [empty], format: "csv" }, "e.parquet"));
+    await inputError(read({ paths: ["../../etc/passwd"], format: "csv" }, "p.parquet"));
+    await inputError(read({ paths: ["/etc/*"], format: "csv" }, "p.parquet"));
     fs.symlinkSync("/etc", path.join(dir, "etc-link"));
-    await inputError(read({ paths: ["etc-link/passwd"], format: "csv" }, "p.parquet"), /outside the allowed data roots/);
-    await inputError(read({ paths: ["nothing-*.csv"], format: "csv" }, "p.parquet"), /matches no files/);
+    await inputError(read({ paths: ["etc-link/passwd"], format: "csv" }, "p.parquet"));
+    await inputError(read({ paths: ["nothing-*.csv"], format: "csv" }, "p.parquet"), "nothing-*.csv");
   });
 });

@@ -160,7 +160,7 @@ describe("deployments", () => {
     const v3 = await uploadVersion(t, modelId, linearModel([1, 1], 200));
     assert.equal(v3.status, "PENDING_APPROVAL");
     await setChampion(t, modelId, 3);
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, 500)); // time must pass: a refresh to v3, were there one, would happen within it
     const still = await inferX(t, "follower", projectId);
     assert.deepEqual([still.status, still.body.model_version, answerOf(still.body)], [200, "2", 103]);
     const d = dataOf(
@@ -383,7 +383,7 @@ describe("deployments", () => {
     });
     const modelId = await createModel(t, projectId, "live", true);
     await uploadVersion(t, modelId, linearModel([1, 1], 0));
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 300)); // no signal says the subscription is live; a grace so the deployment below streams rather than replays
     await deployed(t, "deployModel", "DeployModelInput", { projectId, name: "live-ep", model: "live", version: 1 });
     await done;
     const pinned = seen.filter((e) => e.payload.name === "pinned-ep").map((e) => e.type);

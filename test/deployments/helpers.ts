@@ -70,7 +70,7 @@ export async function underLoad(
   // The old state has answered before the change starts (a loaded machine may be slow to get going).
   await eventually("the clients are running", async () => seen.length >= n);
   await during();
-  await new Promise((r) => setTimeout(r, opts.settleMs ?? 300));
+  await new Promise((r) => setTimeout(r, opts.settleMs ?? 300)); // time must pass: the clients keep calling after the change
   stop = true;
   await Promise.all(clients);
   return seen;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Client } from "graphql-ws";
+import { eventually } from "../helpers/eventually";
 import { createTestDatabase } from "../helpers/database";
 import { seedProject } from "../helpers/fixtures";
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";
@@ -126,8 +127,7 @@ describe("projectEvents subscription", () => {
     assert.equal(bus.subscriberCount, base + 1);
     sub.stop();
     sub.done.catch(() => undefined);
-    for (let i = 0; i < 50 && bus.subscriberCount > base; i++) await new Promise((r) => setTimeout(r, 10));
-    assert.equal(bus.subscriberCount, base);
+    await eventually(() => assert.equal(bus.subscriberCount, base), { intervalMs: 10 });
   });
 
   it("refuses a cursor that is not one", async () => {

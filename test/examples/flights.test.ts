@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { loadSpecFile } from "../../src/pipelines/load";
+import { waitUntil } from "../helpers/eventually";
 import { seedCaller, seedProject } from "../helpers/fixtures";
 import { applyPipeline, stage, triggerRun, waitForRun } from "../helpers/pipelines";
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";
@@ -47,18 +48,19 @@ describe("examples/flights", () => {
         "WAITING",
         JSON.stringify(waiting.stageRuns.map((s) => [s.stageName, s.status, s.failure?.message])),
       );
-      let request: any;
-      for (let i = 0; i < 100 && !request; i++) {
-        request = dataOf(
-          await t.gql(
-            `query($p: ID) { approvalRequests(filter: { projectId: $p, status: OPEN }) { nodes { status checks { name } modelVersion { id metrics lineage } } } }`,
-            {
-              p: projectId,
-            },
-          ),
-        ).approvalRequests.nodes[0];
-        if (!request) await new Promise((r) => setTimeout(r, 100));
-      }
+      const request: any = await waitUntil(
+        "the open approval request",
+        async () =>
+          dataOf(
+            await t.gql(
+              `query($p: ID) { approvalRequests(filter: { projectId: $p, status: OPEN }) { nodes { status checks { name } modelVersion { id metrics lineage } } } }`,
+              {
+                p: projectId,
+              },
+            ),
+          ).approvalRequests.nodes[0],
+        { intervalMs: 100 },
+      );
       assert.equal(request.modelVersion.lineage.runId, runId);
       assert.ok(request.modelVersion.metrics.roc_auc > 0.6, JSON.stringify(request.modelVersion.metrics));
       const decision = dataOf(

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { assertNames } from "../helpers/names";
 import { seedCaller, seedProject } from "../helpers/fixtures";
 import { applyPipeline, getRun, stage, triggerRun, waitForRun } from "../helpers/pipelines";
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";
@@ -87,7 +88,7 @@ describe("pipeline gate stages", () => {
     assert.equal(v.lineage.stage, "train");
 
     // Still waiting a moment later: nothing but a decision moves a gate (the pause is the test: nothing is to be observed).
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, 500)); // time must pass: see above
     assert.equal(stage(await getRun(t, runId), "approval").status, "WAITING");
 
     assert.equal((await decide("approveModelVersion", v.id, "validated offline")).__typename, "ApprovalDecisionPayload");
@@ -154,7 +155,7 @@ describe("pipeline gate stages", () => {
     const gate = stage(done, "approval");
     assert.equal(gate.status, "FAILED");
     assert.equal(gate.failure!.type, "GATE_REJECTED");
-    assert.match(gate.failure!.message, /AUC too low for production/);
+    assertNames(gate.failure!.message, "AUC too low for production"); // the policy's own reason
     assert.equal(stage(done, "deploy").status, "SKIPPED");
   });
 

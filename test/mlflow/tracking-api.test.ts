@@ -3,6 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";
 import { seedCaller, seedProject } from "../helpers/fixtures";
 import { mlflowClient } from "./client";
+import { assertNames } from "../helpers/names";
 
 describe("the MLflow tracking API", () => {
   let t: TestServer;
@@ -381,7 +382,8 @@ describe("the MLflow tracking API", () => {
     // The admin sees two projects: without a header the call cannot be placed.
     const unplaced = await call("POST", "experiments/search", {}, { project: null });
     assert.equal(unplaced.status, 400);
-    assert.match(unplaced.body.message, /X-Sluice-Project/);
+    assert.equal(unplaced.body.error_code, "INVALID_PARAMETER_VALUE");
+    assertNames(unplaced.body.message, "X-Sluice-Project");
     const byId = await call("POST", "experiments/search", {}, { project: projectId });
     assert.equal(byId.status, 200);
     // Auth: no token 401 UNAUTHENTICATED; a viewer reads but cannot write (403 PERMISSION_DENIED).

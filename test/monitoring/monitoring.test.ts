@@ -170,7 +170,7 @@ describe("monitoring: windows, drift series and alerts", () => {
       const ws = await windows("count-model");
       return ws.length >= 1 && ws;
     });
-    await new Promise((r) => setTimeout(r, 400));
+    await new Promise((r) => setTimeout(r, 400)); // time must pass: a second window, were one due, would close within it
     assert.equal((await windows("count-model")).length, 1, "30 rows left: no second window yet");
     assert.deepEqual([w.sequence, w.reason, w.rows, w.outcomes, w.problem], [1, "COUNT", 60, 0, null]);
 

@@ -178,7 +178,7 @@ describe("notification channels and signed webhooks", () => {
       ),
     ).notificationDeliveries;
     assert.deepEqual(failed, { totalCount: 1, nodes: [{ attempt: 3 }] }, "the log filters by status");
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 300)); // time must pass: a retry, were there one, would arrive within it
     assert.equal(receiver.at("/bad").length, 1, "a 400 is never retried");
     assert.equal((await deliveries(bad)).length, 1);
     for (const id of [bad, down]) dataOf(await t.gql(DELETE, { i: { id } }));
@@ -202,7 +202,7 @@ describe("notification channels and signed webhooks", () => {
       everything.map((d) => d.eventType),
       types,
     );
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 300)); // time must pass: a stray delivery, were there one, would arrive within it
     assert.equal((await deliveries(off)).length, 0, "a disabled channel gets nothing");
     assert.equal(receiver.at("/off").length, 0);
     assert.equal(receiver.at("/picky").length, 3);
@@ -372,7 +372,7 @@ describe("notification dispatch across a restart", () => {
       const body = JSON.parse(req.rawBody.toString());
       assert.equal(body.type, "approval.requested");
       verifyWebhook(secret, req.headers, req.rawBody);
-      await new Promise((r) => setTimeout(r, 200));
+      await new Promise((r) => setTimeout(r, 200)); // time must pass: a second delivery, were there one, would arrive within it
       assert.equal(receiver.at("/resume").length, 1, "delivered once");
     } finally {
       await second.close();
@@ -420,7 +420,7 @@ describe(
         const ids: string[] = [];
         for (let i = 0; i < 20; i++) ids.push(await emit(i % 2 ? a : b, projectId, "approval.requested", { i }));
         await waitFor("20 deliveries", () => (receiver.at("/shared").length >= 20 ? true : undefined));
-        await new Promise((r) => setTimeout(r, 500));
+        await new Promise((r) => setTimeout(r, 500)); // time must pass: a duplicate, were there one, would arrive within it
         const got = receiver.at("/shared").map((r) => String(r.headers["webhook-id"]));
         assert.deepEqual([...got].sort(), ids.map((id) => `evt_${id}`).sort(), "every event exactly once");
         for (const r of receiver.at("/shared")) verifyWebhook(secret, r.headers, r.rawBody);

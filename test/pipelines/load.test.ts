@@ -8,6 +8,7 @@ import { InvalidInputError } from "../../src/kernel/errors";
 import { specHash } from "../../src/pipelines/canonical";
 import { InvalidSpecFileError, SpecFileError, loadSpecFile } from "../../src/pipelines/load";
 import { diamond } from "./sample-specs";
+import { assertNames } from "../helpers/names";
 
 // Fixtures are not compiled (or compiled but not what we load): read them from the source tree.
 const ROOT = path.resolve(__dirname, "../../..");
@@ -129,16 +130,14 @@ describe("loadSpecFile", () => {
     const err = await failure(loadSpecFile(fixture("no-export.pipeline.ts")));
     assert.ok(err instanceof SpecFileError);
     assert.equal(err.reason, "NO_EXPORT");
-    assert.match(err.message, /no-export\.pipeline\.ts/);
-    assert.match(err.message, /notAPipeline, helper/);
+    assertNames(err.message, "no-export.pipeline.ts", "notAPipeline", "helper");
   });
 
   it("reports a module that throws while loading, with the file and the module's message", async () => {
     const err = await failure(loadSpecFile(fixture("throws.pipeline.ts")));
     assert.ok(err instanceof SpecFileError);
     assert.equal(err.reason, "LOAD_FAILED");
-    assert.match(err.message, /throws\.pipeline\.ts/);
-    assert.match(err.message, /WIDTH is not set/);
+    assertNames(err.message, "throws.pipeline.ts", "WIDTH is not set");
   });
 
   it("reports an exported function that throws", async () => {
@@ -156,7 +155,7 @@ describe("loadSpecFile", () => {
       err.problems.map((p) => p.field),
       ["stages[0].inputs.x"],
     );
-    assert.match(err.message, /invalid\.yaml/);
+    assertNames(err.message, "invalid.yaml");
   });
 
   it("resolves the sluice SDK from files anywhere in the repository, examples/ included", () => {

@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { InvalidInputError, type InputProblem } from "../../src/kernel/errors";
 import type { PipelineSpec } from "../../src/pipelines/spec";
 import { resolveStageParams, validatePipelineSpec } from "../../src/pipelines/validate";
+import { assertNames } from "../helpers/names";
 import { bare, diamond } from "./sample-specs";
 
 /** The problems validation reports for `input` (failing the test when it accepts it). */
@@ -89,7 +90,7 @@ describe("validatePipelineSpec", () => {
       problems.map((p) => p.field),
       ["stages[0].inputs.back"],
     );
-    assert.match(problems[0].message, /a -> b -> c -> a/);
+    assertNames(problems[0].message, "a -> b -> c -> a");
   });
 
   it("reports each separate cycle once", () => {
@@ -239,7 +240,6 @@ describe("validatePipelineSpec", () => {
       problems.map((p) => p.field),
       ["stages[2].paramsSchema", "stages[3].paramsSchema"],
     );
-    assert.match(problems[1].message, /schema is invalid/);
   });
 
   it("refuses params the schema refuses, one problem per ajv error at its path", () => {

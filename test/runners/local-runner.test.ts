@@ -7,6 +7,7 @@ import { createLocalRunner, type LocalRunner } from "../../runners/local";
 import type { StageRun } from "../../src/pipelines/spec";
 import { defineRunnerSuite, failedWith, type RunnerFixtures, succeeded } from "./conformance";
 import { fixturePath, makeTask, neverAborted, RecordingReporter, TempDirs } from "./harness";
+import { eventually } from "../helpers/eventually";
 
 const baseDir = fixturePath("local");
 const stage = (name: string): StageRun => ({ module: "stages.ts", export: name });
@@ -221,9 +222,7 @@ describe("createLocalRunner", () => {
       const controller = new AbortController();
       const queued = busy.run(task({ run: stage("metrics") }), new RecordingReporter(), controller.signal);
       // It queues once its output folder is made: wait for that rather than a fixed time (a loaded machine is slow).
-      for (const deadline = Date.now() + 10_000; busy.stats().queued !== 1 && Date.now() < deadline;)
-        await new Promise((r) => setTimeout(r, 10));
-      assert.equal(busy.stats().queued, 1);
+      await eventually(() => assert.equal(busy.stats().queued, 1), { intervalMs: 10 });
       controller.abort();
       assert.deepEqual(await queued, { status: "canceled" });
       writeFileSync(release, "");

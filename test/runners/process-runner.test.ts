@@ -8,6 +8,8 @@ import { createProcessRunner, envName } from "../../runners/process";
 import type { StageRun } from "../../src/pipelines/spec";
 import { defineRunnerSuite, failedWith, type RunnerFixtures, succeeded } from "./conformance";
 import { fixturePath, makeTask, neverAborted, RecordingReporter, TempDirs } from "./harness";
+import { waitUntil } from "../helpers/eventually";
+import { assertNames } from "../helpers/names";
 
 const baseDir = fixturePath("process");
 /** A fixture script under /usr/bin/python3 (standard library only); -B keeps __pycache__ out of the source tree. */
@@ -53,12 +55,7 @@ function isGone(pid: number): boolean {
 }
 
 async function waitUntilGone(pid: number, timeoutMs = 2000): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (isGone(pid)) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return isGone(pid);
+  return waitUntil(`process ${pid} to end`, () => isGone(pid), { timeoutMs, intervalMs: 20 }).catch(() => false);
 }
 
 describe("createProcessRunner", () => {
@@ -309,7 +306,7 @@ describe("createProcessRunner", () => {
       const dropped = single.run(task({ run: sh("echo third") }), new RecordingReporter(), controller.signal);
       controller.abort();
       assert.deepEqual(await dropped, { status: "canceled" });
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 100)); // time must pass: the second attempt, were it not held, would start within it
       assert.deepEqual(waiting.lines(), [], "the second attempt must wait for the first");
       writeFileSync(release, "");
       succeeded(await running);
@@ -359,6 +356,6 @@ describe("createProcessRunner, sandboxed", { skip: !existsSync(BWRAP) && "bubble
       "SPAWN_FAILED",
     );
     assert.equal(failure.nonRetryable, true);
-    assert.match(failure.message, /no-such-program-here/);
+    assertNames(failure.message, "no-such-program-here");
   });
 });

@@ -13,6 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as tar from "tar";
+import { eventually } from "../helpers/eventually";
 import { inProcessAgent, waitForRunner } from "../helpers/agents";
 import { seedCaller, seedProject } from "../helpers/fixtures";
 import { applyPipeline, getRun, stage, triggerRun, waitForRun } from "../helpers/pipelines";
@@ -66,8 +67,7 @@ describe("the remote agent, through the server (runner conformance over the wire
   }
 
   it("reaches a server it could not reach when it started, retrying with backoff", async () => {
-    await new Promise((r) => setTimeout(r, 500));
-    assert.ok(gate.refused >= 2, `connections refused: ${gate.refused}`);
+    await eventually(() => assert.ok(gate.refused >= 2, `connections refused: ${gate.refused}`));
     assert.equal(early.runnerId, undefined);
     gate.open(t.server.port);
     await earlyStart;
@@ -106,7 +106,7 @@ describe("the remote agent, through the server (runner conformance over the wire
 
   it("leaves a stage whose labels it lacks queued", async () => {
     const runId = await runPipeline("local-only", [{ name: "l", run: { operator: "noop" } }]);
-    await new Promise((r) => setTimeout(r, 700));
+    await new Promise((r) => setTimeout(r, 700)); // time must pass: the agent, were it to take the stage, would within it
     assert.equal(stage(await getRun(t, runId), "l").status, "QUEUED");
     dataOf(await t.gql(`mutation($id: ID!) { cancelRun(input: { id: $id }) { __typename } }`, { id: runId }));
   });
@@ -118,11 +118,12 @@ describe("the remote agent, through the server (runner conformance over the wire
     const logs = async () =>
       dataOf(await t.gql(`query($id: ID!) { stageLogs(stageRunId: $id) { nodes { stream text } } }`, { id: stage(running, "w").id }))
         .stageLogs.nodes as Array<{ stream: string; text: string }>;
-    const deadline = Date.now() + 5000;
-    while (!(await logs()).some((l) => l.text.includes("line 1"))) {
-      assert.ok(Date.now() < deadline, "line 1 did not arrive");
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await eventually(async () =>
+      assert.ok(
+        (await logs()).some((l) => l.text.includes("line 1")),
+        "line 1 did not arrive",
+      ),
+    );
     assert.equal(stage(await getRun(t, runId), "w").status, "RUNNING", "the stage is still running when its first line is stored");
     fs.writeFileSync(release, "");
     assert.equal((await waitForRun(t, runId)).status, "SUCCEEDED");

@@ -4,6 +4,7 @@ import type { Client } from "graphql-ws";
 import { runSystemChange } from "../../src/events/system-change";
 import { claimStageRuns } from "../../src/runs/engine/claims";
 import { completeAttempt } from "../../src/runs/engine/completion";
+import { eventually } from "../helpers/eventually";
 import { seedProject } from "../helpers/fixtures";
 import { applyPipeline, moduleRun, stage, triggerRun, waitForRun } from "../helpers/pipelines";
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";
@@ -200,13 +201,13 @@ describe("leases", () => {
       claimStageRuns(tx, { owner: "agent:ghost", labels: ["gpu"], kinds: ["operator"], max: 1, leaseMs: 300 }),
     );
     assert.ok(claimed, "the stage was leased");
-    const deadline = Date.now() + 10_000;
-    let row: any;
-    do {
-      await new Promise((r) => setTimeout(r, 100));
-      [row] = await services.db.dataSource.query(`SELECT status, max_attempts, lease_epoch FROM stage_runs WHERE id = $1`, [claimed!.id]);
-    } while (row.status === "RUNNING" && Date.now() < deadline);
-    assert.equal(row.status, "QUEUED");
+    const row = await eventually(async () => {
+      const [r] = await services.db.dataSource.query(`SELECT status, max_attempts, lease_epoch FROM stage_runs WHERE id = $1`, [
+        claimed!.id,
+      ]);
+      assert.equal(r.status, "QUEUED");
+      return r;
+    });
     assert.equal(row.max_attempts, 2, "the lost attempt is not charged");
     const [attempt] = await services.db.dataSource.query(`SELECT outcome FROM stage_attempts WHERE stage_run_id = $1`, [claimed!.id]);
     assert.equal(attempt.outcome, "LOST");

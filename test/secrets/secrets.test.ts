@@ -3,6 +3,8 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { secretKeyOf } from "../../src/secrets/cipher";
 import { SecretService } from "../../src/secrets/secret.service";
+import { NotFoundError } from "../../src/kernel/errors";
+import { SecretUnreadableError } from "../../src/secrets/secret.errors";
 import { seedCaller, seedProject } from "../helpers/fixtures";
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";
 
@@ -33,7 +35,11 @@ describe("project secrets", () => {
     assert.equal(await services.secrets.reveal(services.db.dataSource.manager, projectId, "WAREHOUSE_URL"), value);
     // A server holding another key cannot read it, and says so rather than returning garbage.
     const other = new SecretService(services.db, secretKeyOf(randomBytes(32)));
-    await assert.rejects(other.reveal(services.db.dataSource.manager, projectId, "WAREHOUSE_URL"), /encrypted under key/);
+    await assert.rejects(other.reveal(services.db.dataSource.manager, projectId, "WAREHOUSE_URL"), (err: unknown) => {
+      assert.ok(err instanceof SecretUnreadableError, String(err));
+      assert.equal(err.secretName, "WAREHOUSE_URL");
+      return true;
+    });
   });
 
   it("refuses a bad name, and callers who are not project ADMIN", async () => {
@@ -54,6 +60,6 @@ describe("project secrets", () => {
     );
     assert.equal(del.deleteSecret.__typename, "SecretPayload");
     const services = t.server.services;
-    await assert.rejects(services.secrets.reveal(services.db.dataSource.manager, projectId, "SHORT_LIVED"), /not found|No Secret/i);
+    await assert.rejects(services.secrets.reveal(services.db.dataSource.manager, projectId, "SHORT_LIVED"), NotFoundError);
   });
 });

@@ -135,7 +135,6 @@ describe("clean refusals", () => {
       assert.equal(res.status, 400, JSON.stringify(res.errors));
       assert.equal(res.errors?.[0]?.extensions?.code, "BAD_USER_INPUT");
       assert.equal(res.errors?.[0]?.extensions?.reason, "SUBSCRIPTION_OVER_HTTP");
-      assert.match(res.errors![0]!.message, /WebSocket/);
     });
 
     it("answers a subscription sent as GET with 400 too", async () => {

@@ -146,7 +146,7 @@ describe(
             complete: () => undefined,
           },
         );
-        ws.on("connected", () => setTimeout(resolve, 300));
+        ws.on("connected", () => setTimeout(resolve, 300)); // no signal says the server has subscribed; a short grace
       });
     });
 
@@ -171,7 +171,7 @@ describe(
         return r.status === 503 ? r : undefined;
       });
       assert.equal(down.checks.listener, false, "the readiness answer names the event listener");
-      await sleep(10_000);
+      await sleep(10_000); // time must pass: the answer stays 503 for as long as the database is down
       assert.equal((await readiness(t)).status, 503);
       // As soon as the database takes it (the listener is most likely still waiting to reconnect): a run and an event.
       const starting = pg.start();
@@ -223,7 +223,7 @@ describe(
       await client.end();
       assert.deepEqual(received, stored);
       assert.equal(received.filter((e) => e.type === "run.queued").length, 2, "both runs were seen");
-      await sleep(1000);
+      await sleep(1000); // time must pass: a duplicate fire or event, were there one, would arrive within it
       // Runs the schedule started are of the other pipeline: the subscription above does not see them.
       assert.equal((await firesOf(t, "eventRule", rule.eventRule.id)).length, 1, "the rule fired exactly once");
       assert.deepEqual(received, stored, "nothing arrived twice");
@@ -252,7 +252,7 @@ describe(
         return received.length >= rows.length ? rows : undefined;
       });
       await admin.end();
-      await sleep(500);
+      await sleep(500); // time must pass: a duplicate, were there one, would arrive within it
       assert.deepEqual(received, stored, "every event arrived, in order, none twice");
     });
 
@@ -277,7 +277,7 @@ describe(
       await waitFor("/readyz to answer 200", async () => (await readiness(t)).status === 200, 30_000);
       await t.server.services.logs.append(ref, "stdout", "after the cut\n");
       await waitFor("every chunk", async () => chunks.length >= 3);
-      await sleep(300);
+      await sleep(300); // time must pass: a duplicate chunk, were there one, would arrive within it
       stop();
       assert.deepEqual(chunks, ["before the cut\n", "during the cut\n", "after the cut\n"]);
     });

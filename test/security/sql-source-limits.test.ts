@@ -3,6 +3,7 @@ import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { seedProject } from "../helpers/fixtures";
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";
+import { assertNames } from "../helpers/names";
 
 /**
  * Issue #13 finding 11 (part): a POSTGRES_QUERY source had no statement timeout (`pg_sleep(40)`
@@ -77,7 +78,7 @@ describe("SQL dataset sources", () => {
     const took = Date.now() - started;
     assert.equal(res.__typename, "InvalidInputError", JSON.stringify(res));
     assert.equal(res.problems[0].field, "config.query");
-    assert.match(res.problems[0].message, /ran longer than 1000 ms, the limit set by SLUICE_SQL_SOURCE_TIMEOUT_MS/);
+    assertNames(res.problems[0].message, "1000", "SLUICE_SQL_SOURCE_TIMEOUT_MS");
     assert.ok(took < 6000, `the request was held ${took} ms`);
     assert.equal(await versionCount(), 0);
   });
@@ -86,7 +87,8 @@ describe("SQL dataset sources", () => {
     if (unreachable) return ctx.skip(unreachable);
     const res = await ingestQuery("big", "SELECT g FROM generate_series(1, 101) g");
     assert.equal(res.__typename, "InvalidInputError", JSON.stringify(res));
-    assert.match(res.problems[0].message, /more than 100 rows, the limit set by SLUICE_SQL_SOURCE_MAX_ROWS/);
+    assert.equal(res.problems[0].field, "config.query");
+    assertNames(res.problems[0].message, "100", "SLUICE_SQL_SOURCE_MAX_ROWS");
     assert.equal(await versionCount(), 0);
   });
 

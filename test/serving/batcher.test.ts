@@ -82,7 +82,7 @@ describe("the micro-batcher", () => {
     const { b, runs } = await batcher(linearModel([1, 1], 0), { maxBatchRows: 64, maxWaitMs: 30 }, 400);
     const started = performance.now();
     const first = b.submit(X([[1, 1]]), ["variable"]);
-    await sleep(5);
+    await sleep(5); // time must pass: the later requests are submitted while the first run is in flight
     const submitted = performance.now();
     const second = b.submit(X([[2, 2]]), ["variable"]);
     const third = b.submit(X([[3, 3]]), ["variable"]);

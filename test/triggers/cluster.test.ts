@@ -51,7 +51,7 @@ describe(
 
     it("elects exactly one leader", async () => {
       await waitFor("a leader", async () => leaders().length === 1);
-      await sleep(2_500); // a retry round of the follower
+      await sleep(2_500); // time must pass: a retry round of the follower, which must not win too
       assert.equal(leaders().length, 1);
     });
 
@@ -59,14 +59,13 @@ describe(
       const { pipelineId } = await applyPipeline(a, projectId, SPEC("events-once"));
       const ruleId = (await createEventRule(b, { pipelineId, name: "once", eventType: "job.done", params: { x: { n: "$.payload.n" } } }))
         .eventRule.id;
-      await sleep(300);
       const sent = [];
       for (let n = 0; n < 10; n++) sent.push(await emitEvent(n % 2 ? a : b, projectId, "job.done", { n }));
       const fires = await waitFor("ten fires", async () => {
         const f = await firesOf(a, "eventRule", ruleId);
         return f.length >= 10 ? f : undefined;
       });
-      await sleep(2_500); // past a sweep of the leader
+      await sleep(2_500); // time must pass: past a sweep of the leader, which must add no second fire
       const settled = await firesOf(a, "eventRule", ruleId);
       assert.equal(settled.length, 10);
       assertOncePer(settled, (f) => f.eventId);
@@ -83,7 +82,7 @@ describe(
       const id = (await createSchedule(b, { pipelineId, name: "tick", cron: "* * * * * *" })).schedule.id;
       await waitFor("three ticks", async () => (await firesOf(a, "schedule", id)).length >= 3);
       await scheduleMutation(a, "pauseSchedule", id);
-      await sleep(700);
+      await sleep(700); // time must pass: a fire under way when the pause committed may still land
       const fires = await firesOf(b, "schedule", id);
       assertOncePer(fires, (f) => f.scheduledFor);
       assert.equal(await runCount(a, pipelineId), fires.length);
@@ -98,12 +97,11 @@ describe(
         const { pipelineId } = await applyPipeline(a, projectId, SPEC("split-brain"));
         const scheduleId = (await createSchedule(a, { pipelineId, name: "tick", cron: "* * * * * *" })).schedule.id;
         const ruleId = (await createEventRule(a, { pipelineId, name: "rule", eventType: "split.brain" })).eventRule.id;
-        await sleep(300);
         for (let n = 0; n < 5; n++) await emitEvent(n % 2 ? a : b, projectId, "split.brain", { n });
         await waitFor("five event fires", async () => (await firesOf(a, "eventRule", ruleId)).length >= 5);
         await waitFor("three ticks", async () => (await firesOf(a, "schedule", scheduleId)).length >= 3);
         await scheduleMutation(a, "pauseSchedule", scheduleId);
-        await sleep(2_500);
+        await sleep(2_500); // time must pass: both leaders sweep within it, and neither may fire twice
         const ticks = await firesOf(a, "schedule", scheduleId);
         const heard = await firesOf(a, "eventRule", ruleId);
         assertOncePer(ticks, (f) => f.scheduledFor);
@@ -120,7 +118,6 @@ describe(
       const standby = leader === a ? b : a;
       const { pipelineId } = await applyPipeline(standby, projectId, SPEC("takeover"));
       const ruleId = (await createEventRule(standby, { pipelineId, name: "t", eventType: "handover.test" })).eventRule.id;
-      await sleep(300);
       await leader!.server.triggers.close();
       const sent = await emitEvent(standby, projectId, "handover.test", {});
       await waitFor("the standby leading", async () => standby.server.triggers.isLeader, 10_000);
@@ -131,7 +128,7 @@ describe(
       assert.equal(fire!.eventId, sent.event.cursor);
       // The old leader's process rejoins the election as a follower.
       await leader!.server.triggers.start();
-      await sleep(2_500);
+      await sleep(2_500); // time must pass: a retry round of the rejoined process, which must not win
       assert.equal(leaders().length, 1);
       assert.equal(leaders()[0], standby);
     });
@@ -152,7 +149,6 @@ describe(
         await waitFor("a new leader", async () => leaders().length === 1, 10_000);
         const { pipelineId } = await applyPipeline(a, projectId, SPEC("after-cut"));
         const ruleId = (await createEventRule(a, { pipelineId, name: "c", eventType: "after.cut" })).eventRule.id;
-        await sleep(300);
         await emitEvent(b, projectId, "after.cut", {});
         await waitFor("a fire under the new leader", async () => (await firesOf(a, "eventRule", ruleId)).length === 1);
       } finally {

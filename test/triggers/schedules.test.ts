@@ -75,9 +75,9 @@ describe("schedules", () => {
       assert.equal(paused.__typename, "SchedulePayload");
       assert.equal(paused.schedule.paused, true);
       assert.equal(paused.schedule.nextFireAt, null, "no next fire while paused");
-      await sleep(700); // a fire under way when the pause committed may still land
+      await sleep(700); // time must pass: a fire under way when the pause committed may still land
       const atPause = (await firesOf(t, "schedule", id)).length;
-      await sleep(2_200);
+      await sleep(2_200); // time must pass: two ticks of the every-second cron, which must not fire
       assert.equal((await firesOf(t, "schedule", id)).length, atPause, "no fires while paused");
       const resumed = await scheduleMutation(t, "resumeSchedule", id);
       assert.equal(resumed.schedule.paused, false);
@@ -130,7 +130,6 @@ describe("schedules", () => {
     assert.equal(badCron.__typename, "InvalidInputError");
     assert.equal(badCron.code, "BAD_USER_INPUT");
     assert.equal(badCron.problems[0].field, "cron.minute");
-    assert.match(badCron.problems[0].message, /minute/);
     const fields = await createSchedule(t, { pipelineId, name: "a", cron: "* * *" });
     assert.equal(fields.problems[0].field, "cron");
     const zone = await createSchedule(t, { pipelineId, name: "a", cron: "0 * * * *", timezone: "Mars/Olympus_Mons" });
@@ -208,7 +207,7 @@ describe("missed fires", () => {
         const f = await firesOf(second, "schedule", once);
         return f.length > 0 && f[0]!.run ? f : undefined;
       });
-      await sleep(500);
+      await sleep(500); // time must pass: a second catch-up fire, were there one, would land within it
       assert.equal((await firesOf(second, "schedule", once)).length, 1, "once, not once per missed hour");
       const topOfHour = (d: Date) => Math.floor(d.getTime() / 3_600_000) * 3_600_000;
       assert.ok([topOfHour(before), topOfHour(new Date())].includes(new Date(fires[0]!.scheduledFor!).getTime()), "the latest missed tick");
@@ -235,7 +234,7 @@ describe("missed fires", () => {
         const f = await firesOf(t, "schedule", id);
         return f.length > 0 ? f : undefined;
       });
-      await sleep(500);
+      await sleep(500); // time must pass: a second catch-up fire, were there one, would land within it
       assert.equal((await firesOf(t, "schedule", id)).length, 1);
       assert.equal(new Date(fires[0]!.scheduledFor!).getTime() % 300_000, 0, "a five-minute tick");
     } finally {
