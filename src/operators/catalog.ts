@@ -6,7 +6,7 @@
  * than at the end of a run.
  */
 import type { OperatorRef } from "../../runners/local/operators";
-import type { ArtifactKind, JsonSchema, OperatorContract } from "../pipelines";
+import type { OperatorContract } from "../pipelines";
 import { HYPERPARAMETERS, hyperparameterSchema, TRAIN_ALGORITHMS, type TrainAlgorithm, MAX_TRIALS, searchSpecProblems } from "../training";
 
 const name = { type: "string", pattern: "^[a-z0-9][a-z0-9_-]{0,62}$" };
