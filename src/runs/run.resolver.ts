@@ -23,17 +23,6 @@ import {
   ArtifactReader,
   ArtifactUse,
   StageSecretGrant,
-  LogChunk,
-  LogChunkConnection,
-  LogChunkFilter,
-  LogChunkOrder,
-  LogMetricsInput,
-  LogMetricsPayload,
-  LogMetricsResult,
-  MetricPointConnection,
-  MetricPointFilter,
-  MetricPointOrder,
-  MetricPointType,
   RerunInput,
   Run,
   RunConnection,
@@ -47,10 +36,23 @@ import {
   StageAttempt,
   StageRun,
   TriggerRunInput,
-  logChunkSort,
-  metricPointSort,
   runSort,
 } from "./run.types";
+import {
+  LogChunk,
+  LogChunkConnection,
+  LogChunkFilter,
+  LogChunkOrder,
+  LogMetricsInput,
+  LogMetricsPayload,
+  LogMetricsResult,
+  MetricPointConnection,
+  MetricPointFilter,
+  MetricPointOrder,
+  MetricPointType,
+  logChunkSort,
+  metricPointSort,
+} from "./streams/stream.types";
 import { resolverOf } from "../kernel/context";
 import type { Database } from "../db/data-source";
 import type { EventBus } from "../events/event-bus";
