@@ -3,6 +3,7 @@
  * never an object per row, so a few million rows stay a few flat buffers that slice cheaply and
  * can be shared with worker threads.
  */
+import { InvalidInputError } from "../kernel/errors";
 
 /**
  * A numeric column holds a `Float64Array` where `NaN` means missing; a categorical column holds
@@ -39,7 +40,10 @@ export function table(columns: Column[]): Table {
 
 export function getColumn(t: Table, name: string): Column {
   const c = t.columns.find((col) => col.name === name);
-  if (!c) throw new Error(`no column "${name}" (columns: ${t.columns.map((col) => col.name).join(", ")})`);
+  if (!c) {
+    const known = t.columns.map((col) => col.name).join(", ");
+    throw new InvalidInputError([{ field: name, message: `no column "${name}" in the table (columns: ${known})` }]);
+  }
   return c;
 }
 

@@ -4,6 +4,7 @@
  * node. Outputs as for linear models: `label` int64 [N] + `probabilities` float [N, C] for a
  * classifier, `variable` float [N, 1] for a regressor — so `verifyExport` checks both kinds.
  */
+import { InvalidInputError } from "../kernel/errors";
 import type { GbtModel } from "./gbt/boost";
 import type { ExportedModel } from "./export-linear";
 import { addTreeEnsemble } from "./export-trees";
@@ -20,7 +21,10 @@ export function exportGbtModel(fitted: FittedPreprocessor, model: GbtModel): Exp
   // Column names become graph input names: they must not clash with a name inside the graph.
   const internal = new Set<string>([...g.initializers.map((t) => t.name ?? ""), ...g.nodes.flatMap((n) => n.output ?? [])]);
   for (const i of fitted.inputs) {
-    if (internal.has(i.name)) throw new Error(`column name "${i.name}" clashes with a name inside the exported graph: rename the column`);
+    if (internal.has(i.name))
+      throw new InvalidInputError([
+        { field: i.name, message: "the column name clashes with a name inside the exported graph: rename the column" },
+      ]);
   }
   const bytes = g.build({
     inputs,

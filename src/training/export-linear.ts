@@ -13,6 +13,7 @@
  * row and NONE it returns [1 - score, score] — neither is a probability, so neither is used.
  * Multinomial writes C rows with post_transform SOFTMAX.
  */
+import { InvalidInputError } from "../kernel/errors";
 import * as ort from "onnxruntime-node";
 import { onnx } from "onnx-proto";
 import type { Table } from "./data";
@@ -81,7 +82,10 @@ function checkNames(g: GraphBuilder, fitted: FittedPreprocessor, outputs: Tensor
   const internal = new Set<string>([...g.initializers.map((t) => t.name ?? ""), ...g.nodes.flatMap((n) => n.output ?? [])]);
   for (const o of outputs) internal.add(o.name);
   for (const i of fitted.inputs) {
-    if (internal.has(i.name)) throw new Error(`column name "${i.name}" clashes with a name inside the exported graph: rename the column`);
+    if (internal.has(i.name))
+      throw new InvalidInputError([
+        { field: i.name, message: "the column name clashes with a name inside the exported graph: rename the column" },
+      ]);
   }
 }
 

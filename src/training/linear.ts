@@ -12,6 +12,7 @@
  * in chunk order, on worker threads for large inputs (logistic-chunks.ts): results stay
  * bit-identical whatever the thread count. Multinomial and ridge are single-threaded.
  */
+import { InvalidInputError } from "../kernel/errors";
 import { BinaryLogisticPass } from "./logistic-chunks";
 
 /** A row-major matrix of `matrix.length / cols` rows, e.g. what `transform` returns. */
@@ -45,7 +46,7 @@ export interface LogisticRegressionModel {
 
 function rowsOf(X: FeatureMatrix): number {
   if (!(X.cols > 0) || X.matrix.length % X.cols !== 0)
-    throw new Error(`matrix of ${X.matrix.length} values is not a multiple of ${X.cols} columns`);
+    throw new InvalidInputError([{ field: "X", message: `matrix of ${X.matrix.length} values is not a multiple of ${X.cols} columns` }]);
   return X.matrix.length / X.cols;
 }
 
@@ -65,9 +66,9 @@ export function trainLinearRegression(
   const n = rowsOf(X);
   const d = X.cols;
   const m = X.matrix;
-  if (y.length !== n) throw new Error(`${y.length} targets for ${n} rows`);
-  if (n === 0) throw new Error("no training rows");
-  if (!(l2 >= 0)) throw new Error("l2 must be ≥ 0");
+  if (y.length !== n) throw new InvalidInputError([{ field: "y", message: `${y.length} targets for ${n} rows` }]);
+  if (n === 0) throw new InvalidInputError([{ field: "X", message: "no training rows" }]);
+  if (!(l2 >= 0)) throw new InvalidInputError([{ field: "l2", message: "must be ≥ 0" }]);
   const xMean = new Float64Array(d);
   let yMean = 0;
   if (fitIntercept) {
@@ -111,7 +112,9 @@ export function choleskySolve(A: Float64Array, b: Float64Array, d: number): Floa
       if (i === j) {
         // Relative threshold: a pivot lost to rounding means the system is singular in practice.
         if (!(s > 1e-12 * Math.max(1, Math.abs(A[i * d + i]!))))
-          throw new Error(`the normal equations are singular at feature ${i} (collinear or constant features): use l2 > 0`);
+          throw new InvalidInputError([
+            { field: "l2", message: `the normal equations are singular at feature ${i} (collinear or constant features): use l2 > 0` },
+          ]);
         L[i * d + i] = Math.sqrt(s);
       } else L[i * d + j] = s / L[j * d + j]!;
     }
@@ -166,14 +169,15 @@ export function trainLogisticRegression(X: FeatureMatrix, y: ArrayLike<number>, 
   const C = opts.classes;
   const l2 = opts.l2 ?? 1;
   const fitIntercept = opts.fitIntercept ?? true;
-  if (!(Number.isInteger(C) && C >= 2)) throw new Error(`classes must be an integer ≥ 2, got ${C}`);
-  if (y.length !== n) throw new Error(`${y.length} labels for ${n} rows`);
-  if (n === 0) throw new Error("no training rows");
-  if (!(l2 >= 0)) throw new Error("l2 must be ≥ 0");
+  if (!(Number.isInteger(C) && C >= 2)) throw new InvalidInputError([{ field: "classes", message: `must be an integer ≥ 2, got ${C}` }]);
+  if (y.length !== n) throw new InvalidInputError([{ field: "y", message: `${y.length} labels for ${n} rows` }]);
+  if (n === 0) throw new InvalidInputError([{ field: "X", message: "no training rows" }]);
+  if (!(l2 >= 0)) throw new InvalidInputError([{ field: "l2", message: "must be ≥ 0" }]);
   const labels = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const c = y[i]!;
-    if (!(Number.isInteger(c) && c >= 0 && c < C)) throw new Error(`label ${c} at row ${i} is not a class index in [0, ${C})`);
+    if (!(Number.isInteger(c) && c >= 0 && c < C))
+      throw new InvalidInputError([{ field: "y", message: `label ${c} at row ${i} is not a class index in [0, ${C})` }]);
     labels[i] = c;
   }
   const R = C === 2 ? 1 : C; // rows of weights

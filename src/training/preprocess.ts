@@ -27,6 +27,7 @@
  *   a value equal to a boundary goes to the bucket above; NaN gives an all-zero row.
  */
 import type { onnx } from "onnx-proto";
+import { InvalidInputError } from "../kernel/errors";
 import { getColumn, isMissingCategory, type Table } from "./data";
 import { ML_DOMAIN, valueInfo, type ElemType, type GraphBuilder } from "./onnx/builder";
 
@@ -66,16 +67,22 @@ export interface TensorSignature {
 
 const f32 = Math.fround;
 
+/** A refused column: the problem's `field` is the column's name. */
+function columnError(column: string, message: string): InvalidInputError {
+  return new InvalidInputError([{ field: column, message }]);
+}
+
 export function fitPreprocessor(table: Table, trainRows: Uint32Array, steps: PreprocessStep[]): FittedPreprocessor {
-  if (steps.length === 0) throw new Error("preprocessing needs at least one step (the features are the declared steps)");
+  if (steps.length === 0)
+    throw new InvalidInputError([{ field: "preprocessing", message: "needs at least one step (the features are the declared steps)" }]);
   const fitted: FittedStep[] = [];
   const inputs: FittedPreprocessor["inputs"] = [];
   for (const step of steps) {
     const col = getColumn(table, step.column);
     if (!inputs.some((i) => i.name === col.name)) inputs.push({ name: col.name, kind: col.kind });
     if (col.kind === "numeric") {
-      if (step.oneHot) throw new Error(`column "${col.name}" is numeric: oneHot applies to categorical columns (bucketize numeric ones)`);
-      if (step.scale && step.bucketize) throw new Error(`column "${col.name}": scale and bucketize are exclusive in one step`);
+      if (step.oneHot) throw columnError(col.name, "the column is numeric: oneHot applies to categorical columns (bucketize numeric ones)");
+      if (step.scale && step.bucketize) throw columnError(col.name, "scale and bucketize are exclusive in one step");
       const raw = new Float64Array(trainRows.length);
       for (let i = 0; i < trainRows.length; i++) raw[i] = f32(col.values[trainRows[i]!]!);
       const impute = step.impute === undefined ? null : numericImpute(col.name, raw, step.impute);
@@ -83,11 +90,11 @@ export function fitPreprocessor(table: Table, trainRows: Uint32Array, steps: Pre
       if (step.bucketize) {
         const boundaries = step.bucketize.boundaries.map(f32);
         for (let j = 0; j < boundaries.length; j++) {
-          if (!Number.isFinite(boundaries[j]!)) throw new Error(`column "${col.name}": bucket boundaries must be finite`);
+          if (!Number.isFinite(boundaries[j]!)) throw columnError(col.name, "bucket boundaries must be finite");
           if (j > 0 && !(boundaries[j]! > boundaries[j - 1]!))
-            throw new Error(`column "${col.name}": bucket boundaries must be strictly increasing (as float32)`);
+            throw columnError(col.name, "bucket boundaries must be strictly increasing (as float32)");
         }
-        if (boundaries.length === 0) throw new Error(`column "${col.name}": bucketize needs at least one boundary`);
+        if (boundaries.length === 0) throw columnError(col.name, "bucketize needs at least one boundary");
         const features = [`${col.name}<${boundaries[0]}`];
         for (let j = 1; j < boundaries.length; j++) features.push(`${col.name}[${boundaries[j - 1]},${boundaries[j]})`);
         features.push(`${col.name}>=${boundaries[boundaries.length - 1]}`);
@@ -99,7 +106,7 @@ export function fitPreprocessor(table: Table, trainRows: Uint32Array, steps: Pre
         fitted.push({ kind: "numeric", column: col.name, impute, offset, scale, features: [col.name] });
       }
     } else {
-      if (step.scale || step.bucketize) throw new Error(`column "${col.name}" is categorical: only impute and oneHot apply`);
+      if (step.scale || step.bucketize) throw columnError(col.name, "the column is categorical: only impute and oneHot apply");
       const values: Array<string | null> = [];
       for (let i = 0; i < trainRows.length; i++) {
         const v = col.values[trainRows[i]!];
@@ -109,18 +116,19 @@ export function fitPreprocessor(table: Table, trainRows: Uint32Array, steps: Pre
       if (step.impute !== undefined) {
         if (step.impute === "most_frequent") impute = mostFrequent(values.filter((v): v is string => v !== null))[0] ?? null;
         else if (typeof step.impute === "object") impute = String(step.impute.constant);
-        else throw new Error(`column "${col.name}" is categorical: impute "${step.impute}" needs numbers (use most_frequent or constant)`);
-        if (impute === null) throw new Error(`column "${col.name}": every training value is missing, nothing to impute from`);
-        if (impute === "") throw new Error(`column "${col.name}": "" means missing and cannot be the imputed category`);
+        else
+          throw columnError(col.name, `the column is categorical: impute "${step.impute}" needs numbers (use most_frequent or constant)`);
+        if (impute === null) throw columnError(col.name, "every training value is missing, nothing to impute from");
+        if (impute === "") throw columnError(col.name, '"" means missing and cannot be the imputed category');
       }
       const present = values.map((v) => v ?? impute).filter((v): v is string => v !== null);
       let categories = mostFrequent(present);
       const max = step.oneHot?.maxCategories;
       if (max !== undefined) {
-        if (!(Number.isInteger(max) && max >= 1)) throw new Error(`column "${col.name}": maxCategories must be a positive integer`);
+        if (!(Number.isInteger(max) && max >= 1)) throw columnError(col.name, "maxCategories must be a positive integer");
         categories = categories.slice(0, max);
       }
-      if (categories.length === 0) throw new Error(`column "${col.name}": no category in the training rows`);
+      if (categories.length === 0) throw columnError(col.name, "no category in the training rows");
       // Sorted so the encoding does not depend on frequency order, which shifts between datasets.
       categories.sort(compareStrings);
       fitted.push({ kind: "onehot", column: col.name, impute, categories, features: categories.map((c) => `${col.name}=${c}`) });
@@ -145,11 +153,11 @@ function mostFrequent(values: string[]): string[] {
 function numericImpute(column: string, raw: Float64Array, strategy: ImputeStrategy): number {
   if (typeof strategy === "object") {
     if (typeof strategy.constant !== "number" || !Number.isFinite(strategy.constant))
-      throw new Error(`column "${column}" is numeric: the imputed constant must be a finite number`);
+      throw columnError(column, "the column is numeric: the imputed constant must be a finite number");
     return f32(strategy.constant);
   }
   const present = raw.filter((v) => !Number.isNaN(v));
-  if (present.length === 0) throw new Error(`column "${column}": every training value is missing, nothing to impute from`);
+  if (present.length === 0) throw columnError(column, "every training value is missing, nothing to impute from");
   if (strategy === "mean") {
     let s = 0;
     for (const v of present) s += v;
@@ -189,7 +197,7 @@ function scaleStats(column: string, vals: Float64Array, kind: "standard" | "minm
     if (v < min) min = v;
     if (v > max) max = v;
   }
-  if (n === 0) throw new Error(`column "${column}": no value to compute scaling from`);
+  if (n === 0) throw columnError(column, "no value to compute scaling from");
   if (kind === "standard") {
     const std = Math.sqrt(m2 / n);
     return [f32(mean), f32(std > 0 ? 1 / std : 1)];
@@ -211,7 +219,7 @@ export function transform(
   for (const step of fitted.steps) {
     const col = getColumn(table, step.column);
     if (step.kind === "onehot") {
-      if (col.kind !== "categorical") throw new Error(`column "${col.name}" was categorical when fitted`);
+      if (col.kind !== "categorical") throw columnError(col.name, "the column was categorical when fitted, it is numeric here");
       const index = new Map(step.categories.map((c, i) => [c, i]));
       for (let r = 0; r < n; r++) {
         const v = col.values[rows[r]!];
@@ -220,7 +228,7 @@ export function transform(
         if (j !== undefined) matrix[r * cols + offset + j] = 1;
       }
     } else {
-      if (col.kind !== "numeric") throw new Error(`column "${col.name}" was numeric when fitted`);
+      if (col.kind !== "numeric") throw columnError(col.name, "the column was numeric when fitted, it is categorical here");
       for (let r = 0; r < n; r++) {
         let x = f32(col.values[rows[r]!]!);
         if (Number.isNaN(x) && step.impute !== null) x = step.impute;

@@ -11,6 +11,7 @@ import {
   trainValidationSplit,
   type Table,
 } from "../../src/training/data";
+import { inputError } from "../helpers/input-errors";
 import { decodeModel, ExportMismatchError, exportLinearModel, verifyExport } from "../../src/training/export-linear";
 import { predictLinear, predictProba, trainLinearRegression, trainLogisticRegression } from "../../src/training/linear";
 import { fitPreprocessor, transform, type PreprocessStep } from "../../src/training/preprocess";
@@ -131,6 +132,6 @@ describe("linear model export", () => {
     const rows = Uint32Array.from([0, 1, 2]);
     const fitted = fitPreprocessor(t, rows, [{ column: "variable" }]);
     const model = trainLinearRegression(transform(fitted, t, rows), [1, 2, 3]);
-    assert.throws(() => exportLinearModel(fitted, model), /clashes/);
+    assert.throws(() => exportLinearModel(fitted, model), inputError("variable", "rename"));
   });
 });

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { predict, predictProba, predictRaw, trainGbt, type GbtModel } from "../../src/training/gbt/boost";
+import { predict, predictProba, predictRaw, trainGbt, type GbtInput, type GbtModel } from "../../src/training/gbt/boost";
 import { applyBins, fitBins } from "../../src/training/gbt/binning";
 import { leafOfBinned, leafOfRaw } from "../../src/training/gbt/tree";
+import { inputError } from "../helpers/input-errors";
 import { classificationData, regressionData, takeRows, type Synthetic } from "./gbt-data";
 
 function mse(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -148,9 +149,18 @@ describe("gbt boosting", () => {
     const X = new Float64Array(6);
     assert.throws(
       () => trainGbt({ task: "binary", X, rows: 3, cols: 2, featureNames: ["a", "b"], y: [0, 1, 2] }),
-      /binary task needs 2 classes/,
+      inputError("task", "binary", "3"),
     );
-    assert.throws(() => trainGbt({ task: "regression", X, rows: 3, cols: 2, featureNames: ["a"], y: [0, 1, 2] }), /featureNames/);
-    assert.throws(() => trainGbt({ task: "multiclass", X, rows: 3, cols: 2, featureNames: ["a", "b"], y: [0, 1.5, 2] }), /class index/);
+    assert.throws(
+      () => trainGbt({ task: "regression", X, rows: 3, cols: 2, featureNames: ["a"], y: [0, 1, 2] }),
+      inputError("featureNames"),
+    );
+    assert.throws(
+      () => trainGbt({ task: "multiclass", X, rows: 3, cols: 2, featureNames: ["a", "b"], y: [0, 1.5, 2] }),
+      inputError("y", "1.5"),
+    );
+    const ok: GbtInput = { task: "regression", X, rows: 3, cols: 2, featureNames: ["a", "b"], y: [0, 1, 2] };
+    assert.throws(() => trainGbt({ ...ok, params: { learningRate: 0 } }), inputError("learningRate"));
+    assert.throws(() => trainGbt({ ...ok, params: { maxBins: 300 } }), inputError("maxBins", "300"));
   });
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { inputError } from "../helpers/input-errors";
 import { mulberry32, normalSampler } from "../../src/training/data";
 import { predictClass, predictLinear, predictProba, trainLinearRegression, trainLogisticRegression } from "../../src/training/linear";
 
@@ -46,7 +47,7 @@ describe("ridge regression", () => {
 
   it("refuses collinear features without l2", () => {
     const matrix = Float64Array.from([1, 2, 2, 4, 3, 6, 4, 8]);
-    assert.throws(() => trainLinearRegression({ matrix, cols: 2 }, [1, 2, 3, 4]), /singular/);
+    assert.throws(() => trainLinearRegression({ matrix, cols: 2 }, [1, 2, 3, 4]), inputError("l2", "singular"));
     assert.doesNotThrow(() => trainLinearRegression({ matrix, cols: 2 }, [1, 2, 3, 4], { l2: 1e-3 }));
   });
 });
@@ -117,6 +118,8 @@ describe("logistic regression", () => {
   });
 
   it("rejects labels outside the classes", () => {
-    assert.throws(() => trainLogisticRegression({ matrix: new Float64Array(2), cols: 1 }, [0, 2], { classes: 2 }), /not a class index/);
+    assert.throws(() => trainLogisticRegression({ matrix: new Float64Array(2), cols: 1 }, [0, 2], { classes: 2 }), inputError("y", "2"));
+    assert.throws(() => trainLogisticRegression({ matrix: new Float64Array(2), cols: 1 }, [0, 1], { classes: 1 }), inputError("classes"));
+    assert.throws(() => trainLinearRegression({ matrix: new Float64Array(2), cols: 1 }, [0, 1], { l2: -1 }), inputError("l2"));
   });
 });

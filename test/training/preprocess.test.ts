@@ -4,6 +4,7 @@ import * as ort from "onnxruntime-node";
 import { allRows, categoricalColumn, numericColumn, table, trainValidationSplit } from "../../src/training/data";
 import { GraphBuilder, valueInfo } from "../../src/training/onnx/builder";
 import { exportPreprocessor, fitPreprocessor, onnxFeeds, transform, type FittedPreprocessor } from "../../src/training/preprocess";
+import { inputError } from "../helpers/input-errors";
 import type { Table } from "../../src/training/data";
 
 /** Runs the exported preprocessing alone and returns its matrix, to compare with `transform` bit for bit. */
@@ -116,10 +117,14 @@ describe("preprocessing", () => {
 
   it("rejects steps that do not fit the column", () => {
     const t = table([numericColumn("x", [1, 2]), categoricalColumn("k", ["a", "b"])]);
-    assert.throws(() => fitPreprocessor(t, allRows(2), [{ column: "x", oneHot: {} }]), /numeric/);
-    assert.throws(() => fitPreprocessor(t, allRows(2), [{ column: "k", scale: "standard" }]), /categorical/);
-    assert.throws(() => fitPreprocessor(t, allRows(2), [{ column: "k", impute: "mean" }]), /categorical/);
-    assert.throws(() => fitPreprocessor(t, allRows(2), [{ column: "x", bucketize: { boundaries: [2, 1] } }]), /increasing/);
-    assert.throws(() => fitPreprocessor(t, allRows(2), [{ column: "nope" }]), /no column/);
+    assert.throws(() => fitPreprocessor(t, allRows(2), [{ column: "x", oneHot: {} }]), inputError("x", "numeric", "oneHot"));
+    assert.throws(() => fitPreprocessor(t, allRows(2), [{ column: "k", scale: "standard" }]), inputError("k", "categorical"));
+    assert.throws(() => fitPreprocessor(t, allRows(2), [{ column: "k", impute: "mean" }]), inputError("k", "categorical", "mean"));
+    assert.throws(
+      () => fitPreprocessor(t, allRows(2), [{ column: "x", bucketize: { boundaries: [2, 1] } }]),
+      inputError("x", "increasing"),
+    );
+    assert.throws(() => fitPreprocessor(t, allRows(2), [{ column: "nope" }]), inputError("nope", "x", "k"));
+    assert.throws(() => fitPreprocessor(t, allRows(2), []), inputError("preprocessing"));
   });
 });

@@ -29,7 +29,7 @@ export function compareCategorical(
 ): CategoricalComparison {
   const { counts: cur, missing } = countCategories(current);
   const n = current.length - missing;
-  if (n === 0) throw new DriftInputError(`feature ${JSON.stringify(feature)}: the current window has no non-missing values`);
+  if (n === 0) throw new DriftInputError(feature, "the current window has no non-missing values");
   const N = ref.count;
   const refCounts = new Map<string, number>();
   for (let i = 0; i < ref.categories.length; i++) refCounts.set(ref.categories[i], ref.counts[i]);

@@ -3,6 +3,7 @@
  * database): the monitoring service feeds it a stored reference summary and a window of typed
  * arrays, and stores what comes back.
  */
+import { InvalidInputError } from "../../kernel/errors";
 
 /** A numeric column: NaN is a missing value. */
 export type NumericColumn = Float64Array | Float32Array;
@@ -12,10 +13,13 @@ export type Column = NumericColumn | CategoricalColumn;
 
 export type FeatureKind = "numeric" | "categorical";
 
-/** Thrown for input the statistics cannot work with; the message names the feature and the problem. */
-export class DriftInputError extends Error {
-  constructor(message: string) {
-    super(message);
+/**
+ * Thrown for input the statistics cannot work with: a BAD_USER_INPUT error whose one problem's
+ * `field` is the feature (column) or option at fault.
+ */
+export class DriftInputError extends InvalidInputError {
+  constructor(field: string, message: string) {
+    super([{ field, message }]);
     this.name = "DriftInputError";
   }
 }

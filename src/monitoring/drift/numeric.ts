@@ -141,7 +141,7 @@ export function compareNumeric(feature: string, ref: NumericReference, current: 
     else if (hBins > 0) hCounts[hWidth > 0 ? Math.min(hBins - 1, Math.floor((x - hMin) / hWidth)) : 0]++;
   }
   const n = current.length - missing;
-  if (n === 0) throw new DriftInputError(`feature ${JSON.stringify(feature)}: the current window has no non-missing values`);
+  if (n === 0) throw new DriftInputError(feature, "the current window has no non-missing values");
 
   // KS: cdf_ref − cdf_cur at every data point, as ks_2samp(reference, current) forms it.
   let maxS = -Infinity;

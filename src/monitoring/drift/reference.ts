@@ -70,34 +70,32 @@ export interface SummaryOptions {
 /** Summarizes training data (columns of equal length) into a JSON-serializable reference. */
 export function summarizeReference(columns: Record<string, Column>, options: SummaryOptions = {}): ReferenceSummary {
   const names = Object.keys(columns);
-  if (names.length === 0) throw new DriftInputError("the reference has no columns");
+  if (names.length === 0) throw new DriftInputError("columns", "the reference has no columns");
   const rows = columns[names[0]].length;
   const maxSample = options.maxSample ?? 100_000;
   const psiBins = options.psiBins ?? 10;
   const histogramBins = options.histogramBins ?? 20;
-  if (!(Number.isInteger(maxSample) && maxSample >= 2)) throw new DriftInputError(`maxSample = ${maxSample}: must be an integer ≥ 2`);
-  if (!(Number.isInteger(psiBins) && psiBins >= 2)) throw new DriftInputError(`psiBins = ${psiBins}: must be an integer ≥ 2`);
+  if (!(Number.isInteger(maxSample) && maxSample >= 2)) throw new DriftInputError("maxSample", `must be an integer ≥ 2, got ${maxSample}`);
+  if (!(Number.isInteger(psiBins) && psiBins >= 2)) throw new DriftInputError("psiBins", `must be an integer ≥ 2, got ${psiBins}`);
   if (!(Number.isInteger(histogramBins) && histogramBins >= 1))
-    throw new DriftInputError(`histogramBins = ${histogramBins}: must be an integer ≥ 1`);
+    throw new DriftInputError("histogramBins", `must be an integer ≥ 1, got ${histogramBins}`);
   if (options.prediction !== undefined && !(options.prediction in columns)) {
-    throw new DriftInputError(`prediction column ${JSON.stringify(options.prediction)} is not among the reference columns`);
+    throw new DriftInputError("prediction", `column ${JSON.stringify(options.prediction)} is not among the reference columns`);
   }
   for (const name of Object.keys(options.kinds ?? {})) {
-    if (!(name in columns)) throw new DriftInputError(`kinds names ${JSON.stringify(name)}, which is not a reference column`);
+    if (!(name in columns)) throw new DriftInputError(`kinds.${name}`, "not a reference column");
   }
   const features: Record<string, FeatureReference> = {};
   for (const name of names) {
     const column = columns[name];
-    if (column.length !== rows)
-      throw new DriftInputError(`reference column ${JSON.stringify(name)} has ${column.length} rows, expected ${rows}`);
+    if (column.length !== rows) throw new DriftInputError(name, `the reference column has ${column.length} rows, expected ${rows}`);
     const kind = options.kinds?.[name] ?? (isNumericColumn(column) ? "numeric" : "categorical");
     if (kind === "numeric") {
-      if (!isNumericColumn(column))
-        throw new DriftInputError(`reference column ${JSON.stringify(name)} is numeric but not a Float64Array/Float32Array`);
+      if (!isNumericColumn(column)) throw new DriftInputError(name, "the reference column is numeric but not a Float64Array/Float32Array");
       features[name] = summarizeNumeric(name, column, maxSample, psiBins, histogramBins);
     } else if (kind === "categorical") {
       features[name] = summarizeCategorical(name, column);
-    } else throw new DriftInputError(`kind of ${JSON.stringify(name)} is ${JSON.stringify(kind)}: expected "numeric" or "categorical"`);
+    } else throw new DriftInputError(`kinds.${name}`, `${JSON.stringify(kind)}: expected "numeric" or "categorical"`);
   }
   return { version: REFERENCE_SUMMARY_VERSION, rows, features, ...(options.prediction ? { prediction: options.prediction } : {}) };
 }
@@ -119,10 +117,9 @@ function summarizeNumeric(
 ): NumericReference {
   const { sorted, missing } = sortedFinite(column);
   const count = sorted.length;
-  if (count === 0) throw new DriftInputError(`reference column ${JSON.stringify(name)} has no non-missing values`);
+  if (count === 0) throw new DriftInputError(name, "the reference column has no non-missing values");
   for (const v of [sorted[0], sorted[count - 1]]) {
-    if (!Number.isFinite(v))
-      throw new DriftInputError(`reference column ${JSON.stringify(name)} holds ${v}: values must be finite or NaN (missing)`);
+    if (!Number.isFinite(v)) throw new DriftInputError(name, `the reference column holds ${v}: values must be finite or NaN (missing)`);
   }
   let mean = 0;
   for (let i = 0; i < count; i++) mean += sorted[i];
@@ -190,7 +187,7 @@ export function countCategories(column: CategoricalColumn): { counts: Map<string
 function summarizeCategorical(name: string, column: CategoricalColumn): CategoricalReference {
   const { counts, missing } = countCategories(column);
   const count = column.length - missing;
-  if (count === 0) throw new DriftInputError(`reference column ${JSON.stringify(name)} has no non-missing values`);
+  if (count === 0) throw new DriftInputError(name, "the reference column has no non-missing values");
   const entries = [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
   return { kind: "categorical", count, missing, categories: entries.map((e) => e[0]), counts: entries.map((e) => e[1]) };
 }
@@ -201,7 +198,7 @@ function summarizeCategorical(name: string, column: CategoricalColumn): Categori
  */
 export function parseReferenceSummary(value: unknown): ReferenceSummary {
   const fail = (what: string): never => {
-    throw new DriftInputError(`reference summary: ${what}`);
+    throw new DriftInputError("summary", what);
   };
   if (typeof value !== "object" || value === null) fail("not an object");
   const s = value as Partial<ReferenceSummary>;

@@ -90,32 +90,32 @@ export function driftReport(reference: ReferenceSummary, current: Record<string,
   const small = options.smallReference ?? 1000;
   const share = options.driftShare ?? 0.5;
   const levels = options.psiLevels ?? { warn: 0.1, alert: 0.25 };
-  if (!(share > 0 && share <= 1)) throw new DriftInputError(`driftShare = ${share}: must be in (0, 1]`);
+  if (!(share > 0 && share <= 1)) throw new DriftInputError("driftShare", `must be in (0, 1], got ${share}`);
   if (!(levels.warn >= 0 && levels.alert >= levels.warn))
-    throw new DriftInputError(`psiLevels: need 0 ≤ warn ≤ alert, got ${levels.warn}, ${levels.alert}`);
+    throw new DriftInputError("psiLevels", `need 0 ≤ warn ≤ alert, got ${levels.warn}, ${levels.alert}`);
   for (const [name, o] of Object.entries(options.features ?? {})) {
     const ref = reference.features[name];
-    if (!ref) throw new DriftInputError(`override for ${JSON.stringify(name)}: no such feature in the reference`);
+    if (!ref) throw new DriftInputError(`features.${name}`, "an override for a feature the reference does not have");
     if (o.method !== undefined && !METHODS[ref.kind].includes(o.method)) {
       throw new DriftInputError(
-        `override for ${JSON.stringify(name)}: method ${JSON.stringify(o.method)} does not apply to a ${ref.kind} feature (use ${METHODS[ref.kind].join(", ")})`,
+        `features.${name}.method`,
+        `${JSON.stringify(o.method)} does not apply to a ${ref.kind} feature (use ${METHODS[ref.kind].join(", ")})`,
       );
     }
     if (o.threshold !== undefined && !(Number.isFinite(o.threshold) && o.threshold >= 0)) {
-      throw new DriftInputError(`override for ${JSON.stringify(name)}: threshold ${o.threshold} must be a finite number ≥ 0`);
+      throw new DriftInputError(`features.${name}.threshold`, `must be a finite number ≥ 0, got ${o.threshold}`);
     }
   }
   let rows: number | undefined;
   for (const [name, column] of Object.entries(current)) {
     if (rows === undefined) rows = column.length;
-    else if (column.length !== rows)
-      throw new DriftInputError(`current column ${JSON.stringify(name)} has ${column.length} rows, expected ${rows}`);
+    else if (column.length !== rows) throw new DriftInputError(name, `the current column has ${column.length} rows, expected ${rows}`);
   }
   const results: FeatureDrift[] = [];
   let prediction: FeatureDrift | undefined;
   for (const [name, ref] of Object.entries(reference.features)) {
     const column = current[name];
-    if (column === undefined) throw new DriftInputError(`feature ${JSON.stringify(name)}: the current window has no such column`);
+    if (column === undefined) throw new DriftInputError(name, "the current window has no such column");
     const result = featureDrift(name, ref, column, options.features?.[name] ?? {}, small, levels, options.maxUnseen);
     if (name === reference.prediction) prediction = result;
     else results.push(result);
@@ -143,10 +143,9 @@ function featureDrift(
   levels: { warn: number; alert: number },
   maxUnseen: number | undefined,
 ): FeatureDrift {
-  const label = JSON.stringify(name);
   const smallRef = ref.count <= small;
   const rows = column.length;
-  if (rows === 0) throw new DriftInputError(`feature ${label}: the current window is empty`);
+  if (rows === 0) throw new DriftInputError(name, "the current window is empty");
   let statistic: number;
   let pValue: number | undefined;
   let psi: number;
@@ -155,7 +154,7 @@ function featureDrift(
   let currentCount: number;
   if (ref.kind === "numeric") {
     if (!isNumericColumn(column))
-      throw new DriftInputError(`feature ${label} is numeric: the current column must be a Float64Array or Float32Array`);
+      throw new DriftInputError(name, "the feature is numeric: the current column must be a Float64Array or Float32Array");
     const cmp = compareNumeric(name, ref, column);
     method = override.method ?? (smallRef ? "ks" : "wasserstein");
     statistic = method === "ks" ? cmp.ks.statistic : method === "wasserstein" ? cmp.wassersteinNorm : cmp.psi;
@@ -166,7 +165,8 @@ function featureDrift(
   } else {
     if (isNumericColumn(column))
       throw new DriftInputError(
-        `feature ${label} is categorical: the current column must hold strings or integer codes, not a float array`,
+        name,
+        "the feature is categorical: the current column must hold strings or integer codes, not a float array",
       );
     const cmp = compareCategorical(name, ref, column, { maxUnseen });
     method = override.method ?? (smallRef ? "chisquare" : "jensenshannon");

@@ -9,6 +9,8 @@
  * construction, not by luck.
  */
 
+import { InvalidInputError } from "../../kernel/errors";
+
 /** Bin index reserved for missing values (NaN); value bins are 0 … maxBins-1, so maxBins ≤ 255. */
 export const MISSING_BIN = 255;
 /** Histogram width per feature: every possible Uint8 bin. */
@@ -51,7 +53,8 @@ export function fitBins(
   opts: { maxBins?: number; rowIndices?: ArrayLike<number> } = {},
 ): BinMapper {
   const maxBins = opts.maxBins ?? 255;
-  if (!Number.isInteger(maxBins) || maxBins < 2 || maxBins > 255) throw new Error(`maxBins must be an integer in [2, 255], got ${maxBins}`);
+  if (!Number.isInteger(maxBins) || maxBins < 2 || maxBins > 255)
+    throw new InvalidInputError([{ field: "maxBins", message: `must be an integer in [2, 255], got ${maxBins}` }]);
   const idx = opts.rowIndices;
   const n = idx ? idx.length : rows;
   const thresholds: Float32Array[] = [];

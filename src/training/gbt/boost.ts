@@ -3,6 +3,7 @@
  * numeric row-major matrix. Pure: no I/O, no randomness — the train/validation split is an input, so
  * a run is a function of its arguments and the model JSON is reproducible bit for bit.
  */
+import { InvalidInputError } from "../../kernel/errors";
 import { applyBins, fitBins, type BinMapper } from "./binning";
 import { growTree, leafOfBinned, TreeWorkspace, type Tree } from "./tree";
 
@@ -92,14 +93,16 @@ function resolveParams(p: GbtParams, hasValid: boolean): GbtModel["params"] {
     tol: p.tol ?? 1e-7,
     earlyStopping: p.earlyStopping ?? hasValid,
   };
-  if (!(r.learningRate > 0)) throw new Error("learningRate must be > 0");
-  if (!Number.isInteger(r.maxIter) || r.maxIter < 0) throw new Error("maxIter must be a non-negative integer");
+  if (!(r.learningRate > 0)) throw new InvalidInputError([{ field: "learningRate", message: "must be > 0" }]);
+  if (!Number.isInteger(r.maxIter) || r.maxIter < 0)
+    throw new InvalidInputError([{ field: "maxIter", message: "must be a non-negative integer" }]);
   if (maxLeafNodes !== null && (!Number.isInteger(maxLeafNodes) || maxLeafNodes < 2))
-    throw new Error("maxLeafNodes must be an integer ≥ 2");
-  if (maxDepth !== null && (!Number.isInteger(maxDepth) || maxDepth < 1)) throw new Error("maxDepth must be an integer ≥ 1");
-  if (!(r.minSamplesLeaf >= 1)) throw new Error("minSamplesLeaf must be ≥ 1");
-  if (!(r.l2 >= 0)) throw new Error("l2 must be ≥ 0");
-  if (r.earlyStopping && !hasValid) throw new Error("earlyStopping needs validRows");
+    throw new InvalidInputError([{ field: "maxLeafNodes", message: "must be an integer ≥ 2" }]);
+  if (maxDepth !== null && (!Number.isInteger(maxDepth) || maxDepth < 1))
+    throw new InvalidInputError([{ field: "maxDepth", message: "must be an integer ≥ 1" }]);
+  if (!(r.minSamplesLeaf >= 1)) throw new InvalidInputError([{ field: "minSamplesLeaf", message: "must be ≥ 1" }]);
+  if (!(r.l2 >= 0)) throw new InvalidInputError([{ field: "l2", message: "must be ≥ 0" }]);
+  if (r.earlyStopping && !hasValid) throw new InvalidInputError([{ field: "earlyStopping", message: "needs validRows" }]);
   return r;
 }
 
@@ -128,23 +131,27 @@ export function meanLoss(task: GbtTask, raw: Float64Array, y: ArrayLike<number>,
 
 function validateInput(inp: GbtInput): number {
   const { X, rows, cols, y, task } = inp;
-  if (X.length !== rows * cols) throw new Error(`X has ${X.length} values, expected rows × cols = ${rows * cols}`);
-  if (y.length !== rows) throw new Error(`y has ${y.length} values, expected ${rows}`);
-  if (inp.featureNames.length !== cols) throw new Error(`featureNames has ${inp.featureNames.length} names, expected ${cols}`);
+  if (X.length !== rows * cols)
+    throw new InvalidInputError([{ field: "X", message: `has ${X.length} values, expected rows × cols = ${rows * cols}` }]);
+  if (y.length !== rows) throw new InvalidInputError([{ field: "y", message: `has ${y.length} values, expected ${rows}` }]);
+  if (inp.featureNames.length !== cols)
+    throw new InvalidInputError([{ field: "featureNames", message: `has ${inp.featureNames.length} names, expected ${cols}` }]);
   if (task === "regression") {
-    for (let i = 0; i < rows; i++) if (!Number.isFinite(y[i]!)) throw new Error(`y[${i}] is not finite`);
+    for (let i = 0; i < rows; i++)
+      if (!Number.isFinite(y[i]!)) throw new InvalidInputError([{ field: "y", message: `y[${i}] is not finite` }]);
     return 1;
   }
   let maxY = -1;
   for (let i = 0; i < rows; i++) {
     const c = y[i]!;
-    if (!Number.isInteger(c) || c < 0) throw new Error(`y[${i}] = ${c} is not a class index`);
+    if (!Number.isInteger(c) || c < 0) throw new InvalidInputError([{ field: "y", message: `y[${i}] = ${c} is not a class index` }]);
     maxY = Math.max(maxY, c);
   }
   const K = inp.nClasses ?? maxY + 1;
-  if (maxY >= K) throw new Error(`class index ${maxY} ≥ nClasses ${K}`);
-  if (task === "binary" && K !== 2) throw new Error(`binary task needs 2 classes, got ${K}`);
-  if (task === "multiclass" && K < 3) throw new Error(`multiclass task needs ≥ 3 classes, got ${K} (use binary)`);
+  if (maxY >= K) throw new InvalidInputError([{ field: "nClasses", message: `class index ${maxY} ≥ nClasses ${K}` }]);
+  if (task === "binary" && K !== 2) throw new InvalidInputError([{ field: "task", message: `binary task needs 2 classes, got ${K}` }]);
+  if (task === "multiclass" && K < 3)
+    throw new InvalidInputError([{ field: "task", message: `multiclass task needs ≥ 3 classes, got ${K} (use binary)` }]);
   return K;
 }
 
@@ -164,7 +171,7 @@ export function trainGbt(inp: GbtInput): GbtModel {
     for (let r = 0; r < rows; r++) if (!inValid[r]) trainRows[j++] = r;
     trainRows = trainRows.subarray(0, j);
   }
-  if (trainRows.length === 0) throw new Error("no training rows");
+  if (trainRows.length === 0) throw new InvalidInputError([{ field: "trainRows", message: "no training rows" }]);
   const p = resolveParams(inp.params ?? {}, validRows.length > 0);
 
   const mapper: BinMapper = fitBins(X, rows, cols, { maxBins: p.maxBins, rowIndices: trainRows });

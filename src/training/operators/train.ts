@@ -1,5 +1,6 @@
 import fs from "node:fs/promises";
 import type { StageContext, StageOutputResult } from "../../../runners/local/stage";
+import { SluiceError } from "../../kernel/errors";
 import { required, withInputErrorsFinal } from "../../kernel/operator-errors";
 import type { Table } from "../data";
 import { trainValidationSplit } from "../data";
@@ -38,9 +39,14 @@ export interface TrainParams {
   search?: SearchSpec & { workers?: number };
 }
 
-/** A mistake in the stage's parameters or data: fails the same way on every attempt. */
-function bad(message: string): Error {
-  return Object.assign(new Error(message), { nonRetryable: true });
+/**
+ * A mistake in the stage's parameters or data: fails the same way on every attempt. When `cause`
+ * is a typed input error (a trainer's or the preprocessing's), its `code` and `problems` go along
+ * into the stage failure's details.
+ */
+function bad(message: string, cause?: unknown): Error {
+  const typed = cause instanceof SluiceError ? { code: cause.code, details: cause.details } : {};
+  return Object.assign(new Error(message, cause === undefined ? undefined : { cause }), { nonRetryable: true, ...typed });
 }
 
 /** The preprocessing of `features`: declared steps first-come, the default for every other column. */
@@ -172,7 +178,7 @@ export async function train(ctx: StageContext): Promise<Record<string, StageOutp
     try {
       fitted = fitPreprocessor(table, split.train, steps);
     } catch (err) {
-      throw bad(`train: preprocessing: ${(err as Error).message}`);
+      throw bad(`train: preprocessing: ${(err as Error).message}`, err);
     }
     const task: TrainTask = !classification ? "regression" : classes!.length === 2 ? "binary" : "multiclass";
     if (p.search !== undefined) {
@@ -203,7 +209,7 @@ export async function train(ctx: StageContext): Promise<Record<string, StageOutp
         const trial = runTrial(trialData, h);
         ({ model, metrics, details } = trial);
       } catch (err) {
-        throw bad(`train: ${p.algorithm}: ${(err as Error).message}`);
+        throw bad(`train: ${p.algorithm}: ${(err as Error).message}`, err);
       }
       if ("converged" in model && !model.converged) ctx.log(`logistic regression did not converge in ${model.iterations} iterations`);
     } else {
@@ -258,7 +264,7 @@ export async function train(ctx: StageContext): Promise<Record<string, StageOutp
     try {
       exported = "format" in model ? exportGbtModel(fitted, model) : exportLinearModel(fitted, model);
     } catch (err) {
-      throw bad(`train: ${p.algorithm}: ${(err as Error).message}`);
+      throw bad(`train: ${p.algorithm}: ${(err as Error).message}`, err);
     }
     await modelOut.writeBuffer(exported.bytes);
     let maxAbsDiff: number;
