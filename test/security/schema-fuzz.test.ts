@@ -5,6 +5,9 @@ import {
   type GraphQLField,
   type GraphQLInputType,
   type GraphQLSchema,
+  GraphQLID,
+  GraphQLInt,
+  GraphQLString,
   getNamedType,
   isCompositeType,
   isEnumType,
@@ -12,6 +15,7 @@ import {
   isListType,
   isNonNullType,
   isObjectType,
+  isScalarType,
 } from "graphql";
 import { buildSluiceSchema } from "../../src/app/graphql/schema";
 import { seedProject } from "../helpers/fixtures";
@@ -106,6 +110,12 @@ function variantsFor(field: GraphQLField<unknown, unknown>): Variant[] {
   }
   for (const leaf of of("id")) out.push({ name: `non-UUID ${leaf.path.join(".")}`, variables: setAt(base, leaf.path, "flights-demo") });
   for (const leaf of of("number")) out.push({ name: `negative ${leaf.path.join(".")}`, variables: setAt(base, leaf.path, -1) });
+  // Optional scalar arguments (a lookup's `id` or natural key) are checked too: each one given alone.
+  for (const arg of field.args.filter((a) => !isNonNullType(a.type) && isScalarType(a.type)).slice(0, LEAVES_PER_KIND)) {
+    const bad =
+      arg.type === GraphQLID ? "flights-demo" : arg.type === GraphQLString ? "x\u0000y" : arg.type === GraphQLInt ? -1 : undefined;
+    if (bad !== undefined) out.push({ name: `only ${arg.name}, bad`, variables: { ...base, [arg.name]: bad } });
+  }
   return out;
 }
 
