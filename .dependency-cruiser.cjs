@@ -55,6 +55,15 @@ const CAPABILITY = "^src/([^/]+)/";
 module.exports = {
   forbidden: [
     {
+      name: "sdk-imports-nothing",
+      comment:
+        "packages/sdk is the package users install: below the kernel, it imports nothing of src/, runners/ or plugins/ and no npm package " +
+        "(the server takes the spec's types from it, never the other way).",
+      severity: "error",
+      from: { path: "^packages/sdk/" },
+      to: { path: ["^(src|runners|plugins)/", "(^|/)node_modules/"] },
+    },
+    {
       name: "kernel-imports-no-capability",
       comment: "src/kernel is the floor: it imports nothing else of src/, runners/ or plugins/ (npm packages are fine).",
       severity: "error",
@@ -107,7 +116,7 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: "(^|/)node_modules/" },
-    exclude: { path: "^(dist|test/.+/fixtures|bench/fixtures)/" },
+    exclude: { path: "^(dist|packages/[^/]+/dist|test/.+/fixtures|bench/fixtures)/" },
     tsPreCompilationDeps: false,
     tsConfig: { fileName: "tsconfig.json" },
     enhancedResolveOptions: {

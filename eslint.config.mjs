@@ -5,7 +5,17 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   {
-    ignores: ["dist/", "node_modules/", "bench/fixtures/", "test/**/fixtures/", "examples/", "**/*.js", "**/*.mjs", "**/*.cjs"],
+    ignores: [
+      "dist/",
+      "packages/*/dist/",
+      "node_modules/",
+      "bench/fixtures/",
+      "test/**/fixtures/",
+      "examples/",
+      "**/*.js",
+      "**/*.mjs",
+      "**/*.cjs",
+    ],
   },
   eslint.configs.recommended,
   tseslint.configs.recommendedTypeChecked,

@@ -8,14 +8,9 @@
  */
 import type { ArtifactKind } from "../src/artifacts/kind";
 
-/** What a stage runs: exactly one of a built-in operator, a TypeScript/JS module, or a command. */
-export type StageRun =
-  /** A built-in operator by name, e.g. `noop`, `ingest`, `validate`. */
-  | { operator: string }
-  /** A module (path relative to the spec file) whose `export` is the stage function. `export` @default "default" */
-  | { module: string; export?: string; codeVersion?: string }
-  /** A command and its arguments, run by the process runner; `codeVersion` names the code for caching. */
-  | { command: string[]; cwd?: string; env?: Record<string, string>; codeVersion?: string };
+/** What a stage runs: exactly one of a built-in operator, a TypeScript/JS module, or a command (defined by the SDK). */
+export type { StageRun } from "../packages/sdk/src/spec";
+import type { StageRun } from "../packages/sdk/src/spec";
 
 /** An input as a stage sees it: the artifact, resolved to a local file or folder. */
 export interface ResolvedInput {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The dependency rules of DESIGN.md, run by `npm run lint:deps` (and .ci/run).
 //
-// One dependency-cruiser pass over src/, runners/ and plugins/ checks two things:
+// One dependency-cruiser pass over src/, runners/, plugins/ and packages/ checks two things:
 //   1. the file rules of .dependency-cruiser.cjs (kernel, pure cores, storage, runners, app, index.ts);
 //   2. no cycle between capability folders: an import from folder X into folder Y is a violation when
 //      Y reaches X again through other folders (dependency-cruiser's `no-circular` is per file, and a
@@ -14,16 +14,16 @@ import { cruise, format } from "dependency-cruiser";
 import extractDepcruiseOptions from "dependency-cruiser/config-utl/extract-depcruise-options";
 import extractTSConfig from "dependency-cruiser/config-utl/extract-ts-config";
 
-const ROOTS = ["src", "runners", "plugins"];
+const ROOTS = ["src", "runners", "plugins", "packages"];
 const CONFIG = "./.dependency-cruiser.cjs";
 const KNOWN_FILE_VIOLATIONS = ".dependency-cruiser-known-violations.json";
 const KNOWN_FOLDER_CYCLES = ".folder-cycles-known-violations.json";
 
 const writeBaseline = process.argv.includes("--baseline");
 
-/** The folder a module belongs to for the cycle check: src/<capability>, runners or plugins. */
+/** The folder a module belongs to for the cycle check: src/<capability>, runners, plugins or packages/<package>. */
 function folderOf(source) {
-  const match = /^(src\/[^/]+|runners|plugins)\//.exec(source);
+  const match = /^(src\/[^/]+|runners|plugins|packages\/[^/]+)\//.exec(source);
   return match ? match[1] : null;
 }
 

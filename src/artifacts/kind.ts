@@ -1,6 +1,6 @@
 /**
  * What an artifact is. Outputs declare their kind; an input wired with `from` takes the kind of the
  * output it names, and an input given a stored `artifact` states the kind that artifact must have.
+ * Defined by the SDK (packages/sdk), which pipeline authors install.
  */
-export type ArtifactKind = "Dataset" | "FeatureSet" | "Model" | "Report" | "Metrics" | "File";
-export const ARTIFACT_KINDS: readonly ArtifactKind[] = ["Dataset", "FeatureSet", "Model", "Report", "Metrics", "File"];
+export { ARTIFACT_KINDS, type ArtifactKind } from "../../packages/sdk/src/spec";

@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import { ConfigError } from "../app/config";
 import { registerApplyCommand } from "./apply-command";
 import { registerCancelCommand } from "./cancel-command";
+import { registerInitCommand } from "./init-command";
 import { registerLogsCommand } from "./logs-command";
 import { registerRunCommand } from "./run-command";
 import { registerRunsCommand } from "./runs-command";
@@ -32,6 +33,8 @@ export function buildProgram(): Command {
     .option("-p, --port <port>", "HTTP port (env PORT, default 4000)")
     .option("--host <host>", "interface to bind (env HOST, default 0.0.0.0)")
     .action((flags: ServeFlags) => (require("./serve-command") as typeof import("./serve-command")).serveCommand(flags));
+  // A new repository of pipelines, depending on the SDK (packages/sdk).
+  registerInitCommand(program);
   // Clients of a running server (SLUICE_URL, SLUICE_TOKEN, SLUICE_PROJECT).
   registerApplyCommand(program);
   registerRunCommand(program);

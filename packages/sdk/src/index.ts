@@ -1,0 +1,20 @@
+/**
+ * The Sluice SDK: what a repository of pipelines imports (`import { definePipeline, stage } from
+ * "sluice"`). Pure spec constructors and types, and a GraphQL client on `fetch`: loading it pulls
+ * in nothing of the server.
+ */
+export { ARTIFACT_KINDS, definePipeline, stage } from "./spec";
+export type {
+  ArtifactKind,
+  CachePolicy,
+  InputRef,
+  JsonSchema,
+  NormalizedPipelineSpec,
+  NormalizedStageSpec,
+  PipelineSpec,
+  RetryPolicy,
+  StageRun,
+  StageSpec,
+} from "./spec";
+export { FINAL_RUN_STATUSES, SluiceClient, SluiceError } from "./client";
+export type { AppliedPipeline, ClientOptions, InputProblem, ModelVersionView, RunView } from "./client";
