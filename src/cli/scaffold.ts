@@ -1,8 +1,8 @@
 /**
  * The files `sluice init` writes: a pipeline repository as a user starts one, with nothing of
  * this repository in it but the SDK dependency. The example pipeline is the smallest one that
- * shows every step a user's own meets: ingest a CSV, derive a label with SQL, split, read the
- * data in TypeScript stage code, train, evaluate.
+ * shows every step a user's own meets: ingest a CSV, check it, derive a label with SQL, split,
+ * read the data in TypeScript stage code, train, evaluate.
  */
 
 export interface ScaffoldOptions {
@@ -82,10 +82,30 @@ export default definePipeline({
       outputs: { data: { kind: "Dataset" } },
     }),
     stage({
+      name: "validate",
+      description: "Expectations on the raw data: rows breaking a row-level one go to quarantine, others fail the run",
+      run: { operator: "validate" },
+      inputs: { data: { from: "ingest.data" } },
+      params: {
+        suite: {
+          name: "${name}-weather",
+          expectations: [
+            { type: "not_null", column: "date" },
+            { type: "unique", column: "date" },
+            { type: "between", column: "temp_max", min: -30, max: 50 },
+            { type: "in_set", column: "weather", values: ["drizzle", "rain", "sun", "snow", "fog"] },
+            { type: "row_count_between", min: 365 },
+          ],
+        },
+        quarantine: true,
+      },
+      outputs: { report: { kind: "Report" }, passed: { kind: "Dataset" }, quarantine: { kind: "Dataset" } },
+    }),
+    stage({
       name: "label",
       description: "The label and the features, derived with SQL over the input (DuckDB, sandboxed)",
       run: { operator: "transform" },
-      inputs: { weather: { from: "ingest.data" } },
+      inputs: { weather: { from: "validate.passed" } },
       params: {
         dataset: "${name}-labelled",
         sql: \`SELECT date, temp_max, temp_min, temp_max - temp_min AS temp_range, wind,
@@ -99,7 +119,7 @@ export default definePipeline({
       description: "2012–2014 to train on, 2015 to evaluate on",
       run: { operator: "split" },
       inputs: { data: { from: "label.data" } },
-      params: { dataset: "${name}", by: "time", column: "date", cutoff: "2015-01-01" },
+      params: { dataset: "${name}", by: "time", timeColumn: "date", cutoff: "2015-01-01" },
       outputs: { train: { kind: "Dataset" }, test: { kind: "Dataset" } },
     }),
     stage({
@@ -203,7 +223,7 @@ sluice run ${name} --watch                   # run it and follow its stages
 npm test                                     # type-check, check the pipeline, and run it on the server
 \`\`\`
 
-- \`pipeline.ts\`: the pipeline (ingest → label with SQL → split → summarize in TypeScript → train → evaluate).
+- \`pipeline.ts\`: the pipeline (ingest → validate → label with SQL → split → summarize in TypeScript → train → evaluate).
 - \`stages.ts\`: stage code; \`ctx.inputs.data.batches()\` reads a dataset as rows.
 - \`data/weather.csv\`: Seattle's daily weather 2012–2015 (vega-datasets). Replace it with your own.
 
