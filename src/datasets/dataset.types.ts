@@ -180,7 +180,7 @@ export class ColumnProfileType {
 
   @Field(() => Float, {
     description:
-      "Number of distinct non-null values: counted exactly when `distinctExact`, else a HyperLogLog estimate (typically within a few per cent).",
+      "Number of distinct non-null values: counted exactly when `distinctExact`, else a HyperLogLog estimate (on real columns, some per cent off either way).",
   })
   distinctCount: number;
 
