@@ -212,6 +212,20 @@ describe("reading and profiling files with DuckDB", () => {
       ],
       ["unterminated.csv", 'a,b\n1,2\n3,"four\n5,6\n', "csv", "line 3", "column 3"],
     ];
+    // A value that does not fit the type DuckDB gave its column from the rows before it (past
+    // its 20,480-row sample): DuckDB names the record, the answer the line and column.
+    const rows = (n: number, row: (i: number) => string, bad: string) => Array.from({ length: n }, (_, i) => (i === 25_000 ? bad : row(i)));
+    cases.push(
+      ["late-text.csv", "a,b\n" + rows(30_000, (i) => `${i},${i}`, "7,abc").join("\n") + "\n", "csv", "line 25002", "column 3"],
+      ["late-text.jsonl", rows(30_000, (i) => `{"a": ${i}}`, '{"a": "abc"}').join("\n") + "\n", "jsonl", "line 25001", "column 7"],
+      [
+        "late-text.json",
+        "[\n" + rows(30_000, (i) => `{"a": ${i}, "b": 1}`, '{"b": 2, "a": "abc"}').join(",\n") + "\n]\n",
+        "json",
+        "line 25002",
+        "column 15",
+      ],
+    );
     for (const [name, text, format, line, column] of cases) {
       const p = read({ paths: [write(name, text)], format }, `${name}.parquet`);
       await inputError(p, name, line, column);

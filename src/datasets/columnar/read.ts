@@ -8,7 +8,7 @@ import { queryJson, sqlString, withDuckDb } from "./duckdb";
 import { redactSandboxMessage, withSandbox } from "./sandbox";
 import { refuseUserExpression } from "./user-sql";
 import { describeQuery, isWidening, typeKind } from "./schema";
-import { locateSyntaxError } from "./syntax-error";
+import { locateRecordValue, locateSyntaxError } from "./syntax-error";
 
 /** What reading a source into one Parquet file produced. */
 export interface MaterializedFiles {
@@ -166,6 +166,16 @@ export async function explainReadError(
 ): Promise<string> {
   const raw = err instanceof Error ? err.message : String(err);
   if (config.format !== "parquet") {
+    const conversion = conversionError(raw, config.format);
+    if (conversion) {
+      const named = files.filter((f) => raw.includes(f));
+      for (const file of named.length ? named : files) {
+        const found = await locateRecordValue(file, config.format, conversion.record, conversion.value, conversion.problem).catch(
+          () => null,
+        );
+        if (found) return `${shownPath(file, roots)}: line ${found.line}, column ${found.column}: ${found.problem}`;
+      }
+    }
     const named = files.filter((f) => raw.includes(f));
     for (const file of [...named, ...files.filter((f) => !named.includes(f))]) {
       const found = await locateSyntaxError(file, config.format, config.csv).catch(() => null);
@@ -173,6 +183,34 @@ export async function explainReadError(
     }
   }
   return withShownPaths(duckMessage(err), files, roots, outFile);
+}
+
+/**
+ * A value DuckDB could not convert to the type it gave its column from the rows before, as
+ * DuckDB reports it: the record (a line of CSV or JSON Lines, an element of a JSON array), the
+ * value as the file writes it, and the problem in the user's terms.
+ */
+function conversionError(raw: string, format: "csv" | "json" | "jsonl"): { record: number; value: string; problem: string } | null {
+  if (format === "csv") {
+    const line = /CSV Error on Line: (\d+)/.exec(raw);
+    const value = /Could not convert string "(.*?)" to '([^']+)'/.exec(raw);
+    if (!line || !value) return null;
+    const column = /converting column "([^"]*)"/.exec(raw)?.[1];
+    return {
+      record: Number(line[1]),
+      value: value[1],
+      problem: `"${value[1]}"${column ? ` in column ${column}` : ""} is not a ${value[2]}, the type the rows before it gave the column`,
+    };
+  }
+  const at = /JSON transform error in file ".*?", in (?:line|record\/value) (\d+): (.*)/.exec(raw);
+  if (!at) return null;
+  const why = at[2].split("\n")[0].trim();
+  const value = /: ("(?:[^"\\]|\\.)*"|\S+)$/.exec(why)?.[1] ?? "";
+  return {
+    record: Number(at[1]),
+    value,
+    problem: `${why.charAt(0).toLowerCase()}${why.slice(1)} (the records before it gave this key another type)`,
+  };
 }
 
 /**

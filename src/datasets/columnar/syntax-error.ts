@@ -39,7 +39,27 @@ export async function locateSyntaxError(
   csv: CsvOptions = {},
   limitBytes = SYNTAX_SCAN_LIMIT_BYTES,
 ): Promise<SyntaxProblem | null> {
-  const scanner: Scanner = format === "csv" ? new CsvScanner(csv) : new JsonScanner(format);
+  return scan(file, format === "csv" ? new CsvScanner(csv) : new JsonScanner(format), limitBytes);
+}
+
+/**
+ * Where `needle` (a value as the file writes it) first occurs in record `record` of `file`: a
+ * line of a CSV or JSON Lines file, an element of a JSON array (from 1). DuckDB names the record
+ * of a value it cannot convert, not its place; `problem` is what the answer says. Null when the
+ * record or the value is not found in the scanned part.
+ */
+export async function locateRecordValue(
+  file: string,
+  format: "csv" | "json" | "jsonl",
+  record: number,
+  needle: string,
+  problem: string,
+  limitBytes = SYNTAX_SCAN_LIMIT_BYTES,
+): Promise<SyntaxProblem | null> {
+  return scan(file, new ValueFinder(format, record, needle, problem), limitBytes);
+}
+
+async function scan(file: string, scanner: Scanner, limitBytes: number): Promise<SyntaxProblem | null> {
   const decoder = new StringDecoder("utf8");
   const at: Position = { line: 1, column: 0 };
   let previous = "";
@@ -69,6 +89,55 @@ export async function locateSyntaxError(
     return scanner.end(previous === "\n" ? { line: at.line + 1, column: 1 } : { line: at.line, column: at.column + 1 });
   } finally {
     stream.destroy();
+  }
+}
+
+/** The characters of one record, with their positions, searched for a value once the record ends. */
+class ValueFinder implements Scanner {
+  private readonly json: JsonScanner | null;
+  private readonly text: string[] = [];
+  private readonly at: Position[] = [];
+
+  constructor(
+    format: "csv" | "json" | "jsonl",
+    private readonly record: number,
+    private readonly needle: string,
+    private readonly problem: string,
+  ) {
+    this.json = format === "json" ? new JsonScanner("json") : null;
+  }
+
+  feed(ch: string, at: Position): SyntaxProblem | null {
+    let inRecord: boolean;
+    if (this.json) {
+      this.json.feed(ch, at);
+      inRecord = this.json.elementsStarted === this.record && this.json.depth >= 2;
+      if (this.json.elementsStarted > this.record || (this.text.length > 0 && !inRecord)) return this.search();
+    } else {
+      if (at.line > this.record) return this.search();
+      inRecord = at.line === this.record && ch !== "\n";
+    }
+    // A record longer than a million characters is searched no further.
+    if (inRecord && this.text.length < 1_000_000) {
+      this.text.push(ch);
+      this.at.push({ ...at });
+    }
+    return null;
+  }
+
+  end(): SyntaxProblem | null {
+    return this.text.length ? this.search() : null;
+  }
+
+  private search(): SyntaxProblem | null {
+    if (this.text.length === 0) return null;
+    const needle = Array.from(this.needle);
+    for (let i = 0; i + needle.length <= this.text.length; i++) {
+      if (needle.every((ch, k) => this.text[i + k] === ch)) return { ...this.at[i], problem: this.problem };
+    }
+    // The value is written otherwise (escaped, quoted): the record's start is still the place.
+    const first = this.text.findIndex((ch) => !WHITESPACE.has(ch));
+    return { ...this.at[Math.max(0, first)], problem: this.problem };
   }
 }
 
@@ -105,6 +174,16 @@ class JsonScanner implements Scanner {
   private opened: Position = { line: 1, column: 1 };
 
   constructor(private readonly format: "json" | "jsonl") {}
+
+  /** How many elements of a top-level array have begun. */
+  get elementsStarted(): number {
+    return this.element;
+  }
+
+  /** How many containers are open (1 inside a top-level array, 2 inside one of its objects). */
+  get depth(): number {
+    return this.stack.length;
+  }
 
   feed(ch: string, at: Position): SyntaxProblem | null {
     if (this.inString) return this.stringChar(ch, at);
