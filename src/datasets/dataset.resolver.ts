@@ -31,6 +31,7 @@ import {
   datasetSort,
   datasetVersionSort,
 } from "./dataset.types";
+import { formatFromPaths } from "./file-format";
 import type { FileSourceConfig, SourceConfig } from "./types";
 import type { Database } from "../db/data-source";
 import type { DatasetService } from "./dataset.service";
@@ -39,7 +40,9 @@ import type { IngestionService } from "./ingestion.service";
 /** The source config a `putDatasetSource` input describes (validated by the service). */
 function sourceConfigOf(input: PutDatasetSourceInput): SourceConfig {
   if (input.kind === "FILE") {
-    const config: FileSourceConfig = { kind: "FILE", paths: input.paths ?? [], format: input.format ?? ("" as never) };
+    const paths = input.paths ?? [];
+    // An omitted format is the one the paths' extensions agree on; checkSourceConfig refuses none.
+    const config: FileSourceConfig = { kind: "FILE", paths, format: input.format ?? formatFromPaths(paths) ?? ("" as never) };
     if (input.hivePartitioning) config.hivePartitioning = true;
     if (input.csv) config.csv = Object.fromEntries(Object.entries(input.csv).filter(([, v]) => v !== null && v !== undefined));
     return config;

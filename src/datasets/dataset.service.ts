@@ -17,6 +17,7 @@ import { DatasetSourceRow } from "./dataset-source.entity";
 import { DatasetVersionRow } from "./dataset-version.entity";
 import { DatasetRow } from "./dataset.entity";
 import { SchemaPolicyError } from "./dataset.errors";
+import { FILE_FORMATS, isFileFormat } from "./file-format";
 import { diffSchemas, policyViolations } from "./schema-diff";
 import type { ColumnSchema, DatasetProfile, SchemaPolicy, SourceConfig } from "./types";
 
@@ -304,8 +305,11 @@ export function checkSourceConfig(config: SourceConfig): void {
     if (!Array.isArray(config.paths) || config.paths.length === 0 || config.paths.some((p) => typeof p !== "string" || !p.trim())) {
       problems.push({ field: "config.paths", message: "must list at least one path or glob" });
     }
-    if (!["csv", "parquet", "jsonl"].includes(config.format))
-      problems.push({ field: "config.format", message: "must be csv, parquet or jsonl" });
+    if (!isFileFormat(config.format))
+      problems.push({
+        field: "config.format",
+        message: `must be one of ${FILE_FORMATS.join(", ")} (given, or said by the paths' extension)`,
+      });
   } else if (config.kind === "POSTGRES_QUERY") {
     if (!/^[A-Z][A-Z0-9_]{0,62}$/.test(config.secret ?? ""))
       problems.push({ field: "config.secret", message: "must name a project secret (like DATABASE_URL)" });

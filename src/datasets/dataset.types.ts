@@ -7,7 +7,7 @@ import type { DatasetSourceRow } from "./dataset-source.entity";
 import type { DatasetVersionRow } from "./dataset-version.entity";
 import type { DatasetRow } from "./dataset.entity";
 import { SchemaPolicyError } from "./dataset.errors";
-import type { ColumnProfile, ColumnSchema, DatasetProfile, SchemaDiff, SchemaPolicy } from "./types";
+import type { ColumnProfile, ColumnSchema, DatasetProfile, FileFormat, SchemaDiff, SchemaPolicy } from "./types";
 
 export const SchemaPolicyEnum = { ALLOW_ALL: "ALLOW_ALL", FAIL_ON_BREAKING: "FAIL_ON_BREAKING", FAIL_ON_ANY: "FAIL_ON_ANY" } as const;
 registerEnumType(SchemaPolicyEnum, {
@@ -28,13 +28,17 @@ registerEnumType(SourceKindEnum, {
     FILE: { description: "Files (paths or globs) inside the server's data roots." },
   },
 });
-export const FileFormatEnum = { csv: "csv", parquet: "parquet", jsonl: "jsonl" } as const;
+export const FileFormatEnum = { csv: "csv", parquet: "parquet", json: "json", jsonl: "jsonl" } as const;
 registerEnumType(FileFormatEnum, {
   description: "Format of a FILE source's files.",
   name: "FileFormat",
   valuesConfig: {
     parquet: { description: "Apache Parquet." },
-    jsonl: { description: "One JSON object per line." },
+    json: {
+      description:
+        "JSON: an array of objects, one row each (`[{…}, {…}]`), or objects one after another (a file holding one object is one row). Nested objects and arrays become STRUCT and LIST columns.",
+    },
+    jsonl: { description: "JSON Lines: one JSON object per line. Nested objects and arrays become STRUCT and LIST columns." },
     csv: { description: "Comma- (or otherwise) separated text; see `csv` options." },
   },
 });
@@ -174,7 +178,22 @@ export class ColumnProfileType {
   @Field(() => Float, { description: "Number of null values." })
   nullCount: number;
 
-  @Field(() => Float, { description: "Approximate number of distinct non-null values." })
+  @Field(() => Float, {
+    description:
+      "Number of distinct non-null values: counted exactly when `distinctExact`, else a HyperLogLog estimate (on real columns, some per cent off either way).",
+  })
+  distinctCount: number;
+
+  @Field({
+    description:
+      "True when `distinctCount` is exact; false when it is an estimate (versions over the exact-profile row bound, 10 M rows, and profiles stored before exact counts).",
+  })
+  distinctExact: boolean;
+
+  @Field(() => Float, {
+    description: "The number of distinct non-null values, as `distinctCount`.",
+    deprecationReason: "Use `distinctCount`, and `distinctExact` to know whether it is exact.",
+  })
   distinctEstimate: number;
 
   @Field(() => GraphQLJSONObject, { nullable: true, description: "`{ value }`: a number, string or ISO timestamp." })
@@ -192,8 +211,17 @@ export class ColumnProfileType {
   @Field(() => Float, { nullable: true, description: "Standard deviation of a numeric column; null for other kinds or too few values." })
   std: number | null;
 
-  @Field(() => [QuantileValue], { description: "Quantiles of a numeric column (e.g. q = 0.25, 0.5, 0.75); empty for other kinds." })
+  @Field(() => [QuantileValue], {
+    description:
+      "Quantiles of a numeric column at q = 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99; empty for other kinds. When `quantilesExact`, an integer or decimal column's quantile is a value of the column (the smallest whose share of values at or below it reaches q) and a floating-point column's is interpolated between its two neighbouring values; otherwise they are t-digest estimates.",
+  })
   quantiles: QuantileValue[];
+
+  @Field({
+    description:
+      "True when `quantiles` are exact; false when they are estimates (versions over the exact-profile row bound, 10 M rows, and profiles stored before exact quantiles).",
+  })
+  quantilesExact: boolean;
 
   @Field(() => [HistogramBin], { description: "Equal-width bins of a numeric column; empty for other kinds." })
   histogram: HistogramBin[];
@@ -202,8 +230,14 @@ export class ColumnProfileType {
   topValues: TopValue[];
 
   static from(p: ColumnProfile): ColumnProfileType {
+    // Profiles stored before exact statistics carry only `distinctEstimate`, and were estimates.
+    const stored = p as Partial<ColumnProfile> & Pick<ColumnProfile, "distinctEstimate">;
     return Object.assign(new ColumnProfileType(), {
       ...p,
+      distinctCount: stored.distinctCount ?? stored.distinctEstimate,
+      distinctExact: stored.distinctExact ?? false,
+      distinctEstimate: stored.distinctCount ?? stored.distinctEstimate,
+      quantilesExact: stored.quantilesExact ?? false,
       min: p.min === null ? null : { value: p.min },
       max: p.max === null ? null : { value: p.max },
     });
@@ -436,7 +470,7 @@ export class PutDatasetSourceInput {
   paths?: string[] | null;
 
   @Field(() => FileFormatEnum, { nullable: true, description: "FILE: the files' format; detected from the extension when omitted." })
-  format?: "csv" | "parquet" | "jsonl" | null;
+  format?: FileFormat | null;
 
   @Field(() => Boolean, { nullable: true, description: "FILE: read key=value folder names as columns." })
   hivePartitioning?: boolean | null;

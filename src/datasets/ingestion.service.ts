@@ -5,7 +5,7 @@ import type { Database } from "../db/data-source";
 import type { SecretService } from "../secrets";
 import type { DatasetService, Materialized } from "./dataset.service";
 import { materializePostgresQuery, type QueryOptions } from "./sources/postgres-query";
-import type { SourceConfig } from "./types";
+import type { FileFormat, SourceConfig } from "./types";
 
 /**
  * Turns a source into a materialized data set (Parquet in the artifact store, with schema and
@@ -40,7 +40,7 @@ export class IngestionService {
   }
 
   /** Materializes an uploaded file (already on local disk) of `format`. */
-  async materializeUpload(file: string, format: "csv" | "parquet" | "jsonl", name: string): Promise<Materialized> {
+  async materializeUpload(file: string, format: FileFormat, name: string): Promise<Materialized> {
     const data = await this.datasets.materializeFileSource({ kind: "FILE", paths: [file], format }, [path.dirname(file)]);
     return { ...data, origin: { kind: "UPLOAD", name, format, size: (await fs.stat(file).catch(() => ({ size: 0 }))).size } };
   }

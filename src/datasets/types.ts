@@ -3,8 +3,11 @@
  * the columnar work (DuckDB) lives in `columnar/`, the bookkeeping in the dataset service.
  */
 
-/** File formats a source can hold. */
-export type FileFormat = "csv" | "parquet" | "jsonl";
+/**
+ * File formats a source can hold. `json` is a JSON array of objects (one row each) or objects one
+ * after another (a single object is one row); `jsonl` is one object per line.
+ */
+export type FileFormat = "csv" | "parquet" | "json" | "jsonl";
 
 /** CSV reading options; omitted ones are detected. */
 export interface CsvOptions {
@@ -65,14 +68,28 @@ export interface ColumnProfile {
   kind: "numeric" | "categorical" | "temporal" | "boolean";
   count: number;
   nullCount: number;
-  /** HyperLogLog estimate of distinct non-null values. */
+  /** Distinct non-null values: counted exactly when `distinctExact`, else a HyperLogLog estimate. */
+  distinctCount: number;
+  /** Whether `distinctCount` is exact (the version has at most EXACT_PROFILE_MAX_ROWS rows). */
+  distinctExact: boolean;
+  /**
+   * `distinctCount` under its older name, kept for readers of profiles stored before exact counts
+   * (whose `distinctExact` is missing: they were estimates).
+   */
   distinctEstimate: number;
   min: number | string | boolean | null;
   max: number | string | boolean | null;
   mean: number | null;
   std: number | null;
-  /** At q = 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99 (approximate). */
+  /**
+   * At q = 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99. Exact when `quantilesExact`: an integer or
+   * decimal column's quantile is a value of the column (the smallest whose share of values at or
+   * below it reaches q), a floating-point column's is interpolated between the two values around
+   * it; else t-digest estimates.
+   */
   quantiles: Array<{ q: number; value: number }>;
+  /** Whether `quantiles` are exact (false for estimates, and for profiles stored before exact quantiles). */
+  quantilesExact: boolean;
   histogram: HistogramBin[];
   /** The most frequent values (up to 10), most frequent first. */
   topValues: Array<{ value: string; count: number }>;

@@ -7,6 +7,7 @@ import { createGunzip } from "node:zlib";
 import { InvalidInputError } from "../kernel/errors";
 import { PayloadTooLargeError } from "../kernel/http";
 import { queryJson, sqlString, withDuckDb } from "./columnar/duckdb";
+import type { FileFormat } from "./types";
 
 /**
  * Uploads that expand: the body is at most SLUICE_UPLOAD_LIMIT bytes, but what DuckDB reads from it
@@ -49,7 +50,7 @@ async function head(file: string, bytes: number): Promise<Buffer> {
 export async function expandUpload(
   file: string,
   name: string,
-  format: "csv" | "parquet" | "jsonl",
+  format: FileFormat,
   maxBytes: number,
 ): Promise<{ file: string; name: string }> {
   const plain = await decompress(file, name, maxBytes);
@@ -71,7 +72,9 @@ async function decompress(file: string, name: string, maxBytes: number): Promise
       throw new InvalidInputError([{ field: "name", message: `${name} is named as compressed but is not gzip data` }]);
     return { file, name };
   }
-  const out = path.join(path.dirname(file), `plain-${plainName}`);
+  // The plain copy keeps the upload's name (in a folder of its own), so messages name that file.
+  await fs.mkdir(path.join(path.dirname(file), "plain"), { recursive: true });
+  const out = path.join(path.dirname(file), "plain", plainName);
   let written = 0;
   const count = new Transform({
     transform(chunk: Buffer, _encoding, done) {

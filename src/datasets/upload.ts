@@ -10,17 +10,17 @@ import type { AppServices } from "../kernel/context";
 import type { RequestRateLimiter } from "../kernel/rate-limit";
 import { Permission } from "../kernel/roles";
 import { SchemaPolicyError } from "./dataset.errors";
+import { FILE_FORMATS, formatFromName, isFileFormat } from "./file-format";
 import { expandUpload } from "./upload-expansion";
 import type { DatasetService } from "./dataset.service";
 import type { IngestionService } from "./ingestion.service";
-
-const FORMATS = ["csv", "parquet", "jsonl"] as const;
 
 /**
  * `POST /datasets/:id/uploads?format=csv&name=january.csv` — the request body is a file, streamed
  * to disk (never held in memory, at most SLUICE_UPLOAD_LIMIT bytes, and at most that many again
  * after decompression when it is gzip: upload-expansion.ts) and ingested as the dataset's
  * next version like a source would be: Parquet, profile, schema policy, dedupe by content.
+ * `format` (csv, parquet, json, jsonl) may be left out when `name`'s extension says it.
  * Answers 201 `{ versionId, version, created: true, rowCount }`, or 200 with `created: false`
  * when the content is already a version; errors as `{ error: { code, message, problems } }`.
  */
@@ -39,11 +39,17 @@ export function registerDatasetUploads(
     let scratch: string | undefined;
     try {
       const ctx = await httpContext(deps, req, res);
-      const format = String(req.query.format ?? "");
-      if (!FORMATS.includes(format as (typeof FORMATS)[number])) {
-        throw new InvalidInputError([{ field: "format", message: `must be given as ?format= one of ${FORMATS.join(", ")}` }]);
+      const given = typeof req.query.name === "string" && req.query.name ? path.basename(req.query.name) : undefined;
+      const format = req.query.format === undefined && given ? formatFromName(given) : req.query.format;
+      if (!isFileFormat(format)) {
+        throw new InvalidInputError([
+          {
+            field: "format",
+            message: `must be given as ?format= one of ${FILE_FORMATS.join(", ")}, or said by the extension of ?name=`,
+          },
+        ]);
       }
-      const name = typeof req.query.name === "string" && req.query.name ? path.basename(req.query.name) : `upload.${format}`;
+      const name = given ?? `upload.${format}`;
       const dataset = await deps.datasets.get(String(req.params.id));
       const scope: MutationScope = {
         action: "dataset.upload",
@@ -57,8 +63,8 @@ export function registerDatasetUploads(
         const file = path.join(scratch, name);
         await receiveBody(req, file, deps.maxBytes);
         // What the body expands to (decompressed, Parquet's encoded rows) is held to the same limit.
-        const plain = await expandUpload(file, name, format as (typeof FORMATS)[number], deps.maxBytes);
-        return deps.ingestion.materializeUpload(plain.file, format as (typeof FORMATS)[number], name);
+        const plain = await expandUpload(file, name, format, deps.maxBytes);
+        return deps.ingestion.materializeUpload(plain.file, format, name);
       });
       const result = await runMutation(ctx, scope, async (tx) => {
         const r = await deps.datasets.registerVersion(tx, dataset!.id, data, {});

@@ -23,7 +23,7 @@ export const OPERATOR_CONTRACTS: Readonly<Record<string, OperatorContract>> = Ob
       properties: {
         dataset: name,
         paths: { type: "array", minItems: 1, items: { type: "string", minLength: 1 } },
-        format: { enum: ["csv", "parquet", "jsonl"] },
+        format: { enum: ["csv", "parquet", "json", "jsonl"] },
         hivePartitioning: { type: "boolean" },
         csv: {
           type: "object",

@@ -2,8 +2,17 @@ import type { ColumnProfile, DatasetProfile, HistogramBin } from "../types";
 import { queryJson, sqlIdent, sqlString, withDuckDb } from "./duckdb";
 import { describeQuery, typeKind } from "./schema";
 
-/** Quantiles every numeric column reports (DuckDB's approximate t-digest quantiles). */
+/** Quantiles every numeric column reports. */
 export const PROFILE_QUANTILES = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99] as const;
+/**
+ * Up to this many rows, distinct counts and quantiles are exact (`count(DISTINCT)`,
+ * `quantile_disc`/`quantile_cont`); above it they are estimates (HyperLogLog, t-digest) and the
+ * profile says so. Exact statistics hold every value of a column in memory at once; on
+ * flights-3m (3 M rows, 5 columns, 2 threads) the exact pass took 0.68 s against 0.41 s for the
+ * estimated one, so 10 M rows stays a few seconds and a few hundred MB.
+ */
+export const EXACT_PROFILE_MAX_ROWS = 10_000_000;
+const INTEGER_OR_DECIMAL = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|DECIMAL)/i;
 /** Equal-width bins of a numeric histogram: enough to see a shape, few enough to plot as bars. */
 export const HISTOGRAM_BINS = 20;
 const TOP_VALUES = 10;
@@ -12,19 +21,32 @@ const num = (v: unknown): number | null => (v === null || v === undefined ? null
 
 /**
  * Profiles a Parquet file column by column, in three passes over the data whatever the number
- * of columns: one for every count, distinct estimate, min/max, mean, std and quantile; one for
+ * of columns: one for every count, distinct count, min/max, mean, std and quantile; one for
  * every numeric histogram (bins need min and max first); and one grouped count per categorical
- * column for its top values. Nothing but the aggregates reaches JavaScript.
+ * column for its top values. Nothing but the aggregates reaches JavaScript. Distinct counts and
+ * quantiles are exact up to `exactMaxRows` rows (the Parquet footer says how many), estimated
+ * above, and each column's profile says which.
  */
-export async function profileParquet(file: string): Promise<DatasetProfile> {
+export async function profileParquet(file: string, opts: { exactMaxRows?: number } = {}): Promise<DatasetProfile> {
   return withDuckDb(async (conn) => {
     const from = `read_parquet(${sqlString(file)})`;
     const schema = await describeQuery(conn, `SELECT * FROM ${from}`);
+    const [{ rows }] = await queryJson(
+      conn,
+      `SELECT coalesce(sum(num_rows), 0)::DOUBLE AS rows FROM parquet_file_metadata(${sqlString(file)})`,
+    );
+    const exact = Number(rows) <= (opts.exactMaxRows ?? EXACT_PROFILE_MAX_ROWS);
     const cols = schema.map((c, i) => ({ ...c, i, q: sqlIdent(c.name), kind: typeKind(c.type) }));
+    const quantiles = (c: (typeof cols)[number]) => {
+      const qs = `[${PROFILE_QUANTILES.join(", ")}]`;
+      if (!exact) return `approx_quantile(${c.q}::DOUBLE, ${qs})`;
+      // Integers and decimals: values that occur in the data; floats: interpolated, as numpy's default.
+      return INTEGER_OR_DECIMAL.test(c.type) ? `quantile_disc(${c.q}, ${qs})::DOUBLE[]` : `quantile_cont(${c.q}::DOUBLE, ${qs})`;
+    };
     const aggregates = cols.flatMap((c) => {
       const base = [
         `count(${c.q}) AS c${c.i}_count`,
-        `approx_count_distinct(${c.q}) AS c${c.i}_distinct`,
+        exact ? `count(DISTINCT ${c.q}) AS c${c.i}_distinct` : `approx_count_distinct(${c.q}) AS c${c.i}_distinct`,
         c.kind === "numeric" ? `min(${c.q})::DOUBLE AS c${c.i}_min` : `min(${c.q})::VARCHAR AS c${c.i}_min`,
         c.kind === "numeric" ? `max(${c.q})::DOUBLE AS c${c.i}_max` : `max(${c.q})::VARCHAR AS c${c.i}_max`,
       ];
@@ -33,7 +55,7 @@ export async function profileParquet(file: string): Promise<DatasetProfile> {
         ...base,
         `avg(${c.q}::DOUBLE) AS c${c.i}_mean`,
         `stddev_samp(${c.q}::DOUBLE) AS c${c.i}_std`,
-        `approx_quantile(${c.q}::DOUBLE, [${PROFILE_QUANTILES.join(", ")}]) AS c${c.i}_quantiles`,
+        `${quantiles(c)} AS c${c.i}_quantiles`,
       ];
     });
     const [stats] = await queryJson(
@@ -83,19 +105,22 @@ export async function profileParquet(file: string): Promise<DatasetProfile> {
         topValues = rows.map((r) => ({ value: String(r.value), count: Number(r.n) }));
       }
       const count = Number(stats[`c${c.i}_count`]);
-      const quantiles = (stats[`c${c.i}_quantiles`] as number[] | null | undefined) ?? null;
+      const quantileValues = (stats[`c${c.i}_quantiles`] as number[] | null | undefined) ?? null;
       columns.push({
         name: c.name,
         type: c.type,
         kind: c.kind,
         count,
         nullCount: rowCount - count,
+        distinctCount: Number(stats[`c${c.i}_distinct`]),
+        distinctExact: exact,
         distinctEstimate: Number(stats[`c${c.i}_distinct`]),
         min: c.kind === "numeric" ? num(stats[`c${c.i}_min`]) : ((stats[`c${c.i}_min`] as string | null) ?? null),
         max: c.kind === "numeric" ? num(stats[`c${c.i}_max`]) : ((stats[`c${c.i}_max`] as string | null) ?? null),
         mean: c.kind === "numeric" ? num(stats[`c${c.i}_mean`]) : null,
         std: c.kind === "numeric" ? num(stats[`c${c.i}_std`]) : null,
-        quantiles: quantiles ? PROFILE_QUANTILES.map((q, k) => ({ q, value: Number(quantiles[k]) })) : [],
+        quantiles: quantileValues ? PROFILE_QUANTILES.map((q, k) => ({ q, value: Number(quantileValues[k]) })) : [],
+        quantilesExact: exact,
         histogram: histograms.get(c.i) ?? [],
         topValues,
       });

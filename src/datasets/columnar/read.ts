@@ -8,6 +8,7 @@ import { queryJson, sqlString, withDuckDb } from "./duckdb";
 import { redactSandboxMessage, withSandbox } from "./sandbox";
 import { refuseUserExpression } from "./user-sql";
 import { describeQuery, isWidening, typeKind } from "./schema";
+import { locateRecordValue, locateSyntaxError } from "./syntax-error";
 
 /** What reading a source into one Parquet file produced. */
 export interface MaterializedFiles {
@@ -25,8 +26,13 @@ export function readerSql(files: readonly string[], config: Pick<FileSourceConfi
   switch (config.format) {
     case "parquet":
       return `read_parquet(${list}${extra})`;
+    // records = true: every row is an object (its keys the columns); other values are refused,
+    // rather than read as one column named "json". Nested objects and arrays stay STRUCT and LIST.
+    case "json":
+      // 'auto': an array of objects, or objects one after another (one per line or pretty-printed).
+      return `read_json(${list}, format = 'auto', records = true${extra})`;
     case "jsonl":
-      return `read_json(${list}, format = 'newline_delimited'${extra})`;
+      return `read_json(${list}, format = 'newline_delimited', records = true${extra})`;
     case "csv": {
       const o = config.csv ?? {};
       const opts = [
@@ -62,10 +68,16 @@ export async function expandPaths(conn: DuckDBConnection, config: FileSourceConf
       if (!stat) throw new InvalidInputError([{ field, message: `${p} does not exist` }]);
       if (stat.isDirectory()) {
         // A folder is read whole, partitions included: every file of the format below it.
-        const ext = config.format === "jsonl" ? "{jsonl,json,ndjson}" : config.format;
-        const pattern = path.join(absolute, "**", `*.${ext}`);
-        const matched = (await queryJson(conn, `SELECT file FROM glob(${sqlString(pattern)}) ORDER BY file`)).map((r) => String(r.file));
-        if (matched.length === 0) throw new InvalidInputError([{ field, message: `${p} holds no .${config.format} files` }]);
+        // JSON and JSON Lines files share the .json name in the wild; readableAs tells them apart.
+        // (DuckDB's glob has no {a,b} alternatives, so one glob per extension.)
+        const exts = config.format === "jsonl" || config.format === "json" ? ["json", "jsonl", "ndjson"] : [config.format];
+        const matched: string[] = [];
+        for (const ext of exts) {
+          const pattern = path.join(absolute, "**", `*.${ext}`);
+          for (const r of await queryJson(conn, `SELECT file FROM glob(${sqlString(pattern)}) ORDER BY file`)) matched.push(String(r.file));
+        }
+        if (matched.length === 0)
+          throw new InvalidInputError([{ field, message: `${p} holds no ${exts.map((e) => `.${e}`).join(", ")} files` }]);
         checkInsideRoots(matched, roots, field);
         matched.forEach((f) => files.add(f));
       } else files.add(absolute);
@@ -89,15 +101,116 @@ function withShownPaths(message: string, files: readonly string[], roots: readon
   return text;
 }
 
-/** DuckDB's message without its "Invalid Input Error:" prefix and the long hints after it. */
+/**
+ * DuckDB's message without its "Invalid Input Error:" prefix and the hints after it: those name
+ * reader options (`format='auto'`, `strict_mode=false`, `ignore_errors`) the user never set and
+ * cannot set, so they would only mislead.
+ */
 export function duckMessage(err: unknown): string {
   const text = redactSandboxMessage(err instanceof Error ? err.message : String(err));
   const lines = text.split("\n").filter((l) => l.trim());
-  // DuckDB puts the what on the first line and, for CSV, the why on the second.
-  return lines
-    .slice(0, 2)
+  const hint =
+    /^\s*(\*|LINE \d|Possible (fixes|Solution)|Try |Consider |The search space|Delimiter Candidates|Quote\/Escape|Comment Candidates|Encoding:)/i;
+  const kept: string[] = [];
+  // DuckDB puts the what on the first line and, for CSV, the where and why on the next ones.
+  for (const line of lines.slice(0, 4)) {
+    if (hint.test(line)) break;
+    kept.push(line.trim());
+  }
+  return kept
     .join(" ")
-    .replace(/^[A-Za-z ]*Error: /, "");
+    .replace(/^[A-Za-z ]*Error: /, "")
+    .replace(/\s*(Try|Consider) (setting|using|auto-detecting|unsetting)\b.*$/i, "")
+    .trim();
+}
+
+/** The first byte of `file` that is not JSON whitespace (or a byte-order mark), as a character. */
+async function firstSignificantChar(file: string): Promise<string> {
+  const handle = await fs.open(file, "r");
+  try {
+    const buffer = Buffer.alloc(4096);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    const text = buffer
+      .subarray(0, bytesRead)
+      .toString("utf8")
+      .replace(/^\uFEFF/, "");
+    return text.trimStart().charAt(0);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The source as it can be read: a `jsonl` source whose files include a JSON array (a file whose
+ * first non-space character is `[`, as `.json` files often are) is read as `json`, which reads
+ * JSON Lines too; anything else as declared.
+ */
+export async function readableAs(config: FileSourceConfig, files: readonly string[]): Promise<FileSourceConfig> {
+  if (config.format !== "jsonl") return config;
+  for (const file of files) if ((await firstSignificantChar(file)) === "[") return { ...config, format: "json" };
+  return config;
+}
+
+/**
+ * Why DuckDB could not read `files`, in the user's terms: the file, line and column of the first
+ * malformed record of a CSV, JSON or JSON Lines file, found by scanning the files again (the one
+ * DuckDB's message names first); else DuckDB's own first sentence, paths shown as the client
+ * knows them, without its hints about reader options.
+ */
+export async function explainReadError(
+  err: unknown,
+  files: readonly string[],
+  config: Pick<FileSourceConfig, "format" | "csv">,
+  roots: readonly string[],
+  outFile?: string,
+): Promise<string> {
+  const raw = err instanceof Error ? err.message : String(err);
+  if (config.format !== "parquet") {
+    const conversion = conversionError(raw, config.format);
+    if (conversion) {
+      const named = files.filter((f) => raw.includes(f));
+      for (const file of named.length ? named : files) {
+        const found = await locateRecordValue(file, config.format, conversion.record, conversion.value, conversion.problem).catch(
+          () => null,
+        );
+        if (found) return `${shownPath(file, roots)}: line ${found.line}, column ${found.column}: ${found.problem}`;
+      }
+    }
+    const named = files.filter((f) => raw.includes(f));
+    for (const file of [...named, ...files.filter((f) => !named.includes(f))]) {
+      const found = await locateSyntaxError(file, config.format, config.csv).catch(() => null);
+      if (found) return `${shownPath(file, roots)}: line ${found.line}, column ${found.column}: ${found.problem}`;
+    }
+  }
+  return withShownPaths(duckMessage(err), files, roots, outFile);
+}
+
+/**
+ * A value DuckDB could not convert to the type it gave its column from the rows before, as
+ * DuckDB reports it: the record (a line of CSV or JSON Lines, an element of a JSON array), the
+ * value as the file writes it, and the problem in the user's terms.
+ */
+function conversionError(raw: string, format: "csv" | "json" | "jsonl"): { record: number; value: string; problem: string } | null {
+  if (format === "csv") {
+    const line = /CSV Error on Line: (\d+)/.exec(raw);
+    const value = /Could not convert string "(.*?)" to '([^']+)'/.exec(raw);
+    if (!line || !value) return null;
+    const column = /converting column "([^"]*)"/.exec(raw)?.[1];
+    return {
+      record: Number(line[1]),
+      value: value[1],
+      problem: `"${value[1]}"${column ? ` in column ${column}` : ""} is not a ${value[2]}, the type the rows before it gave the column`,
+    };
+  }
+  const at = /JSON transform error in file ".*?", in (?:line|record\/value) (\d+): (.*)/.exec(raw);
+  if (!at) return null;
+  const why = at[2].split("\n")[0].trim();
+  const value = /: ("(?:[^"\\]|\\.)*"|\S+)$/.exec(why)?.[1] ?? "";
+  return {
+    record: Number(at[1]),
+    value,
+    problem: `${why.charAt(0).toLowerCase()}${why.slice(1)} (the records before it gave this key another type)`,
+  };
 }
 
 /**
@@ -113,10 +226,11 @@ async function checkTypesAgree(conn: DuckDBConnection, files: string[], config: 
     try {
       cols = await describeQuery(conn, `SELECT * FROM ${readerSql([file], config)}`);
     } catch (err) {
+      const why = await explainReadError(err, [file], config, roots);
       throw new InvalidInputError([
         {
           field: "config.paths",
-          message: `${shownPath(file, roots)} cannot be read as ${config.format}: ${withShownPaths(duckMessage(err), [file], roots)}`,
+          message: why.startsWith(shownPath(file, roots)) ? why : `${shownPath(file, roots)} cannot be read as ${config.format}: ${why}`,
         },
       ]);
     }
@@ -144,7 +258,7 @@ async function checkTypesAgree(conn: DuckDBConnection, files: string[], config: 
 }
 
 /**
- * Reads a file source (CSV, Parquet or JSON Lines; paths, globs, partitioned folders) into one
+ * Reads a file source (CSV, Parquet, JSON or JSON Lines; paths, globs, partitioned folders) into one
  * Parquet file at `outFile`. DuckDB streams the files to the output, so nothing is held in
  * JavaScript and inputs larger than memory work. `where` is a SQL condition over the rows. Unreadable, empty or clashing input is an
  * InvalidInputError naming the file; `outFile` is then not written.
@@ -156,6 +270,7 @@ export async function materializeFiles(
 ): Promise<MaterializedFiles> {
   return withDuckDb(async (conn) => {
     const files = await expandPaths(conn, config, opts.roots);
+    config = await readableAs(config, files);
     await checkTypesAgree(conn, files, config, opts.roots);
     // A filter (an `ingest` stage's `where`, e.g. one month of a larger file) is applied while reading.
     const select = `SELECT * FROM ${readerSql(files, config)}${opts.where ? ` WHERE (${opts.where})` : ""}`;
@@ -178,7 +293,7 @@ export async function materializeFiles(
       throw new InvalidInputError([
         {
           field: "config.paths",
-          message: `cannot read the ${config.format} input: ${withShownPaths(duckMessage(err), files, opts.roots, outFile)}`,
+          message: `cannot read the ${config.format} input: ${await explainReadError(err, files, config, opts.roots, outFile)}`,
         },
       ]);
     }

@@ -16,6 +16,9 @@ export async function describeParquet(file: string): Promise<ColumnSchema[]> {
 /** The kind of a DuckDB type, which decides how a column is profiled and compared. */
 export function typeKind(type: string): "numeric" | "categorical" | "temporal" | "boolean" {
   const t = type.toUpperCase();
+  // Nested values (a JSON object or array: STRUCT, LIST, MAP) are profiled by their text, whatever
+  // they hold: BIGINT[] is a list, not a number.
+  if (/\]$/.test(t) || /^(STRUCT|MAP|UNION|LIST)\b/.test(t)) return "categorical";
   if (/^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|REAL|DECIMAL)/.test(t))
     return "numeric";
   if (/^(DATE|TIME|TIMESTAMP|INTERVAL)/.test(t)) return "temporal";
