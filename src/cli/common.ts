@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { APPROVAL_WAIT_FIELDS, type ApprovalWaitSummary } from "./approval-wait";
 import {
   CliError,
   ERROR_FIELDS,
@@ -12,7 +13,7 @@ import {
 } from "./client";
 
 /**
- * What the client commands (`apply`, `run`, `runs`, `logs`, `cancel`) share: the connection
+ * What the client commands (`apply`, `run`, `runs`, `logs`, `cancel`, `approve`, `reject`) share: the connection
  * options, the action wrapper that turns errors into exit codes, and lookups by name.
  */
 
@@ -135,6 +136,8 @@ export interface StageRunSummary {
   finishedAt: string | null;
   failure: { type?: string; message?: string } | null;
   reuseReason: string | null;
+  /** For a gate stage: the approval it waits (or waited) for; null for other stages. */
+  approvalWait: ApprovalWaitSummary | null;
 }
 
 /** A run as the commands read it. */
@@ -155,7 +158,7 @@ export interface RunSummary {
 
 export const RUN_SUMMARY_FIELDS = `id number status projectId createdAt startedAt finishedAt cancelRequestedAt error
   pipeline { id name } pipelineVersion { version }
-  stageRuns { id stageName status attempt maxAttempts startedAt finishedAt failure reuseReason }`;
+  stageRuns { id stageName status attempt maxAttempts startedAt finishedAt failure reuseReason ${APPROVAL_WAIT_FIELDS} }`;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -2,6 +2,7 @@ import "reflect-metadata";
 import { Command, CommanderError } from "commander";
 import { ConfigError } from "../app/config";
 import { registerApplyCommand } from "./apply-command";
+import { registerDecideCommands } from "./approve-command";
 import { registerCancelCommand } from "./cancel-command";
 import { registerInitCommand } from "./init-command";
 import { registerLogsCommand } from "./logs-command";
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerRunsCommand(program);
   registerLogsCommand(program);
   registerCancelCommand(program);
+  registerDecideCommands(program);
   // A remote runner agent (runners/remote), for another machine.
   registerRunnerCommand(program);
   return program;

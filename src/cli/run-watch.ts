@@ -1,3 +1,4 @@
+import { APPROVAL_WAIT_FIELDS, type ApprovalWaitSummary, waitingLines, waitingSummary } from "./approval-wait";
 import { CliError, type SluiceClient } from "./client";
 import { getRun, runLabel, type RunSummary } from "./common";
 import {
@@ -43,9 +44,13 @@ interface StageState {
   /** Of the current attempt, epoch ms. */
   startedAt?: number;
   finishedAt?: number;
-  /** Shown after the duration: why it was skipped, a failure, a retry, a cache hit. */
+  /** Shown after the duration: why it was skipped, a failure, a retry, a cache hit, what a gate waits for. */
   note?: string;
+  /** A WAITING gate's approval, once the server has registered its version. */
+  wait?: ApprovalWaitSummary;
 }
+
+const WAITING_NOTE = "waiting for approval";
 
 const time = (at: string | null | undefined) => (at ? new Date(at).getTime() : undefined);
 
@@ -86,9 +91,33 @@ export class RunState {
       s.maxAttempts = sr.maxAttempts;
       s.startedAt = time(sr.startedAt);
       s.finishedAt = time(sr.finishedAt);
+      s.wait = sr.status === "WAITING" ? (sr.approvalWait ?? undefined) : undefined;
       if (sr.reuseReason) s.note = sr.reuseReason === "CACHE" ? "cached" : "reused";
       else if (sr.status === "FAILED") s.note = describeFailure(sr.failure);
+      else if (sr.status === "WAITING") s.note = s.wait ? waitingSummary(s.wait) : WAITING_NOTE;
     }
+  }
+
+  /**
+   * The run's status as shown: WAITING while it is RUNNING and a gate waits for a decision (it is
+   * held up by people, which the API says with `Run.waitingGates`), else the run's own status.
+   */
+  get displayStatus(): string {
+    return this.status === "RUNNING" && this.waiting().length > 0 ? "WAITING" : this.status;
+  }
+
+  /** Gate stages waiting for a decision. */
+  waiting(): StageState[] {
+    return this.stages.filter((s) => s.status === "WAITING");
+  }
+
+  /** Records what the gate `stageRunId` waits for; false when it no longer waits. */
+  setWait(stageRunId: string, wait: ApprovalWaitSummary): boolean {
+    const s = this.byId.get(stageRunId);
+    if (!s || s.status !== "WAITING") return false;
+    s.wait = wait;
+    s.note = waitingSummary(wait);
+    return true;
   }
 
   get finished(): boolean {
@@ -146,13 +175,23 @@ export class RunState {
         s.finishedAt = undefined;
         s.note = undefined;
         return s.attempt > 1 ? `running (attempt ${s.attempt}${s.maxAttempts > 1 ? ` of ${s.maxAttempts}` : ""})` : "running";
-      case "stage.succeeded":
+      case "stage.waiting":
+        s.status = "WAITING";
+        s.startedAt ??= at;
+        s.note = WAITING_NOTE;
+        return WAITING_NOTE;
+      case "stage.succeeded": {
+        const gate = s.wait;
         s.status = "SUCCEEDED";
         s.finishedAt = at;
-        return `succeeded in ${took()}`;
+        if (s.note === WAITING_NOTE || gate) s.note = undefined;
+        s.wait = undefined;
+        return gate ? `approved: ${gate.modelName} v${gate.version} goes on` : `succeeded in ${took()}`;
+      }
       case "stage.failed":
         s.status = "FAILED";
         s.finishedAt = at;
+        s.wait = undefined;
         s.note = describeFailure(p.failure);
         return `failed after ${took()}: ${s.note}`;
       case "stage.retrying": {
@@ -165,6 +204,8 @@ export class RunState {
       case "stage.canceled":
         s.status = "CANCELED";
         s.finishedAt = at;
+        if (s.wait || s.note === WAITING_NOTE) s.note = undefined;
+        s.wait = undefined;
         return "canceled";
       case "stage.skipped":
         s.status = "SKIPPED";
@@ -196,17 +237,21 @@ export class RunState {
 export function renderFrame(
   state: RunState,
   style: Style,
-  options: { frame: number; columns: number; rows: number; now?: number },
+  options: { frame: number; columns: number; rows: number; now?: number; project?: string },
 ): string[] {
   const now = options.now ?? Date.now();
   const { done, total, failed } = state.progress();
-  const status = state.status as DisplayStatus;
+  const status = state.displayStatus as DisplayStatus;
   const elapsed = state.startedAt !== undefined ? formatDuration((state.finishedAt ?? now) - state.startedAt) : "";
   const cancel = state.cancelRequested && !state.finished ? style.yellow("  cancel requested") : "";
   const header = `${style.bold(state.label)}  ${formatStatus(style, status, state.finished ? undefined : options.frame)}  ${progressBar(style, done, total, 20, failed)}  ${elapsed}${cancel}`;
 
+  // Under the table, what each waiting gate needs and the commands that decide it.
+  const waits = state
+    .waiting()
+    .flatMap((s) => (s.wait ? waitingLines(s.wait, options.project).map((l, i) => (i === 0 ? `${s.name} ${l}` : l)) : []));
   let shown = state.stages;
-  const room = Math.max(3, options.rows - 3);
+  const room = Math.max(3, options.rows - 3 - waits.length);
   let hidden = "";
   if (shown.length > room) {
     // Too many to show: the busiest and most eventful stages, kept in DAG order.
@@ -235,12 +280,19 @@ export function renderFrame(
     const duration =
       s.startedAt === undefined || s.status === "PENDING" || s.status === "QUEUED"
         ? ""
-        : formatDuration((s.finishedAt ?? (s.status === "RUNNING" ? now : s.startedAt)) - s.startedAt);
-    const note = s.note ? (s.status === "FAILED" ? style.red(s.note) : style.gray(s.note)) : "";
+        : formatDuration((s.finishedAt ?? (s.status === "RUNNING" || s.status === "WAITING" ? now : s.startedAt)) - s.startedAt);
+    const note = s.note
+      ? s.status === "FAILED"
+        ? style.red(s.note)
+        : s.status === "WAITING"
+          ? style.yellow(s.note)
+          : style.gray(s.note)
+      : "";
     return [s.name, formatStatus(style, s.status, s.status === "RUNNING" ? options.frame : undefined), attempt, duration, note];
   });
   const lines = [header, ...table(rows, { header: ["STAGE", "STATUS", "ATTEMPT", "DURATION", ""], style, indent: "  " })];
   if (hidden) lines.push(style.gray(`  ${hidden}`));
+  for (const w of waits) lines.push(style.yellow(`  ${w}`));
   return lines.map((l) => truncate(l, options.columns - 1));
 }
 
@@ -255,6 +307,7 @@ class LiveTable {
     private readonly out: NodeJS.WriteStream,
     private readonly style: Style,
     private readonly state: RunState,
+    private readonly project?: string,
   ) {
     out.write("\x1b[?25l");
     process.once("exit", this.showCursor);
@@ -264,7 +317,12 @@ class LiveTable {
 
   render(): void {
     this.frame++;
-    const lines = renderFrame(this.state, this.style, { frame: this.frame, columns: this.out.columns || 100, rows: this.out.rows || 40 });
+    const lines = renderFrame(this.state, this.style, {
+      frame: this.frame,
+      columns: this.out.columns || 100,
+      rows: this.out.rows || 40,
+      project: this.project,
+    });
     const up = this.drawn > 0 ? `\x1b[${this.drawn}A\r` : "";
     this.out.write(`${up}${lines.map((l) => `\x1b[2K${l}\n`).join("")}\x1b[J`);
     this.drawn = lines.length;
@@ -285,7 +343,13 @@ export interface WatchOptions {
   style: Style;
   /** Redraw a table in place (a terminal) rather than print a line per event. */
   live: boolean;
+  /** The project as given with --project, repeated in the approve commands shown. */
+  project?: string;
+  /** How often to ask what a waiting gate waits for, until the server knows (ms). */
+  waitPollMs?: number;
 }
+
+const STAGE_WAIT_QUERY = `query StageWait($id: ID!) { stageRun(id: $id) { status ${APPROVAL_WAIT_FIELDS} } }`;
 
 /**
  * Follows `state`'s run through `runEvents` (from its first event, so nothing is missed between
@@ -295,7 +359,8 @@ export interface WatchOptions {
 export function watchRun(client: SluiceClient, runId: string, state: RunState, options: WatchOptions): Promise<WatchOutcome> {
   const { out, style } = options;
   const width = Math.max(state.label.length, ...state.stages.map((s) => s.name.length));
-  const live = options.live ? new LiveTable(out, style, state) : undefined;
+  const live = options.live ? new LiveTable(out, style, state, options.project) : undefined;
+  const asked = new Set<string>();
   return new Promise<WatchOutcome>((resolve, reject) => {
     let lastCursor = -1n;
     let done = false;
@@ -323,6 +388,41 @@ export function watchRun(client: SluiceClient, runId: string, state: RunState, o
       state.sync(run);
       return { kind: "finished", run };
     };
+    const print = (at: string, name: string, text: string, status?: DisplayStatus) =>
+      out.write(`${style.gray(formatClock(at))}  ${padEnd(name, width)}  ${status ? colorStatus(style, status, text) : text}\n`);
+    // A gate goes WAITING before the server has registered its version: ask until it has, then
+    // say what it waits for and how to decide it (once per gate).
+    const learnWait = async (stageRunId: string, name: string): Promise<void> => {
+      if (asked.has(stageRunId)) return;
+      asked.add(stageRunId);
+      const pause = options.waitPollMs ?? 300;
+      while (!done) {
+        const res = await client.request<{ stageRun: { status: string; approvalWait: ApprovalWaitSummary | null } | null }>(
+          STAGE_WAIT_QUERY,
+          {
+            id: stageRunId,
+          },
+        );
+        const sr = res.stageRun;
+        if (!sr || sr.status !== "WAITING" || done) return;
+        if (sr.approvalWait) {
+          if (!state.setWait(stageRunId, sr.approvalWait)) return;
+          if (!live) {
+            const [first, ...rest] = waitingLines(sr.approvalWait, options.project);
+            print(new Date().toISOString(), name, first!, "WAITING");
+            for (const line of rest) out.write(`${" ".repeat(10 + width)}${line}\n`);
+          }
+          return;
+        }
+        await new Promise((r) => setTimeout(r, pause));
+      }
+    };
+    const followWait = (stageRunId: string, name: string) =>
+      void learnWait(stageRunId, name).catch((err: unknown) => {
+        if (!live)
+          out.write(style.gray(`  (could not read what ${name} waits for: ${err instanceof Error ? err.message : String(err)})\n`));
+      });
+    for (const s of state.waiting()) if (!s.wait) followWait(s.id, s.name);
     const onSigint = () => finish({ kind: "interrupted", signal: "SIGINT" });
     const onSigterm = () => finish({ kind: "interrupted", signal: "SIGTERM" });
     process.once("SIGINT", onSigint);
@@ -336,11 +436,8 @@ export function watchRun(client: SluiceClient, runId: string, state: RunState, o
           if (cursor <= lastCursor) return; // replayed again after a reconnect
           lastCursor = cursor;
           const what = state.apply(e);
-          if (!live && what !== undefined) {
-            const name = e.stage ?? state.label;
-            const status = eventStatus(e.type);
-            out.write(`${style.gray(formatClock(e.at))}  ${padEnd(name, width)}  ${status ? colorStatus(style, status, what) : what}\n`);
-          }
+          if (!live && what !== undefined) print(e.at, e.stage ?? state.label, what, eventStatus(e.type));
+          if (e.type === "stage.waiting" && e.stageRunId) followWait(e.stageRunId, e.stage ?? String(e.payload?.stage));
           if (state.finished) finish(finished());
         },
         error: (err) => finish(err),
@@ -360,6 +457,7 @@ function eventStatus(type: string): DisplayStatus | undefined {
     retrying: "RETRYING",
     reused: "SUCCEEDED",
     cancel_requested: "CANCELED",
+    waiting: "WAITING",
   };
   return map[verb];
 }

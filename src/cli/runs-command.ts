@@ -2,8 +2,12 @@ import type { Command } from "commander";
 import { UsageError, connectionSettings, type ConnectionFlags } from "./client";
 import { commandAction, requirePipeline, resolveProject, withClient, withConnectionOptions } from "./common";
 import { durationBetween, formatAgo, formatStatus, styleFor, table } from "./format";
+import { APPROVAL_WAIT_FIELDS, type ApprovalWaitSummary, decideCommand, waitingSummary } from "./approval-wait";
 
-/** `sluice runs`: a table of recent runs, newest first. */
+/**
+ * `sluice runs`: a table of recent runs, newest first. A RUNNING run whose gate waits for an
+ * approval (`Run.waitingGates`) shows as WAITING, with what it waits for and how to approve it.
+ */
 
 export interface RunsFlags extends ConnectionFlags {
   pipeline?: string;
@@ -11,7 +15,8 @@ export interface RunsFlags extends ConnectionFlags {
   limit: string;
 }
 
-const RUN_STATUSES = ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED"];
+/** The API's run statuses, plus WAITING: a RUNNING run held at a gate. */
+const RUN_STATUSES = ["QUEUED", "RUNNING", "WAITING", "SUCCEEDED", "FAILED", "CANCELED"];
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -40,7 +45,11 @@ interface RunRow {
   startedAt: string | null;
   finishedAt: string | null;
   pipeline: { name: string };
+  waitingGates: Array<{ stageName: string; approvalWait: ApprovalWaitSummary | null }>;
 }
+
+/** WAITING for a running run held at a gate, else the run's status. */
+const shownStatus = (r: RunRow) => (r.status === "RUNNING" && r.waitingGates.length > 0 ? "WAITING" : r.status);
 
 export async function runsCommand(flags: RunsFlags): Promise<number> {
   const settings = connectionSettings(flags);
@@ -65,14 +74,20 @@ export async function runsCommand(flags: RunsFlags): Promise<number> {
       filter.projectId = project.id;
       if (flags.pipeline) filter.pipelineId = (await requirePipeline(client, project, flags.pipeline)).id;
     }
-    if (statuses.length > 0) filter.statuses = statuses;
+    // WAITING is RUNNING as the API filters; the runs held at a gate are picked out below.
+    const asked = new Set(statuses.map((s) => (s === "WAITING" ? "RUNNING" : s)));
+    if (asked.size > 0) filter.statuses = [...asked];
     const res = await client.request<{ runs: { totalCount: number; nodes: RunRow[] } }>(
       `query Runs($first: Int!, $filter: RunFilter) {
         runs(first: $first, filter: $filter, orderBy: { field: CREATED_AT, direction: DESC }) {
-          totalCount nodes { id number status triggerKind projectId createdAt startedAt finishedAt pipeline { name } } } }`,
+          totalCount nodes { id number status triggerKind projectId createdAt startedAt finishedAt pipeline { name }
+            waitingGates { stageName ${APPROVAL_WAIT_FIELDS} } } } }`,
       { first: limit, filter },
     );
-    const { nodes, totalCount } = res.runs;
+    const wanted = new Set(statuses);
+    // `--status waiting` alone keeps only runs held at a gate; with `running` too, every running one.
+    const nodes = res.runs.nodes.filter((r) => !wanted.has("WAITING") || wanted.has("RUNNING") || wanted.has(shownStatus(r)));
+    const totalCount = nodes.length < res.runs.nodes.length ? nodes.length : res.runs.totalCount;
     if (nodes.length === 0) {
       out.write("no runs\n");
       return 0;
@@ -87,7 +102,7 @@ export async function runsCommand(flags: RunsFlags): Promise<number> {
     const rows = nodes.map((r) => [
       ...(projectNames ? [projectNames.get(r.projectId) ?? r.projectId] : []),
       `${r.pipeline.name}#${r.number}`,
-      formatStatus(style, r.status),
+      formatStatus(style, shownStatus(r)),
       r.triggerKind.toLowerCase(),
       r.startedAt ? formatAgo(r.startedAt, now) : style.gray("not yet"),
       durationBetween(r.startedAt, r.finishedAt, now),
@@ -96,6 +111,15 @@ export async function runsCommand(flags: RunsFlags): Promise<number> {
     const header = [...(projectNames ? ["PROJECT"] : []), "RUN", "STATUS", "TRIGGER", "STARTED", "DURATION", "ID"];
     for (const line of table(rows, { header, style })) out.write(`${line}\n`);
     if (totalCount > nodes.length) out.write(style.gray(`showing ${nodes.length} of ${totalCount} runs (--limit to see more)\n`));
+    const waits = nodes.flatMap((r) => r.waitingGates.map((g) => ({ run: r, gate: g })));
+    for (const { run, gate } of waits) {
+      const what = gate.approvalWait ? waitingSummary(gate.approvalWait) : "its version to be registered";
+      out.write(`${run.pipeline.name}#${run.number} ${style.yellow("waits")} at ${gate.stageName} for ${what}\n`);
+      if (gate.approvalWait) {
+        const self = gate.approvalWait.onlyRequesterCanApprove ? " --self-approve" : "";
+        out.write(style.gray(`  approve: ${decideCommand("approve", gate.approvalWait, flags.project)}${self}\n`));
+      }
+    }
     return 0;
   });
 }

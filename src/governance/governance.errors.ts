@@ -10,8 +10,19 @@ export class SeparationOfDutiesError extends ForbiddenError {
     readonly approvalRequestId: string,
     readonly modelVersionId: string,
     readonly approverName: string,
+    /** Principals other than the approver who may approve in the project. */
+    readonly otherApprovers: number,
+    /** Why an asked-for self-approval was refused; null when none was asked for. */
+    readonly selfApprovalRefused: string | null = null,
   ) {
-    super(`separation of duties: ${approverName} triggered the training run and cannot approve it`);
+    super(
+      `separation of duties: ${approverName} triggered the training run and cannot approve it` +
+        (selfApprovalRefused
+          ? `; self-approval refused: ${selfApprovalRefused}`
+          : otherApprovers === 0
+            ? "; no one else may approve in this project: grant APPROVER to a second person, or, as its sole ADMIN, approve with selfApproval: true"
+            : `; ask one of the ${otherApprovers} other principal(s) who may approve`),
+    );
     this.name = "SeparationOfDutiesError";
   }
 }

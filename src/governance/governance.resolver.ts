@@ -9,6 +9,7 @@ import { Permission } from "../kernel/roles";
 import type { EventRow } from "../events/event.entity";
 import { cursorSubscription, eventScope } from "../events/event-subscription";
 import { ModelVersion, RegisteredModel } from "../registry";
+import { StageRun } from "../runs";
 import type { ApprovalVerdict } from "./approval-request.entity";
 import { APPROVAL_EVENT_TYPES } from "./governance.service";
 import {
@@ -21,6 +22,7 @@ import {
   ApprovalRequestFilter,
   ApprovalRequestOrder,
   DecideModelVersionInput,
+  GateApprovalWait,
   ModelPolicyPayload,
   ModelPolicyResult,
   ModelPolicyView,
@@ -124,7 +126,7 @@ export class GovernanceResolver {
 
   @Mutation(() => ApprovalDecisionResult, {
     description:
-      "Approves a version awaiting approval, with a comment. Needs APPROVER; whoever triggered the training run may not when the policy separates duties. Final.",
+      "Approves a version awaiting approval, with a comment. Needs APPROVER; whoever triggered the training run may not when the policy separates duties, unless they are the project's sole approver, an ADMIN, and pass `selfApproval: true`. Final.",
   })
   async approveModelVersion(
     @Ctx() ctx: RequestContext,
@@ -149,14 +151,21 @@ export class GovernanceResolver {
       const action = verdict === "APPROVE" ? "model.version.approve" : "model.version.reject";
       return runMutation(ctx, { action, permission: Permission.APPROVE, projectId: version?.projectId, input }, async (tx) => {
         if (!version) throw new NotFoundError("ModelVersion", input.modelVersionId);
-        const { request, version: row } = await this.deps.governance.decide(tx, version.id, verdict, input.comment);
+        const {
+          request,
+          version: row,
+          selfApproved,
+        } = await this.deps.governance.decide(tx, version.id, verdict, input.comment, {
+          selfApproval: verdict === "APPROVE" && input.selfApproval === true,
+          callerIsAdmin: ctx.authz.can(Permission.ADMIN, version.projectId),
+        });
         return {
           value: Object.assign(new ApprovalDecisionPayload(), {
             approvalRequest: ApprovalRequest.from(request),
             modelVersion: ModelVersion.from(row),
           }),
           targetId: row.id,
-          result: { requestId: request.id, status: request.status },
+          result: { requestId: request.id, status: request.status, selfApproved },
         };
       });
     });
@@ -205,5 +214,42 @@ export class RegisteredModelPolicyResolver {
   policy(@Root() m: RegisteredModel, @Ctx() ctx: RequestContext): ModelPolicyView {
     ctx.authz.require(Permission.READ, m.projectId);
     return ModelPolicyView.of(m.ownPolicy);
+  }
+}
+
+/** What StageRunGateResolver uses. */
+export interface StageRunGateResolverDeps {
+  governance: GovernanceService;
+}
+
+@Resolver(() => StageRun)
+export class StageRunGateResolver {
+  constructor(readonly deps: StageRunGateResolverDeps) {}
+
+  @FieldResolver(() => GateApprovalWait, {
+    nullable: true,
+    description:
+      "For a `gate` stage: the approval it waits (or waited) for: model, version, request, what is still missing. Null for other stages, and for a gate that has not registered its version yet.",
+  })
+  async approvalWait(@Root() sr: StageRun, @Ctx() ctx: RequestContext): Promise<GateApprovalWait | null> {
+    ctx.authz.require(Permission.READ, sr.projectId);
+    if (sr.runKind !== "operator") return null; // gates are operator stages; others never wait on a request
+    const wait = await this.deps.governance.gateWait(sr.id);
+    if (!wait) return null;
+    return Object.assign(new GateApprovalWait(), {
+      approvalRequestId: wait.request.id,
+      status: wait.request.status,
+      modelName: wait.modelName,
+      version: wait.version,
+      modelVersionId: wait.request.modelVersionId,
+      requiredApprovals: wait.request.requiredApprovals,
+      approvedBy: wait.approvedBy,
+      requestedBy: wait.requestedByName,
+      otherApprovers: wait.otherApprovers,
+      missing: wait.missing,
+      onlyRequesterCanApprove: wait.onlyRequesterCanApprove,
+      expiresAt: wait.request.expiresAt,
+      approvalRequest: ApprovalRequest.from(wait.request),
+    });
   }
 }

@@ -19,6 +19,8 @@ import {
   canApprove,
   evaluatePolicy,
   expiresAt,
+  missingForApproval,
+  selfApprovalAllowed,
   validatePolicy,
 } from "./policy";
 
@@ -53,6 +55,30 @@ export const DEFAULT_POLICY: Policy = Object.freeze({
 const COMMENT_MAX = 4000;
 
 type Tx = { manager: EntityManager; emit(event: EventDraft): void };
+
+/** What a gate stage waits for: its version's OPEN request and what that request still needs. */
+export interface GateWaitView {
+  request: ApprovalRequestRow;
+  modelName: string;
+  version: number;
+  /** The requester's display name, or null when no person triggered the run. */
+  requestedByName: string | null;
+  /** Display names of those who approved so far. */
+  approvedBy: string[];
+  /** Principals other than the requester who may approve in the project. */
+  otherApprovers: number;
+  /** What is missing, one line each (empty once the request is decided). */
+  missing: string[];
+  /** Separation of duties holds and nobody but the requester may approve: only their self-approval can pass it. */
+  onlyRequesterCanApprove: boolean;
+}
+
+/** How an approver decides: `selfApproval` asks to override separation of duties (see `selfApprovalAllowed`). */
+export interface DecideOptions {
+  selfApproval?: boolean;
+  /** Whether the caller holds ADMIN in the request's project (the resolver knows the grants). */
+  callerIsAdmin?: boolean;
+}
 
 /**
  * Model governance: each registered model's policy, and each version's approval request —
@@ -131,8 +157,9 @@ export class GovernanceService {
     versionId: string,
     verdict: ApprovalVerdict,
     comment: string,
+    options: DecideOptions = {},
     now = new Date(),
-  ): Promise<{ request: ApprovalRequestRow; version: ModelVersionRow }> {
+  ): Promise<{ request: ApprovalRequestRow; version: ModelVersionRow; selfApproved: boolean }> {
     const text = (comment ?? "").trim();
     if (text === "") throw new InvalidInputError([{ field: "comment", message: "is required: say why" }]);
     if (text.length > COMMENT_MAX) throw new InvalidInputError([{ field: "comment", message: `is over ${COMMENT_MAX} characters` }]);
@@ -175,6 +202,7 @@ export class GovernanceService {
       );
     }
     const policy = validatePolicy(request.policy);
+    let selfApproved = false;
     if (verdict === "APPROVE") {
       const eligible = canApprove({
         policy,
@@ -183,9 +211,13 @@ export class GovernanceService {
         alreadyApprovedBy: earlier.filter((d) => d.verdict === "APPROVE").map((d) => d.principalId),
       });
       if (!eligible.ok && eligible.rule === "SEPARATION_OF_DUTIES") {
-        throw new SeparationOfDutiesError(request.id, version.id, tx.caller.principalName);
-      }
-      if (!eligible.ok) throw new ForbiddenError(eligible.reason.replace(approverId, tx.caller.principalName));
+        const others = await otherApprovers(tx.manager, request.projectId, approverId);
+        const override = options.selfApproval
+          ? selfApprovalAllowed({ isAdmin: options.callerIsAdmin === true, otherApprovers: others })
+          : { ok: false as const, reason: null };
+        if (!override.ok) throw new SeparationOfDutiesError(request.id, version.id, tx.caller.principalName, others, override.reason);
+        selfApproved = true;
+      } else if (!eligible.ok) throw new ForbiddenError(eligible.reason.replace(approverId, tx.caller.principalName));
     }
     await tx.manager.save(
       tx.manager.create(ApprovalDecisionRow, { requestId: request.id, principalId: approverId, verdict, comment: text }),
@@ -193,22 +225,35 @@ export class GovernanceService {
     const model = await tx.manager.findOneByOrFail(RegisteredModelRow, { id: request.registeredModelId });
     const approvals = earlier.filter((d) => d.verdict === "APPROVE").length + (verdict === "APPROVE" ? 1 : 0);
     if (verdict === "APPROVE" && !approvalsSatisfied(policy, approvals)) {
-      tx.emit(this.event(GovernanceEvents.approvalAdded, request, model, version, { approvals, by: approverId, comment: text }));
-      return { request, version };
+      tx.emit(
+        this.event(GovernanceEvents.approvalAdded, request, model, version, { approvals, by: approverId, comment: text, selfApproved }),
+      );
+      return { request, version, selfApproved };
     }
     const status = verdict === "APPROVE" ? "APPROVED" : "REJECTED";
     Object.assign(request, {
       status,
       decidedAt: now,
       decidedBy: approverId,
-      reason: verdict === "APPROVE" ? `approved by ${tx.caller.principalName}: ${text}` : `rejected by ${tx.caller.principalName}: ${text}`,
+      reason:
+        verdict === "REJECT"
+          ? `rejected by ${tx.caller.principalName}: ${text}`
+          : selfApproved
+            ? `self-approved by ${tx.caller.principalName}, the sole approver (separation of duties overridden): ${text}`
+            : `approved by ${tx.caller.principalName}: ${text}`,
     });
     await tx.manager.save(request);
     await this.setVersionStatus(tx.manager, version, status);
     tx.emit(
-      this.event(GovernanceEvents.decided, request, model, version, { automatic: false, decision: status, by: approverId, comment: text }),
+      this.event(GovernanceEvents.decided, request, model, version, {
+        automatic: false,
+        decision: status,
+        by: approverId,
+        comment: text,
+        selfApproved,
+      }),
     );
-    return { request, version };
+    return { request, version, selfApproved };
   }
 
   /**
@@ -308,6 +353,41 @@ export class GovernanceService {
     return this.db.dataSource.getRepository(ApprovalRequestRow).findOneBy({ modelVersionId: versionId });
   }
 
+  /** What the gate `stageRunId` waits for; null when it is no gate or has not registered its version yet. */
+  async gateWait(stageRunId: string): Promise<GateWaitView | null> {
+    const manager = this.db.dataSource.manager;
+    const [row]: Array<{ request_id: string; model_name: string; version: number; requester: string | null }> = await manager.query(
+      `SELECT q.id AS request_id, m.name AS model_name, v.version, p.name AS requester
+         FROM gate_waits g JOIN approval_requests q ON q.id = g.request_id
+         JOIN model_versions v ON v.id = q.model_version_id JOIN registered_models m ON m.id = q.registered_model_id
+         LEFT JOIN principals p ON p.id = q.requested_by
+        WHERE g.stage_run_id = $1`,
+      [stageRunId],
+    );
+    if (!row) return null;
+    const request = await manager.findOneByOrFail(ApprovalRequestRow, { id: row.request_id });
+    const approved: Array<{ name: string }> = await manager.query(
+      `SELECT coalesce(p.name, d.principal_id::text) AS name FROM approval_decisions d LEFT JOIN principals p ON p.id = d.principal_id
+        WHERE d.request_id = $1 AND d.verdict = 'APPROVE' ORDER BY d.created_at, d.id`,
+      [request.id],
+    );
+    const others = request.requestedBy ? await otherApprovers(manager, request.projectId, request.requestedBy) : 0;
+    const approvedBy = approved.map((a) => a.name);
+    const requester = request.requestedBy ? (row.requester ?? request.requestedBy) : null;
+    const policy = validatePolicy(request.policy);
+    const open = request.status === "OPEN";
+    return {
+      request,
+      modelName: row.model_name,
+      version: row.version,
+      requestedByName: requester,
+      approvedBy,
+      otherApprovers: others,
+      missing: open ? missingForApproval({ policy, requester, approvedBy, otherApprovers: others, expiresAt: request.expiresAt }) : [],
+      onlyRequesterCanApprove: open && policy.approvals.separationOfDuties && requester !== null && others === 0,
+    };
+  }
+
   async decisions(requestId: string): Promise<ApprovalDecisionRow[]> {
     return this.db.dataSource.getRepository(ApprovalDecisionRow).find({ where: { requestId }, order: { createdAt: "ASC", id: "ASC" } });
   }
@@ -326,6 +406,19 @@ export class GovernanceService {
     if (filter.registeredModelId) qb.andWhere("r.registeredModelId = :m", { m: filter.registeredModelId });
     return paginate(qb, page, sort);
   }
+}
+
+/**
+ * How many principals other than `principalId` may approve in the project: those holding APPROVER
+ * or ADMIN there or globally. Zero means a lone approver, the one case self-approval is allowed.
+ */
+async function otherApprovers(manager: EntityManager, projectId: string, principalId: string): Promise<number> {
+  const [{ n }]: Array<{ n: number | string }> = await manager.query(
+    `SELECT count(DISTINCT principal_id) AS n FROM role_bindings
+      WHERE role IN ('APPROVER', 'ADMIN') AND (project_id IS NULL OR project_id = $1) AND principal_id <> $2`,
+    [projectId, principalId],
+  );
+  return Number(n);
 }
 
 /** The failed checks, or a line saying what happens next. */

@@ -217,6 +217,64 @@ export class DecideModelVersionInput {
 
   @Field({ description: "Required: why. Kept with the decision and in the audit log." })
   comment: string;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description:
+      "Approve a version you requested yourself, overriding separation of duties. Allowed only to an ADMIN who is the project's sole approver (no other principal holds APPROVER or ADMIN there or globally); recorded in the request's reason, its events and the audit log. Ignored on a rejection and when not needed.",
+  })
+  selfApproval?: boolean | null;
+}
+
+@ObjectType({ description: "What a waiting `gate` stage waits for: its model version's approval request and what that still needs." })
+export class GateApprovalWait {
+  @Field(() => ID, { description: "The approval request the gate waits on." })
+  approvalRequestId: string;
+
+  @Field(() => ApprovalRequestStatusEnum, { description: "The request's status; the gate waits while it is OPEN." })
+  status: ApprovalRequestStatus;
+
+  @Field({ description: "The registered model the gate registered its `model` input as." })
+  modelName: string;
+
+  @Field(() => Int, { description: "The version number under review (what `sluice approve <model> <version>` takes)." })
+  version: number;
+
+  @Field(() => ID, { description: "The model version under review." })
+  modelVersionId: string;
+
+  @Field(() => Int, { description: "APPROVE decisions the policy requires in all." })
+  requiredApprovals: number;
+
+  @Field(() => [String], { description: "Names of those who approved so far, oldest first." })
+  approvedBy: string[];
+
+  @Field(() => String, { nullable: true, description: "The name of who requested it (triggered the run); null when no person did." })
+  requestedBy: string | null;
+
+  @Field(() => Int, {
+    description:
+      "Principals other than the requester who may approve in the project; 0 with separation of duties means only a self-approval by the sole ADMIN can pass it.",
+  })
+  otherApprovers: number;
+
+  @Field(() => [String], {
+    description:
+      "What the request still needs, in words, one line each: e.g. `needs 1 more approval by someone other than alice`, how a lone admin can proceed, the expiry. Empty once decided.",
+  })
+  missing: string[];
+
+  @Field({
+    description:
+      "True while the request is OPEN, the policy separates duties and nobody but the requester may approve: only the requester's self-approval (`selfApproval: true`, ADMIN only) can pass the gate.",
+  })
+  onlyRequesterCanApprove: boolean;
+
+  @Field(() => Date, { nullable: true, description: "When the request lapses (and the gate fails); null when never." })
+  expiresAt: Date | null;
+
+  @Field(() => ApprovalRequest, { description: "The full approval request: policy, checks, decisions." })
+  approvalRequest: ApprovalRequest;
 }
 
 @ObjectType({ description: "The registered model with its policy as now set." })
@@ -258,11 +316,22 @@ export class SeparationOfDutiesProblem implements ErrorInterface {
 
   @Field({ description: "The caller, who triggered the training run." })
   approver: string;
+
+  @Field(() => Int, {
+    description:
+      "Principals other than the caller holding APPROVER or ADMIN in the project (or globally); 0 means the caller is the sole approver, who as ADMIN may pass `selfApproval: true`.",
+  })
+  otherApprovers: number;
+
+  @Field(() => String, { nullable: true, description: "Why a requested `selfApproval` was refused; null when none was requested." })
+  selfApprovalRefused: string | null;
 }
 registerErrorMember(SeparationOfDutiesError, SeparationOfDutiesProblem, (err) => ({
   approvalRequestId: err.approvalRequestId,
   modelVersionId: err.modelVersionId,
   approver: err.approverName,
+  otherApprovers: err.otherApprovers,
+  selfApprovalRefused: err.selfApprovalRefused,
 }));
 
 @ObjectType("AlreadyDecidedError", {

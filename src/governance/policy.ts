@@ -367,3 +367,55 @@ export function expiresAt(policy: Policy, openedAt: Date): Date | null {
   if (hours === undefined) return null;
   return new Date(openedAt.getTime() + hours * 3_600_000);
 }
+
+// ---------------------------------------------------------------------------------------------
+// What an open request waits for
+
+/**
+ * Whether the caller may approve a version they requested themselves, overriding separation of
+ * duties: only an ADMIN, only when they asked for it explicitly, and only when nobody else could
+ * approve (no other principal holds APPROVER or ADMIN in the project or globally). A lone admin's
+ * first gated run would otherwise wait forever; with a second approver, four eyes stay required.
+ */
+export function selfApprovalAllowed(args: { isAdmin: boolean; otherApprovers: number }): { ok: true } | { ok: false; reason: string } {
+  if (!args.isAdmin) return { ok: false, reason: "only an ADMIN may approve their own version, and only as the sole approver" };
+  if (args.otherApprovers > 0) {
+    return {
+      ok: false,
+      reason: `${args.otherApprovers} other principal(s) may approve in this project; one of them must (self-approval is for a server with a single approver)`,
+    };
+  }
+  return { ok: true };
+}
+
+/**
+ * What an OPEN request still needs, in words, one line per missing thing: how many more approvals,
+ * and from whom (not the requester when the policy separates duties; not those who already
+ * approved), and when it lapses. `requester` and `approvedBy` are display names.
+ */
+export function missingForApproval(args: {
+  policy: Policy;
+  requester: string | null;
+  approvedBy: string[];
+  otherApprovers: number;
+  expiresAt: Date | null;
+}): string[] {
+  const { policy, requester, approvedBy, otherApprovers, expiresAt: lapses } = args;
+  const remaining = Math.max(0, policy.approvals.required - approvedBy.length);
+  const lines: string[] = [];
+  if (remaining > 0) {
+    const excluded = [...(policy.approvals.separationOfDuties && requester ? [requester] : []), ...approvedBy];
+    const who = excluded.length > 0 ? ` by someone other than ${[...new Set(excluded)].join(", ")}` : "";
+    const so = approvedBy.length > 0 ? ` (${approvedBy.length} of ${policy.approvals.required} so far)` : "";
+    lines.push(`needs ${remaining} more approval${remaining === 1 ? "" : "s"}${who}${so}`);
+    if (policy.approvals.separationOfDuties && requester) {
+      lines.push(
+        otherApprovers === 0
+          ? `no one but ${requester} may approve in this project: grant APPROVER to a second person, or as the sole ADMIN approve it yourself with an explicit self-approval`
+          : `separation of duties: ${requester} requested it and cannot approve it; ${otherApprovers} other principal(s) may`,
+      );
+    }
+  }
+  if (lapses) lines.push(`expires at ${lapses.toISOString()}`);
+  return lines;
+}

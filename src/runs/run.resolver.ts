@@ -200,6 +200,17 @@ export class RunResolver {
     return rows.sort((a, b) => (order.get(a.stageName) ?? 0) - (order.get(b.stageName) ?? 0)).map((r) => StageRun.from(r, run.projectId));
   }
 
+  @FieldResolver(() => [StageRun], {
+    description:
+      "Its gate stages WAITING for an approval decision (each says what for in `approvalWait`); empty when none. A RUNNING run with one is held up by people, not machines: the CLI shows it as WAITING.",
+  })
+  async waitingGates(@Root() run: Run, @Ctx() ctx: RequestContext): Promise<StageRun[]> {
+    ctx.authz.require(Permission.READ, run.projectId);
+    if (run.status !== "RUNNING") return []; // only a running run has a stage waiting
+    const rows = await this.deps.runs.stageRuns(run.id);
+    return rows.filter((r) => r.status === "WAITING").map((r) => StageRun.from(r, run.projectId));
+  }
+
   @FieldResolver(() => Pipeline, { description: "The pipeline the run executes." })
   async pipeline(@Root() run: Run, @Ctx() ctx: RequestContext): Promise<Pipeline> {
     ctx.authz.require(Permission.READ, run.projectId);

@@ -113,6 +113,7 @@ describe("the live run view", () => {
         finishedAt: null,
         failure: null,
         reuseReason: null,
+        approvalWait: null,
       },
       {
         id: "s2",
@@ -124,6 +125,7 @@ describe("the live run view", () => {
         finishedAt: null,
         failure: null,
         reuseReason: null,
+        approvalWait: null,
       },
     ],
   };
@@ -178,6 +180,60 @@ describe("the live run view", () => {
       "  extract  ✓ SUCCEEDED  1        2.0s",
       "  train    ✗ FAILED     2/3      1.0s      bad data",
     ]);
+  });
+
+  it("shows a run whose gate waits as WAITING, with the model version, what it needs and the commands that decide it", () => {
+    const wait = {
+      approvalRequestId: "req-1",
+      status: "OPEN",
+      modelName: "churn-model",
+      version: 2,
+      missing: ["needs 1 more approval by someone other than alice", "expires at 2026-01-02T00:00:00.000Z"],
+      onlyRequesterCanApprove: false,
+      requestedBy: "alice",
+    };
+    const waiting: RunSummary = {
+      ...run,
+      status: "RUNNING",
+      startedAt: "2026-01-01T00:00:00Z",
+      stageRuns: [
+        { ...run.stageRuns[0]!, status: "SUCCEEDED", attempt: 1, startedAt: "2026-01-01T00:00:00Z", finishedAt: "2026-01-01T00:00:01Z" },
+        {
+          ...run.stageRuns[1]!,
+          stageName: "approval",
+          maxAttempts: 1,
+          status: "WAITING",
+          startedAt: "2026-01-01T00:00:01Z",
+          approvalWait: wait,
+        },
+      ],
+    };
+    const state = new RunState(waiting);
+    assert.equal(state.displayStatus, "WAITING");
+    const frame = renderFrame(state, PLAIN, { frame: 0, columns: 200, rows: 20, now: Date.parse("2026-01-01T00:00:04Z"), project: "ops" });
+    assert.match(frame[0]!, /^churn #3 {2}‖ WAITING {2}/);
+    assert.match(
+      frame.find((l) => l.includes("approval"))!,
+      /approval +‖ WAITING +3\.0s +approval of churn-model v2: needs 1 more approval by someone other than alice/,
+    );
+    assert.ok(frame.includes("  approval waits for approval of churn-model v2 (request req-1)"), frame.join("\n"));
+    assert.ok(frame.includes('    approve: sluice approve churn-model 2 --project ops --reason "…"'), frame.join("\n"));
+    assert.ok(frame.includes('    reject:  sluice reject churn-model 2 --project ops --reason "…"'), frame.join("\n"));
+    assert.ok(!frame.some((l) => l.includes("--self-approve")), "others may approve: no self-approval offered");
+
+    // A lone admin is offered the explicit self-approval; once decided the gate's notes go away.
+    state.setWait("s2", { ...wait, onlyRequesterCanApprove: true });
+    assert.ok(renderFrame(state, PLAIN, { frame: 0, columns: 200, rows: 20 }).some((l) => l.endsWith('--reason "…" --self-approve')));
+    assert.equal(state.apply(event("stage.succeeded", "09", { id: "s2", name: "approval" })), "approved: churn-model v2 goes on");
+    assert.equal(state.displayStatus, "RUNNING");
+    assert.ok(!renderFrame(state, PLAIN, { frame: 0, columns: 200, rows: 20 }).some((l) => l.includes("approve")));
+  });
+
+  it("turns a stage.waiting event into WAITING (not PENDING) before the server says what for", () => {
+    const state = new RunState({ ...run, status: "RUNNING" });
+    assert.equal(state.apply(event("stage.waiting", "02", train)), "waiting for approval");
+    assert.equal(state.stages[1]!.status, "WAITING");
+    assert.equal(state.displayStatus, "WAITING");
   });
 
   it("fits a large DAG into the terminal by showing the busiest stages and counting the rest", () => {

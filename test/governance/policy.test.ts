@@ -7,6 +7,8 @@ import {
   evaluatePolicy,
   expiresAt,
   isLowerBetter,
+  missingForApproval,
+  selfApprovalAllowed,
   validatePolicy,
   type Policy,
   type PolicyFacts,
@@ -300,5 +302,41 @@ describe("approvals", () => {
     assert.equal(expiresAt(p, opened)?.toISOString(), "2024-03-02T22:00:00.000Z");
     const half = validatePolicy({ approvals: { required: 1, expiresAfterHours: 0.5 } });
     assert.equal(expiresAt(half, opened)?.toISOString(), "2024-03-01T10:30:00.000Z");
+  });
+});
+
+describe("what an open request waits for, and self-approval", () => {
+  const fourEyes = validatePolicy({ approvals: { required: 2, expiresAfterHours: 24 } });
+  const noSeparation = validatePolicy({ approvals: { required: 1, separationOfDuties: false } });
+
+  test("self-approval is only for an ADMIN who is the sole approver", () => {
+    assert.deepEqual(selfApprovalAllowed({ isAdmin: true, otherApprovers: 0 }), { ok: true });
+    const notAdmin = selfApprovalAllowed({ isAdmin: false, otherApprovers: 0 });
+    assert.equal(notAdmin.ok, false);
+    const others = selfApprovalAllowed({ isAdmin: true, otherApprovers: 2 });
+    assert.equal(others.ok, false);
+    assert.match(!others.ok ? others.reason : "", /^2 other principal\(s\) may approve/);
+  });
+
+  test("names how many approvals are missing, from whom, and when it lapses", () => {
+    const lapses = new Date("2026-01-02T00:00:00Z");
+    assert.deepEqual(
+      missingForApproval({ policy: fourEyes, requester: "alice", approvedBy: ["bob"], otherApprovers: 3, expiresAt: lapses }),
+      [
+        "needs 1 more approval by someone other than alice, bob (1 of 2 so far)",
+        "separation of duties: alice requested it and cannot approve it; 3 other principal(s) may",
+        "expires at 2026-01-02T00:00:00.000Z",
+      ],
+    );
+    const lone = missingForApproval({ policy: fourEyes, requester: "admin", approvedBy: [], otherApprovers: 0, expiresAt: null });
+    assert.equal(lone[0], "needs 2 more approvals by someone other than admin");
+    assert.match(lone[1]!, /^no one but admin may approve in this project: .*self-approval$/);
+    assert.deepEqual(missingForApproval({ policy: noSeparation, requester: "alice", approvedBy: [], otherApprovers: 0, expiresAt: null }), [
+      "needs 1 more approval",
+    ]);
+    // A schedule triggered it: nobody is excluded.
+    assert.deepEqual(missingForApproval({ policy: fourEyes, requester: null, approvedBy: [], otherApprovers: 1, expiresAt: null }), [
+      "needs 2 more approvals",
+    ]);
   });
 });

@@ -11,7 +11,12 @@ import {
   TrainingSetViewResolver,
 } from "../../features/feature.resolver";
 import { EvaluationResolver, ModelVersionEvaluationResolver } from "../../evaluation/evaluation.resolver";
-import { GovernanceResolver, ModelVersionApprovalResolver, RegisteredModelPolicyResolver } from "../../governance/governance.resolver";
+import {
+  GovernanceResolver,
+  ModelVersionApprovalResolver,
+  RegisteredModelPolicyResolver,
+  StageRunGateResolver,
+} from "../../governance/governance.resolver";
 import { ModelVersionResolver, RegisteredModelResolver } from "../../registry/registry.resolver";
 import { ExperimentResolver, TrackingRunResolver } from "../../tracking/tracking.resolver";
 import { PipelineResolver } from "../../pipelines/pipeline.resolver";
@@ -88,6 +93,7 @@ const factories: readonly Factory[] = [
   factory(GovernanceResolver, (s) => new GovernanceResolver({ events: s.events, governance: s.governance, registry: s.registry })),
   factory(ModelVersionApprovalResolver, (s) => new ModelVersionApprovalResolver({ governance: s.governance })),
   factory(RegisteredModelPolicyResolver, () => new RegisteredModelPolicyResolver()),
+  factory(StageRunGateResolver, (s) => new StageRunGateResolver({ governance: s.governance })),
   factory(ModelVersionEvaluationResolver, (s) => new ModelVersionEvaluationResolver({ evaluation: s.evaluation })),
   factory(StageRunSearchResolver, (s) => new StageRunSearchResolver({ db: s.db })),
   factory(NotificationChannelResolver, (s) => new NotificationChannelResolver({ notifications: s.notifications })),

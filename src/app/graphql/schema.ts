@@ -13,7 +13,12 @@ import {
   TrainingSetViewResolver,
 } from "../../features/feature.resolver";
 import { EvaluationResolver, ModelVersionEvaluationResolver } from "../../evaluation/evaluation.resolver";
-import { GovernanceResolver, ModelVersionApprovalResolver, RegisteredModelPolicyResolver } from "../../governance/governance.resolver";
+import {
+  GovernanceResolver,
+  ModelVersionApprovalResolver,
+  RegisteredModelPolicyResolver,
+  StageRunGateResolver,
+} from "../../governance/governance.resolver";
 import { ModelVersionResolver, RegisteredModelResolver } from "../../registry/registry.resolver";
 import { ExperimentResolver, TrackingRunResolver } from "../../tracking/tracking.resolver";
 import { PipelineResolver } from "../../pipelines/pipeline.resolver";
@@ -67,6 +72,7 @@ export const resolvers = [
   GovernanceResolver,
   ModelVersionApprovalResolver,
   RegisteredModelPolicyResolver,
+  StageRunGateResolver,
   ModelVersionEvaluationResolver,
   StageRunSearchResolver,
   NotificationChannelResolver,
