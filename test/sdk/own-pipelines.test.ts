@@ -188,7 +188,7 @@ describe("a user's own pipelines, outside the repository, on the SDK package", (
 
     // Someone else approves it: the default policy separates duties (the trigger's caller may not).
     const approver = await seedCaller(t, "APPROVER", project.id);
-    const approved = await sluice(["approve", "penguins", "1", "--comment", "accuracy checked"], { ...user, SLUICE_TOKEN: approver.token });
+    const approved = await sluice(["approve", "penguins", "1", "--reason", "accuracy checked"], { ...user, SLUICE_TOKEN: approver.token });
     assert.equal(approved.code, 0, approved.stdout + approved.stderr);
     const done = await client.waitForRun(runId, { timeoutMs: 60_000 });
     assert.equal(done.status, "SUCCEEDED");
