@@ -41,6 +41,7 @@ export function exportGbtModel(fitted: FittedPreprocessor, model: GbtModel, clas
     graphName: `gbt_${model.task}`,
     docString: `sluice gradient-boosted trees (${model.task}, ${model.trees.length} trees); features: ${fitted.featureNames.join(", ")}`,
     metadata: named ? classLabelsMetadata(classes) : {},
+    requireTypes: true,
   });
   return { bytes, signature: { inputs: inputSignature(fitted), outputs } };
 }

@@ -85,6 +85,7 @@ export function exportLinearModel(
     graphName: model.kind,
     docString: `sluice ${model.kind}; features: ${fitted.featureNames.join(", ")}`,
     metadata: model.kind === "linear_regression" ? {} : classLabelsMetadata(classes),
+    requireTypes: true,
   });
   return { bytes, signature: { inputs: inputSignature(fitted), outputs } };
 }

@@ -69,7 +69,8 @@ export function tensor(name: string, elem: "float" | "int64", dims: number[], va
  * inference function for several ai.onnx.ml operators (Imputer, Scaler, OneHotEncoder…), so
  * without it `onnx.checker.check_model(model, full_check=True)` — and strict tools that run it —
  * refuse the model. Intermediates are therefore named with `value()`, which records the type, and
- * `build()` refuses a graph with an untyped intermediate (a bug in an exporter).
+ * `build({ requireTypes: true })` — what every exporter asks for — refuses a graph with an untyped
+ * intermediate (a bug in an exporter). Hand-built graphs (tests, fixtures) may leave them out.
  */
 export class GraphBuilder {
   readonly nodes: onnx.INodeProto[] = [];
@@ -121,18 +122,24 @@ export class GraphBuilder {
     return n;
   }
 
-  /** The serialized model; `metadata` goes into the model's `metadata_props` (string key/value pairs). */
+  /**
+   * The serialized model; `metadata` goes into the model's `metadata_props` (string key/value
+   * pairs); `requireTypes` refuses a node output that is neither a graph output nor typed.
+   */
   build(opts: {
     inputs: onnx.IValueInfoProto[];
     outputs: onnx.IValueInfoProto[];
     graphName?: string;
     docString?: string;
     metadata?: Record<string, string>;
+    requireTypes?: boolean;
   }): Uint8Array {
     const outputNames = new Set(opts.outputs.map((o) => o.name));
-    const typed = new Map(this.valueInfos.map((v) => [v.name, v]));
-    const untyped = this.nodes.flatMap((n) => n.output ?? []).filter((o) => !outputNames.has(o) && !typed.has(o));
-    if (untyped.length > 0) throw new Error(`graph values without a type (value_info): ${untyped.join(", ")}`);
+    if (opts.requireTypes) {
+      const typed = new Set(this.valueInfos.map((v) => v.name));
+      const untyped = this.nodes.flatMap((n) => n.output ?? []).filter((o) => !outputNames.has(o) && !typed.has(o));
+      if (untyped.length > 0) throw new Error(`graph values without a type (value_info): ${untyped.join(", ")}`);
+    }
     const model = onnx.ModelProto.create({
       irVersion: 8,
       producerName: "sluice",
