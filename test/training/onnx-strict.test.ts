@@ -23,6 +23,7 @@ import {
 import { decodeModel, exportLinearModel, verifyExport } from "../../src/training/export-linear";
 import { exportGbtModel } from "../../src/training/export-gbt";
 import type { TrainAlgorithm } from "../../src/training/hyperparameters";
+import { GraphBuilder, ML_DOMAIN, valueInfo } from "../../src/training/onnx/builder";
 import { CLASS_LABEL_OUTPUT, CLASS_LABELS_METADATA } from "../../src/training/onnx/class-labels";
 import { columnFeed, fitPreprocessor, transform, type PreprocessStep } from "../../src/training/preprocess";
 import { runTrial, type TrialData } from "../../src/training/trial";
@@ -149,4 +150,20 @@ describe("exports pass onnx.checker full_check and keep their predictions", { sk
       }
     });
   }
+});
+
+describe("the graph builder's typed intermediates", () => {
+  it("an exporter's build refuses an intermediate without a type, naming it", () => {
+    const g = new GraphBuilder();
+    g.node("Scaler", ["x"], ["untyped"], { offset: { floats: [0] }, scale: { floats: [2] } }, ML_DOMAIN);
+    g.node("Identity", ["untyped"], ["y"]);
+    const io = { inputs: [valueInfo("x", "float", [null, 1])], outputs: [valueInfo("y", "float", [null, 1])] };
+    assert.throws(() => g.build({ ...io, requireTypes: true }), /value_info\): untyped$/);
+    g.typed("untyped", "float", [null, 1]);
+    const proto = decodeModel(g.build({ ...io, requireTypes: true }));
+    assert.deepEqual(
+      proto.graph!.valueInfo!.map((v) => v.name),
+      ["untyped"],
+    );
+  });
 });
