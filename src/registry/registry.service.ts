@@ -16,7 +16,7 @@ import { ModelAliasHistoryRow, ModelAliasRow } from "./model-alias.entity";
 import { type ModelVersionStatus, ModelVersionRow } from "./model-version.entity";
 import { RegisteredModelRow } from "./registered-model.entity";
 import { DEFAULT_OUTPUT_CHECK, type OutputCheckSettings, checkModelOutputs } from "./output-check";
-import { type ModelSignature, decodeModel, signatureOf } from "./signature";
+import { type ModelSignature, decodeModel, signatureOf, withClassLabels } from "./signature";
 import { valueDependentSizes } from "./value-dependent-sizes";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -203,7 +203,10 @@ export class RegistryService {
     if (artifact.kind !== "Model") throw new InvalidInputError([{ field: "artifactId", message: `is a ${artifact.kind}, not a Model` }]);
     const file = await this.store.localPath(artifact.uri);
     const bytes = await import("node:fs/promises").then((fs) => fs.readFile(file));
-    const signature = await this.checkedSignature(bytes, "artifactId");
+    let signature = await this.checkedSignature(bytes, "artifactId");
+    // Files trained before the class names went into the graph carry them in the artifact's metadata only.
+    const classes = (artifact.metadata as { classes?: unknown }).classes;
+    if (signature.classLabels === undefined && classes !== undefined) signature = withClassLabels(signature, classes, "artifactId");
     return {
       stored: { uri: artifact.uri, hash: artifact.hash, size: Number(artifact.size), isDirectory: artifact.isDirectory },
       signature,

@@ -87,9 +87,19 @@ export class ModelVersion {
   downloadPath: string;
 
   @Field(() => GraphQLJSONObject, {
-    description: "`{ inputs, outputs: [{ name, type, shape }], opsets, producer }`, read from the ONNX graph.",
+    description: "`{ inputs, outputs: [{ name, type, shape }], opsets, producer, classLabels? }`, read from the ONNX graph.",
   })
   signature: Record<string, unknown>;
+
+  @Field(() => [String], {
+    nullable: true,
+    description:
+      "A classifier's class names in index order: value i of its class-index output (`label`) is class classLabels[i]; " +
+      "serving answers each row's name as the `class_label` output (BYTES) beside the index. Read from the ONNX file's metadata_props " +
+      '"sluice.class_labels" (written by the built-in trainers), else from a training run\'s recorded classes. ' +
+      "Null for regressors and for classifiers whose names were not recorded.",
+  })
+  classLabels: string[] | null;
 
   @Field(() => GraphQLJSONObject, { description: "`name → number`: evaluation metrics recorded with the version." })
   metrics: Record<string, number>;
@@ -124,6 +134,7 @@ export class ModelVersion {
       artifactId: row.artifactId,
       downloadPath: `/model-versions/${row.id}/model.onnx`,
       signature: row.signature,
+      classLabels: Array.isArray(row.signature.classLabels) ? (row.signature.classLabels as string[]) : null,
       metrics: row.metrics,
       tags: row.tags,
       description: row.description,

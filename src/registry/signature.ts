@@ -23,7 +23,17 @@ export interface ModelSignature {
    * (serving measures those when it loads them) and on signatures read straight from a file.
    */
   outputBytesPerRow?: number;
+  /**
+   * A classifier's class names in index order: what its class-index output's values stand for.
+   * Read from the file's `metadata_props` (`sluice.class_labels`, which Sluice's trainers write),
+   * else, for a run's output, from the artifact's `classes`. Absent for regressors and for
+   * classifiers whose names nobody recorded.
+   */
+  classLabels?: string[];
 }
+
+/** The `metadata_props` key a model's class names are read from (written by src/training/onnx/class-labels.ts). */
+export const CLASS_LABELS_METADATA = "sluice.class_labels";
 
 function spec(info: onnx.IValueInfoProto): TensorSpec {
   const t = info.type;
@@ -68,12 +78,42 @@ export function decodeModel(bytes: Uint8Array): onnx.ModelProto {
 export function signatureOf(model: onnx.ModelProto): ModelSignature {
   const graph = model.graph!;
   const initializers = new Set((graph.initializer ?? []).map((i) => i.name));
-  return {
+  const signature: ModelSignature = {
     inputs: (graph.input ?? []).filter((i) => !initializers.has(i.name)).map(spec),
     outputs: (graph.output ?? []).map(spec),
     opsets: Object.fromEntries((model.opsetImport ?? []).map((o) => [o.domain ?? "", Number(o.version ?? 0)])),
     producer: [model.producerName, model.producerVersion].filter(Boolean).join(" "),
   };
+  const recorded = (model.metadataProps ?? []).find((p) => p.key === CLASS_LABELS_METADATA);
+  if (recorded) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(recorded.value ?? "");
+    } catch {
+      parsed = undefined;
+    }
+    return withClassLabels(signature, parsed, "model");
+  }
+  return signature;
+}
+
+/**
+ * `signature` with `classes` as its class labels, after checking them: distinct strings, as many
+ * as the `probabilities` output has columns when it says.
+ *
+ * @throws InvalidInputError naming `field` when they are not
+ */
+export function withClassLabels(signature: ModelSignature, classes: unknown, field: string): ModelSignature {
+  const what = `its class labels (metadata_props "${CLASS_LABELS_METADATA}")`;
+  if (!Array.isArray(classes) || classes.length === 0 || !classes.every((c) => typeof c === "string"))
+    throw new InvalidInputError([{ field, message: `is refused: ${what} must be a JSON array of strings` }]);
+  if (new Set(classes).size !== classes.length) throw new InvalidInputError([{ field, message: `is refused: ${what} name a class twice` }]);
+  const width = signature.outputs.find((o) => o.name === "probabilities")?.shape?.[1];
+  if (typeof width === "number" && width !== classes.length)
+    throw new InvalidInputError([
+      { field, message: `is refused: ${what} name ${classes.length} classes, its probabilities output has ${width}` },
+    ]);
+  return { ...signature, classLabels: classes as string[] };
 }
 
 /**

@@ -9,6 +9,7 @@ import { ErrorCode, InvalidInputError, NotFoundError, SluiceError } from "../ker
 import type { EventBus } from "../events/event-bus";
 import type { RegistryService } from "../registry";
 import type { RunObserver } from "./batcher";
+import { CLASS_LABEL_OUTPUT, fetchesFor, servedSignature, withClassLabels } from "./class-labels";
 import { DEFAULT_REQUEST_BOUNDS, type RequestBounds, checkOutputBytes, checkRows } from "./bounds";
 import type { FeatureEnricher } from "./enrichment/enricher";
 import { type InferenceOutcome, ServingMetrics } from "./metrics";
@@ -26,13 +27,14 @@ export interface RecordsResponse {
   predictions: Array<Record<string, unknown>>;
 }
 
-/** OIP model metadata. */
+/** OIP model metadata; a classifier with recorded class names says them in `parameters.class_labels` (index order). */
 export interface ModelMetadata {
   name: string;
   versions: string[];
   platform: "onnxruntime";
   inputs: OipTensorMetadata[];
-  outputs: OipTensorMetadata[];
+  outputs: Array<OipTensorMetadata & { parameters?: Record<string, unknown> }>;
+  parameters?: { class_labels: string[] };
 }
 
 function outcomeOf(err: unknown): InferenceOutcome {
@@ -135,12 +137,20 @@ export class ServingService {
     if (holder.refused) throw holder.refused;
     const model = holder.current;
     if (!model) throw new NotFoundError("Model", ref.name);
+    const signature = servedSignature(model.signature);
+    const classLabels = signature.classLabels;
     return {
       name: ref.name,
       versions: await this.registry.versions(ref),
       platform: "onnxruntime",
-      inputs: model.signature.inputs.map(tensorMetadata),
-      outputs: model.signature.outputs.map(tensorMetadata),
+      inputs: signature.inputs.map(tensorMetadata),
+      // The index output and the names output both say which names the classes have.
+      outputs: signature.outputs.map((o) =>
+        classLabels && (o.name === "label" || o.name === CLASS_LABEL_OUTPUT)
+          ? { ...tensorMetadata(o), parameters: { class_labels: classLabels } }
+          : tensorMetadata(o),
+      ),
+      ...(classLabels ? { parameters: { class_labels: classLabels } } : {}),
     };
   }
 
@@ -177,10 +187,12 @@ export class ServingService {
     return holder.use(async (model) => {
       // Enriched requests are decoded with the looked-up features and logged with the keys too.
       const enriched = await this.enricher?.enrich(ref, model, body);
-      const request = decodeRequest(enriched?.body ?? body, model.signature);
+      // Clients see `class_label` even where serving, not the graph, computes it (class-labels.ts).
+      const request = decodeRequest(enriched?.body ?? body, servedSignature(model.signature));
       checkOutputBytes(requestRows(request), model.outputBytesPerRow, this.bounds);
       const logged = enriched?.logged ?? body;
-      const outputs = await this.run(model, request.feeds, request.outputs);
+      const fetched = await this.run(model, request.feeds, fetchesFor(model.signature, request.outputs));
+      const outputs = withClassLabels(model.signature, request.outputs, fetched);
       const response = encodeResponse(model.identity, request, outputs, request.outputs);
       if (!request.records) {
         this.logPrediction(ref, model, logged, request.rows, { outputs: response.outputs }, variant);

@@ -4,7 +4,8 @@
  * predicted.
  *
  * Outputs: a regressor gives `variable` float [N, 1]; a classifier gives `label` int64 [N] (class
- * indices 0..C-1) and `probabilities` float [N, C].
+ * indices 0..C-1) and `probabilities` float [N, C], and, when its class names are given,
+ * `class_label` string [N] (onnx/class-labels.ts).
  *
  * Binary classification writes LinearClassifier with ONE coefficient row (the log-odds of class
  * 1), classlabels [0, 1] and post_transform LOGISTIC: onnxruntime then returns two columns
@@ -20,6 +21,7 @@ import type { Table } from "./data";
 import type { LinearRegressionModel, LogisticRegressionModel } from "./linear";
 import { argmaxRows } from "./linear";
 import { ML_DOMAIN, valueInfo, GraphBuilder } from "./onnx/builder";
+import { addClassLabels, classLabelsMetadata } from "./onnx/class-labels";
 import { columnFeed, exportPreprocessor, inputSignature, type FittedPreprocessor, type TensorSignature } from "./preprocess";
 
 export interface ModelSignature {
@@ -32,7 +34,12 @@ export interface ExportedModel {
   signature: ModelSignature;
 }
 
-export function exportLinearModel(fitted: FittedPreprocessor, model: LinearRegressionModel | LogisticRegressionModel): ExportedModel {
+/** `classes`: a classifier's class names in index order, exported as the `class_label` output. */
+export function exportLinearModel(
+  fitted: FittedPreprocessor,
+  model: LinearRegressionModel | LogisticRegressionModel,
+  classes?: readonly string[],
+): ExportedModel {
   if (model.features !== fitted.cols)
     throw new Error(`the model has ${model.features} features, the preprocessing produces ${fitted.cols}`);
   const g = new GraphBuilder();
@@ -66,6 +73,10 @@ export function exportLinearModel(fitted: FittedPreprocessor, model: LinearRegre
       },
       ML_DOMAIN,
     );
+    if (classes) {
+      if (classes.length !== C) throw new Error(`${classes.length} class names for a model of ${C} classes`);
+      outputs.push(addClassLabels(g, "label", classes));
+    }
   }
   checkNames(g, fitted, outputs);
   const bytes = g.build({
@@ -73,6 +84,8 @@ export function exportLinearModel(fitted: FittedPreprocessor, model: LinearRegre
     outputs: outputs.map((o) => valueInfo(o.name, o.type, o.shape)),
     graphName: model.kind,
     docString: `sluice ${model.kind}; features: ${fitted.featureNames.join(", ")}`,
+    metadata: model.kind === "linear_regression" ? {} : classLabelsMetadata(classes),
+    requireTypes: true,
   });
   return { bytes, signature: { inputs: inputSignature(fitted), outputs } };
 }

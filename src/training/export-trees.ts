@@ -157,6 +157,7 @@ export function exportTreesOnnx(model: GbtModel, opts: { inputName?: string } = 
     outputs: sig.outputs.map((s) => valueInfo(s.name, s.type, s.shape)),
     graphName: `gbt_${model.task}`,
     docString: `sluice gradient-boosted trees (${model.task}, ${model.trees.length} trees, features: ${model.featureNames.join(", ")})`,
+    requireTypes: true,
   });
   return { bytes, signature: sig };
 }

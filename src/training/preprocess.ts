@@ -274,7 +274,7 @@ export function exportPreprocessor(fitted: FittedPreprocessor, g: GraphBuilder):
         [cur] = g.node(
           "LabelEncoder",
           [cur],
-          [g.name("pp_imputed")],
+          [g.value("pp_imputed", "string", [null, 1])],
           {
             keys_strings: { strings: [...step.categories, ""] },
             values_strings: { strings: [...step.categories, step.impute] },
@@ -286,12 +286,12 @@ export function exportPreprocessor(fitted: FittedPreprocessor, g: GraphBuilder):
       const [oh] = g.node(
         "OneHotEncoder",
         [cur!],
-        [g.name("pp_onehot3d")],
+        [g.value("pp_onehot3d", "float", [null, 1, step.categories.length])],
         { cats_strings: { strings: step.categories }, zeros: { int: 1 } },
         ML_DOMAIN,
       );
       const shape = g.constant("pp_shape", "int64", [2], [-1, step.categories.length]);
-      parts.push(g.node("Reshape", [oh!, shape], [g.name("pp_onehot")])[0]!);
+      parts.push(g.node("Reshape", [oh!, shape], [g.value("pp_onehot", "float", [null, step.categories.length])])[0]!);
       continue;
     }
     let cur = step.column;
@@ -299,7 +299,7 @@ export function exportPreprocessor(fitted: FittedPreprocessor, g: GraphBuilder):
       [cur] = g.node(
         "Imputer",
         [cur],
-        [g.name("pp_imputed")],
+        [g.value("pp_imputed", "float", [null, 1])],
         { imputed_value_floats: { floats: [step.impute] }, replaced_value_float: { float: NaN } },
         ML_DOMAIN,
       );
@@ -309,7 +309,7 @@ export function exportPreprocessor(fitted: FittedPreprocessor, g: GraphBuilder):
         [cur] = g.node(
           "Scaler",
           [cur!],
-          [g.name("pp_scaled")],
+          [g.value("pp_scaled", "float", [null, 1])],
           { offset: { floats: [step.offset] }, scale: { floats: [step.scale] } },
           ML_DOMAIN,
         );
@@ -319,8 +319,8 @@ export function exportPreprocessor(fitted: FittedPreprocessor, g: GraphBuilder):
     }
     const k = step.boundaries.length + 1;
     const lower = g.constant("pp_lower", "float", [k], [-Infinity, ...step.boundaries]);
-    const [ge] = g.node("GreaterOrEqual", [cur!, lower], [g.name("pp_ge")]);
-    const [gef] = g.node("Cast", [ge!], [g.name("pp_gef")], { to: { int: 1 /* FLOAT */ } });
+    const [ge] = g.node("GreaterOrEqual", [cur!, lower], [g.value("pp_ge", "bool", [null, k])]);
+    const [gef] = g.node("Cast", [ge!], [g.value("pp_gef", "float", [null, k])], { to: { int: 1 /* FLOAT */ } });
     // bucket_j = ge_j - ge_{j+1}: column j of D has +1 at row j and -1 at row j+1.
     const d = new Float32Array(k * k);
     for (let j = 0; j < k; j++) {
@@ -328,9 +328,12 @@ export function exportPreprocessor(fitted: FittedPreprocessor, g: GraphBuilder):
       if (j + 1 < k) d[(j + 1) * k + j] = -1;
     }
     const diff = g.constant("pp_bucket_diff", "float", [k, k], d);
-    parts.push(g.node("MatMul", [gef!, diff], [g.name("pp_buckets")])[0]!);
+    parts.push(g.node("MatMul", [gef!, diff], [g.value("pp_buckets", "float", [null, k])])[0]!);
   }
-  const output = parts.length === 1 ? parts[0]! : g.node("Concat", parts, [g.name("pp_features")], { axis: { int: 1 } })[0]!;
+  const output =
+    parts.length === 1
+      ? parts[0]!
+      : g.node("Concat", parts, [g.value("pp_features", "float", [null, fitted.cols])], { axis: { int: 1 } })[0]!;
   return { inputs: inputSignature(fitted).map((s) => valueInfo(s.name, s.type, s.shape)), output };
 }
 

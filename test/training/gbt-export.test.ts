@@ -105,7 +105,13 @@ describe("gbt ONNX export", () => {
     const m = trainGbt({ task: "multiclass", ...d, params: { maxIter: 5 } });
     const g = new GraphBuilder();
     // stand-in for a preprocessing graph: a Scaler that leaves values unchanged
-    const [features] = g.node("Scaler", ["raw"], ["features"], { offset: { floats: [0, 0] }, scale: { floats: [1, 1] } }, ML_DOMAIN);
+    const [features] = g.node(
+      "Scaler",
+      ["raw"],
+      [g.typed("features", "float", [null, 2])],
+      { offset: { floats: [0, 0] }, scale: { floats: [1, 1] } },
+      ML_DOMAIN,
+    );
     const out = addTreeEnsemble(g, m, features!, { label: "cls", probabilities: "proba" });
     assert.equal(out.signature.inputs[0]!.name, "features");
     const bytes = g.build({

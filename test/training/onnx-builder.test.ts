@@ -6,7 +6,13 @@ import { GraphBuilder, ML_DOMAIN, valueInfo } from "../../src/training/onnx/buil
 describe("the ONNX builder", () => {
   it("writes a Scaler + LinearRegressor graph that onnxruntime loads and runs", async () => {
     const g = new GraphBuilder();
-    const [scaled] = g.node("Scaler", ["X"], [g.name("scaled")], { offset: { floats: [1, 2] }, scale: { floats: [0.5, 2] } }, ML_DOMAIN);
+    const [scaled] = g.node(
+      "Scaler",
+      ["X"],
+      [g.value("scaled", "float", [null, 2])],
+      { offset: { floats: [1, 2] }, scale: { floats: [0.5, 2] } },
+      ML_DOMAIN,
+    );
     g.node("LinearRegressor", [scaled!], ["variable"], { coefficients: { floats: [3, -1] }, intercepts: { floats: [0.25] } }, ML_DOMAIN);
     const bytes = g.build({ inputs: [valueInfo("X", "float", [null, 2])], outputs: [valueInfo("variable", "float", [null, 1])] });
     const session = await ort.InferenceSession.create(bytes);

@@ -182,7 +182,8 @@ describe("the train operator in a pipeline", () => {
     );
     assert.deepEqual(
       v.signature.outputs.map((o: any) => o.name),
-      ["label", "probabilities"],
+      ["label", "probabilities", "class_label"],
+      "the class index is kept; the names are a second output",
     );
     assert.equal(v.metrics.roc_auc, m.metrics.roc_auc);
     const ds = dataOf(

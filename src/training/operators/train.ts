@@ -262,7 +262,7 @@ export async function train(ctx: StageContext): Promise<Record<string, StageOutp
     const expected = predictValidation(trialData, model);
     let exported: ExportedModel;
     try {
-      exported = "format" in model ? exportGbtModel(fitted, model) : exportLinearModel(fitted, model);
+      exported = "format" in model ? exportGbtModel(fitted, model, classes) : exportLinearModel(fitted, model, classes);
     } catch (err) {
       throw bad(`train: ${p.algorithm}: ${(err as Error).message}`, err);
     }
