@@ -211,7 +211,7 @@ describe("a user's own pipelines, outside the repository, on the SDK package", (
       },
       { project: "weather" },
     );
-    const label = (answer.outputs as Array<{ name: string; data: unknown[] }>).find((o) => o.name === "label");
+    const label = (answer.outputs as Array<{ name: string; data: unknown[] }>).find((o) => o.name === "class_label");
     assert.deepEqual(label?.data, ["Adelie", "Gentoo"]);
   });
 });
