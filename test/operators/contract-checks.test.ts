@@ -4,6 +4,7 @@ import { seedProject } from "../helpers/fixtures";
 import { applyPipeline } from "../helpers/pipelines";
 import { assertNames } from "../helpers/names";
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";
+import { sluice } from "../cli/cli";
 
 /**
  * The server checks operator stages' parameters against the operator contracts at apply (feature
@@ -103,5 +104,12 @@ describe("operator contracts at apply and trigger, over GraphQL", () => {
     // No run was created by the refused triggers.
     const runs = dataOf(await t.gql(`query($id: ID!) { runs(filter: { pipelineId: $id }) { totalCount } }`, { id: pipelineId }));
     assert.equal(runs.runs.totalCount, 0);
+  });
+
+  it("sluice run --param with an unknown operator parameter exits 1 naming it and the known ones", async () => {
+    const env = { SLUICE_URL: t.url, SLUICE_TOKEN: t.adminToken, SLUICE_PROJECT: "contracts" };
+    const r = await sluice(["run", "good", "--param", "train.algoritm=x"], env);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assertNames(r.stderr, "params.train.algoritm", "algorithm", "target");
   });
 });
