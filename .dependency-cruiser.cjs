@@ -22,7 +22,7 @@ const PURE_CORES = [
   // evaluation: the metrics
   "^src/evaluation/(classification|regression|curves|fairness|slices|common|compare)[.]ts$",
   // features: point-in-time compilation
-  "^src/features/(compile|definition)[.]ts$",
+  "^src/features/(compile|definition|view-schema)[.]ts$",
   // pipelines: spec validation
   "^src/pipelines/(validate|dag|spec|canonical|params-schema|field-path|diff)[.]ts$",
   // indexes that pure cores import: the evaluation metrics, the DuckDB layer of datasets
@@ -44,6 +44,9 @@ const PURE_ENTRIES = [
   "^src/registry/metrics[.]ts$",
   // the rule for secret names, imported by pipeline validation (pure)
   "^src/secrets/secret-name[.]ts$",
+  // the feature-view definition and the expectation suite, checked at apply by the operator catalogue (pure)
+  "^src/features/view-schema[.]ts$",
+  "^src/validation/suite[.]ts$",
 ];
 
 /** What a pure core must not load, directly or through anything it imports. */

@@ -26,8 +26,11 @@ import { aggregateSql, isWindowFeature, parseWindow, type FeatureView } from "./
  *
  * - Several source rows of one entity at one timestamp give one feature row. Aggregates are equal
  *   on all of them (the frame excludes the whole group), so any will do; for row-level features the
- *   last of them in the source file's row order wins (`file_row_number`), which is deterministic
- *   for a given file and matches "the later write wins" for append-only sources.
+ *   row created last wins when the view names a `createdTimestampColumn` (Feast's rule: event
+ *   time, then created time; a NULL created time is the oldest), and otherwise, or among rows
+ *   created at the same instant, the last of them in the source file's row order (`file_row_number`), which
+ *   is deterministic for a given file and matches "the later write wins" for append-only sources.
+ *   The point-in-time join and the online store read this feature table, so both take that row.
  *
  * - Rows whose key or timestamp is NULL are left out: they cannot be joined to anything.
  */
@@ -73,8 +76,11 @@ export function compileFeatureSql(view: FeatureView, sourceParquet: string, opti
     if (feature.type !== undefined) value = `CAST(${value} AS ${feature.type})`;
     select.push(`${value} AS ${sqlIdent(feature.name)}`);
   }
-  // Last row of each (key, ts) group in file order: see the header comment.
-  select.push(`row_number() OVER (PARTITION BY ${[...keys, ts].join(", ")} ORDER BY file_row_number DESC) AS __sluice_rn`);
+  // One row of each (key, ts) group: the newest created, then the last in file order (see the header comment).
+  const newest = view.createdTimestampColumn === undefined ? [] : [`${sqlIdent(view.createdTimestampColumn)} DESC NULLS LAST`];
+  select.push(
+    `row_number() OVER (PARTITION BY ${[...keys, ts].join(", ")} ORDER BY ${[...newest, "file_row_number DESC"].join(", ")}) AS __sluice_rn`,
+  );
 
   const where = [...keys, ts].map((c) => `${c} IS NOT NULL`);
   if (view.filter !== undefined) where.unshift(`(${view.filter})`);

@@ -1,248 +1,15 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
-import Ajv from "ajv";
 import { InvalidInputError, type InputProblem } from "../kernel/errors";
-import { schemaProblems } from "../kernel/schema-problems";
 import { queryJson, sqlIdent, sqlString, withDuckDb, redactSandboxMessage, withSandbox, refuseUserExpression } from "../datasets/columnar";
-import { canonicalHash } from "../pipelines/canonical";
 import { compileFeatureSql } from "./compile";
+import { type Aggregation, isWindowFeature, type FeatureView } from "./view-schema";
 
 /**
- * Feature views: the definition of a feature table, in the sense of Feast's FeatureView. A view
- * names the entity key columns and the event timestamp of a source data set, and the features
- * computed from each source row: row-level SQL expressions, or trailing-window aggregates per
- * entity. The definition is plain JSON, written as code in pipeline specs or sent over GraphQL;
- * nothing here touches a database table.
+ * Feature views against their data: checking a valid definition's SQL against its source's
+ * schema (DuckDB binds each piece, in the sandbox). The definition itself, its types and its
+ * validation are the pure view-schema.ts, re-exported here for the modules that read both.
  */
-
-/** The aggregations a windowed feature can use; `stddev` is the sample standard deviation. */
-export const AGGREGATIONS = ["sum", "avg", "count", "min", "max", "stddev"] as const;
-export type Aggregation = (typeof AGGREGATIONS)[number];
-
-/** A feature computed from its own source row alone, e.g. `extract(hour from date)`. */
-export interface RowFeatureDef {
-  name: string;
-  /** A SQL expression over the columns of one source row. */
-  expr: string;
-  /** A DuckDB type to cast the value to, e.g. `DOUBLE`. */
-  type?: string;
-}
-
-/** An aggregate over the rows of the same entity in a trailing time window. See compile.ts for the window's exact edges. */
-export interface WindowFeatureDef {
-  name: string;
-  aggregation: Aggregation;
-  /** A column or SQL expression over one source row; `count` may omit it to count rows. */
-  expr?: string;
-  /** The window length: a positive integer and a unit, `30s`, `30m`, `24h`, `7d` or `2w`. */
-  window: string;
-  type?: string;
-}
-
-export type FeatureDef = RowFeatureDef | WindowFeatureDef;
-
-export interface FeatureView {
-  name: string;
-  /** The entity key columns of the source, e.g. `["origin"]`; several for a composite key. */
-  entities: string[];
-  /** The source column holding each row's event time (TIMESTAMP or TIMESTAMPTZ). */
-  timestampColumn: string;
-  /** How long a feature row stays valid after its event time; absent or null for ever. */
-  ttlSeconds?: number | null;
-  /** The data set the rows come from; resolved to a Parquet file by the caller. */
-  source: { dataset: string };
-  /** A SQL boolean over source rows; rows for which it is not true are left out before anything is computed. */
-  filter?: string;
-  features: FeatureDef[];
-}
-
-export function isWindowFeature(feature: FeatureDef): feature is WindowFeatureDef {
-  return "aggregation" in feature && feature.aggregation !== undefined;
-}
-
-/** Names of views, columns and features. Plain identifiers, so they need no quoting in the SQL users write next to them. */
-export const IDENTIFIER_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-const IDENTIFIER_MESSAGE = "must be an identifier: 1 to 63 letters, digits or _, not starting with a digit";
-/**
- * DuckDB type names as they are written in a CAST: `DOUBLE`, `DECIMAL(10, 2)`, `VARCHAR[]`. Narrow
- * on purpose: the type is pasted into SQL, so anything that could close the CAST is refused here.
- */
-const TYPE_PATTERN = /^[A-Za-z][A-Za-z0-9_ ]*(\(\s*\d+\s*(,\s*\d+\s*)?\))?(\[\])*$/;
-/** Column names the compiled SQL uses for itself; a source or feature name starting like this could collide. */
-export const RESERVED_PREFIX = "__sluice";
-
-const WINDOW_PATTERN = /^([1-9][0-9]{0,8})(s|m|h|d|w)$/;
-const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
-
-/** The length of a window such as `7d` in seconds, or undefined when it is not one. */
-export function parseWindow(window: string): number | undefined {
-  const m = WINDOW_PATTERN.exec(window);
-  return m ? Number(m[1]) * UNIT_SECONDS[m[2]] : undefined;
-}
-
-const sqlText = { type: "string", minLength: 1, maxLength: 10000 };
-
-const VIEW_SCHEMA = {
-  title: "a feature view",
-  type: "object",
-  required: ["name", "entities", "timestampColumn", "source", "features"],
-  additionalProperties: false,
-  properties: {
-    name: { type: "string" },
-    entities: {
-      type: "array",
-      minItems: 1,
-      maxItems: 16,
-      items: { type: "string" },
-      messages: { minItems: "must name at least one key column" },
-    },
-    timestampColumn: { type: "string" },
-    ttlSeconds: {
-      type: ["integer", "null"],
-      exclusiveMinimum: 0,
-      messages: { exclusiveMinimum: "must be a positive number of seconds (omit it or use null for no expiry)" },
-    },
-    source: {
-      title: "source",
-      type: "object",
-      required: ["dataset"],
-      additionalProperties: false,
-      properties: { dataset: { type: "string", minLength: 1 } },
-    },
-    filter: sqlText,
-    features: {
-      type: "array",
-      minItems: 1,
-      maxItems: 1000,
-      messages: { minItems: "must list at least one feature" },
-      items: {
-        title: "a feature",
-        type: "object",
-        required: ["name"],
-        additionalProperties: false,
-        properties: {
-          name: { type: "string" },
-          expr: sqlText,
-          aggregation: { enum: [...AGGREGATIONS] },
-          window: { type: "string" },
-          type: {
-            type: "string",
-            pattern: TYPE_PATTERN.source,
-            messages: { pattern: "must be a DuckDB type name such as DOUBLE or DECIMAL(10, 2)" },
-          },
-        },
-      },
-    },
-  },
-};
-
-const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true, logger: false });
-ajv.addKeyword({ keyword: "messages", schemaType: "object" });
-const validateShape = ajv.compile(VIEW_SCHEMA);
-
-/** The checks JSON Schema cannot say: identifiers, unique names, which fields go with an aggregation. */
-function semanticProblems(view: FeatureView): InputProblem[] {
-  const problems: InputProblem[] = [];
-  const identifier = (field: string, value: string) => {
-    if (!IDENTIFIER_PATTERN.test(value)) problems.push({ field, message: IDENTIFIER_MESSAGE });
-    else if (value.toLowerCase().startsWith(RESERVED_PREFIX))
-      problems.push({ field, message: `must not start with ${RESERVED_PREFIX} (reserved)` });
-  };
-  identifier("name", view.name);
-  identifier("timestampColumn", view.timestampColumn);
-  // DuckDB folds identifiers case-insensitively, so `Origin` and `origin` are the same column.
-  const columns = new Map<string, string>([[view.timestampColumn.toLowerCase(), "timestampColumn"]]);
-  view.entities.forEach((entity, i) => {
-    const field = `entities[${i}]`;
-    identifier(field, entity);
-    const other = columns.get(entity.toLowerCase());
-    if (other) problems.push({ field, message: `repeats ${other}` });
-    else columns.set(entity.toLowerCase(), field);
-  });
-  view.features.forEach((feature, i) => {
-    const at = `features[${i}]`;
-    identifier(`${at}.name`, feature.name);
-    const other = columns.get(feature.name.toLowerCase());
-    if (other)
-      problems.push({
-        field: `${at}.name`,
-        message: `clashes with ${other}; feature names must differ from each other and from the key and timestamp columns`,
-      });
-    else columns.set(feature.name.toLowerCase(), `${at}.name`);
-    const f = feature as Partial<WindowFeatureDef>;
-    if (f.aggregation === undefined) {
-      if (f.expr === undefined)
-        problems.push({
-          field: `${at}.expr`,
-          message: "is required (a SQL expression over the source row), or give an aggregation and a window",
-        });
-      if (f.window !== undefined)
-        problems.push({ field: `${at}.window`, message: "needs an aggregation; a window only applies to aggregated features" });
-      return;
-    }
-    if (f.expr === undefined && f.aggregation !== "count")
-      problems.push({ field: `${at}.expr`, message: `is required for ${f.aggregation} (only count may omit it)` });
-    if (f.window === undefined) problems.push({ field: `${at}.window`, message: "is required with an aggregation, e.g. 7d, 24h or 30m" });
-    else if (parseWindow(f.window) === undefined) {
-      problems.push({ field: `${at}.window`, message: "must be a positive integer and a unit (s, m, h, d or w), e.g. 7d, 24h or 30m" });
-    }
-  });
-  return problems;
-}
-
-/**
- * Checks an untrusted feature view and returns a normalized copy: only known fields, in a fixed
- * order, `ttlSeconds: null` and absent optional fields left out, so equal definitions compare and
- * hash equal. SQL expressions are only checked for presence here; {@link checkAgainstSource} binds
- * them against the source's schema.
- *
- * @throws InvalidInputError listing every problem, with paths such as `features[1].window`.
- */
-export function validateFeatureView(input: unknown): FeatureView {
-  if (input === null || typeof input !== "object" || Array.isArray(input)) {
-    throw new InvalidInputError([
-      { field: "view", message: "must be a feature view object with name, entities, timestampColumn, source and features" },
-    ]);
-  }
-  if (!validateShape(input)) throw new InvalidInputError(schemaProblems(validateShape.errors, { data: input, whole: "view" }));
-  const view = input as unknown as FeatureView;
-  const problems = semanticProblems(view);
-  if (problems.length > 0) throw new InvalidInputError(problems);
-  return normalize(view);
-}
-
-function normalize(view: FeatureView): FeatureView {
-  const out: FeatureView = {
-    name: view.name,
-    entities: [...view.entities],
-    timestampColumn: view.timestampColumn,
-    source: { dataset: view.source.dataset },
-    features: view.features.map((f) => {
-      if (isWindowFeature(f)) {
-        const w: WindowFeatureDef = { name: f.name, aggregation: f.aggregation, window: f.window };
-        if (f.expr !== undefined) w.expr = f.expr;
-        if (f.type !== undefined) w.type = f.type;
-        return w;
-      }
-      const r: RowFeatureDef = { name: f.name, expr: f.expr };
-      if (f.type !== undefined) r.type = f.type;
-      return r;
-    }),
-  };
-  if (view.ttlSeconds !== undefined && view.ttlSeconds !== null) out.ttlSeconds = view.ttlSeconds;
-  if (view.filter !== undefined) out.filter = view.filter;
-  return out;
-}
-
-/**
- * The version of a view: `sha256:<hex>` of the canonical JSON of its normalized definition. Key
- * order and `ttlSeconds: null` versus absent do not change it; any other edit (an expression, a
- * window, the feature order, the source) does, since each can change the feature table.
- *
- * @throws InvalidInputError when `view` is not a valid definition.
- */
-export function viewHash(view: unknown): string {
-  return canonicalHash(validateFeatureView(view));
-}
+export * from "./view-schema";
 
 /** A column of a Parquet file as DuckDB reads it. */
 export interface ColumnType {
@@ -271,8 +38,8 @@ function duckMessage(err: unknown): string {
 /**
  * Checks a valid view against the schema of its source Parquet file by asking DuckDB to bind each
  * piece of SQL (nothing is read: every probe is `DESCRIBE ... LIMIT 0`-like). Returns the problems,
- * each naming the field and, for features, the feature: key and timestamp columns that are missing
- * or of the wrong type, a filter that is not boolean, expressions that do not bind, aggregations
+ * each naming the field and, for features, the feature: key, timestamp and created-timestamp
+ * columns that are missing or of the wrong type, a filter that is not boolean, expressions that do not bind, aggregations
  * that do not apply to their expression's type, casts that fail.
  *
  * Each expression is probed as the only column next to a plain column, so an expression that is an
@@ -311,6 +78,16 @@ export async function checkAgainstSource(view: FeatureView, parquetFile: string)
       });
     else if (!TIMESTAMP_TYPES.has(ts.type))
       problems.push({ field: "timestampColumn", message: `must be a TIMESTAMP column; ${ts.name} is ${ts.type}` });
+    if (view.createdTimestampColumn !== undefined) {
+      const created = byName.get(view.createdTimestampColumn.toLowerCase());
+      if (!created)
+        problems.push({
+          field: "createdTimestampColumn",
+          message: `is not a column of the source; it has ${columns.map((c) => c.name).join(", ")}`,
+        });
+      else if (!TIMESTAMP_TYPES.has(created.type))
+        problems.push({ field: "createdTimestampColumn", message: `must be a TIMESTAMP column; ${created.name} is ${created.type}` });
+    }
     if (problems.length > refusals.length) return; // Every probe below would fail for the same reason.
 
     /** The type of `select` as the only expression beside the timestamp column, or the problem. */

@@ -49,6 +49,15 @@ export class FeatureView {
   @Field({ description: "The source column holding each row's event time." })
   timestampColumn: string;
 
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "The source column holding when each row was written (Feast's created_timestamp_column): of several rows with one entity key " +
+      "and one event time, the one created last is the feature row the point-in-time join and the online store use. Null when the " +
+      "view names none: then the last such row in file order is used.",
+  })
+  createdTimestampColumn: string | null;
+
   @Field(() => Int, { nullable: true, description: "How long a feature row stays valid after its event time; null for ever." })
   ttlSeconds: number | null;
 
@@ -83,6 +92,7 @@ export class FeatureView {
       hash: row.hash,
       entities: def.entities,
       timestampColumn: def.timestampColumn,
+      createdTimestampColumn: def.createdTimestampColumn ?? null,
       ttlSeconds: def.ttlSeconds ?? null,
       filter: def.filter ?? null,
       features: def.features.map((f) =>
@@ -325,7 +335,8 @@ export class DefineFeatureViewInput {
   projectId: string;
 
   @Field(() => GraphQLJSON, {
-    description: "The view: {name, entities, timestampColumn, ttlSeconds?, source: {dataset}, filter?, features: [...]}.",
+    description:
+      "The view: {name, entities, timestampColumn, createdTimestampColumn?, ttlSeconds?, source: {dataset}, filter?, features: [...]}.",
   })
   definition: unknown;
 

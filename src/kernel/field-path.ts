@@ -49,3 +49,25 @@ export function segmentsOfPointer(pointer: string, data: unknown): PathSegment[]
   }
   return segments;
 }
+
+const TOKEN = /^(?:\.?([A-Za-z_$][A-Za-z0-9_$-]*)|\[(0|[1-9][0-9]*)\]|\[("(?:[^"\\]|\\.)*")\])/;
+
+/**
+ * Reads a field path written by {@link formatFieldPath} back into segments (`features[1].window`
+ * is `["features", 1, "window"]`), so problems a pure validator reports on a value can be placed
+ * under the path where that value sits in a larger document. Anything that is not such a path
+ * is kept whole, as one key.
+ */
+export function parseFieldPath(field: string): PathSegment[] {
+  const segments: PathSegment[] = [];
+  let rest = field;
+  while (rest !== "") {
+    const m = TOKEN.exec(rest);
+    if (!m || (segments.length === 0 && rest.startsWith("."))) return [field];
+    if (m[1] !== undefined) segments.push(m[1]);
+    else if (m[2] !== undefined) segments.push(Number(m[2]));
+    else segments.push(JSON.parse(m[3]) as string);
+    rest = rest.slice(m[0].length);
+  }
+  return segments;
+}

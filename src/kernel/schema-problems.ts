@@ -1,4 +1,5 @@
 import type { ErrorObject } from "ajv";
+import { didYouMean } from "./close-match";
 import type { InputProblem } from "./errors";
 import { joinFieldPath, segmentsOfPointer, type PathSegment } from "./field-path";
 
@@ -13,7 +14,8 @@ import { joinFieldPath, segmentsOfPointer, type PathSegment } from "./field-path
  * `required` or `additionalProperties` error names is the last segment, so the path points at it.
  *
  * Messages: `is required`; `is not a field of <title>; the fields are …` (or `is not an allowed
- * property` for a schema without a title); `must be a string` (or `… or …` for a list of types);
+ * property; the allowed ones are …` for a schema without a title), followed by `; did you mean
+ * "x"?` when one of the known names is a likely typo of the unknown one (close-match.ts); `must be a string` (or `… or …` for a list of types);
  * `must be one of "a", "b"`; otherwise ajv's own. A schema may say its own message for a keyword
  * with a `messages: { <keyword>: "…" }` annotation next to it (ajv needs `verbose: true` and the
  * `messages` keyword added to pass it on), and a caller may override messages by keyword.
@@ -66,13 +68,18 @@ export function pointSchemaError(error: ErrorObject, options: Pick<SchemaProblem
       pointer += `/${escapePointer(String(params.missingProperty))}`;
       message = "is required";
       break;
-    case "additionalProperties":
-      pointer += `/${escapePointer(String(params.additionalProperty))}`;
+    case "additionalProperties": {
+      const name = String(params.additionalProperty);
+      const known = Object.keys(parent?.properties ?? {});
+      pointer += `/${escapePointer(name)}`;
       message =
         parent?.title !== undefined
-          ? `is not a field of ${parent.title}; the fields are ${Object.keys(parent.properties ?? {}).join(", ")}`
-          : "is not an allowed property";
+          ? `is not a field of ${parent.title}; the fields are ${known.join(", ")}${didYouMean(name, known)}`
+          : known.length > 0
+            ? `is not an allowed property; the allowed ones are ${known.join(", ")}${didYouMean(name, known)}`
+            : "is not an allowed property";
       break;
+    }
     case "enum":
       message = `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
       break;

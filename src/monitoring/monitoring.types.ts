@@ -242,9 +242,18 @@ export class MonitoringWindow {
   @Field(() => GraphQLJSONObject, {
     nullable: true,
     description:
-      "The drift report: per feature {feature, kind, method, statistic, pValue, score, threshold, drifted, psi, nullShare, outOfRangeShare | unseenShare, histograms…}, prediction, shares.",
+      "The drift report: per feature {feature, kind, method, statistic, pValue, score, threshold, drifted, psi, nullShare, referenceSampled, referenceSampleSize, outOfRangeShare | unseenShare, histograms…}, prediction, shares, sampled.",
   })
   drift: Record<string, unknown> | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description:
+      "Whether any drift statistic was computed on a sample of the training reference instead of all of it (a numeric feature with more " +
+      "than 1,000,000 reference values; each feature's `referenceSampled` in `drift` says which). False when every statistic is exact; " +
+      "null when drift could not be computed or the window was closed before this was recorded.",
+  })
+  driftSampled: boolean | null;
 
   @Field(() => GraphQLJSONObject, {
     description: "{task, live: {roc_auc, accuracy, log_loss | rmse, mae}, baseline: the version's metrics, labeledRows}.",
@@ -275,6 +284,7 @@ export class MonitoringWindow {
       datasetDrift: row.datasetDrift,
       driftedShare: row.driftedShare === null ? null : Number(row.driftedShare),
       drift: row.drift,
+      driftSampled: typeof row.drift?.sampled === "boolean" ? row.drift.sampled : null,
       performance: row.performance,
       problem: row.problem,
       metricRows: metrics,

@@ -8,8 +8,28 @@
 import type { OperatorRef } from "../../runners/local/operators";
 import type { OperatorContract } from "../pipelines";
 import { HYPERPARAMETERS, hyperparameterSchema, TRAIN_ALGORITHMS, type TrainAlgorithm, MAX_TRIALS, searchSpecProblems } from "../training";
+import { validateFeatureView } from "../features/view-schema";
+import { validateSuite } from "../validation/suite";
+import { InvalidInputError } from "../kernel/errors";
+import { parseFieldPath } from "../kernel/field-path";
 
 const name = { type: "string", pattern: "^[a-z0-9][a-z0-9_-]{0,62}$" };
+
+/**
+ * The problems a pure validator throws for the parameter `param`, as paths below the stage's
+ * params: `validateFeatureView`'s `entities[0]` becomes `view.entities[0]`, and a problem with
+ * the whole value (field `view`) stays `view`. Used by `checkParams`, so a definition is refused
+ * at apply with the messages the run would have failed with.
+ */
+function paramProblems(param: string, check: () => unknown): Array<{ path: Array<string | number>; message: string }> {
+  try {
+    check();
+    return [];
+  } catch (err) {
+    if (!(err instanceof InvalidInputError)) throw err;
+    return err.problems.map((p) => ({ path: p.field === param ? [param] : [param, ...parseFieldPath(p.field)], message: p.message }));
+  }
+}
 
 export const OPERATOR_CONTRACTS: Readonly<Record<string, OperatorContract>> = Object.freeze({
   ingest: {
@@ -51,12 +71,13 @@ export const OPERATOR_CONTRACTS: Readonly<Record<string, OperatorContract>> = Ob
       required: ["suite"],
       additionalProperties: false,
       properties: {
-        // The suite's own shape is checked by validateSuite, with messages naming each expectation.
-        suite: { type: "object", required: ["name", "expectations"] },
+        // The suite itself is checked by validateSuite in checkParams, with messages naming each expectation.
+        suite: { type: "object" },
         quarantine: { type: "boolean" },
         sampleSize: { type: "integer", minimum: 0, maximum: 1000 },
       },
     },
+    checkParams: (params) => paramProblems("suite", () => validateSuite(params.suite)),
   },
   "features.materialize": {
     inputs: { source: "Dataset" },
@@ -65,8 +86,10 @@ export const OPERATOR_CONTRACTS: Readonly<Record<string, OperatorContract>> = Ob
       type: "object",
       required: ["view"],
       additionalProperties: false,
-      properties: { view: { type: "object", required: ["name", "entities", "timestampColumn", "source", "features"] } },
+      // The view itself is checked by validateFeatureView in checkParams (its SQL binds against the source at run time).
+      properties: { view: { type: "object" } },
     },
+    checkParams: (params) => paramProblems("view", () => validateFeatureView(params.view)),
   },
   "features.trainingSet": {
     inputs: { entities: "Dataset" },

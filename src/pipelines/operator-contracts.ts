@@ -1,6 +1,7 @@
 import type { InputProblem } from "../kernel/errors";
 import type { PathSegment } from "./field-path";
 import { compileParamsSchema } from "./params-schema";
+import { didYouMean } from "../kernel/close-match";
 import { schemaErrorAt } from "../kernel/schema-problems";
 import type { ArtifactKind, JsonSchema } from "./spec";
 
@@ -88,15 +89,52 @@ export function operatorContractProblems(
     if (!isObject(declared)) add(at("outputs", name), `the ${op} operator writes this output: declare it with kind ${kind}`);
     else if (declared.kind !== kind) add(at("outputs", name, "kind"), `must be ${kind}: the ${op} operator writes a ${kind} here`);
   }
-  let check = compiled.get(op);
-  if (!check) compiled.set(op, (check = compileParamsSchema(contract.paramsSchema)));
-  if (check.ok && !check.validate(params)) {
+  for (const p of operatorParamProblems(op, params) ?? []) add([...at("params"), ...p.path], p.message);
+  return problems;
+}
+
+/** One problem with an operator stage's parameters, its path below the stage's params. */
+export interface ParamProblem {
+  path: PathSegment[];
+  message: string;
+}
+
+/**
+ * `params` against the registered contract of `operator`: its parameter schema, then (when the
+ * schema passes) the contract's own `checkParams`. An unknown top-level parameter is named with
+ * the ones the operator takes and, when one is a likely typo of it, that one: `unknown parameter
+ * "algoritm"; did you mean "algorithm"? train takes algorithm, target, features, …`.
+ * Undefined when the operator has no registered contract (nothing to check against).
+ */
+export function operatorParamProblems(operator: string, params: Record<string, unknown>): ParamProblem[] | undefined {
+  const contract = contracts.get(operator);
+  if (!contract) return undefined;
+  let check = compiled.get(operator);
+  if (!check) compiled.set(operator, (check = compileParamsSchema(contract.paramsSchema)));
+  if (!check.ok) return [];
+  // The validator fills in schema defaults: it checks a copy, so the caller's params stay as given.
+  const data = structuredClone(params);
+  const problems: ParamProblem[] = [];
+  if (!check.validate(data)) {
+    const known = Object.keys((contract.paramsSchema.properties as Record<string, unknown> | undefined) ?? {});
     for (const error of check.validate.errors ?? []) {
-      const { segments, message } = schemaErrorAt(error, { data: params })!;
-      add([...at("params"), ...segments], message);
+      const unknownParam =
+        error.keyword === "additionalProperties" && error.instancePath === ""
+          ? String((error.params as { additionalProperty: unknown }).additionalProperty)
+          : undefined;
+      if (unknownParam !== undefined) {
+        const hint = didYouMean(unknownParam, known);
+        problems.push({
+          path: [unknownParam],
+          message: `unknown parameter ${JSON.stringify(unknownParam)}${hint ? `${hint} ` : "; "}${operator} takes ${known.join(", ")}`,
+        });
+        continue;
+      }
+      const { segments, message } = schemaErrorAt(error, { data })!;
+      problems.push({ path: segments, message });
     }
-  } else if (check.ok && contract.checkParams) {
-    for (const p of contract.checkParams(params)) add([...at("params"), ...p.path], p.message);
+  } else if (contract.checkParams) {
+    problems.push(...contract.checkParams(data));
   }
   return problems;
 }

@@ -25,6 +25,8 @@ const byObject = new WeakMap<JsonSchema, CompiledParamsSchema>();
 const OPTIONS: Options = {
   allErrors: true,
   useDefaults: true,
+  // Errors carry their parent schema, so an unknown property is named with the allowed ones.
+  verbose: true,
   // Unknown keywords and formats are errors (a typo such as `minimun` would otherwise pass); the
   // type-strictness checks are off, as they reject ordinary schemas such as `type: [string, number]`.
   strictSchema: true,

@@ -4,7 +4,7 @@ import { InvalidInputError, type InputProblem } from "../kernel/errors";
 import { schemaErrorAt, schemaProblems } from "../kernel/schema-problems";
 import { cycleMessage, findCycles, hasCycle } from "./dag";
 import { formatFieldPath, joinFieldPath, type PathSegment } from "./field-path";
-import { operatorContractProblems } from "./operator-contracts";
+import { operatorContractProblems, operatorParamProblems } from "./operator-contracts";
 import { compileParamsSchema } from "./params-schema";
 import { normalizeStageSecrets, stageSecretProblems } from "./stage-secrets";
 import {
@@ -544,7 +544,9 @@ function stagesByName(spec: PipelineSpec): Map<string, StageSpec> {
 /**
  * The parameters a stage runs with: its spec `params` with the run's `overrides` laid over them
  * (shallow: an override replaces a whole top-level parameter), then checked against the stage's
- * `paramsSchema` with the schema's `default`s filled in. Returns a fresh object; neither the spec
+ * `paramsSchema` with the schema's `default`s filled in, or, for a built-in operator's stage given
+ * overrides, against the operator's registered contract (an unknown parameter is refused with the
+ * ones the operator takes). Returns a fresh object; neither the spec
  * nor `overrides` is changed.
  *
  * @throws InvalidInputError with fields `params.<stage>` (unknown stage, overrides not an object or
@@ -570,6 +572,14 @@ export function resolveStageParams(
   if (problems.length > 0) throw new InvalidInputError(problems);
   if (!isObject(copy)) throw new InvalidInputError([{ field: base, message: "overrides must be an object of parameter values" }]);
   const params = { ...structuredClone(stage.params ?? {}), ...copy };
+  if ("operator" in stage.run && Object.keys(copy).length > 0) {
+    // A built-in operator's stage has no paramsSchema of its own: its overrides are checked against
+    // the operator's contract, as the spec's params were at apply. Without overrides the params
+    // are the ones accepted then, and a stored spec stays runnable when a contract tightens.
+    const found = operatorParamProblems(stage.run.operator, params);
+    if (found && found.length > 0)
+      throw new InvalidInputError(found.map((p) => ({ field: joinFieldPath(base, p.path), message: p.message })));
+  }
   if (!stage.paramsSchema) return params;
   const compiled = compileParamsSchema(stage.paramsSchema);
   if (!compiled.ok)

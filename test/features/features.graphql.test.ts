@@ -376,4 +376,37 @@ describe("feature views over GraphQL", () => {
     );
     assert.ok(failed.auditEvents.totalCount >= 4, "refused definitions are audited as failed");
   });
+
+  it("takes the newest created row of a key and event time when the view names a createdTimestampColumn", async () => {
+    // File order (99 first, then 1) disagrees with created order (99 written last).
+    await ingest(
+      "corrections",
+      "origin,flight_ts,written_at,delay_min\nSFO,2024-01-01 10:00:00,2024-01-01 12:00:00,99\nSFO,2024-01-01 10:00:00,2024-01-01 11:00:00,1\n",
+    );
+    const view = {
+      name: "corrected",
+      entities: ["origin"],
+      timestampColumn: "flight_ts",
+      createdTimestampColumn: "written_at",
+      source: { dataset: "corrections" },
+      features: [{ name: "delay", expr: "delay_min" }],
+    };
+    const wrongType = dataOf(await define({ ...view, createdTimestampColumn: "delay_min" })).defineFeatureView;
+    assert.equal(wrongType.__typename, "InvalidInputError");
+    assert.deepEqual(
+      wrongType.problems.map((p: any) => p.field),
+      ["definition.createdTimestampColumn"],
+    );
+    const defined = dataOf(await define(view)).defineFeatureView;
+    assert.equal(defined.__typename, "DefineFeatureViewPayload", JSON.stringify(defined));
+    const read = dataOf(
+      await t.gql(`query($p: ID!) { featureView(projectId: $p, name: "corrected") { createdTimestampColumn } }`, { p: projectId }),
+    );
+    assert.equal(read.featureView.createdTimestampColumn, "written_at");
+    const m = await materialize(defined.featureView.id);
+    assert.equal(m.__typename, "MaterializeFeatureViewPayload", JSON.stringify(m));
+    assert.equal(m.materialization.rowCount, 1);
+    const res = await online("corrected", [["SFO"]]);
+    assert.deepEqual(res.vectors[0].values, { delay: 99 });
+  });
 });

@@ -79,7 +79,7 @@ describe("validateSuite", () => {
       { field: "expectations[7].column", message: "is required" },
       {
         field: "expectations[7].colum",
-        message: "is not a field of a unique expectation; the fields are type, id, severity, mostly, column",
+        message: 'is not a field of a unique expectation; the fields are type, id, severity, mostly, column; did you mean "column"?',
       },
       {
         field: "expectations[8].type",

@@ -4,16 +4,27 @@
  *
  * Numeric features keep exact moments, exact PSI bin edges and counts, an exact equal-width
  * histogram, and a sorted sample for KS and Wasserstein: every value when the reference has at
- * most `maxSample` of them (then KS and Wasserstein are exact), otherwise `maxSample` evenly
- * spaced order statistics (the values at ranks ⌊(i + ½)·N/k⌋). The sample's empirical CDF is then
- * within 1/k of the full reference's at every point, so the KS statistic is off by at most 1/k
- * (1e-5 for k = 100,000) and W1 by at most (max − min)/k. KS p-values use the full count N.
- * Categorical features keep every category's count.
+ * most `maxSample` of them — by default {@link EXACT_REFERENCE_VALUES}, one million — so KS and
+ * Wasserstein are exact (the numbers SciPy computes on the full reference). Above that the sample
+ * is `maxSample` evenly spaced order statistics (the values at ranks ⌊(i + ½)·N/k⌋), `exact` is
+ * false and drift reports say the statistic was sampled: the sample's empirical CDF is within 1/k
+ * of the full reference's at every point, so the KS statistic is off by at most 1/k and W1 by at
+ * most (max − min)/k; KS p-values use the full count N, but near a decision threshold a shift of
+ * 1/k in D can move them by several percent, which is why the default keeps every value.
+ * Categorical features keep every category's count: their statistics are always exact.
  */
 import { type CategoricalColumn, type Column, DriftInputError, type FeatureKind, isNumericColumn, type NumericColumn } from "./common";
 import { sortedFinite } from "./sort";
 
 export const REFERENCE_SUMMARY_VERSION = 1;
+
+/**
+ * Reference values per numeric feature up to which the summary keeps every one, so KS and
+ * Wasserstein are exact; a larger reference keeps this many order statistics (`exact: false`).
+ * A training reference has at most 200,000 rows (monitoring's REFERENCE_MAX_ROWS), so it is
+ * always exact; a larger limit only costs storage (about 20 bytes of JSON per value).
+ */
+export const EXACT_REFERENCE_VALUES = 1_000_000;
 
 export interface NumericReference {
   kind: "numeric";
@@ -59,7 +70,7 @@ export interface SummaryOptions {
   kinds?: Record<string, FeatureKind>;
   /** Which column holds the prediction. */
   prediction?: string;
-  /** @default 100_000 */
+  /** Values kept per numeric feature; above it KS and Wasserstein are computed on a sample. @default EXACT_REFERENCE_VALUES */
   maxSample?: number;
   /** PSI quantile bins. @default 10 */
   psiBins?: number;
@@ -72,7 +83,7 @@ export function summarizeReference(columns: Record<string, Column>, options: Sum
   const names = Object.keys(columns);
   if (names.length === 0) throw new DriftInputError("columns", "the reference has no columns");
   const rows = columns[names[0]].length;
-  const maxSample = options.maxSample ?? 100_000;
+  const maxSample = options.maxSample ?? EXACT_REFERENCE_VALUES;
   const psiBins = options.psiBins ?? 10;
   const histogramBins = options.histogramBins ?? 20;
   if (!(Number.isInteger(maxSample) && maxSample >= 2)) throw new DriftInputError("maxSample", `must be an integer ≥ 2, got ${maxSample}`);

@@ -8,7 +8,8 @@
  *   Wasserstein distance (drift when ≥ 0.1);
  * - categorical: chi-square when ≤ 1,000 (p < 0.05), else the Jensen–Shannon distance (≥ 0.1);
  * - distances drift at ≥ threshold, as Evidently compares them; p-values at < threshold.
- * PSI is always reported: ≥ 0.1 "warn", ≥ 0.25 "alert". The dataset drifts when the share of
+ * PSI is always reported: ≥ 0.1 "warn", ≥ 0.25 "alert". Statistics are exact against the whole
+ * reference up to EXACT_REFERENCE_VALUES values per feature; above, `referenceSampled` says so. The dataset drifts when the share of
  * drifted features is ≥ 0.5. The prediction column is reported apart and not counted in the share.
  */
 import { compareCategorical, type CategoricalComparison } from "./categorical";
@@ -62,6 +63,15 @@ export interface FeatureDrift {
   psi: number;
   psiLevel: PsiLevel;
   referenceCount: number;
+  /**
+   * Whether the statistic was computed on a sample of the reference rather than all of it: a
+   * numeric reference of more than EXACT_REFERENCE_VALUES values keeps evenly spaced order
+   * statistics, so KS and Wasserstein are then within 1/referenceSampleSize of the exact values.
+   * Categorical references keep every count and are never sampled.
+   */
+  referenceSampled: boolean;
+  /** The reference values the statistic was computed from: referenceCount unless sampled. */
+  referenceSampleSize: number;
   currentCount: number;
   /** Missing values' share of the window's rows, and of the reference's. */
   nullShare: number;
@@ -84,6 +94,8 @@ export interface DriftReport {
   driftShareThreshold: number;
   datasetDrift: boolean;
   currentRows: number;
+  /** Whether any feature's (or the prediction's) statistic was computed on a sample of its reference (see FeatureDrift.referenceSampled). */
+  sampled: boolean;
 }
 
 export function driftReport(reference: ReferenceSummary, current: Record<string, Column>, options: DriftOptions = {}): DriftReport {
@@ -131,6 +143,7 @@ export function driftReport(reference: ReferenceSummary, current: Record<string,
     driftShareThreshold: share,
     datasetDrift: results.length > 0 && driftedShare >= share,
     currentRows: rows ?? 0,
+    sampled: [...results, ...(prediction ? [prediction] : [])].some((r) => r.referenceSampled),
   };
 }
 
@@ -191,6 +204,8 @@ function featureDrift(
     psi,
     psiLevel: psi >= levels.alert ? "alert" : psi >= levels.warn ? "warn" : "ok",
     referenceCount: ref.count,
+    referenceSampled: ref.kind === "numeric" && !ref.exact,
+    referenceSampleSize: ref.kind === "numeric" ? ref.sample.length : ref.count,
     currentCount,
     nullShare: (rows - currentCount) / rows,
     referenceNullShare: ref.missing / (ref.count + ref.missing),
