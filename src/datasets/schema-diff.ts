@@ -1,3 +1,4 @@
+import { editDistance } from "../kernel/close-match";
 import { isWidening } from "./columnar/schema";
 import type { ColumnProfile, ColumnSchema, DatasetProfile, SchemaDiff, SchemaPolicy } from "./types";
 
@@ -5,21 +6,6 @@ import type { ColumnProfile, ColumnSchema, DatasetProfile, SchemaDiff, SchemaPol
 export interface DiffHints {
   prevProfile?: DatasetProfile | null;
   nextProfile?: DatasetProfile | null;
-}
-
-/** Levenshtein distance; names are short, so the quadratic table is cheap. */
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const up = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = up;
-    }
-  }
-  return row[b.length];
 }
 
 const squash = (name: string) => name.toLowerCase().replace(/[^a-z0-9]/g, "");
