@@ -285,3 +285,59 @@ describe("the transform and split operators", () => {
     assertNames(notTime.message, "params.timeColumn", "VARCHAR");
   });
 });
+
+describe("the transform operator's limits", () => {
+  let t: TestServer;
+  let projectId: string;
+  let dir: string;
+  const saved: Record<string, string | undefined> = {};
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-transform-limits-"));
+    fs.copyFileSync(WEATHER, path.join(dir, "seattle-weather.csv"));
+    // Worker threads copy the environment when they start, so it is set before the server is.
+    for (const [k, v] of Object.entries({ SLUICE_DATA_ROOTS: dir, SLUICE_USER_SQL_TIMEOUT_MS: "500" })) {
+      saved[k] = process.env[k];
+      process.env[k] = v;
+    }
+    t = await startTestServer({ env: { SLUICE_DATA_ROOTS: dir } });
+    projectId = await seedProject(t, "transform-limits");
+  });
+  after(async () => {
+    await t.close();
+    for (const [k, v] of Object.entries(saved))
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("stops a query over SLUICE_USER_SQL_TIMEOUT_MS and fails the stage on params.sql, not retried", async () => {
+    const { pipelineId } = await applyPipeline(t, projectId, {
+      name: "slow",
+      stages: [
+        {
+          name: "ingest",
+          run: { operator: "ingest" },
+          params: { dataset: "weather", paths: ["seattle-weather.csv"], format: "csv" },
+          outputs: { data: { kind: "Dataset" } },
+        },
+        {
+          name: "slow",
+          run: { operator: "transform" },
+          inputs: { weather: { from: "ingest.data" } },
+          params: { dataset: "slow", sql: "SELECT count(*) AS n FROM weather a, weather b, weather c, range(100)" },
+          outputs: { data: { kind: "Dataset" } },
+          retries: { max: 2 },
+        },
+      ],
+    });
+    const r = await waitForRun(t, await triggerRun(t, pipelineId), 60_000);
+    assert.equal(r.status, "FAILED");
+    const slow = stage(r, "slow");
+    assert.equal(slow.attempts.length, 1, "a limit stops the same query again: not retried");
+    assert.deepEqual(
+      slow.failure?.details?.problems.map((p: any) => p.field),
+      ["params.sql"],
+    );
+    assertNames(slow.failure?.message, "SLUICE_USER_SQL_TIMEOUT_MS");
+  });
+});

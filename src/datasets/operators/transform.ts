@@ -5,7 +5,7 @@ import { InvalidInputError } from "../../kernel/errors";
 import { required, withInputErrorsFinal } from "../../kernel/operator-errors";
 import { sqlIdent, sqlString, queryJson } from "../columnar/duckdb";
 import { profileParquet } from "../columnar/profile";
-import { redactSandboxMessage, withSandbox } from "../columnar/sandbox";
+import { redactSandboxMessage, SandboxLimitError, withSandbox } from "../columnar/sandbox";
 import { describeParquet } from "../columnar/schema";
 import { refuseUserQuery, trimQuery } from "../columnar/user-query";
 import type { SchemaPolicy } from "../types";
@@ -51,6 +51,39 @@ export function queryFailureMessage(err: unknown, paths: ReadonlyMap<string, str
 }
 
 /**
+ * Runs `sql` over `files` (input name → Parquet files, each a view named after its input) in the
+ * user-SQL sandbox, writing the result to `outFile`; returns its row count. A refused query, a
+ * DuckDB error and a sandbox limit are InvalidInputErrors on `params.sql`: the same query would
+ * fail the same way again, so the stage is not retried.
+ */
+async function runQuery(sql: string, files: ReadonlyMap<string, string[]>, outFile: string): Promise<number> {
+  const shown = new Map<string, string>([[outFile, "the output"]]);
+  for (const [name, list] of files) for (const f of list) shown.set(f, `input ${name}`);
+  try {
+    return await withSandbox({ read: [...files.values()].flat(), write: [outFile] }, async (conn) => {
+      const why = await refuseUserQuery(conn, sql, [...files.keys()]);
+      if (why) throw new InvalidInputError([{ field: "params.sql", message: why }]);
+      for (const [name, list] of files) {
+        if (list.length === 0) throw new InvalidInputError([{ field: `inputs.${name}`, message: "holds no Parquet file to read" }]);
+        await conn.run(`CREATE VIEW ${sqlIdent(name)} AS SELECT * FROM read_parquet([${list.map(sqlString).join(", ")}])`);
+      }
+      try {
+        // New lines around the query, so a comment on its last line cannot swallow the parenthesis.
+        const copy = `COPY (\n${trimQuery(sql)}\n) TO ${sqlString(outFile)} (FORMAT parquet, COMPRESSION zstd)`;
+        const [{ Count }] = await queryJson(conn, copy);
+        return Number(Count);
+      } catch (err) {
+        throw new InvalidInputError([{ field: "params.sql", message: `the query failed: ${queryFailureMessage(err, shown)}` }]);
+      }
+    });
+  } catch (err) {
+    await fs.rm(outFile, { force: true });
+    if (err instanceof SandboxLimitError) throw new InvalidInputError([{ field: "params.sql", message: err.message }]);
+    throw err;
+  }
+}
+
+/**
  * `transform`: runs one SQL query over the stage's dataset inputs — each visible as a table named
  * after its input (`inputs: { weather: … }` is `FROM weather`) — and writes the result as the
  * `data` output (kind Dataset), a Parquet file with its schema and profile. The query is checked
@@ -68,28 +101,8 @@ export async function transform(ctx: StageContext): Promise<Record<string, Stage
       .sort(([a], [b]) => a.localeCompare(b));
     const files = new Map<string, string[]>();
     for (const [name, input] of tables) files.set(name, await parquetFilesOf(input));
-    const shown = new Map<string, string>([[out.path, "the output"]]);
-    for (const [name, list] of files) for (const f of list) shown.set(f, `input ${name}`);
     const started = performance.now();
-    const rowCount = await withSandbox({ read: [...files.values()].flat(), write: [out.path] }, async (conn) => {
-      const why = await refuseUserQuery(conn, p.sql, [...files.keys()]);
-      if (why) throw new InvalidInputError([{ field: "params.sql", message: why }]);
-      for (const [name, list] of files) {
-        if (list.length === 0) throw new InvalidInputError([{ field: `inputs.${name}`, message: "holds no Parquet file to read" }]);
-        await conn.run(`CREATE VIEW ${sqlIdent(name)} AS SELECT * FROM read_parquet([${list.map(sqlString).join(", ")}])`);
-      }
-      try {
-        // New lines around the query, so a comment on its last line cannot swallow the parenthesis.
-        const [{ Count }] = await queryJson(
-          conn,
-          `COPY (\n${trimQuery(p.sql)}\n) TO ${sqlString(out.path)} (FORMAT parquet, COMPRESSION zstd)`,
-        );
-        return Number(Count);
-      } catch (err) {
-        await fs.rm(out.path, { force: true });
-        throw new InvalidInputError([{ field: "params.sql", message: `the query failed: ${queryFailureMessage(err, shown)}` }]);
-      }
-    });
+    const rowCount = await runQuery(p.sql, files, out.path);
     const seconds = (performance.now() - started) / 1000;
     const schema = await describeParquet(out.path);
     const profile = await profileParquet(out.path);
