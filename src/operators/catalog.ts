@@ -7,6 +7,7 @@
  */
 import type { OperatorRef } from "../../runners/local/operators";
 import type { OperatorContract } from "../pipelines";
+import { queryShapeProblem } from "../datasets/columnar";
 import { HYPERPARAMETERS, hyperparameterSchema, TRAIN_ALGORITHMS, type TrainAlgorithm, MAX_TRIALS, searchSpecProblems } from "../training";
 import { validateFeatureView } from "../features/view-schema";
 import { validateSuite } from "../validation/suite";
@@ -14,6 +15,29 @@ import { InvalidInputError } from "../kernel/errors";
 import { parseFieldPath } from "../kernel/field-path";
 
 const name = { type: "string", pattern: "^[a-z0-9][a-z0-9_-]{0,62}$" };
+/** A dataset name `split` suffixes with `-train` and `-test`, leaving room for them within 63 characters. */
+const splitName = { type: "string", pattern: "^[a-z0-9][a-z0-9_-]{0,56}$" };
+const schemaPolicy = { enum: ["ALLOW_ALL", "FAIL_ON_BREAKING", "FAIL_ON_ANY"] };
+/** An ISO date or date-time (a missing offset means UTC). */
+const instant = {
+  type: "string",
+  pattern: "^\\d{4}-\\d{2}-\\d{2}([T ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:?\\d{2})?)?$",
+};
+
+/** The parameters of one way of splitting that the other way does not take, and a time split's one bound. */
+function splitParamProblems(params: Record<string, unknown>): Array<{ path: string[]; message: string }> {
+  const only = params.by === "time" ? ["seed", "key"] : ["timeColumn", "cutoff"];
+  const problems = only.filter((k) => k in params).map((k) => ({ path: [k], message: `does not apply to by: ${String(params.by)}` }));
+  if (params.by === "time") {
+    const bounds = ["cutoff", "testFraction"].filter((k) => k in params);
+    if (bounds.length !== 1)
+      problems.push({
+        path: [bounds.length ? "testFraction" : "cutoff"],
+        message: "a time split takes either cutoff (an instant) or testFraction (the share of the time range at its end), not both",
+      });
+  }
+  return problems;
+}
 
 /**
  * The problems a pure validator throws for the parameter `param`, as paths below the stage's
@@ -57,9 +81,55 @@ export const OPERATOR_CONTRACTS: Readonly<Record<string, OperatorContract>> = Ob
           },
         },
         where: { type: "string", minLength: 1 },
-        schemaPolicy: { enum: ["ALLOW_ALL", "FAIL_ON_BREAKING", "FAIL_ON_ANY"] },
+        schemaPolicy,
       },
     },
+  },
+  // Every other input of kind Dataset (or FeatureSet) is a table of the query, named after the input.
+  transform: {
+    inputs: {},
+    optionalInputs: { "*": "Dataset" },
+    outputs: { data: "Dataset" },
+    paramsSchema: {
+      type: "object",
+      required: ["dataset", "sql"],
+      additionalProperties: false,
+      properties: {
+        dataset: name,
+        sql: { type: "string", minLength: 1, maxLength: 100_000 },
+        schemaPolicy,
+      },
+    },
+    // The statement's shape only; DuckDB parses the query and checks its tables when the stage runs.
+    checkParams: (params) => {
+      const problem = typeof params.sql === "string" ? queryShapeProblem(params.sql) : undefined;
+      return problem ? [{ path: ["sql"], message: problem }] : [];
+    },
+  },
+  split: {
+    inputs: { data: "Dataset" },
+    outputs: { train: "Dataset", test: "Dataset" },
+    paramsSchema: {
+      type: "object",
+      required: ["dataset", "by"],
+      additionalProperties: false,
+      properties: {
+        dataset: splitName,
+        by: { enum: ["fraction", "time"] },
+        testFraction: { type: "number", exclusiveMinimum: 0, exclusiveMaximum: 1 },
+        seed: { type: "integer" },
+        key: { type: "array", minItems: 1, uniqueItems: true, items: { type: "string", minLength: 1 } },
+        timeColumn: { type: "string", minLength: 1 },
+        cutoff: instant,
+        schemaPolicy,
+      },
+      // What each way needs; what it does not take is refused by checkParams, with a message per field.
+      allOf: [
+        { if: { properties: { by: { const: "fraction" } }, required: ["by"] }, then: { required: ["testFraction"] } },
+        { if: { properties: { by: { const: "time" } }, required: ["by"] }, then: { required: ["timeColumn"] } },
+      ],
+    },
+    checkParams: (params) => splitParamProblems(params),
   },
   validate: {
     inputs: { data: "Dataset" },
@@ -215,7 +285,7 @@ export const OPERATOR_CONTRACTS: Readonly<Record<string, OperatorContract>> = Ob
         dataset: name,
         keep: { type: "array", items: { type: "string", minLength: 1 }, uniqueItems: true },
         chunkRows: { type: "integer", minimum: 1, maximum: 1_048_576 },
-        schemaPolicy: { enum: ["ALLOW_ALL", "FAIL_ON_BREAKING", "FAIL_ON_ANY"] },
+        schemaPolicy,
       },
     },
   },
@@ -249,4 +319,6 @@ export const DATA_PLANE_OPERATORS: Readonly<Record<string, OperatorRef>> = Objec
   train: { module: require.resolve("../training/operators/train"), export: "train" },
   evaluate: { module: require.resolve("../evaluation/operators/evaluate"), export: "evaluate" },
   score: { module: require.resolve("../scoring/operators/score"), export: "score" },
+  transform: { module: require.resolve("../datasets/operators/transform"), export: "transform" },
+  split: { module: require.resolve("../datasets/operators/split"), export: "split" },
 });

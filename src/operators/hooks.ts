@@ -55,7 +55,36 @@ export function dataPlaneHooks(deps: {
 }): StageHooks {
   const { datasets, validation, features, evaluation, store } = deps;
 
-  /** `ingest`: the output becomes the next version of its dataset (created when missing). */
+  /**
+   * The dataset versions the named inputs are (an input that is no dataset version, such as an
+   * unregistered intermediate output, has its artifact id only): a derived version's lineage.
+   */
+  async function lineageOf(tx: HookTx, ctx: OutputHookContext, inputNames: readonly string[]) {
+    const lineage = [];
+    for (const input of inputNames) {
+      const artifactId = ctx.inputs[input];
+      if (!artifactId) continue;
+      const found = await versionOf(tx.manager, ctx.run.projectId, artifactId);
+      lineage.push(
+        found
+          ? {
+              input,
+              artifactId,
+              datasetId: found.dataset.id,
+              dataset: found.dataset.name,
+              versionId: found.version.id,
+              version: found.version.version,
+            }
+          : { input, artifactId },
+      );
+    }
+    return lineage;
+  }
+
+  /**
+   * `ingest`, `transform`, `split`, `score`: the output becomes the next version of its dataset
+   * (created when missing); a derived one lists the versions it was computed from (`origin.inputs`).
+   */
   async function datasetVersion(tx: HookTx, ctx: OutputHookContext) {
     const reg = ctx.metadata.register as {
       dataset: string;
@@ -64,7 +93,10 @@ export function dataPlaneHooks(deps: {
       schema: ColumnSchema[];
       profile: DatasetProfile;
       origin: Record<string, unknown>;
+      /** Input names whose dataset versions this one derives from. */
+      lineage?: string[];
     };
+    const lineage = reg.lineage ? { inputs: await lineageOf(tx, ctx, reg.lineage) } : {};
     const dataset = await datasets.findOrCreate(tx, ctx.run.projectId, reg.dataset, reg.schemaPolicy);
     const { version, created } = await datasets.registerVersion(
       tx,
@@ -74,7 +106,7 @@ export function dataPlaneHooks(deps: {
         rowCount: reg.rowCount,
         schema: reg.schema,
         profile: reg.profile,
-        origin: { ...reg.origin, runId: ctx.run.id },
+        origin: { ...reg.origin, ...lineage, runId: ctx.run.id },
       },
       { producedBy: ctx.stageRunId, createdBy: ctx.triggeredBy, artifactId: ctx.artifactId },
     );

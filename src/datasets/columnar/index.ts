@@ -8,5 +8,6 @@
 export { queryJson, sqlIdent, sqlString, withDuckDb } from "./duckdb";
 export { isSandboxRefusal, redactSandboxMessage, withSandbox } from "./sandbox";
 export { refuseUserExpression } from "./user-sql";
+export { queryShapeProblem, refuseUserQuery, trimQuery } from "./user-query";
 export { describeParquet, typeKind } from "./schema";
 export { profileParquet } from "./profile";

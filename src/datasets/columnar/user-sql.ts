@@ -20,10 +20,10 @@ const SOURCE = "__sluice_source";
 const ONLY_COLUMNS = "an expression may read only the columns of its source";
 
 /** Scalar functions that tell about the server rather than the data (settings hold paths). */
-const DENIED_FUNCTIONS = new Set(["current_setting", "getenv", "getvariable"]);
+export const DENIED_FUNCTIONS = new Set(["current_setting", "getenv", "getvariable"]);
 
 /** Statement keywords named in the refusal when an expression hides a second statement. */
-const STATEMENT_WORDS =
+export const STATEMENT_WORDS =
   /\b(COPY|ATTACH|DETACH|INSTALL|LOAD|EXPORT|IMPORT|PRAGMA|SET|RESET|CALL|CREATE|DROP|ALTER|INSERT|UPDATE|DELETE|USE|CHECKPOINT|VACUUM)\b/i;
 
 type Node = Record<string, unknown>;
