@@ -23,6 +23,9 @@
  *   64 KiB). On stdout, `::metric <key>=<value> [step=<n>]` (or `::metric {"key", "value",
  *   "step"}`) reports a metric and `::output <name> <json object>` attaches metadata to an
  *   output; neither is logged.
+ * - **Tables.** A Dataset input is also given as JSON lines (`table` in the inputs file), and a
+ *   Dataset output written as `<name>.jsonl` or `<name>.csv` becomes Parquet after exit 0
+ *   (`datasets.ts`); `python/sluice_stage.py`, on `PYTHONPATH`, reads and writes both for Python.
  * - **Exit.** 0 succeeds once every declared output exists (else `MISSING_OUTPUT`); a non-zero
  *   code fails with `EXIT_CODE` (`details: { exitCode, signal }`), retryable except 2, 126 and
  *   127; death by a signal we did not send is `EXIT_SIGNAL` (retryable); a program that cannot be
