@@ -121,15 +121,16 @@ export interface TableReader {
 }
 
 /**
- * Readers over the Parquet at `file`, named `name` in messages. `query(sql)` runs `sql` with the
- * input as view `input` in a connection of its own session's DuckDB; like the stage itself it
- * runs in the stage's process (sandboxed for project code) and the input file is read-only.
+ * Readers over the Parquet at `file`, named `name` in messages. `query(sql)` runs `sql` as a
+ * subquery (one SELECT: it cannot write) with the input as `input`; like the stage itself it runs
+ * in the stage's process (sandboxed for project code), where the input file is read-only.
  */
 export function tableReader(session: TableSession, name: string, file: string, isDirectory: boolean): TableReader {
   const relation = parquetRelation(file, isDirectory);
   const bounded = async (sql: string, what: string): Promise<TableRow[]> => {
     const conn = await session.connection();
-    const result = await conn.stream(`SELECT * FROM (${sql}) LIMIT ${ROWS_LIMIT + 1}`);
+    // A line break before `)`: a trailing `-- comment` in the stage's SQL must not swallow it.
+    const result = await conn.stream(`WITH input AS (SELECT * FROM ${relation}) SELECT * FROM (${sql}\n) LIMIT ${ROWS_LIMIT + 1}`);
     const rows: TableRow[] = [];
     for await (const chunk of result.yieldRowObjectJs()) for (const row of chunk) rows.push(plainRow(row));
     if (rows.length > ROWS_LIMIT) {
@@ -169,8 +170,7 @@ export function tableReader(session: TableSession, name: string, file: string, i
     },
     async query(sql) {
       if (typeof sql !== "string" || sql.trim() === "") throw new TypeError("query: sql must be a non-empty string");
-      const conn = await session.connection();
-      await conn.run(`CREATE OR REPLACE TEMP VIEW input AS SELECT * FROM ${relation}`);
+      // `input` is a CTE of this statement, not a view: two inputs queried at once do not meet.
       return bounded(sql.trim().replace(/;\s*$/, ""), `the result of query() on input "${name}"`);
     },
   };

@@ -66,7 +66,7 @@ export interface StageInput {
   /** The input's columns (names and DuckDB types), row count, and the SQL that reads it. */
   table(): Promise<TableInfo>;
   /**
-   * DuckDB SQL over the input, which it sees as the view `input`
+   * DuckDB SQL over the input, which it sees as the table `input`
    * (`query("SELECT carrier, avg(delay) AS delay FROM input GROUP BY ALL")`); bounded like `rows()`.
    */
   query(sql: string): Promise<TableRow[]>;

@@ -25,7 +25,7 @@ export async function summarize(ctx: StageContext) {
     batched += batch.length;
   }
   const table = await trips.table();
-  const perCity = await trips.query("SELECT city, count(*) AS trips, sum(km) AS km, max(ts) AS last_at FROM input GROUP BY city ORDER BY city");
+  const perCity = await trips.query("SELECT city, count(*) AS trips, sum(km) AS km, max(ts) AS last_at FROM input GROUP BY city ORDER BY city -- one row per city");
   let refused = "";
   try {
     await ctx.inputs.many.rows();
