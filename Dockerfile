@@ -35,6 +35,8 @@ RUN npm ci --omit=dev --no-audit --no-fund \
  && chown node:node /var/lib/sluice
 # Migrations are compiled into dist/migrations; nothing else is read at run time.
 COPY --from=build /app/dist ./dist
+# The Python helper command stages import (runners/process/datasets.ts finds it beside the compiled runner).
+COPY runners/process/python ./dist/runners/process/python
 COPY bin ./bin
 USER node
 EXPOSE 4000

@@ -25,6 +25,8 @@ export const FailureType = {
   SPAWN_FAILED: "SPAWN_FAILED",
   /** The stage ended well but declared outputs are absent. Non-retryable. */
   MISSING_OUTPUT: "MISSING_OUTPUT",
+  /** A command stage's Dataset output, written as JSON lines or CSV, could not be converted to Parquet. Non-retryable. */
+  OUTPUT_UNREADABLE: "OUTPUT_UNREADABLE",
   /** The attempt ran past its `timeoutMs`. Retryable. */
   TIMEOUT: "TIMEOUT",
   /** The runner does not execute this kind of `run`, or the task is malformed. Non-retryable. */

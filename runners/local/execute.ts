@@ -31,15 +31,33 @@ export async function executeTask(
     post({ type: "done", status: "threw", phase: "load", error: serializeError(err) });
     return;
   }
-  const { ctx, settle } = createStageContext(task, post, signal);
+  const { ctx, settle, outputMetadata, close } = createStageContext(task, post, signal);
+  let done: Extract<WorkerToMain, { type: "done" }>;
   try {
     const result = await fn(ctx);
     await settle();
-    post({ type: "done", status: "returned", outputs: normalizeResult(result) });
+    done = { type: "done", status: "returned", outputs: withTableMetadata(normalizeResult(result), outputMetadata()) };
   } catch (err) {
     await settle().catch(() => undefined);
-    post({ type: "done", status: "threw", phase: "run", error: serializeError(err) });
+    done = { type: "done", status: "threw", phase: "run", error: serializeError(err) };
   }
+  // The attempt's DuckDB (tables read or written) ends with it, before `done`: a warm host must be left with nothing open.
+  await close().catch(() => undefined);
+  post(done);
+}
+
+/** The metadata the table writers recorded, under what the stage returned for the same outputs (the stage's keys win). */
+function withTableMetadata(
+  outputs: Record<string, { path?: string; metadata?: Record<string, unknown> }>,
+  tables: Record<string, Record<string, unknown>>,
+): Record<string, { path?: string; metadata?: Record<string, unknown> }> {
+  for (const [name, metadata] of Object.entries(tables)) {
+    const entry = outputs[name] ?? {};
+    // A path the stage returned elsewhere is not the table that was written: its metadata does not apply.
+    if (entry.path !== undefined) continue;
+    outputs[name] = { ...entry, metadata: { ...metadata, ...entry.metadata } };
+  }
+  return outputs;
 }
 
 const loaded = new Map<string, StageFunction>();

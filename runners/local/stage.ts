@@ -5,6 +5,41 @@
  */
 import type { ArtifactKind } from "../../src/artifacts/kind";
 
+/**
+ * A value in a table row, as DuckDB gives it and takes it: numbers (a BIGINT as a number when it
+ * is safe, else its decimal string), strings, booleans, null, `Date` for DATE and TIMESTAMP
+ * (a stage may write ISO strings too), lists and structs of these; BLOBs are base64 strings.
+ */
+export type TableValue = null | boolean | number | string | Date | TableValue[] | { [key: string]: TableValue };
+
+/** One row of a table: column name → value. */
+export type TableRow = Record<string, TableValue>;
+
+/** A column of a table: its name and DuckDB type (`BIGINT`, `DOUBLE`, `VARCHAR`, `TIMESTAMP`…). */
+export interface TableColumn {
+  name: string;
+  type: string;
+}
+
+/** The shape of a Dataset input. */
+export interface TableInfo {
+  columns: TableColumn[];
+  rowCount: number;
+  /** DuckDB SQL that reads the input (`SELECT * FROM read_parquet('…')`). */
+  query: string;
+}
+
+/** Where a Dataset output written with `writeRows`/`writeTable` goes besides its Parquet file. */
+export interface TableWriteOptions {
+  /**
+   * Registers the output as the next version of this dataset of the run's project (created when
+   * missing), as `ingest` does; the server reads its schema, row count and profile from the file.
+   */
+  dataset?: string;
+  /** The policy a dataset created here gets (`FAIL_ON_BREAKING` by default). */
+  schemaPolicy?: "ALLOW_ALL" | "FAIL_ON_BREAKING" | "FAIL_ON_ANY";
+}
+
 /** One input as a stage function sees it: the resolved artifact and ways to read it. */
 export interface StageInput {
   artifactId: string;
@@ -20,6 +55,21 @@ export interface StageInput {
   /** The file's content parsed as JSON. */
   readJson<T = unknown>(): Promise<T>;
   readBuffer(): Promise<Buffer>;
+  /**
+   * Every row of a Dataset input (its Parquet file, read with DuckDB in the stage's process) as
+   * plain objects. Bounded: rejects with a `RangeError` above 100,000 rows; read larger inputs
+   * with `batches()`.
+   */
+  rows(): Promise<TableRow[]>;
+  /** The rows in batches of `size` (default 2048), streamed: memory stays bounded whatever the input's size. */
+  batches(options?: { size?: number }): AsyncIterableIterator<TableRow[]>;
+  /** The input's columns (names and DuckDB types), row count, and the SQL that reads it. */
+  table(): Promise<TableInfo>;
+  /**
+   * DuckDB SQL over the input, which it sees as the table `input`
+   * (`query("SELECT carrier, avg(delay) AS delay FROM input GROUP BY ALL")`); bounded like `rows()`.
+   */
+  query(sql: string): Promise<TableRow[]>;
 }
 
 /**
@@ -34,6 +84,17 @@ export interface StageOutputTarget {
   /** Writes `JSON.stringify(value)` as the output file. */
   writeJson(value: unknown): Promise<void>;
   writeBuffer(data: Uint8Array): Promise<void>;
+  /**
+   * Writes `rows` (plain objects with the same keys) as the output's Parquet file, column types
+   * inferred from all rows; with `options.dataset` the server registers it as a dataset version.
+   * At least one row. Resolves with what was written.
+   */
+  writeRows(rows: readonly TableRow[], options?: TableWriteOptions): Promise<{ rowCount: number; columns: TableColumn[] }>;
+  /** As `writeRows`, from batches of rows (an async iterable, e.g. an input's `batches()` mapped): streamed. */
+  writeTable(
+    batches: AsyncIterable<readonly TableRow[]> | Iterable<readonly TableRow[]>,
+    options?: TableWriteOptions,
+  ): Promise<{ rowCount: number; columns: TableColumn[] }>;
   /** Creates the output as a folder (idempotent) and returns its path. */
   dir(): string;
 }

@@ -8,6 +8,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { StageTask } from "../contract";
 import { outputDir, outputPath } from "../outputs";
+import type { InputTable } from "./datasets";
 
 /**
  * Server variables a stage sees by default: what programs need to find themselves and their
@@ -55,8 +56,11 @@ export function taskFiles(workDir: string): { inputsFile: string; paramsFile: st
   return { inputsFile: path.join(dir, "inputs.json"), paramsFile: path.join(dir, "params.json") };
 }
 
-/** Writes `inputs.json` and `params.json` for the task. */
-export async function writeTaskFiles(task: StageTask): Promise<{ inputsFile: string; paramsFile: string }> {
+/** Writes `inputs.json` and `params.json` for the task; a Dataset input's entry carries its JSON-lines copy as `table`. */
+export async function writeTaskFiles(
+  task: StageTask,
+  tables: Record<string, InputTable> = {},
+): Promise<{ inputsFile: string; paramsFile: string }> {
   const files = taskFiles(task.workDir);
   await mkdir(path.dirname(files.inputsFile), { recursive: true });
   const inputs: Record<string, unknown> = {};
@@ -68,6 +72,7 @@ export async function writeTaskFiles(task: StageTask): Promise<{ inputsFile: str
       hash: input.hash,
       size: input.size,
       metadata: input.metadata ?? {},
+      ...(tables[name] ? { table: tables[name] } : {}),
     };
   }
   await Promise.all([
@@ -87,8 +92,11 @@ export function buildEnvironment(
   stageEnv: Record<string, string> | undefined,
   passthroughList: readonly string[],
   files: { inputsFile: string; paramsFile: string },
+  pythonHelper?: string,
 ): Record<string, string> {
   const env: Record<string, string> = { ...passthrough(passthroughList), PYTHONUNBUFFERED: "1", ...stageEnv, ...task.secrets };
+  // Last on the path: a module of the stage's own named `sluice_stage` wins over Sluice's helper.
+  if (pythonHelper) env.PYTHONPATH = env.PYTHONPATH ? `${env.PYTHONPATH}${path.delimiter}${pythonHelper}` : pythonHelper;
   Object.assign(env, {
     SLUICE_RUN_ID: task.runId,
     SLUICE_STAGE_RUN_ID: task.stageRunId,

@@ -23,6 +23,9 @@
  *   64 KiB). On stdout, `::metric <key>=<value> [step=<n>]` (or `::metric {"key", "value",
  *   "step"}`) reports a metric and `::output <name> <json object>` attaches metadata to an
  *   output; neither is logged.
+ * - **Tables.** A Dataset input is also given as JSON lines (`table` in the inputs file), and a
+ *   Dataset output written as `<name>.jsonl` or `<name>.csv` becomes Parquet after exit 0
+ *   (`datasets.ts`); `python/sluice_stage.py`, on `PYTHONPATH`, reads and writes both for Python.
  * - **Exit.** 0 succeeds once every declared output exists (else `MISSING_OUTPUT`); a non-zero
  *   code fails with `EXIT_CODE` (`details: { exitCode, signal }`), retryable except 2, 126 and
  *   127; death by a signal we did not send is `EXIT_SIGNAL` (retryable); a program that cannot be
@@ -42,6 +45,7 @@ import { safeLog, safeMetric } from "../reporting";
 import { Slots } from "../slots";
 import { signalGroupExcept, trackProcessGroup } from "../process-groups";
 import { limitedCommand, sandboxArgs, sandboxUnavailable, type StageIsolation, wantsNetwork } from "../sandbox";
+import { convertOutputTables, DEFAULT_TABLE_JSONL_MAX_BYTES, materializeInputTables, pythonHelperDir } from "./datasets";
 import { parseDirective } from "./directives";
 import { buildEnvironment, DEFAULT_ENV_PASSTHROUGH, writeTaskFiles } from "./environment";
 import { exitFailure } from "./exit-status";
@@ -71,6 +75,12 @@ export interface ProcessRunnerOptions {
    * chooses from `SLUICE_SANDBOX_BWRAP` and `SLUICE_TRUSTED_CODE`. @default { mode: "trusted" }
    */
   isolation?: StageIsolation;
+  /**
+   * Dataset inputs up to this many bytes (of Parquet) are also given to the program as JSON lines
+   * (`inputs.json` → `<input>.table.jsonl`), for programs without a Parquet reader; `0` turns it off.
+   * @default 268435456 (256 MiB)
+   */
+  tableJsonlMaxBytes?: number;
 }
 
 /**
@@ -83,6 +93,8 @@ export function createProcessRunner(options: ProcessRunnerOptions = {}): Runner 
   const killGraceMs = options.killGraceMs ?? 5000;
   const envList = options.env ?? DEFAULT_ENV_PASSTHROUGH;
   const isolation = options.isolation ?? { mode: "trusted" };
+  const tableJsonlMaxBytes = options.tableJsonlMaxBytes ?? DEFAULT_TABLE_JSONL_MAX_BYTES;
+  if (!(tableJsonlMaxBytes >= 0)) throw new RangeError(`tableJsonlMaxBytes must be 0 or more, got ${tableJsonlMaxBytes}`);
   if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`capacity must be a positive integer, got ${capacity}`);
   if (!(killGraceMs >= 0)) throw new RangeError(`killGraceMs must be 0 or more, got ${killGraceMs}`);
   const slots = new Slots(capacity);
@@ -97,7 +109,7 @@ export function createProcessRunner(options: ProcessRunnerOptions = {}): Runner 
     if (!(await slots.acquire(signal))) return { status: "canceled" };
     try {
       if (signal.aborted) return { status: "canceled" };
-      return await runProcess(task, reporter, signal, { killGraceMs, envList, isolation });
+      return await runProcess(task, reporter, signal, { killGraceMs, envList, isolation, tableJsonlMaxBytes });
     } finally {
       slots.release();
     }
@@ -133,7 +145,7 @@ async function runProcess(
   task: StageTask,
   reporter: StageReporter,
   signal: AbortSignal,
-  options: { killGraceMs: number; envList: readonly string[]; isolation: StageIsolation },
+  options: { killGraceMs: number; envList: readonly string[]; isolation: StageIsolation; tableJsonlMaxBytes: number },
 ): Promise<StageOutcome> {
   const run = task.run as { command: string[]; cwd?: string; env?: Record<string, string> };
   const command = run.command;
@@ -145,8 +157,11 @@ async function runProcess(
   if (cwdProblem) return failed(FailureType.SPAWN_FAILED, `the working directory ${cwd} ${cwdProblem}`, true, { cwd });
   const invalid = await prepareOutputDir(task);
   if (invalid) return invalid;
-  const files = await writeTaskFiles(task);
-  const env = buildEnvironment(task, run.env, options.envList, files);
+  const tables = options.tableJsonlMaxBytes > 0 ? await materializeInputTables(task, options.tableJsonlMaxBytes) : {};
+  if (signal.aborted) return { status: "canceled" };
+  const files = await writeTaskFiles(task, tables);
+  const pythonHelper = pythonHelperDir();
+  const env = buildEnvironment(task, run.env, options.envList, files, pythonHelper);
   if (options.isolation.mode === "sandbox") {
     for (const [key, value] of Object.entries(SANDBOX_HOME))
       if (run.env?.[key] === undefined && task.secrets?.[key] === undefined) env[key] = value;
@@ -159,7 +174,7 @@ async function runProcess(
   if (isolation.mode === "sandbox") {
     const plan = sandboxArgs(isolation, {
       writable: [task.workDir],
-      readOnly: Object.values(task.inputs).map((input) => input.path),
+      readOnly: [...Object.values(task.inputs).map((input) => input.path), ...(pythonHelper ? [pythonHelper] : [])],
       project: [task.baseDir, cwd],
       network: wantsNetwork(task),
       cwd,
@@ -265,10 +280,30 @@ async function runProcess(
       }
       if (stopReason === "cancel") return resolve({ status: "canceled" });
       if (stopReason === "timeout") return resolve(timedOut(task.timeoutMs));
-      if (exit?.code === 0) return resolve(collectOutputs(task, produced, reporter));
+      if (exit?.code === 0) return resolve(finishOutputs(task, produced, reporter));
       resolve(exitFailure(exit?.code ?? null, exit?.signal ?? null));
     });
   });
+}
+
+/**
+ * The outputs of a program that exited 0: Dataset outputs it wrote as JSON lines or CSV become
+ * Parquet first (`OUTPUT_UNREADABLE` when one cannot), then every declared output is collected.
+ */
+async function finishOutputs(task: StageTask, produced: ProducedOutputs, reporter: StageReporter): Promise<StageOutcome> {
+  const converted = await convertOutputTables(task);
+  const unreadable = converted.filter((c) => "error" in c);
+  if (unreadable.length > 0) {
+    return failed(FailureType.OUTPUT_UNREADABLE, unreadable.map((c) => (c as { error: string }).error).join("; "), true, {
+      outputs: unreadable.map((c) => c.name),
+    });
+  }
+  for (const c of converted) {
+    if ("error" in c) continue;
+    // The program's own `::output` metadata wins; what the runner knows of the table goes under it.
+    produced[c.name] = { ...produced[c.name], metadata: { format: "parquet", rowCount: c.rowCount, ...produced[c.name]?.metadata } };
+  }
+  return collectOutputs(task, produced, reporter);
 }
 
 /** In a sandbox the server's home is not there: home and temp are the sandbox's own `/tmp` (a fresh tmpfs), the user `nobody`. */

@@ -11,6 +11,7 @@ import type { EntityManager } from "typeorm";
 import { InvalidInputError } from "../kernel/errors";
 import type { ArtifactStore } from "../artifacts/store";
 import { DatasetVersionRow, DatasetRow, type DatasetService, type ColumnSchema, type DatasetProfile, type SchemaPolicy } from "../datasets";
+import { describeParquet, profileParquet } from "../datasets/columnar";
 import type { EvaluationService } from "../evaluation/evaluation.service";
 import type { EvaluationReport } from "../evaluation";
 import { type FeatureView, FeatureMaterializationRow, type FeatureService, latestPerEntity, type ColumnType } from "../features";
@@ -107,6 +108,48 @@ export function dataPlaneHooks(deps: {
         schema: reg.schema,
         profile: reg.profile,
         origin: { ...reg.origin, ...lineage, runId: ctx.run.id },
+      },
+      { producedBy: ctx.stageRunId, createdBy: ctx.triggeredBy, artifactId: ctx.artifactId },
+    );
+    return { datasetId: dataset.id, dataset: dataset.name, datasetVersionId: version.id, version: version.version, created };
+  }
+
+  /**
+   * A Dataset output written by project code (`ctx.outputs.x.writeRows(rows, { dataset })`, the
+   * Python helper's `write_table(…, dataset=…)`): it names only the dataset (and the policy of a
+   * new one). Schema, row count and profile are read here from the stored Parquet, never taken
+   * from the stage, whose code is the project's; a file that is not Parquet is refused.
+   */
+  async function stageDataset(tx: HookTx, ctx: OutputHookContext) {
+    const reg = ctx.metadata.register as { dataset?: unknown; schemaPolicy?: unknown };
+    const field = `outputs.${ctx.outputName}.metadata.register`;
+    if (typeof reg.dataset !== "string") throw new InvalidInputError([{ field: `${field}.dataset`, message: "must name a dataset" }]);
+    const policy = reg.schemaPolicy ?? "FAIL_ON_BREAKING";
+    if (policy !== "ALLOW_ALL" && policy !== "FAIL_ON_BREAKING" && policy !== "FAIL_ON_ANY")
+      throw new InvalidInputError([{ field: `${field}.schemaPolicy`, message: "must be ALLOW_ALL, FAIL_ON_BREAKING or FAIL_ON_ANY" }]);
+    if (ctx.stored.isDirectory)
+      throw new InvalidInputError([
+        { field: `outputs.${ctx.outputName}`, message: "must be one Parquet file to become a dataset version" },
+      ]);
+    const file = await store.localPath(ctx.stored.uri);
+    let schema: ColumnSchema[];
+    let profile: DatasetProfile;
+    try {
+      [schema, profile] = [await describeParquet(file), await profileParquet(file)];
+    } catch {
+      // DuckDB's message would name the artifact store's path on the server: not for the stage's author.
+      throw new InvalidInputError([{ field: `outputs.${ctx.outputName}`, message: "is not a readable Parquet file" }]);
+    }
+    const dataset = await datasets.findOrCreate(tx, ctx.run.projectId, reg.dataset, policy);
+    const { version, created } = await datasets.registerVersion(
+      tx,
+      dataset.id,
+      {
+        stored: ctx.stored,
+        rowCount: profile.rowCount,
+        schema,
+        profile,
+        origin: { kind: "STAGE_OUTPUT", stage: ctx.stageName, output: ctx.outputName, runId: ctx.run.id },
       },
       { producedBy: ctx.stageRunId, createdBy: ctx.triggeredBy, artifactId: ctx.artifactId },
     );
@@ -292,6 +335,7 @@ export function dataPlaneHooks(deps: {
   return new StageHooks()
     .onOutput("evaluationReport", evaluationReport)
     .onOutput("datasetVersion", datasetVersion)
+    .onOutput("stageDataset", stageDataset)
     .onOutput("validationReport", validationReport)
     .onOutput("featureMaterialization", featureMaterialization)
     .onOutput("trainingSet", trainingSet)

@@ -1,0 +1,267 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { seedProject } from "../helpers/fixtures";
+import { applyPipeline, stage, triggerRun, waitForRun, type RunView } from "../helpers/pipelines";
+import { dataOf, startTestServer, type TestServer } from "../helpers/server";
+
+const REPO = path.resolve(__dirname, "../../..");
+const PYTHON = "/usr/bin/python3";
+const BWRAP = "/usr/bin/bwrap";
+
+/** A TypeScript module stage reading its Dataset inputs as tables and writing one as rows. */
+const STAGES_TS = `
+import type { StageContext } from ${JSON.stringify(path.join(REPO, "runners/local/stage"))};
+
+export async function summarize(ctx: StageContext) {
+  const trips = ctx.inputs.trips;
+  const rows = await trips.rows();
+  let batches = 0;
+  let batched = 0;
+  for await (const batch of trips.batches({ size: 2 })) {
+    batches++;
+    batched += batch.length;
+  }
+  const table = await trips.table();
+  const perCity = await trips.query("SELECT city, count(*) AS trips, sum(km) AS km, max(ts) AS last_at FROM input GROUP BY city ORDER BY city -- one row per city");
+  let refused = "";
+  try {
+    await ctx.inputs.many.rows();
+  } catch (err) {
+    refused = (err as Error).name + ": " + (err as Error).message;
+  }
+  let streamed = 0;
+  for await (const batch of ctx.inputs.many.batches({ size: 40000 })) streamed += batch.length;
+  ctx.log("RESULT " + JSON.stringify({
+    rows: rows.length,
+    first: rows[0],
+    firstAtIsDate: rows[0].ts instanceof Date,
+    batches,
+    batched,
+    table,
+    perCity,
+    refused,
+    streamed,
+  }));
+  const written = await ctx.outputs.summary.writeRows(
+    perCity.map((r) => ({ ...r, avg_km: Number(r.km) / Number(r.trips) })),
+    { dataset: "trip-summary" },
+  );
+  ctx.log("WRITTEN " + JSON.stringify(written));
+}
+`;
+
+/** A Python command stage (standard library only) reading and writing Dataset tables through sluice_stage. */
+const STAGE_PY = `
+import datetime
+import sluice_stage as sluice
+
+trips = sluice.read_table("trips")
+summary = sluice.read_table("summary")
+first = trips[0]
+sluice.log("TYPES " + ",".join(f"{k}={type(v).__name__}" for k, v in sorted(first.items())))
+sluice.log("SUMMARY " + ",".join(sorted(summary[0])))
+threshold = sluice.params()["minKm"]
+out = [
+    {"id": r["id"], "city": r["city"], "km": r["km"], "long": r["km"] >= threshold, "day": r["ts"].date()}
+    for r in trips
+    if isinstance(r["ts"], datetime.datetime)
+]
+sluice.metric("enriched", sluice.write_table("enriched", out, dataset="trip-enriched"))
+`;
+
+const TRIPS_CSV = [
+  "id,city,km,ts,ok",
+  "1,Lyon,12.5,2024-01-02 08:00:00,true",
+  "2,Paris,3.25,2024-01-02 09:30:00,false",
+  "3,Lyon,40.0,2024-01-03 18:15:00,true",
+  "4,Nice,7.75,2024-01-04 07:45:00,true",
+  "5,Paris,1.5,2024-01-05 12:00:00,false",
+].join("\n");
+
+async function logsOf(t: TestServer, stageRunId: string): Promise<string[]> {
+  const res = dataOf(await t.gql(`query($id: ID!) { stageLogs(stageRunId: $id, first: 500) { nodes { text } } }`, { id: stageRunId }));
+  return (res.stageLogs.nodes as Array<{ text: string }>).flatMap((n) => n.text.split("\n"));
+}
+
+function json(text: string): any {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${(err as Error).message} in ${JSON.stringify(text)}`);
+  }
+}
+
+function line(logs: string[], prefix: string): string {
+  const found = logs.find((l) => l.startsWith(prefix + " "));
+  assert.ok(found, `no "${prefix}" line in the stage's log:\n${logs.join("\n")}`);
+  return found.slice(prefix.length + 1);
+}
+
+async function latestVersion(t: TestServer, projectId: string, name: string) {
+  const res = dataOf(
+    await t.gql(
+      `query($p: ID!, $n: String!) { dataset(projectId: $p, name: $n) { name latestVersion { version rowCount producedBy origin schema { name type } } } }`,
+      { p: projectId, n: name },
+    ),
+  );
+  return res.dataset as {
+    name: string;
+    latestVersion: {
+      version: number;
+      rowCount: number;
+      producedBy: string;
+      origin: Record<string, unknown>;
+      schema: Array<{ name: string; type: string }>;
+    };
+  };
+}
+
+/**
+ * Datasets as tables in stage code: a module stage reads its Dataset input with rows(),
+ * batches(), table() and query() and writes a Dataset output with writeRows(); a Python
+ * command stage (standard library only) reads both through sluice_stage and writes one. Both
+ * outputs are registered as dataset versions by the server, which reads their schema itself.
+ * Run with project code sandboxed (when bubblewrap is here: one-shot and warm hosts) and trusted
+ * (module stages in worker threads).
+ */
+for (const mode of ["sandbox", "trusted"] as const) {
+  describe(`stage tables (${mode})`, () => {
+    const skip =
+      mode === "sandbox" && !fs.existsSync(BWRAP) ? "bubblewrap is not installed" : !fs.existsSync(PYTHON) ? `${PYTHON} not found` : null;
+    let t: TestServer;
+    let dir: string;
+    let projectId: string;
+    let previousRoots: string | undefined;
+    before(async () => {
+      if (skip) return;
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-stage-tables-"));
+      // The ingest operator checks its paths against the data roots of the process it runs in.
+      previousRoots = process.env.SLUICE_DATA_ROOTS;
+      process.env.SLUICE_DATA_ROOTS = dir;
+      fs.writeFileSync(path.join(dir, "trips.csv"), TRIPS_CSV);
+      const many = ["n,square"];
+      for (let i = 0; i < 100_001; i++) many.push(`${i},${i * i}`);
+      fs.writeFileSync(path.join(dir, "many.csv"), many.join("\n"));
+      fs.writeFileSync(path.join(dir, "stages.ts"), STAGES_TS);
+      fs.writeFileSync(path.join(dir, "stage.py"), STAGE_PY);
+      const env =
+        mode === "sandbox"
+          ? { SLUICE_DATA_ROOTS: dir, SLUICE_SANDBOX_BWRAP: BWRAP, SLUICE_TRUSTED_CODE: "0", SLUICE_CODE_ROOTS: dir }
+          : { SLUICE_DATA_ROOTS: dir };
+      t = await startTestServer({ env });
+      projectId = await seedProject(t, `tables-${mode}`);
+    });
+    after(async () => {
+      if (skip) return;
+      await t.close();
+      if (previousRoots === undefined) delete process.env.SLUICE_DATA_ROOTS;
+      else process.env.SLUICE_DATA_ROOTS = previousRoots;
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    async function runPipeline(): Promise<RunView> {
+      const spec = {
+        name: `tables-${mode}`,
+        stages: [
+          {
+            name: "ingest-trips",
+            run: { operator: "ingest" },
+            params: { dataset: "trips", paths: [path.join(dir, "trips.csv")], format: "csv" },
+            outputs: { data: { kind: "Dataset" } },
+          },
+          {
+            name: "ingest-many",
+            run: { operator: "ingest" },
+            params: { dataset: "many", paths: [path.join(dir, "many.csv")], format: "csv" },
+            outputs: { data: { kind: "Dataset" } },
+          },
+          {
+            name: "summarize",
+            run: { module: "./stages.ts", export: "summarize" },
+            inputs: { trips: { from: "ingest-trips.data" }, many: { from: "ingest-many.data" } },
+            outputs: { summary: { kind: "Dataset" } },
+          },
+          {
+            name: "enrich",
+            run: { command: [PYTHON, "stage.py"] },
+            inputs: { trips: { from: "ingest-trips.data" }, summary: { from: "summarize.summary" } },
+            params: { minKm: 10 },
+            outputs: { enriched: { kind: "Dataset" } },
+          },
+        ],
+      };
+      const { pipelineId } = await applyPipeline(t, projectId, spec, dir);
+      const run = await waitForRun(t, await triggerRun(t, pipelineId), 120_000);
+      assert.equal(
+        run.status,
+        "SUCCEEDED",
+        JSON.stringify(run.stageRuns.map((s) => [s.stageName, s.status, s.failure, s.attempts.map((a) => a.failure)])),
+      );
+      return run;
+    }
+
+    it("a module stage reads a dataset as rows, batches and SQL, and its writeRows output becomes a dataset version", async (ctx) => {
+      if (skip) return ctx.skip(skip);
+      const run = await runPipeline();
+      const summarize = stage(run, "summarize");
+      const result = json(line(await logsOf(t, summarize.id), "RESULT"));
+      assert.equal(result.rows, 5);
+      assert.deepEqual(result.first, { id: 1, city: "Lyon", km: 12.5, ts: "2024-01-02T08:00:00.000Z", ok: true });
+      assert.equal(result.firstAtIsDate, true);
+      assert.deepEqual([result.batches, result.batched], [3, 5]);
+      assert.equal(result.table.rowCount, 5);
+      assert.deepEqual(
+        result.table.columns.map((c: { name: string }) => c.name),
+        ["id", "city", "km", "ts", "ok"],
+      );
+      assert.equal(result.table.columns.find((c: { name: string }) => c.name === "ts").type, "TIMESTAMP");
+      assert.match(result.table.query, /read_parquet/);
+      assert.deepEqual(result.perCity, [
+        { city: "Lyon", trips: 2, km: 52.5, last_at: "2024-01-03T18:15:00.000Z" },
+        { city: "Nice", trips: 1, km: 7.75, last_at: "2024-01-04T07:45:00.000Z" },
+        { city: "Paris", trips: 2, km: 4.75, last_at: "2024-01-05T12:00:00.000Z" },
+      ]);
+      // Above the row limit rows() refuses and names the streaming form, which reads it all.
+      assert.match(result.refused, /^RangeError: .*more than 100000 rows.*batches\(/);
+      assert.equal(result.streamed, 100_001);
+
+      const summary = await latestVersion(t, projectId, "trip-summary");
+      assert.equal(summary.latestVersion.version, 1);
+      assert.equal(summary.latestVersion.rowCount, 3);
+      assert.equal(summary.latestVersion.producedBy, summarize.id);
+      assert.equal(summary.latestVersion.origin.kind, "STAGE_OUTPUT");
+      assert.deepEqual(
+        summary.latestVersion.schema.map((c) => [c.name, c.type]),
+        [
+          ["city", "VARCHAR"],
+          ["trips", "BIGINT"],
+          ["km", "DOUBLE"],
+          ["last_at", "TIMESTAMP"],
+          ["avg_km", "DOUBLE"],
+        ],
+      );
+
+      // The Python stage read both tables with the standard library, types intact, and wrote one.
+      const enrich = stage(run, "enrich");
+      const logs = await logsOf(t, enrich.id);
+      assert.equal(line(logs, "TYPES"), "city=str,id=int,km=float,ok=bool,ts=datetime");
+      assert.equal(line(logs, "SUMMARY"), "avg_km,city,km,last_at,trips");
+      const enriched = await latestVersion(t, projectId, "trip-enriched");
+      assert.equal(enriched.latestVersion.rowCount, 5);
+      assert.equal(enriched.latestVersion.producedBy, enrich.id);
+      assert.deepEqual(
+        enriched.latestVersion.schema.map((c) => [c.name, c.type]),
+        [
+          ["id", "BIGINT"],
+          ["city", "VARCHAR"],
+          ["km", "DOUBLE"],
+          ["long", "BOOLEAN"],
+          ["day", "DATE"],
+        ],
+      );
+    });
+  });
+}
