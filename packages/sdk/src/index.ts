@@ -1,7 +1,7 @@
 /**
  * The Sluice SDK: what a repository of pipelines imports (`import { definePipeline, stage } from
- * "sluice"`). Pure spec constructors and types, and a GraphQL client on `fetch`: loading it pulls
- * in nothing of the server.
+ * "sluice"`). Pure spec constructors and types, the types stage code is written against, and a
+ * GraphQL client on `fetch`: loading it pulls in nothing of the server.
  */
 export { ARTIFACT_KINDS, definePipeline, stage } from "./spec";
 export type {
@@ -18,3 +18,15 @@ export type {
 } from "./spec";
 export { FINAL_RUN_STATUSES, SluiceClient, SluiceError } from "./client";
 export type { AppliedPipeline, ClientOptions, InputProblem, ModelVersionView, RunView } from "./client";
+export type {
+  StageContext,
+  StageFunction,
+  StageInput,
+  StageOutputResult,
+  StageOutputTarget,
+  TableColumn,
+  TableInfo,
+  TableRow,
+  TableValue,
+  TableWriteOptions,
+} from "./stage";
