@@ -6,7 +6,7 @@
  * through the CLI, the SDK's client and the Open Inference Protocol, as that user would.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -17,21 +17,23 @@ import { startTestServer, type TestServer } from "../helpers/server";
 
 const VEGA = path.join(REPO, "node_modules/vega-datasets/data");
 
-/** npm as a user runs it in their folder: none of this test run's own npm settings leak in. */
-function npm(args: string[], cwd: string, env: Record<string, string> = {}): string {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(npm_|SLUICE_|INIT_CWD$)/i.test(k)));
-  try {
-    return execFileSync("npm", args, {
-      cwd,
-      env: { ...base, ...env },
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "pipe"],
-      timeout: 240_000,
-    });
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`npm ${args.join(" ")} in ${cwd} failed: ${e.message}\n${e.stdout ?? ""}\n${e.stderr ?? ""}`);
-  }
+/**
+ * npm as a user runs it in their folder: none of this test run's own npm or test-runner settings
+ * leak in. Asynchronous: the server under test runs in this process.
+ */
+function npm(args: string[], cwd: string, env: Record<string, string> = {}): Promise<string> {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(npm_|SLUICE_|INIT_CWD$|NODE_TEST_CONTEXT$)/i.test(k)));
+  return new Promise((resolve, reject) => {
+    execFile(
+      "npm",
+      args,
+      { cwd, env: { ...base, ...env }, encoding: "utf8", timeout: 300_000, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`npm ${args.join(" ")} in ${cwd} failed: ${err.message}\n${stdout}\n${stderr}`));
+        else resolve(stdout);
+      },
+    );
+  });
 }
 
 /** The penguins pipeline as its user writes it, in their own repository next to the weather one. */
@@ -128,7 +130,7 @@ describe("a user's own pipelines, outside the repository, on the SDK package", (
 
   before(async () => {
     tmp = tempDir("sluice-own-");
-    npm(["pack", path.join(REPO, "packages/sdk"), "--pack-destination", tmp.dir], REPO);
+    await npm(["pack", path.join(REPO, "packages/sdk"), "--pack-destination", tmp.dir], REPO);
     tarball = path.join(
       tmp.dir,
       fs.readdirSync(tmp.dir).find((f) => f.endsWith(".tgz"))!,
@@ -151,13 +153,13 @@ describe("a user's own pipelines, outside the repository, on the SDK package", (
     const dir = path.join(tmp.dir, "weather");
     const init = await sluice(["init", dir, "--sdk", `file:${tarball}`], {});
     assert.equal(init.code, 0, init.stderr);
-    npm(["install", "--prefer-offline", "--no-audit", "--no-fund"], dir);
+    await npm(["install", "--prefer-offline", "--no-audit", "--no-fund"], dir);
     // Without a server: the type check (pipeline.ts and stages.ts against the SDK's types) and the wiring test.
-    const offline = npm(["test"], dir);
+    const offline = await npm(["test"], dir);
     assert.match(offline, /# pass 1/);
     assert.match(offline, /# skipped 1/);
     // With one: the scaffold's own test applies the pipeline with the SDK's client, runs it and waits for SUCCEEDED.
-    const live = npm(["test"], dir, { ...env, SLUICE_PROJECT: "weather" });
+    const live = await npm(["test"], dir, { ...env, SLUICE_PROJECT: "weather" });
     assert.match(live, /# pass 2/, live);
   });
 
