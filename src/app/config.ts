@@ -50,6 +50,12 @@ export interface SluiceConfig {
   readonly publicEndpoints: ReadonlySet<PublicEndpoint>;
   /** pino level. `LOG_LEVEL`. @default "info" */
   readonly logLevel: string;
+  /**
+   * How `sluice server` writes its log: `json` (one object a line), `pretty` (a line a person
+   * reads), or `auto`: pretty on a terminal outside production, JSON otherwise. `SLUICE_LOG_FORMAT`.
+   * @default "auto"
+   */
+  readonly logFormat: "auto" | "json" | "pretty";
   /** How long SIGTERM waits for in-flight requests before closing connections. `SLUICE_SHUTDOWN_TIMEOUT_MS`. @default 10000 */
   readonly shutdownTimeoutMs: number;
   /** Connections in the PostgreSQL pool (ignored by PGlite, a single session). `SLUICE_DB_POOL_SIZE`. @default 10 */
@@ -203,6 +209,13 @@ function integer(env: Env, name: string, fallback: number, min: number): number 
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min) throw new ConfigError(name, raw, `an integer >= ${min}`);
   return n;
+}
+
+function logFormat(env: Env, name: string): SluiceConfig["logFormat"] {
+  const raw = env[name]?.trim().toLowerCase();
+  if (!raw) return "auto";
+  if (raw === "auto" || raw === "json" || raw === "pretty") return raw;
+  throw new ConfigError(name, env[name]!, "auto, json or pretty");
 }
 
 function bool(env: Env, name: string, fallback: boolean): boolean {
@@ -359,6 +372,7 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     rateLimitBurst: integer(env, "SLUICE_RATE_LIMIT_BURST", 200, 0),
     publicEndpoints: endpoints(env, "SLUICE_PUBLIC_ENDPOINTS"),
     logLevel: env.LOG_LEVEL || "info",
+    logFormat: logFormat(env, "SLUICE_LOG_FORMAT"),
     shutdownTimeoutMs: integer(env, "SLUICE_SHUTDOWN_TIMEOUT_MS", 10_000, 0),
     dbPoolSize: integer(env, "SLUICE_DB_POOL_SIZE", 10, 1),
     artifactDir: env.SLUICE_ARTIFACT_DIR

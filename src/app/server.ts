@@ -58,6 +58,8 @@ export interface RunningServer {
 
 export interface StartOptions {
   log?: Logger;
+  /** Where the one line per HTTP request goes; `log` by default (`sluice server --demo` sends it to a file). */
+  accessLog?: Logger;
   /** An already open database (tests share one across restarts); opened from config otherwise. */
   db?: Database;
 }
@@ -109,7 +111,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
   });
   await apollo.start();
 
-  app.use(requestIdAndAccessLog(log, metrics));
+  app.use(requestIdAndAccessLog(options.accessLog ?? log, metrics));
   // Inference first: express tries routes in order, and prediction traffic should not be matched
   // against the dozens of MLflow, upload and artifact routes before reaching its own.
   services.serving.instrument(metrics.registry);
@@ -290,14 +292,12 @@ function requestIdAndAccessLog(log: Logger, metrics: ServerMetrics) {
     res.locals.trace = {} satisfies OperationTrace;
     res.setHeader("X-Request-Id", requestId);
     const started = process.hrtime.bigint();
+    // Taken now: a router mounted on a path (`/graphql`) strips it from `req.path` while it runs.
+    const path = req.path;
     res.on("finish", () => {
       const route =
-        req.path === "/graphql" ||
-        req.path === "/healthz" ||
-        req.path === "/readyz" ||
-        req.path === "/metrics" ||
-        req.path === EVENT_HOOK_PATH
-          ? req.path
+        path === "/graphql" || path === "/healthz" || path === "/readyz" || path === "/metrics" || path === EVENT_HOOK_PATH
+          ? path
           : "other";
       metrics.httpRequests.inc({ route, status: String(res.statusCode) });
       const trace = res.locals.trace as OperationTrace;
@@ -305,11 +305,12 @@ function requestIdAndAccessLog(log: Logger, metrics: ServerMetrics) {
         {
           requestId,
           method: req.method,
-          path: req.path,
+          path,
           status: res.statusCode,
           ms: Number(process.hrtime.bigint() - started) / 1e6,
           operation: trace.name,
           operationType: trace.type,
+          fields: trace.fields,
         },
         "request",
       );

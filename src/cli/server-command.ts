@@ -1,5 +1,8 @@
 import { loadConfig, type SluiceConfig } from "../app/config";
-import { createLogger } from "../kernel/logger";
+import fs from "node:fs";
+import path from "node:path";
+import pino from "pino";
+import { type Logger, createLogger, logFormatFor, prettyDestination } from "../kernel/logger";
 import { startServer } from "../app/server";
 import { forgetServerSecrets } from "../app/server-secrets";
 import { probeSandbox, resolveProgram } from "../../runners/sandbox";
@@ -26,8 +29,10 @@ export async function serverCommand(flags: ServerFlags): Promise<void> {
   });
   const config = demo ? demoConfig(loaded, flags.host !== undefined || process.env.HOST !== undefined) : loaded;
   forgetServerSecrets();
-  const log = createLogger(config.logLevel);
-  const server = await startServer(config, { log });
+  const format = logFormatFor(config.logFormat, process.stdout, config.mode === "production");
+  const log = createLogger(config.logLevel, format === "pretty" ? prettyDestination(process.stdout) : undefined);
+  const access = demo ? demoAccessLog(config, log) : undefined;
+  const server = await startServer(config, { log, accessLog: access?.log });
   if (server.bootstrapToken && !config.adminToken) {
     process.stdout.write(
       [
@@ -43,6 +48,7 @@ export async function serverCommand(flags: ServerFlags): Promise<void> {
     );
   }
   process.stdout.write(`Sluice is serving GraphQL at ${server.url}/graphql (database: ${server.services.db.kind})\n`);
+  if (access) process.stdout.write(`${access.where}\n`);
   if (demo) {
     // Loaded on demand, like this module: a server without the demo need not load it.
     const { startDemo } = require("../demo") as typeof import("../demo");
@@ -72,6 +78,25 @@ export async function serverCommand(flags: ServerFlags): Promise<void> {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+}
+
+/**
+ * The demo sends ~2,000 requests, one log line each, which would bury its progress: in demo mode
+ * the request lines go to `<data dir>/server.log` (JSON, for `tail -f`/`jq`), or, with an
+ * in-memory database, to the server's log at `warn` and above only (a request line is `info`, so
+ * they are dropped). Everything else the server logs still reaches the terminal.
+ */
+function demoAccessLog(config: SluiceConfig, log: Logger): { log: Logger; where: string } {
+  if (config.dataDir === "memory://") {
+    return {
+      log: log.child({}, { level: "warn" }),
+      where: "Request logs are off during the demo (an in-memory database has no data dir).",
+    };
+  }
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const file = path.join(config.dataDir, "server.log");
+  const where = `Request logs (one JSON line per request) go to ${path.relative(process.cwd(), file) || file} during the demo.`;
+  return { log: createLogger(config.logLevel, pino.destination({ dest: file, append: true, sync: true })), where };
 }
 
 function parsePort(value: string): number {

@@ -22,6 +22,10 @@ import { registerTypeScript } from "../../runners/local/typescript";
 export interface ReplayFlight {
   id: string;
   month: string;
+  /** When it left (ISO 8601): the replay clock's time for this flight. */
+  departure: string;
+  /** Its airports: the entity keys of the example's feature views (origin_delays, destination_delays). */
+  airports: { origin: string; destination: string };
   features: Record<string, number | null>;
   delayed: 0 | 1;
 }
@@ -100,6 +104,7 @@ export async function buildReplaySet(opts: {
   await withDuckDb((conn) =>
     conn.run(`COPY (
         SELECT origin, destination, date AS event_timestamp, strftime(date, '%Y-%m') AS month,
+               strftime(date, '%Y-%m-%dT%H:%M:%SZ') AS departure,
                hour(date) AS hour, dayofweek(date) AS day_of_week, distance, (delay > 15)::INTEGER AS delayed
         FROM (${monthSamples.join(" UNION ALL ")})
         ORDER BY event_timestamp, origin, destination
@@ -111,6 +116,13 @@ export async function buildReplaySet(opts: {
   return rows.map((r, i) => {
     const features: Record<string, number | null> = {};
     for (const f of inputs) features[f] = r[f] === null || r[f] === undefined ? null : Number(r[f]);
-    return { id: `flight-${String(r.month)}-${i}`, month: String(r.month), features, delayed: Number(r.delayed) === 1 ? 1 : 0 };
+    return {
+      id: `flight-${String(r.month)}-${i}`,
+      month: String(r.month),
+      departure: String(r.departure),
+      airports: { origin: String(r.origin), destination: String(r.destination) },
+      features,
+      delayed: Number(r.delayed) === 1 ? 1 : 0,
+    };
   });
 }

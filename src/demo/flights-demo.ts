@@ -18,7 +18,7 @@ import { rocAuc } from "../evaluation/classification";
 import { loadSpecFile } from "../pipelines/load";
 import { buildReplaySet, flightsExample, flightsFile, landFlights, monthEnd, type ReplayFlight } from "./flights-data";
 import { Progress, fmt3, fmtInt, seconds } from "./progress";
-import { replayFlights } from "./replay";
+import { type EnrichmentProbe, probeEnrichment, replayFlights } from "./replay";
 import { DemoApi } from "./demo-api";
 
 export const DEMO_PROJECT = "flights-demo";
@@ -72,6 +72,8 @@ export interface DemoSummary {
   versions: Array<{ version: number; status: string; rocAuc: number | null; trainedThrough: string; aliases: string[] }>;
   months: MonthSummary[];
   retrainingRuns: number;
+  /** The online-enrichment probe at the start of the replay. */
+  enrichment: EnrichmentProbe;
 }
 
 export async function runFlightsDemo(o: DemoOptions): Promise<DemoSummary> {
@@ -124,6 +126,16 @@ export async function runFlightsDemo(o: DemoOptions): Promise<DemoSummary> {
   });
   p.detail(`${fmtInt(flights.length)} flights with point-in-time airport features (the example's feature views)`);
 
+  // The replay clock starts where the landed data ends; the online store is read as of it.
+  const replayClock = new Date(`${REPLAYED[0]}-01T00:00:00Z`);
+  p.begin(`online features: airports looked up by the endpoint as of the replay clock (${replayClock.toISOString().slice(0, 10)})`);
+  const target = { baseUrl: o.baseUrl, token: o.token, projectId, endpoint: DEMO_ENDPOINT, model: DEMO_MODEL };
+  const enrichment = await probeEnrichment(target, flights.slice(0, 50), replayClock);
+  p.detail(
+    `${enrichment.flights} flights sent with their airports only: ${fmtInt(enrichment.lookedUp)} airport lookups, ${fmtInt(enrichment.imputed)} imputed (unknown, or outside the 7-day TTL)`,
+  );
+  p.detail(`the replay below sends each flight's point-in-time features itself, as of its own departure`);
+
   p.begin("replaying the flights through the endpoint, a month at a time");
   const months: MonthSummary[] = [];
   let retrainingRuns = 0;
@@ -142,7 +154,7 @@ export async function runFlightsDemo(o: DemoOptions): Promise<DemoSummary> {
         `${MONTH_NAMES[month]}: ${fmtInt(ofMonth.length)} flights through ${DEMO_ENDPOINT}, 50 a request, 8 requests at a time; outcomes recorded as they land`,
       );
       const answered = { probabilities: [] as number[], labels: [] as number[], versions: {} as Record<string, number> };
-      await replayFlights(client, { baseUrl: o.baseUrl, token: o.token, projectId, endpoint: DEMO_ENDPOINT, model: DEMO_MODEL }, ofMonth, {
+      await replayFlights(client, target, ofMonth, {
         batchSize: 50,
         concurrency: 8,
         onBatch: (b) => {
@@ -203,7 +215,7 @@ export async function runFlightsDemo(o: DemoOptions): Promise<DemoSummary> {
 
   p.begin(`summary (${seconds(Date.now() - started)})`);
   const versions = await api.versions(projectId, DEMO_MODEL);
-  const summary: DemoSummary = { projectId, versions, months, retrainingRuns };
+  const summary: DemoSummary = { projectId, versions, months, retrainingRuns, enrichment };
   for (const line of summaryLines(summary, o.baseUrl)) p.line(line);
   return summary;
 }
@@ -247,14 +259,36 @@ export function summaryLines(s: DemoSummary, baseUrl: string): string[] {
     );
   }
   lines.push(`  Retraining runs started by alerts: ${s.retrainingRuns}`);
+  const e = s.enrichment;
+  lines.push(
+    `  Online features as of ${e.asOf.slice(0, 10)} (the replay clock): ${fmtInt(e.lookedUp)} airport lookups for ${fmtInt(e.flights)} flights, ${fmtInt(e.imputed)} imputed`,
+  );
   lines.push(
     "",
-    `  GraphQL (queries, mutations, subscriptions): ${baseUrl}/graphql — e.g. driftMetrics, alerts, modelVersions, runs`,
+    `  GraphQL (queries, mutations, subscriptions): ${baseUrl}/graphql — for example:`,
+    ...summaryQueries(s.projectId).map((q) => `    ${q}`),
     `  Inference (Open Inference Protocol v2):     ${baseUrl}/v2/models/${DEMO_ENDPOINT}/infer   (header X-Sluice-Project: ${DEMO_PROJECT})`,
     `  Metrics:                                    ${baseUrl}/metrics`,
     "",
   );
   return lines;
+}
+
+/**
+ * The GraphQL operations the summary suggests, ready to paste (test/demo/summary-queries.test.ts
+ * checks that each one validates against the schema).
+ */
+export function summaryQueries(projectId: string): string[] {
+  const p = JSON.stringify(projectId);
+  const m = JSON.stringify(DEMO_MODEL);
+  const e = JSON.stringify(DEMO_ENDPOINT);
+  return [
+    `{ registeredModel(projectId: ${p}, name: ${m}) { versions { nodes { version status aliases metrics } } } }`,
+    `{ monitoringWindows(projectId: ${p}, servedName: ${e}, first: 5) { nodes { sequence rows driftedShare performance } } }`,
+    `{ alerts(projectId: ${p}, first: 5) { nodes { status value firedAt } } }`,
+    `{ runs(filter: { projectId: ${p} }) { nodes { number status triggerKind } } }`,
+    `subscription { driftMetricEvents(projectId: ${p}, servedName: ${e}) { sequence rows driftedShare } }`,
+  ];
 }
 
 export type { ReplayFlight };

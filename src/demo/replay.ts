@@ -88,3 +88,42 @@ async function recordOutcomes(client: SluiceClient, target: ReplayTarget, flight
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/** What one enrichment probe found: keys looked up in the online store and those imputed. */
+export interface EnrichmentProbe {
+  flights: number;
+  /** The replay clock the store was read as of. */
+  asOf: string;
+  lookedUp: number;
+  imputed: number;
+}
+
+/**
+ * Sends `flights` with only what a client knows when a flight is scheduled — hour, day of week,
+ * distance and its two airports — and leaves the airports' features to the endpoint's online
+ * enrichment, read as of `asOf` (`parameters.features_as_of`): the demo replays 2001, so against
+ * today's clock every feature row would be far older than the views' 7-day TTL and be imputed.
+ * Answers what the response reports (`features_looked_up`, `features_imputed`).
+ */
+export async function probeEnrichment(target: ReplayTarget, flights: ReplayFlight[], asOf: Date): Promise<EnrichmentProbe> {
+  const instances = flights.map((f) => ({
+    hour: f.features.hour,
+    day_of_week: f.features.day_of_week,
+    distance: f.features.distance,
+    origin: f.airports.origin,
+    destination: f.airports.destination,
+  }));
+  const res = await fetch(`${target.baseUrl}/v2/models/${encodeURIComponent(target.endpoint)}/infer`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${target.token}`, "x-sluice-project": target.projectId },
+    body: JSON.stringify({ instances, parameters: { features_as_of: asOf.toISOString() } }),
+  });
+  const body = (await res.json()) as { error?: string; parameters?: { features_looked_up?: number; features_imputed?: number } };
+  if (!res.ok) throw new Error(`inference on ${target.endpoint} with online features answered ${res.status}: ${body.error ?? ""}`);
+  return {
+    flights: flights.length,
+    asOf: asOf.toISOString(),
+    lookedUp: body.parameters?.features_looked_up ?? 0,
+    imputed: body.parameters?.features_imputed ?? 0,
+  };
+}

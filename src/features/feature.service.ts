@@ -405,17 +405,23 @@ FROM read_parquet(${sqlString(latestFile)})`;
    * with one SQL query for all of them (TTL applied as in `onlineFeatures`). No checks and no view
    * lookup: for serving, which knows the view and has checked the keys; callers keep to
    * MAX_ONLINE_KEYS per call.
+   *
+   * `asOf` reads the store as of another instant than now (a replay of past data, a backtest): a
+   * row is then fresh when it lies in the TTL window ending at `asOf` — not older than the TTL,
+   * and not after `asOf` (a value from after that instant was not known then) — and is reported
+   * `expired` otherwise.
    */
-  async onlineByEncodedKeys(projectId: string, viewName: string, encoded: string[]): Promise<OnlineVector[]> {
+  async onlineByEncodedKeys(projectId: string, viewName: string, encoded: string[], asOf?: Date): Promise<OnlineVector[]> {
     if (encoded.length === 0) return [];
     const rows: Array<{ entity_key: string; event_timestamp: Date; values: Record<string, unknown>; fresh: boolean }> =
       await this.db.dataSource.query(
         `SELECT o.entity_key, o.event_timestamp, o."values",
-                (v.definition->>'ttlSeconds') IS NULL
-                  OR o.event_timestamp >= now() - (v.definition->>'ttlSeconds')::bigint * interval '1 second' AS fresh
+                ($4::timestamptz IS NULL OR o.event_timestamp <= $4::timestamptz)
+                AND ((v.definition->>'ttlSeconds') IS NULL
+                  OR o.event_timestamp >= COALESCE($4::timestamptz, now()) - (v.definition->>'ttlSeconds')::bigint * interval '1 second') AS fresh
          FROM feature_online_values o JOIN feature_views v ON v.id = o.feature_view_id
          WHERE o.project_id = $1 AND o.view_name = $2 AND o.entity_key = ANY($3::text[])`,
-        [projectId, viewName, [...new Set(encoded)]],
+        [projectId, viewName, [...new Set(encoded)], asOf ?? null],
       );
     const byKey = new Map(rows.map((r) => [r.entity_key, r]));
     return encoded.map((key) => {

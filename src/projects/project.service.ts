@@ -100,6 +100,21 @@ export class ProjectService {
     return this.repo.findOneBy({ name });
   }
 
+  /**
+   * The project when the server has exactly one (archived or not), else null: routes that need a
+   * project (OIP, MLflow) use it when the request names none, so a one-project server needs no
+   * `X-Sluice-Project`.
+   */
+  async onlyProject(): Promise<ProjectRow | null> {
+    const rows = await this.repo.find({ take: 2, order: { createdAt: "ASC" } });
+    return rows.length === 1 ? rows[0]! : null;
+  }
+
+  /** Whether the server has no project at all (a fresh server). */
+  async none(): Promise<boolean> {
+    return !(await this.repo.exists());
+  }
+
   /** Projects matching `filter` among `visible` (`"all"` or ids the caller may read). */
   async list(filter: ProjectFilter, visible: "all" | string[], page: PageArgs, sort: SortSpec<ProjectRow>): Promise<Page<ProjectRow>> {
     const qb = this.repo.createQueryBuilder("p");

@@ -8,7 +8,8 @@
  * - `POST /v2/models/{name}[/versions/{v}]/infer` — OIP `inputs` or records `instances`.
  *
  * Models live in projects, so a request names its project with `X-Sluice-Project` (id or name);
- * without it, a token that can read exactly one project uses that one. Model routes need READ on
+ * without it, a token that can read exactly one project uses that one, and on a server with
+ * exactly one project any token uses it (still needing READ there); otherwise it is refused. Model routes need READ on
  * the project. Errors are OIP's `{"error": "…"}` with 400 (bad request), 401/403, 404 (unknown
  * model), 409 (the version is not APPROVED), 413 (a body over SLUICE_BODY_LIMIT, more rows than
  * SLUICE_SERVING_MAX_ROWS, or outputs over SLUICE_SERVING_MAX_OUTPUT_BYTES) or 500.
@@ -93,7 +94,9 @@ export function registerServingRoutes(
     } else {
       const readable = allowedProjects(authz.caller!.grants, Permission.READ);
       if (readable !== "all" && readable.length === 1) projectId = readable[0];
-      else {
+      // A global token on a server with one project means that project (as the MLflow API does).
+      else projectId = (await deps.projects.onlyProject())?.id;
+      if (!projectId) {
         throw new InvalidInputError([
           {
             field: "X-Sluice-Project",

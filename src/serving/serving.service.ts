@@ -24,7 +24,22 @@ export interface RecordsResponse {
   model_name: string;
   model_version: string;
   id: string;
+  /** Set when the request was enriched: see {@link lookupParameters}. */
+  parameters?: Record<string, unknown>;
   predictions: Array<Record<string, unknown>>;
+}
+
+/**
+ * What an enriched response reports, so that imputation is never silent: `features_looked_up`
+ * (entity keys looked up, summed over the views) and `features_imputed` (those that gave missing
+ * values — unknown keys, or rows outside the TTL — which the model then saw as missing).
+ */
+export function lookupParameters(lookups: Array<{ keys: number; unknown: number; expired: number }>): Record<string, number> | undefined {
+  if (lookups.length === 0) return undefined;
+  return {
+    features_looked_up: lookups.reduce((n, l) => n + l.keys, 0),
+    features_imputed: lookups.reduce((n, l) => n + l.unknown + l.expired, 0),
+  };
 }
 
 /** OIP model metadata; a classifier with recorded class names says them in `parameters.class_labels` (index order). */
@@ -194,13 +209,20 @@ export class ServingService {
       const fetched = await this.run(model, request.feeds, fetchesFor(model.signature, request.outputs));
       const outputs = withClassLabels(model.signature, request.outputs, fetched);
       const response = encodeResponse(model.identity, request, outputs, request.outputs);
+      const parameters = enriched ? lookupParameters(enriched.lookups) : undefined;
       if (!request.records) {
         this.logPrediction(ref, model, logged, request.rows, { outputs: response.outputs }, variant);
-        return response;
+        return parameters ? { ...response, parameters: { ...response.parameters, ...parameters } } : response;
       }
       const predictions = encodePredictions(response.outputs, request.rows ?? 0);
       this.logPrediction(ref, model, logged, request.rows, { predictions }, variant);
-      return { model_name: response.model_name, model_version: response.model_version, id: response.id, predictions };
+      return {
+        model_name: response.model_name,
+        model_version: response.model_version,
+        id: response.id,
+        ...(parameters ? { parameters } : {}),
+        predictions,
+      };
     });
   }
 

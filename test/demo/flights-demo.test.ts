@@ -49,6 +49,11 @@ describe("the flights demo (npm start)", () => {
     });
     const transcript = lines.join("\n");
 
+    // Enrichment at the replay clock found the airports' features: 50 flights, two airports each.
+    assert.equal(summary.enrichment.lookedUp, 100, transcript);
+    assert.ok(summary.enrichment.imputed <= 10, `few airports imputed as of ${summary.enrichment.asOf}: ${transcript}`);
+    assert.match(transcript, /100 airport lookups for 50 flights, \d+ imputed/);
+
     // The first version passed the demo policy and became the champion; an alert retrained it.
     assert.ok(summary.versions.length >= 2, transcript);
     assert.equal(summary.versions[0]!.status, "APPROVED");

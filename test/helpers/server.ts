@@ -33,6 +33,8 @@ export interface TestServerOptions {
   /** Reuse a database (to restart a server on the same data). */
   db?: Database;
   testDb?: TestDatabase;
+  /** The server's logger; silent (or TEST_LOG_LEVEL) by default. */
+  log?: ReturnType<typeof createLogger>;
 }
 
 /**
@@ -55,7 +57,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     SLUICE_TRUSTED_CODE: "1",
     ...options.env,
   });
-  const server = await startServer(config, { log: createLogger(process.env.TEST_LOG_LEVEL ?? "silent"), db: options.db });
+  const server = await startServer(config, { log: options.log ?? createLogger(process.env.TEST_LOG_LEVEL ?? "silent"), db: options.db });
   const wsUrl = `${server.url.replace(/^http/, "ws")}/graphql`;
   const clients: WsClient[] = [];
   return {

@@ -11,6 +11,8 @@ import { inputError, inputProblems, rootFieldNames } from "../../kernel/graphql/
 export interface OperationTrace {
   name?: string;
   type?: string;
+  /** The root fields the operation selects (e.g. `["me"]`): what an anonymous operation did. */
+  fields?: string[];
 }
 
 /**
@@ -29,10 +31,13 @@ export function observabilityPlugin(metrics: ServerMetrics): ApolloServerPlugin<
     async requestDidStart() {
       const started = process.hrtime.bigint();
       return {
-        async willSendResponse({ operation, operationName, response, contextValue }) {
+        async willSendResponse({ operation, operationName, document, response, contextValue }) {
           const type = operation?.operation ?? "invalid";
           const name = metrics.operationLabel(operationName);
-          if (contextValue.trace) Object.assign(contextValue.trace, { name: operationName ?? undefined, type });
+          if (contextValue.trace) {
+            const fields = operation && document ? rootFieldNames(document, operation).slice(0, 5) : undefined;
+            Object.assign(contextValue.trace, { name: operationName ?? undefined, type, fields });
+          }
           metrics.graphqlRequests.inc({ operation: name, type });
           metrics.graphqlDuration.observe({ operation: name, type }, Number(process.hrtime.bigint() - started) / 1e9);
           if (response.body.kind === "single") {

@@ -9,12 +9,38 @@
  * reads them, one query per view.
  */
 import { Counter, type Registry } from "prom-client";
+import { InvalidInputError } from "../../kernel/errors";
 import type { FeatureView, FeatureService } from "../../features";
 import type { Database } from "../../db/data-source";
 import type { ServedModelRef } from "../serving-registry";
 import type { LoadedModel } from "../session";
 import { type EnrichedRequest, enrichRequest } from "./enrich-request";
 import { type EnrichmentPlan, NO_ENRICHMENT, planEnrichment } from "./plan";
+
+/** The request parameter that reads the online store as of another instant than now. */
+export const FEATURES_AS_OF = "features_as_of";
+
+/**
+ * `parameters.features_as_of` of a request (an ISO 8601 instant, e.g. `2001-03-01T00:00:00Z`):
+ * the instant the online values are read as of, so that their TTL is measured from it rather
+ * than from the server's clock — for replaying or backtesting past traffic (the demo replays
+ * 2001). Undefined when the request does not set it.
+ *
+ * @throws InvalidInputError naming `parameters.features_as_of` when it is not an instant
+ */
+export function featuresAsOf(body: unknown): Date | undefined {
+  const parameters = (body as { parameters?: unknown } | null)?.parameters;
+  if (typeof parameters !== "object" || parameters === null) return undefined;
+  const raw = (parameters as Record<string, unknown>)[FEATURES_AS_OF];
+  if (raw === undefined || raw === null) return undefined;
+  const at = typeof raw === "string" && /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(raw) ? new Date(raw) : undefined;
+  if (!at || Number.isNaN(at.getTime())) {
+    throw new InvalidInputError([
+      { field: `parameters.${FEATURES_AS_OF}`, message: "must be an ISO 8601 date or instant, e.g. 2001-03-01T00:00:00Z" },
+    ]);
+  }
+  return at;
+}
 
 /** Plans kept: one per model version served recently; older ones are rebuilt on demand. */
 const MAX_PLANS = 256;
@@ -64,8 +90,9 @@ export class FeatureEnricher {
     if (!versionId) return undefined;
     const { projectId, plan } = await this.planOf(versionId, model);
     if (plan.views.length === 0) return undefined;
+    const asOf = featuresAsOf(body);
     const enriched = await enrichRequest(body, plan, model.signature, async (view, keys) =>
-      this.features.onlineByEncodedKeys(projectId, view, keys),
+      this.features.onlineByEncodedKeys(projectId, view, keys, asOf),
     );
     if (enriched) this.count(ref.name, enriched);
     return enriched;

@@ -10,7 +10,7 @@ import type { ArtifactStore } from "../../artifacts/store";
 import type { RegistryService } from "../../registry/registry.service";
 import type { TrackingService } from "../tracking.service";
 import { MlflowError, missingParam, sendMlflowError } from "./errors";
-import { type ProjectScopeDeps, findProject, resolveProject } from "./project-scope";
+import { type ProjectScopeDeps, findProject, resolveProject, resolveProjectForRead, resolveProjectForWrite } from "./project-scope";
 import { registerMlflowArtifacts } from "./artifacts";
 import { registerRegistryEndpoints } from "./registry-endpoints";
 import { registerTrackingEndpoints } from "./tracking-endpoints";
@@ -38,6 +38,16 @@ export class MlflowCall {
   /** The project the call is scoped to (see project-scope.ts); refused when none can be chosen. */
   project(): Promise<ProjectRow> {
     return (this.projectRow ??= resolveProject(this.deps, this.ctx, this.req));
+  }
+
+  /** The project a write creating something goes to; on a server with no project, `default` (project-scope.ts). */
+  projectForWrite(): Promise<ProjectRow> {
+    return (this.projectRow ??= resolveProjectForWrite(this.deps, this.ctx, this.req));
+  }
+
+  /** The project a read looks in, or null on a server with no project at all (nothing to read yet). */
+  projectForRead(): Promise<ProjectRow | null> {
+    return resolveProjectForRead(this.deps, this.ctx, this.req);
   }
 
   /** The project if one can be chosen, for authorizing a lookup of something that is missing. */

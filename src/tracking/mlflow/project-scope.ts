@@ -1,6 +1,8 @@
 import type { Request } from "express";
 import type { RequestContext } from "../../kernel/context";
-import { UnauthenticatedError } from "../../kernel/errors";
+import { ConflictError, UnauthenticatedError } from "../../kernel/errors";
+import { runMutation } from "../../kernel/mutation";
+import { Permission } from "../../kernel/roles";
 import type { ProjectRow } from "../../projects";
 import type { Database } from "../../db/data-source";
 import type { ProjectService } from "../../projects/project.service";
@@ -24,7 +26,9 @@ export interface ProjectScopeDeps {
  * 2. the one project the caller's token is bound to (a token with roles in exactly one
  *    project and no global role) — so a stock client with only MLFLOW_TRACKING_TOKEN works;
  * 3. `SLUICE_MLFLOW_PROJECT` (name or id) on the server;
- * 4. the only project there is, when there is exactly one.
+ * 4. the only project there is, when there is exactly one;
+ * 5. for a write on a server with no project at all, the project `default`, created then (see
+ *    {@link resolveProjectForWrite}).
  *
  * Otherwise the call is refused (INVALID_PARAMETER_VALUE) with a message saying how to choose.
  * Choosing a project grants nothing: the call still needs the role in that project.
@@ -57,10 +61,54 @@ export async function findProject(deps: ProjectScopeDeps, ctx: RequestContext, r
   }
   const configured = deps.defaultProject;
   if (configured) return byRef(configured, "SLUICE_MLFLOW_PROJECT");
-  const [{ n }] = await deps.db.dataSource.query(`SELECT count(*)::int AS n FROM projects`);
-  if (n === 1) {
-    const [{ id }] = await deps.db.dataSource.query(`SELECT id FROM projects LIMIT 1`);
-    return (await projects.get(id)) ?? undefined;
+  return (await projects.onlyProject()) ?? undefined;
+}
+
+/** The project a first MLflow write creates on a server with none, as MLflow logs into experiment 0. */
+export const DEFAULT_PROJECT = "default";
+
+/**
+ * The project a write (experiments/create, runs/create, registered-models/create) goes to: as
+ * {@link resolveProject}, except on a server with no project at all (and no `X-Sluice-Project`
+ * or `SLUICE_MLFLOW_PROJECT` naming one). Then, so that a stock MLflow client works against a
+ * fresh server, the project `default` is created and used — but only when the caller may create
+ * projects, by the rule `createProject` has: a global EDITOR or ADMIN role. The creation is an
+ * ordinary `project.create` mutation, audited with the caller as actor. A caller who may not
+ * create projects is refused, and told to ask for one. Two first writes at once create it once:
+ * the second finds the first's.
+ */
+export async function resolveProjectForWrite(deps: ProjectScopeDeps, ctx: RequestContext, req: Request): Promise<ProjectRow> {
+  const found = await findProject(deps, ctx, req);
+  if (found) return found;
+  if (!(await deps.projects.none())) return resolveProject(deps, ctx, req);
+  if (!ctx.authz.can(Permission.WRITE)) {
+    throw new MlflowError(
+      "PERMISSION_DENIED",
+      `This Sluice server has no project yet, and this token may not create one (that needs a global EDITOR or ADMIN role): ask an admin to create a project, or to make this first MLflow call, which creates the project '${DEFAULT_PROJECT}'`,
+    );
   }
-  return undefined;
+  const input = { name: DEFAULT_PROJECT, description: "Created by the first MLflow write on a server with no project" };
+  try {
+    return await runMutation(ctx, { action: "project.create", permission: Permission.WRITE, input }, async (tx) => {
+      const row = await deps.projects.create(tx, input);
+      return { value: row, targetId: row.id, projectId: row.id, result: { id: row.id, name: row.name, via: "mlflow" } };
+    });
+  } catch (err) {
+    // Another first write created it meanwhile: use that one.
+    const row = await deps.projects.getByName(DEFAULT_PROJECT);
+    if (row && err instanceof ConflictError) return row;
+    throw err;
+  }
+}
+
+/**
+ * The project a read is scoped to, or null on a server with no project at all: there is nothing to
+ * read yet (a first write creates `default`), so MLflow clients that look before they write —
+ * `get-by-name` before `create` — see "does not exist" rather than a refusal.
+ */
+export async function resolveProjectForRead(deps: ProjectScopeDeps, ctx: RequestContext, req: Request): Promise<ProjectRow | null> {
+  const found = await findProject(deps, ctx, req);
+  if (found) return found;
+  if (await deps.projects.none()) return null;
+  return resolveProject(deps, ctx, req);
 }

@@ -15,7 +15,8 @@ const RUNS_SOURCE = /^runs:\/+([^/]+)\/?(.*)$/;
 const PROXY_SOURCE = /^mlflow-artifacts:\/+([^/]+)\/([^/]+)\/artifacts\/?(.*)$/;
 
 async function model(call: MlflowCall, name: string, permission = Permission.READ): Promise<RegisteredModelRow> {
-  const project = await call.project();
+  const project = await call.projectForRead();
+  if (!project) throw new NotFoundError("RegisteredModel", name);
   call.ctx.authz.require(permission, project.id);
   const row = await call.deps.registry.modelByName(project.id, name);
   if (!row) throw new NotFoundError("RegisteredModel", name);
@@ -72,7 +73,7 @@ export function registerRegistryEndpoints(api: EndpointTable): void {
 
   api.add("post", "registered-models/create", async (call) => {
     const name = call.str("name", true);
-    const project = await call.project();
+    const project = await call.projectForWrite();
     if (await registry(call).modelByName(project.id, name)) {
       call.ctx.authz.require(Permission.WRITE, project.id);
       throw new MlflowError("RESOURCE_ALREADY_EXISTS", `Registered Model (name=${name}) already exists.`);
@@ -94,7 +95,8 @@ export function registerRegistryEndpoints(api: EndpointTable): void {
   }));
 
   api.add(["get", "post"], "registered-models/search", async (call) => {
-    const project = await call.project();
+    const project = await call.projectForRead();
+    if (!project) return { registered_models: [] };
     call.ctx.authz.require(Permission.READ, project.id);
     const page = await searchModels(call.deps, project.id, {
       filter: call.str("filter"),

@@ -59,7 +59,7 @@ async function runProject(call: MlflowCall, id: string): Promise<string | undefi
 export function registerTrackingEndpoints(api: EndpointTable): void {
   // ---- experiments ----
   api.add("post", "experiments/create", async (call) => {
-    const project = await call.project();
+    const project = await call.projectForWrite();
     const row = await call.mutate("tracking.experiment.create", project.id, async (tx) => {
       const e = await call.deps.tracking.createExperiment(tx, project.id, {
         name: call.params.name,
@@ -78,7 +78,8 @@ export function registerTrackingEndpoints(api: EndpointTable): void {
 
   api.add("get", "experiments/get-by-name", async (call) => {
     const name = call.str("experiment_name", true);
-    const project = await call.project();
+    const project = await call.projectForRead();
+    if (!project) throw new MlflowError("RESOURCE_DOES_NOT_EXIST", `Could not find experiment with name '${name}'`);
     call.ctx.authz.require(Permission.READ, project.id);
     const e = await call.deps.tracking.experimentByName(project.id, name);
     if (!e) throw new MlflowError("RESOURCE_DOES_NOT_EXIST", `Could not find experiment with name '${name}'`);
@@ -86,7 +87,8 @@ export function registerTrackingEndpoints(api: EndpointTable): void {
   });
 
   api.add(["post", "get"], "experiments/search", async (call) => {
-    const project = await call.project();
+    const project = await call.projectForRead();
+    if (!project) return { experiments: [] };
     call.ctx.authz.require(Permission.READ, project.id);
     const page = await call.deps.tracking.searchExperiments([project.id], {
       filter: call.str("filter"),
@@ -142,7 +144,7 @@ export function registerTrackingEndpoints(api: EndpointTable): void {
     // A real experiment id names its project; MLflow's "0" (or none) is the resolved project's Default.
     const experimentId = call.str("experiment_id") ?? "0";
     const experiment = experimentId === "0" ? null : await call.deps.tracking.experiment(undefined, experimentId);
-    const project = experiment ? { id: experiment.projectId } : await call.project();
+    const project = experiment ? { id: experiment.projectId } : await call.projectForWrite();
     const startTime = call.params.start_time === undefined ? undefined : int64(call.params.start_time, "start_time");
     const run = await call.mutate("tracking.run.create", project.id, async (tx) => {
       const r = await call.deps.tracking.createRun(tx, project.id, {
@@ -189,7 +191,8 @@ export function registerTrackingEndpoints(api: EndpointTable): void {
   }
 
   api.add("post", "runs/search", async (call) => {
-    const project = await call.project();
+    const project = await call.projectForRead();
+    if (!project) return { runs: [] };
     call.ctx.authz.require(Permission.READ, project.id);
     const page = await call.deps.tracking.searchRuns(project.id, {
       experimentIds: call.list("experiment_ids"),
