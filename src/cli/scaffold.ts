@@ -109,7 +109,7 @@ export default definePipeline({
       params: {
         dataset: "${name}-labelled",
         sql: \`SELECT date, temp_max, temp_min, temp_max - temp_min AS temp_range, wind,
-                     month(date) AS month, (weather IN ('rain', 'drizzle'))::INTEGER AS rainy
+                     monthname(date) AS month, (weather IN ('rain', 'drizzle'))::INTEGER AS rainy
               FROM weather\`,
       },
       outputs: { data: { kind: "Dataset" } },
@@ -156,21 +156,22 @@ export default definePipeline({
 const STAGES_TS = `// Stage code: functions a module stage names (\`run: { module: "./stages.ts", export: "summarize" }\`).
 import type { StageContext } from "sluice";
 
-/** Rainy days by month in the training data, as metrics and a Metrics output. */
+/** The share of rainy days by month in the training data, as metrics and a Metrics output. */
 export async function summarize(ctx: StageContext): Promise<void> {
-  const byMonth = new Map<number, { days: number; rainy: number }>();
+  const byMonth = new Map<string, { days: number; rainy: number }>();
+  // Streamed in batches: memory stays bounded whatever the size of the dataset.
   for await (const batch of ctx.inputs.data.batches()) {
     for (const row of batch) {
-      const m = byMonth.get(Number(row.month)) ?? { days: 0, rainy: 0 };
+      const m = byMonth.get(String(row.month)) ?? { days: 0, rainy: 0 };
       m.days += 1;
       m.rainy += Number(row.rainy);
-      byMonth.set(Number(row.month), m);
+      byMonth.set(String(row.month), m);
     }
   }
   const share: Record<string, number> = {};
-  for (const [month, m] of [...byMonth].sort((a, b) => a[0] - b[0])) {
-    share[\`rain_share_month_\${month}\`] = m.rainy / m.days;
-    ctx.metric("rain_share", m.rainy / m.days, month);
+  for (const [month, m] of byMonth) {
+    share[month] = m.rainy / m.days;
+    ctx.metric(\`rain_share_\${month.toLowerCase()}\`, m.rainy / m.days);
   }
   ctx.log(\`\${byMonth.size} months summarized\`);
   await ctx.outputs.summary.writeJson(share);

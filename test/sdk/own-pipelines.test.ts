@@ -185,8 +185,9 @@ describe("a user's own pipelines, outside the repository, on the SDK package", (
       await new Promise((r) => setTimeout(r, 200));
       waiting = await client.run(runId);
     }
-    const runs = await sluice(["runs", "penguins"], user);
-    assert.match(runs.stdout, /WAITING/);
+    const runs = await sluice(["runs", "--pipeline", "penguins"], user);
+    assert.match(runs.stdout, /WAITING/, runs.stdout + runs.stderr);
+    assert.match(runs.stdout, /sluice approve penguins 1/, runs.stdout);
 
     // Someone else approves it: the default policy separates duties (the trigger's caller may not).
     const approver = await seedCaller(t, "APPROVER", project.id);
@@ -205,10 +206,10 @@ describe("a user's own pipelines, outside the repository, on the SDK package", (
       {
         inputs: [
           { name: "island", datatype: "BYTES", shape: [2, 1], data: ["Torgersen", "Biscoe"] },
-          { name: "beak_length", datatype: "FP64", shape: [2, 1], data: [39.1, 47.5] },
-          { name: "beak_depth", datatype: "FP64", shape: [2, 1], data: [18.7, 15.0] },
-          { name: "flipper_length", datatype: "FP64", shape: [2, 1], data: [181, 218] },
-          { name: "body_mass", datatype: "FP64", shape: [2, 1], data: [3750, 4950] },
+          { name: "beak_length", datatype: "FP32", shape: [2, 1], data: [39.1, 47.5] },
+          { name: "beak_depth", datatype: "FP32", shape: [2, 1], data: [18.7, 15.0] },
+          { name: "flipper_length", datatype: "FP32", shape: [2, 1], data: [181, 218] },
+          { name: "body_mass", datatype: "FP32", shape: [2, 1], data: [3750, 4950] },
         ],
       },
       { project: "weather" },
