@@ -12,17 +12,9 @@ import type { ArtifactKind } from "../src/artifacts/kind";
 export type { StageRun } from "../packages/sdk/src/spec";
 import type { StageRun } from "../packages/sdk/src/spec";
 
-/** An input as a stage sees it: the artifact, resolved to a local file or folder. */
-export interface ResolvedInput {
-  artifactId: string;
-  kind: ArtifactKind;
-  /** Content hash (`sha256:<hex>`). */
-  hash: string;
-  size: number;
-  /** A readable local path: the file, or the folder for multi-file artifacts. */
-  path: string;
-  metadata: Record<string, unknown>;
-}
+/** An input as a stage sees it: the artifact, resolved to a local file or folder (defined by the SDK). */
+export type { ResolvedInput } from "../packages/sdk/src/stage";
+import type { ResolvedInput } from "../packages/sdk/src/stage";
 
 /** One attempt of one stage, ready to run. */
 export interface StageTask {

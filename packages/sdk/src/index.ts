@@ -19,6 +19,7 @@ export type {
 export { FINAL_RUN_STATUSES, SluiceClient, SluiceError } from "./client";
 export type { AppliedPipeline, ClientOptions, InputProblem, ModelVersionView, RunView } from "./client";
 export type {
+  ResolvedInput,
   StageContext,
   StageFunction,
   StageInput,

@@ -40,8 +40,8 @@ export interface TableWriteOptions {
   schemaPolicy?: "ALLOW_ALL" | "FAIL_ON_BREAKING" | "FAIL_ON_ANY";
 }
 
-/** One input as a stage function sees it: the resolved artifact and ways to read it. */
-export interface StageInput {
+/** An input as a runner hands it to a stage: the artifact, resolved to a local file or folder. */
+export interface ResolvedInput {
   artifactId: string;
   kind: ArtifactKind;
   /** Content hash (`sha256:<hex>`). */
@@ -50,6 +50,10 @@ export interface StageInput {
   /** A readable local path: a file, or a folder for multi-file artifacts. Never write to it. */
   path: string;
   metadata: Record<string, unknown>;
+}
+
+/** One input as a stage function sees it: the resolved artifact and ways to read it. */
+export interface StageInput extends ResolvedInput {
   /** The file's content as UTF-8 text (rejects for a folder). */
   readText(): Promise<string>;
   /** The file's content parsed as JSON. */
