@@ -1,3 +1,4 @@
+import { hideServerPathsIn } from "../kernel/server-paths";
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 import { FilterBy, ListTypes } from "../kernel/graphql/list";
@@ -128,7 +129,8 @@ export class Run {
       startedAt: row.startedAt,
       finishedAt: row.finishedAt,
       cancelRequestedAt: row.cancelRequestedAt,
-      error: row.error,
+      // A failure's stack names the server's folders; answers show them as placeholders.
+      error: hideServerPathsIn(row.error),
     });
   }
 }
@@ -215,7 +217,7 @@ export class StageRun {
       cacheKey: row.cacheKey,
       reusedFrom: row.reusedFrom,
       reuseReason: row.reuseReason,
-      failure: row.failure,
+      failure: hideServerPathsIn(row.failure),
     });
   }
 }
@@ -247,7 +249,7 @@ export class StageAttempt {
   failure: Record<string, unknown> | null;
 
   static from(row: StageAttemptRow): StageAttempt {
-    return Object.assign(new StageAttempt(), row);
+    return Object.assign(new StageAttempt(), { ...row, failure: hideServerPathsIn(row.failure) });
   }
 }
 
