@@ -12,6 +12,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { SluiceClient } from "../../packages/sdk/src/index";
 import { REPO, sluice, tempDir } from "../cli/cli";
+import { waitUntil } from "../helpers/eventually";
 import { seedCaller } from "../helpers/fixtures";
 import { startTestServer, type TestServer } from "../helpers/server";
 
@@ -163,44 +164,74 @@ describe("a user's own pipelines, outside the repository, on the SDK package", (
     assert.match(live, /# pass 2/, live);
   });
 
-  it("the penguins pipeline: JSON array in, label with SQL, multiclass model behind a gate, approved, deployed, answering species names", async () => {
-    const dir = path.join(tmp.dir, "weather");
-    fs.mkdirSync(path.join(dir, "data"), { recursive: true });
-    fs.copyFileSync(path.join(VEGA, "penguins.json"), path.join(dir, "data", "penguins.json"));
-    fs.writeFileSync(path.join(dir, "penguins.ts"), PENGUINS_PIPELINE);
+  /**
+   * Runs `pipeline` from the CLI as the admin, waits for its gate (shown WAITING by `sluice runs`
+   * with the approve command), has an APPROVER of the project approve version 1 of `model` with
+   * `sluice approve` (the default policy separates duties), and deploys the champion.
+   */
+  async function runThroughGate(pipeline: string, model: string): Promise<{ client: SluiceClient; projectId: string }> {
     const user = { ...env, SLUICE_PROJECT: "weather" };
-
-    const applied = await sluice(["apply", path.join(dir, "penguins.ts")], user);
-    assert.equal(applied.code, 0, applied.stdout + applied.stderr);
-    const run = await sluice(["run", "penguins"], user);
+    const run = await sluice(["run", pipeline], user);
     assert.equal(run.code, 0, run.stdout + run.stderr);
     const runId = /run ([0-9a-f-]{36})\)/.exec(run.stdout)![1];
-
     const client = new SluiceClient({ url: t.url, token: t.adminToken });
     const project = (await client.project("weather"))!;
-    // The gate waits: the version is registered with an OPEN approval request.
-    let waiting = await client.run(runId);
-    for (let i = 0; i < 600 && waiting!.stageRuns.find((s) => s.stageName === "gate")!.status !== "WAITING"; i++) {
-      assert.ok(!["FAILED", "CANCELED"].includes(waiting!.status), JSON.stringify(waiting!.stageRuns.filter((s) => s.failure)));
-      await new Promise((r) => setTimeout(r, 200));
-      waiting = await client.run(runId);
-    }
-    const runs = await sluice(["runs", "--pipeline", "penguins"], user);
+    await waitUntil(
+      `${pipeline}'s gate waiting`,
+      async () => {
+        const r = (await client.run(runId))!;
+        assert.ok(!["FAILED", "CANCELED"].includes(r.status), JSON.stringify(r.stageRuns.filter((s) => s.failure)));
+        return r.stageRuns.find((s) => s.stageName === "gate")!.status === "WAITING";
+      },
+      { timeoutMs: 180_000, intervalMs: 200 },
+    );
+    const runs = await sluice(["runs", "--pipeline", pipeline], user);
     assert.match(runs.stdout, /WAITING/, runs.stdout + runs.stderr);
-    assert.match(runs.stdout, /sluice approve penguins 1/, runs.stdout);
+    assert.match(runs.stdout, new RegExp(`sluice approve ${model} 1`), runs.stdout);
 
-    // Someone else approves it: the default policy separates duties (the trigger's caller may not).
     const approver = await seedCaller(t, "APPROVER", project.id);
-    const approved = await sluice(["approve", "penguins", "1", "--reason", "accuracy checked"], { ...user, SLUICE_TOKEN: approver.token });
+    const approved = await sluice(["approve", model, "1", "--reason", "metrics checked"], { ...user, SLUICE_TOKEN: approver.token });
     assert.equal(approved.code, 0, approved.stdout + approved.stderr);
     const done = await client.waitForRun(runId, { timeoutMs: 60_000 });
     assert.equal(done.status, "SUCCEEDED");
-
-    const version = (await client.modelVersion(project.id, "penguins", { alias: "champion" }))!;
+    const version = (await client.modelVersion(project.id, model, { alias: "champion" }))!;
     assert.equal(version.status, "APPROVED");
-    assert.ok(Number(version.metrics.accuracy) > 0.9, JSON.stringify(version.metrics));
+    await client.deployModel(project.id, { name: model, model, alias: "champion" });
+    return { client, projectId: project.id };
+  }
 
-    await client.deployModel(project.id, { name: "penguins", model: "penguins", alias: "champion" });
+  it("the scaffold's pipeline, extended by its user with a gate: approved, deployed, answering", async () => {
+    const dir = path.join(tmp.dir, "weather");
+    const file = path.join(dir, "pipeline.ts");
+    // The user's edit: a gate after the evaluation, promoting the approved version to champion.
+    const gate = `    stage({ name: "gate", run: { operator: "gate" }, inputs: { model: { from: "train.model" } }, params: { model: "weather", promote: "champion" } }),\n  ],\n});`;
+    fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace(/\n {2}\],\n\}\);\s*$/, `\n${gate}\n`));
+    const applied = await sluice(["apply", file], { ...env, SLUICE_PROJECT: "weather" });
+    assert.equal(applied.code, 0, applied.stdout + applied.stderr);
+
+    const { client, projectId } = await runThroughGate("weather", "weather");
+    const version = (await client.modelVersion(projectId, "weather", { alias: "champion" }))!;
+    assert.ok(Number(version.metrics.roc_auc) > 0.7, JSON.stringify(version.metrics));
+    const days = [
+      { temp_max: 8.9, temp_min: 5.6, temp_range: 3.3, wind: 6.2, month: "November" },
+      { temp_max: 30.6, temp_min: 15.0, temp_range: 15.6, wind: 2.1, month: "July" },
+    ];
+    const answer = await client.predict(projectId, "weather", days);
+    assert.equal(answer.predictions.length, 2);
+    const rain = answer.predictions.map((p) => Number((p.probabilities as number[])[1]));
+    assert.ok(rain[0] > rain[1], `a mild windy November day is likelier rainy than a hot calm July one: ${JSON.stringify(answer)}`);
+  });
+
+  it("the penguins pipeline: JSON array in, label with SQL, multiclass model behind a gate, approved, deployed, answering species names", async () => {
+    const dir = path.join(tmp.dir, "weather");
+    fs.copyFileSync(path.join(VEGA, "penguins.json"), path.join(dir, "data", "penguins.json"));
+    fs.writeFileSync(path.join(dir, "penguins.ts"), PENGUINS_PIPELINE);
+    const applied = await sluice(["apply", path.join(dir, "penguins.ts")], { ...env, SLUICE_PROJECT: "weather" });
+    assert.equal(applied.code, 0, applied.stdout + applied.stderr);
+
+    const { client, projectId } = await runThroughGate("penguins", "penguins");
+    const version = (await client.modelVersion(projectId, "penguins", { alias: "champion" }))!;
+    assert.ok(Number(version.metrics.accuracy) > 0.9, JSON.stringify(version.metrics));
     const answer = await client.infer(
       "penguins",
       {
@@ -214,7 +245,8 @@ describe("a user's own pipelines, outside the repository, on the SDK package", (
       },
       { project: "weather" },
     );
-    const label = (answer.outputs as Array<{ name: string; data: unknown[] }>).find((o) => o.name === "class_label");
-    assert.deepEqual(label?.data, ["Adelie", "Gentoo"]);
+    const outputs = answer.outputs as Array<{ name: string; data: unknown[] }>;
+    assert.deepEqual(outputs.find((o) => o.name === "class_label")?.data, ["Adelie", "Gentoo"]);
+    assert.equal(outputs.find((o) => o.name === "label")?.data.length, 2, "the class index is kept");
   });
 });
