@@ -22,7 +22,7 @@ import { registerMlflowApi } from "../tracking/mlflow/api";
 import { startMlflowMirror } from "../../plugins/mlflow";
 import { registerServingRoutes } from "../serving/routes";
 import { authenticate } from "../kernel/authenticate";
-import { probeAllowed } from "../kernel/http";
+import { keepConnectionsAlive, probeAllowed } from "../kernel/http";
 import type { SluiceConfig } from "./config";
 import { Authorizer, type RequestContext } from "../kernel/context";
 import { ErrorCode, SluiceError } from "../kernel/errors";
@@ -86,6 +86,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
   const app = express();
   app.disable("x-powered-by");
   const httpServer = http.createServer(app);
+  keepConnectionsAlive(httpServer);
   const subscriptions = attachSubscriptions({ httpServer, path: "/graphql", schema, services, resolvers, limiter, metrics, log });
   let draining = false;
 

@@ -10,7 +10,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import express from "express";
-import { probeAllowed } from "../kernel/http";
+import { keepConnectionsAlive, probeAllowed } from "../kernel/http";
 import type { SluiceConfig } from "./config";
 import { type Logger, createLogger } from "../kernel/logger";
 import { ServerMetrics } from "./metrics";
@@ -104,6 +104,7 @@ export async function startServingReplica(config: SluiceConfig, options: { log?:
   });
 
   const httpServer = http.createServer(app);
+  keepConnectionsAlive(httpServer);
   await new Promise<void>((resolve, reject) => {
     httpServer.once("error", reject);
     httpServer.listen(config.port, config.host, () => resolve());

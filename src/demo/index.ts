@@ -73,8 +73,16 @@ export async function startDemo(
     await runFlightsDemo({ baseUrl: server.url, token, connect, repoRoot: root, workDir, out, ...demoSettings(process.env) });
     out("[demo] done; the server keeps running (Ctrl-C stops it).");
   } catch (err) {
-    out(`[demo] stopped: ${(err as Error).message}`);
+    out(`[demo] stopped: ${whyStopped(err)}`);
     // A CliError from the API client carries one line per invalid field.
     for (const detail of (err as { details?: string[] }).details ?? []) out(`[demo]   ${detail}`);
   }
+}
+
+/** The error's message and, for a network failure (`fetch failed`), the cause that says what failed. */
+function whyStopped(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const cause = err instanceof Error ? (err.cause as { code?: string; message?: string } | undefined) : undefined;
+  if (!cause) return message;
+  return `${message} (${[cause.code, cause.message].filter(Boolean).join(": ")})`;
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
+import type { Server } from "node:http";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Request, Response } from "express";
@@ -9,6 +10,21 @@ import { type AppServices, Authorizer, type RequestContext, type TokenVerifier }
 import { ErrorCode, HTTP_STATUS, InvalidInputError, SluiceError, UnauthenticatedError } from "./errors";
 import type { RequestRateLimiter } from "./rate-limit";
 import { hideServerPaths, hideServerPathsIn } from "./server-paths";
+
+/**
+ * How long the server keeps an idle keep-alive connection open. Node's default (5 s) races
+ * clients that reuse a connection idle for about as long (undici, Node's fetch, keeps one 4 s on
+ * that hint): a request written as the server closes the socket fails with ECONNRESET. The
+ * demo's replay met it whenever recording outcomes kept its inference connections idle for
+ * seconds. 65 s is what load balancers expect of their backends (they close first, at 60 s).
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
+/** Applies `KEEP_ALIVE_TIMEOUT_MS`; headers must time out after it, or Node closes idle sockets early. */
+export function keepConnectionsAlive(server: Server): void {
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
+}
 
 /**
  * The request context of a plain-HTTP route (uploads, webhooks): the bearer token is

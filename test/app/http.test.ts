@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import http from "node:http";
 import { after, before, describe, it } from "node:test";
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";
 import { openSharedDatabase, type SharedDatabase } from "../helpers/shared-database";
@@ -68,6 +69,23 @@ describe("HTTP endpoints", () => {
       const res = await fetch(`${t.url}/healthz`);
       assert.equal(res.status, 200);
       assert.deepEqual(await res.json(), { status: "ok" });
+    });
+
+    it("keeps idle connections for 65 s, past a reusing client's own keep-alive (no ECONNRESET race at 5 s)", async () => {
+      const agent = new http.Agent({ keepAlive: true });
+      try {
+        const header = await new Promise<string | undefined>((resolve, reject) => {
+          http
+            .get(`${t.url}/healthz`, { agent }, (res) => {
+              res.resume();
+              resolve(res.headers["keep-alive"] as string | undefined);
+            })
+            .on("error", reject);
+        });
+        assert.equal(header, "timeout=65");
+      } finally {
+        agent.destroy();
+      }
     });
 
     it("answers /readyz with 200 when the database answers and every migration is applied", async () => {
