@@ -245,7 +245,7 @@ describe("a user's own pipelines, outside the repository, on the SDK package", (
       },
       { project: "weather" },
     );
-    const outputs = answer.outputs as Array<{ name: string; data: unknown[] }>;
+    const outputs = answer.outputs!;
     assert.deepEqual(outputs.find((o) => o.name === "label")?.data, ["Adelie", "Gentoo"], "label is the class name");
     assert.deepEqual(outputs.find((o) => o.name === "label_index")?.data, [0, 2], "the class index is kept as label_index");
   });
