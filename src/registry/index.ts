@@ -12,6 +12,7 @@ export { RegisteredModelRow } from "./registered-model.entity";
 export { RegistryEvents, type PreparedModel, RegistryService } from "./registry.service";
 export { ModelVersion, ModelVersionStatusEnum, RegisteredModel } from "./registry.types";
 export { type ModelSignature, type TensorSpec, decodeModel, readSignature } from "./signature";
+export { LABEL_INDEX_OUTPUT, LABEL_OUTPUT, answerOutputs, answerSignature, fetchesFor } from "./class-label-outputs";
 export { type OutputCheckSettings, checkModelOutputs, formatBytes } from "./output-check";
 export { syntheticFeeds } from "./synthetic-feeds";
 export { valueDependentSizes } from "./value-dependent-sizes";

@@ -94,8 +94,8 @@ export class ModelVersion {
   @Field(() => [String], {
     nullable: true,
     description:
-      "A classifier's class names in index order: value i of its class-index output (`label`) is class classLabels[i]; " +
-      "serving answers each row's name as the `class_label` output (BYTES) beside the index. Read from the ONNX file's metadata_props " +
+      "A classifier's class names in index order: class index i (column i of `probabilities`) is class classLabels[i]; " +
+      "serving answers each row's name as the `label` output (BYTES) and its index as `label_index` (INT64). Read from the ONNX file's metadata_props " +
       '"sluice.class_labels" (written by the built-in trainers), else from a training run\'s recorded classes. ' +
       "Null for regressors and for classifiers whose names were not recorded.",
   })

@@ -51,13 +51,15 @@ function widthOf(spec: TensorSpec, side: "input" | "output"): number {
 }
 
 /**
- * The prediction columns of a model's outputs. The usual names read better in a table: a
- * classifier's `label` and a regressor's `variable` become `prediction`, and the columns of
- * `probabilities` `probability_0`, `probability_1`…
+ * The prediction columns of a model's outputs (the outputs serving answers: `answerSignature`).
+ * The usual names read better in a table: a classifier's `label` and a regressor's `variable`
+ * become `prediction` (a classifier with class names: the name), its `label_index`
+ * `prediction_index`, and the columns of `probabilities` `probability_0`, `probability_1`…
  */
 export function outputColumnsOf(sig: ModelSignature): OutputColumn[] {
   const columns: OutputColumn[] = [];
   const single = sig.outputs.filter((o) => o.name === "label" || o.name === "variable").length === 1;
+  const names = new Set(sig.outputs.map((o) => o.name));
   for (const spec of sig.outputs) {
     const sqlType = SQL_TYPES[spec.type];
     if (!sqlType)
@@ -68,7 +70,9 @@ export function outputColumnsOf(sig: ModelSignature): OutputColumn[] {
         ? "probability"
         : single && (spec.name === "label" || spec.name === "variable")
           ? "prediction"
-          : spec.name;
+          : single && names.has("label") && spec.name === "label_index"
+            ? "prediction_index"
+            : spec.name;
     for (let index = 0; index < width; index++) {
       columns.push({ output: spec.name, column: width === 1 ? base : `${base}_${index}`, width, index, sqlType });
     }

@@ -7,9 +7,8 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { ErrorCode, InvalidInputError, NotFoundError, SluiceError } from "../kernel/errors";
 import type { EventBus } from "../events/event-bus";
-import type { RegistryService } from "../registry";
+import { LABEL_INDEX_OUTPUT, LABEL_OUTPUT, type RegistryService, answerOutputs, answerSignature, fetchesFor } from "../registry";
 import type { RunObserver } from "./batcher";
-import { CLASS_LABEL_OUTPUT, fetchesFor, servedSignature, withClassLabels } from "./class-labels";
 import { DEFAULT_REQUEST_BOUNDS, type RequestBounds, checkOutputBytes, checkRows } from "./bounds";
 import type { FeatureEnricher } from "./enrichment/enricher";
 import { type InferenceOutcome, ServingMetrics } from "./metrics";
@@ -152,16 +151,16 @@ export class ServingService {
     if (holder.refused) throw holder.refused;
     const model = holder.current;
     if (!model) throw new NotFoundError("Model", ref.name);
-    const signature = servedSignature(model.signature);
+    const signature = answerSignature(model.signature);
     const classLabels = signature.classLabels;
     return {
       name: ref.name,
       versions: await this.registry.versions(ref),
       platform: "onnxruntime",
       inputs: signature.inputs.map(tensorMetadata),
-      // The index output and the names output both say which names the classes have.
+      // The names output and the index output both say which names the classes have.
       outputs: signature.outputs.map((o) =>
-        classLabels && (o.name === "label" || o.name === CLASS_LABEL_OUTPUT)
+        classLabels && (o.name === LABEL_OUTPUT || o.name === LABEL_INDEX_OUTPUT)
           ? { ...tensorMetadata(o), parameters: { class_labels: classLabels } }
           : tensorMetadata(o),
       ),
@@ -202,12 +201,12 @@ export class ServingService {
     return holder.use(async (model) => {
       // Enriched requests are decoded with the looked-up features and logged with the keys too.
       const enriched = await this.enricher?.enrich(ref, model, body);
-      // Clients see `class_label` even where serving, not the graph, computes it (class-labels.ts).
-      const request = decodeRequest(enriched?.body ?? body, servedSignature(model.signature));
+      // Clients see `label` (the names) and `label_index` whatever shape the graph has (registry/class-label-outputs.ts).
+      const request = decodeRequest(enriched?.body ?? body, answerSignature(model.signature));
       checkOutputBytes(requestRows(request), model.outputBytesPerRow, this.bounds);
       const logged = enriched?.logged ?? body;
       const fetched = await this.run(model, request.feeds, fetchesFor(model.signature, request.outputs));
-      const outputs = withClassLabels(model.signature, request.outputs, fetched);
+      const outputs = answerOutputs(model.signature, request.outputs, fetched);
       const response = encodeResponse(model.identity, request, outputs, request.outputs);
       const parameters = enriched ? lookupParameters(enriched.lookups) : undefined;
       if (!request.records) {

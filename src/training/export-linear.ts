@@ -4,8 +4,9 @@
  * predicted.
  *
  * Outputs: a regressor gives `variable` float [N, 1]; a classifier gives `label` int64 [N] (class
- * indices 0..C-1) and `probabilities` float [N, C], and, when its class names are given,
- * `class_label` string [N] (onnx/class-labels.ts).
+ * indices 0..C-1) and `probabilities` float [N, C] — or, when its class names are given, `label`
+ * string [N] (the names, as skl2onnx answers), `probabilities` and `label_index` int64 [N]
+ * (onnx/class-labels.ts).
  *
  * Binary classification writes LinearClassifier with ONE coefficient row (the log-odds of class
  * 1), classlabels [0, 1] and post_transform LOGISTIC: onnxruntime then returns two columns
@@ -21,7 +22,7 @@ import type { Table } from "./data";
 import type { LinearRegressionModel, LogisticRegressionModel } from "./linear";
 import { argmaxRows } from "./linear";
 import { ML_DOMAIN, valueInfo, GraphBuilder } from "./onnx/builder";
-import { addClassLabels, classLabelsMetadata } from "./onnx/class-labels";
+import { LABEL_INDEX_OUTPUT, addClassLabels, classLabelsMetadata } from "./onnx/class-labels";
 import { columnFeed, exportPreprocessor, inputSignature, type FittedPreprocessor, type TensorSignature } from "./preprocess";
 
 export interface ModelSignature {
@@ -34,7 +35,7 @@ export interface ExportedModel {
   signature: ModelSignature;
 }
 
-/** `classes`: a classifier's class names in index order, exported as the `class_label` output. */
+/** `classes`: a classifier's class names in index order, exported as the `label` output (the index as `label_index`). */
 export function exportLinearModel(
   fitted: FittedPreprocessor,
   model: LinearRegressionModel | LogisticRegressionModel,
@@ -56,14 +57,17 @@ export function exportLinearModel(
     );
   } else {
     const C = model.classes;
+    if (classes && classes.length !== C) throw new Error(`${classes.length} class names for a model of ${C} classes`);
+    // With class names the node's index output is `label_index`, and `label` their names.
+    const index = classes ? LABEL_INDEX_OUTPUT : "label";
     outputs = [
-      { name: "label", type: "int64", shape: [null] },
+      { name: index, type: "int64", shape: [null] },
       { name: "probabilities", type: "float", shape: [null, C] },
     ];
     g.node(
       "LinearClassifier",
       [features],
-      ["label", "probabilities"],
+      [index, "probabilities"],
       {
         coefficients: { floats: Array.from(model.coefficients) },
         intercepts: { floats: Array.from(model.intercepts) },
@@ -73,10 +77,8 @@ export function exportLinearModel(
       },
       ML_DOMAIN,
     );
-    if (classes) {
-      if (classes.length !== C) throw new Error(`${classes.length} class names for a model of ${C} classes`);
-      outputs.push(addClassLabels(g, "label", classes));
-    }
+    // skl2onnx's order: label (the names) then probabilities; the index last.
+    if (classes) outputs = [addClassLabels(g, index, classes), outputs[1]!, outputs[0]!];
   }
   checkNames(g, fitted, outputs);
   const bytes = g.build({
@@ -169,7 +171,8 @@ export async function verifyExport(
       const C = expected.classes;
       compare("probabilities", out.probabilities!.data as Float32Array, expected.probabilities, C);
       const want = argmaxRows(expected.probabilities, C);
-      const got = out.label!.data as BigInt64Array;
+      // The index output: `label_index` when the graph names the classes, else `label`.
+      const got = (out[LABEL_INDEX_OUTPUT] ?? out.label)!.data as BigInt64Array;
       for (let r = 0; r < n && firstBad === null; r++) {
         const g = Number(got[r]);
         if (g === want[r]) continue;

@@ -150,5 +150,39 @@ describe("monitoring a model trained by a pipeline", () => {
     assert.ok(metric("accuracy") > 0.6);
     assert.ok(typeof w.performance.baseline.roc_auc === "number", JSON.stringify(w.performance));
     assert.ok(Math.abs(metric("roc_auc_delta") - (metric("roc_auc") - w.performance.baseline.roc_auc)) < 1e-12);
+    // The answers name the class in `label` and keep its index ("kept" 0, "lost" 1) in `label_index`;
+    // accuracy is exactly the share of names that match the outcomes.
+    const CLASSES = ["kept", "lost"];
+    for (const p of body.predictions) assert.equal(p.label, CLASSES[p.label_index], JSON.stringify(p));
+    const accuracy = live.filter((r, i) => body.predictions[i].label === r.label).length / live.length;
+    assert.equal(metric("accuracy"), accuracy);
+
+    // The same traffic again with outcomes given as class indices: the same live performance.
+    const again = await infer(
+      t,
+      "/v2/models/churn/infer",
+      { instances: live.map(({ label: _label, ...inputs }) => inputs), parameters: { prediction_ids: live.map((_, i) => `d-${i}`) } },
+      { project: projectId },
+    );
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    const byIndex = dataOf(
+      await t.gql(`mutation($i: RecordOutcomesInput!) { recordOutcomes(input: $i) { __typename ... on OutcomesPayload { matched } } }`, {
+        i: { projectId, model: "churn", outcomes: live.map((r, i) => ({ predictionId: `d-${i}`, outcome: CLASSES.indexOf(r.label) })) },
+      }),
+    ).recordOutcomes;
+    assert.equal(byIndex.matched, 200);
+    const second = dataOf(
+      await t.gql(
+        `mutation($i: MonitorIdInput!) { closeMonitoringWindow(input: $i) { __typename ... on MonitoringWindowPayload { window {
+           outcomes metrics { metric feature value } } } ... on Error { message } } }`,
+        { i: { monitorId: m.monitor.id } },
+      ),
+    ).closeMonitoringWindow;
+    assert.equal(second.__typename, "MonitoringWindowPayload", JSON.stringify(second));
+    const metric2 = (name: string) => second.window.metrics.find((x: any) => x.metric === name && x.feature === "")?.value;
+    assert.equal(second.window.outcomes, 200);
+    assert.equal(metric2("accuracy"), accuracy, "index outcomes score as the names did");
+    assert.ok(Math.abs(metric2("roc_auc") - metric("roc_auc")) < 1e-12);
+    assert.ok(Math.abs(metric2("log_loss") - metric("log_loss")) < 1e-12);
   });
 });

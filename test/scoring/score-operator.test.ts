@@ -12,8 +12,12 @@ import { assertNames } from "../helpers/names";
 
 const FIXTURES = path.resolve(__dirname, "../../../test/registry/fixtures");
 
-/** P(y=1) = sigmoid(2·x0 − x1 + 0.1), two float inputs fed separately, as Sluice's trainers export. */
-function logisticModel(): Uint8Array {
+/**
+ * P(y=1) = sigmoid(2·x0 − x1 + 0.1), two float inputs fed separately, as Sluice's trainers export.
+ * With `names`: recorded in metadata_props and mapped in the graph as `class_label`, the shape
+ * Sluice's trainers exported before `label` held the names.
+ */
+function logisticModel(names?: [string, string]): Uint8Array {
   const g = new GraphBuilder();
   g.node("Concat", ["x0", "x1"], ["X"], { axis: { int: 1 } });
   g.node(
@@ -28,9 +32,22 @@ function logisticModel(): Uint8Array {
     },
     ML_DOMAIN,
   );
+  if (names)
+    g.node(
+      "LabelEncoder",
+      ["label"],
+      ["class_label"],
+      { keys_int64s: { ints: [0, 1] }, values_strings: { strings: names }, default_string: { string: "" } },
+      ML_DOMAIN,
+    );
   return g.build({
     inputs: [valueInfo("x0", "float", [null, 1]), valueInfo("x1", "float", [null, 1])],
-    outputs: [valueInfo("label", "int64", [null]), valueInfo("probabilities", "float", [null, 2])],
+    outputs: [
+      valueInfo("label", "int64", [null]),
+      valueInfo("probabilities", "float", [null, 2]),
+      ...(names ? [valueInfo("class_label", "string", [null])] : []),
+    ],
+    ...(names ? { metadata: { "sluice.class_labels": JSON.stringify(names) } } : {}),
   });
 }
 
@@ -59,7 +76,7 @@ describe("the score operator (batch scoring)", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const pipeline = (params: Record<string, unknown>) => ({
+  const pipeline = (params: Record<string, unknown>, model = logisticModel()) => ({
     name: `score-${Object.keys(params).length}`,
     stages: [
       {
@@ -71,7 +88,7 @@ describe("the score operator (batch scoring)", () => {
       {
         name: "train",
         run: { module: "./stages.ts", export: "writeModel" },
-        params: { b64: Buffer.from(logisticModel()).toString("base64") },
+        params: { b64: Buffer.from(model).toString("base64") },
         outputs: { model: { kind: "Model" } },
       },
       {
@@ -128,6 +145,50 @@ describe("the score operator (batch scoring)", () => {
         assert.equal(Number(r.prediction), expected > 0.5 ? 1 : 0, `row ${r.id}: ${JSON.stringify(r)} expected ${expected}`);
     }
     assert.ok(worst < 1e-6, `probabilities within float precision of the formula (worst ${worst})`);
+  });
+
+  it("a classifier with class names writes the name as prediction and the index as prediction_index, whatever its graph's shape", async () => {
+    const spec = { ...pipeline({ dataset: "named-scores", keep: ["id"] }, logisticModel(["kept", "lost"])), name: "score-named" };
+    const { pipelineId } = await applyPipeline(t, projectId, spec, FIXTURES);
+    const run = await waitForRun(t, await triggerRun(t, pipelineId), 60_000);
+    assert.equal(run.status, "SUCCEEDED", JSON.stringify(run.stageRuns.map((s) => [s.stageName, s.status, s.failure?.message])));
+    const version = dataOf(
+      await t.gql(`query($p: ID) { dataset(projectId: $p, name: "named-scores") { versions { nodes { schema { name type } } } } }`, {
+        p: projectId,
+      }),
+    ).dataset.versions.nodes[0];
+    assert.deepEqual(
+      version.schema.map((c: any) => [c.name, c.type]),
+      [
+        ["id", "BIGINT"],
+        ["prediction", "VARCHAR"],
+        ["probability_0", "DOUBLE"],
+        ["probability_1", "DOUBLE"],
+        ["prediction_index", "BIGINT"],
+      ],
+      "no class_label column: its names are the prediction",
+    );
+    const file = await t.server.services.artifacts.localPath(
+      (await t.server.services.db.dataSource.query(`SELECT uri FROM artifacts WHERE id = $1`, [stage(run, "score").outputs[0]!.id]))[0].uri,
+    );
+    const counts = await withDuckDb((conn) =>
+      queryJson(
+        conn,
+        `SELECT prediction, prediction_index, count(*)::INTEGER AS n, bool_and(abs(probability_1 - 0.5) < 1e-6 OR (probability_1 > 0.5) = (prediction_index = 1)) AS agree
+           FROM read_parquet(${sqlString(file)}) GROUP BY ALL ORDER BY prediction`,
+      ),
+    );
+    assert.deepEqual(
+      counts.map((r) => [r.prediction, Number(r.prediction_index), r.agree]),
+      [
+        ["kept", 0, true],
+        ["lost", 1, true],
+      ],
+    );
+    assert.equal(
+      counts.reduce((n, r) => n + Number(r.n), 0),
+      ROWS,
+    );
   });
 
   it("fails clearly when the data lacks a model input or keep names a missing column", async () => {

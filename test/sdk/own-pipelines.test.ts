@@ -245,8 +245,8 @@ describe("a user's own pipelines, outside the repository, on the SDK package", (
       },
       { project: "weather" },
     );
-    const outputs = answer.outputs as Array<{ name: string; data: unknown[] }>;
-    assert.deepEqual(outputs.find((o) => o.name === "class_label")?.data, ["Adelie", "Gentoo"]);
-    assert.equal(outputs.find((o) => o.name === "label")?.data.length, 2, "the class index is kept");
+    const outputs = answer.outputs!;
+    assert.deepEqual(outputs.find((o) => o.name === "label")?.data, ["Adelie", "Gentoo"], "label is the class name");
+    assert.deepEqual(outputs.find((o) => o.name === "label_index")?.data, [0, 2], "the class index is kept as label_index");
   });
 });

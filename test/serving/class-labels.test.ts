@@ -12,9 +12,10 @@ import { createModel, getJson, infer, servedModel, setChampion } from "./helpers
 /**
  * Class names end to end: a multiclass model trained on the penguins (species as the target) and a
  * binary one (sex, a text target) are registered from their run outputs and served; the version,
- * the OIP metadata, OIP answers, the records form and GraphQL `predict` all name the classes, and
- * the class index output is kept. A file that records its names only in metadata_props (no
- * `class_label` in its graph) gets the names mapped by the server.
+ * the OIP metadata, OIP answers, the records form and GraphQL `predict` all answer the class name
+ * as `label` (as scikit-learn/skl2onnx do) and keep its index as `label_index`. Files of other
+ * shapes answer the same: names recorded only in metadata_props, and the earlier export (`label`
+ * the index, `class_label` the names) of versions stored before.
  */
 
 const SPECIES = ["Adelie", "Chinstrap", "Gentoo"];
@@ -86,7 +87,7 @@ describe("class labels on versions and in answers", () => {
     return res.modelVersion as { version: number; classLabels: string[] | null; signature: any };
   }
 
-  it("a multiclass and a binary model trained on text targets answer the class names beside the index", async () => {
+  it("a multiclass and a binary model trained on text targets answer the class name as label, the index as label_index", async () => {
     const features = ["island", "beak_length", "beak_depth", "flipper_length", "body_mass", "sex"];
     const { pipelineId } = await applyPipeline(t, projectId, {
       name: "penguins",
@@ -121,46 +122,51 @@ describe("class labels on versions and in answers", () => {
     assert.deepEqual(
       species.signature.outputs.map((o: any) => [o.name, o.type]),
       [
-        ["label", "int64"],
+        ["label", "string"],
         ["probabilities", "float"],
-        ["class_label", "string"],
+        ["label_index", "int64"],
       ],
+      "the graph itself answers skl2onnx's label (the names) and keeps the index",
     );
     const sex = await register("sex", stage(run, "sex").outputs[0]!.id);
     assert.deepEqual(sex.classLabels, ["FEMALE", "MALE"]);
 
-    // OIP model metadata: the names output is listed, and the class names are stated.
+    // OIP model metadata: both outputs listed with their datatypes, and the class names stated.
     const meta = await getJson(t, "/v2/models/species", { project: projectId });
     assert.equal(meta.status, 200, JSON.stringify(meta.body));
     assert.deepEqual(meta.body.parameters, { class_labels: SPECIES });
-    const names = meta.body.outputs.find((o: any) => o.name === "class_label");
-    assert.deepEqual(names, { name: "class_label", datatype: "BYTES", shape: [-1], parameters: { class_labels: SPECIES } });
-    assert.deepEqual(meta.body.outputs.find((o: any) => o.name === "label").parameters, { class_labels: SPECIES });
+    assert.deepEqual(meta.body.outputs, [
+      { name: "label", datatype: "BYTES", shape: [-1], parameters: { class_labels: SPECIES } },
+      { name: "probabilities", datatype: "FP32", shape: [-1, 3] },
+      { name: "label_index", datatype: "INT64", shape: [-1], parameters: { class_labels: SPECIES } },
+    ]);
 
-    // OIP answer: label (INT64 index, kept) and class_label (BYTES names) agree, and name the species.
+    // OIP answer: label (BYTES names) and label_index (INT64) agree, and name the species.
     const r = await infer(t, "/v2/models/species/infer", { inputs: oipInputs(BIRDS, meta.body.inputs) }, { project: projectId });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     const out = Object.fromEntries(r.body.outputs.map((o: any) => [o.name, o]));
-    assert.equal(out.label.datatype, "INT64");
-    assert.equal(out.class_label.datatype, "BYTES");
-    assert.deepEqual(out.class_label.shape, [3]);
-    assert.deepEqual(out.class_label.data, SPECIES, "each typical bird is recognised");
-    assert.deepEqual(
-      out.label.data.map((i: number) => SPECIES[i]),
-      out.class_label.data,
-    );
+    assert.deepEqual(out.label, { name: "label", datatype: "BYTES", shape: [3], data: SPECIES }, "each typical bird is recognised");
+    assert.deepEqual(out.label_index, { name: "label_index", datatype: "INT64", shape: [3], data: [0, 1, 2] });
+    assert.equal(out.class_label, undefined, "no class_label any more");
 
-    // Only the names when only they are asked for.
+    // Only the names when only they are asked for; class_label is no output.
     const only = await infer(
+      t,
+      "/v2/models/species/infer",
+      { inputs: oipInputs(BIRDS, meta.body.inputs), outputs: [{ name: "label" }] },
+      { project: projectId },
+    );
+    assert.deepEqual(
+      only.body.outputs.map((o: any) => o.name),
+      ["label"],
+    );
+    const gone = await infer(
       t,
       "/v2/models/species/infer",
       { inputs: oipInputs(BIRDS, meta.body.inputs), outputs: [{ name: "class_label" }] },
       { project: projectId },
     );
-    assert.deepEqual(
-      only.body.outputs.map((o: any) => o.name),
-      ["class_label"],
-    );
+    assert.equal(gone.status, 400, JSON.stringify(gone.body));
 
     // The records form and GraphQL predict carry both too.
     const records = await infer(
@@ -171,8 +177,8 @@ describe("class labels on versions and in answers", () => {
     );
     assert.equal(records.status, 200, JSON.stringify(records.body));
     for (const p of records.body.predictions) {
-      assert.ok(["FEMALE", "MALE"].includes(p.class_label), JSON.stringify(p));
-      assert.equal(p.class_label, ["FEMALE", "MALE"][p.label]);
+      assert.ok(["FEMALE", "MALE"].includes(p.label), JSON.stringify(p));
+      assert.equal(p.label, ["FEMALE", "MALE"][p.label_index]);
     }
     const predicted = dataOf(
       await t.gql(`query($p: ID!, $i: [JSON!]!) { predict(projectId: $p, model: "species", instances: $i) { predictions } }`, {
@@ -181,17 +187,17 @@ describe("class labels on versions and in answers", () => {
       }),
     ).predict.predictions;
     assert.deepEqual(
-      predicted.map((p: any) => p.class_label),
-      SPECIES,
+      predicted.map((p: any) => [p.label, p.label_index]),
+      SPECIES.map((name, i) => [name, i]),
     );
-    assert.deepEqual(
-      predicted.map((p: any) => SPECIES[p.label]),
-      SPECIES,
-    );
+    assert.ok(predicted.every((p: any) => !("class_label" in p)));
   });
 
-  /** A binary classifier whose file records class names in metadata_props only: no class_label in its graph. */
-  function classifierRecordingNames(names: string[]): Uint8Array {
+  /**
+   * A binary classifier whose file records class names in metadata_props only; with `legacyNames`,
+   * its graph also maps them as `class_label`, as the built-in trainers exported before `label` held the names.
+   */
+  function classifierRecordingNames(names: string[], legacyNames = false): Uint8Array {
     const g = new GraphBuilder();
     const [X] = g.node("Concat", ["x0", "x1"], [g.value("X", "float", [null, 2])], { axis: { int: 1 } });
     g.node(
@@ -206,14 +212,33 @@ describe("class labels on versions and in answers", () => {
       },
       ML_DOMAIN,
     );
+    if (legacyNames) {
+      g.node(
+        "LabelEncoder",
+        ["label"],
+        ["class_label"],
+        { keys_int64s: { ints: names.map((_, i) => i) }, values_strings: { strings: names }, default_string: { string: "" } },
+        ML_DOMAIN,
+      );
+    }
     return g.build({
       inputs: [valueInfo("x0", "float", [null, 1]), valueInfo("x1", "float", [null, 1])],
-      outputs: [valueInfo("label", "int64", [null]), valueInfo("probabilities", "float", [null, 2])],
+      outputs: [
+        valueInfo("label", "int64", [null]),
+        valueInfo("probabilities", "float", [null, 2]),
+        ...(legacyNames ? [valueInfo("class_label", "string", [null])] : []),
+      ],
       metadata: { "sluice.class_labels": JSON.stringify(names) },
     });
   }
 
-  it("names recorded only in a file's metadata are mapped by the server", async () => {
+  /** The two-row OIP request of the approval classifiers: x0 = 3 (granted), then -3 (denied). */
+  const APPROVAL_INPUTS = [
+    { name: "x0", datatype: "FP32", shape: [2, 1], data: [3, -3] },
+    { name: "x1", datatype: "FP32", shape: [2, 1], data: [0, 0] },
+  ];
+
+  it("names recorded only in a file's metadata are mapped by the server: label the name, label_index the index", async () => {
     const { modelId } = await servedModel(t, projectId, "approval", classifierRecordingNames(["denied", "granted"]));
     const v = dataOf(
       await t.gql(`query($m: ID) { modelVersion(registeredModelId: $m, alias: "champion") { classLabels } }`, { m: modelId }),
@@ -223,26 +248,64 @@ describe("class labels on versions and in answers", () => {
     assert.deepEqual(
       meta.body.outputs.map((o: any) => [o.name, o.datatype]),
       [
-        ["label", "INT64"],
+        ["label", "BYTES"],
         ["probabilities", "FP32"],
-        ["class_label", "BYTES"],
+        ["label_index", "INT64"],
       ],
     );
-    const r = await infer(
-      t,
-      "/v2/models/approval/infer",
-      {
-        inputs: [
-          { name: "x0", datatype: "FP32", shape: [2, 1], data: [3, -3] },
-          { name: "x1", datatype: "FP32", shape: [2, 1], data: [0, 0] },
-        ],
-      },
-      { project: projectId },
-    );
+    const r = await infer(t, "/v2/models/approval/infer", { inputs: APPROVAL_INPUTS }, { project: projectId });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     const out = Object.fromEntries(r.body.outputs.map((o: any) => [o.name, o]));
-    assert.deepEqual(out.label.data, [1, 0]);
-    assert.deepEqual(out.class_label, { name: "class_label", datatype: "BYTES", shape: [2], data: ["granted", "denied"] });
+    assert.deepEqual(out.label, { name: "label", datatype: "BYTES", shape: [2], data: ["granted", "denied"] });
+    assert.deepEqual(out.label_index, { name: "label_index", datatype: "INT64", shape: [2], data: [1, 0] });
+    // Only the index: the server still fetches the graph's label to give it.
+    const index = await infer(
+      t,
+      "/v2/models/approval/infer",
+      { inputs: APPROVAL_INPUTS, outputs: [{ name: "label_index" }] },
+      { project: projectId },
+    );
+    assert.deepEqual(index.body.outputs, [{ name: "label_index", datatype: "INT64", shape: [2], data: [1, 0] }]);
+  });
+
+  it("a stored version of the earlier shape (label the index, class_label the names) answers the new shape", async () => {
+    await servedModel(t, projectId, "approval-v1", classifierRecordingNames(["denied", "granted"], true));
+    const meta = await getJson(t, "/v2/models/approval-v1", { project: projectId });
+    assert.deepEqual(
+      meta.body.outputs.map((o: any) => [o.name, o.datatype]),
+      [
+        ["label", "BYTES"],
+        ["probabilities", "FP32"],
+        ["label_index", "INT64"],
+      ],
+      "class_label is not listed: its names are label now",
+    );
+    const r = await infer(t, "/v2/models/approval-v1/infer", { inputs: APPROVAL_INPUTS }, { project: projectId });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual(
+      r.body.outputs.map((o: any) => [o.name, o.datatype, o.data]),
+      [
+        ["label", "BYTES", ["granted", "denied"]],
+        ["probabilities", "FP32", r.body.outputs[1].data],
+        ["label_index", "INT64", [1, 0]],
+      ],
+    );
+    const predicted = dataOf(
+      await t.gql(`query($p: ID!, $i: [JSON!]!) { predict(projectId: $p, model: "approval-v1", instances: $i) { predictions } }`, {
+        p: projectId,
+        i: [
+          { x0: -3, x1: 0 },
+          { x0: 3, x1: 0 },
+        ],
+      }),
+    ).predict.predictions;
+    assert.deepEqual(
+      predicted.map((p: any) => [p.label, p.label_index, "class_label" in p]),
+      [
+        ["denied", 0, false],
+        ["granted", 1, false],
+      ],
+    );
   });
 
   it("refuses a file whose recorded class names do not fit its outputs", async () => {

@@ -2,7 +2,8 @@
  * Every built-in algorithm's export with every kind of preprocessing passes ONNX's strictest
  * check — `onnx.checker.check_model(model, full_check=True)`, run by the `onnx` Python package —
  * which needs a type and shape for every intermediate value (value_info), and still predicts what
- * the trainer predicted under onnxruntime. Classifiers given class names answer them too.
+ * the trainer predicted under onnxruntime. Classifiers given class names answer them as `label`
+ * (skl2onnx's convention) and their index as `label_index`.
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
@@ -24,7 +25,7 @@ import { decodeModel, exportLinearModel, verifyExport } from "../../src/training
 import { exportGbtModel } from "../../src/training/export-gbt";
 import type { TrainAlgorithm } from "../../src/training/hyperparameters";
 import { GraphBuilder, ML_DOMAIN, valueInfo } from "../../src/training/onnx/builder";
-import { CLASS_LABEL_OUTPUT, CLASS_LABELS_METADATA } from "../../src/training/onnx/class-labels";
+import { CLASS_LABELS_METADATA, LABEL_INDEX_OUTPUT } from "../../src/training/onnx/class-labels";
 import { columnFeed, fitPreprocessor, transform, type PreprocessStep } from "../../src/training/preprocess";
 import { runTrial, type TrialData } from "../../src/training/trial";
 
@@ -39,7 +40,7 @@ const onnxMissing = (() => {
 const CHECK = "import sys, onnx; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)";
 
 const CITIES = ["oslo", "lyon", "porto", "graz"];
-/** Class names that are not indices: the exported `class_label` must give them back. */
+/** Class names that are not indices: the exported `label` must give them back. */
 const SPECIES = ["Adelie", "Chinstrap", "Gentoo"];
 
 /** Numeric (with missing values) and categorical columns, a numeric score and classes from it. */
@@ -118,17 +119,24 @@ describe("exports pass onnx.checker full_check and keep their predictions", { sk
       await verifyExport(exported.bytes, t, validation, expected, 1e-5);
 
       if (!c.classes) {
-        assert.ok(!outputs.has(CLASS_LABEL_OUTPUT));
+        assert.ok(!outputs.has(LABEL_INDEX_OUTPUT));
+        assert.ok(!outputs.has("class_label"));
         return;
       }
-      // The class names: a string output beside the kept index output, and in the metadata.
+      // The class names: `label` holds them (skl2onnx's order: label, probabilities), the index is
+      // kept as `label_index`, and the metadata records them; the graph's outputs are the signature's.
+      const expectedOutputs = [
+        ["label", "string"],
+        ["probabilities", "float"],
+        [LABEL_INDEX_OUTPUT, "int64"],
+      ];
       assert.deepEqual(
         exported.signature.outputs.map((o) => [o.name, o.type]),
-        [
-          ["label", "int64"],
-          ["probabilities", "float"],
-          [CLASS_LABEL_OUTPUT, "string"],
-        ],
+        expectedOutputs,
+      );
+      assert.deepEqual(
+        proto.graph!.output!.map((o) => o.name),
+        expectedOutputs.map(([name]) => name),
       );
       const meta = proto.metadataProps!.find((p) => p.key === CLASS_LABELS_METADATA);
       assert.deepEqual(JSON.parse(meta!.value!), c.classes);
@@ -140,8 +148,8 @@ describe("exports pass onnx.checker full_check and keep their predictions", { sk
           feeds[name] = new ort.Tensor(feed.type, feed.data, feed.dims);
         }
         const out = await session.run(feeds);
-        const index = out.label!.data as BigInt64Array;
-        const names = out[CLASS_LABEL_OUTPUT]!.data as string[];
+        const index = out[LABEL_INDEX_OUTPUT]!.data as BigInt64Array;
+        const names = out.label!.data as string[];
         assert.equal(names.length, validation.length);
         for (let i = 0; i < names.length; i++) assert.equal(names[i], c.classes[Number(index[i])]);
         assert.ok(new Set(names).size > 1, "the validation rows span several classes");

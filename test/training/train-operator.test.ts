@@ -182,8 +182,8 @@ describe("the train operator in a pipeline", () => {
     );
     assert.deepEqual(
       v.signature.outputs.map((o: any) => o.name),
-      ["label", "probabilities", "class_label"],
-      "the class index is kept; the names are a second output",
+      ["label", "probabilities", "label_index"],
+      "label holds the class names (skl2onnx's convention); the class index is kept as label_index",
     );
     assert.equal(v.metrics.roc_auc, m.metrics.roc_auc);
     const ds = dataOf(
@@ -202,7 +202,8 @@ describe("the train operator in a pipeline", () => {
       assert.ok(p[1]! > 0.9, `a clear positive: ${p[1]}`);
       assert.ok(p[3]! < 0.1, `a clear negative: ${p[3]}`);
       assert.ok(Number.isFinite(p[5]!) && Math.abs(p[4]! + p[5]! - 1) < 1e-5);
-      assert.deepEqual(Array.from(out.label!.data as BigInt64Array, Number).slice(0, 2), [1, 0]);
+      assert.deepEqual(Array.from(out.label_index!.data as BigInt64Array, Number).slice(0, 2), [1, 0]);
+      assert.deepEqual((out.label!.data as string[]).slice(0, 2), ["lost", "kept"], "the downloaded file answers the class names itself");
     } finally {
       await session.release();
     }

@@ -78,6 +78,40 @@ const RUN_FIELDS = "id number status pipelineId projectId error stageRuns { id s
 const VERSION_FIELDS = "id version status metrics aliases approvalRequest { id status reason requestedBy }";
 
 type Json = Record<string, any>;
+
+/**
+ * One row's answer (GraphQL `predict`, the OIP records form): each model output by its name. A
+ * classifier whose version has class names answers the class name as `label` and its index as
+ * `label_index` (as scikit-learn/skl2onnx do); without class names `label` is the model's own
+ * output, usually the index. A regressor answers `variable`.
+ */
+export interface Prediction {
+  label?: string | number;
+  label_index?: number;
+  probabilities?: number[];
+  variable?: number | number[];
+  [output: string]: unknown;
+}
+
+/** One output tensor of an OIP answer: a classifier with class names gives `label` as BYTES (the names) and `label_index` as INT64. */
+export interface OipOutput {
+  name: string;
+  datatype: string;
+  shape: number[];
+  /** Row-major values: strings for BYTES, numbers for the numeric datatypes. */
+  data: Array<string | number | boolean>;
+  parameters?: Record<string, unknown>;
+}
+
+/** An OIP answer: `outputs` for the tensor form, `predictions` for the records form (`instances`). */
+export interface OipAnswer {
+  model_name: string;
+  model_version: string;
+  id: string;
+  outputs?: OipOutput[];
+  predictions?: Prediction[];
+  parameters?: Record<string, unknown>;
+}
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Talks to one Sluice server over HTTP. */
@@ -257,7 +291,7 @@ export class SluiceClient {
     projectId: string,
     model: string,
     instances: Json[],
-  ): Promise<{ modelName: string; modelVersion: string; predictions: Json[] }> {
+  ): Promise<{ modelName: string; modelVersion: string; predictions: Prediction[] }> {
     const data = await this.request<Json>(
       `query($p: ID!, $m: String!, $x: [JSON!]!) { predict(projectId: $p, model: $m, instances: $x) { modelName modelVersion predictions } }`,
       { p: projectId, m: model, x: instances },
@@ -267,14 +301,14 @@ export class SluiceClient {
 
   /**
    * An Open Inference Protocol call: `POST /v2/models/{name}/infer` with `body`
-   * (`{ inputs: [{ name, datatype, shape, data }] }`); `project` picks the project when the token
-   * reaches several.
+   * (`{ inputs: [{ name, datatype, shape, data }] }`, or `{ instances: [{ column: value }] }`);
+   * `project` picks the project when the token reaches several.
    */
-  async infer(name: string, body: Json, options: { project?: string } = {}): Promise<Json> {
+  async infer(name: string, body: Json, options: { project?: string } = {}): Promise<OipAnswer> {
     const res = await this.post(`${this.server}/v2/models/${encodeURIComponent(name)}/infer`, body, options.project);
     const answer = (await res.json().catch(() => ({}))) as Json;
     if (!res.ok) throw new SluiceError(`infer ${name}: ${answer.error ?? `HTTP ${res.status}`}`, `HTTP_${res.status}`);
-    return answer;
+    return answer as OipAnswer;
   }
 
   private async post(url: string, body: unknown, project?: string): Promise<Response> {

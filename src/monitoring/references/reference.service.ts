@@ -5,7 +5,7 @@ import { ArtifactRow } from "../../artifacts/artifact.entity";
 import type { ArtifactStore } from "../../artifacts/store";
 import type { Database } from "../../db/data-source";
 import type { DatasetService } from "../../datasets";
-import type { ModelVersionRow, ModelSignature } from "../../registry";
+import { type ModelVersionRow, type ModelSignature, answerOutputs, answerSignature, fetchesFor } from "../../registry";
 import { feedsFor, scoreColumnsOf } from "../../scoring";
 import { getColumn, type Table, loadTable, LoadColumnsError } from "../../training";
 import { type Column, DriftInputError, type FeatureKind, parseReferenceSummary, type ReferenceSummary, summarizeReference } from "../drift";
@@ -105,7 +105,8 @@ export class ReferenceService {
     if (table.rows === 0) throw new InvalidInputError([{ field, message: "the data has no rows" }]);
     const columns: Record<string, Column> = {};
     for (const spec of signature.inputs) columns[spec.name] = getColumn(table, spec.name).values as Column;
-    const prediction = predictionColumnOf(signature);
+    // The prediction column among the outputs serving answers (and logs): a classifier's `label` is its class name.
+    const prediction = predictionColumnOf(answerSignature(signature));
     if (prediction) {
       const modelFile = await this.store.localPath(
         (await this.db.dataSource.getRepository(ArtifactRow).findOneByOrFail({ id: version.artifactId })).uri,
@@ -153,8 +154,8 @@ async function scorePredictions(modelFile: string, sig: ModelSignature, table: T
     for (let at = 0; at < table.rows; at += chunk) {
       const n = Math.min(chunk, table.rows - at);
       buffers.forEach((b, i) => b.fillValues(inputs[i]!, at, 0, n));
-      const result = await session.run(feedsFor(sig, buffers, n), [pred.output]);
-      const data = result[pred.output].data as ArrayLike<number | bigint | string | boolean>;
+      const result = answerOutputs(sig, [pred.output], await session.run(feedsFor(sig, buffers, n), fetchesFor(sig, [pred.output])));
+      const data = (result[pred.output] as ort.Tensor).data as ArrayLike<number | bigint | string | boolean>;
       for (let r = 0; r < n; r++) {
         const v = data[r * pred.width + pred.index];
         out[at + r] = typeof v === "bigint" ? Number(v) : typeof v === "boolean" ? String(v) : (v as number | string);

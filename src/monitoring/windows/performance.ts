@@ -8,8 +8,10 @@ export interface LabeledRow {
   outcome: unknown;
   /** The prediction column's value (a probability of the positive class, a label or a number). */
   prediction: unknown;
-  /** The logged `label` output, when the model has one. */
+  /** The logged `label` output, when the model has one: a class name, or (without names, or logged before names were answered) a class index. */
   label: unknown;
+  /** The logged `label_index` output, when the model answers class names in `label`. */
+  labelIndex?: unknown;
 }
 
 export type Task = "classification" | "regression";
@@ -65,7 +67,7 @@ export function logLoss(y: readonly (0 | 1)[], p: readonly number[]): number {
  * The live metrics of the labeled rows. Classification: accuracy compares the logged label with
  * the outcome as text; AUC and log loss need a binary outcome and a probability prediction.
  * Regression: RMSE and MAE over rows where both are numbers. `classes` (the model's class names,
- * by code) turns outcomes given by name into codes. Metrics without enough rows are left out.
+ * by index) turns outcomes and predictions, by name or by index, into indices. Metrics without enough rows are left out.
  */
 export function livePerformance(
   rows: readonly LabeledRow[],
@@ -75,13 +77,11 @@ export function livePerformance(
 ): Record<string, number> {
   const out: Record<string, number> = {};
   if (rows.length === 0) return out;
-  // Sluice's classifiers answer class codes (0, 1…) and record the class names in order; outcomes
-  // reported by name become the same codes.
+  // With class names, the outcome and the prediction are both compared as class indices: outcomes
+  // may come as names or as indices, and the logged prediction is `label_index` (or, in rows logged
+  // before `label` held names, the index in `label`).
   if (classes && classes.length > 0) {
-    rows = rows.map((r) => {
-      const i = classes.indexOf(String(r.outcome));
-      return i >= 0 ? { ...r, outcome: i } : r;
-    });
+    rows = rows.map((r) => ({ ...r, outcome: outcomeIndex(r.outcome, classes), label: predictedIndex(r, classes) }));
   }
   if (task === "classification") {
     const withLabel = rows.filter((r) => r.label !== undefined && r.label !== null);
@@ -123,6 +123,31 @@ export function livePerformance(
     }
   }
   return out;
+}
+
+/**
+ * A ground-truth outcome as a class index: a class name first (so with numeric class names such as
+ * "1", "2", the outcome 2 is the class named "2"), else an index 0..C-1; anything else unchanged (it
+ * then matches no prediction).
+ */
+export function outcomeIndex(outcome: unknown, classes: readonly string[]): unknown {
+  const byName = classes.indexOf(String(outcome));
+  if (byName >= 0) return byName;
+  const n = typeof outcome === "number" ? outcome : typeof outcome === "string" && /^\d+$/.test(outcome.trim()) ? Number(outcome) : NaN;
+  return Number.isInteger(n) && n >= 0 && n < classes.length ? n : outcome;
+}
+
+/**
+ * A logged prediction as a class index: its `label_index`; else a numeric `label` (an index: names
+ * are always logged as strings); else the index of the name in `label`.
+ */
+function predictedIndex(r: LabeledRow, classes: readonly string[]): unknown {
+  if (typeof r.labelIndex === "number" && Number.isInteger(r.labelIndex)) return r.labelIndex;
+  if (typeof r.label === "string") {
+    const i = classes.indexOf(r.label);
+    if (i >= 0) return i;
+  }
+  return r.label;
 }
 
 /**

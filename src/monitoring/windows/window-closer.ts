@@ -5,7 +5,7 @@ import type { Database } from "../../db/data-source";
 import type { EventBus } from "../../events/event-bus";
 import type { MonitoringService } from "../monitoring.service";
 import { runSystemChange } from "../../events/system-change";
-import { ModelVersionRow, type ModelSignature } from "../../registry";
+import { ModelVersionRow, type ModelSignature, answerSignature } from "../../registry";
 import { type Column, DriftInputError, driftReport, type DriftReport, type FeatureDrift, type ReferenceSummary } from "../drift";
 import { evaluateAlertRules } from "../alerts/alert-evaluator";
 import { MonitoringMetricRow, MonitoringWindowRow, MonitorRow } from "../monitoring.entities";
@@ -191,7 +191,7 @@ export class WindowCloser {
     return fresh;
   }
 
-  /** A classifier's class names by code, as the train operator records them on the model artifact. */
+  /** A classifier's class names by index, as the train operator records them on the model artifact (for versions whose signature records none). */
   private async classesOf(version: ModelVersionRow): Promise<string[] | null> {
     const [row] = await this.services.db.dataSource.query(`SELECT metadata -> 'classes' AS classes FROM artifacts WHERE id = $1`, [
       version.artifactId,
@@ -236,7 +236,9 @@ export class WindowCloser {
     }
     // Live performance from the rows whose outcome is known now; without a reference, the
     // prediction column is read off the signature the same way.
-    const signature = version?.signature as unknown as ModelSignature | undefined;
+    // The outputs serving answers and logs: a classifier's `label` is its class name there.
+    const stored = version?.signature as unknown as ModelSignature | undefined;
+    const signature = stored?.outputs ? answerSignature(stored) : stored;
     const column = ref?.output ? { output: ref.output, index: ref.index } : signature ? predictionColumnOf(signature) : null;
     const labeled: LabeledRow[] = rows
       .filter((r) => r.outcome !== null && r.outcome !== undefined)
@@ -244,11 +246,13 @@ export class WindowCloser {
         outcome: r.outcome,
         prediction: column ? predictionValue(r.outputs, column.output, column.index) : undefined,
         label: r.outputs.label,
+        labelIndex: r.outputs.label_index,
       }));
     point("outcomes", "", labeled.length);
     const names = new Set((signature?.outputs ?? []).map((o) => o.name));
     const task = names.has("probabilities") || names.has("label") ? "classification" : "regression";
-    const live = livePerformance(labeled, task, column?.output === "probabilities", version ? await this.classesOf(version) : null);
+    const classes = signature?.classLabels ?? (version ? await this.classesOf(version) : null);
+    const live = livePerformance(labeled, task, column?.output === "probabilities", classes);
     const baseline: Record<string, number> = {};
     for (const m of PERFORMANCE_METRICS) {
       const b = version?.metrics?.[m];

@@ -5,7 +5,7 @@ import type { StageContext, StageOutputResult } from "../../../runners/local/sta
 import { InvalidInputError } from "../../kernel/errors";
 import { profileParquet, describeParquet, typeKind, queryJson, sqlIdent, sqlString, withDuckDb } from "../../datasets/columnar";
 import { required, withInputErrorsFinal } from "../../kernel/operator-errors";
-import { readSignature } from "../../registry";
+import { answerOutputs, answerSignature, fetchesFor, readSignature } from "../../registry";
 import { type OutputColumn, feedsFor, outputColumnsOf, scoreColumnsOf } from "../columns";
 import { writeColumn } from "../vectors";
 
@@ -52,7 +52,12 @@ export async function score(ctx: StageContext): Promise<Record<string, StageOutp
     }
     const keep = p.keep ?? schema.map((c) => c.name);
     for (const k of keep) if (!types.has(k)) throw bad("params.keep", `names ${k}, which is not a column of the input`);
-    const outputs = outputColumnsOf(sig);
+    // Columns of the outputs serving answers: a classifier with class names gives its names and
+    // their indices, whatever shape its graph has (registry/class-label-outputs.ts).
+    const answered = answerSignature(sig);
+    const answerNames = answered.outputs.map((o) => o.name);
+    const fetches = fetchesFor(sig, answerNames);
+    const outputs = outputColumnsOf(answered);
     const clash = outputs.find((o) => keep.includes(o.column));
     if (clash) throw bad("params.keep", `keeps ${clash.column}, the name of a prediction column; drop it from keep`);
 
@@ -80,7 +85,7 @@ export async function score(ctx: StageContext): Promise<Record<string, StageOutp
             let total = 0;
             const flush = async () => {
               if (filled === 0) return;
-              const results = await session.run(feedsFor(sig, buffers, filled));
+              const results = answerOutputs(sig, answerNames, await session.run(feedsFor(sig, buffers, filled), fetches));
               append(appender, outputs, results, filled);
               total += filled;
               filled = 0;
@@ -154,7 +159,7 @@ const DUCKDB_TYPES = { DOUBLE, BIGINT, VARCHAR, BOOLEAN } as const;
  * of one native call per value and per row (`appendDouble`… `endRow`), which cost as much as the
  * scoring around it. Strings and booleans (rare outputs) go value by value.
  */
-function append(appender: DuckDBAppender, outputs: OutputColumn[], results: ort.InferenceSession.OnnxValueMapType, n: number): void {
+function append(appender: DuckDBAppender, outputs: OutputColumn[], results: Record<string, ort.OnnxValue>, n: number): void {
   const size = DuckDBVector.standardSize();
   const types = outputs.map((o) => DUCKDB_TYPES[o.sqlType]);
   const doubles = new Float64Array(size);
