@@ -17,7 +17,7 @@ export type {
   StageSpec,
 } from "./spec";
 export { FINAL_RUN_STATUSES, SluiceClient, SluiceError } from "./client";
-export type { AppliedPipeline, ClientOptions, InputProblem, ModelVersionView, RunView } from "./client";
+export type { AppliedPipeline, ClientOptions, GraphQLErrorEntry, InputProblem, ModelVersionView, RequestFailure, RunView } from "./client";
 export type {
   ResolvedInput,
   StageContext,
