@@ -81,7 +81,12 @@ async function resolveTarget(client: SluiceClient, model: string, version: strin
 }
 
 interface DecisionResult extends ResultUnion {
-  approvalRequest?: { status: string; reason: string; requiredApprovals: number; decisions: Array<{ verdict: string }> };
+  approvalRequest?: {
+    status: string;
+    reason: string;
+    requiredApprovals: number;
+    decisions: Array<{ verdict: string; selfApproval: boolean }>;
+  };
   modelVersion?: { status: string };
   otherApprovers?: number;
   selfApprovalRefused?: string | null;
@@ -103,7 +108,7 @@ export async function decideCommand(verb: Verb, model: string, version: string |
     if (verb === "approve" && flags.selfApprove) input.selfApproval = true;
     const res = await client.request<Record<string, DecisionResult>>(
       `mutation($i: DecideModelVersionInput!) { ${field}(input: $i) { ${ERROR_FIELDS}
-        ... on ApprovalDecisionPayload { approvalRequest { status reason requiredApprovals decisions { verdict } } modelVersion { status } }
+        ... on ApprovalDecisionPayload { approvalRequest { status reason requiredApprovals decisions { verdict selfApproval } } modelVersion { status } }
         ... on SeparationOfDutiesError { otherApprovers selfApprovalRefused }
         ... on AlreadyDecidedError { status byCaller decidedAt } } }`,
       { i: input },
@@ -136,14 +141,22 @@ export async function decideCommand(verb: Verb, model: string, version: string |
       `${verb} ${what}`,
     );
     const request = payload.approvalRequest;
+    const approvals = request.decisions.filter((d) => d.verdict === "APPROVE");
+    // At most one self-approval per request: the requester's own, which only the requester can give.
+    const selfApproved = approvals.some((d) => d.selfApproval);
     if (request.status === "OPEN") {
-      const approvals = request.decisions.filter((d) => d.verdict === "APPROVE").length;
+      const as = flags.selfApprove && selfApproved ? " as a self-approval (separation of duties overridden)" : "";
       process.stdout.write(
-        `approval of ${what} recorded: ${approvals} of ${request.requiredApprovals}; it still waits for more approvers\n`,
+        `approval of ${what} recorded${as}: ${approvals.length} of ${request.requiredApprovals}; it still waits for more approvers\n`,
       );
     } else {
+      // A decisive self-approval says so in the reason; an earlier one is named here.
+      const earlierSelf =
+        request.status === "APPROVED" && selfApproved && !request.reason.startsWith("self-approved")
+          ? " (one of the approvals a self-approval)"
+          : "";
       process.stdout.write(
-        `${what} ${colorStatus(style, request.status === "APPROVED" ? "SUCCEEDED" : "FAILED", request.status)}: ${request.reason}\n`,
+        `${what} ${colorStatus(style, request.status === "APPROVED" ? "SUCCEEDED" : "FAILED", request.status)}: ${request.reason}${earlierSelf}\n`,
       );
     }
     return 0;

@@ -1,10 +1,11 @@
 import { createClient, type Client as WsClient } from "graphql-ws";
 import WebSocket from "ws";
+import { networkErrorDetail, SluiceClient as SdkClient, type GraphQLErrorEntry, type RequestFailure } from "../../packages/sdk/src/client";
 
 /**
- * The client side of the `sluice` commands that talk to a server: connection settings, a small
- * GraphQL client (HTTP for queries and mutations, graphql-ws for subscriptions) and the errors
- * the commands exit with. Only the public API is used.
+ * The client side of the `sluice` commands that talk to a server: connection settings, a GraphQL
+ * client (the SDK's for queries and mutations over HTTP, graphql-ws for subscriptions) and the
+ * errors the commands exit with. Only the public API is used.
  */
 
 /** A failure a command reports as `sluice: <message>` (and `details`, one per line), exiting `exitCode`. */
@@ -82,14 +83,8 @@ export function requireProject(settings: ConnectionSettings): string {
   return settings.project;
 }
 
-/** A GraphQL error as the server sends it. */
-interface GraphQLErrorLike {
-  message: string;
-  extensions?: Record<string, unknown>;
-}
-
 /** The client error for the errors of a GraphQL response (the first one decides the wording). */
-export function graphqlErrors(errors: readonly GraphQLErrorLike[], server: string): CliError {
+export function graphqlErrors(errors: readonly GraphQLErrorEntry[], server: string): CliError {
   const first = errors[0]!;
   const code = typeof first.extensions?.code === "string" ? first.extensions.code : undefined;
   const more = errors.slice(1).map((e) => e.message);
@@ -147,8 +142,6 @@ export interface SubscriptionHandlers<T> {
   complete?(): void;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** Close codes after which reconnecting cannot help (bad token, refused operation, protocol misuse). */
 const FATAL_CLOSE_CODES = new Set([4400, 4401, 4403, 4406, 4409, 4429, 4500]);
 
@@ -156,50 +149,32 @@ function isCloseEvent(value: unknown): value is { code: number; reason: string }
   return typeof value === "object" && value !== null && "code" in value && typeof (value as { code: unknown }).code === "number";
 }
 
-/** Talks to one server: queries and mutations over HTTP, subscriptions over one lazy WebSocket. */
-export class SluiceClient {
+/**
+ * Talks to one server: queries and mutations over HTTP with the SDK's client (its request, 429
+ * retries and error mapping), failures reported as {@link CliError}s with the command line's
+ * hints; subscriptions over one lazy WebSocket.
+ */
+export class SluiceClient extends SdkClient {
   private ws: WsClient | undefined;
 
-  constructor(readonly settings: ConnectionSettings) {}
-
-  /** The server's address, as messages name it. */
-  get server(): string {
-    return this.settings.url.replace(/\/graphql$/, "");
+  constructor(readonly settings: ConnectionSettings) {
+    super({ url: settings.url, token: settings.token, timeoutMs: 60_000 });
   }
 
-  /**
-   * Runs one query or mutation. A 429 is retried (up to three times, as the server's
-   * `Retry-After` says, at most 5 s each).
-   *
-   * @throws CliError when the server cannot be reached or answers with errors.
-   */
-  async request<T = Record<string, any>>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
-    let res: Response;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        res = await fetch(this.settings.url, {
-          method: "POST",
-          headers: { "content-type": "application/json", authorization: `Bearer ${this.settings.token}` },
-          body: JSON.stringify({ query, variables }),
-          signal: AbortSignal.timeout(60_000),
-        });
-      } catch (err) {
-        throw this.unreachable(err);
-      }
-      if (res.status !== 429 || attempt >= 3) break;
-      const wait = Number(res.headers.get("retry-after"));
-      await res.body?.cancel().catch(() => undefined);
-      await sleep(Math.min(5, Number.isFinite(wait) && wait > 0 ? wait : 1) * 1000);
+  /** A failed request as the commands report it: what went wrong and which flag to check. */
+  protected override failure(failure: RequestFailure): CliError {
+    switch (failure.kind) {
+      case "unreachable":
+        return this.unreachable(failure.detail);
+      case "not-graphql":
+        return new CliError(
+          `${this.settings.url} answered HTTP ${failure.status} without a GraphQL response; is --server / SLUICE_URL right?`,
+        );
+      case "no-data":
+        return new CliError(`${this.settings.url} answered HTTP ${failure.status} without data`);
+      case "graphql":
+        return graphqlErrors(failure.errors, this.server);
     }
-    let body: { data?: T | null; errors?: GraphQLErrorLike[] };
-    try {
-      body = (await res.json()) as typeof body;
-    } catch {
-      throw new CliError(`${this.settings.url} answered HTTP ${res.status} without a GraphQL response; is --server / SLUICE_URL right?`);
-    }
-    if (body.errors?.length) throw graphqlErrors(body.errors, this.server);
-    if (!body.data) throw new CliError(`${this.settings.url} answered HTTP ${res.status} without data`);
-    return body.data;
   }
 
   /**
@@ -207,7 +182,7 @@ export class SluiceClient {
    * its `expected` result member and {@link ERROR_FIELDS} on the others: the `expected` member, or a
    * CliError for an error member (see {@link unwrap}). Members named in `accept` come back as they are.
    */
-  async mutate<T = Record<string, any>>(
+  override async mutate<T = Record<string, any>>(
     field: string,
     inputType: string,
     input: Record<string, unknown>,
@@ -237,7 +212,7 @@ export class SluiceClient {
           if (over) return;
           if (result.errors?.length) {
             over = true;
-            handlers.error(graphqlErrors(result.errors as GraphQLErrorLike[], this.server));
+            handlers.error(graphqlErrors(result.errors as GraphQLErrorEntry[], this.server));
             return;
           }
           if (result.data) handlers.next(result.data as T);
@@ -281,20 +256,17 @@ export class SluiceClient {
   }
 
   private subscriptionError(err: unknown): CliError {
-    if (Array.isArray(err)) return graphqlErrors(err as GraphQLErrorLike[], this.server);
+    if (Array.isArray(err)) return graphqlErrors(err as GraphQLErrorEntry[], this.server);
     if (isCloseEvent(err)) {
       if (err.code === 4401 || err.code === 4403) {
         return new CliError(`${this.server} refused the token (--token / SLUICE_TOKEN): ${err.reason || "unauthenticated"}`);
       }
       return new CliError(`the connection to ${this.settings.wsUrl} closed (${err.code}${err.reason ? `: ${err.reason}` : ""})`);
     }
-    return this.unreachable(err);
+    return this.unreachable(networkErrorDetail(err));
   }
 
-  private unreachable(err: unknown): CliError {
-    const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
-    const detail =
-      cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : (err as { message?: string })?.message) ?? String(err);
+  private unreachable(detail: string): CliError {
     return new CliError(`cannot reach the Sluice server at ${this.server} (${detail}); set --server or SLUICE_URL`);
   }
 }

@@ -101,6 +101,14 @@ export class ApprovalDecisionRow extends CreatedAtColumns {
 
   @Column({ type: "text" })
   comment: string;
+
+  /**
+   * An approval by whoever trained the version, as the project's sole approver and ADMIN, with
+   * separation of duties overridden on request (`selfApproval: true`): kept with the decision, not
+   * only in the audit log.
+   */
+  @Column({ name: "self_approval", type: "boolean", default: false })
+  selfApproval: boolean;
 }
 
 /** A pipeline `gate` stage run waiting on (or settled by) an approval request. */

@@ -220,7 +220,13 @@ export class GovernanceService {
       } else if (!eligible.ok) throw new ForbiddenError(eligible.reason.replace(approverId, tx.caller.principalName));
     }
     await tx.manager.save(
-      tx.manager.create(ApprovalDecisionRow, { requestId: request.id, principalId: approverId, verdict, comment: text }),
+      tx.manager.create(ApprovalDecisionRow, {
+        requestId: request.id,
+        principalId: approverId,
+        verdict,
+        comment: text,
+        selfApproval: selfApproved,
+      }),
     );
     const model = await tx.manager.findOneByOrFail(RegisteredModelRow, { id: request.registeredModelId });
     const approvals = earlier.filter((d) => d.verdict === "APPROVE").length + (verdict === "APPROVE" ? 1 : 0);

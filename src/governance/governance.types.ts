@@ -66,6 +66,12 @@ export class ApprovalDecision {
   @Field({ description: "Why, as the approver wrote it." })
   comment: string;
 
+  @Field({
+    description:
+      "True for an approval by whoever triggered the training run, given as the project's sole approver and ADMIN with `selfApproval: true`: separation of duties was overridden (the audit log has it too).",
+  })
+  selfApproval: boolean;
+
   @Field({ description: "When the decision was recorded." })
   createdAt: Date;
 
@@ -75,6 +81,7 @@ export class ApprovalDecision {
       principalId: row.principalId,
       verdict: row.verdict,
       comment: row.comment,
+      selfApproval: row.selfApproval,
       createdAt: row.createdAt,
     });
   }

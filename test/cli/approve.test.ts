@@ -6,6 +6,7 @@ import { applyPipeline, getRun, stage, triggerRun, waitForRun } from "../helpers
 import { linearModel } from "../helpers/onnx-models";
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";
 import { waitUntil } from "../helpers/eventually";
+import { SelfApprovalDecision1796150000000 } from "../../migrations/1796150000000-SelfApprovalDecision";
 import { sluice, startCli } from "./cli";
 
 const FIXTURES = path.resolve(__dirname, "../../../test/registry/fixtures");
@@ -127,6 +128,7 @@ describe("waiting gates in the CLI, and sluice approve / reject", () => {
     const self = await sluice(["approve", "gated-model", "1", "--reason", "only admin here", "--self-approve"], env);
     assert.equal(self.code, 0, self.stderr);
     assert.match(self.stdout, /^gated-model v1 APPROVED: self-approved by .* \(separation of duties overridden\): only admin here$/m);
+    assert.deepEqual(await decisionsOf(wait.approvalRequestId), [["APPROVE", true]], "the decision row says it was a self-approval");
 
     const watched = await watch.done;
     assert.equal(watched.code, 0, watched.stdout + watched.stderr);
@@ -169,6 +171,7 @@ describe("waiting gates in the CLI, and sluice approve / reject", () => {
     const ok = await sluice(["approve", wait.approvalRequestId, "--reason", "reviewed the metrics"], approverEnv);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /^two-model v1 APPROVED: approved by /m);
+    assert.deepEqual(await decisionsOf(wait.approvalRequestId), [["APPROVE", false]]);
     assert.equal((await waitForRun(t, first.id, 30_000)).status, "SUCCEEDED");
 
     // A new file: version 2, which the approver rejects; the gate fails and the run with it.
@@ -189,6 +192,68 @@ describe("waiting gates in the CLI, and sluice approve / reject", () => {
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /no approval request 00000000-0000-4000-8000-000000000000/);
   });
+
+  it("a self-approval that does not decide alone is shown as one, and a second approver's approval completes the request", async () => {
+    // Its own project: the project above has a second approver by now, so self-approval is refused there.
+    const pairProject = await seedProject(t, "cli-pair");
+    const pairEnv = { ...env, SLUICE_PROJECT: "cli-pair" };
+    const created = dataOf(
+      await t.gql(
+        `mutation($i: CreateRegisteredModelInput!) { createRegisteredModel(input: $i) { __typename ... on RegisteredModelPayload { registeredModel { id } } } }`,
+        { i: { projectId: pairProject, name: "pair-model" } },
+      ),
+    ).createRegisteredModel;
+    assert.equal(created.__typename, "RegisteredModelPayload");
+    const policy = dataOf(
+      await t.gql(`mutation($i: SetModelPolicyInput!) { setModelPolicy(input: $i) { __typename } }`, {
+        i: { registeredModelId: created.registeredModel.id, policy: { approvals: { required: 2 } } },
+      }),
+    ).setModelPolicy;
+    assert.equal(policy.__typename, "ModelPolicyPayload");
+    const { pipelineId } = await applyPipeline(t, pairProject, gatedPipeline("gated-pair", "pair-model", linearModel([3, 4], 1)), FIXTURES);
+    const run = await waitForRun(t, await triggerRun(t, pipelineId), 30_000, waitingAtGate);
+    const wait = await waitFor(run.id);
+    assert.equal(wait.requiredApprovals, 2);
+
+    const self = await sluice(["approve", "pair-model", "1", "--reason", "mine, first", "--self-approve"], pairEnv);
+    assert.equal(self.code, 0, self.stderr);
+    assert.match(
+      self.stdout,
+      /^approval of pair-model v1 recorded as a self-approval \(separation of duties overridden\): 1 of 2; it still waits for more approvers$/m,
+    );
+    assert.deepEqual(await decisionsOf(wait.approvalRequestId), [["APPROVE", true]]);
+
+    const approver = await seedCaller(t, "APPROVER", pairProject);
+    const second = await sluice(["approve", "pair-model", "1", "--reason", "checked"], { ...pairEnv, SLUICE_TOKEN: approver.token });
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, /^pair-model v1 APPROVED: approved by .*: checked \(one of the approvals a self-approval\)$/m);
+    assert.deepEqual((await decisionsOf(wait.approvalRequestId)).sort(), [
+      ["APPROVE", false],
+      ["APPROVE", true],
+    ]);
+    assert.equal((await waitForRun(t, run.id, 30_000)).status, "SUCCEEDED");
+
+    // Decisions made before the column existed: the migration marks self-approvals from their audit entries.
+    const runner = t.server.services.db.dataSource.createQueryRunner();
+    try {
+      await runner.query('ALTER TABLE "approval_decisions" DROP COLUMN "self_approval"');
+      await new SelfApprovalDecision1796150000000().up(runner);
+    } finally {
+      await runner.release();
+    }
+    assert.deepEqual((await decisionsOf(wait.approvalRequestId)).sort(), [
+      ["APPROVE", false],
+      ["APPROVE", true],
+    ]);
+  });
+
+  /** [verdict, selfApproval] of each decision on the approval request, as the API gives them. */
+  async function decisionsOf(requestId: string): Promise<Array<[string, boolean]>> {
+    const res = dataOf(
+      await t.gql(`query($id: ID!) { approvalRequest(id: $id) { decisions { verdict selfApproval } } }`, { id: requestId }),
+    );
+    return (res.approvalRequest.decisions as Array<{ verdict: string; selfApproval: boolean }>).map((d) => [d.verdict, d.selfApproval]);
+  }
 
   /** The run's gate's approvalWait, once the gate has registered its version. */
   async function waitFor(runId: string): Promise<any> {

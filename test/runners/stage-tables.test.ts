@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFile, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -72,6 +73,56 @@ out = [
 sluice.metric("enriched", sluice.write_table("enriched", out, dataset="trip-enriched"))
 `;
 
+/**
+ * The trips as a DataFrame, changed into one with a NULL string (Nice), a NaN float (km under 2),
+ * a timestamp column with a NaT (trip 3) and a nullable integer column with an NA: each kind of
+ * pandas "missing" must reach the dataset as NULL. `trips` is a DataFrame of the trips input.
+ */
+const FRAME_OF_TRIPS = `
+framed = pandas.DataFrame({
+    "id": trips["id"],
+    "city": trips["city"].where(trips["city"] != "Nice", None),
+    "km": trips["km"].where(trips["km"] > 2, float("nan")),
+    "at": pandas.to_datetime(trips["ts"]).where(trips["id"] != 3),
+    "stops": pandas.array([1, None, 3, 4, 5], dtype="Int64"),
+})
+`;
+
+/** A Python command stage reading a Dataset as a pandas DataFrame and writing one back (pandas, no pyarrow). */
+const FRAME_PY = `
+import json
+import pandas
+import sluice_stage as sluice
+
+trips = sluice.read_table("trips", as_pandas=True)
+sluice.log("FRAME " + json.dumps({
+    "type": type(trips).__name__,
+    "rows": len(trips),
+    "dtypes": {c: str(t) for c, t in trips.dtypes.items()},
+}))
+${FRAME_OF_TRIPS}
+sluice.metric("framed", sluice.write_table("framed", framed, dataset="trip-framed"))
+`;
+
+/** The same with pyarrow on the stage's PYTHONPATH: read_table's default is then a DataFrame, read from the Parquet. */
+const ARROW_PY = `
+import json
+import pandas
+import pyarrow
+import sluice_stage as sluice
+
+trips = sluice.read_table("trips")
+listed = sluice.read_table("trips", as_pandas=False)
+sluice.log("ARROW " + json.dumps({
+    "type": type(trips).__name__,
+    "dtypes": {c: str(t) for c, t in trips.dtypes.items()},
+    "listed": {k: type(v).__name__ for k, v in sorted(listed[0].items())},
+}))
+${FRAME_OF_TRIPS}
+sluice.write_table("framed", framed, dataset="trip-framed-arrow")
+sluice.write_table("listed", [{"id": r["id"], "at": r["ts"], "ok": r["ok"]} for r in listed], dataset="trip-listed-arrow")
+`;
+
 const TRIPS_CSV = [
   "id,city,km,ts,ok",
   "1,Lyon,12.5,2024-01-02 08:00:00,true",
@@ -80,6 +131,36 @@ const TRIPS_CSV = [
   "4,Nice,7.75,2024-01-04 07:45:00,true",
   "5,Paris,1.5,2024-01-05 12:00:00,false",
 ].join("\n");
+
+/** Why `module` cannot be imported by {@link PYTHON} (with `pythonPath` first on its path), or null when it can. */
+function pythonMissing(module: string, pythonPath?: string): string | null {
+  const env = pythonPath ? { ...process.env, PYTHONPATH: pythonPath } : process.env;
+  const r = spawnSync(PYTHON, ["-c", `import ${module}`], { encoding: "utf8", env });
+  if (r.status === 0) return null;
+  return `${module} is not importable by ${PYTHON}: ${(r.stderr || r.error?.message || "").trim().split("\n").pop()}`;
+}
+
+/** Debian's python3-pandas: the DataFrame branches of sluice_stage are tested with it. */
+const pandasWhy = fs.existsSync(PYTHON) ? pythonMissing("pandas") : null;
+const pandasMissing = pandasWhy && `${pandasWhy} (apt-get install python3-pandas)`;
+
+/**
+ * Installs pyarrow (a wheel, without dependencies: it needs none, and Debian's numpy stays) into
+ * `target` with pip, within a minute. Returns why not, or null when `import pyarrow` then works.
+ */
+async function installPyarrow(target: string): Promise<string | null> {
+  const args = ["-m", "pip", "install", "--quiet", "--no-input", "--disable-pip-version-check", "--no-deps", "--only-binary=:all:"];
+  const r = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+    const child = execFile(PYTHON, [...args, "--target", target, "pyarrow"], { timeout: 60_000 }, (err, _stdout, stderr) =>
+      resolve({ status: err ? 1 : 0, stderr: `${stderr}${err && !stderr ? err.message : ""}` }),
+    );
+    child.stdin?.end();
+  });
+  const why = r.status === 0 ? pythonMissing("pyarrow", target) : r.stderr.trim().split("\n").pop();
+  return why
+    ? `pyarrow could not be installed with ${PYTHON} -m pip into a temporary folder (${why}): the pyarrow branches are untested`
+    : null;
+}
 
 async function logsOf(t: TestServer, stageRunId: string): Promise<string[]> {
   const res = dataOf(await t.gql(`query($id: ID!) { stageLogs(stageRunId: $id, first: 500) { nodes { text } } }`, { id: stageRunId }));
@@ -103,7 +184,7 @@ function line(logs: string[], prefix: string): string {
 async function latestVersion(t: TestServer, projectId: string, name: string) {
   const res = dataOf(
     await t.gql(
-      `query($p: ID!, $n: String!) { dataset(projectId: $p, name: $n) { name latestVersion { version rowCount producedBy origin schema { name type } } } }`,
+      `query($p: ID!, $n: String!) { dataset(projectId: $p, name: $n) { name latestVersion { version rowCount producedBy origin schema { name type } profile { columns { name nullCount } } } } }`,
       { p: projectId, n: name },
     ),
   );
@@ -115,6 +196,7 @@ async function latestVersion(t: TestServer, projectId: string, name: string) {
       producedBy: string;
       origin: Record<string, unknown>;
       schema: Array<{ name: string; type: string }>;
+      profile: { columns: Array<{ name: string; nullCount: number }> };
     };
   };
 }
@@ -147,6 +229,7 @@ for (const mode of ["sandbox", "trusted"] as const) {
       fs.writeFileSync(path.join(dir, "many.csv"), many.join("\n"));
       fs.writeFileSync(path.join(dir, "stages.ts"), STAGES_TS);
       fs.writeFileSync(path.join(dir, "stage.py"), STAGE_PY);
+      fs.writeFileSync(path.join(dir, "frame.py"), FRAME_PY);
       const env =
         mode === "sandbox"
           ? { SLUICE_DATA_ROOTS: dir, SLUICE_SANDBOX_BWRAP: BWRAP, SLUICE_TRUSTED_CODE: "0", SLUICE_CODE_ROOTS: dir }
@@ -263,5 +346,137 @@ for (const mode of ["sandbox", "trusted"] as const) {
         ],
       );
     });
+
+    it("a Python stage reads a dataset as a pandas DataFrame without pyarrow and writes one, NULLs and timestamps kept", async (ctx) => {
+      if (skip) return ctx.skip(skip);
+      if (pandasMissing) return ctx.skip(pandasMissing);
+      const spec = {
+        name: `frame-${mode}`,
+        stages: [
+          {
+            name: "ingest-trips",
+            run: { operator: "ingest" },
+            params: { dataset: "trips", paths: [path.join(dir, "trips.csv")], format: "csv" },
+            outputs: { data: { kind: "Dataset" } },
+          },
+          {
+            name: "frame",
+            run: { command: [PYTHON, "frame.py"] },
+            inputs: { trips: { from: "ingest-trips.data" } },
+            outputs: { framed: { kind: "Dataset" } },
+          },
+        ],
+      };
+      const { pipelineId } = await applyPipeline(t, projectId, spec, dir);
+      const run = await waitForRun(t, await triggerRun(t, pipelineId), 120_000);
+      assert.equal(run.status, "SUCCEEDED", JSON.stringify(run.stageRuns.map((s) => [s.stageName, s.status, s.failure])));
+      const frame = stage(run, "frame");
+      // Read from the JSON-lines copy (no pyarrow here), with pandas' own types for each column.
+      assert.deepEqual(json(line(await logsOf(t, frame.id), "FRAME")), {
+        type: "DataFrame",
+        rows: 5,
+        dtypes: { id: "int64", city: "object", km: "float64", ts: "datetime64[ns]", ok: "bool" },
+      });
+      assertFramed(await latestVersion(t, projectId, "trip-framed"), frame.id);
+    });
   });
 }
+
+/** The version `FRAME_OF_TRIPS` became: its columns and types, and one NULL where pandas had a missing value. */
+function assertFramed(framed: Awaited<ReturnType<typeof latestVersion>>, producedBy: string): void {
+  assert.equal(framed.latestVersion.rowCount, 5);
+  assert.equal(framed.latestVersion.producedBy, producedBy);
+  assert.deepEqual(
+    framed.latestVersion.schema.map((c) => [c.name, c.type]),
+    [
+      ["id", "BIGINT"],
+      ["city", "VARCHAR"],
+      ["km", "DOUBLE"],
+      ["at", "TIMESTAMP"], // microseconds, with pyarrow or without
+      ["stops", "BIGINT"],
+    ],
+  );
+  assert.deepEqual(
+    framed.latestVersion.profile.columns.map((c) => [c.name, c.nullCount]),
+    [
+      ["id", 0],
+      ["city", 1],
+      ["km", 1],
+      ["at", 1],
+      ["stops", 1],
+    ],
+  );
+}
+
+/**
+ * The pyarrow branches of sluice_stage: Parquet read and written by the helper itself, a DataFrame
+ * by default. pyarrow is not a Debian package: it is installed with pip into a temporary folder
+ * that the stage's `run.env` puts on its PYTHONPATH, and the test is skipped when it cannot be.
+ */
+describe("stage tables with pandas and pyarrow (trusted)", () => {
+  let skip: string | null = !fs.existsSync(PYTHON) ? `${PYTHON} not found` : pandasMissing;
+  let t: TestServer;
+  let dir: string;
+  let projectId: string;
+  let previousRoots: string | undefined;
+  before(async () => {
+    if (skip) return;
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-stage-arrow-"));
+    skip = await installPyarrow(path.join(dir, "pyarrow"));
+    if (skip) return;
+    previousRoots = process.env.SLUICE_DATA_ROOTS;
+    process.env.SLUICE_DATA_ROOTS = dir;
+    fs.writeFileSync(path.join(dir, "trips.csv"), TRIPS_CSV);
+    fs.writeFileSync(path.join(dir, "arrow.py"), ARROW_PY);
+    t = await startTestServer({ env: { SLUICE_DATA_ROOTS: dir } });
+    projectId = await seedProject(t, "tables-arrow");
+  });
+  after(async () => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    if (skip) return;
+    await t.close();
+    if (previousRoots === undefined) delete process.env.SLUICE_DATA_ROOTS;
+    else process.env.SLUICE_DATA_ROOTS = previousRoots;
+  });
+
+  it("read_table gives a DataFrame (or rows) from the Parquet; write_table writes Parquet from a DataFrame or rows", async (ctx) => {
+    if (skip) return ctx.skip(skip);
+    const spec = {
+      name: "arrow",
+      stages: [
+        {
+          name: "ingest-trips",
+          run: { operator: "ingest" },
+          params: { dataset: "trips", paths: [path.join(dir, "trips.csv")], format: "csv" },
+          outputs: { data: { kind: "Dataset" } },
+        },
+        {
+          name: "arrow",
+          run: { command: [PYTHON, "arrow.py"], env: { PYTHONPATH: path.join(dir, "pyarrow") } },
+          inputs: { trips: { from: "ingest-trips.data" } },
+          outputs: { framed: { kind: "Dataset" }, listed: { kind: "Dataset" } },
+        },
+      ],
+    };
+    const { pipelineId } = await applyPipeline(t, projectId, spec, dir);
+    const run = await waitForRun(t, await triggerRun(t, pipelineId), 120_000);
+    assert.equal(run.status, "SUCCEEDED", JSON.stringify(run.stageRuns.map((s) => [s.stageName, s.status, s.failure])));
+    const arrow = stage(run, "arrow");
+    assert.deepEqual(json(line(await logsOf(t, arrow.id), "ARROW")), {
+      type: "DataFrame",
+      dtypes: { id: "int64", city: "object", km: "float64", ts: "datetime64[ns]", ok: "bool" },
+      listed: { city: "str", id: "int", km: "float", ok: "bool", ts: "datetime" },
+    });
+    assertFramed(await latestVersion(t, projectId, "trip-framed-arrow"), arrow.id);
+    const listed = await latestVersion(t, projectId, "trip-listed-arrow");
+    assert.equal(listed.latestVersion.rowCount, 5);
+    assert.deepEqual(
+      listed.latestVersion.schema.map((c) => [c.name, c.type]),
+      [
+        ["id", "BIGINT"],
+        ["at", "TIMESTAMP"],
+        ["ok", "BOOLEAN"],
+      ],
+    );
+  });
+});

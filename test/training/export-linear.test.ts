@@ -2,39 +2,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as ort from "onnxruntime-node";
 import { onnx } from "onnx-proto";
-import {
-  categoricalColumn,
-  mulberry32,
-  normalSampler,
-  numericColumn,
-  table,
-  trainValidationSplit,
-  type Table,
-} from "../../src/training/data";
+import { numericColumn, table, trainValidationSplit } from "../../src/training/data";
 import { inputError } from "../helpers/input-errors";
 import { decodeModel, ExportMismatchError, exportLinearModel, verifyExport } from "../../src/training/export-linear";
 import { predictLinear, predictProba, trainLinearRegression, trainLogisticRegression } from "../../src/training/linear";
 import { fitPreprocessor, transform, type PreprocessStep } from "../../src/training/preprocess";
-
-const CITIES = ["oslo", "lyon", "porto", "graz"];
-
-/** A table with numeric (some missing) and categorical inputs and a target built from them. */
-function synthetic(n: number, seed: number): { t: Table; score: Float64Array } {
-  const u = mulberry32(seed);
-  const normal = normalSampler(u);
-  const a = new Float64Array(n);
-  const b = new Float64Array(n);
-  const city: Array<string | null> = [];
-  const score = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    a[i] = 50 + 10 * normal();
-    b[i] = u() < 0.1 ? NaN : normal();
-    const c = Math.floor(u() * CITIES.length);
-    city.push(u() < 0.05 ? null : CITIES[c]!);
-    score[i] = 0.08 * (a[i]! - 50) - 1.2 * (Number.isNaN(b[i]!) ? 0 : b[i]!) + [0.5, -0.5, 1, 0][c]! + 0.3 * normal();
-  }
-  return { t: table([numericColumn("a", a), numericColumn("b", b), categoricalColumn("city", city)]), score };
-}
+import { synthetic } from "./mixed-data";
 
 const STEPS: PreprocessStep[] = [
   { column: "a", scale: "standard" },

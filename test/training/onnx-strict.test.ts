@@ -12,15 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import * as ort from "onnxruntime-node";
-import {
-  categoricalColumn,
-  mulberry32,
-  normalSampler,
-  numericColumn,
-  table,
-  trainValidationSplit,
-  type Table,
-} from "../../src/training/data";
+import { trainValidationSplit } from "../../src/training/data";
 import { decodeModel, exportLinearModel, verifyExport } from "../../src/training/export-linear";
 import { exportGbtModel } from "../../src/training/export-gbt";
 import type { TrainAlgorithm } from "../../src/training/hyperparameters";
@@ -28,6 +20,7 @@ import { GraphBuilder, ML_DOMAIN, valueInfo } from "../../src/training/onnx/buil
 import { CLASS_LABELS_METADATA, LABEL_INDEX_OUTPUT } from "../../src/training/onnx/class-labels";
 import { columnFeed, fitPreprocessor, transform, type PreprocessStep } from "../../src/training/preprocess";
 import { runTrial, type TrialData } from "../../src/training/trial";
+import { synthetic } from "./mixed-data";
 
 const PYTHON = "/usr/bin/python3";
 const onnxMissing = (() => {
@@ -39,27 +32,8 @@ const onnxMissing = (() => {
 
 const CHECK = "import sys, onnx; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)";
 
-const CITIES = ["oslo", "lyon", "porto", "graz"];
 /** Class names that are not indices: the exported `label` must give them back. */
 const SPECIES = ["Adelie", "Chinstrap", "Gentoo"];
-
-/** Numeric (with missing values) and categorical columns, a numeric score and classes from it. */
-function synthetic(n: number, seed: number): { t: Table; score: Float64Array } {
-  const u = mulberry32(seed);
-  const normal = normalSampler(u);
-  const a = new Float64Array(n);
-  const b = new Float64Array(n);
-  const city: Array<string | null> = [];
-  const score = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    a[i] = 50 + 10 * normal();
-    b[i] = u() < 0.1 ? NaN : normal();
-    const c = Math.floor(u() * CITIES.length);
-    city.push(u() < 0.05 ? null : CITIES[c]!);
-    score[i] = 0.08 * (a[i]! - 50) - 1.2 * (Number.isNaN(b[i]!) ? 0 : b[i]!) + [0.5, -0.5, 1, 0][c]! + 0.3 * normal();
-  }
-  return { t: table([numericColumn("a", a), numericColumn("b", b), categoricalColumn("city", city)]), score };
-}
 
 /** impute, scale, oneHot and bucketize, each at least once. */
 const STEPS: PreprocessStep[] = [

@@ -38,6 +38,33 @@ export class SluiceError extends Error {
   }
 }
 
+/** One GraphQL error as the server answers it. */
+export interface GraphQLErrorEntry {
+  message: string;
+  extensions?: Record<string, unknown>;
+}
+
+/**
+ * Why one request failed, before it becomes the error `request` throws: the server could not be
+ * reached, answered something that is not GraphQL, answered without data, or answered errors.
+ */
+export type RequestFailure =
+  | { kind: "unreachable"; detail: string }
+  | { kind: "not-graphql"; status: number }
+  | { kind: "no-data"; status: number }
+  | { kind: "graphql"; errors: readonly GraphQLErrorEntry[] };
+
+/** What a failed `fetch` (or WebSocket) says about why: the system's code (`ECONNREFUSED`) when there is one. */
+export function networkErrorDetail(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } } | undefined)?.cause;
+  return (
+    cause?.code ??
+    cause?.message ??
+    (err instanceof Error ? err.message : (err as { message?: string } | undefined)?.message) ??
+    String(err)
+  );
+}
+
 /** A run as the typed methods return it. */
 export interface RunView {
   id: string;
@@ -139,19 +166,36 @@ export class SluiceClient {
    */
   async request<T = Json>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
     const res = await this.post(this.url, { query, variables });
-    let body: { data?: T | null; errors?: Array<{ message: string; extensions?: Json }> };
+    let body: { data?: T | null; errors?: GraphQLErrorEntry[] };
     try {
       body = (await res.json()) as typeof body;
     } catch {
-      throw new SluiceError(`${this.url} answered HTTP ${res.status} without a GraphQL response`, `HTTP_${res.status}`);
+      throw this.failure({ kind: "not-graphql", status: res.status });
     }
-    if (body.errors?.length) {
-      const [first] = body.errors;
-      const problems = Array.isArray(first.extensions?.problems) ? (first.extensions.problems as InputProblem[]) : [];
-      throw new SluiceError(body.errors.map((e) => e.message).join("; "), String(first.extensions?.code ?? "GRAPHQL_ERROR"), problems);
-    }
-    if (!body.data) throw new SluiceError(`${this.url} answered HTTP ${res.status} without data`, `HTTP_${res.status}`);
+    if (body.errors?.length) throw this.failure({ kind: "graphql", errors: body.errors });
+    if (!body.data) throw this.failure({ kind: "no-data", status: res.status });
     return body.data;
+  }
+
+  /**
+   * The error a failed request throws: a {@link SluiceError}. A subclass that reports failures its
+   * own way (the `sluice` command line) overrides this, keeping the request and its retries.
+   */
+  protected failure(failure: RequestFailure): Error {
+    switch (failure.kind) {
+      case "unreachable":
+        return new SluiceError(`cannot reach the Sluice server at ${this.server} (${failure.detail})`, "UNREACHABLE");
+      case "not-graphql":
+        return new SluiceError(`${this.url} answered HTTP ${failure.status} without a GraphQL response`, `HTTP_${failure.status}`);
+      case "no-data":
+        return new SluiceError(`${this.url} answered HTTP ${failure.status} without data`, `HTTP_${failure.status}`);
+      case "graphql": {
+        const [first] = failure.errors;
+        const problems = Array.isArray(first.extensions?.problems) ? (first.extensions.problems as InputProblem[]) : [];
+        const code = String(first.extensions?.code ?? "GRAPHQL_ERROR");
+        return new SluiceError(failure.errors.map((e) => e.message).join("; "), code, problems);
+      }
+    }
   }
 
   /**
@@ -311,6 +355,7 @@ export class SluiceClient {
     return answer as OipAnswer;
   }
 
+  /** POSTs `body` as JSON with the token; a 429 is retried (three times, as `Retry-After` says, at most 5 s each). */
   private async post(url: string, body: unknown, project?: string): Promise<Response> {
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
@@ -320,8 +365,7 @@ export class SluiceClient {
       try {
         res = await fetch(url, { method: "POST", headers, body: JSON.stringify(body), signal: AbortSignal.timeout(this.timeoutMs) });
       } catch (err) {
-        const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-        throw new SluiceError(`cannot reach the Sluice server at ${this.server} (${cause})`, "UNREACHABLE");
+        throw this.failure({ kind: "unreachable", detail: networkErrorDetail(err) });
       }
       if (res.status !== 429 || attempt >= 3) return res;
       const wait = Number(res.headers.get("retry-after"));

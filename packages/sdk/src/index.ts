@@ -17,7 +17,18 @@ export type {
   StageSpec,
 } from "./spec";
 export { FINAL_RUN_STATUSES, SluiceClient, SluiceError } from "./client";
-export type { AppliedPipeline, ClientOptions, InputProblem, ModelVersionView, OipAnswer, OipOutput, Prediction, RunView } from "./client";
+export type {
+  AppliedPipeline,
+  ClientOptions,
+  GraphQLErrorEntry,
+  InputProblem,
+  ModelVersionView,
+  OipAnswer,
+  OipOutput,
+  Prediction,
+  RequestFailure,
+  RunView,
+} from "./client";
 export type {
   ResolvedInput,
   StageContext,

@@ -154,6 +154,13 @@ def read_table(name, as_pandas=None):
     return rows
 
 
+def _missing(value):
+    """A NULL in a row: a float NaN, or pandas' NaT (a missing timestamp) and NA (a missing nullable int)."""
+    if isinstance(value, float):
+        return value != value
+    return type(value).__name__ in ("NaTType", "NAType")  # by name: pandas may not be installed
+
+
 def _json_default(value):
     if isinstance(value, (datetime.datetime, datetime.date)):
         return value.isoformat()
@@ -169,7 +176,9 @@ def write_table(name, rows, dataset=None, schema_policy=None):
 
     With pyarrow the Parquet file is written here; without it the rows go to
     $SLUICE_OUTPUT_DIR/<name>.jsonl, which the runner turns into Parquet when the stage exits 0
-    (column types come from the values: keep numbers numbers). With `dataset`, the server
+    (column types come from the values: keep numbers numbers). A DataFrame's missing values
+    (NaN, NaT, NA) are written as NULL, and timestamps as microseconds either way, so a column's
+    type does not depend on whether pyarrow is installed. With `dataset`, the server
     registers the output as the next version of that dataset of the project (created with
     `schema_policy`, FAIL_ON_BREAKING by default), reading its schema and profile from the file.
     Returns the number of rows written.
@@ -185,15 +194,17 @@ def write_table(name, rows, dataset=None, schema_policy=None):
         import pyarrow.parquet as pq
 
         table = pyarrow.Table.from_pandas(rows, preserve_index=False) if is_frame else pyarrow.Table.from_pylist(list(rows))
-        pq.write_table(table, target)
+        # pandas' timestamps are nanoseconds; microseconds, as the JSON-lines path and DuckDB's
+        # TIMESTAMP have, keep the column's type the same whether pyarrow is installed or not.
+        pq.write_table(table, target, coerce_timestamps="us", allow_truncated_timestamps=True)
     else:
         records = rows.to_dict(orient="records") if is_frame else rows
         with open(target + ".jsonl", "w", encoding="utf-8") as f:
             for row in records:
                 if not isinstance(row, dict):
                     raise TypeError(f"write_table({name!r}): every row must be a dict, got {type(row).__name__}")
-                # NaN is how pandas says "missing"; JSON has no NaN: it becomes NULL.
-                row = {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+                # NaN, NaT and NA are how pandas says "missing"; JSON has none of them: they become NULL.
+                row = {k: (None if _missing(v) else v) for k, v in row.items()}
                 f.write(json.dumps(row, default=_json_default, allow_nan=False))
                 f.write("\n")
     if dataset is not None:
