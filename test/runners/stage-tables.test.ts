@@ -167,6 +167,16 @@ async function logsOf(t: TestServer, stageRunId: string): Promise<string[]> {
   return (res.stageLogs.nodes as Array<{ text: string }>).flatMap((n) => n.text.split("\n"));
 }
 
+/** A stage named `ingest-<dataset>` that ingests `<dir>/<dataset>.csv` as dataset `<dataset>`. */
+function ingestCsv(dir: string, dataset: string) {
+  return {
+    name: `ingest-${dataset}`,
+    run: { operator: "ingest" },
+    params: { dataset, paths: [path.join(dir, `${dataset}.csv`)], format: "csv" },
+    outputs: { data: { kind: "Dataset" } },
+  };
+}
+
 function json(text: string): any {
   try {
     return JSON.parse(text);
@@ -249,18 +259,8 @@ for (const mode of ["sandbox", "trusted"] as const) {
       const spec = {
         name: `tables-${mode}`,
         stages: [
-          {
-            name: "ingest-trips",
-            run: { operator: "ingest" },
-            params: { dataset: "trips", paths: [path.join(dir, "trips.csv")], format: "csv" },
-            outputs: { data: { kind: "Dataset" } },
-          },
-          {
-            name: "ingest-many",
-            run: { operator: "ingest" },
-            params: { dataset: "many", paths: [path.join(dir, "many.csv")], format: "csv" },
-            outputs: { data: { kind: "Dataset" } },
-          },
+          ingestCsv(dir, "trips"),
+          ingestCsv(dir, "many"),
           {
             name: "summarize",
             run: { module: "./stages.ts", export: "summarize" },
@@ -353,12 +353,7 @@ for (const mode of ["sandbox", "trusted"] as const) {
       const spec = {
         name: `frame-${mode}`,
         stages: [
-          {
-            name: "ingest-trips",
-            run: { operator: "ingest" },
-            params: { dataset: "trips", paths: [path.join(dir, "trips.csv")], format: "csv" },
-            outputs: { data: { kind: "Dataset" } },
-          },
+          ingestCsv(dir, "trips"),
           {
             name: "frame",
             run: { command: [PYTHON, "frame.py"] },
@@ -444,12 +439,7 @@ describe("stage tables with pandas and pyarrow (trusted)", () => {
     const spec = {
       name: "arrow",
       stages: [
-        {
-          name: "ingest-trips",
-          run: { operator: "ingest" },
-          params: { dataset: "trips", paths: [path.join(dir, "trips.csv")], format: "csv" },
-          outputs: { data: { kind: "Dataset" } },
-        },
+        ingestCsv(dir, "trips"),
         {
           name: "arrow",
           run: { command: [PYTHON, "arrow.py"], env: { PYTHONPATH: path.join(dir, "pyarrow") } },
