@@ -33,6 +33,7 @@ import { PredictionLogService } from "../serving/prediction-log/prediction-log.s
 import { ServingService } from "../serving/serving.service";
 import { EndpointStatsRecorder } from "../serving/endpoint-stats/endpoint-stats-recorder";
 import { EndpointStatsService } from "../serving/endpoint-stats/endpoint-stats.service";
+import { StageHealthService } from "../health/stage-health.service";
 import { ChampionServingRegistry } from "../serving/serving-registry";
 import { DeploymentService } from "../deployments/deployment.service";
 import { DeploymentServingRegistry } from "../deployments/deployment-serving-registry";
@@ -104,6 +105,8 @@ export interface Services {
   endpointStats: EndpointStatsService;
   /** Counts inference requests in memory and adds them to the minute rows every few seconds (flush it to read at once). */
   endpointStatsRecorder: EndpointStatsRecorder;
+  /** Stage health series (attempts, failures, durations, queue waits, rows) from the run engine's records. */
+  stageHealth: StageHealthService;
   /** Monitors, training references, windows and their metric series, alert rules and alerts. */
   monitoring: MonitoringService;
 }
@@ -238,6 +241,7 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     predictionLog: new PredictionLogService(db.dataSource, registry, predictionLog),
     endpointStats: new EndpointStatsService(db.dataSource),
     endpointStatsRecorder,
+    stageHealth: new StageHealthService(db.dataSource),
     monitoring: new MonitoringService(db, artifacts, datasets, config.monitoringMaxWindowRows),
   };
   services.monitoring.bind(services, log.child({ component: "monitoring" }));

@@ -18,6 +18,7 @@ export {
   latencyBucket,
   type EndpointOutcome,
   type EndpointRequest,
+  type EndpointSeriesPoint,
   type EndpointVariant,
   type EndpointWindowQuery,
   type EndpointWindowTotals,

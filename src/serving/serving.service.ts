@@ -123,8 +123,8 @@ export class ServingService {
   static over(build: (observe: (name: string) => RunObserver) => ServingRegistry, log?: Logger): ServingService {
     let service: ServingService | undefined = undefined;
     const registry = build((name) => (rows, requests) => {
-      service?.metrics?.batchRows.observe({ model: name }, rows);
-      service?.metrics?.batchRequests.observe({ model: name }, requests);
+      service?.metrics?.batchRows.observe({ model: service.metrics.modelLabel(name) }, rows);
+      service?.metrics?.batchRequests.observe({ model: service.metrics.modelLabel(name) }, requests);
     });
     service = new ServingService(registry, log);
     return service;
@@ -262,7 +262,7 @@ export class ServingService {
   private mirror(shadow: ModelHolder, ref: ServedModelRef, body: unknown): void {
     if (!shadow.ready) return;
     if (this.shadowsInFlight >= MAX_SHADOW_IN_FLIGHT) {
-      this.metrics?.shadow.inc({ model: ref.name, outcome: "dropped" });
+      this.metrics?.shadow.inc({ model: this.metrics.modelLabel(ref.name), outcome: "dropped" });
       return;
     }
     this.shadowsInFlight++;
@@ -272,11 +272,11 @@ export class ServingService {
       this.answer(shadow, ref, body, note)
         .then(
           () => {
-            this.metrics?.shadow.inc({ model: ref.name, outcome: "ok" });
+            this.metrics?.shadow.inc({ model: this.metrics.modelLabel(ref.name), outcome: "ok" });
             this.recordStats(ref, note, "ok", started);
           },
           (err: unknown) => {
-            this.metrics?.shadow.inc({ model: ref.name, outcome: "error" });
+            this.metrics?.shadow.inc({ model: this.metrics.modelLabel(ref.name), outcome: "error" });
             this.recordStats(ref, note, outcomeOf(err), started);
             this.log?.debug({ err, model: ref.name }, "a shadow request failed");
           },
@@ -326,14 +326,14 @@ export class ServingService {
     const note = newNote();
     try {
       const result = await fn(note);
-      this.metrics?.requests.inc({ model: ref.name, outcome: "ok" });
-      this.metrics?.latency.observe({ model: ref.name }, Number(process.hrtime.bigint() - started) / 1e9);
+      this.metrics?.requests.inc({ model: this.metrics.modelLabel(ref.name), outcome: "ok" });
+      this.metrics?.latency.observe({ model: this.metrics.modelLabel(ref.name) }, Number(process.hrtime.bigint() - started) / 1e9);
       this.recordStats(ref, note, "ok", started);
       return result;
     } catch (err) {
       const outcome = outcomeOf(err);
       // Names nobody serves are the client's to choose: one label for all of them keeps the registry bounded.
-      this.metrics?.requests.inc({ model: outcome === "not_found" ? "unknown" : ref.name, outcome });
+      this.metrics?.requests.inc({ model: outcome === "not_found" ? "unknown" : this.metrics.modelLabel(ref.name), outcome });
       this.recordStats(ref, note, outcome, started);
       throw err;
     }
@@ -342,6 +342,11 @@ export class ServingService {
   /** Adds a finished request to the endpoint statistics (a synchronous, in-memory step). */
   private recordStats(ref: ServedModelRef, note: RequestNote, outcome: InferenceOutcome, started: bigint): void {
     const kept = statsOutcome(outcome);
+    if (this.metrics && kept) {
+      const model = this.metrics.modelLabel(ref.name);
+      if (note.rows > 0) this.metrics.rows.inc({ model }, note.rows);
+      if (note.cpuMs > 0) this.metrics.cpu.inc({ model }, note.cpuMs / 1000);
+    }
     if (!this.endpointStats || !kept) return;
     this.endpointStats.record({
       projectId: ref.projectId,

@@ -58,6 +58,14 @@ interface TotalsRow {
   buckets: Array<string | number> | null;
 }
 
+/** Most points one series may have. */
+export const MAX_SERIES_POINTS = 1000;
+
+/** One step of an endpoint's series: the totals of the minutes starting in [at, at + step). */
+export interface EndpointSeriesPoint extends EndpointWindowTotals {
+  at: Date;
+}
+
 export class EndpointStatsService {
   constructor(private readonly db: DataSource) {}
 
@@ -90,6 +98,57 @@ export class EndpointStatsService {
       params,
     )) as TotalsRow[];
     return totalsOf(row);
+  }
+
+  /**
+   * The window cut into steps of `stepMs` (a whole number of minutes), one point per step from
+   * `from` — steps without requests included, with zero counts — so it plots as it is.
+   *
+   * @throws InvalidInputError when the step is not whole minutes, `to` is not after `from`, or
+   *   there would be more than MAX_SERIES_POINTS points
+   */
+  async series(query: EndpointWindowQuery & { stepMs: number }): Promise<EndpointSeriesPoint[]> {
+    const { from, to, stepMs } = query;
+    if (!(Number.isInteger(stepMs) && stepMs >= 60_000 && stepMs % 60_000 === 0)) {
+      throw new InvalidInputError([{ field: "step", message: "the step must be a whole number of minutes (60, 120, … seconds)" }]);
+    }
+    if (!(to.getTime() > from.getTime()))
+      throw new InvalidInputError([{ field: "to", message: "the window must end after it starts (to > from)" }]);
+    const points = Math.ceil((to.getTime() - from.getTime()) / stepMs);
+    if (points > MAX_SERIES_POINTS) {
+      throw new InvalidInputError([
+        { field: "step", message: `${points} points asked for; at most ${MAX_SERIES_POINTS}: use a larger step or a shorter window` },
+      ]);
+    }
+    const params: unknown[] = [query.projectId, query.servedName, from.toISOString(), to.toISOString(), stepMs];
+    let where = "project_id = $1 AND served_name = $2 AND minute >= $3 AND minute < $4";
+    if (query.modelVersionId !== undefined) {
+      params.push(query.modelVersionId);
+      where += ` AND model_version_id = $${params.length}`;
+    }
+    if (query.variants !== undefined) {
+      params.push([...query.variants]);
+      where += ` AND variant = ANY($${params.length}::text[])`;
+    }
+    const step = `floor(extract(epoch FROM (minute - $3::timestamptz)) * 1000 / $5)::int`;
+    const sums = (await this.db.query(
+      `SELECT ${step} AS step, sum(requests) AS requests, sum(bad_requests) AS bad_requests, sum(refused) AS refused,
+              sum(server_errors) AS server_errors, sum(rows) AS rows, sum(latency_ms_sum)::float8 AS latency_ms_sum, sum(cpu_ms)::float8 AS cpu_ms
+         FROM endpoint_stats WHERE ${where} GROUP BY 1`,
+      params,
+    )) as Array<TotalsRow & { step: number }>;
+    const buckets = (await this.db.query(
+      `SELECT ${step} AS step, u.i::int AS i, sum(u.c) AS c
+         FROM endpoint_stats, unnest(latency_buckets) WITH ORDINALITY AS u(c, i) WHERE ${where} GROUP BY 1, 2`,
+      params,
+    )) as Array<{ step: number; i: number; c: string }>;
+    const byStep = new Map<number, TotalsRow>();
+    for (const r of sums) byStep.set(Number(r.step), { ...r, buckets: new Array<number>(LATENCY_BUCKETS).fill(0) });
+    for (const b of buckets) {
+      const row = byStep.get(Number(b.step));
+      if (row?.buckets && b.i >= 1 && b.i <= LATENCY_BUCKETS) row.buckets[b.i - 1] = Number(b.c);
+    }
+    return Array.from({ length: points }, (_, k) => ({ at: new Date(from.getTime() + k * stepMs), ...totalsOf(byStep.get(k)) }));
   }
 }
 
