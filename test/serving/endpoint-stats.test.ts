@@ -9,6 +9,7 @@ import { NO_MODEL_VERSION } from "../../src/serving/endpoint-stats/endpoint-stat
 import { seedProject } from "../helpers/fixtures";
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";
 import { createModel, infer, linearModel, servedModel, setChampion, uploadVersion } from "./helpers";
+import { deployed, eventually as eventuallyTrue, inferX } from "../deployments/helpers";
 
 interface StatRow {
   served_name: string;
@@ -138,6 +139,40 @@ describe("endpoint statistics of served requests", () => {
       modelVersionId: versionId,
     });
     assert.deepEqual([ofVersion.requests, ofVersion.errors], [6, 1]);
+  });
+
+  it("keeps an endpoint's variants and versions apart: canary, primary and shadow copies", async () => {
+    const modelId = await createModel(t, projectId, "split", true);
+    const v1 = await uploadVersion(t, modelId, linearModel([1, 1], 0));
+    const v2 = await uploadVersion(t, modelId, linearModel([1, 1], 100));
+    const v3 = await uploadVersion(t, modelId, linearModel([1, 1], 200));
+    await deployed(t, "deployModel", "DeployModelInput", { projectId, name: "split-ep", model: "split", version: 1 });
+    await deployed(t, "setCanary", "SetCanaryInput", { projectId, name: "split-ep", version: 2, percent: 100 });
+    await deployed(t, "setShadow", "SetShadowInput", { projectId, name: "split-ep", version: 3 });
+    for (let i = 0; i < 4; i++) assert.equal((await inferX(t, "split-ep", projectId)).status, 200);
+    // Shadow copies run after the answer: flush until all four are in.
+    const recorder = t.server.services.endpointStatsRecorder;
+    await eventuallyTrue("four requests and four shadow copies are written", async () => {
+      await recorder.flush();
+      const rows = (await statRows(t, projectId)).filter((r) => r.served_name === "split-ep");
+      return rows.reduce((n, r) => n + r.requests, 0) === 8;
+    });
+    const rows = (await statRows(t, projectId)).filter((r) => r.served_name === "split-ep");
+    const by = new Map<string, number>();
+    for (const r of rows) by.set(`${r.variant}:${r.model_version_id}`, (by.get(`${r.variant}:${r.model_version_id}`) ?? 0) + r.requests);
+    assert.equal(by.get(`canary:${v2.versionId}`), 4, "a 100 % canary answers every request");
+    assert.equal(by.get(`shadow:${v3.versionId}`), 4);
+    assert.equal(by.get(`primary:${v1.versionId}`), undefined);
+    const from = new Date(Date.now() - 5 * 60_000);
+    const to = new Date(Date.now() + 60_000);
+    const seen = await t.server.services.endpointStats.window({
+      projectId,
+      servedName: "split-ep",
+      from,
+      to,
+      variants: ["primary", "canary"],
+    });
+    assert.equal(seen.requests, 4);
   });
 
   it("adds a later flush to the same minute's row", async () => {
