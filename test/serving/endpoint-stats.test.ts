@@ -271,6 +271,27 @@ describe("the endpoint statistics recorder on a controlled clock", () => {
     await assert.rejects(stats.window({ projectId, servedName: "fraud", from: new Date(t0), to: new Date(t0) }), /to > from/);
   });
 
+  it("keeps what a failed write held and adds it with the next flush", async () => {
+    const now = t0 + 30 * 60_000;
+    const db = t.server.services.db.dataSource;
+    const recorder = new EndpointStatsRecorder(db, { flushMs: 60_000, maxKeys: 10 }, createLogger("silent"), () => now);
+    const r = { projectId, servedName: "outage", modelVersionId: v1, variant: "primary" as const, rows: 1, cpuMs: 0 };
+    recorder.record({ ...r, outcome: "ok", latencyMs: 1 });
+    recorder.record({ ...r, outcome: "bad_request", latencyMs: 1 });
+    // The table unreachable for a moment: the write fails, the entries stay.
+    await db.query("ALTER TABLE endpoint_stats RENAME TO endpoint_stats_away");
+    try {
+      await recorder.flush();
+    } finally {
+      await db.query("ALTER TABLE endpoint_stats_away RENAME TO endpoint_stats");
+    }
+    assert.deepEqual([recorder.stats.failedFlushes, recorder.pending], [1, 1]);
+    recorder.record({ ...r, outcome: "ok", latencyMs: 1 });
+    await recorder.close();
+    const w = await stats.window({ projectId, servedName: "outage", from: new Date(now - 60_000), to: new Date(now + 60_000) });
+    assert.deepEqual([w.requests, w.badRequests, w.rows], [3, 1, 3]);
+  });
+
   it("holds at most maxKeys entries between flushes and counts what it drops", async () => {
     const now = t0 + 20 * 60_000;
     const recorder = new EndpointStatsRecorder(
