@@ -16,6 +16,8 @@ import { PredictionServedName1795652759607 } from "./1795652759607-PredictionSer
 import { Monitoring1795653440354 } from "./1795653440354-Monitoring";
 import { DeliveryResponseExcerpt1796100000000 } from "./1796100000000-DeliveryResponseExcerpt";
 import { SelfApprovalDecision1796150000000 } from "./1796150000000-SelfApprovalDecision";
+import { EndpointStats1796200000000 } from "./1796200000000-EndpointStats";
+import { StageAttemptReadyAt1796200000001 } from "./1796200000001-StageAttemptReadyAt";
 import { Tracking1795643323566 } from "./1795643323566-Tracking";
 import { Deployments1795653236912 } from "./1795653236912-Deployments";
 
@@ -44,4 +46,6 @@ export const migrations: (new () => MigrationInterface)[] = [
   Monitoring1795653440354,
   DeliveryResponseExcerpt1796100000000,
   SelfApprovalDecision1796150000000,
+  EndpointStats1796200000000,
+  StageAttemptReadyAt1796200000001,
 ];

@@ -21,6 +21,7 @@ import { MonitoringLoop } from "../monitoring/monitoring-loop";
 import { registerMlflowApi } from "../tracking/mlflow/api";
 import { startMlflowMirror } from "../../plugins/mlflow";
 import { registerServingRoutes } from "../serving/routes";
+import { StageHealthMetrics } from "../health/stage-metrics";
 import { authenticate } from "../kernel/authenticate";
 import { keepConnectionsAlive, probeAllowed } from "../kernel/http";
 import type { SluiceConfig } from "./config";
@@ -47,6 +48,8 @@ export interface RunningServer {
   engine: RunEngine | undefined;
   /** Fires schedules and event rules while this process is the trigger leader. */
   triggers: TriggerService;
+  /** Stage health in /metrics (counted while this process leads). */
+  stageMetrics: StageHealthMetrics;
   /** The admin token created at this start (empty database), to print once; else undefined. */
   bootstrapToken: string | undefined;
   /**
@@ -246,6 +249,14 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
     log.child({ component: "monitoring" }),
   );
   monitoring.start();
+  // Stage health in /metrics, counted from stage events by the leading process only (see stage-metrics.ts).
+  const stageMetrics = new StageHealthMetrics(metrics.registry, {
+    db: db.dataSource,
+    events: services.events,
+    isLeader: () => triggers.isLeader,
+    log: log.child({ component: "stage-metrics" }),
+  });
+  stageMetrics.start();
   const port = (httpServer.address() as AddressInfo).port;
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   log.info({ port, database: db.kind }, "sluice server listening");
@@ -257,6 +268,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
     services,
     engine,
     triggers,
+    stageMetrics,
     bootstrapToken,
     close() {
       closing ??= (async () => {
@@ -266,6 +278,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
         await apollo.stop();
         await engine?.close();
         await monitoring.close();
+        await stageMetrics.close();
         await triggers.close();
         await gates.close();
         await notifications.close();

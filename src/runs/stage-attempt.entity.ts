@@ -22,6 +22,14 @@ export class StageAttemptRow {
   @Column({ name: "lease_epoch", type: "integer" })
   leaseEpoch: number;
 
+  /**
+   * When this attempt could first have started: the stage's queueing, or the end of a retry's
+   * delay (`not_before`), whichever is later. `started_at - ready_at` is its queue wait. Null for
+   * attempts made before it was recorded.
+   */
+  @Column({ name: "ready_at", type: "timestamptz", precision: 3, nullable: true })
+  readyAt: Date | null;
+
   @Column({ name: "started_at", type: "timestamptz", precision: 3 })
   startedAt: Date;
 

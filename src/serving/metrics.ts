@@ -1,11 +1,16 @@
 import { Counter, Histogram, type Registry } from "prom-client";
+import { BoundedLabel } from "../kernel/bounded-label";
+
+/** Distinct served names kept as `model` label values; later ones are `other` (plus `unknown` for names nobody serves). */
+export const MAX_MODEL_LABELS = 500;
 
 /** How an inference request ended, as the `outcome` label says it. */
 export type InferenceOutcome = "ok" | "bad_request" | "not_found" | "refused" | "forbidden" | "error";
 
 /**
  * Serving's Prometheus metrics, registered in the server's registry (so `/metrics` shows them):
- * requests by model and outcome, latency, and rows per `session.run` (the batch size).
+ * requests by model and outcome, latency, rows and CPU, and rows per `session.run` (the batch size).
+ * The `model` label is bounded: see `modelLabel`.
  */
 export class ServingMetrics {
   readonly requests: Counter<"model" | "outcome">;
@@ -13,6 +18,14 @@ export class ServingMetrics {
   readonly batchRows: Histogram<"model">;
   readonly batchRequests: Histogram<"model">;
   readonly shadow: Counter<"model" | "outcome">;
+  readonly rows: Counter<"model">;
+  readonly cpu: Counter<"model">;
+  private readonly models = new BoundedLabel(MAX_MODEL_LABELS);
+
+  /** The `model` label of a served name: the first MAX_MODEL_LABELS names as they are, later ones `other`. */
+  modelLabel(name: string): string {
+    return this.models.of(name);
+  }
 
   constructor(registry: Registry) {
     this.requests = new Counter({
@@ -46,6 +59,18 @@ export class ServingMetrics {
       name: "sluice_inference_shadow_requests_total",
       help: "Copies of requests sent to a deployment's shadow model: ok, error (never seen by the caller) or dropped (too many in flight)",
       labelNames: ["model", "outcome"] as const,
+      registers: [registry],
+    });
+    this.rows = new Counter({
+      name: "sluice_inference_rows_total",
+      help: "Rows (instances) of decoded inference requests, by model",
+      labelNames: ["model"] as const,
+      registers: [registry],
+    });
+    this.cpu = new Counter({
+      name: "sluice_inference_cpu_seconds_total",
+      help: "Process CPU seconds over onnxruntime runs, shared among their requests by rows, by model",
+      labelNames: ["model"] as const,
       registers: [registry],
     });
   }

@@ -134,6 +134,17 @@ describe("loadConfig", () => {
       assertRefused({ SLUICE_BODY_LIMIT: "10 parsecs" }, "SLUICE_BODY_LIMIT");
     });
 
+    it("SLUICE_ENDPOINT_STATS_FLUSH_MS and SLUICE_ENDPOINT_STATS_MAX_KEYS out of range", () => {
+      assertRefused({ SLUICE_ENDPOINT_STATS_FLUSH_MS: "5" }, "SLUICE_ENDPOINT_STATS_FLUSH_MS");
+      assertRefused({ SLUICE_ENDPOINT_STATS_FLUSH_MS: "soon" }, "SLUICE_ENDPOINT_STATS_FLUSH_MS");
+      assertRefused({ SLUICE_ENDPOINT_STATS_MAX_KEYS: "0" }, "SLUICE_ENDPOINT_STATS_MAX_KEYS");
+      assert.deepEqual(loadConfig({}).endpointStats, { flushMs: 5000, maxKeys: 10_000 });
+      assert.deepEqual(loadConfig({ SLUICE_ENDPOINT_STATS_FLUSH_MS: "250", SLUICE_ENDPOINT_STATS_MAX_KEYS: "7" }).endpointStats, {
+        flushMs: 250,
+        maxKeys: 7,
+      });
+    });
+
     it("SLUICE_INTROSPECTION=maybe", () => {
       assertRefused({ SLUICE_INTROSPECTION: "maybe" }, "SLUICE_INTROSPECTION");
     });

@@ -1,6 +1,7 @@
 import "reflect-metadata";
 import type { ResolverContainer } from "../../kernel/context";
 import { AuditResolver } from "../../audit/audit.resolver";
+import { HealthResolver } from "../../health/health.resolver";
 import { AuthResolver } from "../../auth/auth.resolver";
 import { ProjectRoleBindingsResolver } from "../../auth/project-role-bindings.resolver";
 import { DatasetResolver, DatasetVersionResolver } from "../../datasets/dataset.resolver";
@@ -107,6 +108,7 @@ const factories: readonly Factory[] = [
     (s) => new MonitoringResolver({ events: s.events, monitoring: s.monitoring, predictionLog: s.predictionLog }),
   ),
   factory(MonitoringWindowResolver, (s) => new MonitoringWindowResolver({ monitoring: s.monitoring })),
+  factory(HealthResolver, (s) => new HealthResolver({ stageHealth: s.stageHealth, endpointStats: s.endpointStats })),
 ];
 
 const factoryByClass = new Map<ResolverClass, Factory>(factories.map((f) => [f.resolverClass, f]));

@@ -83,20 +83,23 @@ export async function claimStageRuns(tx: Tx, req: ClaimRequest): Promise<StageRu
               lease_expires_at = now() + make_interval(secs => $3::double precision / 1000), started_at = COALESCE(started_at, now())
         WHERE id = ANY($1) AND ${claim.guard}
         RETURNING id, run_id AS "runId", stage_name AS "stageName", attempt, max_attempts AS "maxAttempts", lease_epoch AS "leaseEpoch",
-                  runner_labels AS "runnerLabels", run_kind AS "runKind", params, cancel_requested AS "cancelRequested"`,
+                  runner_labels AS "runnerLabels", run_kind AS "runKind", params, cancel_requested AS "cancelRequested",
+                  GREATEST(queued_at, not_before) AS "readyAt"`,
       [chosen.map((c) => c.id), req.owner, req.leaseMs],
     ),
   );
   if (claimed.length === 0) return [];
   await tx.manager.query(
-    `INSERT INTO stage_attempts (stage_run_id, attempt, runner, lease_epoch, started_at)
-     SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[], $5::timestamptz[])`,
+    `INSERT INTO stage_attempts (stage_run_id, attempt, runner, lease_epoch, started_at, ready_at)
+     SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[], $5::timestamptz[], $6::timestamptz[])`,
     [
       claimed.map((c) => c.id),
       claimed.map((c) => c.attempt),
       claimed.map(() => req.owner),
       claimed.map((c) => c.leaseEpoch),
       claimed.map(() => new Date()),
+      // When each became claimable (queued, or its retry delay over): the queue wait is measured from it.
+      claimed.map((c) => (c as StageRunRow & { readyAt: Date | null }).readyAt),
     ],
   );
   const candidateOf = new Map(candidates.map((c) => [c.id, c]));
