@@ -164,7 +164,8 @@ export interface CostKeys {
   projectId: string;
   pipelineId: string | null;
   stageName: string | null;
-  endpointId: string | null;
+  /** The served name requests were addressed to (a deployment's endpoint, or a registered model's name). */
+  endpoint: string | null;
   modelVersionId: string | null;
   /** The UTC day, `YYYY-MM-DD`. */
   day: string;
@@ -187,7 +188,7 @@ const KEY_OF: Record<CostGroup, keyof CostKeys> = {
   PROJECT: "projectId",
   PIPELINE: "pipelineId",
   STAGE: "stageName",
-  ENDPOINT: "endpointId",
+  ENDPOINT: "endpoint",
   MODEL_VERSION: "modelVersionId",
   DAY: "day",
 };
@@ -211,7 +212,7 @@ export function rollUp(
       projectId: keys.has("projectId") ? item.keys.projectId : null,
       pipelineId: keys.has("pipelineId") ? item.keys.pipelineId : null,
       stageName: keys.has("stageName") ? item.keys.stageName : null,
-      endpointId: keys.has("endpointId") ? item.keys.endpointId : null,
+      endpoint: keys.has("endpoint") ? item.keys.endpoint : null,
       modelVersionId: keys.has("modelVersionId") ? item.keys.modelVersionId : null,
       day: keys.has("day") ? item.keys.day : null,
     };

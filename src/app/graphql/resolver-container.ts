@@ -31,6 +31,7 @@ import { ServingResolver } from "../../serving/serving.resolver";
 import { DeploymentResolver } from "../../deployments/deployment.resolver";
 import { EventRuleResolver, ScheduleResolver, TriggerFireResolver } from "../../triggers";
 import { MonitoringResolver, MonitoringWindowResolver } from "../../monitoring/monitoring.resolver";
+import { CostResolver, ModelVersionCostResolver, RunCostResolver } from "../../costs";
 import type { Services } from "../services";
 
 /*
@@ -107,6 +108,9 @@ const factories: readonly Factory[] = [
     (s) => new MonitoringResolver({ events: s.events, monitoring: s.monitoring, predictionLog: s.predictionLog }),
   ),
   factory(MonitoringWindowResolver, (s) => new MonitoringWindowResolver({ monitoring: s.monitoring })),
+  factory(CostResolver, (s) => new CostResolver({ costs: s.costs })),
+  factory(RunCostResolver, (s) => new RunCostResolver({ costs: s.costs })),
+  factory(ModelVersionCostResolver, (s) => new ModelVersionCostResolver({ costs: s.costs })),
 ];
 
 const factoryByClass = new Map<ResolverClass, Factory>(factories.map((f) => [f.resolverClass, f]));
