@@ -4,7 +4,7 @@
  */
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { createProcessRunner } from "../../runners/process";
 import { createLocalRunner } from "../../runners/local";
@@ -88,6 +88,47 @@ describe("stage usage", { skip: linux ? false : "usage is read from Linux's /pro
       // The loop stops at 1 s of the whole process's CPU; the worker's own thread did nearly all of it.
       assert.ok(usage.cpuSeconds <= 1.05 && usage.cpuSeconds >= 0.8, `cpuSeconds ${usage.cpuSeconds}`);
       assert.equal(usage.peakMemoryBytes, undefined);
+    } finally {
+      await runner.close();
+    }
+  });
+});
+
+const BWRAP = "/usr/bin/bwrap";
+
+describe("stage usage in a warm sandboxed module process", { skip: (!linux || !existsSync(BWRAP)) && "needs Linux and bubblewrap" }, () => {
+  test("measures each attempt of a reused host alone: CPU within 20 %, and a peak reset between attempts", async () => {
+    const code = temp.make("sluice-usage-code-");
+    const workRoot = temp.make("sluice-usage-work-");
+    writeFileSync(
+      path.join(code, "stages.js"),
+      `exports.burn = async () => { ${burn(1)} return {}; };
+       exports.hold = async () => { globalThis.held = Buffer.alloc(200e6, 1); await new Promise((r) => setTimeout(r, 100)); globalThis.held = undefined;
+         // Give the memory back now, so that the next attempt starts low (a Buffer is freed by the garbage collector).
+         require("v8").setFlagsFromString("--expose-gc"); require("vm").runInNewContext("gc")(); return {}; };
+       exports.idle = async () => ({});`,
+    );
+    const runner = createLocalRunner({
+      threads: 1,
+      isolation: { mode: "sandbox", bwrap: BWRAP, hide: [workRoot] },
+      warmPool: { idleMs: 60_000, max: 1, perProject: 1 },
+    });
+    let n = 0;
+    const attempt = async (exportName: string) => {
+      const workDir = path.join(workRoot, "proj", `attempt-${++n}`);
+      mkdirSync(path.join(workDir, "outputs"), { recursive: true });
+      const task = makeTask(temp, { baseDir: code, run: { module: "stages.js", export: exportName }, projectId: "proj", workDir });
+      return usageOf(await runner.run(task, new RecordingReporter(), new AbortController().signal));
+    };
+    try {
+      const burnt = await attempt("burn");
+      assert.equal(burnt.method, "process");
+      // The loop stops at 1 s of the host process's CPU; the host measures the same process.
+      assert.ok(Math.abs(burnt.cpuSeconds - 1) <= 0.2, `cpuSeconds ${burnt.cpuSeconds}`);
+      const held = await attempt("hold");
+      const idle = await attempt("idle");
+      assert.equal(runner.warmHosts().length, 1, "one host ran all three");
+      assert.ok(held.peakMemoryBytes! - idle.peakMemoryBytes! >= 160e6, `held ${held.peakMemoryBytes}, idle ${idle.peakMemoryBytes}`);
     } finally {
       await runner.close();
     }
