@@ -18,6 +18,7 @@ import { DeliveryResponseExcerpt1796100000000 } from "./1796100000000-DeliveryRe
 import { SelfApprovalDecision1796150000000 } from "./1796150000000-SelfApprovalDecision";
 import { EndpointStats1796200000000 } from "./1796200000000-EndpointStats";
 import { StageAttemptReadyAt1796200000001 } from "./1796200000001-StageAttemptReadyAt";
+import { ResourceUsage1796300000000 } from "./1796300000000-ResourceUsage";
 import { Tracking1795643323566 } from "./1795643323566-Tracking";
 import { Deployments1795653236912 } from "./1795653236912-Deployments";
 
@@ -48,4 +49,5 @@ export const migrations: (new () => MigrationInterface)[] = [
   SelfApprovalDecision1796150000000,
   EndpointStats1796200000000,
   StageAttemptReadyAt1796200000001,
+  ResourceUsage1796300000000,
 ];

@@ -82,8 +82,27 @@ export interface StageFailure {
   details?: Record<string, unknown>;
 }
 
-export type StageOutcome =
-  { status: "succeeded"; outputs: Record<string, ProducedOutput> } | { status: "failed"; failure: StageFailure } | { status: "canceled" };
+/**
+ * What one attempt consumed, as its runner measured it (`runners/usage/`). CPU is user plus
+ * system time; memory and I/O are absent where the runner cannot attribute them (a worker
+ * thread shares its process's memory). `method` says how it was measured:
+ * `process-tree` (the command's process and its descendants, sampled from /proc),
+ * `process` (a sandboxed module process measuring itself), `worker-thread` (the worker's own
+ * thread, from /proc/thread-self). Figures are never negative.
+ */
+export interface StageUsage {
+  cpuSeconds: number;
+  wallSeconds: number;
+  peakMemoryBytes?: number;
+  bytesRead?: number;
+  bytesWritten?: number;
+  method: "process-tree" | "process" | "worker-thread";
+}
+
+/** How an attempt ended; `usage` is what it consumed, when the runner measured it. */
+export type StageOutcome = (
+  { status: "succeeded"; outputs: Record<string, ProducedOutput> } | { status: "failed"; failure: StageFailure } | { status: "canceled" }
+) & { usage?: StageUsage };
 
 /** What kinds of `StageRun` a runner can execute. */
 export type RunKind = "operator" | "module" | "command";

@@ -58,5 +58,5 @@ function maskData(value: unknown, mask: Masker): unknown {
 
 /** The outcome with a failure's message and details masked. */
 export function maskOutcome(outcome: StageOutcome, mask: Masker): StageOutcome {
-  return outcome.status === "failed" ? { status: "failed", failure: maskFailure(outcome.failure, mask) } : outcome;
+  return outcome.status === "failed" ? { ...outcome, failure: maskFailure(outcome.failure, mask) } : outcome;
 }

@@ -6,6 +6,8 @@
  */
 import { pathToFileURL } from "node:url";
 import { format } from "node:util";
+import { isMainThread } from "node:worker_threads";
+import { startSelfMeter } from "../usage/self";
 import { createStageContext } from "./context";
 import type { AbortMessage, SerializedError, WorkerTask, WorkerToMain } from "./messages";
 import type { StageFunction } from "./stage";
@@ -24,11 +26,13 @@ export async function executeTask(
   signal: AbortSignal,
   options: { fresh?: string } = {},
 ): Promise<void> {
+  // A worker thread measures its own thread; a sandboxed module process, the whole process.
+  const meter = startSelfMeter(isMainThread ? "process" : "thread");
   let fn: StageFunction;
   try {
     fn = await loadStage(task.entry.module, task.entry.export, options.fresh);
   } catch (err) {
-    post({ type: "done", status: "threw", phase: "load", error: serializeError(err) });
+    post({ type: "done", status: "threw", phase: "load", error: serializeError(err), usage: meter.stop() });
     return;
   }
   const { ctx, settle, outputMetadata, close } = createStageContext(task, post, signal);
@@ -43,7 +47,7 @@ export async function executeTask(
   }
   // The attempt's DuckDB (tables read or written) ends with it, before `done`: a warm host must be left with nothing open.
   await close().catch(() => undefined);
-  post(done);
+  post({ ...done, usage: meter.stop() });
 }
 
 /** The metadata the table writers recorded, under what the stage returned for the same outputs (the stage's keys win). */

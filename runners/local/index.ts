@@ -20,7 +20,7 @@ import { collectOutputs, prepareOutputDir } from "../outputs";
 import { safeLog, safeMetric } from "../reporting";
 import { type StageIsolation, sandboxUnavailable } from "../sandbox";
 import { Slots } from "../slots";
-import type { WorkerTask } from "./messages";
+import type { DoneMessage, WorkerTask } from "./messages";
 import { runModuleProcess } from "./module-process";
 import { createOperatorRegistry, type OperatorRef } from "./operators";
 import { type JobResult, WorkerPool } from "./pool";
@@ -217,22 +217,26 @@ async function outcomeOf(task: StageTask, result: JobResult, reporter: StageRepo
     }
     case "done": {
       const done = result.message;
-      if (done.status === "returned") return collectOutputs(task, done.outputs, reporter);
-      const { error } = done;
-      if (done.phase === "load") {
-        return failed(FailureType.LOAD_FAILED, `could not load the stage function: ${error.message}`, true, {
-          name: error.name,
-          stack: error.stack,
-          ...error.details,
-        });
-      }
-      // A gate's breach is its own failure type (GATE_FAILED), so the engine and alerts can tell it from a crash.
-      const { failureType, ...details } = error.details ?? {};
-      const type =
-        typeof failureType === "string" && STAGE_DECLARED_FAILURES.has(failureType)
-          ? (failureType as FailureType)
-          : FailureType.STAGE_ERROR;
-      return failed(type, error.message, error.nonRetryable, { name: error.name, stack: error.stack, ...details });
+      const outcome = await outcomeOfDone(task, done, reporter);
+      return done.usage ? { ...outcome, usage: done.usage } : outcome;
     }
   }
+}
+
+/** The outcome of a task that ran to its end (returned or threw). */
+async function outcomeOfDone(task: StageTask, done: DoneMessage, reporter: StageReporter): Promise<StageOutcome> {
+  if (done.status === "returned") return collectOutputs(task, done.outputs, reporter);
+  const { error } = done;
+  if (done.phase === "load") {
+    return failed(FailureType.LOAD_FAILED, `could not load the stage function: ${error.message}`, true, {
+      name: error.name,
+      stack: error.stack,
+      ...error.details,
+    });
+  }
+  // A gate's breach is its own failure type (GATE_FAILED), so the engine and alerts can tell it from a crash.
+  const { failureType, ...details } = error.details ?? {};
+  const type =
+    typeof failureType === "string" && STAGE_DECLARED_FAILURES.has(failureType) ? (failureType as FailureType) : FailureType.STAGE_ERROR;
+  return failed(type, error.message, error.nonRetryable, { name: error.name, stack: error.stack, ...details });
 }

@@ -8,7 +8,7 @@
  * last; the main thread may post one `AbortMessage`. The main thread closes the port after `done`.
  */
 import type { MessagePort } from "node:worker_threads";
-import type { ResolvedInput } from "../contract";
+import type { ResolvedInput, StageUsage } from "../contract";
 
 /** The task as the worker needs it: the contract's `StageTask` with its entry point resolved. */
 export interface WorkerTask {
@@ -59,10 +59,12 @@ export interface SerializedError {
   details?: Record<string, unknown>;
 }
 
-export type DoneMessage =
+/** The end of a task; `usage` is what it consumed, measured where it ran (`runners/usage/self.ts`). */
+export type DoneMessage = (
   | { type: "done"; status: "returned"; outputs: Record<string, { path?: string; metadata?: Record<string, unknown> }> }
   /** `phase` says whether loading the module or running the function failed. */
-  | { type: "done"; status: "threw"; phase: "load" | "run"; error: SerializedError };
+  | { type: "done"; status: "threw"; phase: "load" | "run"; error: SerializedError }
+) & { usage?: StageUsage };
 
 export type WorkerToMain = LogMessage | MetricMessage | DoneMessage;
 

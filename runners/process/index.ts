@@ -50,6 +50,7 @@ import { parseDirective } from "./directives";
 import { buildEnvironment, DEFAULT_ENV_PASSTHROUGH, writeTaskFiles } from "./environment";
 import { exitFailure } from "./exit-status";
 import { LineSplitter } from "./lines";
+import { DEFAULT_USAGE_SAMPLE_MS, ProcessTreeMeter } from "../usage/process-tree";
 
 export { DEFAULT_ENV_PASSTHROUGH, envName } from "./environment";
 export { NON_RETRYABLE_EXIT_CODES } from "./exit-status";
@@ -81,6 +82,11 @@ export interface ProcessRunnerOptions {
    * @default 268435456 (256 MiB)
    */
   tableJsonlMaxBytes?: number;
+  /**
+   * How often the command's process tree is sampled for its usage (CPU, memory, I/O; see
+   * `runners/usage/process-tree.ts`). @default 100
+   */
+  usageSampleMs?: number;
 }
 
 /**
@@ -94,6 +100,8 @@ export function createProcessRunner(options: ProcessRunnerOptions = {}): Runner 
   const envList = options.env ?? DEFAULT_ENV_PASSTHROUGH;
   const isolation = options.isolation ?? { mode: "trusted" };
   const tableJsonlMaxBytes = options.tableJsonlMaxBytes ?? DEFAULT_TABLE_JSONL_MAX_BYTES;
+  const usageSampleMs = options.usageSampleMs ?? DEFAULT_USAGE_SAMPLE_MS;
+  if (!(usageSampleMs >= 10)) throw new RangeError(`usageSampleMs must be 10 or more, got ${usageSampleMs}`);
   if (!(tableJsonlMaxBytes >= 0)) throw new RangeError(`tableJsonlMaxBytes must be 0 or more, got ${tableJsonlMaxBytes}`);
   if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`capacity must be a positive integer, got ${capacity}`);
   if (!(killGraceMs >= 0)) throw new RangeError(`killGraceMs must be 0 or more, got ${killGraceMs}`);
@@ -109,7 +117,7 @@ export function createProcessRunner(options: ProcessRunnerOptions = {}): Runner 
     if (!(await slots.acquire(signal))) return { status: "canceled" };
     try {
       if (signal.aborted) return { status: "canceled" };
-      return await runProcess(task, reporter, signal, { killGraceMs, envList, isolation, tableJsonlMaxBytes });
+      return await runProcess(task, reporter, signal, { killGraceMs, envList, isolation, tableJsonlMaxBytes, usageSampleMs });
     } finally {
       slots.release();
     }
@@ -145,7 +153,13 @@ async function runProcess(
   task: StageTask,
   reporter: StageReporter,
   signal: AbortSignal,
-  options: { killGraceMs: number; envList: readonly string[]; isolation: StageIsolation; tableJsonlMaxBytes: number },
+  options: {
+    killGraceMs: number;
+    envList: readonly string[];
+    isolation: StageIsolation;
+    tableJsonlMaxBytes: number;
+    usageSampleMs: number;
+  },
 ): Promise<StageOutcome> {
   const run = task.run as { command: string[]; cwd?: string; env?: Record<string, string> };
   const command = run.command;
@@ -188,6 +202,8 @@ async function runProcess(
   const child = spawn(file, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: posix });
   const produced: ProducedOutputs = {};
   const untrack = posix && child.pid !== undefined ? trackProcessGroup(child.pid) : () => undefined;
+  // What the command and everything it starts consume, sampled from /proc while it runs.
+  const meter = child.pid !== undefined ? new ProcessTreeMeter(child.pid, options.usageSampleMs) : undefined;
 
   const stdout = new LineSplitter((line) => {
     const directive = parseDirective(line);
@@ -231,7 +247,11 @@ async function runProcess(
     }
   };
 
-  return new Promise<StageOutcome>((resolve) => {
+  return new Promise<StageOutcome>((settle) => {
+    let usage: StageOutcome["usage"];
+    /** Settles with the outcome and the command's usage. */
+    const resolve = (outcome: StageOutcome | Promise<StageOutcome>) =>
+      settle(Promise.resolve(outcome).then((o) => (usage ? { ...o, usage } : o)));
     let stopReason: "cancel" | "timeout" | undefined;
     let spawnError: NodeJS.ErrnoException | undefined;
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
@@ -254,6 +274,9 @@ async function runProcess(
     child.on("exit", (code, sig) => {
       exit = { code, signal: sig };
       clearTimeout(killTimer);
+      // The last look at what the program left running before it goes.
+      meter?.exited();
+      meter?.sample();
       // Whatever the program left running in its group (background children) goes with it.
       killGroup("SIGKILL");
       // A grandchild that escaped the group could hold our pipes open; do not wait on it forever.
@@ -264,6 +287,7 @@ async function runProcess(
     });
     child.on("close", () => {
       untrack();
+      usage = meter?.stop();
       clearTimeout(timeoutTimer);
       clearTimeout(killTimer);
       clearTimeout(drainTimer);

@@ -4,7 +4,7 @@
  * member the caller must handle is returned, never thrown.
  * @internal used by `runners/remote/index.ts`
  */
-import type { StageFailure } from "../contract";
+import type { StageFailure, StageUsage } from "../contract";
 import type { AgentClient } from "./client";
 import type { LeasedTask, LeaseState, UploadedOutput } from "./wire";
 
@@ -15,8 +15,10 @@ export interface Registration {
   maxWaitMs: number;
 }
 
-export type Completion =
-  { status: "SUCCEEDED"; outputs: UploadedOutput[] } | { status: "FAILED"; failure: StageFailure } | { status: "CANCELED" };
+/** How an attempt ended, as the agent reports it; `usage` is what the stage consumed on the agent's machine. */
+export type Completion = (
+  { status: "SUCCEEDED"; outputs: UploadedOutput[] } | { status: "FAILED"; failure: StageFailure } | { status: "CANCELED" }
+) & { usage?: StageUsage };
 
 /** A union's typed error member, as the agent sees it. */
 export interface ErrorMember {
@@ -122,6 +124,7 @@ export async function completeStageRun(
   const input: Record<string, unknown> = { stageRunId, epoch, status: completion.status };
   if (completion.status === "SUCCEEDED") input.outputs = completion.outputs;
   if (completion.status === "FAILED") input.failure = { ...completion.failure, details: completion.failure.details ?? null };
+  if (completion.usage) input.usage = completion.usage;
   const data = await client.gql(
     `mutation Complete($i: CompleteStageRunInput!) { completeStageRun(input: $i) {
        __typename ... on CompleteStageRunPayload { status } ${ERROR_FIELDS} } }`,

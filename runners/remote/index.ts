@@ -330,6 +330,8 @@ export function createRemoteAgent(options: RemoteAgentOptions): RemoteAgent {
         return;
       }
       completion = await completionOf(task, outcome);
+      // The usage the runner measured here travels with the outcome (PROTOCOL.md section 4).
+      if (outcome.usage) completion = { ...completion, usage: outcome.usage };
       await complete(task, completion);
     } catch (err) {
       log.error({ ...ref, err: (err as Error).message }, "could not finish a stage attempt; its lease will expire and it will run again");

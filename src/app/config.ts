@@ -3,6 +3,7 @@ import { type PredictionLogSettings, predictionLogSettings } from "../serving/pr
 import { type EndpointStatsSettings, endpointStatsSettings } from "../serving/endpoint-stats/settings";
 import { type MlflowSettings, mlflowSettings } from "../tracking/mlflow/settings";
 import { allowEntryProblem } from "../notifications/webhook-targets";
+import { type Prices, parsePrices } from "../costs/pricing";
 
 /** Which deployment mode the server runs in; production turns introspection off by default. */
 export type Mode = "development" | "production";
@@ -137,6 +138,14 @@ export interface SluiceConfig {
   readonly monitoringIntervalMs: number;
   /** Most prediction rows one monitoring window reads. */
   readonly monitoringMaxWindowRows: number;
+  /**
+   * The price table costs are computed with (a project's own settings override it). `SLUICE_PRICES`:
+   * JSON with any of `currency`, `cpuHour`, `memoryGbHour`, `storageGbMonth`, `millionRequests`.
+   * @default {"currency":"USD","cpuHour":0.04,"memoryGbHour":0.005,"storageGbMonth":0.023,"millionRequests":0.2}
+   */
+  readonly prices: Readonly<Prices>;
+  /** How often the leader checks project budgets; 0 turns the check off. `SLUICE_BUDGET_INTERVAL_MS`. @default 60000 */
+  readonly budgetIntervalMs: number;
   /** The prediction log of served models (`SLUICE_PREDICTION_LOG_*`; see src/serving/prediction-log/settings.ts). */
   readonly predictionLog: PredictionLogSettings;
   /** Per-endpoint request statistics (`SLUICE_ENDPOINT_STATS_*`; see src/serving/endpoint-stats/settings.ts). */
@@ -212,6 +221,16 @@ function integer(env: Env, name: string, fallback: number, min: number): number 
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min) throw new ConfigError(name, raw, `an integer >= ${min}`);
   return n;
+}
+
+function prices(env: Env, name: string): Readonly<Prices> {
+  try {
+    return Object.freeze(parsePrices(env[name], name));
+  } catch (err) {
+    const problems = (err as { problems?: Array<{ field: string; message: string }> }).problems ?? [];
+    const why = problems.map((p) => `${p.field} ${p.message}`).join("; ") || (err as Error).message;
+    throw new ConfigError(name, env[name]!, `a JSON price table (${why})`);
+  }
 }
 
 function logFormat(env: Env, name: string): SluiceConfig["logFormat"] {
@@ -406,6 +425,8 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     modelCheckTimeoutMs: integer(env, "SLUICE_MODEL_CHECK_TIMEOUT_MS", 20_000, 100),
     monitoringIntervalMs: integer(env, "SLUICE_MONITORING_INTERVAL_MS", 5_000, 0),
     monitoringMaxWindowRows: integer(env, "SLUICE_MONITORING_MAX_WINDOW_ROWS", 100_000, 1),
+    prices: prices(env, "SLUICE_PRICES"),
+    budgetIntervalMs: integer(env, "SLUICE_BUDGET_INTERVAL_MS", 60_000, 0),
     predictionLog: predictionLogSettings(env, (variable, value, expected) => new ConfigError(variable, value, expected)),
     endpointStats: endpointStatsSettings(env, (variable, value, expected) => new ConfigError(variable, value, expected)),
     sqlSourceTimeoutMs: integer(env, "SLUICE_SQL_SOURCE_TIMEOUT_MS", 60_000, 1),

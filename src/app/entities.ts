@@ -1,5 +1,6 @@
 import { ApprovalDecisionRow, ApprovalRequestRow, GateWaitRow } from "../governance/approval-request.entity";
 import { ArtifactRow } from "../artifacts/artifact.entity";
+import { BudgetAlertRow, ProjectCostSettingsRow } from "../costs/cost.entities";
 import { StageRunInputRow } from "../runs/stage-run-input.entity";
 import { AuditEventRow } from "../audit/audit-event.entity";
 import { ApiTokenRow } from "../auth/api-token.entity";
@@ -120,4 +121,7 @@ export const entities = [
   MonitoringMetricRow,
   AlertRuleRow,
   AlertRow,
+  // costs
+  ProjectCostSettingsRow,
+  BudgetAlertRow,
 ];

@@ -18,6 +18,7 @@ import { registerDatasetUploads } from "../datasets/upload";
 import { registerModelFileRoutes } from "../registry/routes";
 import { startNotificationDispatcher } from "../notifications";
 import { MonitoringLoop } from "../monitoring/monitoring-loop";
+import { BudgetLoop } from "../costs";
 import { registerMlflowApi } from "../tracking/mlflow/api";
 import { startMlflowMirror } from "../../plugins/mlflow";
 import { registerServingRoutes } from "../serving/routes";
@@ -257,6 +258,8 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
     log: log.child({ component: "stage-metrics" }),
   });
   stageMetrics.start();
+  const budgets = new BudgetLoop(services, () => triggers.isLeader, config.budgetIntervalMs, log.child({ component: "costs" }));
+  budgets.start();
   const port = (httpServer.address() as AddressInfo).port;
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   log.info({ port, database: db.kind }, "sluice server listening");
@@ -279,6 +282,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
         await engine?.close();
         await monitoring.close();
         await stageMetrics.close();
+        await budgets.close();
         await triggers.close();
         await gates.close();
         await notifications.close();

@@ -43,6 +43,7 @@ import { loadSecretKey } from "../secrets/secret-key";
 import { EventRuleService } from "../triggers/event-rule.service";
 import { ScheduleService } from "../triggers/schedule.service";
 import { MonitoringService } from "../monitoring/monitoring.service";
+import { CostService } from "../costs";
 import type { SluiceConfig } from "./config";
 import { registerServerFolder } from "../kernel/server-paths";
 import type { MutationLedger } from "../kernel/ledger";
@@ -109,6 +110,8 @@ export interface Services {
   stageHealth: StageHealthService;
   /** Monitors, training references, windows and their metric series, alert rules and alerts. */
   monitoring: MonitoringService;
+  /** Usage priced into money, per-project prices and budgets. */
+  costs: CostService;
 }
 
 /** Services plus what they hold open, to be released at shutdown. */
@@ -243,6 +246,7 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     endpointStatsRecorder,
     stageHealth: new StageHealthService(db.dataSource),
     monitoring: new MonitoringService(db, artifacts, datasets, config.monitoringMaxWindowRows),
+    costs: new CostService({ db, events, prices: config.prices }),
   };
   services.monitoring.bind(services, log.child({ component: "monitoring" }));
   return {

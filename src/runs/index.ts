@@ -20,6 +20,7 @@ export { RunMetricRow } from "./streams/run-metric.entity";
 export { RunService, type TriggerInput, type RunFilter } from "./run.service";
 export { RunResolver, StageRunResolver, ArtifactResolver } from "./run.resolver";
 export { Run, StageRun, Artifact } from "./run.types";
+export { ResourceUsage, USAGE_SUMS_SQL, type UsageSums } from "./usage.types";
 
 export { RunEngine, type EngineOptions } from "./engine/engine";
 export { startEmbeddedEngine } from "./engine/embedded";

@@ -60,6 +60,7 @@ import type { LogService } from "./streams/logs";
 import type { MetricsService } from "./streams/metrics.service";
 import type { PipelineService } from "../pipelines/pipeline.service";
 import type { RunService } from "./run.service";
+import { ResourceUsage } from "./usage.types";
 
 const ALL_RUN_EVENTS = Object.values(RunEvents);
 
@@ -225,6 +226,14 @@ export class RunResolver {
     const row = await this.deps.pipelines.getVersion(run.pipelineVersionId);
     if (!row) throw new NotFoundError("PipelineVersion", run.pipelineVersionId);
     return PipelineVersion.from(row);
+  }
+
+  @FieldResolver(() => ResourceUsage, {
+    description: "What its stages' attempts consumed, summed over the attempts whose runners measured it.",
+  })
+  async usage(@Root() run: Run, @Ctx() ctx: RequestContext): Promise<ResourceUsage> {
+    ctx.authz.require(Permission.READ, run.projectId);
+    return ResourceUsage.ofSums(await this.deps.runs.usageSums({ runId: run.id }));
   }
 
   @FieldResolver(() => [MetricPointType], { description: "The latest point of each metric key." })
@@ -430,6 +439,12 @@ export interface StageRunResolverDeps {
 @Resolver(() => StageRun)
 export class StageRunResolver {
   constructor(readonly deps: StageRunResolverDeps) {}
+
+  @FieldResolver(() => ResourceUsage, { description: "What its attempts consumed, summed over the attempts whose runners measured it." })
+  async usage(@Root() sr: StageRun, @Ctx() ctx: RequestContext): Promise<ResourceUsage> {
+    ctx.authz.require(Permission.READ, sr.projectId);
+    return ResourceUsage.ofSums(await this.deps.runs.usageSums({ stageRunId: sr.id }));
+  }
 
   @FieldResolver(() => [StageAttempt], { description: "Every attempt so far, first first." })
   async attempts(@Root() sr: StageRun, @Ctx() ctx: RequestContext): Promise<StageAttempt[]> {

@@ -14,6 +14,7 @@ import { type RunStatus, type TriggerKind, isTerminalRun, NEW_RUN_STATUS, newSta
 import { RunRow } from "./run.entity";
 import { StageAttemptRow } from "./stage-attempt.entity";
 import { StageRunRow } from "./stage-run.entity";
+import { USAGE_SUMS_SQL, type UsageSums } from "./usage.types";
 
 export interface TriggerInput {
   pipeline: PipelineRow;
@@ -349,6 +350,22 @@ export class RunService {
 
   async attempts(stageRunId: string): Promise<StageAttemptRow[]> {
     return this.repo(StageAttemptRow).find({ where: { stageRunId }, order: { attempt: "ASC" } });
+  }
+
+  /** The usage of the measured attempts of one stage run (`stageRunId`) or of every stage of one run (`runId`). */
+  async usageSums(of: { stageRunId: string } | { runId: string }): Promise<UsageSums> {
+    const [row]: UsageSums[] =
+      "stageRunId" in of
+        ? await this.db.dataSource.query(
+            `SELECT ${USAGE_SUMS_SQL} FROM stage_attempts a WHERE a.stage_run_id = $1 AND a.usage_method IS NOT NULL`,
+            [of.stageRunId],
+          )
+        : await this.db.dataSource.query(
+            `SELECT ${USAGE_SUMS_SQL} FROM stage_attempts a JOIN stage_runs sr ON sr.id = a.stage_run_id
+              WHERE sr.run_id = $1 AND a.usage_method IS NOT NULL`,
+            [of.runId],
+          );
+    return row!;
   }
 }
 

@@ -9,6 +9,7 @@ import { RUN_STATUSES, STAGE_STATUSES, type RunStatus, type StageStatus, type Tr
 import type { RunRow } from "./run.entity";
 import type { StageAttemptRow } from "./stage-attempt.entity";
 import type { StageRunRow } from "./stage-run.entity";
+import { ResourceUsage } from "./usage.types";
 
 export { Artifact };
 
@@ -248,8 +249,23 @@ export class StageAttempt {
   })
   failure: Record<string, unknown> | null;
 
+  @Field(() => ResourceUsage, {
+    nullable: true,
+    description: "What the attempt consumed, as its runner measured it; null while running or when the runner measured nothing.",
+  })
+  usage: ResourceUsage | null;
+
   static from(row: StageAttemptRow): StageAttempt {
-    return Object.assign(new StageAttempt(), { ...row, failure: hideServerPathsIn(row.failure) });
+    return Object.assign(new StageAttempt(), {
+      attempt: row.attempt,
+      runner: row.runner,
+      leaseEpoch: row.leaseEpoch,
+      startedAt: row.startedAt,
+      finishedAt: row.finishedAt,
+      outcome: row.outcome,
+      failure: hideServerPathsIn(row.failure),
+      usage: ResourceUsage.ofAttempt(row),
+    });
   }
 }
 

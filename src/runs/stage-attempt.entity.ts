@@ -42,4 +42,26 @@ export class StageAttemptRow {
 
   @Column({ type: "jsonb", nullable: true })
   failure: JsonObject | null;
+
+  /** CPU seconds (user + system) the attempt used, as its runner measured them; null when not measured. */
+  @Column({ name: "cpu_seconds", type: "double precision", nullable: true })
+  cpuSeconds: number | null;
+
+  /** Wall seconds the stage ran, as its runner measured them. */
+  @Column({ name: "wall_seconds", type: "double precision", nullable: true })
+  wallSeconds: number | null;
+
+  /** Peak resident memory in bytes (none for worker-thread stages: threads share their process's memory). */
+  @Column({ name: "peak_memory_bytes", type: "bigint", nullable: true })
+  peakMemoryBytes: string | null;
+
+  @Column({ name: "bytes_read", type: "bigint", nullable: true })
+  bytesRead: string | null;
+
+  @Column({ name: "bytes_written", type: "bigint", nullable: true })
+  bytesWritten: string | null;
+
+  /** How the usage was measured: process-tree, process or worker-thread (runners/contract.ts `StageUsage`). */
+  @Column({ name: "usage_method", type: "text", nullable: true })
+  usageMethod: string | null;
 }

@@ -116,3 +116,9 @@ export class RecordingReporter implements StageReporter {
 export function neverAborted(): AbortSignal {
   return new AbortController().signal;
 }
+
+/** An outcome without the usage the runner measured (runners/usage/), for comparing outcomes whole. */
+export function withoutUsage<T extends { usage?: unknown }>(outcome: T): Omit<T, "usage"> {
+  const { usage: _usage, ...rest } = outcome;
+  return rest;
+}

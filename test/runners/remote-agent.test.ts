@@ -102,6 +102,11 @@ describe("the remote agent, through the server (runner conformance over the wire
     assert.equal(fs.readFileSync(path.join(into, "part.txt"), "utf8"), "part");
     const owner = dataOf(await t.gql(`query($id: ID!) { stageRun(id: $id) { leaseOwner } }`, { id: s.id })).stageRun.leaseOwner;
     assert.equal(owner, `agent:${agent.runnerId}`);
+    // What the stage used on the agent's machine came with its completion and is on the attempt.
+    const usage = dataOf(
+      await t.gql(`query($id: ID!) { stageRun(id: $id) { attempts { usage { method cpuSeconds wallSeconds } } } }`, { id: s.id }),
+    ).stageRun.attempts[0].usage;
+    assert.ok(usage && usage.method && usage.cpuSeconds >= 0 && usage.wallSeconds > 0, JSON.stringify(usage));
   });
 
   it("leaves a stage whose labels it lacks queued", async () => {

@@ -32,6 +32,7 @@ import { ServingResolver } from "../../serving/serving.resolver";
 import { DeploymentResolver } from "../../deployments/deployment.resolver";
 import { EventRuleResolver, ScheduleResolver, TriggerFireResolver } from "../../triggers";
 import { MonitoringResolver, MonitoringWindowResolver } from "../../monitoring/monitoring.resolver";
+import { CostResolver, ModelVersionCostResolver, RunCostResolver } from "../../costs";
 import type { Services } from "../services";
 
 /*
@@ -109,6 +110,9 @@ const factories: readonly Factory[] = [
   ),
   factory(MonitoringWindowResolver, (s) => new MonitoringWindowResolver({ monitoring: s.monitoring })),
   factory(HealthResolver, (s) => new HealthResolver({ stageHealth: s.stageHealth, endpointStats: s.endpointStats })),
+  factory(CostResolver, (s) => new CostResolver({ costs: s.costs })),
+  factory(RunCostResolver, (s) => new RunCostResolver({ costs: s.costs })),
+  factory(ModelVersionCostResolver, (s) => new ModelVersionCostResolver({ costs: s.costs })),
 ];
 
 const factoryByClass = new Map<ResolverClass, Factory>(factories.map((f) => [f.resolverClass, f]));

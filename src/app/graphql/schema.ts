@@ -34,6 +34,7 @@ import { DeploymentResolver } from "../../deployments/deployment.resolver";
 import { EventRuleResolver, ScheduleResolver, TriggerFireResolver } from "../../triggers";
 import { MonitoringResolver, MonitoringWindowResolver } from "../../monitoring/monitoring.resolver";
 import { HealthResolver } from "../../health/health.resolver";
+import { CostResolver, ModelVersionCostResolver, RunCostResolver } from "../../costs";
 import type { RequestContext } from "../../kernel/context";
 import { translateDatabaseError } from "../../kernel/sql-text";
 import { ErrorCode, SluiceError } from "../../kernel/errors";
@@ -85,6 +86,9 @@ export const resolvers = [
   MonitoringResolver,
   MonitoringWindowResolver,
   HealthResolver,
+  CostResolver,
+  RunCostResolver,
+  ModelVersionCostResolver,
 ] as const;
 
 /**

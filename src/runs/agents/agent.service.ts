@@ -11,6 +11,7 @@ import { ConflictError, ForbiddenError, InvalidInputError, type InputProblem } f
 import { runSystemChange } from "../../events/system-change";
 import { isUuid } from "../../kernel/ids";
 import { type Page, type PageArgs, type SortSpec, paginate } from "../../kernel/pagination";
+import type { StageUsage } from "../../../runners/contract";
 import type { ArtifactStore, StoredObject } from "../../artifacts/store";
 import type { Database } from "../../db/data-source";
 import type { EventBus } from "../../events/event-bus";
@@ -421,6 +422,19 @@ export class AgentService {
       status: "SUCCEEDED" | "FAILED" | "CANCELED";
       failure?: { type: string; message: string; nonRetryable: boolean; details?: Record<string, unknown> | null } | null;
       outputs?: readonly UploadedOutput[] | null;
+      usage?: StageUsageInput | null;
+    },
+  ): Promise<AttemptResult> {
+    const usage = input.usage ? { usage: checkedUsage(input.usage) } : {};
+    return { ...(await this.attemptEnd(store, input)), ...usage };
+  }
+
+  private async attemptEnd(
+    store: ArtifactStore,
+    input: {
+      status: "SUCCEEDED" | "FAILED" | "CANCELED";
+      failure?: { type: string; message: string; nonRetryable: boolean; details?: Record<string, unknown> | null } | null;
+      outputs?: readonly UploadedOutput[] | null;
     },
   ): Promise<AttemptResult> {
     if (input.status === "CANCELED") return { status: "canceled" };
@@ -540,4 +554,46 @@ function waitFor(event: Promise<void>, ms: number, signals: ReadonlyArray<AbortS
     }
     void event.then(done, done);
   });
+}
+
+/** What an agent may report as an attempt's usage (runners/contract.ts `StageUsage`). */
+export interface StageUsageInput {
+  cpuSeconds: number;
+  wallSeconds: number;
+  peakMemoryBytes?: number | null;
+  bytesRead?: number | null;
+  bytesWritten?: number | null;
+  method: string;
+}
+
+const USAGE_METHODS: ReadonlySet<StageUsage["method"]> = new Set(["process-tree", "process", "worker-thread"]);
+
+/**
+ * An agent's usage report as the engine records it.
+ * @throws InvalidInputError naming each figure that is not a finite number of 0 or more, or an unknown method
+ */
+function checkedUsage(input: StageUsageInput): StageUsage {
+  const problems: InputProblem[] = [];
+  const figure = (field: keyof StageUsageInput, value: number | null | undefined) => {
+    if (value === null || value === undefined) return undefined;
+    if (!(Number.isFinite(value) && value >= 0))
+      problems.push({ field: `usage.${field}`, message: "must be a finite number of 0 or more" });
+    return value;
+  };
+  const usage: StageUsage = {
+    cpuSeconds: figure("cpuSeconds", input.cpuSeconds) ?? 0,
+    wallSeconds: figure("wallSeconds", input.wallSeconds) ?? 0,
+    method: input.method as StageUsage["method"],
+  };
+  const memory = figure("peakMemoryBytes", input.peakMemoryBytes);
+  const read = figure("bytesRead", input.bytesRead);
+  const written = figure("bytesWritten", input.bytesWritten);
+  if (memory !== undefined) usage.peakMemoryBytes = memory;
+  if (read !== undefined) usage.bytesRead = read;
+  if (written !== undefined) usage.bytesWritten = written;
+  if (!USAGE_METHODS.has(usage.method)) {
+    problems.push({ field: "usage.method", message: `must be one of ${[...USAGE_METHODS].join(", ")}` });
+  }
+  if (problems.length) throw new InvalidInputError(problems);
+  return usage;
 }

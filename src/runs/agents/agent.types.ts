@@ -346,6 +346,29 @@ export class StageFailureInput {
   details?: Record<string, unknown> | null;
 }
 
+@InputType({
+  description: "What an attempt consumed on the runner's machine, as the runner measured it (runners/contract.ts `StageUsage`).",
+})
+export class StageUsageInput {
+  @Field(() => Float, { description: "CPU seconds, user plus system." })
+  cpuSeconds: number;
+
+  @Field(() => Float, { description: "Wall seconds the stage ran." })
+  wallSeconds: number;
+
+  @Field(() => Float, { nullable: true, description: "Peak resident memory in bytes, when measured." })
+  peakMemoryBytes?: number | null;
+
+  @Field(() => Float, { nullable: true, description: "Bytes read through read system calls, when measured." })
+  bytesRead?: number | null;
+
+  @Field(() => Float, { nullable: true, description: "Bytes written through write system calls, when measured." })
+  bytesWritten?: number | null;
+
+  @Field({ description: "How it was measured: `process-tree`, `process` or `worker-thread`." })
+  method: string;
+}
+
 @InputType({ description: "An output, as `PUT /artifacts/uploads` stored it." })
 export class UploadedOutputInput {
   @Field({ description: "Name of the declared output." })
@@ -383,6 +406,12 @@ export class CompleteStageRunInput {
 
   @Field(() => [UploadedOutputInput], { nullable: true, description: "Every declared output, when SUCCEEDED." })
   outputs?: UploadedOutputInput[] | null;
+
+  @Field(() => StageUsageInput, {
+    nullable: true,
+    description: "What the attempt consumed, as the runner measured it; recorded on the attempt.",
+  })
+  usage?: StageUsageInput | null;
 }
 
 @ObjectType({ description: "The stage run's status after the completion." })

@@ -1,5 +1,6 @@
 import type { EntityManager } from "typeorm";
-import type { StageFailure } from "../../../runners/contract";
+import type { StageFailure, StageUsage } from "../../../runners/contract";
+import { recordAttemptUsage } from "./attempt-usage";
 import type { StoredObject } from "../../artifacts/store";
 import type { EventDraft } from "../../events/event.store";
 import { type StageHooks, needsOutputHooks, recordOutputsWithHooks, runFailureHook } from "./output-hooks";
@@ -16,10 +17,11 @@ import { StageRunRow } from "../stage-run.entity";
 type Tx = { manager: EntityManager; emit(e: EventDraft): void; hooks?: StageHooks };
 
 /** How one attempt ended, as its runner reported it, with its outputs already stored. */
-export type AttemptResult =
+export type AttemptResult = (
   | { status: "succeeded"; outputs: Record<string, { stored: StoredObject; metadata: Record<string, unknown> }> }
   | { status: "failed"; failure: StageFailure }
-  | { status: "canceled" };
+  | { status: "canceled" }
+) & { usage?: StageUsage };
 
 /** What happened to a completion. */
 export type CompletionOutcome =
@@ -48,6 +50,7 @@ export async function completeAttempt(
   const plan = await planForVersion(tx.manager, run.pipelineVersionId);
   const stage = plan.stages.get(sr.stageName)!;
   const now = new Date();
+  if (result.usage) await recordAttemptUsage(tx.manager, [{ stageRunId: sr.id, attempt: sr.attempt, usage: result.usage }]);
 
   if (Object.keys(inputs).length > 0) {
     await tx.manager.query(
@@ -395,6 +398,13 @@ export async function completeAttempts(tx: Tx, items: readonly AttemptCompletion
           WHERE id = ANY($1) AND ${succeed.guard} RETURNING id, attempt)
        UPDATE stage_attempts a SET outcome = $3, finished_at = $2 FROM s WHERE a.stage_run_id = s.id AND a.attempt = s.attempt`,
       [bulk.map((b) => b.row.id), now, succeeded.to],
+    );
+    await recordAttemptUsage(
+      tx.manager,
+      bulk.flatMap((b) => {
+        const usage = items[b.index]!.result.usage;
+        return usage ? [{ stageRunId: b.row.id, attempt: b.row.attempt, usage }] : [];
+      }),
     );
     // Downstream counters: one decrement per (run, stage) for all the upstreams that just finished.
     const decrements = new Map<string, { runId: string; stage: string; n: number }>();

@@ -363,6 +363,7 @@ export class RunEngine {
   /** Moves a successful attempt's outputs into the artifact store. */
   private async storeOutputs(outcome: StageOutcome): Promise<AttemptResult> {
     if (outcome.status !== "succeeded") return outcome;
+    const usage = outcome.usage ? { usage: outcome.usage } : {};
     const outputs: Extract<AttemptResult, { status: "succeeded" }>["outputs"] = {};
     for (const [name, out] of Object.entries(outcome.outputs)) {
       try {
@@ -371,10 +372,11 @@ export class RunEngine {
         return {
           status: "failed",
           failure: { type: "OUTPUT_NOT_STORED", message: `Output ${name}: ${(err as Error).message}`, nonRetryable: false },
+          ...usage,
         };
       }
     }
-    return { status: "succeeded", outputs };
+    return { status: "succeeded", outputs, ...usage };
   }
 
   /** Renews this process's leases; a stage whose lease is gone, or whose run was canceled, is stopped. */
