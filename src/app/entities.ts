@@ -48,6 +48,7 @@ import {
   MonitoringWindowRow,
   MonitorRow,
 } from "../monitoring/monitoring.entities";
+import { SlaBreachRow, SlaRow } from "../slas";
 
 /** Every TypeORM entity, by capability. A new capability adds its rows here and a migration. */
 export const entities = [
@@ -118,4 +119,7 @@ export const entities = [
   MonitoringMetricRow,
   AlertRuleRow,
   AlertRow,
+  // slas
+  SlaRow,
+  SlaBreachRow,
 ];

@@ -18,6 +18,7 @@ import { registerDatasetUploads } from "../datasets/upload";
 import { registerModelFileRoutes } from "../registry/routes";
 import { startNotificationDispatcher } from "../notifications";
 import { MonitoringLoop } from "../monitoring/monitoring-loop";
+import { SlaLoop } from "../slas";
 import { registerMlflowApi } from "../tracking/mlflow/api";
 import { startMlflowMirror } from "../../plugins/mlflow";
 import { registerServingRoutes } from "../serving/routes";
@@ -245,6 +246,8 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
     log.child({ component: "monitoring" }),
   );
   monitoring.start();
+  const slaLoop = new SlaLoop(services, () => triggers.isLeader, config.slaIntervalMs, log.child({ component: "slas" }));
+  slaLoop.start();
   const port = (httpServer.address() as AddressInfo).port;
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   log.info({ port, database: db.kind }, "sluice server listening");
@@ -265,6 +268,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
         await apollo.stop();
         await engine?.close();
         await monitoring.close();
+        await slaLoop.close();
         await triggers.close();
         await gates.close();
         await notifications.close();

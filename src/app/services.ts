@@ -40,6 +40,7 @@ import { loadSecretKey } from "../secrets/secret-key";
 import { EventRuleService } from "../triggers/event-rule.service";
 import { ScheduleService } from "../triggers/schedule.service";
 import { MonitoringService } from "../monitoring/monitoring.service";
+import { SlaChecker, SlaService } from "../slas";
 import type { SluiceConfig } from "./config";
 import { registerServerFolder } from "../kernel/server-paths";
 import type { MutationLedger } from "../kernel/ledger";
@@ -100,6 +101,10 @@ export interface Services {
   predictionLog: PredictionLogService;
   /** Monitors, training references, windows and their metric series, alert rules and alerts. */
   monitoring: MonitoringService;
+  /** SLAs of pipelines, datasets and endpoints (API and pipeline specs). */
+  slas: SlaService;
+  /** Judges SLAs at an instant, opening and closing breaches (the leader's SlaLoop calls it). */
+  slaChecker: SlaChecker;
 }
 
 /** Services plus what they hold open, to be released at shutdown. */
@@ -227,8 +232,12 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     deployments,
     predictionLog: new PredictionLogService(db.dataSource, registry, predictionLog),
     monitoring: new MonitoringService(db, artifacts, datasets, config.monitoringMaxWindowRows),
+    slas: new SlaService(db),
+    slaChecker: new SlaChecker({ db, events }),
   };
   services.monitoring.bind(services, log.child({ component: "monitoring" }));
+  // The SLAs a spec declares are created, changed and deleted in the apply's transaction.
+  services.pipelines.onApply((tx, applied) => services.slas.syncSpec(tx, applied.projectId, applied.pipeline, applied.spec.slas ?? []));
   return {
     services,
     workRoot,

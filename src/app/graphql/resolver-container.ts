@@ -31,6 +31,7 @@ import { ServingResolver } from "../../serving/serving.resolver";
 import { DeploymentResolver } from "../../deployments/deployment.resolver";
 import { EventRuleResolver, ScheduleResolver, TriggerFireResolver } from "../../triggers";
 import { MonitoringResolver, MonitoringWindowResolver } from "../../monitoring/monitoring.resolver";
+import { SlaResolver } from "../../slas";
 import type { Services } from "../services";
 
 /*
@@ -107,6 +108,7 @@ const factories: readonly Factory[] = [
     (s) => new MonitoringResolver({ events: s.events, monitoring: s.monitoring, predictionLog: s.predictionLog }),
   ),
   factory(MonitoringWindowResolver, (s) => new MonitoringWindowResolver({ monitoring: s.monitoring })),
+  factory(SlaResolver, (s) => new SlaResolver({ events: s.events, slas: s.slas })),
 ];
 
 const factoryByClass = new Map<ResolverClass, Factory>(factories.map((f) => [f.resolverClass, f]));

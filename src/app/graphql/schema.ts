@@ -33,6 +33,7 @@ import { ServingResolver } from "../../serving/serving.resolver";
 import { DeploymentResolver } from "../../deployments/deployment.resolver";
 import { EventRuleResolver, ScheduleResolver, TriggerFireResolver } from "../../triggers";
 import { MonitoringResolver, MonitoringWindowResolver } from "../../monitoring/monitoring.resolver";
+import { SlaResolver } from "../../slas";
 import type { RequestContext } from "../../kernel/context";
 import { translateDatabaseError } from "../../kernel/sql-text";
 import { ErrorCode, SluiceError } from "../../kernel/errors";
@@ -83,6 +84,7 @@ export const resolvers = [
   PredictionLogResolver,
   MonitoringResolver,
   MonitoringWindowResolver,
+  SlaResolver,
 ] as const;
 
 /**
