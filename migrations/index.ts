@@ -15,6 +15,7 @@ import { PredictionLog1795649076143 } from "./1795649076143-PredictionLog";
 import { PredictionServedName1795652759607 } from "./1795652759607-PredictionServedName";
 import { Monitoring1795653440354 } from "./1795653440354-Monitoring";
 import { DeliveryResponseExcerpt1796100000000 } from "./1796100000000-DeliveryResponseExcerpt";
+import { EndpointStats1796200000000 } from "./1796200000000-EndpointStats";
 import { Slas1796400000000 } from "./1796400000000-Slas";
 import { Tracking1795643323566 } from "./1795643323566-Tracking";
 import { Deployments1795653236912 } from "./1795653236912-Deployments";
@@ -43,5 +44,6 @@ export const migrations: (new () => MigrationInterface)[] = [
   Deployments1795653236912,
   Monitoring1795653440354,
   DeliveryResponseExcerpt1796100000000,
+  EndpointStats1796200000000,
   Slas1796400000000,
 ];

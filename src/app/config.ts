@@ -1,5 +1,6 @@
 import path from "node:path";
 import { type PredictionLogSettings, predictionLogSettings } from "../serving/prediction-log/settings";
+import { type EndpointStatsSettings, endpointStatsSettings } from "../serving/endpoint-stats/settings";
 import { type MlflowSettings, mlflowSettings } from "../tracking/mlflow/settings";
 import { allowEntryProblem } from "../notifications/webhook-targets";
 
@@ -140,6 +141,8 @@ export interface SluiceConfig {
   readonly monitoringMaxWindowRows: number;
   /** The prediction log of served models (`SLUICE_PREDICTION_LOG_*`; see src/serving/prediction-log/settings.ts). */
   readonly predictionLog: PredictionLogSettings;
+  /** Per-endpoint request statistics (`SLUICE_ENDPOINT_STATS_*`; see src/serving/endpoint-stats/settings.ts). */
+  readonly endpointStats: EndpointStatsSettings;
   /** Longest a POSTGRES_QUERY dataset source may run, in ms (each fetch and all together). `SLUICE_SQL_SOURCE_TIMEOUT_MS`. @default 60000 */
   readonly sqlSourceTimeoutMs: number;
   /** Most rows a POSTGRES_QUERY dataset source may return; a query returning more is refused. `SLUICE_SQL_SOURCE_MAX_ROWS`. @default 10000000 */
@@ -407,6 +410,7 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     slaIntervalMs: integer(env, "SLUICE_SLA_INTERVAL_MS", 30_000, 0),
     monitoringMaxWindowRows: integer(env, "SLUICE_MONITORING_MAX_WINDOW_ROWS", 100_000, 1),
     predictionLog: predictionLogSettings(env, (variable, value, expected) => new ConfigError(variable, value, expected)),
+    endpointStats: endpointStatsSettings(env, (variable, value, expected) => new ConfigError(variable, value, expected)),
     sqlSourceTimeoutMs: integer(env, "SLUICE_SQL_SOURCE_TIMEOUT_MS", 60_000, 1),
     sqlSourceMaxRows: integer(env, "SLUICE_SQL_SOURCE_MAX_ROWS", 10_000_000, 1),
     sandboxBwrap: env.SLUICE_SANDBOX_BWRAP?.trim() || "bwrap",

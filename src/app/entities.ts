@@ -39,6 +39,7 @@ import { TrackingExperimentRow } from "../tracking/experiment.entity";
 import { TrackingMetricRow } from "../tracking/metric.entity";
 import { TrackingRunRow } from "../tracking/tracking-run.entity";
 import { PredictionRow } from "../serving/prediction-log/prediction.entity";
+import { EndpointStatRow } from "../serving/endpoint-stats/endpoint-stat.entity";
 import { DeploymentRevisionRow, DeploymentRow } from "../deployments/deployment.entity";
 import {
   AlertRow,
@@ -109,6 +110,7 @@ export const entities = [
   TrackingMetricRow,
   // prediction log
   PredictionRow,
+  EndpointStatRow,
   // deployments
   DeploymentRow,
   DeploymentRevisionRow,

@@ -31,6 +31,8 @@ import { FeatureEnricher } from "../serving/enrichment/enricher";
 import { PredictionLog } from "../serving/prediction-log/prediction-log";
 import { PredictionLogService } from "../serving/prediction-log/prediction-log.service";
 import { ServingService } from "../serving/serving.service";
+import { EndpointStatsRecorder } from "../serving/endpoint-stats/endpoint-stats-recorder";
+import { EndpointStatsService } from "../serving/endpoint-stats/endpoint-stats.service";
 import { ChampionServingRegistry } from "../serving/serving-registry";
 import { DeploymentService } from "../deployments/deployment.service";
 import { DeploymentServingRegistry } from "../deployments/deployment-serving-registry";
@@ -99,6 +101,10 @@ export interface Services {
   /** Endpoints (deployments) of registered models: canary, shadow, revisions, rollback. */
   deployments: DeploymentService;
   predictionLog: PredictionLogService;
+  /** Per-endpoint request statistics by minute: window totals (requests, errors, latency quantiles, rows, CPU). */
+  endpointStats: EndpointStatsService;
+  /** Counts inference requests in memory and adds them to the minute rows every few seconds (flush it to read at once). */
+  endpointStatsRecorder: EndpointStatsRecorder;
   /** Monitors, training references, windows and their metric series, alert rules and alerts. */
   monitoring: MonitoringService;
   /** SLAs of pipelines, datasets and endpoints (API and pipeline specs). */
@@ -190,6 +196,10 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
   serving.enrichWith(new FeatureEnricher(db, features));
   // Requests are bounded by rows before any work, and by outputs (rows × measured bytes per row) before the run.
   serving.boundWith({ maxRows: config.servingMaxRows, maxOutputBytes: config.servingMaxOutputBytes });
+  // Every request is counted per endpoint, version, variant and minute in memory; written every few seconds, off the request path.
+  const endpointStatsRecorder = new EndpointStatsRecorder(db.dataSource, config.endpointStats, log.child({ component: "endpoint-stats" }));
+  serving.recordStatsTo(endpointStatsRecorder);
+  endpointStatsRecorder.start();
   const tracking = new TrackingService(db);
   // A train stage's hyperparameter search becomes tracking runs: one per search, a child per trial.
   const stageHooks = dataPlaneHooks({ datasets, validation, features, evaluation, store: artifacts }).onOutput(
@@ -231,6 +241,8 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     serving,
     deployments,
     predictionLog: new PredictionLogService(db.dataSource, registry, predictionLog),
+    endpointStats: new EndpointStatsService(db.dataSource),
+    endpointStatsRecorder,
     monitoring: new MonitoringService(db, artifacts, datasets, config.monitoringMaxWindowRows),
     slas: new SlaService(db),
     slaChecker: new SlaChecker({ db, events }),
@@ -245,6 +257,7 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     async close() {
       await serving.close();
       await predictionLog.close();
+      await endpointStatsRecorder.close();
       await Promise.all([events.close(), logs.close(), metrics.close()]);
       await bus.close();
       for (const dir of temporary) await removeTree(dir).catch(() => undefined);

@@ -12,6 +12,11 @@
  * dimension, or outputs that do not have one row per input row), when its own rows reach the
  * limit, or when no other pending request has the same non-batch dimensions and outputs. If a
  * batched run fails, each member is run alone, so one bad request cannot fail the others.
+ *
+ * CPU: each `session.run` is timed with `process.cpuUsage()` before and after, and the delta is
+ * shared among the run's requests by their rows (into the `RunUsage` each request passes). It is
+ * the PROCESS's CPU during the run — onnxruntime's threads, and whatever else the process did
+ * meanwhile (other requests' decoding, concurrent runs of other models, which then count twice).
  */
 import * as ort from "onnxruntime-node";
 import type { ModelSignature } from "../registry";
@@ -27,6 +32,18 @@ export interface BatchSettings {
 export type OutputMap = Record<string, ort.OnnxValue>;
 export type RunFn = (feeds: Record<string, ort.Tensor>, fetches: string[]) => Promise<OutputMap>;
 
+/** Where a request's share of the CPU time of the runs it took part in is added up. */
+export interface RunUsage {
+  /** Process CPU milliseconds (user + system) over the runs, shared by rows. */
+  cpuMs: number;
+}
+
+/** Process CPU milliseconds (user + system) since `start`. */
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1000;
+}
+
 /** Told of every `session.run` the batcher makes: how many rows and how many requests it carried. */
 export type RunObserver = (rows: number, requests: number) => void;
 
@@ -34,6 +51,7 @@ interface Member {
   feeds: Record<string, ort.Tensor>;
   fetches: string[];
   rows: number;
+  usage: RunUsage | undefined;
   resolve(out: OutputMap): void;
   reject(err: unknown): void;
 }
@@ -63,12 +81,12 @@ export class MicroBatcher {
       signature.inputs.length > 0 && signature.inputs.every((s) => s.shape !== null && s.shape.length >= 1 && s.shape[0] === null);
   }
 
-  /** Runs one request, batched with others when it can be; resolves with its own outputs. */
-  submit(feeds: Record<string, ort.Tensor>, fetches: string[]): Promise<OutputMap> {
+  /** Runs one request, batched with others when it can be; resolves with its own outputs. Its CPU share is added to `usage`. */
+  submit(feeds: Record<string, ort.Tensor>, fetches: string[], usage?: RunUsage): Promise<OutputMap> {
     this.stats.requests++;
     const key = this.batchable ? this.batchKey(feeds, fetches) : undefined;
     const rows = key === undefined ? 0 : Number(Object.values(feeds)[0]!.dims[0]);
-    if (key === undefined || rows >= this.settings.maxBatchRows) return this.runAlone(feeds, fetches);
+    if (key === undefined || rows >= this.settings.maxBatchRows) return this.runAlone(feeds, fetches, usage);
     return new Promise<OutputMap>((resolve, reject) => {
       let group = this.pending.get(key);
       if (group && group.rows + rows > this.settings.maxBatchRows) {
@@ -79,7 +97,7 @@ export class MicroBatcher {
         group = { key, members: [], rows: 0, timer: undefined };
         this.pending.set(key, group);
       }
-      group.members.push({ feeds, fetches, rows, resolve, reject });
+      group.members.push({ feeds, fetches, rows, usage, resolve, reject });
       group.rows += rows;
       if (group.rows >= this.settings.maxBatchRows || this.running === 0) this.dispatch(group);
       else if (!group.timer) {
@@ -104,10 +122,15 @@ export class MicroBatcher {
     return rows && rows > 0 ? parts.join("|") : undefined;
   }
 
-  private async runAlone(feeds: Record<string, ort.Tensor>, fetches: string[]): Promise<OutputMap> {
+  private async runAlone(feeds: Record<string, ort.Tensor>, fetches: string[], usage: RunUsage | undefined): Promise<OutputMap> {
     this.stats.runs++;
     this.observe(Number(Object.values(feeds)[0]?.dims[0] ?? 1), 1);
-    return this.run(feeds, fetches);
+    const start = process.cpuUsage();
+    try {
+      return await this.run(feeds, fetches);
+    } finally {
+      if (usage) usage.cpuMs += cpuMsSince(start);
+    }
   }
 
   private dispatch(group: Group): void {
@@ -127,10 +150,11 @@ export class MicroBatcher {
     const { members } = group;
     if (members.length === 1) {
       const m = members[0]!;
-      await this.runAlone(m.feeds, m.fetches).then(m.resolve, m.reject);
+      await this.runAlone(m.feeds, m.fetches, m.usage).then(m.resolve, m.reject);
       return;
     }
     let outputs: OutputMap;
+    const start = process.cpuUsage();
     try {
       const feeds = concatFeeds(members.map((m) => m.feeds));
       this.stats.runs++;
@@ -138,10 +162,12 @@ export class MicroBatcher {
       this.observe(group.rows, members.length);
       outputs = await this.run(feeds, members[0]!.fetches);
     } catch {
+      shareByRows(members, cpuMsSince(start));
       // Someone's input broke the batch: each runs alone and gets its own answer.
-      await Promise.all(members.map((m) => this.runAlone(m.feeds, m.fetches).then(m.resolve, m.reject)));
+      await Promise.all(members.map((m) => this.runAlone(m.feeds, m.fetches, m.usage).then(m.resolve, m.reject)));
       return;
     }
+    shareByRows(members, cpuMsSince(start));
     const split = splitOutputs(
       outputs,
       members.map((m) => m.rows),
@@ -149,11 +175,17 @@ export class MicroBatcher {
     if (!split) {
       // Outputs without a row per input row cannot be split: this model runs unbatched from now on.
       this.batchable = false;
-      await Promise.all(members.map((m) => this.runAlone(m.feeds, m.fetches).then(m.resolve, m.reject)));
+      await Promise.all(members.map((m) => this.runAlone(m.feeds, m.fetches, m.usage).then(m.resolve, m.reject)));
       return;
     }
     members.forEach((m, i) => m.resolve(split[i]!));
   }
+}
+
+/** A batched run's CPU time, shared among its members by their rows. */
+function shareByRows(members: Member[], cpuMs: number): void {
+  const rows = members.reduce((n, m) => n + m.rows, 0);
+  for (const m of members) if (m.usage && rows > 0) m.usage.cpuMs += (cpuMs * m.rows) / rows;
 }
 
 type NumericArray = Exclude<ort.Tensor.DataType, string[]>;

@@ -7,3 +7,18 @@ export { MODEL_SERVING_EVENTS, RefreshPath, type RefreshedEntry, loadVersion } f
 export { ModelHolder, type ModelSettings } from "./session";
 export type { RunObserver } from "./batcher";
 export type { ServedModelRef, ServedRoute, ServingRegistry } from "./serving-registry";
+export {
+  EndpointStatRow,
+  EndpointStatsRecorder,
+  EndpointStatsService,
+  LATENCY_BUCKET_BOUNDS_MS,
+  LATENCY_BUCKETS,
+  NO_MODEL_VERSION,
+  histogramQuantile,
+  latencyBucket,
+  type EndpointOutcome,
+  type EndpointRequest,
+  type EndpointVariant,
+  type EndpointWindowQuery,
+  type EndpointWindowTotals,
+} from "./endpoint-stats";

@@ -8,7 +8,8 @@ import type { Registry } from "prom-client";
 import { ErrorCode, InvalidInputError, NotFoundError, SluiceError } from "../kernel/errors";
 import type { EventBus } from "../events/event-bus";
 import type { RegistryService } from "../registry";
-import type { RunObserver } from "./batcher";
+import type { RunObserver, RunUsage } from "./batcher";
+import type { EndpointOutcome, EndpointStatsRecorder } from "./endpoint-stats/endpoint-stats-recorder";
 import { CLASS_LABEL_OUTPUT, fetchesFor, servedSignature, withClassLabels } from "./class-labels";
 import { DEFAULT_REQUEST_BOUNDS, type RequestBounds, checkOutputBytes, checkRows } from "./bounds";
 import type { FeatureEnricher } from "./enrichment/enricher";
@@ -78,6 +79,22 @@ function requestRows(request: { rows: number | undefined; feeds: Record<string, 
 /** Which model of a route answered (or, for `shadow`, was sent a copy). */
 export type Variant = "primary" | "canary" | "shadow";
 
+/** What one request learned on its way, for endpoint statistics: filled in as it goes. */
+interface RequestNote extends RunUsage {
+  variant: Variant;
+  modelVersionId: string | undefined;
+  rows: number;
+}
+
+function newNote(): RequestNote {
+  return { variant: "primary", modelVersionId: undefined, rows: 0, cpuMs: 0 };
+}
+
+/** The outcomes endpoint statistics keep (see EndpointOutcome); the others name no endpoint. */
+function statsOutcome(outcome: InferenceOutcome): EndpointOutcome | undefined {
+  return outcome === "ok" || outcome === "bad_request" || outcome === "refused" || outcome === "error" ? outcome : undefined;
+}
+
 /** Shadow requests running at once, at most: beyond it a mirror copy is dropped (counted), never queued without bound. */
 export const MAX_SHADOW_IN_FLIGHT = 64;
 
@@ -88,6 +105,7 @@ export class ServingService {
   private readonly log: Logger | undefined;
   private enricher: FeatureEnricher | undefined;
   private bounds: RequestBounds = DEFAULT_REQUEST_BOUNDS;
+  private endpointStats: EndpointStatsRecorder | undefined;
 
   constructor(
     readonly registry: ServingRegistry,
@@ -117,6 +135,11 @@ export class ServingService {
     this.predictionLog = log;
   }
 
+  /** Counts every request in per-endpoint statistics (in memory; the recorder writes them in the background). */
+  recordStatsTo(recorder: EndpointStatsRecorder): void {
+    this.endpointStats = recorder;
+  }
+
   /** Fills view features a request leaves out from the online store, by the entity keys it sends (see enrichment/). */
   enrichWith(enricher: FeatureEnricher): void {
     this.enricher = enricher;
@@ -132,6 +155,7 @@ export class ServingService {
     this.metrics ??= new ServingMetrics(registry);
     this.predictionLog?.instrument(registry);
     this.enricher?.instrument(registry);
+    this.endpointStats?.instrument(registry);
     return this.metrics;
   }
 
@@ -183,7 +207,7 @@ export class ServingService {
    *   served version is not approved
    */
   async infer(ref: ServedModelRef, body: unknown): Promise<OipResponse | RecordsResponse> {
-    return this.measure(ref, async () => {
+    return this.measure(ref, async (note) => {
       // Before anything that costs per row: lookups, decoding, the run, the log.
       checkRows(body, this.bounds);
       const route = await this.route(ref);
@@ -191,22 +215,26 @@ export class ServingService {
       // or its version no longer approved) sends its share to the primary rather than fail it.
       const canary = route.canary;
       const useCanary = canary !== undefined && canary.percent > 0 && canary.holder.ready && Math.random() * 100 < canary.percent;
-      const answer = await this.answer(useCanary ? canary.holder : route.primary, ref, body, useCanary ? "canary" : "primary");
+      note.variant = useCanary ? "canary" : "primary";
+      const answer = await this.answer(useCanary ? canary.holder : route.primary, ref, body, note);
       if (route.shadow) this.mirror(route.shadow, ref, body);
       return answer;
     });
   }
 
-  /** Runs one request on `holder`'s model and logs it as `variant`. */
-  private answer(holder: ModelHolder, ref: ServedModelRef, body: unknown, variant: Variant): Promise<OipResponse | RecordsResponse> {
+  /** Runs one request on `holder`'s model and logs it as `note.variant`, noting its version, rows and CPU. */
+  private answer(holder: ModelHolder, ref: ServedModelRef, body: unknown, note: RequestNote): Promise<OipResponse | RecordsResponse> {
+    const variant = note.variant;
     return holder.use(async (model) => {
+      note.modelVersionId = model.identity.versionId;
       // Enriched requests are decoded with the looked-up features and logged with the keys too.
       const enriched = await this.enricher?.enrich(ref, model, body);
       // Clients see `class_label` even where serving, not the graph, computes it (class-labels.ts).
       const request = decodeRequest(enriched?.body ?? body, servedSignature(model.signature));
-      checkOutputBytes(requestRows(request), model.outputBytesPerRow, this.bounds);
+      note.rows = requestRows(request);
+      checkOutputBytes(note.rows, model.outputBytesPerRow, this.bounds);
       const logged = enriched?.logged ?? body;
-      const fetched = await this.run(model, request.feeds, fetchesFor(model.signature, request.outputs));
+      const fetched = await this.run(model, request.feeds, fetchesFor(model.signature, request.outputs), note);
       const outputs = withClassLabels(model.signature, request.outputs, fetched);
       const response = encodeResponse(model.identity, request, outputs, request.outputs);
       const parameters = enriched ? lookupParameters(enriched.lookups) : undefined;
@@ -239,11 +267,17 @@ export class ServingService {
     }
     this.shadowsInFlight++;
     setImmediate(() => {
-      this.answer(shadow, ref, body, "shadow")
+      const note: RequestNote = { ...newNote(), variant: "shadow" };
+      const started = process.hrtime.bigint();
+      this.answer(shadow, ref, body, note)
         .then(
-          () => this.metrics?.shadow.inc({ model: ref.name, outcome: "ok" }),
+          () => {
+            this.metrics?.shadow.inc({ model: ref.name, outcome: "ok" });
+            this.recordStats(ref, note, "ok", started);
+          },
           (err: unknown) => {
             this.metrics?.shadow.inc({ model: ref.name, outcome: "error" });
+            this.recordStats(ref, note, outcomeOf(err), started);
             this.log?.debug({ err, model: ref.name }, "a shadow request failed");
           },
         )
@@ -276,9 +310,9 @@ export class ServingService {
     }
   }
 
-  private async run(model: LoadedModel, feeds: Parameters<LoadedModel["infer"]>[0], fetches: string[]) {
+  private async run(model: LoadedModel, feeds: Parameters<LoadedModel["infer"]>[0], fetches: string[], usage: RunUsage) {
     try {
-      return await model.infer(feeds, fetches);
+      return await model.infer(feeds, fetches, usage);
     } catch (err) {
       // The inputs passed every check, so what onnxruntime refuses is in their values.
       throw new InvalidInputError([
@@ -287,19 +321,38 @@ export class ServingService {
     }
   }
 
-  private async measure<T>(ref: ServedModelRef, fn: () => Promise<T>): Promise<T> {
+  private async measure<T>(ref: ServedModelRef, fn: (note: RequestNote) => Promise<T>): Promise<T> {
     const started = process.hrtime.bigint();
+    const note = newNote();
     try {
-      const result = await fn();
+      const result = await fn(note);
       this.metrics?.requests.inc({ model: ref.name, outcome: "ok" });
       this.metrics?.latency.observe({ model: ref.name }, Number(process.hrtime.bigint() - started) / 1e9);
+      this.recordStats(ref, note, "ok", started);
       return result;
     } catch (err) {
       const outcome = outcomeOf(err);
       // Names nobody serves are the client's to choose: one label for all of them keeps the registry bounded.
       this.metrics?.requests.inc({ model: outcome === "not_found" ? "unknown" : ref.name, outcome });
+      this.recordStats(ref, note, outcome, started);
       throw err;
     }
+  }
+
+  /** Adds a finished request to the endpoint statistics (a synchronous, in-memory step). */
+  private recordStats(ref: ServedModelRef, note: RequestNote, outcome: InferenceOutcome, started: bigint): void {
+    const kept = statsOutcome(outcome);
+    if (!this.endpointStats || !kept) return;
+    this.endpointStats.record({
+      projectId: ref.projectId,
+      servedName: ref.name,
+      modelVersionId: note.modelVersionId,
+      variant: note.variant,
+      outcome: kept,
+      rows: note.rows,
+      latencyMs: Number(process.hrtime.bigint() - started) / 1e6,
+      cpuMs: note.cpuMs,
+    });
   }
 
   close(): Promise<void> {

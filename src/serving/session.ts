@@ -24,7 +24,7 @@ import {
   syntheticFeeds,
   valueDependentSizes,
 } from "../registry";
-import { type BatchSettings, MicroBatcher, type OutputMap, type RunObserver } from "./batcher";
+import { type BatchSettings, MicroBatcher, type OutputMap, type RunObserver, type RunUsage } from "./batcher";
 import { isTensorOutput } from "./oip";
 
 /** Which model version this is, as the response names it. */
@@ -183,9 +183,9 @@ export class LoadedModel {
     if (this.retired && this.inflight === 0) void this.release();
   }
 
-  /** Runs one request through the batcher. */
-  infer(feeds: Record<string, ort.Tensor>, fetches: string[]): Promise<OutputMap> {
-    return this.batcher.submit(feeds, fetches);
+  /** Runs one request through the batcher; its share of the runs' process CPU time is added to `usage`. */
+  infer(feeds: Record<string, ort.Tensor>, fetches: string[], usage?: RunUsage): Promise<OutputMap> {
+    return this.batcher.submit(feeds, fetches, usage);
   }
 
   /** No new requests; the session is released once those in flight are done. */
