@@ -197,6 +197,7 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
   // Requests are bounded by rows before any work, and by outputs (rows × measured bytes per row) before the run.
   serving.boundWith({ maxRows: config.servingMaxRows, maxOutputBytes: config.servingMaxOutputBytes });
   // Every request is counted per endpoint, version, variant and minute in memory; written every few seconds, off the request path.
+  const endpointStats = new EndpointStatsService(db.dataSource);
   const endpointStatsRecorder = new EndpointStatsRecorder(db.dataSource, config.endpointStats, log.child({ component: "endpoint-stats" }));
   serving.recordStatsTo(endpointStatsRecorder);
   endpointStatsRecorder.start();
@@ -241,11 +242,11 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     serving,
     deployments,
     predictionLog: new PredictionLogService(db.dataSource, registry, predictionLog),
-    endpointStats: new EndpointStatsService(db.dataSource),
+    endpointStats,
     endpointStatsRecorder,
     monitoring: new MonitoringService(db, artifacts, datasets, config.monitoringMaxWindowRows),
     slas: new SlaService(db),
-    slaChecker: new SlaChecker({ db, events }),
+    slaChecker: new SlaChecker({ db, events, endpointStats }),
   };
   services.monitoring.bind(services, log.child({ component: "monitoring" }));
   // The SLAs a spec declares are created, changed and deleted in the apply's transaction.

@@ -15,7 +15,7 @@ export { SLA_KINDS, type SlaKind };
 export type SlaSubjectKind = "PIPELINE" | "DATASET" | "ENDPOINT";
 
 /** How the objective is read. */
-export type ObjectiveUnit = "SECONDS" | "SHARE" | "ROWS" | "METRIC";
+export type ObjectiveUnit = "SECONDS" | "MILLISECONDS" | "SHARE" | "ROWS" | "METRIC";
 
 /** Which side of the objective breaches: observed above a ceiling, or below a floor. */
 export type Bound = "CEILING" | "FLOOR";
@@ -37,6 +37,10 @@ export const SLA_KIND_INFO: Readonly<Record<SlaKind, SlaKindInfo>> = {
   DATASET_FRESHNESS: { subject: "DATASET", unit: "SECONDS", bound: "CEILING", windowed: false },
   DATASET_MIN_ROWS: { subject: "DATASET", unit: "ROWS", bound: "FLOOR", windowed: false },
   DATASET_VALIDATION_PASS_RATE: { subject: "DATASET", unit: "SHARE", bound: "FLOOR", windowed: true },
+  ENDPOINT_LATENCY_P50: { subject: "ENDPOINT", unit: "MILLISECONDS", bound: "CEILING", windowed: true },
+  ENDPOINT_LATENCY_P99: { subject: "ENDPOINT", unit: "MILLISECONDS", bound: "CEILING", windowed: true },
+  ENDPOINT_ERROR_RATE: { subject: "ENDPOINT", unit: "SHARE", bound: "CEILING", windowed: true },
+  ENDPOINT_AVAILABILITY: { subject: "ENDPOINT", unit: "SHARE", bound: "FLOOR", windowed: true },
   ENDPOINT_LIVE_PERFORMANCE: { subject: "ENDPOINT", unit: "METRIC", bound: "FLOOR", windowed: true },
 };
 
@@ -141,6 +145,9 @@ export function definitionProblems(def: SlaDefinition, fields: DefinitionFields)
       if (!(Number.isFinite(o) && o > 0 && o <= MAX_SECONDS))
         add(fields.objective, `must be a duration for ${def.kind}: seconds, or "30m", "6h", "7d" (more than 0, at most a year)`);
       break;
+    case "MILLISECONDS":
+      if (!(Number.isFinite(o) && o > 0)) add(fields.objective, `must be a latency in milliseconds (more than 0) for ${def.kind}`);
+      break;
     case "SHARE":
       if (!(Number.isFinite(o) && o >= 0 && o <= 1)) add(fields.objective, `must be a share from 0 to 1 for ${def.kind}`);
       break;
@@ -154,9 +161,12 @@ export function definitionProblems(def: SlaDefinition, fields: DefinitionFields)
   if (info.windowed) {
     const w = def.windowSeconds;
     if (w === null) add(fields.window, `is required for ${def.kind}: how far back it looks (seconds, or "1h", "7d")`);
+    else if (info.subject === "ENDPOINT" && def.kind !== "ENDPOINT_LIVE_PERFORMANCE" && Number.isFinite(w) && w < 60)
+      add(fields.window, "must be at least 60 seconds: endpoint statistics are kept by the minute");
     else if (!(Number.isFinite(w) && w > 0 && w <= MAX_SECONDS))
       add(fields.window, 'must be a duration: seconds, or "1h", "7d" (at most a year)');
-  } else if (def.windowSeconds !== null) add(fields.window, `does not apply to ${def.kind} (only to the rate and live-performance kinds)`);
+  } else if (def.windowSeconds !== null)
+    add(fields.window, `does not apply to ${def.kind} (only to the rate, endpoint and live-performance kinds)`);
   if (def.schedule !== null) {
     if (def.kind !== "PIPELINE_DEADLINE") add(fields.schedule, "only applies to PIPELINE_DEADLINE");
     else if (!SUBJECT_NAME.test(def.schedule)) add(fields.schedule, "must be the name of a schedule of the pipeline");

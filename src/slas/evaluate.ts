@@ -28,7 +28,17 @@ export type SlaFacts =
   | { kind: "PIPELINE_FAILURE_RATE"; succeeded: number; failed: number }
   | { kind: "DATASET_MIN_ROWS"; newestRows: number | null; versionId: string | null }
   | { kind: "DATASET_VALIDATION_PASS_RATE"; passed: number; total: number }
-  | { kind: "ENDPOINT_LIVE_PERFORMANCE"; value: number | null; windowId: string | null; at: Date | null };
+  | { kind: "ENDPOINT_LIVE_PERFORMANCE"; value: number | null; windowId: string | null; at: Date | null }
+  | {
+      kind: "ENDPOINT_LATENCY_P50" | "ENDPOINT_LATENCY_P99" | "ENDPOINT_ERROR_RATE" | "ENDPOINT_AVAILABILITY";
+      /** The window's totals of the endpoint's primary and canary requests (shadow copies answer nobody). */
+      requests: number;
+      badRequests: number;
+      refused: number;
+      serverErrors: number;
+      p50Ms: number | null;
+      p99Ms: number | null;
+    };
 
 export interface SlaJudgement {
   state: SlaState;
@@ -91,6 +101,19 @@ export function judge(sla: { kind: SlaKind; objective: number; metric: string | 
       return verdict(facts.newestRows, { versionId: facts.versionId });
     case "DATASET_VALIDATION_PASS_RATE":
       return verdict(facts.total === 0 ? null : facts.passed / facts.total, { passed: facts.passed, total: facts.total });
+    case "ENDPOINT_LATENCY_P50":
+    case "ENDPOINT_LATENCY_P99":
+    case "ENDPOINT_ERROR_RATE":
+    case "ENDPOINT_AVAILABILITY": {
+      const { requests, badRequests, refused, serverErrors } = facts;
+      const detail = { requests, badRequests, refused, serverErrors, p50Ms: facts.p50Ms, p99Ms: facts.p99Ms };
+      if (requests === 0) return verdict(null, detail);
+      if (facts.kind === "ENDPOINT_LATENCY_P50") return verdict(facts.p50Ms, detail);
+      if (facts.kind === "ENDPOINT_LATENCY_P99") return verdict(facts.p99Ms, detail);
+      if (facts.kind === "ENDPOINT_ERROR_RATE") return verdict((badRequests + refused + serverErrors) / requests, detail);
+      // A malformed request is the caller's fault, not the endpoint's unavailability.
+      return verdict(1 - (refused + serverErrors) / requests, detail);
+    }
     case "ENDPOINT_LIVE_PERFORMANCE":
       return verdict(facts.value, { metric: sla.metric, windowId: facts.windowId, at: facts.at?.toISOString() ?? null });
   }

@@ -3,6 +3,7 @@ import type { Database } from "../db/data-source";
 import type { EventBus } from "../events/event-bus";
 import { runSystemChange } from "../events/system-change";
 import { openSlaAlert, resolveSlaAlert } from "../monitoring";
+import { type EndpointStatsService } from "../serving";
 import { latestMissedFire } from "../triggers";
 import { type DueFire, judge, type SlaFacts, type SlaJudgement, transition } from "./evaluate";
 import type { SlaKind } from "../pipelines/sla-objectives";
@@ -13,6 +14,8 @@ import { SlaEvents, slaStatePayload } from "./sla-events";
 export interface SlaCheckerDeps {
   db: Database;
   events: EventBus;
+  /** The endpoints' request statistics by minute (latency, errors). */
+  endpointStats: EndpointStatsService;
 }
 
 /** What one check of one SLA did. */
@@ -59,14 +62,17 @@ export class SlaChecker {
 
   /** Checks one SLA at `now`; null when it no longer exists or is disabled. */
   async check(slaId: string, now: Date): Promise<SlaCheck | null> {
+    // What happened is read before the transaction (the reads may use other connections: on PGlite
+    // there is one, which the transaction would hold); the decision is made under the row lock.
+    const manager = this.deps.db.dataSource.manager;
+    const seen = await manager.getRepository(SlaRow).findOneBy({ id: slaId });
+    if (!seen || !seen.enabled) return null;
+    const observed = await facts(manager, this.deps.endpointStats, seen, now);
     return runSystemChange(this.deps, async (tx) => {
       const row = await tx.manager.getRepository(SlaRow).findOne({ where: { id: slaId }, lock: { mode: "pessimistic_write" } });
       if (!row || !row.enabled) return null;
-      const judgement = judge(
-        { kind: row.kind as SlaKind, objective: Number(row.objective), metric: row.metric },
-        await facts(tx.manager, row, now),
-        now,
-      );
+      // Judged as it is now: a change of its objective since the read is taken into account.
+      const judgement = judge({ kind: row.kind as SlaKind, objective: Number(row.objective), metric: row.metric }, observed, now);
       const change = transition(row.state, judgement.state);
       const breaches = tx.manager.getRepository(SlaBreachRow);
       if (change === "BREACHED") {
@@ -139,7 +145,7 @@ export class SlaChecker {
 }
 
 /** What the SLA's kind needs to be judged at `now`, read from the database. */
-async function facts(m: EntityManager, sla: SlaRow, now: Date): Promise<SlaFacts> {
+async function facts(m: EntityManager, endpointStats: EndpointStatsService, sla: SlaRow, now: Date): Promise<SlaFacts> {
   const kind = sla.kind as SlaKind;
   const from = sla.windowSeconds === null ? null : new Date(now.getTime() - Number(sla.windowSeconds) * 1000);
   const one = async (sql: string, params: unknown[]): Promise<Row | undefined> => ((await m.query(sql, params)) as Row[])[0];
@@ -208,6 +214,28 @@ async function facts(m: EntityManager, sla: SlaRow, now: Date): Promise<SlaFacts
         [sla.projectId, sla.subjectName, from, now],
       );
       return { kind, passed: Number(r?.passed ?? 0), total: Number(r?.total ?? 0) };
+    }
+    case "ENDPOINT_LATENCY_P50":
+    case "ENDPOINT_LATENCY_P99":
+    case "ENDPOINT_ERROR_RATE":
+    case "ENDPOINT_AVAILABILITY": {
+      // Whole minutes starting in the window; what callers saw (primary and canary, not shadow copies).
+      const w = await endpointStats.window({
+        projectId: sla.projectId,
+        servedName: sla.subjectName,
+        from: from!,
+        to: now,
+        variants: ["primary", "canary"],
+      });
+      return {
+        kind,
+        requests: w.requests,
+        badRequests: w.badRequests,
+        refused: w.refused,
+        serverErrors: w.serverErrors,
+        p50Ms: w.p50Ms,
+        p99Ms: w.p99Ms,
+      };
     }
     case "ENDPOINT_LIVE_PERFORMANCE": {
       // The newest value of the metric among the primary variant's windows closed in the window.

@@ -13,6 +13,10 @@ export enum SlaKind {
   DATASET_FRESHNESS = "DATASET_FRESHNESS",
   DATASET_MIN_ROWS = "DATASET_MIN_ROWS",
   DATASET_VALIDATION_PASS_RATE = "DATASET_VALIDATION_PASS_RATE",
+  ENDPOINT_LATENCY_P50 = "ENDPOINT_LATENCY_P50",
+  ENDPOINT_LATENCY_P99 = "ENDPOINT_LATENCY_P99",
+  ENDPOINT_ERROR_RATE = "ENDPOINT_ERROR_RATE",
+  ENDPOINT_AVAILABILITY = "ENDPOINT_AVAILABILITY",
   ENDPOINT_LIVE_PERFORMANCE = "ENDPOINT_LIVE_PERFORMANCE",
 }
 registerEnumType(SlaKind, {
@@ -30,6 +34,17 @@ registerEnumType(SlaKind, {
     DATASET_MIN_ROWS: { description: "The dataset's newest version has at least `objective` rows." },
     DATASET_VALIDATION_PASS_RATE: {
       description: "At least the share `objective` (0 to 1) of the validation reports made in the window passed.",
+    },
+    ENDPOINT_LATENCY_P50: {
+      description: "The median latency (ms) of the endpoint's answered primary and canary requests in the window is at most `objective`.",
+    },
+    ENDPOINT_LATENCY_P99: { description: "Their 99th percentile latency (ms) in the window is at most `objective`." },
+    ENDPOINT_ERROR_RATE: {
+      description:
+        "At most the share `objective` of the endpoint's requests in the window got no answer (bad requests, refusals, server errors).",
+    },
+    ENDPOINT_AVAILABILITY: {
+      description: "At least the share `objective` of its requests in the window were neither refused nor failed by the server.",
     },
     ENDPOINT_LIVE_PERFORMANCE: {
       description:

@@ -124,6 +124,14 @@ export type SlaKind =
   | "DATASET_MIN_ROWS"
   /** At least this share (0 to 1) of the dataset's validation reports made in `window` passed. */
   | "DATASET_VALIDATION_PASS_RATE"
+  /** The median latency (ms) of the endpoint's answered requests in `window` is at most `objective`. */
+  | "ENDPOINT_LATENCY_P50"
+  /** The 99th percentile latency (ms) of its answered requests in `window` is at most `objective`. */
+  | "ENDPOINT_LATENCY_P99"
+  /** At most this share (0 to 1) of its requests in `window` got no answer (bad requests, refusals, server errors). */
+  | "ENDPOINT_ERROR_RATE"
+  /** At least this share (0 to 1) of its requests in `window` were not refused nor failed by the server (bad requests are the caller's). */
+  | "ENDPOINT_AVAILABILITY"
   /** The endpoint's live `metric` (monitoring's windows closed in `window`) stays on the right side of `objective`. */
   | "ENDPOINT_LIVE_PERFORMANCE";
 
@@ -135,6 +143,10 @@ export const SLA_KINDS: readonly SlaKind[] = [
   "DATASET_FRESHNESS",
   "DATASET_MIN_ROWS",
   "DATASET_VALIDATION_PASS_RATE",
+  "ENDPOINT_LATENCY_P50",
+  "ENDPOINT_LATENCY_P99",
+  "ENDPOINT_ERROR_RATE",
+  "ENDPOINT_AVAILABILITY",
   "ENDPOINT_LIVE_PERFORMANCE",
 ];
 
@@ -156,11 +168,12 @@ export interface SlaSpec {
   endpoint?: string;
   /**
    * The objective: a {@link Duration} for the freshness, deadline and duration kinds; a share from
-   * 0 to 1 for the rate kinds; a row count for `DATASET_MIN_ROWS`; the metric's value for
+   * 0 to 1 for the rate and availability kinds; milliseconds for the latency kinds; a row count for
+   * `DATASET_MIN_ROWS`; the metric's value for
    * `ENDPOINT_LIVE_PERFORMANCE` (a floor for accuracy and roc_auc, a ceiling for log_loss, rmse and mae).
    */
   objective: number | string;
-  /** The window the rate and live-performance kinds look back over (required by them, refused by the others). */
+  /** The window the rate, endpoint and live-performance kinds look back over (required by them, refused by the others). */
   window?: Duration;
   /** `PIPELINE_DEADLINE` only: the one schedule (by name) it watches. @default every schedule of the pipeline */
   schedule?: string;
