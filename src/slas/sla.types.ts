@@ -58,7 +58,15 @@ export enum SlaSubjectKind {
   DATASET = "DATASET",
   ENDPOINT = "ENDPOINT",
 }
-registerEnumType(SlaSubjectKind, { name: "SlaSubjectKind", description: "What an SLA is about (follows from its kind)." });
+registerEnumType(SlaSubjectKind, {
+  name: "SlaSubjectKind",
+  description: "What an SLA is about (follows from its kind).",
+  valuesConfig: {
+    PIPELINE: { description: "A pipeline of the project, by name." },
+    DATASET: { description: "A dataset of the project, by name." },
+    ENDPOINT: { description: "An endpoint (or a model served by name) of the project." },
+  },
+});
 
 export enum SlaState {
   PENDING = "PENDING",
@@ -95,7 +103,15 @@ export enum SlaSeverity {
   WARNING = "WARNING",
   CRITICAL = "CRITICAL",
 }
-registerEnumType(SlaSeverity, { name: "SlaSeverity", description: "The severity of the alert a breach opens." });
+registerEnumType(SlaSeverity, {
+  name: "SlaSeverity",
+  description: "The severity of the alert a breach opens.",
+  valuesConfig: {
+    INFO: { description: "For information; nothing needs doing." },
+    WARNING: { description: "Worth a look soon (the default)." },
+    CRITICAL: { description: "Needs attention now." },
+  },
+});
 
 @ObjectType({ description: "A service-level objective of a pipeline, dataset or endpoint, and its state at the last check." })
 export class Sla {
