@@ -85,7 +85,10 @@ export class SlaService {
     check(def);
     const repo = tx.manager.getRepository(SlaRow);
     const taken = await repo.findOneBy({ projectId: input.projectId, name: def.name });
-    if (taken) throw new ConflictError(`an SLA named ${def.name} already exists in this project (${ownerOf(taken)})`, { field: "name" });
+    if (taken)
+      throw new ConflictError(`an SLA named ${def.name} already exists in this project (${await ownerOf(tx.manager, taken)})`, {
+        field: "name",
+      });
     const row = await repo.save(
       repo.create({
         projectId: input.projectId,
@@ -153,7 +156,7 @@ export class SlaService {
       if (taken)
         problems.push({
           field: `slas[${index}].name`,
-          message: `is already the name of an SLA in this project (${ownerOf(taken)}); choose another name`,
+          message: `is already the name of an SLA in this project (${await ownerOf(tx.manager, taken)}); choose another name`,
         });
     }
     if (problems.length > 0) throw new InvalidInputError(problems);
@@ -207,6 +210,7 @@ export class SlaService {
     return paginate(qb, page, sort);
   }
 
+  /** A breach by id (the SLA's open one); null for none. */
   async breach(id: string | null): Promise<SlaBreachRow | null> {
     return id && isUuid(id) ? this.manager.getRepository(SlaBreachRow).findOneBy({ id }) : null;
   }
@@ -214,13 +218,6 @@ export class SlaService {
   /** The SLA's newest breaches, newest first (at most `limit`). */
   breaches(slaId: string, limit: number): Promise<SlaBreachRow[]> {
     return this.manager.getRepository(SlaBreachRow).find({ where: { slaId }, order: { startedAt: "DESC" }, take: limit });
-  }
-
-  /** The name of the pipeline that declares a SPEC SLA. */
-  async pipelineName(pipelineId: string | null): Promise<string | null> {
-    if (!pipelineId) return null;
-    const [row] = (await this.manager.query(`SELECT name FROM pipelines WHERE id = $1`, [pipelineId])) as Array<{ name: string }>;
-    return row?.name ?? null;
   }
 }
 
@@ -234,8 +231,11 @@ function refuseSpecOwned(row: SlaRow): void {
     throw new ConflictError(`the SLA ${row.name} is declared in a pipeline spec: change the spec and apply it again`, { field: "slaId" });
 }
 
-function ownerOf(row: SlaRow): string {
-  return row.source === "SPEC" ? `declared in the spec of pipeline ${row.pipelineId}` : "made through the API";
+/** Who defines an SLA, for messages: the API, or the pipeline whose spec declares it. */
+async function ownerOf(manager: EntityManager, row: SlaRow): Promise<string> {
+  if (row.source !== "SPEC") return "made through the API";
+  const [p] = (await manager.query(`SELECT name FROM pipelines WHERE id = $1`, [row.pipelineId])) as Array<{ name: string }>;
+  return `declared in the spec of pipeline ${p?.name ?? row.pipelineId}`;
 }
 
 /** The definition an SLA row holds. */
