@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import type { SlaLoop } from "../../src/slas";
 import { seedProject } from "../helpers/fixtures";
 import { dataOf, startTestServer, type TestServer } from "../helpers/server";
-import { infer, linearModel, servedModel } from "../serving/helpers";
+import { infer, linearModel, logisticModel, servedModel } from "../serving/helpers";
 import { controlledLoop, CREATE_SLA, HOUR, MINUTE, plus, SLA_TEST_ENV, slaEventsOf, tickAt } from "./support";
 
 const UPDATE = `mutation($i: UpdateSlaInput!) { updateSla(input: $i) { __typename ... on Error { message } } }`;
@@ -195,5 +195,52 @@ describe("dataset and endpoint SLAs, judged on a controlled clock", () => {
     );
     // An hour on, no request in the window: nothing to judge.
     assert.equal((await tickAt(loop, plus(now, 2 * HOUR), errors)).judgement.state, "NO_DATA");
+  });
+
+  it("live performance: a monitoring window whose accuracy is below the floor breaches; a better window recovers", async () => {
+    await servedModel(t, projectId, "classifier", logisticModel([2, -1], 0.5));
+    const monitor = dataOf(
+      await t.gql(
+        `mutation($i: CreateMonitorInput!) { createMonitor(input: $i) { __typename ... on MonitorPayload { monitor { id } } ... on Error { message } } }`,
+        { i: { projectId, servedName: "classifier", windowSize: 1000 } },
+      ),
+    ).createMonitor;
+    assert.equal(monitor.__typename, "MonitorPayload", JSON.stringify(monitor));
+    const slaId = await sla({
+      name: "classifier-accuracy",
+      kind: "ENDPOINT_LIVE_PERFORMANCE",
+      subjectName: "classifier",
+      metric: "accuracy",
+      objective: 0.8,
+      windowSeconds: 86400,
+    });
+    /** Ten predictions whose outcomes agree with the model's labels (`right`) or contradict them; closes the window. */
+    const window = async (batch: number, right: boolean): Promise<Date> => {
+      const instances = Array.from({ length: 10 }, (_, i) => ({ x0: i / 10 - 0.5, x1: (i % 3) / 3 }));
+      const ids = instances.map((_, i) => `b${batch}-${i}`);
+      const res = await infer(t, "/v2/models/classifier/infer", { instances, parameters: { prediction_ids: ids } }, { project: projectId });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      const outcomes = res.body.predictions.map((p: any, i: number) => ({ predictionId: ids[i], outcome: right ? p.label : 1 - p.label }));
+      const rec = dataOf(
+        await t.gql(`mutation($i: RecordOutcomesInput!) { recordOutcomes(input: $i) { __typename ... on OutcomesPayload { matched } } }`, {
+          i: { projectId, model: "classifier", outcomes },
+        }),
+      ).recordOutcomes;
+      assert.equal(rec.matched, 10);
+      const closed = dataOf(
+        await t.gql(
+          `mutation($i: MonitorIdInput!) { closeMonitoringWindow(input: $i) { __typename ... on MonitoringWindowPayload { window { closedAt } } ... on Error { message } } }`,
+          { i: { monitorId: monitor.monitor.id } },
+        ),
+      ).closeMonitoringWindow;
+      assert.equal(closed.__typename, "MonitoringWindowPayload", JSON.stringify(closed));
+      return new Date(closed.window.closedAt);
+    };
+    const wrongAt = await window(1, false);
+    const broke = await tickAt(loop, plus(wrongAt, 1000), slaId);
+    assert.deepEqual([broke.change, broke.judgement.observed], ["BREACHED", 0]);
+    const rightAt = await window(2, true);
+    const back = await tickAt(loop, plus(rightAt, 1000), slaId);
+    assert.deepEqual([back.change, back.judgement.observed], ["RECOVERED", 1]);
   });
 });
