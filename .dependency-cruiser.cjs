@@ -24,7 +24,9 @@ const PURE_CORES = [
   // features: point-in-time compilation
   "^src/features/(compile|definition|view-schema)[.]ts$",
   // pipelines: spec validation
-  "^src/pipelines/(validate|dag|spec|canonical|params-schema|field-path|diff)[.]ts$",
+  "^src/pipelines/(validate|dag|spec|canonical|params-schema|field-path|diff|sla-spec|sla-objectives)[.]ts$",
+  // slas: judging an SLA from what was observed
+  "^src/slas/evaluate[.]ts$",
   // indexes that pure cores import: the evaluation metrics, the DuckDB layer of datasets
   "^src/evaluation/index[.]ts$",
   "^src/datasets/columnar/index[.]ts$",
@@ -47,6 +49,8 @@ const PURE_ENTRIES = [
   // the feature-view definition and the expectation suite, checked at apply by the operator catalogue (pure)
   "^src/features/view-schema[.]ts$",
   "^src/validation/suite[.]ts$",
+  // the SLA kinds, units and checks (a spec declares SLAs), imported by the SLA judgement (slas, pure)
+  "^src/pipelines/sla-objectives[.]ts$",
 ];
 
 /** What a pure core must not load, directly or through anything it imports. */

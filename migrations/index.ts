@@ -19,6 +19,7 @@ import { SelfApprovalDecision1796150000000 } from "./1796150000000-SelfApprovalD
 import { EndpointStats1796200000000 } from "./1796200000000-EndpointStats";
 import { StageAttemptReadyAt1796200000001 } from "./1796200000001-StageAttemptReadyAt";
 import { ResourceUsage1796300000000 } from "./1796300000000-ResourceUsage";
+import { Slas1796400000000 } from "./1796400000000-Slas";
 import { Tracking1795643323566 } from "./1795643323566-Tracking";
 import { Deployments1795653236912 } from "./1795653236912-Deployments";
 
@@ -50,4 +51,5 @@ export const migrations: (new () => MigrationInterface)[] = [
   EndpointStats1796200000000,
   StageAttemptReadyAt1796200000001,
   ResourceUsage1796300000000,
+  Slas1796400000000,
 ];

@@ -136,6 +136,8 @@ export interface SluiceConfig {
   readonly modelCheckTimeoutMs: number;
   /** How often the monitoring loop looks for windows to close; 0 turns the loop off (windows close only on request). */
   readonly monitoringIntervalMs: number;
+  /** How often the leader checks every SLA; 0 turns the loop off. `SLUICE_SLA_INTERVAL_MS`. @default 30000 */
+  readonly slaIntervalMs: number;
   /** Most prediction rows one monitoring window reads. */
   readonly monitoringMaxWindowRows: number;
   /**
@@ -424,6 +426,7 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     modelCheckMemoryBytes: byteSize(env, "SLUICE_MODEL_CHECK_MEMORY", 2 * 1024 ** 3),
     modelCheckTimeoutMs: integer(env, "SLUICE_MODEL_CHECK_TIMEOUT_MS", 20_000, 100),
     monitoringIntervalMs: integer(env, "SLUICE_MONITORING_INTERVAL_MS", 5_000, 0),
+    slaIntervalMs: integer(env, "SLUICE_SLA_INTERVAL_MS", 30_000, 0),
     monitoringMaxWindowRows: integer(env, "SLUICE_MONITORING_MAX_WINDOW_ROWS", 100_000, 1),
     prices: prices(env, "SLUICE_PRICES"),
     budgetIntervalMs: integer(env, "SLUICE_BUDGET_INTERVAL_MS", 60_000, 0),

@@ -50,6 +50,7 @@ import {
   MonitoringWindowRow,
   MonitorRow,
 } from "../monitoring/monitoring.entities";
+import { SlaBreachRow, SlaRow } from "../slas";
 
 /** Every TypeORM entity, by capability. A new capability adds its rows here and a migration. */
 export const entities = [
@@ -124,4 +125,7 @@ export const entities = [
   // costs
   ProjectCostSettingsRow,
   BudgetAlertRow,
+  // slas
+  SlaRow,
+  SlaBreachRow,
 ];

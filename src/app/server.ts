@@ -19,6 +19,7 @@ import { registerModelFileRoutes } from "../registry/routes";
 import { startNotificationDispatcher } from "../notifications";
 import { MonitoringLoop } from "../monitoring/monitoring-loop";
 import { BudgetLoop } from "../costs";
+import { SlaLoop } from "../slas";
 import { registerMlflowApi } from "../tracking/mlflow/api";
 import { startMlflowMirror } from "../../plugins/mlflow";
 import { registerServingRoutes } from "../serving/routes";
@@ -260,6 +261,8 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
   stageMetrics.start();
   const budgets = new BudgetLoop(services, () => triggers.isLeader, config.budgetIntervalMs, log.child({ component: "costs" }));
   budgets.start();
+  const slaLoop = new SlaLoop(services, () => triggers.isLeader, config.slaIntervalMs, log.child({ component: "slas" }));
+  slaLoop.start();
   const port = (httpServer.address() as AddressInfo).port;
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   log.info({ port, database: db.kind }, "sluice server listening");
@@ -283,6 +286,7 @@ export async function startServer(config: SluiceConfig, options: StartOptions = 
         await monitoring.close();
         await stageMetrics.close();
         await budgets.close();
+        await slaLoop.close();
         await triggers.close();
         await gates.close();
         await notifications.close();

@@ -44,6 +44,7 @@ import { EventRuleService } from "../triggers/event-rule.service";
 import { ScheduleService } from "../triggers/schedule.service";
 import { MonitoringService } from "../monitoring/monitoring.service";
 import { CostService } from "../costs";
+import { SlaChecker, SlaService } from "../slas";
 import type { SluiceConfig } from "./config";
 import { registerServerFolder } from "../kernel/server-paths";
 import type { MutationLedger } from "../kernel/ledger";
@@ -112,6 +113,10 @@ export interface Services {
   monitoring: MonitoringService;
   /** Usage priced into money, per-project prices and budgets. */
   costs: CostService;
+  /** SLAs of pipelines, datasets and endpoints (API and pipeline specs). */
+  slas: SlaService;
+  /** Judges SLAs at an instant, opening and closing breaches (the leader's SlaLoop calls it). */
+  slaChecker: SlaChecker;
 }
 
 /** Services plus what they hold open, to be released at shutdown. */
@@ -198,6 +203,7 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
   // Requests are bounded by rows before any work, and by outputs (rows × measured bytes per row) before the run.
   serving.boundWith({ maxRows: config.servingMaxRows, maxOutputBytes: config.servingMaxOutputBytes });
   // Every request is counted per endpoint, version, variant and minute in memory; written every few seconds, off the request path.
+  const endpointStats = new EndpointStatsService(db.dataSource);
   const endpointStatsRecorder = new EndpointStatsRecorder(db.dataSource, config.endpointStats, log.child({ component: "endpoint-stats" }));
   serving.recordStatsTo(endpointStatsRecorder);
   endpointStatsRecorder.start();
@@ -242,13 +248,17 @@ export async function openServices(config: SluiceConfig, db: Database, log: Logg
     serving,
     deployments,
     predictionLog: new PredictionLogService(db.dataSource, registry, predictionLog),
-    endpointStats: new EndpointStatsService(db.dataSource),
+    endpointStats,
     endpointStatsRecorder,
     stageHealth: new StageHealthService(db.dataSource),
     monitoring: new MonitoringService(db, artifacts, datasets, config.monitoringMaxWindowRows),
     costs: new CostService({ db, events, prices: config.prices }),
+    slas: new SlaService(db),
+    slaChecker: new SlaChecker({ db, events, endpointStats }),
   };
   services.monitoring.bind(services, log.child({ component: "monitoring" }));
+  // The SLAs a spec declares are created, changed and deleted in the apply's transaction.
+  services.pipelines.onApply((tx, applied) => services.slas.syncSpec(tx, applied.projectId, applied.pipeline, applied.spec.slas ?? []));
   return {
     services,
     workRoot,

@@ -238,12 +238,15 @@ export class AlertRuleRow extends TimestampColumns {
 }
 
 /**
- * One firing of a rule. At most one alert per rule is open (FIRING or ACKNOWLEDGED) — a partial
- * unique index makes that hold even if two processes race — so a rule that keeps breaching does
- * not fire again until its alert is resolved.
+ * One firing of a rule, or one breach of an SLA (`source` SLA, src/slas): both land in the
+ * project's one alert list and are acknowledged and resolved the same way. At most one alert per
+ * rule, and per SLA, is open (FIRING or ACKNOWLEDGED) — partial unique indexes make that hold even
+ * if two processes race — so a rule that keeps breaching does not fire again until its alert is
+ * resolved. An SLA alert has no rule, monitor nor window.
  */
 @Entity({ name: "alerts" })
 @Index("alerts_open_rule_key", ["ruleId"], { unique: true, where: "status <> 'RESOLVED'" })
+@Index("alerts_open_sla_key", ["slaId"], { unique: true, where: "status <> 'RESOLVED'" })
 @Index("alerts_project_idx", ["projectId", "firedAt"])
 export class AlertRow {
   @PrimaryGeneratedColumn("uuid")
@@ -252,15 +255,26 @@ export class AlertRow {
   @Column({ name: "project_id", type: "uuid" })
   projectId: string;
 
-  @Column({ name: "rule_id", type: "uuid" })
-  ruleId: string;
+  /** MONITOR (an alert rule fired on a window) or SLA (an SLA was breached). */
+  @Column({ type: "text", default: "MONITOR" })
+  source: string;
 
-  @Column({ name: "monitor_id", type: "uuid" })
-  monitorId: string;
+  /** The rule that fired; null for an SLA alert. */
+  @Column({ name: "rule_id", type: "uuid", nullable: true })
+  ruleId: string | null;
 
+  @Column({ name: "monitor_id", type: "uuid", nullable: true })
+  monitorId: string | null;
+
+  /** The SLA breached; null for a rule's alert. */
+  @Column({ name: "sla_id", type: "uuid", nullable: true })
+  slaId: string | null;
+
+  /** The served name a rule's alert is about; an SLA alert's subject (pipeline, dataset or endpoint name). */
   @Column({ name: "served_name", type: "text" })
   servedName: string;
 
+  /** The rule's metric, or the SLA's kind. */
   @Column({ type: "text" })
   metric: string;
 
@@ -274,15 +288,16 @@ export class AlertRow {
   @Column({ type: "text" })
   status: string;
 
-  /** The metric's value in the window that fired it. */
+  /** The metric's value in the window that fired it, or the SLA's observed value when it broke. */
   @Column({ type: "double precision" })
   value: number;
 
+  /** The rule's threshold, or the SLA's objective. */
   @Column({ type: "double precision" })
   threshold: number;
 
-  @Column({ name: "window_id", type: "uuid" })
-  windowId: string;
+  @Column({ name: "window_id", type: "uuid", nullable: true })
+  windowId: string | null;
 
   @Column({ name: "fired_at", type: "timestamptz", precision: 3 })
   firedAt: Date;
@@ -296,7 +311,7 @@ export class AlertRow {
   @Column({ name: "resolved_at", type: "timestamptz", precision: 3, nullable: true })
   resolvedAt: Date | null;
 
-  /** Who resolved it; null when a window stopped breaching (auto-resolved). */
+  /** Who resolved it; null when a window stopped breaching, or the SLA recovered (auto-resolved). */
   @Column({ name: "resolved_by", type: "uuid", nullable: true })
   resolvedBy: string | null;
 

@@ -413,7 +413,7 @@ export class MonitoringResolver {
     orderBy?: AlertOrder | null,
   ): Promise<AlertConnection> {
     ctx.authz.require(Permission.READ, projectId);
-    MonitoringService.checkFilterIds({ ...filter }, ["ruleId"]);
+    MonitoringService.checkFilterIds({ ...filter }, ["ruleId", "slaId"]);
     return AlertConnection.from(await this.deps.monitoring.alerts(projectId, filter ?? {}, page, alertSort(orderBy)), Alert.from);
   }
 

@@ -380,7 +380,7 @@ export class MonitoringService {
 
   alerts(
     projectId: string,
-    filter: { status?: string | null; servedName?: string | null; ruleId?: string | null },
+    filter: { status?: string | null; servedName?: string | null; ruleId?: string | null; source?: string | null; slaId?: string | null },
     page: PageArgs,
     sort: SortSpec<AlertRow> = { property: "firedAt", direction: "DESC" },
   ): Promise<Page<AlertRow>> {
@@ -388,6 +388,8 @@ export class MonitoringService {
     if (filter.status) qb.andWhere("a.status = :status", { status: filter.status });
     if (filter.servedName) qb.andWhere("a.served_name = :servedName", { servedName: filter.servedName });
     if (filter.ruleId) qb.andWhere("a.rule_id = :ruleId", { ruleId: filter.ruleId });
+    if (filter.source) qb.andWhere("a.source = :source", { source: filter.source });
+    if (filter.slaId) qb.andWhere("a.sla_id = :slaId", { slaId: filter.slaId });
     return paginate(qb, page, sort);
   }
 
@@ -400,7 +402,7 @@ export class MonitoringService {
     alert.acknowledgedBy = tx.caller.principalId;
     if (note) alert.note = note;
     const saved = await tx.manager.getRepository(AlertRow).save(alert);
-    const rule = await tx.manager.getRepository(AlertRuleRow).findOneByOrFail({ id: alert.ruleId });
+    const rule = await this.ruleOf(tx.manager, alert);
     tx.emit({
       type: AlertEvents.acknowledged,
       projectId: alert.projectId,
@@ -410,7 +412,15 @@ export class MonitoringService {
     return saved;
   }
 
-  /** Closes an open alert by hand; the rule may fire again once its last windows breach again. */
+  /** The rule of a rule's alert; null for an SLA's alert, which has none. */
+  private async ruleOf(manager: EntityManager, alert: AlertRow): Promise<AlertRuleRow | null> {
+    return alert.ruleId ? manager.getRepository(AlertRuleRow).findOneByOrFail({ id: alert.ruleId }) : null;
+  }
+
+  /**
+   * Closes an open alert by hand; the rule may fire again once its last windows breach again (an
+   * SLA's alert: at its next breach, after it has recovered).
+   */
   async resolve(tx: WriteTx, alert: AlertRow, note: string | null | undefined): Promise<AlertRow> {
     if (alert.status === "RESOLVED") throw new ConflictError("the alert is already RESOLVED", { field: "alertId" });
     alert.status = "RESOLVED";
@@ -418,7 +428,7 @@ export class MonitoringService {
     alert.resolvedBy = tx.caller.principalId;
     if (note) alert.note = note;
     const saved = await tx.manager.getRepository(AlertRow).save(alert);
-    const rule = await tx.manager.getRepository(AlertRuleRow).findOneByOrFail({ id: alert.ruleId });
+    const rule = await this.ruleOf(tx.manager, alert);
     tx.emit({
       type: AlertEvents.resolved,
       projectId: alert.projectId,

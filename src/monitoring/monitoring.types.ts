@@ -55,7 +55,20 @@ registerEnumType(AlertStatus, {
   valuesConfig: {
     FIRING: { description: "The rule breached and nobody has acknowledged it." },
     ACKNOWLEDGED: { description: "Someone acknowledged it; it stays open until it resolves." },
-    RESOLVED: { description: "Resolved by a person, or on its own when a window no longer breached." },
+    RESOLVED: { description: "Resolved by a person, or on its own when a window no longer breached or the SLA recovered." },
+  },
+});
+
+export enum AlertSource {
+  MONITOR = "MONITOR",
+  SLA = "SLA",
+}
+registerEnumType(AlertSource, {
+  name: "AlertSource",
+  description: "What opened an alert.",
+  valuesConfig: {
+    MONITOR: { description: "An alert rule of a monitor fired on a closed window." },
+    SLA: { description: "An SLA was breached (see `slas`); it resolves on its own when the SLA recovers." },
   },
 });
 
@@ -461,7 +474,9 @@ export class AlertRule {
   }
 }
 
-@ObjectType({ description: "One firing of an alert rule; at most one per rule is open (FIRING or ACKNOWLEDGED)." })
+@ObjectType({
+  description: "One firing of an alert rule, or one breach of an SLA; at most one per rule, and per SLA, is open (FIRING or ACKNOWLEDGED).",
+})
 export class Alert {
   @Field(() => ID, { description: "Server-assigned UUID of the alert." })
   id: string;
@@ -469,16 +484,25 @@ export class Alert {
   @Field(() => ID, { description: "The alert's project." })
   projectId: string;
 
-  @Field(() => ID, { description: "The rule that fired." })
-  ruleId: string;
+  @Field(() => AlertSource, { description: "A monitor's alert rule, or an SLA." })
+  source: AlertSource;
 
-  @Field(() => ID, { description: "The monitor of the rule." })
-  monitorId: string;
+  @Field(() => ID, { nullable: true, description: "The rule that fired; null for an SLA's alert." })
+  ruleId: string | null;
 
-  @Field({ description: "The served name (endpoint or model) the alert is about." })
+  @Field(() => ID, { nullable: true, description: "The monitor of the rule; null for an SLA's alert." })
+  monitorId: string | null;
+
+  @Field(() => ID, { nullable: true, description: "The SLA breached; null for a rule's alert." })
+  slaId: string | null;
+
+  @Field({
+    description:
+      "The served name (endpoint or model) the alert is about; for an SLA's alert, its subject (pipeline, dataset or endpoint name).",
+  })
   servedName: string;
 
-  @Field({ description: "The rule's metric." })
+  @Field({ description: "The rule's metric, or the SLA's kind (e.g. PIPELINE_FRESHNESS)." })
   metric: string;
 
   @Field({ description: "The rule's feature; '' for a window metric." })
@@ -490,14 +514,14 @@ export class Alert {
   @Field(() => AlertStatus, { description: "Open (FIRING, ACKNOWLEDGED) or RESOLVED." })
   status: AlertStatus;
 
-  @Field(() => Float, { description: "The metric in the window that fired it." })
+  @Field(() => Float, { description: "The metric in the window that fired it, or the SLA's observed value when it broke." })
   value: number;
 
-  @Field(() => Float, { description: "The rule's threshold when it fired." })
+  @Field(() => Float, { description: "The rule's threshold when it fired, or the SLA's objective." })
   threshold: number;
 
-  @Field(() => ID, { description: "The window that fired it." })
-  windowId: string;
+  @Field(() => ID, { nullable: true, description: "The window that fired it; null for an SLA's alert." })
+  windowId: string | null;
 
   @Field({ description: "When the alert fired." })
   firedAt: Date;
@@ -527,6 +551,7 @@ export class Alert {
       threshold: Number(row.threshold),
       severity: row.severity as AlertSeverity,
       status: row.status as AlertStatus,
+      source: row.source as AlertSource,
     });
   }
 }
@@ -560,6 +585,8 @@ export const {
     status: FilterBy.oneOf(AlertStatus, "Only alerts in this status, e.g. FIRING."),
     servedName: FilterBy.text("Only alerts of this served name (endpoint or model)."),
     ruleId: FilterBy.id("Only alerts of this rule."),
+    source: FilterBy.oneOf(AlertSource, "Only alerts of this source: MONITOR (alert rules) or SLA."),
+    slaId: FilterBy.id("Only alerts of this SLA."),
   },
 });
 export type AlertConnection = InstanceType<typeof AlertConnection>;

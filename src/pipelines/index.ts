@@ -7,8 +7,9 @@
  */
 export { PipelineRow } from "./pipeline.entity";
 export { PipelineVersionRow } from "./pipeline-version.entity";
+export type { AppliedSpec, ApplyHook } from "./pipeline.service";
 export { Pipeline, PipelineVersion } from "./pipeline.types";
-export type { ArtifactKind, JsonSchema, PipelineSpec, StageSpec } from "./spec";
+export type { ArtifactKind, JsonSchema, NormalizedPipelineSpec, NormalizedSlaSpec, PipelineSpec, StageSpec } from "./spec";
 export { canonicalHash, canonicalJson } from "./canonical";
 export { buildDag } from "./dag";
 export { DEPLOYMENT_NAME } from "./deployment-name";

@@ -10,7 +10,7 @@ import { type SpecDiff, diffSpecs } from "./diff";
 import { PipelineVersionRow } from "./pipeline-version.entity";
 import { PipelineRow } from "./pipeline.entity";
 import { checkSecretGrants, specGrantField } from "./secret-grants";
-import type { PipelineSpec } from "./spec";
+import type { NormalizedPipelineSpec, PipelineSpec } from "./spec";
 import { validatePipelineSpec } from "./validate";
 
 /** Events this capability emits. */
@@ -42,8 +42,29 @@ export function checkStageCount(input: unknown, max: number): void {
   ]);
 }
 
+/** What a pipeline just applied is, for the hooks that keep other capabilities in step with its spec. */
+export interface AppliedSpec {
+  projectId: string;
+  pipeline: PipelineRow;
+  /** The validated, normalized spec now current. */
+  spec: NormalizedPipelineSpec;
+}
+
+/**
+ * Work another capability does in the apply's transaction (the SLAs a spec declares): what it
+ * throws refuses the apply, so a spec is stored only with everything it declares.
+ */
+export type ApplyHook = (tx: MutationTx, applied: AppliedSpec) => Promise<void>;
+
 /** Pipelines and their immutable, content-hashed versions. */
 export class PipelineService {
+  private readonly applyHooks: ApplyHook[] = [];
+
+  /** Registers work to do in every apply's transaction (the app wires the SLAs a spec declares). */
+  onApply(hook: ApplyHook): void {
+    this.applyHooks.push(hook);
+  }
+
   constructor(
     private readonly db: Database,
     /** Most stages one spec may have. `SLUICE_MAX_PIPELINE_STAGES`. @default 1000 */
@@ -73,6 +94,20 @@ export class PipelineService {
       pipeline = await tx.manager.save(tx.manager.create(PipelineRow, { projectId, name: spec.name, description: spec.description ?? "" }));
       tx.emit({ type: PipelineEvents.created, projectId, subjectId: pipeline.id, payload: { name: spec.name } });
     }
+    const result = await this.store(tx, pipeline, created, spec, hash, baseDir);
+    // Also when nothing changed: re-applying is how declarations that failed to sync are retried.
+    for (const hook of this.applyHooks) await hook(tx, { projectId, pipeline, spec });
+    return result;
+  }
+
+  private async store(
+    tx: MutationTx,
+    pipeline: PipelineRow,
+    created: boolean,
+    spec: NormalizedPipelineSpec,
+    hash: string,
+    baseDir: string,
+  ): Promise<ApplyResult> {
     const existing = await tx.manager.findOneBy(PipelineVersionRow, { pipelineId: pipeline.id, contentHash: hash, baseDir });
     if (existing) {
       if (pipeline.latestVersionId === existing.id) return { pipeline, version: existing, outcome: "UNCHANGED" };

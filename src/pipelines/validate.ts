@@ -7,6 +7,7 @@ import { formatFieldPath, joinFieldPath, type PathSegment } from "./field-path";
 import { operatorContractProblems, operatorParamProblems } from "./operator-contracts";
 import { compileParamsSchema } from "./params-schema";
 import { normalizeStageSecrets, stageSecretProblems } from "./stage-secrets";
+import { slaSpecProblems, normalizeSlaSpecs, SLA_SPEC_SCHEMA } from "./sla-spec";
 import {
   ARTIFACT_KINDS,
   type InputRef,
@@ -63,6 +64,7 @@ const SPEC_SCHEMA = {
     description: { type: "string" },
     maxParallel: { type: "integer", minimum: 1, messages: { minimum: "must be a positive integer (omit it for no limit)" } },
     maxConcurrentRuns: { type: "integer", minimum: 1, messages: { minimum: "must be a positive integer (omit it for no limit)" } },
+    slas: SLA_SPEC_SCHEMA,
     stages: {
       type: "array",
       minItems: 1,
@@ -397,6 +399,8 @@ function semanticProblems(spec: Obj): InputProblem[] {
     }
   });
 
+  problems.push(...slaSpecProblems(spec, formatFieldPath));
+
   const downstream: number[][] = stages.map(() => []);
   wires.forEach((list, to) => {
     for (const [from] of list) downstream[from].push(to);
@@ -479,6 +483,8 @@ function normalize(spec: PipelineSpec): NormalizedPipelineSpec {
   if (spec.description !== undefined) out.description = spec.description;
   if (spec.maxParallel !== undefined) out.maxParallel = spec.maxParallel;
   if (spec.maxConcurrentRuns !== undefined) out.maxConcurrentRuns = spec.maxConcurrentRuns;
+  const slas = normalizeSlaSpecs(spec.slas);
+  if (slas) out.slas = slas;
   for (const stage of spec.stages) {
     const inputs: Record<string, InputRef> = {};
     for (const [name, ref] of Object.entries(stage.inputs ?? {})) {

@@ -36,4 +36,5 @@ export const RESERVED_EVENT_PREFIXES = [
   "event_rule.",
   "alert.",
   "monitoring.",
+  "sla.",
 ] as const;

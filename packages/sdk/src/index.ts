@@ -3,16 +3,20 @@
  * "sluice"`). Pure spec constructors and types, the types stage code is written against, and a
  * GraphQL client on `fetch`: loading it pulls in nothing of the server.
  */
-export { ARTIFACT_KINDS, definePipeline, stage } from "./spec";
+export { ARTIFACT_KINDS, SLA_KINDS, definePipeline, sla, stage } from "./spec";
 export type {
   ArtifactKind,
   CachePolicy,
+  Duration,
   InputRef,
   JsonSchema,
   NormalizedPipelineSpec,
+  NormalizedSlaSpec,
   NormalizedStageSpec,
   PipelineSpec,
   RetryPolicy,
+  SlaKind,
+  SlaSpec,
   StageRun,
   StageSpec,
 } from "./spec";

@@ -96,6 +96,98 @@ export interface PipelineSpec {
   maxConcurrentRuns?: number;
   /** At least one; their order breaks ties in the topological order. */
   stages: StageSpec[];
+  /**
+   * What this pipeline owes its workflow: service-level objectives the server checks continuously
+   * (docs/slas.md). Applying the spec creates, changes and deletes the SLAs it declares; the
+   * same names cannot also be used by SLAs made through the API or another pipeline. @default []
+   */
+  slas?: SlaSpec[];
+}
+
+/**
+ * What an SLA promises. `PIPELINE_*` kinds are about the pipeline that declares them,
+ * `DATASET_*` about the dataset named in `dataset`, `ENDPOINT_*` about the endpoint named in
+ * `endpoint`.
+ */
+export type SlaKind =
+  /** A successful run at least every `objective` (a duration). */
+  | "PIPELINE_FRESHNESS"
+  /** Every scheduled fire ends in a successful run within `objective` (a duration) of its fire time. */
+  | "PIPELINE_DEADLINE"
+  /** The newest run (finished or still running) takes at most `objective` (a duration). */
+  | "PIPELINE_MAX_DURATION"
+  /** At most this share (0 to 1) of the runs finished in `window` failed. */
+  | "PIPELINE_FAILURE_RATE"
+  /** The dataset's newest version is at most `objective` (a duration) old. */
+  | "DATASET_FRESHNESS"
+  /** The dataset's newest version has at least `objective` rows. */
+  | "DATASET_MIN_ROWS"
+  /** At least this share (0 to 1) of the dataset's validation reports made in `window` passed. */
+  | "DATASET_VALIDATION_PASS_RATE"
+  /** The median latency (ms) of the endpoint's answered requests in `window` is at most `objective`. */
+  | "ENDPOINT_LATENCY_P50"
+  /** The 99th percentile latency (ms) of its answered requests in `window` is at most `objective`. */
+  | "ENDPOINT_LATENCY_P99"
+  /** At most this share (0 to 1) of its requests in `window` got no answer (bad requests, refusals, server errors). */
+  | "ENDPOINT_ERROR_RATE"
+  /** At least this share (0 to 1) of its requests in `window` were not refused nor failed by the server (bad requests are the caller's). */
+  | "ENDPOINT_AVAILABILITY"
+  /** The endpoint's live `metric` (monitoring's windows closed in `window`) stays on the right side of `objective`. */
+  | "ENDPOINT_LIVE_PERFORMANCE";
+
+export const SLA_KINDS: readonly SlaKind[] = [
+  "PIPELINE_FRESHNESS",
+  "PIPELINE_DEADLINE",
+  "PIPELINE_MAX_DURATION",
+  "PIPELINE_FAILURE_RATE",
+  "DATASET_FRESHNESS",
+  "DATASET_MIN_ROWS",
+  "DATASET_VALIDATION_PASS_RATE",
+  "ENDPOINT_LATENCY_P50",
+  "ENDPOINT_LATENCY_P99",
+  "ENDPOINT_ERROR_RATE",
+  "ENDPOINT_AVAILABILITY",
+  "ENDPOINT_LIVE_PERFORMANCE",
+];
+
+/**
+ * A duration: seconds as a number, or a string of a number and a unit, `s`, `m`, `h` or `d`
+ * (`"90s"`, `"30m"`, `"6h"`, `"7d"`).
+ */
+export type Duration = number | string;
+
+/** One SLA in a pipeline spec (see {@link SlaKind} for what each kind means). */
+export interface SlaSpec {
+  /** Unique in the project: `^[a-z0-9][a-z0-9_-]{0,62}$`. */
+  name: string;
+  kind: SlaKind;
+  description?: string;
+  /** The dataset a `DATASET_*` SLA is about (its name in the project). */
+  dataset?: string;
+  /** The endpoint an `ENDPOINT_*` SLA is about (its name in the project). */
+  endpoint?: string;
+  /**
+   * The objective: a {@link Duration} for the freshness, deadline and duration kinds; a share from
+   * 0 to 1 for the rate and availability kinds; milliseconds for the latency kinds; a row count for
+   * `DATASET_MIN_ROWS`; the metric's value for
+   * `ENDPOINT_LIVE_PERFORMANCE` (a floor for accuracy and roc_auc, a ceiling for log_loss, rmse and mae).
+   */
+  objective: number | string;
+  /** The window the rate, endpoint and live-performance kinds look back over (required by them, refused by the others). */
+  window?: Duration;
+  /** `PIPELINE_DEADLINE` only: the one schedule (by name) it watches. @default every schedule of the pipeline */
+  schedule?: string;
+  /** `ENDPOINT_LIVE_PERFORMANCE` only: accuracy, roc_auc, log_loss, rmse or mae. */
+  metric?: string;
+  /** The severity of the alert a breach opens. @default "WARNING" */
+  severity?: "INFO" | "WARNING" | "CRITICAL";
+}
+
+/** An SLA as `validatePipelineSpec` returns it: durations in seconds, the severity filled in. */
+export interface NormalizedSlaSpec extends SlaSpec {
+  objective: number;
+  window?: number;
+  severity: "INFO" | "WARNING" | "CRITICAL";
 }
 
 /**
@@ -114,10 +206,16 @@ export interface NormalizedStageSpec extends StageSpec {
 /** A pipeline as `validatePipelineSpec` returns it (see {@link NormalizedStageSpec}). */
 export interface NormalizedPipelineSpec extends PipelineSpec {
   stages: NormalizedStageSpec[];
+  slas?: NormalizedSlaSpec[];
 }
 
 /** Declares a pipeline in TypeScript; returns the plain spec (the same object JSON/YAML holds). */
 export function definePipeline(spec: PipelineSpec): PipelineSpec {
+  return spec;
+}
+
+/** Declares one SLA of a pipeline; a typed identity so editors check the fields. */
+export function sla(spec: SlaSpec): SlaSpec {
   return spec;
 }
 

@@ -33,6 +33,7 @@ import { DeploymentResolver } from "../../deployments/deployment.resolver";
 import { EventRuleResolver, ScheduleResolver, TriggerFireResolver } from "../../triggers";
 import { MonitoringResolver, MonitoringWindowResolver } from "../../monitoring/monitoring.resolver";
 import { CostResolver, ModelVersionCostResolver, RunCostResolver } from "../../costs";
+import { SlaResolver } from "../../slas";
 import type { Services } from "../services";
 
 /*
@@ -113,6 +114,7 @@ const factories: readonly Factory[] = [
   factory(CostResolver, (s) => new CostResolver({ costs: s.costs })),
   factory(RunCostResolver, (s) => new RunCostResolver({ costs: s.costs })),
   factory(ModelVersionCostResolver, (s) => new ModelVersionCostResolver({ costs: s.costs })),
+  factory(SlaResolver, (s) => new SlaResolver({ events: s.events, slas: s.slas })),
 ];
 
 const factoryByClass = new Map<ResolverClass, Factory>(factories.map((f) => [f.resolverClass, f]));

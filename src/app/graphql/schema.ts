@@ -35,6 +35,7 @@ import { EventRuleResolver, ScheduleResolver, TriggerFireResolver } from "../../
 import { MonitoringResolver, MonitoringWindowResolver } from "../../monitoring/monitoring.resolver";
 import { HealthResolver } from "../../health/health.resolver";
 import { CostResolver, ModelVersionCostResolver, RunCostResolver } from "../../costs";
+import { SlaResolver } from "../../slas";
 import type { RequestContext } from "../../kernel/context";
 import { translateDatabaseError } from "../../kernel/sql-text";
 import { ErrorCode, SluiceError } from "../../kernel/errors";
@@ -89,6 +90,7 @@ export const resolvers = [
   CostResolver,
   RunCostResolver,
   ModelVersionCostResolver,
+  SlaResolver,
 ] as const;
 
 /**

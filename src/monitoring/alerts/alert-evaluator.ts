@@ -25,20 +25,25 @@ export function breaches(op: string, value: number, threshold: number): boolean 
   }
 }
 
-/** The payload of `alert.*` events: everything an event trigger or a notifier needs without a query. */
-export function alertPayload(alert: AlertRow, rule: AlertRuleRow, extra: Record<string, unknown> = {}): Record<string, unknown> {
+/**
+ * The payload of `alert.*` events: everything an event trigger or a notifier needs without a
+ * query. An SLA's alert has no rule (`rule` null): its `source` is SLA and `slaId` names the SLA.
+ */
+export function alertPayload(alert: AlertRow, rule: AlertRuleRow | null, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     alertId: alert.id,
     projectId: alert.projectId,
-    ruleId: rule.id,
-    rule: rule.name,
+    source: alert.source,
+    ruleId: rule?.id ?? null,
+    rule: rule?.name ?? null,
+    slaId: alert.slaId,
     monitorId: alert.monitorId,
     servedName: alert.servedName,
     metric: alert.metric,
     feature: alert.feature || null,
-    op: rule.op,
+    op: rule?.op ?? null,
     threshold: alert.threshold,
-    windows: rule.windows,
+    windows: rule?.windows ?? null,
     value: alert.value,
     severity: alert.severity,
     status: alert.status,
