@@ -27,6 +27,8 @@ const PURE_CORES = [
   "^src/pipelines/(validate|dag|spec|canonical|params-schema|field-path|diff|sla-spec|sla-objectives)[.]ts$",
   // slas: judging an SLA from what was observed
   "^src/slas/evaluate[.]ts$",
+  // costs: usage priced into money
+  "^src/costs/pricing[.]ts$",
   // indexes that pure cores import: the evaluation metrics, the DuckDB layer of datasets
   "^src/evaluation/index[.]ts$",
   "^src/datasets/columnar/index[.]ts$",
