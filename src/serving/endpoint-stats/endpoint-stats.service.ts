@@ -79,15 +79,7 @@ export class EndpointStatsService {
       throw new InvalidInputError([{ field: "to", message: "the window must end after it starts (to > from)" }]);
     }
     const params: unknown[] = [query.projectId, query.servedName, query.from.toISOString(), query.to.toISOString()];
-    let where = "project_id = $1 AND served_name = $2 AND minute >= $3 AND minute < $4";
-    if (query.modelVersionId !== undefined) {
-      params.push(query.modelVersionId);
-      where += ` AND model_version_id = $${params.length}`;
-    }
-    if (query.variants !== undefined) {
-      params.push([...query.variants]);
-      where += ` AND variant = ANY($${params.length}::text[])`;
-    }
+    const where = windowFilter(query, params);
     // The histogram is summed element by element in SQL, so a long window reads one row back.
     const [row] = (await this.db.query(
       `WITH w AS (SELECT * FROM endpoint_stats WHERE ${where})
@@ -121,15 +113,7 @@ export class EndpointStatsService {
       ]);
     }
     const params: unknown[] = [query.projectId, query.servedName, from.toISOString(), to.toISOString(), stepMs];
-    let where = "project_id = $1 AND served_name = $2 AND minute >= $3 AND minute < $4";
-    if (query.modelVersionId !== undefined) {
-      params.push(query.modelVersionId);
-      where += ` AND model_version_id = $${params.length}`;
-    }
-    if (query.variants !== undefined) {
-      params.push([...query.variants]);
-      where += ` AND variant = ANY($${params.length}::text[])`;
-    }
+    const where = windowFilter(query, params);
     const step = `floor(extract(epoch FROM (minute - $3::timestamptz)) * 1000 / $5)::int`;
     const sums = (await this.db.query(
       `SELECT ${step} AS step, sum(requests) AS requests, sum(bad_requests) AS bad_requests, sum(refused) AS refused,
@@ -179,4 +163,21 @@ export function totalsOf(row: TotalsRow | undefined): EndpointWindowTotals {
     cpuSeconds: n(row?.cpu_ms) / 1000,
     latencyBuckets,
   };
+}
+
+/**
+ * The WHERE clause of a window's rows: `params` starts with the project, served name, from and
+ * to ($1–$4); the optional version and variants are pushed after whatever else it holds.
+ */
+function windowFilter(query: EndpointWindowQuery, params: unknown[]): string {
+  let where = "project_id = $1 AND served_name = $2 AND minute >= $3 AND minute < $4";
+  if (query.modelVersionId !== undefined) {
+    params.push(query.modelVersionId);
+    where += ` AND model_version_id = $${params.length}`;
+  }
+  if (query.variants !== undefined) {
+    params.push([...query.variants]);
+    where += ` AND variant = ANY($${params.length}::text[])`;
+  }
+  return where;
 }
